@@ -1,0 +1,119 @@
+//! Defects found while reading a workflow file: syntax, types and duplicate keys.
+
+use miette::{Diagnostic, SourceSpan};
+use thiserror::Error;
+
+use crate::diagnostic::Source;
+
+/// A defect that stops a file from being read into the model.
+#[derive(Debug, Error, Diagnostic)]
+#[non_exhaustive]
+pub enum LoadError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Read(#[from] ReadFailed),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Syntax(#[from] SyntaxError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    DuplicateState(#[from] DuplicateState),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    DuplicateMove(#[from] DuplicateMove),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    DuplicateKey(#[from] DuplicateKey),
+}
+
+/// A workflow file that could not be read at all.
+#[derive(Debug, Error, Diagnostic)]
+#[error("cannot read `{path}`: {cause}")]
+#[diagnostic(code(workflow::read))]
+pub struct ReadFailed {
+    pub path: String,
+    pub cause: String,
+}
+
+/// Text that is not YAML.
+#[derive(Debug, Error, Diagnostic)]
+#[error("yaml syntax error: {message}")]
+#[diagnostic(code(workflow::syntax))]
+pub struct SyntaxError {
+    pub message: String,
+    #[source_code]
+    pub src: Source,
+    #[label("here")]
+    pub span: SourceSpan,
+}
+
+/// YAML of the wrong shape: an unknown or missing field, a value of the wrong type.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(workflow::schema))]
+pub struct SchemaError {
+    pub message: String,
+    #[source_code]
+    pub src: Source,
+    #[label("{label}")]
+    pub span: SourceSpan,
+    pub label: String,
+    #[help]
+    pub help: Option<String>,
+}
+
+/// Two states with one name.
+#[derive(Debug, Error, Diagnostic)]
+#[error("state `{name}` is defined twice")]
+#[diagnostic(
+    code(workflow::duplicate_state),
+    help("rename one of them, or merge their `on` and `deadlines` blocks")
+)]
+pub struct DuplicateState {
+    pub name: String,
+    #[source_code]
+    pub src: Source,
+    #[label("first defined here")]
+    pub first: SourceSpan,
+    #[label(primary, "defined again here")]
+    pub again: SourceSpan,
+}
+
+/// One event handled twice by one state: two targets with nothing to choose between them.
+#[derive(Debug, Error, Diagnostic)]
+#[error("ambiguous move: state `{state}` handles `{event}` twice")]
+#[diagnostic(
+    code(workflow::ambiguous_move),
+    help("one event needs one move per state; to pick between targets, name a `hook` (or an event `field`) and map its `outcomes`")
+)]
+pub struct DuplicateMove {
+    pub state: String,
+    pub event: String,
+    #[source_code]
+    pub src: Source,
+    #[label("first move")]
+    pub first: SourceSpan,
+    #[label(primary, "second move")]
+    pub again: SourceSpan,
+}
+
+/// Any other key written twice in one mapping: YAML keeps only one of them.
+#[derive(Debug, Error, Diagnostic)]
+#[error("key `{key}` appears twice in `{within}`")]
+#[diagnostic(
+    code(workflow::duplicate_key),
+    help("only one of them would count; remove the other")
+)]
+pub struct DuplicateKey {
+    pub key: String,
+    pub within: String,
+    #[source_code]
+    pub src: Source,
+    #[label("first here")]
+    pub first: SourceSpan,
+    #[label(primary, "again here")]
+    pub again: SourceSpan,
+}

@@ -1,0 +1,168 @@
+//! The contract's fixed vocabulary: event types and action types, letter for letter.
+//!
+//! Workflows may only name these: the runner parses exactly these events and issues exactly these
+//! actions, so a name outside the lists is a typo to report, not a new feature to accept.
+
+/// What an event concerns, which decides whether a workflow may route it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventScope {
+    /// Creates a sample; routed by the workflow's `initial` block.
+    Create,
+    /// Names one sample; routed by the `on` block of that sample's state.
+    Sample,
+    /// Names a product; reaches every sample of it whose state takes the event.
+    Product,
+    /// Names a creator; updates the ledger only.
+    Creator,
+    /// Moves the clock only.
+    Clock,
+}
+
+/// One event type of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventType {
+    pub name: &'static str,
+    pub scope: EventScope,
+    /// Fields whose value may pick a move (`field:` in a workflow), with their allowed values.
+    pub choice_fields: &'static [(&'static str, &'static [&'static str])],
+}
+
+impl EventType {
+    /// The allowed values of a field that can pick a move, if the event has that field.
+    pub fn choice_field(&self, field: &str) -> Option<&'static [&'static str]> {
+        self.choice_fields
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, values)| *values)
+    }
+
+    /// True where a workflow may name this event in a state's `on` block.
+    pub fn is_routable(&self) -> bool {
+        matches!(self.scope, EventScope::Sample | EventScope::Product)
+    }
+}
+
+const REVIEW_DECISIONS: &[&str] = &["approve", "reject"];
+const DELIVERY_FAILURES: &[&str] = &["invalid_address", "customs_hold", "lost", "returned"];
+const UNAVAILABLE_REASONS: &[&str] = &["out_of_stock", "deactivated"];
+
+/// Every event type of the contract, in the contract's order.
+pub const EVENT_TYPES: &[EventType] = &[
+    event("sample_requested", EventScope::Create, &[]),
+    event(
+        "sample_reviewed",
+        EventScope::Sample,
+        &[("decision", REVIEW_DECISIONS)],
+    ),
+    event("sample_withdrawn", EventScope::Sample, &[]),
+    event("sample_shipped", EventScope::Sample, &[]),
+    event("tracking_updated", EventScope::Sample, &[]),
+    event("sample_delivered", EventScope::Sample, &[]),
+    event(
+        "delivery_failed",
+        EventScope::Sample,
+        &[("reason", DELIVERY_FAILURES)],
+    ),
+    event("extension_requested", EventScope::Sample, &[]),
+    event("appeal_filed", EventScope::Sample, &[]),
+    event("content_posted", EventScope::Sample, &[]),
+    event("content_removed", EventScope::Sample, &[]),
+    event("content_metrics", EventScope::Sample, &[]),
+    event(
+        "product_unavailable",
+        EventScope::Product,
+        &[("reason", UNAVAILABLE_REASONS)],
+    ),
+    event("creator_adjusted", EventScope::Creator, &[]),
+    event("tick", EventScope::Clock, &[]),
+];
+
+const fn event(
+    name: &'static str,
+    scope: EventScope,
+    choice_fields: &'static [(&'static str, &'static [&'static str])],
+) -> EventType {
+    EventType {
+        name,
+        scope,
+        choice_fields,
+    }
+}
+
+/// The event type of that name, if the contract has it.
+pub fn event_type(name: &str) -> Option<&'static EventType> {
+    EVENT_TYPES.iter().find(|event| event.name == name)
+}
+
+/// Every action type of the contract.
+pub const ACTION_TYPES: &[&str] = &[
+    "require_deposit",
+    "refund_deposit",
+    "forfeit_deposit",
+    "penalize",
+    "block_creator",
+    "remind_creator",
+    "flag_disclosure",
+    "invite_paid_collab",
+];
+
+/// True if the contract has an action of that name.
+pub fn is_action_type(name: &str) -> bool {
+    ACTION_TYPES.contains(&name)
+}
+
+/// The closest of `candidates` to `name`, for "did you mean" hints.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_snake_case() {
+        let mut names: Vec<_> = EVENT_TYPES.iter().map(|e| e.name).collect();
+        names.extend(ACTION_TYPES);
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+    }
+
+    #[test]
+    fn suggestions_find_typos_and_ignore_strangers() {
+        let events = EVENT_TYPES.iter().map(|e| e.name);
+        assert_eq!(
+            did_you_mean("sample_shiped", events.clone()),
+            Some("sample_shipped")
+        );
+        assert_eq!(did_you_mean("zzz", events), None);
+    }
+
+    #[test]
+    fn only_sample_and_product_events_are_routable() {
+        assert!(event_type("sample_shipped").unwrap().is_routable());
+        assert!(event_type("product_unavailable").unwrap().is_routable());
+        assert!(!event_type("tick").unwrap().is_routable());
+        assert!(!event_type("sample_requested").unwrap().is_routable());
+        assert_eq!(
+            event_type("delivery_failed")
+                .unwrap()
+                .choice_field("reason"),
+            Some(DELIVERY_FAILURES)
+        );
+    }
+}
