@@ -47,7 +47,11 @@ impl Duration {
                 continue;
             }
             let Some(rank) = UNITS.iter().position(|(u, _)| *u == c) else {
-                return Err(DurationError(format!("unknown unit `{c}`")));
+                return Err(DurationError(if c.is_whitespace() {
+                    "no spaces are allowed".to_string()
+                } else {
+                    format!("unknown unit `{c}`")
+                }));
             };
             if digits.is_empty() {
                 return Err(DurationError(format!("unit `{c}` has no number before it")));

@@ -102,13 +102,14 @@ pub struct DuplicateMove {
 
 /// Any other key written twice in one mapping: YAML keeps only one of them.
 #[derive(Debug, Error, Diagnostic)]
-#[error("key `{key}` appears twice in `{within}`")]
+#[error("key `{key}` appears twice {within}")]
 #[diagnostic(
     code(workflow::duplicate_key),
     help("only one of them would count; remove the other")
 )]
 pub struct DuplicateKey {
     pub key: String,
+    /// `at the top level`, or `in `states.pending``.
     pub within: String,
     #[source_code]
     pub src: Source,

@@ -132,9 +132,9 @@ fn duplicate_error(d: yaml::Duplicate, src: &Source) -> LoadError {
         _ => DuplicateKey {
             key: d.key,
             within: if path.is_empty() {
-                "the top level".into()
+                "at the top level".into()
             } else {
-                path.join(".")
+                format!("in `{}`", path.join("."))
             },
             src,
             first,
@@ -653,8 +653,20 @@ fn explain_serde(message: &str) -> (String, &'static str, bool, Option<String>) 
     } else if message.starts_with("missing field") {
         (message.to_string(), "in this mapping", true, None)
     } else {
-        (message.to_string(), "wrong type or value", false, None)
+        (plain_types(message), "wrong type or value", false, None)
     }
+}
+
+/// serde names Rust types; users wrote YAML.
+fn plain_types(message: &str) -> String {
+    [
+        ("expected u32", "expected a whole number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected a mapping"),
+        ("expected a string", "expected text"),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 #[cfg(test)]

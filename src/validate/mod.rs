@@ -131,16 +131,27 @@ pub fn check_workflow(workflow: Workflow) -> (WorkflowGraph, Vec<Problem>) {
         w: &workflow,
         src: workflow.source.clone(),
         problems: Vec::new(),
-        unknown_targets: false,
+        cut_edges: false,
+        unknown_events: false,
+        unknown_hooks: false,
     };
     checker.check();
-    let (mut problems, unknown_targets) = (checker.problems, checker.unknown_targets);
+    let (mut problems, cut_edges) = (checker.problems, checker.cut_edges);
     let graph = WorkflowGraph::build(workflow);
-    // A misspelt target cuts edges; reachability would only repeat that error in other words.
-    if !unknown_targets {
+    // A misspelt target or an unmapped outcome cuts edges; reachability would only repeat that
+    // error in other words.
+    if !cut_edges {
         graph_checks(&graph, &mut problems);
     }
+    problems.sort_by_key(|p| first_offset(p));
     (graph, problems)
+}
+
+/// Where a problem's first label starts, to list problems in file order.
+fn first_offset(problem: &Problem) -> usize {
+    miette::Diagnostic::labels(problem)
+        .and_then(|mut labels| labels.next())
+        .map_or(0, |label| label.offset())
 }
 
 fn graph_checks(graph: &WorkflowGraph, problems: &mut Vec<Problem>) {
@@ -176,7 +187,9 @@ struct Checker<'a> {
     w: &'a Workflow,
     src: Source,
     problems: Vec<Problem>,
-    unknown_targets: bool,
+    cut_edges: bool,
+    unknown_events: bool,
+    unknown_hooks: bool,
 }
 
 fn is_snake_case(name: &str) -> bool {
@@ -369,6 +382,7 @@ impl Checker<'_> {
             ));
         }
         if m.to.is_none() && m.outcomes.is_empty() {
+            self.cut_edges = true;
             self.push(MissingTarget {
                 event: event.to_string(),
                 src: self.src.clone(),
@@ -397,25 +411,28 @@ impl Checker<'_> {
                     ),
                 });
             } else if !m.outcomes.is_empty() {
+                // A misspelt outcome is one error, not an unknown one plus a missing one.
+                let mut meant = Vec::new();
                 for outcome in &m.outcomes {
                     if !allowed.contains(&outcome.name.value) {
+                        let best = did_you_mean(&outcome.name.value, allowed.iter().map(String::as_str));
+                        meant.extend(best.map(str::to_string));
                         self.push(UnknownOutcome {
                             name: outcome.name.value.clone(),
                             chooser: chooser.value.clone(),
                             src: self.src.clone(),
                             span: outcome.name.span.into(),
-                            help: hint(did_you_mean(
-                                &outcome.name.value,
-                                allowed.iter().map(String::as_str),
-                            ))
-                            .or_else(|| {
-                                Some(format!("`{}` returns {}", chooser.value, quoted(allowed)))
-                            }),
+                            help: hint(best)
+                                .or_else(|| Some(format!("`{}` returns {}", chooser.value, quoted(allowed)))),
                         });
                     }
                 }
                 for outcome in allowed {
                     if !m.outcomes.iter().any(|o| &o.name.value == outcome) {
+                        self.cut_edges = true;
+                        if meant.contains(outcome) {
+                            continue;
+                        }
                         self.push(MissingOutcome {
                             event: event.to_string(),
                             outcome: outcome.clone(),
@@ -491,6 +508,7 @@ impl Checker<'_> {
         let w = self.w;
         let found = w.hook(&name.value);
         if found.is_none() {
+            self.unknown_hooks = true;
             self.push(UnknownHook {
                 name: name.value.clone(),
                 src: self.src.clone(),
@@ -509,7 +527,7 @@ impl Checker<'_> {
         if self.w.state(&to.value).is_some() {
             return;
         }
-        self.unknown_targets = true;
+        self.cut_edges = true;
         let names = self.w.states.iter().map(|s| s.name.as_str());
         self.push(UnknownState {
             name: to.value.clone(),
@@ -520,6 +538,7 @@ impl Checker<'_> {
     }
 
     fn unknown_event(&mut self, event: &Spanned<String>) {
+        self.unknown_events = true;
         self.push(UnknownEvent {
             name: event.value.clone(),
             src: self.src.clone(),
@@ -601,6 +620,8 @@ impl Checker<'_> {
         let w = self.w;
         match vocab::event_type(&d.from.value) {
             None => self.unknown_event(&d.from),
+            // A misspelt event of a move may be the one meant here: that error says it already.
+            Some(_) if self.unknown_events => {}
             Some(_) => {
                 if !w.moves().any(|(_, m)| m.event.value == d.from.value) {
                     self.scope_problem(
@@ -698,7 +719,9 @@ impl Checker<'_> {
                 });
             }
         }
-        for hook in &w.hooks {
+        // A misspelt call may be meant for the hook that looks unused.
+        let hooks = if self.unknown_hooks { &[][..] } else { &w.hooks[..] };
+        for hook in hooks {
             let called = w
                 .moves()
                 .any(|(_, m)| m.hook.as_ref().is_some_and(|h| h.value == hook.name.value))
