@@ -11,31 +11,80 @@ use petgraph::visit::EdgeRef;
 use super::{Edge, Node, WorkflowGraph};
 
 /// One arrow of the picture: every edge of one style between two nodes.
-struct Arrow {
+struct Arrow<'g> {
     from: String,
     to: String,
     deadline: bool,
-    lines: Vec<String>,
+    edges: Vec<&'g Edge>,
 }
 
-fn arrows(graph: &WorkflowGraph) -> Vec<Arrow> {
+impl Arrow<'_> {
+    /// One line per event (its outcomes that take this arrow joined) or deadline.
+    fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<(&Edge, Vec<&str>)> = Vec::new();
+        for &edge in &self.edges {
+            if let Edge::Move {
+                outcome: Some(outcome),
+                ..
+            } = edge
+            {
+                if let Some((_, outcomes)) = lines.iter_mut().find(|(e, _)| same_move(e, edge)) {
+                    outcomes.push(outcome);
+                    continue;
+                }
+                lines.push((edge, vec![outcome.as_str()]));
+            } else {
+                lines.push((edge, Vec::new()));
+            }
+        }
+        lines
+            .into_iter()
+            .map(|(edge, outcomes)| {
+                let joined = (!outcomes.is_empty()).then(|| outcomes.join(" | "));
+                label(edge, joined.as_deref())
+            })
+            .collect()
+    }
+}
+
+/// Two moves on one event, chooser and actions: their outcomes can share a line.
+fn same_move(a: &Edge, b: &Edge) -> bool {
+    match (a, b) {
+        (
+            Edge::Move {
+                event,
+                chooser,
+                actions,
+                ..
+            },
+            Edge::Move {
+                event: event_b,
+                chooser: chooser_b,
+                actions: actions_b,
+                ..
+            },
+        ) => event == event_b && chooser == chooser_b && actions == actions_b,
+        _ => false,
+    }
+}
+
+fn arrows(graph: &WorkflowGraph) -> Vec<Arrow<'_>> {
     let g = graph.graph();
     let mut arrows: Vec<Arrow> = Vec::new();
     for edge in g.edge_references() {
         let from = node_id(&g[edge.source()]);
         let to = node_id(&g[edge.target()]);
         let deadline = matches!(edge.weight(), Edge::Deadline { .. });
-        let line = label(edge.weight());
         match arrows
             .iter_mut()
             .find(|a| a.from == from && a.to == to && a.deadline == deadline)
         {
-            Some(arrow) => arrow.lines.push(line),
+            Some(arrow) => arrow.edges.push(edge.weight()),
             None => arrows.push(Arrow {
                 from,
                 to,
                 deadline,
-                lines: vec![line],
+                edges: vec![edge.weight()],
             }),
         }
     }
@@ -49,14 +98,15 @@ fn node_id(node: &Node) -> String {
     }
 }
 
-fn label(edge: &Edge) -> String {
+/// An edge's text; `outcomes` replaces the edge's own outcome when lines are merged.
+fn label(edge: &Edge, outcomes: Option<&str>) -> String {
     let mut text = match edge {
         Edge::Move {
             event,
             chooser,
             outcome,
             ..
-        } => match (chooser, outcome) {
+        } => match (chooser, outcomes.or(outcome.as_deref())) {
             (Some(chooser), Some(outcome)) => format!("{event} [{chooser}: {outcome}]"),
             _ => event.clone(),
         },
@@ -151,15 +201,24 @@ pub fn to_dot(graph: &WorkflowGraph) -> String {
             "  \"{}\" -> \"{}\" [label=\"{}\"{style}];",
             dot_escape(&arrow.from),
             dot_escape(&arrow.to),
-            dot_lines(&arrow.lines)
+            dot_lines(&arrow.lines())
         );
     }
     out.push_str("}\n");
     out
 }
 
+/// Mermaid ends a label at `:` and `;`: write them as its entity codes, in one pass.
 fn mermaid_text(text: &str) -> String {
-    text.replace(':', "#58;").replace(';', "#59;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            ':' => out.push_str("#58;"),
+            ';' => out.push_str("#59;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The workflow as a Mermaid state diagram.
@@ -188,7 +247,7 @@ pub fn to_mermaid(graph: &WorkflowGraph) -> String {
             out,
             "  {from} --> {}: {}",
             arrow.to,
-            mermaid_text(&arrow.lines.join("<br/>"))
+            mermaid_text(&arrow.lines().join("<br/>"))
         );
     }
     let terminals: Vec<&str> = w
