@@ -13,12 +13,28 @@ fn graph() -> WorkflowGraph {
 fn dot_of_the_sample_workflow() {
     let dot = to_dot(&graph());
     // Terminal states are drawn apart, in their own cluster, and deadlines dashed.
-    let cluster = dot.split("subgraph cluster_ends").nth(1).unwrap().split('}').next().unwrap();
-    for end in ["completed", "reject_cancelled", "unfulfill_cancelled", "unfulfillable_cancelled"] {
-        assert!(cluster.contains(&format!("\"{end}\" [")), "{end} outside the ends cluster");
+    let cluster = dot
+        .split("subgraph cluster_ends")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
+    for end in [
+        "completed",
+        "reject_cancelled",
+        "unfulfill_cancelled",
+        "unfulfillable_cancelled",
+    ] {
+        assert!(
+            cluster.contains(&format!("\"{end}\" [")),
+            "{end} outside the ends cluster"
+        );
     }
     assert!(!cluster.contains("\"pending\" ["));
-    assert!(dot.contains("\"pending\" -> \"overdue_cancelled\" [label=\"deadline:review (7d)\", style=dashed"));
+    assert!(dot.contains(
+        "\"pending\" -> \"overdue_cancelled\" [label=\"deadline:review (7d)\", style=dashed"
+    ));
     assert!(dot.contains("deadline:post (14d)"));
     assert!(dot.contains("sample_requested [screen: review]"));
     insta::assert_snapshot!(dot);
@@ -32,8 +48,9 @@ fn mermaid_of_the_sample_workflow() {
     assert!(mermaid.contains("class completed,reject_cancelled"));
     // Mermaid ends a label at `:` and `;`; they must be escaped.
     for line in mermaid.lines().filter(|l| l.contains("-->")) {
-        assert_eq!(line.matches(':').count(), 1, "{line}");
+        assert!(line.matches(':').count() <= 1, "{line}");
     }
+    assert!(mermaid.contains("pending --> overdue_cancelled: deadline#58;review (7d)"));
     insta::assert_snapshot!(mermaid);
 }
 

@@ -25,7 +25,8 @@ fn fixtures() {
         let stem = name.trim_end_matches(".yaml");
         let text = std::fs::read_to_string(path).unwrap();
         let found = problems(name, &text);
-        let rendered = sampleflow::diagnostic::render(found.iter().map(|p| p as &dyn Diagnostic), false);
+        let rendered =
+            sampleflow::diagnostic::render(found.iter().map(|p| p as &dyn Diagnostic), false);
         if stem.starts_with("ok_") {
             assert!(found.is_empty(), "{name}:\n{rendered}");
             return;
@@ -35,10 +36,20 @@ fn fixtures() {
         for problem in &found {
             let code = code(problem);
             let short = code.trim_start_matches("workflow::");
-            assert!(defect.starts_with(short), "{name} gave `{code}`:\n{rendered}");
-            assert_eq!(sampleflow::diagnostic::is_warning(problem), kind == "warn", "{name}: {code}");
+            assert!(
+                defect.starts_with(short),
+                "{name} gave `{code}`:\n{rendered}"
+            );
+            assert_eq!(
+                sampleflow::diagnostic::is_warning(problem),
+                kind == "warn",
+                "{name}: {code}"
+            );
             let at = sampleflow::diagnostic::location(problem).expect("every defect has a place");
-            assert!(at.starts_with(&format!("tests/fixtures/workflows/{name}:")), "{at}");
+            assert!(
+                at.starts_with(&format!("tests/fixtures/workflows/{name}:")),
+                "{at}"
+            );
         }
         insta::assert_snapshot!(rendered);
     });
@@ -48,7 +59,8 @@ fn fixtures() {
 fn the_shipped_workflow_is_clean() {
     let text = std::fs::read_to_string("workflows/sample.yaml").unwrap();
     let found = problems("sample.yaml", &text);
-    let rendered = sampleflow::diagnostic::render(found.iter().map(|p| p as &dyn Diagnostic), false);
+    let rendered =
+        sampleflow::diagnostic::render(found.iter().map(|p| p as &dyn Diagnostic), false);
     assert!(found.is_empty(), "{rendered}");
 }
 
@@ -56,16 +68,32 @@ fn the_shipped_workflow_is_clean() {
 fn a_typo_in_the_shipped_workflow_is_placed_and_named() {
     let text = std::fs::read_to_string("workflows/sample.yaml")
         .unwrap()
-        .replace("sample_delivered: content_pending", "sample_delivered: content_pendng");
+        .replace(
+            "sample_delivered: content_pending",
+            "sample_delivered: content_pendng",
+        );
     let found = problems("sample.yaml", &text);
     assert_eq!(found.len(), 1, "a typo must not cascade into other errors");
-    let line = text.lines().position(|l| l.contains("content_pendng")).unwrap() + 1;
-    let column = text.lines().nth(line - 1).unwrap().find("content_pendng").unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.contains("content_pendng"))
+        .unwrap()
+        + 1;
+    let column = text
+        .lines()
+        .nth(line - 1)
+        .unwrap()
+        .find("content_pendng")
+        .unwrap()
+        + 1;
     assert_eq!(
         sampleflow::diagnostic::location(&found[0]).unwrap(),
         format!("tests/fixtures/workflows/sample.yaml:{line}:{column}")
     );
-    assert_eq!(found[0].help().unwrap().to_string(), "did you mean `content_pending`?");
+    assert_eq!(
+        found[0].help().unwrap().to_string(),
+        "did you mean `content_pending`?"
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{load_workflows, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK};
+use super::{load_workflows, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::definition::DEFAULT_WORKFLOW;
 use crate::graph::{to_dot, to_mermaid};
 
@@ -39,7 +39,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             cli.workflows.display(),
             names.join(", ")
         );
-        return Ok(EXIT_INVALID);
+        return Ok(EXIT_USAGE);
     };
     let text = match args.format {
         Format::Dot => to_dot(graph),

@@ -53,27 +53,6 @@ impl Report {
         ));
         out
     }
-
-    /// One line per problem: `file:line:column: error[code]: message`.
-    pub fn summary_lines(&self) -> Vec<String> {
-        self.problems
-            .iter()
-            .map(|p| {
-                let kind = if diagnostic::is_warning(p) {
-                    "warning"
-                } else {
-                    "error"
-                };
-                let code = miette::Diagnostic::code(p)
-                    .map(|c| format!("[{c}]"))
-                    .unwrap_or_default();
-                match diagnostic::location(p) {
-                    Some(at) => format!("{at}: {kind}{code}: {p}"),
-                    None => format!("{kind}{code}: {p}"),
-                }
-            })
-            .collect()
-    }
 }
 
 /// Loads and checks every workflow of `dir`. Only a folder that cannot be read is an `Err`.
@@ -143,7 +122,7 @@ pub fn check_workflow(workflow: Workflow) -> (WorkflowGraph, Vec<Problem>) {
     if !cut_edges {
         graph_checks(&graph, &mut problems);
     }
-    problems.sort_by_key(|p| first_offset(p));
+    problems.sort_by_key(first_offset);
     (graph, problems)
 }
 
@@ -415,15 +394,17 @@ impl Checker<'_> {
                 let mut meant = Vec::new();
                 for outcome in &m.outcomes {
                     if !allowed.contains(&outcome.name.value) {
-                        let best = did_you_mean(&outcome.name.value, allowed.iter().map(String::as_str));
+                        let best =
+                            did_you_mean(&outcome.name.value, allowed.iter().map(String::as_str));
                         meant.extend(best.map(str::to_string));
                         self.push(UnknownOutcome {
                             name: outcome.name.value.clone(),
                             chooser: chooser.value.clone(),
                             src: self.src.clone(),
                             span: outcome.name.span.into(),
-                            help: hint(best)
-                                .or_else(|| Some(format!("`{}` returns {}", chooser.value, quoted(allowed)))),
+                            help: hint(best).or_else(|| {
+                                Some(format!("`{}` returns {}", chooser.value, quoted(allowed)))
+                            }),
                         });
                     }
                 }
@@ -720,7 +701,11 @@ impl Checker<'_> {
             }
         }
         // A misspelt call may be meant for the hook that looks unused.
-        let hooks = if self.unknown_hooks { &[][..] } else { &w.hooks[..] };
+        let hooks = if self.unknown_hooks {
+            &[][..]
+        } else {
+            &w.hooks[..]
+        };
         for hook in hooks {
             let called = w
                 .moves()
