@@ -1,36 +1,61 @@
 //! The real binary: exit codes, messages and outputs of `validate` and `graph`.
 
+mod common;
+
+use std::ffi::OsStr;
 use std::path::Path;
 
 use assert_cmd::Command;
+use common::{position_of, shipped_with};
 
-fn sampleflow() -> Command {
-    let mut cmd = Command::cargo_bin("sampleflow").unwrap();
-    cmd.env("NO_COLOR", "1");
-    cmd
+/// What one run of the binary gave.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
 }
 
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = Command::cargo_bin("sampleflow")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 /// A workflows folder holding the shipped sample workflow with `edit` applied.
 fn workflows_with(edit: impl Fn(String) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string("workflows/sample.yaml").unwrap();
-    std::fs::write(dir.path().join("sample.yaml"), edit(text)).unwrap();
+    std::fs::write(dir.path().join("sample.yaml"), shipped_with(edit)).unwrap();
     dir
+}
+
+fn validate_in(dir: &Path, more: &[&str]) -> Run {
+    let mut args: Vec<&OsStr> = vec!["validate".as_ref(), "--workflows".as_ref(), dir.as_os_str()];
+    args.extend(more.iter().map(OsStr::new));
+    run(args)
 }
 
 #[test]
 fn validate_accepts_the_shipped_workflows() {
-    let out = sampleflow().arg("validate").output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).is_empty());
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let out = run(["validate"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
     assert!(
-        stdout.starts_with("ok: workflow `sample` v1 (workflows/sample.yaml): 12 states"),
-        "{stdout}"
+        out.stdout
+            .starts_with("ok: workflow `sample` v1 (workflows/sample.yaml): 12 states"),
+        "{}",
+        out.stdout
     );
 }
 
@@ -43,34 +68,30 @@ fn a_typo_is_placed_with_a_hint_and_exits_3() {
         )
     });
     let file = dir.path().join("sample.yaml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let line = text
-        .lines()
-        .position(|l| l.contains("content_pendng"))
-        .unwrap()
-        + 1;
-    let col = text
-        .lines()
-        .nth(line - 1)
-        .unwrap()
-        .find("content_pendng")
-        .unwrap()
-        + 1;
-    let out = sampleflow()
-        .arg("validate")
-        .arg("--workflows")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let err = stderr(&out);
+    let (line, col) = position_of(&std::fs::read_to_string(&file).unwrap(), "content_pendng");
+    let out = validate_in(dir.path(), &[]);
+    assert_eq!(out.code, Some(3));
     assert!(
-        err.contains(&format!("{}:{line}:{col}]", file.display())),
-        "{err}"
+        out.stderr
+            .contains(&format!("{}:{line}:{col}]", file.display())),
+        "{}",
+        out.stderr
     );
-    assert!(err.contains("unknown state `content_pendng`"), "{err}");
-    assert!(err.contains("did you mean `content_pending`?"), "{err}");
-    assert!(err.ends_with("1 error, 0 warnings\n"), "{err}");
+    assert!(
+        out.stderr.contains("unknown state `content_pendng`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `content_pending`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.ends_with("1 error, 0 warnings\n"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -82,41 +103,31 @@ fn a_yaml_syntax_error_is_placed_and_exits_3() {
             "{to: withdraw_cancelled, reason: withdrawn",
         )
     });
-    let out = sampleflow()
-        .args(["--workflows"])
-        .arg(dir.path())
-        .arg("validate")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let err = stderr(&out);
-    assert!(err.contains("yaml syntax error"), "{err}");
+    let mut args = vec![OsStr::new("--workflows"), dir.path().as_os_str()];
+    args.push(OsStr::new("validate"));
+    let out = run(args);
+    assert_eq!(out.code, Some(3));
+    assert!(out.stderr.contains("yaml syntax error"), "{}", out.stderr);
+    let file = dir.path().join("sample.yaml");
     assert!(
-        err.contains(&format!("{}:", dir.path().join("sample.yaml").display())),
-        "{err}"
+        out.stderr.contains(&format!("{}:", file.display())),
+        "{}",
+        out.stderr
     );
 }
 
 #[test]
 fn warnings_pass_unless_denied() {
     let dir = workflows_with(|t| t.replace("\nhooks:\n", "\nhooks:\n  spare: {}\n"));
-    let dir_path = dir.path().to_str().unwrap();
-    let out = sampleflow()
-        .args(["validate", "--workflows", dir_path])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = validate_in(dir.path(), &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
-        stderr(&out).contains("hook `spare` is never called"),
+        out.stderr.contains("hook `spare` is never called"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
-    assert!(stderr(&out).contains("0 errors, 1 warning"));
-    let denied = sampleflow()
-        .args(["validate", "--deny-warnings", "--workflows", dir_path])
-        .output()
-        .unwrap();
-    assert_eq!(denied.status.code(), Some(3));
+    assert!(out.stderr.contains("0 errors, 1 warning"), "{}", out.stderr);
+    assert_eq!(validate_in(dir.path(), &["--deny-warnings"]).code, Some(3));
 }
 
 #[test]
@@ -127,49 +138,35 @@ fn bad_usage_exits_2() {
         vec!["frobnicate"],
         vec![],
     ] {
-        let out = sampleflow().args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let out = run(&args);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
     }
-    let out = sampleflow()
-        .args(["graph", "--workflow", "nope"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no workflow `nope`"),
-        "{}",
-        stderr(&out)
-    );
+    let out = run(["graph", "--workflow", "nope"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("no workflow `nope`"), "{}", out.stderr);
 }
 
 #[test]
 fn an_unreadable_folder_is_a_tool_failure_exit_1() {
-    let out = sampleflow()
-        .args(["validate", "--workflows", "no/such/folder"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = validate_in(Path::new("no/such/folder"), &[]);
+    assert_eq!(out.code, Some(1));
     assert!(
-        stderr(&out).starts_with("error: cannot read `no/such/folder`"),
+        out.stderr
+            .starts_with("error: cannot read `no/such/folder`"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
 }
 
 #[test]
 fn a_folder_without_the_sample_workflow_is_invalid() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sampleflow()
-        .arg("validate")
-        .arg("--workflows")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    let out = validate_in(dir.path(), &[]);
+    assert_eq!(out.code, Some(3));
     assert!(
-        stderr(&out).contains("no `sample` workflow"),
+        out.stderr.contains("no `sample` workflow"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
 }
 
@@ -195,8 +192,8 @@ fn global_options_go_before_or_after_the_command() {
             "x.db",
         ],
     ] {
-        let out = sampleflow().args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let out = run(args);
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
     }
     assert!(
         !Path::new("x.db").exists(),
@@ -206,32 +203,28 @@ fn global_options_go_before_or_after_the_command() {
 
 #[test]
 fn graph_prints_the_committed_dot_and_mermaid() {
-    let out = sampleflow().arg("graph").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = run(["graph"]);
+    assert_eq!(out.code, Some(0));
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
+        out.stdout,
         std::fs::read_to_string("docs/sample.dot").unwrap()
     );
-    let out = sampleflow()
-        .args(["graph", "--format", "mermaid"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .starts_with("stateDiagram-v2\n"));
+    let out = run(["graph", "--format", "mermaid"]);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.starts_with("stateDiagram-v2\n"));
 }
 
 #[test]
 fn graph_of_an_invalid_workflow_exits_3() {
     let dir = workflows_with(|t| t.replace("after: 30d", "after: 30 days"));
-    let out = sampleflow()
-        .arg("graph")
-        .arg("--workflows")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    let mut args = vec![OsStr::new("graph"), OsStr::new("--workflows")];
+    args.push(dir.path().as_os_str());
+    let out = run(args);
+    assert_eq!(out.code, Some(3));
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("malformed duration `30 days`"));
+    assert!(
+        out.stderr.contains("malformed duration `30 days`"),
+        "{}",
+        out.stderr
+    );
 }

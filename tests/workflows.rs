@@ -1,7 +1,11 @@
 //! The workflow fixtures: `ok_*` load clean, `warn_*` give only warnings, and each `err_*` holds
 //! one defect whose code its name starts with. Rendered diagnostics are pinned in snapshots.
 
+mod common;
+
 use std::path::Path;
+
+use common::{position_of, shipped_with};
 
 use miette::Diagnostic;
 use sampleflow::{check_workflow, load_str, Problem};
@@ -66,26 +70,15 @@ fn the_shipped_workflow_is_clean() {
 
 #[test]
 fn a_typo_in_the_shipped_workflow_is_placed_and_named() {
-    let text = std::fs::read_to_string("workflows/sample.yaml")
-        .unwrap()
-        .replace(
+    let text = shipped_with(|t| {
+        t.replace(
             "sample_delivered: content_pending",
             "sample_delivered: content_pendng",
-        );
+        )
+    });
     let found = problems("sample.yaml", &text);
     assert_eq!(found.len(), 1, "a typo must not cascade into other errors");
-    let line = text
-        .lines()
-        .position(|l| l.contains("content_pendng"))
-        .unwrap()
-        + 1;
-    let column = text
-        .lines()
-        .nth(line - 1)
-        .unwrap()
-        .find("content_pendng")
-        .unwrap()
-        + 1;
+    let (line, column) = position_of(&text, "content_pendng");
     assert_eq!(
         sampleflow::diagnostic::location(&found[0]).unwrap(),
         format!("tests/fixtures/workflows/sample.yaml:{line}:{column}")
@@ -98,9 +91,7 @@ fn a_typo_in_the_shipped_workflow_is_placed_and_named() {
 
 #[test]
 fn every_defect_of_a_file_is_reported_at_once() {
-    let text = std::fs::read_to_string("workflows/sample.yaml")
-        .unwrap()
-        .replace("after: 7d", "after: 7days")
+    let text = shipped_with(|t| t.replace("after: 7d", "after: 7days"))
         .replace("sample_shipped: shipped", "sample_shiped: shipped")
         .replace("actions: [remind_creator]", "actions: [remind]");
     let codes: Vec<String> = problems("sample.yaml", &text).iter().map(code).collect();

@@ -168,26 +168,23 @@ pub fn to_dot(graph: &WorkflowGraph) -> String {
     out.push_str("  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=11];\n");
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
     out.push_str("  start [shape=point, width=0.2, label=\"\"];\n");
-    for state in w.states.iter().filter(|s| !s.terminal) {
-        let name = &state.name.value;
+    let node = |out: &mut String, indent: &str, name: &str, extra: &str| {
         let _ = writeln!(
             out,
-            "  \"{}\" [label=\"{}\"];",
+            "{indent}\"{}\" [label=\"{}\"{extra}];",
             dot_escape(name),
             dot_lines(&state_label(graph, name))
         );
+    };
+    for state in w.states.iter().filter(|s| !s.terminal) {
+        node(&mut out, "  ", &state.name.value, "");
     }
     out.push_str(
         "  subgraph cluster_ends {\n    label=\"ends\";\n    style=dashed;\n    color=gray50;\n",
     );
     for state in w.states.iter().filter(|s| s.terminal) {
-        let name = &state.name.value;
-        let _ = writeln!(
-            out,
-            "    \"{}\" [label=\"{}\", style=\"rounded,filled\", fillcolor=gray92, peripheries=2];",
-            dot_escape(name),
-            dot_lines(&state_label(graph, name))
-        );
+        let drawn_apart = ", style=\"rounded,filled\", fillcolor=gray92, peripheries=2";
+        node(&mut out, "    ", &state.name.value, drawn_apart);
     }
     out.push_str("  }\n");
     for arrow in arrows(graph) {
