@@ -284,9 +284,8 @@ fn one() -> u32 {
     1
 }
 
-type Path_ = Vec<String>;
-
-fn join(path: &[String], more: &[&str]) -> Path_ {
+/// A path of keys from the document's root, as serde_path_to_error and the span tree use it.
+fn join(path: &[String], more: &[&str]) -> Vec<String> {
     path.iter()
         .cloned()
         .chain(more.iter().map(|s| s.to_string()))
@@ -316,7 +315,6 @@ impl Reader {
             }
         };
         let top: RawTop = self.typed(&value, &[])?;
-        let root: Path_ = Vec::new();
         let hooks = top
             .hooks
             .into_iter()
@@ -332,12 +330,12 @@ impl Reader {
             .into_iter()
             .filter_map(|(name, v)| self.sample_deadline(name, v))
             .collect();
-        let initial_path = join(&root, &["initial"]);
+        let initial_path = join(&[], &["initial"]);
         let initial = self.a_move(&initial_path, top.initial, true)?;
         Some(Workflow {
             path: path.to_path_buf(),
             source: self.src.clone(),
-            name: self.spanned(&join(&root, &["workflow"]), top.workflow),
+            name: self.spanned(&join(&[], &["workflow"]), top.workflow),
             version: top.version,
             description: top.description,
             initial,
