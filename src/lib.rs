@@ -5,6 +5,36 @@
 //! files with positions for every name ([`definition`]), checks them and reports every defect at
 //! once with file:line:column ([`validate`]), and builds the petgraph state graph that the runner
 //! walks and `sampleflow graph` draws ([`graph`]).
+//!
+//! ```
+//! use std::path::Path;
+//!
+//! let text = "
+//! workflow: tiny
+//! version: 1
+//! initial: {on: sample_requested, to: waiting}
+//! states:
+//!   waiting:
+//!     deadlines:
+//!       expire: {after: 7d, to: ended, reason: review_expired}
+//!     on:
+//!       sample_withdrawn: {to: ended, reason: withdrawn}
+//!   ended: {terminal: true}
+//! ";
+//! let workflow = sampleflow::load_str(Path::new("tiny.yaml"), text).expect("loads");
+//! let (graph, problems) = sampleflow::check_workflow(workflow);
+//! assert!(problems.is_empty());
+//! let withdrawn = graph.move_for("waiting", "sample_withdrawn").expect("a move");
+//! assert_eq!(withdrawn.to.as_ref().map(|t| t.as_str()), Some("ended"));
+//! assert_eq!(graph.state_deadlines("waiting")[0].name.as_str(), "expire");
+//! assert_eq!(graph.is_terminal("ended"), Some(true));
+//!
+//! // A misspelt target is a problem with a place and a hint, not a panic.
+//! let broken = text.replace("to: ended, reason: withdrawn", "to: endd, reason: withdrawn");
+//! let workflow = sampleflow::load_str(Path::new("tiny.yaml"), &broken).expect("loads");
+//! let (_, problems) = sampleflow::check_workflow(workflow);
+//! assert_eq!(problems[0].to_string(), "unknown state `endd`");
+//! ```
 
 pub mod cli;
 pub mod definition;
