@@ -12,6 +12,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed};
 
 use crate::definition::{Duration, Move, SampleDeadline, State, StateDeadline, Workflow};
+use crate::diagnostic::Spanned;
 
 /// A node: the start (before a sample exists) or a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,6 @@ pub enum Edge {
     Deadline {
         name: String,
         after: Option<Duration>,
-        sample: bool,
         actions: Vec<String>,
     },
 }
@@ -72,102 +72,33 @@ impl WorkflowGraph {
             });
             index.entry(state.name.value.clone()).or_insert(node);
         }
-        let mut this = Self {
+        let mut edges = Edges {
+            graph: &mut graph,
+            index: &index,
+        };
+        edges.moves(start, std::slice::from_ref(&workflow.initial));
+        for state in &workflow.states {
+            let Some(&from) = index.get(&state.name.value) else {
+                continue;
+            };
+            edges.moves(from, &state.on);
+            for d in &state.deadlines {
+                edges.deadline(from, &d.name.value, &d.after.value, &d.to.value, &d.actions);
+            }
+        }
+        for d in &workflow.deadlines {
+            for fires_in in &d.fires_in {
+                if let Some(&from) = index.get(&fires_in.value) {
+                    edges.deadline(from, &d.name.value, &d.after.value, &d.to.value, &d.actions);
+                }
+            }
+        }
+        Self {
             workflow,
             graph,
             index,
             start,
-        };
-        this.add_move(start, None);
-        let states: Vec<_> = this.workflow.states.clone();
-        for state in &states {
-            let Some(&from) = this.index.get(&state.name.value) else {
-                continue;
-            };
-            this.add_move(from, Some(state));
-            for deadline in &state.deadlines {
-                this.add_deadline(
-                    from,
-                    &deadline.name.value,
-                    &deadline.after.value,
-                    &deadline.to.value,
-                    false,
-                    &deadline.actions,
-                );
-            }
         }
-        for deadline in this.workflow.deadlines.clone() {
-            for fires_in in &deadline.fires_in {
-                if let Some(&from) = this.index.get(&fires_in.value) {
-                    this.add_deadline(
-                        from,
-                        &deadline.name.value,
-                        &deadline.after.value,
-                        &deadline.to.value,
-                        true,
-                        &deadline.actions,
-                    );
-                }
-            }
-        }
-        this
-    }
-
-    fn add_move(&mut self, from: NodeIndex, state: Option<&State>) {
-        let moves: Vec<Move> = match state {
-            Some(state) => state.on.clone(),
-            None => vec![self.workflow.initial.clone()],
-        };
-        for m in moves {
-            let chooser = m
-                .hook
-                .as_ref()
-                .or(m.field.as_ref())
-                .map(|c| c.value.clone());
-            for (outcome, to) in m.targets() {
-                let Some(&target) = self.index.get(&to.value) else {
-                    continue;
-                };
-                let mut actions: Vec<String> = m.actions.iter().map(|a| a.value.clone()).collect();
-                if let Some(o) = outcome {
-                    actions.extend(o.actions.iter().map(|a| a.value.clone()));
-                }
-                self.graph.add_edge(
-                    from,
-                    target,
-                    Edge::Move {
-                        event: m.event.value.clone(),
-                        chooser: chooser.clone(),
-                        outcome: outcome.map(|o| o.name.value.clone()),
-                        actions,
-                    },
-                );
-            }
-        }
-    }
-
-    fn add_deadline(
-        &mut self,
-        from: NodeIndex,
-        name: &str,
-        after: &str,
-        to: &str,
-        sample: bool,
-        actions: &[crate::diagnostic::Spanned<String>],
-    ) {
-        let Some(&target) = self.index.get(to) else {
-            return;
-        };
-        self.graph.add_edge(
-            from,
-            target,
-            Edge::Deadline {
-                name: name.to_string(),
-                after: Duration::parse(after).ok(),
-                sample,
-                actions: actions.iter().map(|a| a.value.clone()).collect(),
-            },
-        );
     }
 
     pub fn workflow(&self) -> &Workflow {
@@ -255,6 +186,67 @@ impl WorkflowGraph {
             .map(|(s, _)| s.name.value.as_str())
             .collect()
     }
+}
+
+/// Adds edges for one workflow to a graph whose state nodes exist already.
+struct Edges<'a> {
+    graph: &'a mut DiGraph<Node, Edge>,
+    index: &'a HashMap<String, NodeIndex>,
+}
+
+impl Edges<'_> {
+    /// One edge per target of each move: a plain target, or each outcome of a choice.
+    fn moves(&mut self, from: NodeIndex, moves: &[Move]) {
+        for m in moves {
+            let chooser = m
+                .hook
+                .as_ref()
+                .or(m.field.as_ref())
+                .map(|c| c.value.clone());
+            for (outcome, to) in m.targets() {
+                let Some(&target) = self.index.get(&to.value) else {
+                    continue;
+                };
+                let own = outcome.map_or(&[][..], |o| o.actions.as_slice());
+                self.graph.add_edge(
+                    from,
+                    target,
+                    Edge::Move {
+                        event: m.event.value.clone(),
+                        chooser: chooser.clone(),
+                        outcome: outcome.map(|o| o.name.value.clone()),
+                        actions: names(m.actions.iter().chain(own)),
+                    },
+                );
+            }
+        }
+    }
+
+    fn deadline(
+        &mut self,
+        from: NodeIndex,
+        name: &str,
+        after: &str,
+        to: &str,
+        actions: &[Spanned<String>],
+    ) {
+        let Some(&target) = self.index.get(to) else {
+            return;
+        };
+        self.graph.add_edge(
+            from,
+            target,
+            Edge::Deadline {
+                name: name.to_string(),
+                after: Duration::parse(after).ok(),
+                actions: names(actions),
+            },
+        );
+    }
+}
+
+fn names<'a>(spanned: impl IntoIterator<Item = &'a Spanned<String>>) -> Vec<String> {
+    spanned.into_iter().map(|s| s.value.clone()).collect()
 }
 
 #[cfg(test)]

@@ -447,7 +447,8 @@ impl Checker<'_> {
         self.actions(&m.actions);
     }
 
-    /// The outcomes that the move's chooser may return; `None` when there is no usable chooser.
+    /// The outcomes that the move's chooser may return; `None` when there is no usable chooser,
+    /// after reporting a hook or field that does not exist.
     fn allowed_outcomes(&mut self, m: &Move) -> Option<Vec<String>> {
         if let Some(hook) = &m.hook {
             return self
