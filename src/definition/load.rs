@@ -89,7 +89,8 @@ pub fn load_str(path: &Path, text: &str) -> Result<Workflow, Vec<LoadError>> {
     let value: Value = serde_yaml::from_str(text).map_err(|e| {
         let span = e
             .location()
-            .map(|l| line_col_span(text, l.line(), l.column()))
+            // serde_yaml counts columns from 1, saphyr from 0.
+            .map(|l| yaml::char_span(text, l.line(), l.column().saturating_sub(1)))
             .unwrap_or_default();
         vec![LoadError::from(SyntaxError {
             message: e.to_string(),
@@ -142,23 +143,6 @@ fn duplicate_error(d: yaml::Duplicate, src: &Source) -> LoadError {
         }
         .into(),
     }
-}
-
-/// The byte span of the character at a 1-based line and column.
-fn line_col_span(text: &str, line: usize, column: usize) -> Span {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let offset = text[line_start.min(text.len())..]
-        .char_indices()
-        .nth(column.saturating_sub(1))
-        .map_or(text.len(), |(i, _)| line_start + i);
-    Span::new(
-        offset,
-        text[offset..].chars().next().map_or(0, char::len_utf8),
-    )
 }
 
 #[derive(Deserialize)]
@@ -330,8 +314,7 @@ impl Reader {
             .into_iter()
             .filter_map(|(name, v)| self.sample_deadline(name, v))
             .collect();
-        let initial_path = join(&[], &["initial"]);
-        let initial = self.a_move(&initial_path, top.initial, true)?;
+        let initial = self.a_move(&join(&[], &["initial"]), top.initial, None)?;
         Some(Workflow {
             path: path.to_path_buf(),
             source: self.src.clone(),
@@ -368,9 +351,7 @@ impl Reader {
             .into_iter()
             .filter_map(|(event, v)| {
                 let move_path = join(&path, &["on", &event]);
-                let mut m = self.a_move(&move_path, v, false)?;
-                m.event = self.spanned_key(&move_path, event);
-                Some(m)
+                self.a_move(&move_path, v, Some(event))
             })
             .collect();
         let deadlines = raw
@@ -389,7 +370,10 @@ impl Reader {
     }
 
     /// A move: a bare target name, or a mapping with `to` or `hook`/`field` and `outcomes`.
-    fn a_move(&mut self, path: &[String], value: Value, initial: bool) -> Option<Move> {
+    ///
+    /// `event` is the key of a state's move; `None` for `initial`, which names it in `on`.
+    fn a_move(&mut self, path: &[String], value: Value, event: Option<String>) -> Option<Move> {
+        let bare_target = matches!(value, Value::String(_));
         let raw: RawMove = match value {
             Value::String(target) => RawMove {
                 to: Some(target),
@@ -410,13 +394,10 @@ impl Reader {
                 return None;
             }
         };
-        let bare_target = raw.to.is_some()
-            && self
-                .tree_node(path)
-                .is_some_and(|n| n.as_scalar().is_some());
-        let event = match (initial, raw.on) {
-            (true, Some(on)) => self.spanned(&join(path, &["on"]), on),
-            (true, None) => {
+        let event = match (event, raw.on) {
+            (Some(event), None) => self.spanned_key(path, event),
+            (None, Some(on)) => self.spanned(&join(path, &["on"]), on),
+            (None, None) => {
                 self.schema(
                     path,
                     true,
@@ -426,7 +407,7 @@ impl Reader {
                 );
                 return None;
             }
-            (false, Some(_)) => {
+            (Some(_), Some(_)) => {
                 self.schema(
                     &join(path, &["on"]),
                     true,
@@ -436,7 +417,6 @@ impl Reader {
                 );
                 return None;
             }
-            (false, None) => Spanned::new(String::new(), self.span(path, true)),
         };
         let to = raw.to.map(|to| {
             if bare_target {
@@ -546,11 +526,6 @@ impl Reader {
         })
     }
 
-    fn tree_node(&self, path: &[String]) -> Option<&Node> {
-        path.iter()
-            .try_fold(&self.tree, |node, segment| node.child(segment))
-    }
-
     fn span(&self, path: &[String], key: bool) -> Span {
         self.tree.locate(path, key)
     }
@@ -585,7 +560,7 @@ impl Reader {
 
     /// Reads one piece into its serde type, or records where and why it does not fit.
     fn typed<T: DeserializeOwned>(&mut self, value: &Value, path: &[String]) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(typed) => Some(typed),
             Err(e) => {
                 let mut full = path.to_vec();

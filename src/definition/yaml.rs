@@ -176,10 +176,9 @@ impl Frame {
 
 fn scan_error(lines: &LineIndex, error: &ScanError) -> SyntaxError {
     let marker = error.marker();
-    let offset = lines.offset(marker.line(), marker.col());
     SyntaxError {
         message: error.info().to_string(),
-        span: Span::new(offset, lines.char_len_at(offset)),
+        span: lines.char_span(marker.line(), marker.col()),
     }
 }
 
@@ -206,12 +205,17 @@ impl<'a> LineIndex<'a> {
             .map_or(self.text.len(), |(i, _)| start + i)
     }
 
-    fn char_len_at(&self, offset: usize) -> usize {
-        self.text[offset.min(self.text.len())..]
-            .chars()
-            .next()
-            .map_or(0, char::len_utf8)
+    /// The span of the one character at a line (from 1) and character column (from 0).
+    fn char_span(&self, line: usize, col: usize) -> Span {
+        let offset = self.offset(line, col);
+        let len = self.text[offset..].chars().next().map_or(0, char::len_utf8);
+        Span::new(offset, len)
     }
+}
+
+/// The span of the character at a 1-based line and 0-based character column of `text`.
+pub fn char_span(text: &str, line: usize, col: usize) -> Span {
+    LineIndex::new(text).char_span(line, col)
 }
 
 /// A key that appears twice in one mapping: the path of the mapping, then both key nodes.

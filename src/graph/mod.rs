@@ -145,13 +145,6 @@ impl WorkflowGraph {
         &self.workflow.deadlines
     }
 
-    /// The events that `state` takes, in file order.
-    pub fn events_of(&self, state: &str) -> Vec<&str> {
-        self.state(state)
-            .map(|s| s.on.iter().map(|m| m.event.value.as_str()).collect())
-            .unwrap_or_default()
-    }
-
     /// The states that a sample can reach from the start, by any event or deadline.
     pub fn reachable(&self) -> Vec<&str> {
         let mut seen = Vec::new();
@@ -283,7 +276,6 @@ mod tests {
             "b"
         );
         assert!(g.move_for("a", "sample_delivered").is_none());
-        assert_eq!(g.events_of("a"), vec!["sample_shipped", "sample_withdrawn"]);
         let a = g.node("a").unwrap();
         let triggers: Vec<String> = g.graph().edges(a).map(|e| e.weight().trigger()).collect();
         assert_eq!(triggers.len(), 2);

@@ -100,21 +100,24 @@ fn node_id(node: &Node) -> String {
 
 /// An edge's text; `outcomes` replaces the edge's own outcome when lines are merged.
 fn label(edge: &Edge, outcomes: Option<&str>) -> String {
-    let mut text = match edge {
+    let mut text = edge.trigger();
+    match edge {
         Edge::Move {
-            event,
-            chooser,
+            chooser: Some(chooser),
             outcome,
             ..
-        } => match (chooser, outcomes.or(outcome.as_deref())) {
-            (Some(chooser), Some(outcome)) => format!("{event} [{chooser}: {outcome}]"),
-            _ => event.clone(),
-        },
-        Edge::Deadline { name, after, .. } => match after {
-            Some(after) => format!("deadline:{name} ({after})"),
-            None => format!("deadline:{name}"),
-        },
-    };
+        } => {
+            if let Some(outcome) = outcomes.or(outcome.as_deref()) {
+                let _ = write!(text, " [{chooser}: {outcome}]");
+            }
+        }
+        Edge::Deadline {
+            after: Some(after), ..
+        } => {
+            let _ = write!(text, " ({after})");
+        }
+        _ => {}
+    }
     let actions = match edge {
         Edge::Move { actions, .. } | Edge::Deadline { actions, .. } => actions,
     };

@@ -10,10 +10,5 @@ pub fn shipped_with(edit: impl Fn(String) -> String) -> String {
 /// 1-based line and column (in characters) of the first `needle` in `text`.
 pub fn position_of(text: &str, needle: &str) -> (usize, usize) {
     let offset = text.find(needle).expect("needle in text");
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (
-        before.matches('\n').count() + 1,
-        before[line_start..].chars().count() + 1,
-    )
+    sampleflow::Span::new(offset, needle.len()).line_col(text)
 }
