@@ -40,9 +40,11 @@ pub mod cli;
 pub mod definition;
 pub mod diagnostic;
 pub mod graph;
+pub mod rules;
 pub mod validate;
 
 pub use definition::{load_dir, load_str, Duration, Loaded, Workflow, DEFAULT_WORKFLOW};
 pub use diagnostic::{Source, Span, Spanned};
 pub use graph::{to_dot, to_mermaid, WorkflowGraph};
+pub use rules::{Policy, RuleFault, RuleSet, ScreenInput, Screening};
 pub use validate::{check_workflow, validate, validate_dir, Problem, Report};

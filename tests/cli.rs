@@ -216,7 +216,7 @@ fn graph_prints_the_committed_dot_and_mermaid() {
 
 #[test]
 fn graph_of_an_invalid_workflow_exits_3() {
-    let dir = workflows_with(|t| t.replace("after: 30d", "after: 30 days"));
+    let dir = workflows_with(|t| t.replace("after: policy.transit_window", "after: 30 days"));
     let mut args = vec![OsStr::new("graph"), OsStr::new("--workflows")];
     args.push(dir.path().as_os_str());
     let out = run(args);

@@ -198,6 +198,18 @@ fn every_event_goes_where_the_contract_says() {
     );
 }
 
+/// A workflow duration in seconds, `policy.<name>` read from the shipped policy's default.
+fn resolve(text: &str) -> Duration {
+    match Duration::parse(text).unwrap() {
+        Duration::Policy(name) => {
+            let policy = std::fs::read_to_string("rules/policy.yaml").unwrap();
+            let policy = sampleflow::Policy::parse("rules/policy.yaml", &policy).unwrap();
+            Duration::Seconds(policy.duration("default", &name).unwrap())
+        }
+        literal => literal,
+    }
+}
+
 fn days(n: i64) -> Duration {
     Duration::Seconds(n * 86_400)
 }
@@ -233,7 +245,7 @@ fn state_deadlines_match_the_contract() {
         assert_eq!(deadlines.len(), 1, "{state}");
         let d = &deadlines[0];
         assert_eq!(d.name.value, name);
-        assert_eq!(Duration::parse(&d.after.value).unwrap(), days(length));
+        assert_eq!(resolve(&d.after.value), days(length));
         assert_eq!(d.to.value, target);
         assert_eq!(
             d.reason.as_ref().unwrap().value,
@@ -256,7 +268,7 @@ fn sample_deadlines_match_the_contract() {
     };
     assert_eq!(post.name.value, "post");
     assert_eq!(post.from.value, "sample_delivered");
-    assert_eq!(Duration::parse(&post.after.value).unwrap(), days(14));
+    assert_eq!(resolve(&post.after.value), days(14));
     assert_eq!(names(&post.fires_in), ["content_pending"]);
     assert_eq!(names(&post.held_in), ["post_in_review"]);
     assert_eq!(post.to.value, "unfulfill_cancelled");
@@ -266,12 +278,12 @@ fn sample_deadlines_match_the_contract() {
     );
     let extend = post.extend.as_ref().unwrap();
     assert_eq!(extend.on.value, "extension_requested");
-    assert_eq!(Duration::parse(&extend.by.value).unwrap(), days(7));
+    assert_eq!(resolve(&extend.by.value), days(7));
     assert_eq!(extend.times.value, 1);
 
     assert_eq!(remind.name.value, "remind");
     assert_eq!(remind.from.value, "sample_delivered");
-    assert_eq!(Duration::parse(&remind.after.value).unwrap(), days(5));
+    assert_eq!(resolve(&remind.after.value), days(5));
     assert_eq!(names(&remind.fires_in), ["content_pending"]);
     assert!(
         remind.held_in.is_empty(),

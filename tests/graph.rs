@@ -33,9 +33,9 @@ fn dot_of_the_sample_workflow() {
     }
     assert!(!cluster.contains("\"pending\" ["));
     assert!(dot.contains(
-        "\"pending\" -> \"overdue_cancelled\" [label=\"deadline:review (7d)\", style=dashed"
+        "\"pending\" -> \"overdue_cancelled\" [label=\"deadline:review (policy.review_window)\", style=dashed"
     ));
-    assert!(dot.contains("deadline:post (14d)"));
+    assert!(dot.contains("deadline:post (policy.post_window)"));
     assert!(dot.contains("sample_requested [screen: review]"));
     insta::assert_snapshot!(dot);
 }
@@ -50,7 +50,8 @@ fn mermaid_of_the_sample_workflow() {
     for line in mermaid.lines().filter(|l| l.contains("-->")) {
         assert!(line.matches(':').count() <= 1, "{line}");
     }
-    assert!(mermaid.contains("pending --> overdue_cancelled: deadline#58;review (7d)"));
+    assert!(mermaid
+        .contains("pending --> overdue_cancelled: deadline#58;review (policy.review_window)"));
     insta::assert_snapshot!(mermaid);
 }
 

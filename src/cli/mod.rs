@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand; `run` dispatches and returns the exit code.
 
 mod graph;
+mod test;
 mod validate;
 
 use std::io::IsTerminal;
@@ -19,6 +20,8 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Invalid workflows, rules or policy.
 pub const EXIT_INVALID: u8 = 3;
+/// `test` had failing cases.
+pub const EXIT_FAILING: u8 = 4;
 
 /// sampleflow: runs a seller's creator-sample program from workflow files and rules.
 #[derive(Debug, Parser)]
@@ -44,8 +47,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check workflows; every problem with file:line:column (exit 3 when invalid).
+    /// Check workflows, rules and policy; every problem with file:line:column (exit 3 when invalid).
     Validate(validate::Args),
+    /// Run the rule test cases beside the rules (`rules/tests/*.yaml`); exit 4 on a failure.
+    Test(test::Args),
     /// Print a workflow as a picture source.
     Graph(graph::Args),
 }
@@ -68,6 +73,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
     match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Graph(args) => graph::run(&cli, args),
+        Command::Test(args) => test::run(&cli, args),
     }
 }
 

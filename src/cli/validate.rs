@@ -1,18 +1,38 @@
-//! `sampleflow validate`: checks workflows and prints every problem with file:line:column.
+//! `sampleflow validate`: checks workflows, rules and policy, and prints every problem with
+//! file:line:column.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 
 use super::{load_workflows, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK};
+use crate::rules::RuleSet;
+use crate::validate::{check_rules, Problem};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Treat warnings as failures (exit 3).
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Also print which file supplies each rule function for each category.
+    #[arg(long)]
+    pub hooks: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
-    let (graphs, report) = load_workflows(cli)?;
+    let (graphs, mut report) = load_workflows(cli)?;
+    let rules = match RuleSet::load(&cli.rules) {
+        Ok(rules) => {
+            let workflows: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
+            report.problems.extend(check_rules(&workflows, &rules));
+            Some(rules)
+        }
+        Err(problems) => {
+            report
+                .problems
+                .extend(problems.into_iter().map(Problem::Rules));
+            None
+        }
+    };
     if !report.is_clean() {
         eprint!("{}", report.render(stderr_color()));
     }
@@ -35,5 +55,59 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             w.states.iter().map(|s| s.deadlines.len()).sum::<usize>() + w.deadlines.len()
         )?;
     }
+    if let Some(rules) = rules {
+        writeln!(
+            out,
+            "ok: rules `{}` ({}): {} scripts, {} category blocks in policy",
+            rules.dir().display(),
+            rules.hash(),
+            rules.files().len(),
+            rules.policy().categories.len()
+        )?;
+        if args.hooks {
+            write_hooks(&mut out, &rules)?;
+        }
+    }
     Ok(EXIT_OK)
+}
+
+/// A table: one row per rule function, one column per category, the file that supplies it.
+fn write_hooks(out: &mut impl Write, rules: &RuleSet) -> std::io::Result<()> {
+    let functions: BTreeSet<String> = rules
+        .files()
+        .iter()
+        .flat_map(|f| f.functions.iter().map(|g| g.name.clone()))
+        .collect();
+    let functions: Vec<String> = functions.into_iter().collect();
+    let table = rules.hook_table(&functions);
+    let mut categories: Vec<&str> = Vec::new();
+    for (category, _, _) in &table {
+        if !categories.contains(&category.as_str()) {
+            categories.push(category);
+        }
+    }
+    let width = functions.iter().map(String::len).max().unwrap_or(8).max(8);
+    let col = categories
+        .iter()
+        .map(|c| c.len())
+        .chain(table.iter().map(|(_, _, file)| file.len()))
+        .max()
+        .unwrap_or(8);
+    let mut line = format!("{:width$}", "function");
+    for c in &categories {
+        line.push_str(&format!("  {c:col$}"));
+    }
+    writeln!(out, "\n{}", line.trim_end())?;
+    for f in &functions {
+        let mut line = format!("{f:width$}");
+        for c in &categories {
+            let file = table
+                .iter()
+                .find(|(cat, func, _)| cat == c && func == f)
+                .map_or("-", |(_, _, file)| file.as_str());
+            line.push_str(&format!("  {file:col$}"));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
 }

@@ -32,7 +32,7 @@ pub enum LoadError {
 /// A workflow file that could not be read at all.
 #[derive(Debug, Error, Diagnostic)]
 #[error("cannot read `{path}`: {cause}")]
-#[diagnostic(code(workflow::read))]
+#[diagnostic(code(file::read))]
 pub struct ReadFailed {
     pub path: String,
     pub cause: String,
@@ -41,7 +41,7 @@ pub struct ReadFailed {
 /// Text that is not YAML.
 #[derive(Debug, Error, Diagnostic)]
 #[error("yaml syntax error: {message}")]
-#[diagnostic(code(workflow::syntax))]
+#[diagnostic(code(yaml::syntax))]
 pub struct SyntaxError {
     pub message: String,
     #[source_code]
@@ -53,7 +53,7 @@ pub struct SyntaxError {
 /// YAML of the wrong shape: an unknown or missing field, a value of the wrong type.
 #[derive(Debug, Error, Diagnostic)]
 #[error("{message}")]
-#[diagnostic(code(workflow::schema))]
+#[diagnostic(code(yaml::schema))]
 pub struct SchemaError {
     pub message: String,
     #[source_code]
@@ -104,7 +104,7 @@ pub struct DuplicateMove {
 #[derive(Debug, Error, Diagnostic)]
 #[error("key `{key}` appears twice {within}")]
 #[diagnostic(
-    code(workflow::duplicate_key),
+    code(yaml::duplicate_key),
     help("only one of them would count; remove the other")
 )]
 pub struct DuplicateKey {

@@ -12,11 +12,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use super::doc::{self, join, Doc};
 use super::error::*;
-use super::vocab::did_you_mean;
-use super::yaml::{self, Node};
+use super::yaml;
 use super::*;
-use crate::diagnostic::{self, Span};
+use crate::diagnostic::Span;
 
 /// The workflows of a folder, and the defects that kept any file from loading.
 #[derive(Debug, Default)]
@@ -71,36 +71,10 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
 
 /// Reads one workflow file's text; `path` names it in diagnostics.
 pub fn load_str(path: &Path, text: &str) -> Result<Workflow, Vec<LoadError>> {
-    let src = diagnostic::source(path.display().to_string(), text);
-    let tree = yaml::parse(text).map_err(|e| {
-        vec![LoadError::from(SyntaxError {
-            message: e.message,
-            src: src.clone(),
-            span: e.span.into(),
-        })]
-    })?;
-    let duplicates = yaml::duplicates(&tree, text);
-    if !duplicates.is_empty() {
-        return Err(duplicates
-            .into_iter()
-            .map(|d| duplicate_error(d, &src))
-            .collect());
-    }
-    let value: Value = serde_yaml::from_str(text).map_err(|e| {
-        let span = e
-            .location()
-            // serde_yaml counts columns from 1, saphyr from 0.
-            .map(|l| yaml::char_span(text, l.line(), l.column().saturating_sub(1)))
-            .unwrap_or_default();
-        vec![LoadError::from(SyntaxError {
-            message: e.to_string(),
-            src: src.clone(),
-            span: span.into(),
-        })]
-    })?;
+    let doc = Doc::parse_with(&path.display().to_string(), text, duplicate_error)?;
+    let value = doc.value.clone();
     let mut reader = Reader {
-        src,
-        tree,
+        doc,
         errors: Vec::new(),
     };
     let workflow = reader.workflow(path, value);
@@ -112,36 +86,23 @@ pub fn load_str(path: &Path, text: &str) -> Result<Workflow, Vec<LoadError>> {
 
 fn duplicate_error(d: yaml::Duplicate, src: &Source) -> LoadError {
     let path: Vec<&str> = d.path.iter().map(String::as_str).collect();
-    let (first, again) = (d.first.into(), d.again.into());
-    let src = src.clone();
     match path.as_slice() {
         ["states"] => DuplicateState {
             name: d.key,
-            src,
-            first,
-            again,
+            src: src.clone(),
+            first: d.first.into(),
+            again: d.again.into(),
         }
         .into(),
         ["states", state, "on"] if !d.same_value => DuplicateMove {
             state: state.to_string(),
             event: d.key,
-            src,
-            first,
-            again,
+            src: src.clone(),
+            first: d.first.into(),
+            again: d.again.into(),
         }
         .into(),
-        _ => DuplicateKey {
-            key: d.key,
-            within: if path.is_empty() {
-                "at the top level".into()
-            } else {
-                format!("in `{}`", path.join("."))
-            },
-            src,
-            first,
-            again,
-        }
-        .into(),
+        _ => doc::duplicate_key(d, src),
     }
 }
 
@@ -268,17 +229,8 @@ fn one() -> u32 {
     1
 }
 
-/// A path of keys from the document's root, as serde_path_to_error and the span tree use it.
-fn join(path: &[String], more: &[&str]) -> Vec<String> {
-    path.iter()
-        .cloned()
-        .chain(more.iter().map(|s| s.to_string()))
-        .collect()
-}
-
 struct Reader {
-    src: Source,
-    tree: Node,
+    doc: Doc,
     errors: Vec<LoadError>,
 }
 
@@ -317,7 +269,7 @@ impl Reader {
         let initial = self.a_move(&join(&[], &["initial"]), top.initial, None)?;
         Some(Workflow {
             path: path.to_path_buf(),
-            source: self.src.clone(),
+            source: self.doc.src.clone(),
             name: self.spanned(&join(&[], &["workflow"]), top.workflow),
             version: top.version,
             description: top.description,
@@ -527,7 +479,7 @@ impl Reader {
     }
 
     fn span(&self, path: &[String], key: bool) -> Span {
-        self.tree.locate(path, key)
+        self.doc.span(path, key)
     }
 
     fn spanned(&self, path: &[String], value: String) -> Spanned<String> {
@@ -560,22 +512,10 @@ impl Reader {
 
     /// Reads one piece into its serde type, or records where and why it does not fit.
     fn typed<T: DeserializeOwned>(&mut self, value: &Value, path: &[String]) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(typed) => Some(typed),
-            Err(e) => {
-                let mut full = path.to_vec();
-                full.extend(e.path().iter().filter_map(|segment| match segment {
-                    serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                    serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
-                    _ => None,
-                }));
-                let message = e.inner().to_string();
-                let (message, label, on_key, help) = explain_serde(&message);
-                self.schema(&full, on_key, message, label, help);
-                None
-            }
-        }
+        self.doc
+            .typed(value, path)
+            .map_err(|e| self.errors.push(*e))
+            .ok()
     }
 
     fn schema(
@@ -586,60 +526,9 @@ impl Reader {
         label: &str,
         help: Option<String>,
     ) {
-        self.errors.push(
-            SchemaError {
-                message,
-                src: self.src.clone(),
-                span: self.span(path, key).into(),
-                label: label.to_string(),
-                help,
-            }
-            .into(),
-        );
+        let error = self.doc.schema(path, key, message, label, help);
+        self.errors.push(error);
     }
-}
-
-/// Turns serde's message into ours: the message, a label, whether it is about a key, a hint.
-fn explain_serde(message: &str) -> (String, &'static str, bool, Option<String>) {
-    let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
-    if message.starts_with("unknown field") {
-        let unknown = names.first().copied().unwrap_or_default();
-        let expected = &names[1.min(names.len())..];
-        let help = match did_you_mean(unknown, expected.iter().copied()) {
-            Some(best) => Some(format!("did you mean `{best}`?")),
-            None if expected.is_empty() => None,
-            None => Some(format!(
-                "expected one of {}",
-                expected
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        };
-        (
-            format!("unknown field `{unknown}`"),
-            "unknown field",
-            true,
-            help,
-        )
-    } else if message.starts_with("missing field") {
-        (message.to_string(), "in this mapping", true, None)
-    } else {
-        (plain_types(message), "wrong type or value", false, None)
-    }
-}
-
-/// serde names Rust types; users wrote YAML.
-fn plain_types(message: &str) -> String {
-    [
-        ("expected u32", "expected a whole number"),
-        ("expected a sequence", "expected a list"),
-        ("expected a map", "expected a mapping"),
-        ("expected a string", "expected text"),
-    ]
-    .iter()
-    .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 #[cfg(test)]
@@ -693,14 +582,5 @@ mod tests {
     fn a_scalar_document_is_refused() {
         let errors = load("just text").unwrap_err();
         assert_eq!(errors[0].to_string(), "a workflow file must be a mapping");
-    }
-
-    #[test]
-    fn serde_messages_get_hints() {
-        let (msg, _, key, help) =
-            explain_serde("unknown field `too`, expected one of `to`, `hook`");
-        assert_eq!(msg, "unknown field `too`");
-        assert!(key);
-        assert_eq!(help.as_deref(), Some("did you mean `to`?"));
     }
 }

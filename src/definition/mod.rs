@@ -3,12 +3,14 @@
 //! The model keeps what the file says, even where it is wrong (an unknown target, a move with
 //! both `to` and `outcomes`), so that `validate` can report every defect at once.
 
+mod doc;
 mod duration;
 mod error;
 mod load;
 pub mod vocab;
 pub mod yaml;
 
+pub use doc::{join, Doc};
 pub use duration::{Duration, DurationError};
 pub use error::{
     DuplicateKey, DuplicateMove, DuplicateState, LoadError, ReadFailed, SchemaError, SyntaxError,

@@ -5,6 +5,7 @@ use thiserror::Error;
 
 use crate::definition::LoadError;
 use crate::diagnostic::Source;
+use crate::rules::RuleProblem;
 
 /// Every problem `validate` reports: errors, and warnings (see `miette::Diagnostic::severity`).
 #[derive(Debug, Error, Diagnostic)]
@@ -13,6 +14,9 @@ pub enum Problem {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Load(#[from] LoadError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Rules(#[from] RuleProblem),
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnknownState(#[from] UnknownState),

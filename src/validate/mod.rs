@@ -1,8 +1,10 @@
 //! Checks of a workflows folder that return every error and warning at once.
 
 mod error;
+mod rules;
 
 pub use error::*;
+pub use rules::check as check_rules;
 
 use std::collections::HashMap;
 use std::path::Path;

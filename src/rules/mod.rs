@@ -1,0 +1,935 @@
+//! Rules: per-category Rhai scripts over a tunable policy, compiled once, run sandboxed.
+//!
+//! `rules/default.rhai` defines every hook; `rules/<category>.rhai` overrides any function of it
+//! for one category (Rhai's AST merge: a function of the same name and arity replaces default's).
+//! For each category the merged script is optimized with that category's `policy` as a constant,
+//! so `policy.min_followers` is folded into a literal before the first call.
+
+pub mod cases;
+mod check;
+mod error;
+pub mod native;
+mod policy;
+mod sandbox;
+mod types;
+
+pub use error::*;
+pub use policy::{param_named, Kind, Param, ParamValue, Policy, DEFAULT_TIMEZONE, PARAMS};
+pub use sandbox::{Limits, RuleFault};
+pub use types::*;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rhai::{CallFnOptions, Dynamic, Engine, FuncArgs, ImmutableString, Map, Scope, AST};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::definition::vocab::did_you_mean;
+use crate::definition::yaml::char_span;
+use crate::definition::ReadFailed;
+use crate::diagnostic::{self, Source, Span};
+
+/// The script every category falls back to.
+pub const DEFAULT_SCRIPT: &str = "default.rhai";
+/// The tunable numbers.
+pub const POLICY_FILE: &str = "policy.yaml";
+
+/// A hook that the engine knows how to call, and the parameters it passes.
+#[derive(Debug)]
+pub struct HookSpec {
+    pub name: &'static str,
+    pub params: &'static [&'static str],
+}
+
+/// The hooks of the shipped workflow, with their parameters in order.
+pub const HOOKS: &[HookSpec] = &[
+    HookSpec {
+        name: "screen",
+        params: &["request", "creator", "product", "ledger"],
+    },
+    HookSpec {
+        name: "tier",
+        params: &["creator", "ledger"],
+    },
+    HookSpec {
+        name: "deposit",
+        params: &["request", "creator", "product", "ledger"],
+    },
+    HookSpec {
+        name: "content_check",
+        params: &["post", "sample"],
+    },
+    HookSpec {
+        name: "removal_check",
+        params: &["content_id", "sample"],
+    },
+    HookSpec {
+        name: "penalty",
+        params: &["sample", "ledger"],
+    },
+    HookSpec {
+        name: "reward",
+        params: &["sample", "ledger"],
+    },
+];
+
+/// The spec of hook `name`.
+pub fn hook_spec(name: &str) -> Option<&'static HookSpec> {
+    HOOKS.iter().find(|h| h.name == name)
+}
+
+/// Where a decision came from: the contract's `explain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explain {
+    pub hook: String,
+    pub category: String,
+    pub file: String,
+    pub function: String,
+}
+
+/// A function defined in a script file.
+#[derive(Debug, Clone)]
+pub struct FnInfo {
+    pub name: String,
+    pub arity: usize,
+    /// Where its body starts.
+    pub span: Span,
+}
+
+/// One `.rhai` file, parsed but not optimized.
+#[derive(Debug, Clone)]
+pub struct ScriptFile {
+    /// The file name within the rules folder: `default.rhai`, `electronics.rhai`.
+    pub name: String,
+    /// `None` for `default.rhai`.
+    pub category: Option<String>,
+    pub source: Source,
+    pub functions: Vec<FnInfo>,
+    ast: AST,
+    decisions: Vec<(String, String)>,
+}
+
+/// The merged, optimized script of one category.
+#[derive(Debug, Clone)]
+struct Compiled {
+    ast: AST,
+    /// Function name to the file that supplies it.
+    origin: HashMap<String, String>,
+    /// Reason code to the function that decides it with a literal `approve|reject|review`.
+    decided_by: HashMap<String, String>,
+    /// Where each hook is defined: (file, line, column).
+    places: HashMap<String, (String, usize, usize)>,
+}
+
+/// A loaded, checked and compiled rules folder.
+#[derive(Clone)]
+pub struct RuleSet {
+    engine: Arc<Engine>,
+    limits: Limits,
+    policy: Arc<Policy>,
+    hash: String,
+    dir: PathBuf,
+    files: Vec<ScriptFile>,
+    default: Arc<Compiled>,
+    categories: HashMap<String, Arc<Compiled>>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("dir", &self.dir)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What screening decided, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Screening {
+    pub decision: Verdict,
+    pub reason: ImmutableString,
+    /// The tier that screening used.
+    pub tier: ImmutableString,
+    pub explain: Explain,
+    /// The rules hash (scripts plus policy).
+    pub rules: String,
+    /// Set when a rule failed and the decision fell back to `review`/`rule_error`.
+    pub fault: Option<Box<RuleFault>>,
+}
+
+/// Everything screening reads.
+#[derive(Debug, Clone)]
+pub struct ScreenInput {
+    pub request: Request,
+    pub creator: Arc<Creator>,
+    pub product: Arc<Product>,
+    pub ledger: Arc<Ledger>,
+}
+
+/// The reason code of a decision that fell back because a rule failed.
+pub const RULE_ERROR: &str = "rule_error";
+
+fn engine(limits: Limits) -> Engine {
+    let mut engine = sandbox::engine(limits);
+    types::register(&mut engine);
+    engine
+}
+
+impl RuleSet {
+    /// Loads, checks and compiles `dir` with the default sandbox limits.
+    pub fn load(dir: &Path) -> Result<RuleSet, Vec<RuleProblem>> {
+        Self::load_with(dir, Limits::default())
+    }
+
+    /// Loads `dir`; every problem of every file is returned at once.
+    pub fn load_with(dir: &Path, limits: Limits) -> Result<RuleSet, Vec<RuleProblem>> {
+        let engine = engine(limits);
+        let mut problems = Vec::new();
+        let mut hasher = Sha256::new();
+
+        let policy_path = dir.join(POLICY_FILE);
+        let policy = match std::fs::read_to_string(&policy_path) {
+            Ok(text) => {
+                hash_file(&mut hasher, POLICY_FILE, &text);
+                Policy::parse(&policy_path.display().to_string(), &text)
+                    .map_err(|e| problems.extend(e))
+                    .ok()
+            }
+            Err(e) => {
+                problems.push(missing_or_unreadable(
+                    &policy_path,
+                    e,
+                    "the policy: a `default:` block of every parameter",
+                ));
+                None
+            }
+        };
+
+        let mut names = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "rhai"))
+                .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                problems.push(missing_or_unreadable(
+                    dir,
+                    e,
+                    "a folder with `default.rhai` and `policy.yaml`",
+                ));
+                return Err(problems);
+            }
+        };
+        // default.rhai first, then the categories in name order.
+        names.sort_by_key(|n| (n != DEFAULT_SCRIPT, n.clone()));
+        if names.first().map(String::as_str) != Some(DEFAULT_SCRIPT) {
+            problems.push(
+                MissingFile {
+                    path: dir.join(DEFAULT_SCRIPT).display().to_string(),
+                    help: Some(
+                        "`default.rhai` defines every hook; category files override some".into(),
+                    ),
+                }
+                .into(),
+            );
+        }
+        let mut files = Vec::new();
+        for name in names {
+            let path = dir.join(&name);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(missing_or_unreadable(&path, e, ""));
+                    continue;
+                }
+            };
+            hash_file(&mut hasher, &name, &text);
+            match parse_script(&engine, &path, &name, &text) {
+                Ok(file) => files.push(file),
+                Err(problem) => problems.push(*problem),
+            }
+        }
+        check_scripts(&engine, &files, &mut problems);
+        let Some(policy) = policy else {
+            return Err(problems);
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let hash = hasher
+            .finalize()
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Self::compile(
+            Arc::new(engine),
+            limits,
+            Arc::new(policy),
+            hash,
+            dir,
+            files,
+        ))
+    }
+
+    fn compile(
+        engine: Arc<Engine>,
+        limits: Limits,
+        policy: Arc<Policy>,
+        hash: String,
+        dir: &Path,
+        files: Vec<ScriptFile>,
+    ) -> RuleSet {
+        let categories: BTreeSet<String> = policy
+            .categories
+            .keys()
+            .cloned()
+            .chain(files.iter().filter_map(|f| f.category.clone()))
+            .collect();
+        let default = Arc::new(compile_category(&engine, &policy, &files, None));
+        let categories = categories
+            .into_iter()
+            .map(|c| {
+                let compiled = compile_category(&engine, &policy, &files, Some(&c));
+                (c, Arc::new(compiled))
+            })
+            .collect();
+        RuleSet {
+            engine,
+            limits,
+            policy,
+            hash,
+            dir: dir.to_path_buf(),
+            files,
+            default,
+            categories,
+        }
+    }
+
+    /// The same scripts under another policy (rule test cases override parameters this way).
+    pub fn with_policy(&self, policy: Policy) -> RuleSet {
+        Self::compile(
+            self.engine.clone(),
+            self.limits,
+            Arc::new(policy),
+            self.hash.clone(),
+            &self.dir,
+            self.files.clone(),
+        )
+    }
+
+    /// The short hash of the scripts plus the policy, as records carry it.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn files(&self) -> &[ScriptFile] {
+        &self.files
+    }
+
+    /// True when `default.rhai` defines `hook`.
+    pub fn defines(&self, hook: &str) -> bool {
+        self.files
+            .first()
+            .is_some_and(|f| f.category.is_none() && f.functions.iter().any(|g| g.name == hook))
+    }
+
+    /// For each category (default first), each hook and the file that supplies it.
+    pub fn hook_table(&self, hooks: &[String]) -> Vec<(String, String, String)> {
+        let mut rows = Vec::new();
+        let all = std::iter::once(("default", &self.default))
+            .chain(self.categories.iter().map(|(k, v)| (k.as_str(), v)));
+        let mut all: Vec<_> = all.collect();
+        all[1..].sort_by_key(|(k, _)| *k);
+        for (category, compiled) in all {
+            for hook in hooks {
+                let file = compiled
+                    .origin
+                    .get(hook)
+                    .cloned()
+                    .unwrap_or_else(|| "-".into());
+                rows.push((category.to_string(), hook.clone(), file));
+            }
+        }
+        rows
+    }
+
+    fn compiled(&self, category: &str) -> &Compiled {
+        self.categories.get(category).unwrap_or(&self.default)
+    }
+
+    /// Calls `hook` of `category`'s script under the sandbox.
+    fn call(
+        &self,
+        c: &Compiled,
+        category: &str,
+        hook: &str,
+        args: impl FuncArgs,
+    ) -> Result<Dynamic, Box<RuleFault>> {
+        sandbox::with_budget(self.limits.wall, || {
+            self.engine.call_fn_with_options::<Dynamic>(
+                CallFnOptions::new().eval_ast(false).rewind_scope(false),
+                &mut Scope::new(),
+                &c.ast,
+                hook,
+                args,
+            )
+        })
+        .map_err(|e| Box::new(RuleFault::from_eval(hook, category, &e, &c.origin)))
+    }
+
+    fn explain(&self, c: &Compiled, category: &str, hook: &str, function: &str) -> Explain {
+        Explain {
+            hook: hook.to_string(),
+            category: category.to_string(),
+            file: c.origin.get(function).cloned().unwrap_or_default(),
+            function: function.to_string(),
+        }
+    }
+
+    fn bad_return(
+        &self,
+        c: &Compiled,
+        category: &str,
+        hook: &str,
+        expected: &str,
+        got: &Dynamic,
+    ) -> Box<RuleFault> {
+        let (file, line, column) = c.places.get(hook).cloned().unwrap_or_default();
+        Box::new(RuleFault::bad_return(
+            hook,
+            category,
+            (&file, line, column),
+            expected,
+            got,
+        ))
+    }
+
+    /// The creator's tier (`new`, `bronze`, `silver`, `gold`) by the `tier` hook.
+    pub fn tier(
+        &self,
+        category: &str,
+        creator: &Arc<Creator>,
+        ledger: &LedgerView,
+    ) -> Result<ImmutableString, Box<RuleFault>> {
+        let c = self.compiled(category);
+        let out = self.call(c, category, "tier", (creator.clone(), ledger.clone()))?;
+        out.clone()
+            .into_immutable_string()
+            .map_err(|_| self.bad_return(c, category, "tier", "a tier name", &out))
+    }
+
+    /// Screens a request: the `tier` hook, then `screen`. A failing rule gives `review` with
+    /// reason `rule_error` and the fault; it never stops the caller.
+    pub fn screen(&self, input: ScreenInput) -> Screening {
+        let category = input.product.category.clone();
+        let c = self.compiled(&category);
+        let ledger = LedgerView::new(input.ledger, input.request.at, self.policy.timezone);
+        let fallback = |fault: Box<RuleFault>, tier: ImmutableString| Screening {
+            decision: Verdict::Review,
+            reason: RULE_ERROR.into(),
+            tier,
+            explain: Explain {
+                hook: fault.hook.clone(),
+                category: category.to_string(),
+                file: fault.file.clone(),
+                function: fault.function.clone(),
+            },
+            rules: self.hash.clone(),
+            fault: Some(fault),
+        };
+        let tier = match self.tier(&category, &input.creator, &ledger) {
+            Ok(tier) => tier,
+            Err(fault) => return fallback(fault, ImmutableString::new()),
+        };
+        let mut request = input.request;
+        request.tier = tier.clone();
+        let args = (Arc::new(request), input.creator, input.product, ledger);
+        let out = match self.call(c, &category, "screen", args) {
+            Ok(out) => out,
+            Err(fault) => return fallback(fault, tier),
+        };
+        let Some(decision) = out.clone().try_cast::<Decision>() else {
+            let fault = self.bad_return(
+                c,
+                &category,
+                "screen",
+                "a decision (`approve`, `reject` or `review`)",
+                &out,
+            );
+            return fallback(fault, tier);
+        };
+        let function = c
+            .decided_by
+            .get(decision.reason.as_str())
+            .map_or("screen", String::as_str);
+        Screening {
+            decision: decision.verdict,
+            explain: self.explain(c, &category, "screen", function),
+            reason: decision.reason,
+            tier,
+            rules: self.hash.clone(),
+            fault: None,
+        }
+    }
+
+    /// The `deposit` hook: the actions for a newly approved sample (a `require_deposit` or none).
+    pub fn deposit(&self, input: &ScreenInput) -> Result<Vec<Action>, Box<RuleFault>> {
+        let category = input.product.category.as_str();
+        let c = self.compiled(category);
+        let ledger = LedgerView::new(input.ledger.clone(), input.request.at, self.policy.timezone);
+        let args = (
+            Arc::new(input.request.clone()),
+            input.creator.clone(),
+            input.product.clone(),
+            ledger,
+        );
+        let out = self.call(c, category, "deposit", args)?;
+        self.actions(c, category, "deposit", out)
+    }
+
+    /// The `content_check` hook: `qualifying_video`, `qualifying_live` or `not_qualifying`.
+    pub fn content_check(
+        &self,
+        post: Arc<Post>,
+        sample: Arc<Sample>,
+    ) -> Result<(ImmutableString, Explain), Box<RuleFault>> {
+        let category = sample.category.clone();
+        self.outcome(&category, "content_check", (post, sample))
+    }
+
+    /// The `removal_check` hook: `keep_up_broken` or `other`.
+    pub fn removal_check(
+        &self,
+        content_id: ImmutableString,
+        sample: Arc<Sample>,
+    ) -> Result<(ImmutableString, Explain), Box<RuleFault>> {
+        let category = sample.category.clone();
+        self.outcome(&category, "removal_check", (content_id, sample))
+    }
+
+    /// The `penalty` hook, on a breach.
+    pub fn penalty(
+        &self,
+        sample: Arc<Sample>,
+        ledger: Arc<Ledger>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Action>, Box<RuleFault>> {
+        self.action_hook("penalty", sample, ledger, at)
+    }
+
+    /// The `reward` hook, on new metrics.
+    pub fn reward(
+        &self,
+        sample: Arc<Sample>,
+        ledger: Arc<Ledger>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Action>, Box<RuleFault>> {
+        self.action_hook("reward", sample, ledger, at)
+    }
+
+    /// Any other hook of a sample: actions, or an outcome name.
+    pub fn call_hook(
+        &self,
+        hook: &str,
+        sample: Arc<Sample>,
+        ledger: Arc<Ledger>,
+        at: DateTime<Utc>,
+    ) -> Result<HookResult, Box<RuleFault>> {
+        let category = sample.category.clone();
+        let c = self.compiled(&category);
+        let view = LedgerView::new(ledger, at, self.policy.timezone);
+        let out = self.call(c, &category, hook, (sample, view))?;
+        if out.is_string() {
+            return Ok(HookResult::Outcome(
+                out.into_immutable_string().unwrap_or_default(),
+            ));
+        }
+        self.actions(c, &category, hook, out)
+            .map(HookResult::Actions)
+    }
+
+    fn action_hook(
+        &self,
+        hook: &str,
+        sample: Arc<Sample>,
+        ledger: Arc<Ledger>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Action>, Box<RuleFault>> {
+        let category = sample.category.clone();
+        let c = self.compiled(&category);
+        let view = LedgerView::new(ledger, at, self.policy.timezone);
+        let out = self.call(c, &category, hook, (sample, view))?;
+        self.actions(c, &category, hook, out)
+    }
+
+    fn outcome(
+        &self,
+        category: &str,
+        hook: &str,
+        args: impl FuncArgs,
+    ) -> Result<(ImmutableString, Explain), Box<RuleFault>> {
+        let c = self.compiled(category);
+        let out = self.call(c, category, hook, args)?;
+        let outcome = out
+            .clone()
+            .into_immutable_string()
+            .map_err(|_| self.bad_return(c, category, hook, "an outcome name", &out))?;
+        Ok((outcome, self.explain(c, category, hook, hook)))
+    }
+
+    /// `()`, one action, or an array of actions.
+    fn actions(
+        &self,
+        c: &Compiled,
+        category: &str,
+        hook: &str,
+        out: Dynamic,
+    ) -> Result<Vec<Action>, Box<RuleFault>> {
+        if out.is_unit() {
+            return Ok(Vec::new());
+        }
+        if out.is::<Action>() {
+            return Ok(out.try_cast::<Action>().into_iter().collect());
+        }
+        let bad = |out: &Dynamic| {
+            self.bad_return(c, category, hook, "an action, a list of actions or ()", out)
+        };
+        let Some(items) = out.clone().try_cast::<rhai::Array>() else {
+            return Err(bad(&out));
+        };
+        items
+            .into_iter()
+            .map(|item| item.clone().try_cast::<Action>().ok_or_else(|| bad(&item)))
+            .collect()
+    }
+}
+
+/// What a hook without a known signature returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookResult {
+    Outcome(ImmutableString),
+    Actions(Vec<Action>),
+}
+
+fn hash_file(hasher: &mut Sha256, name: &str, text: &str) {
+    hasher.update(name.as_bytes());
+    hasher.update([0]);
+    hasher.update(text.as_bytes());
+    hasher.update([0]);
+}
+
+fn missing_or_unreadable(path: &Path, e: std::io::Error, what: &str) -> RuleProblem {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        MissingFile {
+            path: path.display().to_string(),
+            help: (!what.is_empty()).then(|| format!("it holds {what}")),
+        }
+        .into()
+    } else {
+        RuleProblem::Load(
+            ReadFailed {
+                path: path.display().to_string(),
+                cause: e.to_string(),
+            }
+            .into(),
+        )
+    }
+}
+
+/// The span of a Rhai position in `text`.
+fn span_at(text: &str, position: rhai::Position) -> Span {
+    let (line, column) = sandbox::pos(position);
+    char_span(text, line.max(1), column.saturating_sub(1))
+}
+
+fn parse_script(
+    engine: &Engine,
+    path: &Path,
+    name: &str,
+    text: &str,
+) -> Result<ScriptFile, Box<RuleProblem>> {
+    let source = diagnostic::source(path.display().to_string(), text);
+    let mut ast = engine.compile(text).map_err(|e| {
+        let message = e.err_type().to_string();
+        let help = message
+            .contains("'eval'")
+            .then(|| "`eval` is disabled: rules cannot run code built at run time".to_string());
+        Box::new(RuleProblem::from(ScriptSyntax {
+            message,
+            src: source.clone(),
+            span: span_at(text, e.position()).into(),
+            help,
+        }))
+    })?;
+    ast.set_source(path.display().to_string());
+    let functions = ast
+        .iter_fn_def()
+        .map(|f| FnInfo {
+            name: f.name.to_string(),
+            arity: f.params.len(),
+            span: span_at(text, f.body.start_position()),
+        })
+        .collect();
+    let decisions = check::uses(&ast)
+        .into_iter()
+        .filter_map(|u| match u {
+            check::Use::Decision { function, reason } if !function.is_empty() => {
+                Some((reason, function))
+            }
+            _ => None,
+        })
+        .collect();
+    let stem = name.trim_end_matches(".rhai");
+    Ok(ScriptFile {
+        name: name.to_string(),
+        category: (name != DEFAULT_SCRIPT).then(|| stem.to_string()),
+        source,
+        functions,
+        ast,
+        decisions,
+    })
+}
+
+/// Unknown functions, unknown policy parameters and hooks of the wrong arity, in every file.
+fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleProblem>) {
+    let natives = check::native_names(engine);
+    let default_fns: BTreeSet<&str> = files
+        .iter()
+        .filter(|f| f.category.is_none())
+        .flat_map(|f| f.functions.iter().map(|g| g.name.as_str()))
+        .collect();
+    for file in files {
+        let text = file.source.inner().as_ref();
+        let own: BTreeSet<&str> = file.functions.iter().map(|g| g.name.as_str()).collect();
+        for u in check::uses(&file.ast) {
+            match u {
+                check::Use::Call { name, position } => {
+                    if natives.contains(&name)
+                        || own.contains(name.as_str())
+                        || default_fns.contains(name.as_str())
+                    {
+                        continue;
+                    }
+                    let candidates = own
+                        .iter()
+                        .chain(default_fns.iter())
+                        .copied()
+                        .chain(natives.iter().map(String::as_str));
+                    problems.push(
+                        UnknownFunction {
+                            help: did_you_mean(&name, candidates)
+                                .map(|b| format!("did you mean `{b}`?")),
+                            name,
+                            src: file.source.clone(),
+                            span: span_at(text, position).into(),
+                        }
+                        .into(),
+                    );
+                }
+                check::Use::PolicyParam { name, position } => {
+                    if param_named(&name).is_none() {
+                        problems.push(
+                            UnknownPolicyParam {
+                                help: did_you_mean(&name, PARAMS.iter().map(|p| p.name))
+                                    .map(|b| format!("did you mean `{b}`?")),
+                                name,
+                                src: file.source.clone(),
+                                span: span_at(text, position).into(),
+                            }
+                            .into(),
+                        );
+                    }
+                }
+                check::Use::Decision { .. } => {}
+            }
+        }
+        for f in &file.functions {
+            if let Some(spec) = hook_spec(&f.name) {
+                if spec.params.len() != f.arity {
+                    problems.push(
+                        HookArity {
+                            hook: f.name.clone(),
+                            expected: format!("({})", spec.params.join(", ")),
+                            found: f.arity,
+                            src: file.source.clone(),
+                            span: f.span.into(),
+                        }
+                        .into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The policy of one category as a Rhai map: durations in seconds, lists as arrays.
+fn policy_map(policy: &Policy, category: &str) -> Map {
+    policy
+        .resolved(category)
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                ParamValue::Int(n) | ParamValue::Duration(n) => Dynamic::from_int(n),
+                ParamValue::Number(x) => Dynamic::from_float(x),
+                ParamValue::List(items) => Dynamic::from_array(
+                    items
+                        .into_iter()
+                        .map(|s| Dynamic::from(ImmutableString::from(s)))
+                        .collect(),
+                ),
+            };
+            (name.into(), value)
+        })
+        .collect()
+}
+
+fn compile_category(
+    engine: &Engine,
+    policy: &Policy,
+    files: &[ScriptFile],
+    category: Option<&str>,
+) -> Compiled {
+    let chosen: Vec<&ScriptFile> = files
+        .iter()
+        .filter(|f| f.category.is_none() || f.category.as_deref() == category)
+        .collect();
+    let mut ast = AST::empty();
+    let mut origin = HashMap::new();
+    let mut places = HashMap::new();
+    for file in &chosen {
+        ast = ast.merge(&file.ast);
+        let text = file.source.inner().as_ref();
+        for f in &file.functions {
+            origin.insert(f.name.clone(), file.name.clone());
+            let (line, column) = f.span.line_col(text);
+            places.insert(f.name.clone(), (file.name.clone(), line, column));
+        }
+    }
+    let mut decided_by: HashMap<String, String> = HashMap::new();
+    for file in &chosen {
+        for (reason, function) in &file.decisions {
+            if origin.get(function) == Some(&file.name) {
+                decided_by
+                    .entry(reason.clone())
+                    .or_insert_with(|| function.clone());
+            }
+        }
+    }
+    let name = category.unwrap_or("default");
+    let mut scope = Scope::new();
+    scope.push_constant("policy", policy_map(policy, name));
+    let ast = engine.optimize_ast(&scope, ast, rhai::OptimizationLevel::Full);
+    Compiled {
+        ast,
+        origin,
+        decided_by,
+        places,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> RuleSet {
+        RuleSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap()
+    }
+
+    pub(crate) fn input(category: &str) -> ScreenInput {
+        ScreenInput {
+            request: Request {
+                sample: "s1".into(),
+                at: "2026-03-10T18:00:00Z".parse().unwrap(),
+                quantity: 1,
+                auto_approvals_today: 0,
+                tier: ImmutableString::new(),
+            },
+            creator: Arc::new(Creator {
+                id: "c1".into(),
+                followers: 20_000,
+                engagement_rate: 0.05,
+                posts_30d: 6,
+                gmv_30d: None,
+                avg_video_views: None,
+                fulfillment_rate_90d: Some(0.9),
+                top_categories: vec!["beauty".into()],
+            }),
+            product: Arc::new(Product {
+                id: "p1".into(),
+                category: category.into(),
+                price: 25.0,
+                unit_cost: 8.0,
+                flags: vec![],
+            }),
+            ledger: Arc::new(Ledger::default()),
+        }
+    }
+
+    #[test]
+    fn a_plain_request_is_approved_with_its_explain() {
+        let rules = shipped();
+        let s = rules.screen(input("beauty"));
+        assert_eq!(
+            (s.decision, s.reason.as_str(), s.tier.as_str()),
+            (Verdict::Approve, "auto_approved", "new")
+        );
+        assert_eq!(s.fault, None);
+        assert_eq!(s.explain.file, "default.rhai");
+        assert_eq!(s.explain.function, "review_checks");
+        assert_eq!(s.rules.len(), 12);
+    }
+
+    #[test]
+    fn a_category_file_overrides_one_function() {
+        let rules = shipped();
+        let mut i = input("apparel");
+        let s = rules.screen(i.clone());
+        assert_eq!(s.reason.as_str(), "category_mismatch");
+        assert_eq!(s.explain.file, "apparel.rhai");
+        assert_eq!(s.explain.function, "category_check");
+        i.product = Arc::new(Product {
+            category: "electronics".into(),
+            ..(*i.product).clone()
+        });
+        i.creator = Arc::new(Creator {
+            fulfillment_rate_90d: None,
+            ..(*i.creator).clone()
+        });
+        let s = rules.screen(i);
+        assert_eq!(
+            (s.decision, s.reason.as_str()),
+            (Verdict::Review, "unknown_fulfillment")
+        );
+        assert_eq!(s.explain.file, "electronics.rhai");
+    }
+
+    #[test]
+    fn policy_constants_are_folded_into_every_category() {
+        let rules = shipped();
+        for compiled in std::iter::once(&rules.default).chain(rules.categories.values()) {
+            let mut left = Vec::new();
+            compiled.ast.walk(&mut |path: &[rhai::ASTNode]| {
+                if let Some(rhai::ASTNode::Expr(rhai::Expr::Variable(v, _, pos))) = path.last() {
+                    if v.1.as_str() == "policy" {
+                        left.push(*pos);
+                    }
+                }
+                true
+            });
+            assert!(left.is_empty(), "`policy` read at run time at {left:?}");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The sandboxed Rhai engine: limits on operations, depth and sizes, a wall-clock budget per
+//! call, no `eval`, no modules, no file or network access; and faults mapped to file:line:column.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Position};
+
+/// The limits every rule call runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Operations per call (each expression, statement and function call counts).
+    pub operations: u64,
+    /// Nested function calls.
+    pub call_levels: usize,
+    /// Nesting of expressions, at top level and inside functions.
+    pub expr_depth: usize,
+    pub fn_expr_depth: usize,
+    /// Characters in one string.
+    pub string_size: usize,
+    /// Items in one array, entries in one map.
+    pub array_size: usize,
+    pub map_size: usize,
+    /// Wall-clock time per call.
+    pub wall: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            operations: 1_000_000,
+            call_levels: 32,
+            expr_depth: 64,
+            fn_expr_depth: 32,
+            string_size: 64 * 1024,
+            array_size: 10_000,
+            map_size: 10_000,
+            wall: Duration::from_millis(250),
+        }
+    }
+}
+
+thread_local! {
+    /// When the running call must stop; set around each call on this thread.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with the wall-clock budget armed for this thread.
+pub(crate) fn with_budget<T>(wall: Duration, f: impl FnOnce() -> T) -> T {
+    let previous = DEADLINE.with(|d| d.replace(Some(Instant::now() + wall)));
+    let out = f();
+    DEADLINE.with(|d| d.set(previous));
+    out
+}
+
+/// A fresh engine with the sandbox's limits; the caller registers the types.
+pub(crate) fn engine(limits: Limits) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.operations)
+        .set_max_call_levels(limits.call_levels)
+        .set_max_expr_depths(limits.expr_depth, limits.fn_expr_depth)
+        .set_max_string_size(limits.string_size)
+        .set_max_array_size(limits.array_size)
+        .set_max_map_size(limits.map_size)
+        .set_max_modules(0)
+        .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new())
+        .set_optimization_level(rhai::OptimizationLevel::None)
+        .set_fail_on_invalid_map_property(true);
+    engine.disable_symbol("eval");
+    // Checking the clock costs a system call; once every 1024 operations is enough.
+    engine.on_progress(|ops| {
+        if ops & 0x3ff != 0 {
+            return None;
+        }
+        let late = DEADLINE.with(|d| d.get().is_some_and(|deadline| Instant::now() > deadline));
+        late.then(|| Dynamic::from("wall-clock budget exceeded"))
+    });
+    // Rules may print while their authors debug them; never onto the records.
+    engine.on_print(|text| eprintln!("rules: {text}"));
+    engine.on_debug(|text, source, pos| {
+        eprintln!("rules: {}:{}: {text}", source.unwrap_or("?"), pos)
+    });
+    engine
+}
+
+/// A rule that failed while running: the decision falls back, the run goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFault {
+    pub hook: String,
+    pub category: String,
+    pub file: String,
+    pub function: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for RuleFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: rule `{}` (hook `{}`, category `{}`) failed: {}",
+            self.file,
+            self.line,
+            self.column,
+            self.function,
+            self.hook,
+            self.category,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for RuleFault {}
+
+impl RuleFault {
+    /// Finds the innermost script function of a Rhai error and where in its file it failed.
+    pub(crate) fn from_eval(
+        hook: &str,
+        category: &str,
+        error: &EvalAltResult,
+        origin: &HashMap<String, String>,
+    ) -> RuleFault {
+        let mut function = hook.to_string();
+        let mut error = error;
+        while let EvalAltResult::ErrorInFunctionCall(name, _, inner, _) = error {
+            function = name.clone();
+            error = inner;
+        }
+        let position = error.position();
+        let message = match error {
+            EvalAltResult::ErrorTerminated(token, _) => token
+                .read_lock::<rhai::ImmutableString>()
+                .map_or("terminated".to_string(), |t| t.to_string()),
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                "too many operations (a loop without end?)".to_string()
+            }
+            EvalAltResult::ErrorStackOverflow(_) => {
+                "too many nested calls (recursion without end?)".to_string()
+            }
+            other => {
+                // Rhai appends its own position; ours comes first.
+                let text = other.to_string();
+                text.rsplit_once(" (line ")
+                    .map_or(text.clone(), |(m, _)| m.to_string())
+            }
+        };
+        let (line, column) = pos(position);
+        RuleFault {
+            hook: hook.to_string(),
+            category: category.to_string(),
+            file: origin.get(&function).cloned().unwrap_or_default(),
+            function,
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// A hook that returned a value of the wrong kind.
+    pub(crate) fn bad_return(
+        hook: &str,
+        category: &str,
+        at: (&str, usize, usize),
+        expected: &str,
+        got: &Dynamic,
+    ) -> RuleFault {
+        RuleFault {
+            hook: hook.to_string(),
+            category: category.to_string(),
+            file: at.0.to_string(),
+            function: hook.to_string(),
+            line: at.1,
+            column: at.2,
+            message: format!("returned {} where {expected} was expected", got.type_name()),
+        }
+    }
+}
+
+pub(crate) fn pos(position: Position) -> (usize, usize) {
+    (
+        position.line().unwrap_or(0),
+        position.position().unwrap_or(0),
+    )
+}
