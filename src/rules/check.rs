@@ -25,6 +25,8 @@ pub(crate) enum Use {
     Call { name: String, position: Position },
     /// `policy.<name>`.
     PolicyParam { name: String, position: Position },
+    /// `import`: rules cannot load modules.
+    Import { position: Position },
     /// `approve|reject|review("<reason>")` inside function `function`.
     Decision { function: String, reason: String },
 }
@@ -80,6 +82,9 @@ fn inspect<'a>(owner: &dyn Fn(Position) -> &'a str, node: &ASTNode, found: &mut 
                 position: *position,
             });
         }
+        ASTNode::Stmt(Stmt::Import(_, position)) => found.push(Use::Import {
+            position: *position,
+        }),
         ASTNode::Expr(Expr::MethodCall(call, position)) => found.push(Use::Call {
             name: call.name.to_string(),
             position: *position,

@@ -128,6 +128,8 @@ struct Compiled {
 #[derive(Clone)]
 pub struct RuleSet {
     engine: Arc<Engine>,
+    /// The same engine with a step tracer, to locate faults that Rhai reports without a place.
+    tracer: Arc<Engine>,
     limits: Limits,
     policy: Arc<Policy>,
     hash: String,
@@ -174,6 +176,12 @@ pub const RULE_ERROR: &str = "rule_error";
 
 fn engine(limits: Limits) -> Engine {
     let mut engine = sandbox::engine(limits);
+    types::register(&mut engine);
+    engine
+}
+
+fn tracer(limits: Limits) -> Engine {
+    let mut engine = sandbox::tracer(limits);
     types::register(&mut engine);
     engine
 }
@@ -266,8 +274,9 @@ impl RuleSet {
             .take(6)
             .map(|b| format!("{b:02x}"))
             .collect();
+        let engines = (Arc::new(engine), Arc::new(tracer(limits)));
         Ok(Self::compile(
-            Arc::new(engine),
+            engines,
             limits,
             Arc::new(policy),
             hash,
@@ -277,7 +286,7 @@ impl RuleSet {
     }
 
     fn compile(
-        engine: Arc<Engine>,
+        (engine, tracer): (Arc<Engine>, Arc<Engine>),
         limits: Limits,
         policy: Arc<Policy>,
         hash: String,
@@ -300,6 +309,7 @@ impl RuleSet {
             .collect();
         RuleSet {
             engine,
+            tracer,
             limits,
             policy,
             hash,
@@ -313,7 +323,7 @@ impl RuleSet {
     /// The same scripts under another policy (rule test cases override parameters this way).
     pub fn with_policy(&self, policy: Policy) -> RuleSet {
         Self::compile(
-            self.engine.clone(),
+            (self.engine.clone(), self.tracer.clone()),
             self.limits,
             Arc::new(policy),
             self.hash.clone(),
@@ -376,18 +386,31 @@ impl RuleSet {
         c: &Compiled,
         category: &str,
         hook: &str,
-        args: impl FuncArgs,
+        args: impl FuncArgs + Clone,
     ) -> Result<Dynamic, Box<RuleFault>> {
-        sandbox::with_budget(self.limits.wall, || {
-            self.engine.call_fn_with_options::<Dynamic>(
-                CallFnOptions::new().eval_ast(false).rewind_scope(false),
-                &mut Scope::new(),
-                &c.ast,
-                hook,
-                args,
-            )
+        let run = |engine: &Engine, args| {
+            sandbox::with_budget(self.limits.wall, || {
+                engine.call_fn_with_options::<Dynamic>(
+                    CallFnOptions::new().eval_ast(false).rewind_scope(false),
+                    &mut Scope::new(),
+                    &c.ast,
+                    hook,
+                    args,
+                )
+            })
+        };
+        run(&self.engine, args.clone()).map_err(|e| {
+            let mut inner = &*e;
+            while let rhai::EvalAltResult::ErrorInFunctionCall(_, _, next, _) = inner {
+                inner = next;
+            }
+            // Limits are reported at the outermost call; run again, tracing, to find the place.
+            let trace = inner
+                .is_system_exception()
+                .then(|| sandbox::trace(|| run(&self.tracer, args)))
+                .flatten();
+            Box::new(RuleFault::from_eval(hook, category, &e, &c.origin, trace))
         })
-        .map_err(|e| Box::new(RuleFault::from_eval(hook, category, &e, &c.origin)))
     }
 
     fn explain(&self, c: &Compiled, category: &str, hook: &str, function: &str) -> Explain {
@@ -579,7 +602,7 @@ impl RuleSet {
         &self,
         category: &str,
         hook: &str,
-        args: impl FuncArgs,
+        args: impl FuncArgs + Clone,
     ) -> Result<(ImmutableString, Explain), Box<RuleFault>> {
         let c = self.compiled(category);
         let out = self.call(c, category, hook, args)?;
@@ -753,6 +776,18 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                         );
                     }
                 }
+                check::Use::Import { position } => problems.push(
+                    ScriptSyntax {
+                        message: "`import` is not allowed".into(),
+                        src: file.source.clone(),
+                        span: span_at(text, position).into(),
+                        help: Some(
+                            "rules cannot load modules or files; put shared functions in `default.rhai`"
+                                .into(),
+                        ),
+                    }
+                    .into(),
+                ),
                 check::Use::Decision { .. } => {}
             }
         }

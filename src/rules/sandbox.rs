@@ -1,7 +1,7 @@
 //! The sandboxed Rhai engine: limits on operations, depth and sizes, a wall-clock budget per
 //! call, no `eval`, no modules, no file or network access; and faults mapped to file:line:column.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -45,6 +45,47 @@ impl Default for Limits {
 thread_local! {
     /// When the running call must stop; set around each call on this thread.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+thread_local! {
+    /// The script function and position that the tracing engine ran last.
+    static TRACE: RefCell<Option<(String, Position)>> = const { RefCell::new(None) };
+}
+
+/// An engine that records where it is at every step: slow, so used only to locate a fault that
+/// Rhai reports without its place (operation, depth, size and time limits are reported at the
+/// outermost call).
+#[allow(deprecated)] // Rhai marks its debugger API volatile, not deprecated.
+pub(crate) fn tracer(limits: Limits) -> Engine {
+    use rhai::debugger::{DebuggerCommand, DebuggerEvent};
+    let mut engine = engine(limits);
+    engine.register_debugger(
+        |_, debugger| debugger,
+        |context, event, _, _, position| {
+            // Exits unwind past the fault; the last step is where it happened.
+            let step = matches!(event, DebuggerEvent::Step | DebuggerEvent::Start);
+            if !step || position.is_none() {
+                return Ok(DebuggerCommand::StepInto);
+            }
+            let function = context
+                .global_runtime_state()
+                .debugger()
+                .call_stack()
+                .last()
+                .map(|frame| frame.fn_name.to_string())
+                .unwrap_or_default();
+            TRACE.with(|t| *t.borrow_mut() = Some((function, position)));
+            Ok(DebuggerCommand::StepInto)
+        },
+    );
+    engine
+}
+
+/// Runs `f` on the tracing engine and returns the last place it reached.
+pub(crate) fn trace<T>(f: impl FnOnce() -> T) -> Option<(String, Position)> {
+    TRACE.with(|t| t.borrow_mut().take());
+    let _ = f();
+    TRACE.with(|t| t.borrow_mut().take())
 }
 
 /// Runs `f` with the wall-clock budget armed for this thread.
@@ -123,6 +164,7 @@ impl RuleFault {
         category: &str,
         error: &EvalAltResult,
         origin: &HashMap<String, String>,
+        trace: Option<(String, Position)>,
     ) -> RuleFault {
         let mut function = hook.to_string();
         let mut error = error;
@@ -130,7 +172,13 @@ impl RuleFault {
             function = name.clone();
             error = inner;
         }
-        let position = error.position();
+        let mut position = error.position();
+        if let Some((traced, at)) = trace {
+            if !traced.is_empty() {
+                function = traced;
+            }
+            position = at;
+        }
         let message = match error {
             EvalAltResult::ErrorTerminated(token, _) => token
                 .read_lock::<rhai::ImmutableString>()

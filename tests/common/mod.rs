@@ -12,3 +12,23 @@ pub fn position_of(text: &str, needle: &str) -> (usize, usize) {
     let offset = text.find(needle).expect("needle in text");
     sampleflow::Span::new(offset, needle.len()).line_col(text)
 }
+
+/// A copy of the shipped rules folder (with its tests) in a temporary folder.
+pub fn shipped_rules() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(std::path::Path::new("rules"), dir.path());
+    dir
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}

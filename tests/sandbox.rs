@@ -1,0 +1,189 @@
+//! Hostile and broken rules: none can stall or crash anything. Each turns its decision into
+//! `review` / `rule_error`, is reported at its file, line and column, and the next decision runs.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sampleflow::rules::{Creator, Ledger, Limits, Product, Request, RuleSet, ScreenInput, Verdict};
+
+fn input(category: &str) -> ScreenInput {
+    ScreenInput {
+        request: Request {
+            sample: "s1".into(),
+            at: "2026-03-10T18:00:00Z".parse().unwrap(),
+            quantity: 1,
+            auto_approvals_today: 0,
+            tier: "".into(),
+        },
+        creator: Arc::new(Creator {
+            id: "c1".into(),
+            followers: 20_000,
+            engagement_rate: 0.05,
+            posts_30d: 6,
+            gmv_30d: None,
+            avg_video_views: None,
+            fulfillment_rate_90d: Some(0.9),
+            top_categories: vec![],
+        }),
+        product: Arc::new(Product {
+            id: "p1".into(),
+            category: category.into(),
+            price: 25.0,
+            unit_cost: 8.0,
+            flags: vec![],
+        }),
+        ledger: Arc::new(Ledger::default()),
+    }
+}
+
+/// The shipped rules plus `toys.rhai` holding `body` as its `category_check`.
+fn with_toys(body: &str, limits: Limits) -> (tempfile::TempDir, RuleSet) {
+    let dir = common::shipped_rules();
+    let script = format!(
+        "// hostile\nfn category_check(request, creator, product, ledger) {{\n{body}\n}}\n"
+    );
+    std::fs::write(dir.path().join("toys.rhai"), script).unwrap();
+    let rules = RuleSet::load_with(dir.path(), limits).unwrap_or_else(|e| panic!("{e:?}"));
+    (dir, rules)
+}
+
+/// Screens a toy: the fault, with its place and message; then checks that the rules go on.
+fn fault_of(body: &str, limits: Limits) -> (usize, usize, String) {
+    let (_dir, rules) = with_toys(body, limits);
+    let s = rules.screen(input("toys"));
+    assert_eq!(s.decision, Verdict::Review);
+    assert_eq!(s.reason.as_str(), "rule_error");
+    let fault = s.fault.expect("a fault");
+    assert_eq!(fault.file, "toys.rhai");
+    assert_eq!(s.explain.function, fault.function);
+    assert_eq!(s.explain.file, "toys.rhai");
+    assert_eq!(s.explain.hook, "screen");
+    // Other categories are untouched, and the same rule set decides again.
+    let next = rules.screen(input("beauty"));
+    assert_eq!(
+        (next.decision, next.reason.as_str()),
+        (Verdict::Approve, "auto_approved")
+    );
+    (fault.line, fault.column, fault.message)
+}
+
+#[test]
+fn a_loop_without_end_hits_the_operation_limit() {
+    let (line, column, message) = fault_of("    loop { }", Limits::default());
+    assert_eq!((line, column), (3, 5));
+    assert!(message.contains("too many operations"), "{message}");
+}
+
+#[test]
+fn recursion_without_end_hits_the_call_depth() {
+    let (line, _, message) = fault_of(
+        "    deeper(1)\n}\nfn deeper(n) {\n    deeper(n + 1)",
+        Limits::default(),
+    );
+    // The recursive call in `deeper`.
+    assert_eq!(line, 6);
+    assert!(message.contains("nested calls"), "{message}");
+}
+
+#[test]
+fn a_huge_string_hits_the_size_limit() {
+    let (line, _, message) = fault_of(
+        "    let s = \"x\";\n    loop { s += s; }",
+        Limits::default(),
+    );
+    assert_eq!(line, 4);
+    assert!(message.contains("Length of string"), "{message}");
+}
+
+#[test]
+fn a_huge_array_hits_the_size_limit() {
+    let (line, _, message) = fault_of(
+        "    let a = [];\n    loop { a.push(1); }",
+        Limits::default(),
+    );
+    assert_eq!(line, 4);
+    assert!(message.contains("Size of array"), "{message}");
+}
+
+#[test]
+fn a_thrown_error_is_reported_where_it_was_thrown() {
+    let (line, column, message) = fault_of("\n    throw \"no toys today\";", Limits::default());
+    assert_eq!((line, column), (4, 5));
+    assert!(message.contains("no toys today"), "{message}");
+}
+
+#[test]
+fn a_slow_script_hits_the_wall_clock_budget() {
+    // Operations alone would allow this loop to run for minutes.
+    let limits = Limits {
+        operations: u64::MAX / 2,
+        wall: Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let (_, _, message) = fault_of("    let n = 0;\n    loop { n += 1; }", limits);
+    assert!(message.contains("wall-clock budget exceeded"), "{message}");
+}
+
+#[test]
+fn a_wrong_return_type_is_a_fault_of_the_hook() {
+    let dir = common::shipped_rules();
+    std::fs::write(
+        dir.path().join("toys.rhai"),
+        "fn screen(request, creator, product, ledger) {\n    42\n}\n",
+    )
+    .unwrap();
+    let rules = RuleSet::load(dir.path()).unwrap();
+    let s = rules.screen(input("toys"));
+    assert_eq!(s.reason.as_str(), "rule_error");
+    let fault = s.fault.unwrap();
+    assert_eq!((fault.file.as_str(), fault.line), ("toys.rhai", 1));
+    assert!(fault.message.contains("returned i64"), "{}", fault.message);
+}
+
+/// Defects that loading finds, before any call: each is reported with its place.
+fn load_problems(script: &str) -> Vec<String> {
+    let dir = common::shipped_rules();
+    std::fs::write(dir.path().join("toys.rhai"), script).unwrap();
+    RuleSet::load(dir.path())
+        .unwrap_err()
+        .iter()
+        .map(|p| {
+            let place = sampleflow::diagnostic::location(p).unwrap_or_default();
+            let file = place.rsplit('/').next().unwrap_or_default().to_string();
+            format!("{file}: {p}")
+        })
+        .collect()
+}
+
+#[test]
+fn eval_is_refused_at_load() {
+    let found = load_problems(
+        "fn category_check(request, creator, product, ledger) {\n    eval(\"1\")\n}\n",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("toys.rhai:2:5: rhai syntax error"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn modules_cannot_be_imported() {
+    let found = load_problems(
+        "import \"std/fs\" as fs;\nfn category_check(request, creator, product, ledger) { }\n",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("toys.rhai:1:"), "{found:?}");
+}
+
+#[test]
+fn deep_nesting_is_refused_at_load() {
+    let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
+    let found = load_problems(&format!(
+        "fn category_check(request, creator, product, ledger) {{\n    {deep}\n}}\n"
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("toys.rhai:2:"), "{found:?}");
+}
