@@ -1,4 +1,4 @@
-//! The real binary: exit codes, messages and outputs of `validate` and `graph`.
+//! The real binary: exit codes, messages and outputs of `validate`, `graph` and `test`.
 
 mod common;
 
@@ -226,5 +226,144 @@ fn graph_of_an_invalid_workflow_exits_3() {
         out.stderr.contains("malformed duration `30 days`"),
         "{}",
         out.stderr
+    );
+}
+
+/// Runs `sampleflow --rules <dir> <args>`.
+fn with_rules(dir: &Path, args: &[&str]) -> Run {
+    let mut all: Vec<&OsStr> = vec!["--rules".as_ref(), dir.as_os_str()];
+    all.extend(args.iter().map(OsStr::new));
+    run(all)
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
+#[test]
+fn test_passes_the_shipped_cases() {
+    let out = run(["test"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let (last, cases) = lines.split_last().unwrap();
+    assert!(cases.len() >= 25, "{}", out.stdout);
+    assert!(cases.iter().all(|l| l.starts_with("ok ")), "{}", out.stdout);
+    assert_eq!(*last, format!("{} passed, 0 failed", cases.len()));
+}
+
+#[test]
+fn test_fails_with_exit_4_when_a_threshold_moves() {
+    let dir = common::shipped_rules();
+    edit(
+        &dir.path().join("policy.yaml"),
+        "min_followers: 5000",
+        "min_followers: 6000",
+    );
+    let out = with_rules(dir.path(), &["test"]);
+    assert_eq!(out.code, Some(4), "{}{}", out.stdout, out.stderr);
+    let failing: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FAIL"))
+        .collect();
+    assert_eq!(failing.len(), 1, "{}", out.stdout);
+    assert!(
+        failing[0].contains("screening.yaml:81  5000 followers is enough: expected decision=approve reason=auto_approved, got decision=reject reason=low_followers"),
+        "{}",
+        failing[0]
+    );
+    assert!(
+        out.stdout.ends_with(" passed, 1 failed\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_broken_script_is_located_by_validate_and_stops_test() {
+    let dir = common::shipped_rules();
+    let script = dir.path().join("electronics.rhai");
+    edit(
+        &script,
+        "return review(\"unknown_fulfillment\");",
+        "return review(\"unknown_fulfillment\";",
+    );
+    let out = with_rules(dir.path(), &["validate"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let text = std::fs::read_to_string(&script).unwrap();
+    let (line, _) = position_of(&text, "review(\"unknown_fulfillment\";");
+    assert!(
+        out.stderr
+            .contains(&format!("{}:{line}:", script.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("rhai syntax error"), "{}", out.stderr);
+    let out = with_rules(dir.path(), &["test"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn validate_reports_a_hook_that_the_rules_lack() {
+    let dir = common::shipped_rules();
+    edit(
+        &dir.path().join("default.rhai"),
+        "fn reward(sample, ledger)",
+        "fn rewards(sample, ledger)",
+    );
+    let out = with_rules(dir.path(), &["validate"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hook `reward` is not defined in"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("workflows/sample.yaml:"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn validate_shows_which_file_supplies_each_function() {
+    let out = run(["validate", "--hooks"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let header = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("function"))
+        .unwrap();
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(
+        columns,
+        [
+            "function",
+            "default",
+            "apparel",
+            "beauty",
+            "electronics",
+            "home"
+        ]
+    );
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("category_check"))
+        .unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "category_check",
+            "default.rhai",
+            "apparel.rhai",
+            "default.rhai",
+            "electronics.rhai",
+            "default.rhai"
+        ]
     );
 }

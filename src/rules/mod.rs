@@ -751,26 +751,28 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                         .chain(default_fns.iter())
                         .copied()
                         .chain(natives.iter().map(String::as_str));
+                    let span = Span::new(span_at(text, position).offset, name.len());
                     problems.push(
                         UnknownFunction {
                             help: did_you_mean(&name, candidates)
                                 .map(|b| format!("did you mean `{b}`?")),
                             name,
                             src: file.source.clone(),
-                            span: span_at(text, position).into(),
+                            span: span.into(),
                         }
                         .into(),
                     );
                 }
                 check::Use::PolicyParam { name, position } => {
                     if param_named(&name).is_none() {
+                        let span = Span::new(span_at(text, position).offset, name.len());
                         problems.push(
                             UnknownPolicyParam {
                                 help: did_you_mean(&name, PARAMS.iter().map(|p| p.name))
                                     .map(|b| format!("did you mean `{b}`?")),
                                 name,
                                 src: file.source.clone(),
-                                span: span_at(text, position).into(),
+                                span: span.into(),
                             }
                             .into(),
                         );

@@ -246,6 +246,8 @@ impl ParamValue {
 pub struct Block {
     pub values: BTreeMap<&'static str, ParamValue>,
     pub spans: BTreeMap<&'static str, Span>,
+    /// Parameters that a misspelt key probably meant: not reported missing as well.
+    pub meant: Vec<&'static str>,
 }
 
 /// The loaded policy.
@@ -316,7 +318,9 @@ impl Policy {
         let missing: Vec<&str> = PARAMS
             .iter()
             .map(|p| p.name)
-            .filter(|name| !policy.default.spans.contains_key(name))
+            .filter(|name| {
+                !policy.default.spans.contains_key(name) && !policy.default.meant.contains(name)
+            })
             .collect();
         if !missing.is_empty() {
             let path = if has_default {
@@ -471,13 +475,16 @@ fn read_block(
         let name = key.as_str().unwrap_or_default();
         let here = join(path, &[name]);
         let Some(param) = param_named(name) else {
+            let best = did_you_mean(name, PARAMS.iter().map(|p| p.name));
+            block
+                .meant
+                .extend(best.and_then(param_named).map(|p| p.name));
             problems.push(
                 UnknownParam {
                     name: name.to_string(),
                     src: doc.src.clone(),
                     span: doc.span(&here, true).into(),
-                    help: did_you_mean(name, PARAMS.iter().map(|p| p.name))
-                        .map(|best| format!("did you mean `{best}`?")),
+                    help: best.map(|best| format!("did you mean `{best}`?")),
                 }
                 .into(),
             );

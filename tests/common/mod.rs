@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod corpus;
+
 /// The shipped sample workflow with `edit` applied.
 pub fn shipped_with(edit: impl Fn(String) -> String) -> String {
     edit(std::fs::read_to_string("workflows/sample.yaml").unwrap())
