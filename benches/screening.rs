@@ -1,1 +1,72 @@
-fn main() {}
+//! Screening decisions per second: the shipped Rhai rules, loaded from `rules/` through the same
+//! API the runner uses, against a plain-Rust implementation of the same policy, in one process.
+//!
+//! `cargo bench --bench screening`; the closing lines give decisions/s on one core and the ratio.
+
+#[allow(dead_code)] // the tests use the rest
+#[path = "../tests/common/corpus.rs"]
+mod corpus;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use sampleflow::rules::native::NativeRules;
+use sampleflow::rules::{RuleSet, ScreenInput};
+
+/// Decisions per second of `decide` over `inputs`, for about `time`.
+fn rate(inputs: &[ScreenInput], time: Duration, mut decide: impl FnMut(&ScreenInput)) -> f64 {
+    let start = Instant::now();
+    let mut decisions = 0u64;
+    while start.elapsed() < time {
+        for input in inputs {
+            decide(input);
+        }
+        decisions += inputs.len() as u64;
+    }
+    decisions as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rules = RuleSet::load(Path::new("rules")).unwrap_or_else(|e| panic!("{e:?}"));
+    let native = NativeRules::new(rules.policy());
+    let inputs = corpus::random(10_000, 42);
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .measurement_time(Duration::from_secs(5));
+    let mut group = c.benchmark_group("screening");
+    group.throughput(Throughput::Elements(inputs.len() as u64));
+    group.bench_function("rhai rules", |b| {
+        b.iter(|| {
+            for input in &inputs {
+                black_box(rules.screen(input.clone()));
+            }
+        })
+    });
+    group.bench_function("native baseline", |b| {
+        b.iter(|| {
+            for input in &inputs {
+                black_box(native.screen(black_box(input)));
+            }
+        })
+    });
+    group.finish();
+    c.final_summary();
+
+    // The same two, timed back to back, for one line of figures.
+    let time = Duration::from_secs(3);
+    let scripted = rate(&inputs, time, |i| {
+        black_box(rules.screen(i.clone()));
+    });
+    let plain = rate(&inputs, time, |i| {
+        black_box(native.screen(black_box(i)));
+    });
+    println!(
+        "screening: rhai rules {:.0} decisions/s, native baseline {:.0} decisions/s, ratio {:.1}x (target 300000/s)",
+        scripted,
+        plain,
+        plain / scripted
+    );
+}

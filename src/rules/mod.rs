@@ -925,7 +925,7 @@ mod tests {
         );
         assert_eq!(s.fault, None);
         assert_eq!(s.explain.file, "default.rhai");
-        assert_eq!(s.explain.function, "review_checks");
+        assert_eq!(s.explain.function, "screen");
         assert_eq!(s.rules.len(), 12);
     }
 
