@@ -6,6 +6,10 @@
 //! once with file:line:column ([`validate`]), and builds the petgraph state graph that the runner
 //! walks and `sampleflow graph` draws ([`graph`]).
 //!
+//! The rules (`rules/*.rhai`, per category over `rules/default.rhai`) and the numbers they read
+//! (`rules/policy.yaml`) are loaded, checked and compiled once into a [`RuleSet`], whose hooks run
+//! sandboxed and explain every decision ([`rules`]).
+//!
 //! ```
 //! use std::path::Path;
 //!

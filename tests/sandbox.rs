@@ -3,39 +3,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use sampleflow::rules::{Creator, Ledger, Limits, Product, Request, RuleSet, ScreenInput, Verdict};
+use sampleflow::rules::{Limits, RuleSet, ScreenInput, Verdict};
 
 fn input(category: &str) -> ScreenInput {
-    ScreenInput {
-        request: Request {
-            sample: "s1".into(),
-            at: "2026-03-10T18:00:00Z".parse().unwrap(),
-            quantity: 1,
-            auto_approvals_today: 0,
-            tier: "".into(),
-        },
-        creator: Arc::new(Creator {
-            id: "c1".into(),
-            followers: 20_000,
-            engagement_rate: 0.05,
-            posts_30d: 6,
-            gmv_30d: None,
-            avg_video_views: None,
-            fulfillment_rate_90d: Some(0.9),
-            top_categories: vec![],
-        }),
-        product: Arc::new(Product {
-            id: "p1".into(),
-            category: category.into(),
-            price: 25.0,
-            unit_cost: 8.0,
-            flags: vec![],
-        }),
-        ledger: Arc::new(Ledger::default()),
-    }
+    common::corpus::Draft::new(category).input()
 }
 
 /// The shipped rules plus `toys.rhai` holding `body` as its `category_check`.

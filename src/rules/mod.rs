@@ -592,10 +592,20 @@ impl RuleSet {
         at: DateTime<Utc>,
     ) -> Result<Vec<Action>, Box<RuleFault>> {
         let category = sample.category.clone();
-        let c = self.compiled(&category);
-        let view = LedgerView::new(ledger, at, self.policy.timezone);
-        let out = self.call(c, &category, hook, (sample, view))?;
-        self.actions(c, &category, hook, out)
+        match self.call_hook(hook, sample, ledger, at)? {
+            HookResult::Actions(actions) => Ok(actions),
+            HookResult::Outcome(outcome) => {
+                let c = self.compiled(&category);
+                let got = Dynamic::from(outcome);
+                Err(self.bad_return(
+                    c,
+                    &category,
+                    hook,
+                    "an action, a list of actions or ()",
+                    &got,
+                ))
+            }
+        }
     }
 
     fn outcome(
@@ -968,5 +978,140 @@ mod tests {
             });
             assert!(left.is_empty(), "`policy` read at run time at {left:?}");
         }
+    }
+
+    fn sample(gmv: f64, keep_up: Option<&str>) -> Arc<Sample> {
+        Arc::new(Sample {
+            id: "s1".into(),
+            state: "post_in_review".into(),
+            creator: "c1".into(),
+            product: "p1".into(),
+            category: "beauty".into(),
+            quantity: 1,
+            cost: 12.0,
+            gmv,
+            deposit: None,
+            keep_up_content: keep_up.map(Into::into),
+        })
+    }
+
+    fn post(format: &str, link: bool, minutes: Option<f64>) -> Arc<Post> {
+        Arc::new(Post {
+            content_id: "v1".into(),
+            format: format.into(),
+            has_product_link: link,
+            has_ad_disclosure: false,
+            live_minutes: minutes,
+        })
+    }
+
+    #[test]
+    fn content_qualifies_by_link_and_live_minutes() {
+        let rules = shipped();
+        let check = |p| rules.content_check(p, sample(0.0, None)).unwrap().0;
+        assert_eq!(
+            check(post("video", true, None)).as_str(),
+            "qualifying_video"
+        );
+        assert_eq!(check(post("video", false, None)).as_str(), "not_qualifying");
+        assert_eq!(
+            check(post("live", true, Some(10.0))).as_str(),
+            "qualifying_live"
+        );
+        assert_eq!(
+            check(post("live", true, Some(9.5))).as_str(),
+            "not_qualifying"
+        );
+        assert_eq!(check(post("live", true, None)).as_str(), "not_qualifying");
+        let (_, explain) = rules
+            .content_check(post("video", true, None), sample(0.0, None))
+            .unwrap();
+        assert_eq!(
+            (explain.hook.as_str(), explain.file.as_str()),
+            ("content_check", "default.rhai")
+        );
+    }
+
+    #[test]
+    fn removal_breaks_keep_up_only_for_its_video() {
+        let rules = shipped();
+        let removed = |id: &str, s| rules.removal_check(id.into(), s).unwrap().0;
+        assert_eq!(
+            removed("v1", sample(0.0, Some("v1"))).as_str(),
+            "keep_up_broken"
+        );
+        assert_eq!(removed("v2", sample(0.0, Some("v1"))).as_str(), "other");
+        assert_eq!(removed("v1", sample(0.0, None)).as_str(), "other");
+    }
+
+    #[test]
+    fn a_repeat_breach_is_penalized_and_blocked() {
+        let rules = shipped();
+        let at: DateTime<Utc> = "2026-03-10T18:00:00Z".parse().unwrap();
+        let first = rules
+            .penalty(sample(0.0, None), Arc::new(Ledger::default()), at)
+            .unwrap();
+        assert_eq!(first, [Action::Penalize { credit: -20 }]);
+        let ledger = Ledger {
+            breaches: vec!["2026-01-10T00:00:00Z".parse().unwrap()],
+            ..Ledger::default()
+        };
+        let again = rules
+            .penalty(sample(0.0, None), Arc::new(ledger), at)
+            .unwrap();
+        assert_eq!(
+            again,
+            [
+                Action::Penalize { credit: -20 },
+                Action::BlockCreator { days: 90 }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_paid_collab_is_offered_once_at_500_of_gmv() {
+        let rules = shipped();
+        let at: DateTime<Utc> = "2026-03-10T18:00:00Z".parse().unwrap();
+        let fresh = Arc::new(Ledger::default());
+        assert!(rules
+            .reward(sample(499.99, None), fresh.clone(), at)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            rules.reward(sample(500.0, None), fresh, at).unwrap(),
+            [Action::InvitePaidCollab]
+        );
+        let invited = Arc::new(Ledger {
+            paid_collab_invited: true,
+            ..Ledger::default()
+        });
+        assert!(rules
+            .reward(sample(900.0, None), invited, at)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn any_hook_can_be_called_by_name() {
+        let rules = shipped();
+        let at: DateTime<Utc> = "2026-03-10T18:00:00Z".parse().unwrap();
+        let out = rules.call_hook(
+            "reward",
+            sample(600.0, None),
+            Arc::new(Ledger::default()),
+            at,
+        );
+        assert_eq!(
+            out.unwrap(),
+            HookResult::Actions(vec![Action::InvitePaidCollab])
+        );
+        let missing = rules.call_hook(
+            "nothing_here",
+            sample(0.0, None),
+            Arc::new(Ledger::default()),
+            at,
+        );
+        let fault = missing.unwrap_err();
+        assert!(fault.message.contains("nothing_here"), "{fault}");
     }
 }
