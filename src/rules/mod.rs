@@ -1092,6 +1092,19 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_set_can_be_shared_across_threads() {
+        // Hot reload compiles off the hot path and swaps the set in; `diff` decides in parallel.
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<RuleSet>();
+        let rules = Arc::new(shipped());
+        let other = Arc::clone(&rules);
+        let decided = std::thread::spawn(move || other.screen(input("beauty")).reason)
+            .join()
+            .unwrap();
+        assert_eq!(decided.as_str(), "auto_approved");
+    }
+
+    #[test]
     fn any_hook_can_be_called_by_name() {
         let rules = shipped();
         let at: DateTime<Utc> = "2026-03-10T18:00:00Z".parse().unwrap();
