@@ -73,24 +73,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
 
 /// A table: one row per rule function, one column per category, the file that supplies it.
 fn write_hooks(out: &mut impl Write, rules: &RuleSet) -> std::io::Result<()> {
-    let functions: BTreeSet<String> = rules
+    let functions: BTreeSet<&str> = rules
         .files()
         .iter()
-        .flat_map(|f| f.functions.iter().map(|g| g.name.clone()))
+        .flat_map(|f| f.functions.iter().map(|g| g.name.as_str()))
         .collect();
-    let functions: Vec<String> = functions.into_iter().collect();
-    let table = rules.hook_table(&functions);
-    let mut categories: Vec<&str> = Vec::new();
-    for (category, _, _) in &table {
-        if !categories.contains(&category.as_str()) {
-            categories.push(category);
-        }
-    }
-    let width = functions.iter().map(String::len).max().unwrap_or(8).max(8);
+    let categories = rules.categories();
+    let cell = |category: &str, function: &str| rules.supplier(category, function).unwrap_or("-");
+    let width = functions.iter().map(|f| f.len()).max().unwrap_or(8).max(8);
     let col = categories
         .iter()
         .map(|c| c.len())
-        .chain(table.iter().map(|(_, _, file)| file.len()))
+        .chain(rules.files().iter().map(|f| f.name.len()))
         .max()
         .unwrap_or(8);
     let mut line = format!("{:width$}", "function");
@@ -98,14 +92,10 @@ fn write_hooks(out: &mut impl Write, rules: &RuleSet) -> std::io::Result<()> {
         line.push_str(&format!("  {c:col$}"));
     }
     writeln!(out, "\n{}", line.trim_end())?;
-    for f in &functions {
+    for f in functions {
         let mut line = format!("{f:width$}");
         for c in &categories {
-            let file = table
-                .iter()
-                .find(|(cat, func, _)| cat == c && func == f)
-                .map_or("-", |(_, _, file)| file.as_str());
-            line.push_str(&format!("  {file:col$}"));
+            line.push_str(&format!("  {:col$}", cell(c, f)));
         }
         writeln!(out, "{}", line.trim_end())?;
     }

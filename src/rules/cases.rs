@@ -152,6 +152,27 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Case>, Vec<LoadError>> {
             ));
             continue;
         }
+        let e = &case.expect;
+        let checks = match hook.as_str() {
+            "tier" => e.tier.is_some(),
+            "deposit" => e.deposit.is_some(),
+            _ => e.decision.is_some() || e.reason.is_some() || e.tier.is_some(),
+        };
+        if !checks {
+            // A case that checks nothing would pass whatever the rules do.
+            errors.push(doc.schema(
+                &join(&path, &["expect"]),
+                true,
+                format!("`expect` checks nothing that hook `{hook}` gives"),
+                "nothing to compare",
+                Some(match hook.as_str() {
+                    "tier" => "expect `tier`".into(),
+                    "deposit" => "expect `deposit` (0 for none)".into(),
+                    _ => "expect `decision`, `reason` or `tier`".into(),
+                }),
+            ));
+            continue;
+        }
         let (line, _) = doc.span(&path, false).line_col(doc.src.inner());
         cases.push(Case {
             file: name.to_string(),
@@ -282,12 +303,11 @@ pub fn run(rules: &RuleSet, case: &Case) -> Outcome {
             );
             compare(&mut expected, &mut got, "tier", e.tier.as_deref(), &s.tier);
             if let Some(fault) = s.fault {
-                got.push(format!("({fault})"));
+                return fail(format!("rule failed: {fault}"));
             }
         }
     }
-    let passed =
-        expected.iter().zip(&got).all(|(a, b)| a == b) && !got.iter().any(|g| g.starts_with('('));
+    let passed = expected == got;
     Outcome {
         case: case.name.clone(),
         place,
@@ -324,6 +344,20 @@ mod tests {
         assert_eq!(cases[0].input.creator.followers, 9);
         assert_eq!(cases[0].input.creator.posts_30d, 3);
         assert_eq!(cases[0].line, 6);
+    }
+
+    #[test]
+    fn a_case_that_checks_nothing_is_refused() {
+        let text = "cases:\n  - name: one\n    at: 2026-03-01T00:00:00Z\n    creator: {id: c, followers: 9, engagement_rate: 0.1, posts_30d: 3}\n    product: {id: p, category: beauty, price: 1, unit_cost: 1}\n    hook: tier\n    expect: {decision: approve}\n";
+        let errors = parse("t.yaml", text).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "`expect` checks nothing that hook `tier` gives"
+        );
+        assert_eq!(
+            crate::diagnostic::location(&errors[0]).unwrap(),
+            "t.yaml:7:5"
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ mod types;
 pub use error::*;
 pub use policy::{param_named, Kind, Param, ParamValue, Policy, DEFAULT_TIMEZONE, PARAMS};
 pub use sandbox::{Limits, RuleFault};
+
+use sandbox::Place;
 pub use types::*;
 
 use std::collections::{BTreeSet, HashMap};
@@ -109,19 +111,18 @@ pub struct ScriptFile {
     pub source: Source,
     pub functions: Vec<FnInfo>,
     ast: AST,
-    decisions: Vec<(String, String)>,
+    /// What the script calls and reads, walked once at load.
+    uses: Vec<check::Use>,
 }
 
 /// The merged, optimized script of one category.
 #[derive(Debug, Clone)]
 struct Compiled {
     ast: AST,
-    /// Function name to the file that supplies it.
-    origin: HashMap<String, String>,
+    /// Function name to where the category's script gets it from.
+    places: HashMap<String, Place>,
     /// Reason code to the function that decides it with a literal `approve|reject|review`.
     decided_by: HashMap<String, String>,
-    /// Where each hook is defined: (file, line, column).
-    places: HashMap<String, (String, usize, usize)>,
 }
 
 /// A loaded, checked and compiled rules folder.
@@ -356,24 +357,17 @@ impl RuleSet {
             .is_some_and(|f| f.category.is_none() && f.functions.iter().any(|g| g.name == hook))
     }
 
-    /// For each category (default first), each hook and the file that supplies it.
-    pub fn hook_table(&self, hooks: &[String]) -> Vec<(String, String, String)> {
-        let mut rows = Vec::new();
-        let all = std::iter::once(("default", &self.default))
-            .chain(self.categories.iter().map(|(k, v)| (k.as_str(), v)));
-        let mut all: Vec<_> = all.collect();
-        all[1..].sort_by_key(|(k, _)| *k);
-        for (category, compiled) in all {
-            for hook in hooks {
-                let file = compiled
-                    .origin
-                    .get(hook)
-                    .cloned()
-                    .unwrap_or_else(|| "-".into());
-                rows.push((category.to_string(), hook.clone(), file));
-            }
-        }
-        rows
+    /// `default`, then every category with its own script or policy block, in name order.
+    pub fn categories(&self) -> Vec<&str> {
+        let mut named: Vec<&str> = self.categories.keys().map(String::as_str).collect();
+        named.sort_unstable();
+        std::iter::once("default").chain(named).collect()
+    }
+
+    /// The file that supplies `function` for `category`.
+    pub fn supplier(&self, category: &str, function: &str) -> Option<&str> {
+        let c = self.compiled(category);
+        c.places.get(function).map(|p| p.file.as_str())
     }
 
     fn compiled(&self, category: &str) -> &Compiled {
@@ -400,16 +394,13 @@ impl RuleSet {
             })
         };
         run(&self.engine, args.clone()).map_err(|e| {
-            let mut inner = &*e;
-            while let rhai::EvalAltResult::ErrorInFunctionCall(_, _, next, _) = inner {
-                inner = next;
-            }
             // Limits are reported at the outermost call; run again, tracing, to find the place.
-            let trace = inner
+            let trace = sandbox::innermost(&e)
+                .1
                 .is_system_exception()
                 .then(|| sandbox::trace(|| run(&self.tracer, args)))
                 .flatten();
-            Box::new(RuleFault::from_eval(hook, category, &e, &c.origin, trace))
+            Box::new(RuleFault::from_eval(hook, category, &e, &c.places, trace))
         })
     }
 
@@ -417,7 +408,11 @@ impl RuleSet {
         Explain {
             hook: hook.to_string(),
             category: category.to_string(),
-            file: c.origin.get(function).cloned().unwrap_or_default(),
+            file: c
+                .places
+                .get(function)
+                .map(|p| p.file.clone())
+                .unwrap_or_default(),
             function: function.to_string(),
         }
     }
@@ -430,14 +425,8 @@ impl RuleSet {
         expected: &str,
         got: &Dynamic,
     ) -> Box<RuleFault> {
-        let (file, line, column) = c.places.get(hook).cloned().unwrap_or_default();
-        Box::new(RuleFault::bad_return(
-            hook,
-            category,
-            (&file, line, column),
-            expected,
-            got,
-        ))
+        let place = c.places.get(hook).cloned().unwrap_or_default();
+        Box::new(RuleFault::bad_return(hook, category, &place, expected, got))
     }
 
     /// The creator's tier (`new`, `bronze`, `silver`, `gold`) by the `tier` hook.
@@ -716,15 +705,7 @@ fn parse_script(
             span: span_at(text, f.body.start_position()),
         })
         .collect();
-    let decisions = check::uses(&ast)
-        .into_iter()
-        .filter_map(|u| match u {
-            check::Use::Decision { function, reason } if !function.is_empty() => {
-                Some((reason, function))
-            }
-            _ => None,
-        })
-        .collect();
+    let uses = check::uses(&ast);
     let stem = name.trim_end_matches(".rhai");
     Ok(ScriptFile {
         name: name.to_string(),
@@ -732,7 +713,7 @@ fn parse_script(
         source,
         functions,
         ast,
-        decisions,
+        uses,
     })
 }
 
@@ -747,8 +728,8 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
     for file in files {
         let text = file.source.inner().as_ref();
         let own: BTreeSet<&str> = file.functions.iter().map(|g| g.name.as_str()).collect();
-        for u in check::uses(&file.ast) {
-            match u {
+        for u in &file.uses {
+            match u.clone() {
                 check::Use::Call { name, position } => {
                     if natives.contains(&name)
                         || own.contains(name.as_str())
@@ -854,24 +835,26 @@ fn compile_category(
         .filter(|f| f.category.is_none() || f.category.as_deref() == category)
         .collect();
     let mut ast = AST::empty();
-    let mut origin = HashMap::new();
     let mut places = HashMap::new();
     for file in &chosen {
         ast = ast.merge(&file.ast);
         let text = file.source.inner().as_ref();
         for f in &file.functions {
-            origin.insert(f.name.clone(), file.name.clone());
             let (line, column) = f.span.line_col(text);
-            places.insert(f.name.clone(), (file.name.clone(), line, column));
+            let file = file.name.clone();
+            places.insert(f.name.clone(), Place { file, line, column });
         }
     }
+    // A literal decision counts where its function is the one this category uses.
     let mut decided_by: HashMap<String, String> = HashMap::new();
     for file in &chosen {
-        for (reason, function) in &file.decisions {
-            if origin.get(function) == Some(&file.name) {
-                decided_by
-                    .entry(reason.clone())
-                    .or_insert_with(|| function.clone());
+        for u in &file.uses {
+            if let check::Use::Decision { function, reason } = u {
+                if places.get(function).is_some_and(|p| p.file == file.name) {
+                    decided_by
+                        .entry(reason.clone())
+                        .or_insert_with(|| function.clone());
+                }
             }
         }
     }
@@ -881,9 +864,8 @@ fn compile_category(
     let ast = engine.optimize_ast(&scope, ast, rhai::OptimizationLevel::Full);
     Compiled {
         ast,
-        origin,
-        decided_by,
         places,
+        decided_by,
     }
 }
 

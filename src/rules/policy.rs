@@ -15,7 +15,7 @@ use crate::definition::{join, Doc, Duration};
 use crate::diagnostic::{Source, Span};
 
 /// The timezone when `policy.yaml` names none.
-pub const DEFAULT_TIMEZONE: &str = "America/Los_Angeles";
+pub const DEFAULT_TIMEZONE: Tz = Tz::America__Los_Angeles;
 
 /// What a parameter holds, and what values are possible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +271,7 @@ impl Policy {
         let mut problems = Vec::new();
         let mut policy = Policy {
             source: doc.src.clone(),
-            timezone: Tz::America__Los_Angeles,
+            timezone: DEFAULT_TIMEZONE,
             default: Block::default(),
             categories: BTreeMap::new(),
         };

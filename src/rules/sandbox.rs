@@ -127,6 +127,25 @@ pub(crate) fn engine(limits: Limits) -> Engine {
     engine
 }
 
+/// Where a script function is defined: its file (within the rules folder), line and column.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Place {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// The innermost script function named by a Rhai error's call chain, and the error itself.
+pub(crate) fn innermost(error: &EvalAltResult) -> (Option<&str>, &EvalAltResult) {
+    let mut function = None;
+    let mut error = error;
+    while let EvalAltResult::ErrorInFunctionCall(name, _, inner, _) = error {
+        function = Some(name.as_str());
+        error = inner;
+    }
+    (function, error)
+}
+
 /// A rule that failed while running: the decision falls back, the run goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleFault {
@@ -163,15 +182,11 @@ impl RuleFault {
         hook: &str,
         category: &str,
         error: &EvalAltResult,
-        origin: &HashMap<String, String>,
+        places: &HashMap<String, Place>,
         trace: Option<(String, Position)>,
     ) -> RuleFault {
-        let mut function = hook.to_string();
-        let mut error = error;
-        while let EvalAltResult::ErrorInFunctionCall(name, _, inner, _) = error {
-            function = name.clone();
-            error = inner;
-        }
+        let (inner, error) = innermost(error);
+        let mut function = inner.unwrap_or(hook).to_string();
         let mut position = error.position();
         if let Some((traced, at)) = trace {
             if !traced.is_empty() {
@@ -200,7 +215,10 @@ impl RuleFault {
         RuleFault {
             hook: hook.to_string(),
             category: category.to_string(),
-            file: origin.get(&function).cloned().unwrap_or_default(),
+            file: places
+                .get(&function)
+                .map(|p| p.file.clone())
+                .unwrap_or_default(),
             function,
             line,
             column,
@@ -212,17 +230,17 @@ impl RuleFault {
     pub(crate) fn bad_return(
         hook: &str,
         category: &str,
-        at: (&str, usize, usize),
+        at: &Place,
         expected: &str,
         got: &Dynamic,
     ) -> RuleFault {
         RuleFault {
             hook: hook.to_string(),
             category: category.to_string(),
-            file: at.0.to_string(),
+            file: at.file.clone(),
             function: hook.to_string(),
-            line: at.1,
-            column: at.2,
+            line: at.line,
+            column: at.column,
             message: format!("returned {} where {expected} was expected", got.type_name()),
         }
     }

@@ -25,7 +25,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
             }
             for needed in needed {
                 if !rules.defines(needed) {
-                    problems.push(
+                    problems.push(Problem::Rules(
                         MissingHook {
                             hook: needed.to_string(),
                             file: rules.dir().join(DEFAULT_SCRIPT).display().to_string(),
@@ -35,8 +35,8 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
                                 "define `fn {needed}(...)` in `{DEFAULT_SCRIPT}`; category files may override it"
                             )),
                         }
-                        .into_problem(),
-                    );
+                        .into(),
+                    ));
                 }
             }
         }
@@ -52,16 +52,16 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
 fn check_param(w: &Workflow, at: &Spanned<String>, name: &str, problems: &mut Vec<Problem>) {
     match param_named(name) {
         Some(p) if p.kind == Kind::Duration => {}
-        Some(p) => problems.push(
+        Some(p) => problems.push(Problem::Rules(
             BadValue {
                 message: format!("policy parameter `{name}` is not a duration"),
                 src: w.source.clone(),
                 span: at.span.into(),
                 help: Some(format!("`{name}` is {}", p.kind)),
             }
-            .into_problem(),
-        ),
-        None => problems.push(
+            .into(),
+        )),
+        None => problems.push(Problem::Rules(
             UnknownPolicyParam {
                 name: name.to_string(),
                 src: w.source.clone(),
@@ -75,8 +75,8 @@ fn check_param(w: &Workflow, at: &Spanned<String>, name: &str, problems: &mut Ve
                 )
                 .map(|b| format!("did you mean `policy.{b}`?")),
             }
-            .into_problem(),
-        ),
+            .into(),
+        )),
     }
 }
 
@@ -106,14 +106,4 @@ fn durations(w: &Workflow) -> impl Iterator<Item = &Spanned<String>> {
         .iter()
         .flat_map(|d| std::iter::once(&d.after).chain(d.extend.as_ref().map(|e| &e.by)));
     state.chain(sample)
-}
-
-trait IntoProblem {
-    fn into_problem(self) -> Problem;
-}
-
-impl<T: Into<crate::rules::RuleProblem>> IntoProblem for T {
-    fn into_problem(self) -> Problem {
-        Problem::Rules(self.into())
-    }
 }
