@@ -45,6 +45,8 @@ pub mod definition;
 pub mod diagnostic;
 pub mod graph;
 pub mod rules;
+pub mod runtime;
+pub mod store;
 pub mod validate;
 
 pub use definition::{load_dir, load_str, Duration, Loaded, Workflow, DEFAULT_WORKFLOW};

@@ -1,6 +1,10 @@
 //! The command line: one file per subcommand; `run` dispatches and returns the exit code.
 
+mod gen;
 mod graph;
+mod queue;
+mod run;
+mod show;
 mod test;
 mod validate;
 
@@ -10,7 +14,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::graph::WorkflowGraph;
-use crate::validate::{validate_dir, Report};
+use crate::rules::RuleSet;
+use crate::runtime::Program;
+use crate::store::{SqliteStore, Store};
+use crate::validate::{check_rules, validate_dir, Problem, Report};
 
 /// Done: refused events and rejected samples are results, not failures.
 pub const EXIT_OK: u8 = 0;
@@ -53,6 +60,14 @@ pub enum Command {
     Test(test::Args),
     /// Print a workflow as a picture source.
     Graph(graph::Args),
+    /// Apply events (JSON Lines) to the samples in the store; records to stdout or --out.
+    Run(run::Args),
+    /// A sample's records, a creator's ledger, or every sample's current state.
+    Show(show::Args),
+    /// Pending reviews, soonest expiry first: the ops team's work list.
+    Queue(queue::Args),
+    /// Write a large valid event stream (JSON Lines) for benchmarks.
+    Gen(gen::Args),
 }
 
 /// A failure of the tool itself (exit 1), as opposed to a defect in the user's files (exit 3).
@@ -66,6 +81,11 @@ pub enum CliError {
     },
     #[error("cannot write output: {0}")]
     Write(#[from] std::io::Error),
+    #[error("`{path}`: {source}")]
+    Store {
+        path: PathBuf,
+        source: crate::store::StoreError,
+    },
 }
 
 /// Runs one command and returns its exit code.
@@ -74,12 +94,73 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Graph(args) => graph::run(&cli, args),
         Command::Test(args) => test::run(&cli, args),
+        Command::Run(args) => run::run(&cli, args),
+        Command::Show(args) => show::run(&cli, args),
+        Command::Queue(args) => queue::run(&cli, args),
+        Command::Gen(args) => gen::run(args),
     }
 }
 
 /// Colour on stderr only for a terminal, and never under `NO_COLOR`.
 fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Workflows, rules and every problem found in them (rules are `None` when they do not load).
+fn check_all(cli: &Cli) -> Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report), CliError> {
+    let (graphs, mut report) = load_workflows(cli)?;
+    let rules = match RuleSet::load(&cli.rules) {
+        Ok(rules) => {
+            let workflows: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
+            report.problems.extend(check_rules(&workflows, &rules));
+            Some(rules)
+        }
+        Err(problems) => {
+            report
+                .problems
+                .extend(problems.into_iter().map(Problem::Rules));
+            None
+        }
+    };
+    Ok((graphs, rules, report))
+}
+
+/// The program to run, or exit 3 after printing why the files are invalid.
+fn load_program(cli: &Cli) -> Result<Result<Program, u8>, CliError> {
+    let (graphs, rules, report) = check_all(cli)?;
+    match rules {
+        Some(rules) if !report.has_errors() && !graphs.is_empty() => {
+            Ok(Ok(Program::new(graphs, rules)))
+        }
+        _ => {
+            eprint!("{}", report.render(stderr_color()));
+            if graphs.is_empty() && !report.has_errors() {
+                eprintln!("error: no workflow in `{}`", cli.workflows.display());
+            }
+            Ok(Err(EXIT_INVALID))
+        }
+    }
+}
+
+/// The store named by `--db`, created on first use.
+fn open_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
+    SqliteStore::open(&cli.db)
+        .map(|s| Box::new(s) as Box<dyn Store>)
+        .map_err(|source| CliError::Store {
+            path: cli.db.clone(),
+            source,
+        })
+}
+
+/// The store named by `--db`, which a `run` must have created.
+fn open_existing_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
+    if !cli.db.exists() {
+        return Err(CliError::Store {
+            path: cli.db.clone(),
+            source: crate::store::StoreError::Missing,
+        });
+    }
+    open_store(cli)
 }
 
 /// Loads and checks the workflows folder named on the command line.

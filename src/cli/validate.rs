@@ -4,9 +4,8 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
-use super::{load_workflows, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK};
+use super::{check_all, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK};
 use crate::rules::RuleSet;
-use crate::validate::{check_rules, Problem};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,20 +18,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
-    let (graphs, mut report) = load_workflows(cli)?;
-    let rules = match RuleSet::load(&cli.rules) {
-        Ok(rules) => {
-            let workflows: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
-            report.problems.extend(check_rules(&workflows, &rules));
-            Some(rules)
-        }
-        Err(problems) => {
-            report
-                .problems
-                .extend(problems.into_iter().map(Problem::Rules));
-            None
-        }
-    };
+    let (graphs, rules, report) = check_all(cli)?;
     if !report.is_clean() {
         eprint!("{}", report.render(stderr_color()));
     }

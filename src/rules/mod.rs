@@ -84,7 +84,7 @@ pub fn hook_spec(name: &str) -> Option<&'static HookSpec> {
 }
 
 /// Where a decision came from: the contract's `explain`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Explain {
     pub hook: String,
     pub category: String,

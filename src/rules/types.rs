@@ -143,6 +143,10 @@ pub struct Ledger {
     /// The tier screening used last.
     pub tier: Option<String>,
     pub paid_collab_invited: bool,
+    /// Deposits taken and not yet refunded or forfeited.
+    pub deposits_held: f64,
+    /// Deposits kept after a breach.
+    pub deposits_forfeited: f64,
 }
 
 /// One creator's history with one product.

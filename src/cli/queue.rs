@@ -1,0 +1,208 @@
+//! `sampleflow queue`: pending reviews, soonest expiry first, with the screening reason and
+//! the creator's key figures. The ops team's daily work list.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::run::write_lines;
+use super::{
+    load_workflows, open_existing_store, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK,
+};
+use crate::runtime::record::utc;
+use crate::runtime::Instance;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A table for people, or JSON Lines for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// One sample waiting for a reviewer.
+#[derive(Debug, Serialize)]
+struct Item<'a> {
+    sample: &'a str,
+    #[serde(serialize_with = "utc")]
+    expires: DateTime<Utc>,
+    reason: Option<&'a str>,
+    category: &'a str,
+    product: &'a str,
+    price: f64,
+    quantity: i64,
+    creator: &'a str,
+    followers: i64,
+    engagement_rate: f64,
+    fulfillment_rate_90d: Option<f64>,
+    posts_30d: i64,
+    tier: Option<&'a str>,
+    credit: f64,
+    completed: i64,
+    breaches: usize,
+    #[serde(serialize_with = "utc")]
+    requested_at: DateTime<Utc>,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    let (graphs, report) = load_workflows(cli)?;
+    if report.has_errors() {
+        eprint!("{}", report.render(stderr_color()));
+        return Ok(EXIT_INVALID);
+    }
+    let mut store = open_existing_store(cli)?;
+    let failed = |source| CliError::Store {
+        path: cli.db.clone(),
+        source,
+    };
+    let samples = store.samples().map_err(failed)?;
+    let clock = store.meta().map_err(failed)?.clock;
+    // Waiting for review: in a state that takes `sample_reviewed`, with a deadline running.
+    let waiting = |inst: &Instance| {
+        graphs
+            .iter()
+            .find(|g| g.workflow().name.value == inst.workflow)
+            .is_some_and(|g| g.move_for(inst.state(), "sample_reviewed").is_some())
+    };
+    let mut queue: Vec<(&Instance, DateTime<Utc>)> = samples
+        .iter()
+        .filter(|i| waiting(i))
+        .filter_map(|i| {
+            let due = i
+                .deadlines
+                .iter()
+                .filter(|d| d.of_state)
+                .map(|d| d.due)
+                .min()?;
+            Some((i, due))
+        })
+        .collect();
+    queue.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.id().cmp(b.0.id())));
+    let mut items = Vec::new();
+    for (inst, expires) in &queue {
+        let ledger = store
+            .ledger(&inst.sample.creator)
+            .map_err(failed)?
+            .unwrap_or_default();
+        items.push((
+            Item {
+                sample: &inst.sample.id,
+                expires: *expires,
+                reason: inst.reason.as_deref(),
+                category: &inst.sample.category,
+                product: &inst.sample.product,
+                price: inst.product.price,
+                quantity: inst.sample.quantity,
+                creator: &inst.sample.creator,
+                followers: inst.creator.followers,
+                engagement_rate: inst.creator.engagement_rate,
+                fulfillment_rate_90d: inst.creator.fulfillment_rate_90d,
+                posts_30d: inst.creator.posts_30d,
+                tier: inst.tier.as_deref(),
+                credit: ledger.credit,
+                completed: ledger.completed,
+                breaches: ledger.breaches.len(),
+                requested_at: inst.requested_at,
+            },
+            (),
+        ));
+    }
+    let items: Vec<Item> = items.into_iter().map(|(i, ())| i).collect();
+    match args.format {
+        Format::Json => {
+            let lines = items
+                .iter()
+                .map(serde_json::to_string)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| failed(e.into()))?;
+            write_lines(lines)?;
+        }
+        Format::Table => write_lines(table(&items, clock))?,
+    }
+    Ok(EXIT_OK)
+}
+
+fn left(at: DateTime<Utc>, clock: Option<DateTime<Utc>>) -> String {
+    let Some(clock) = clock else {
+        return String::new();
+    };
+    let secs = (at - clock).num_seconds();
+    if secs <= 0 {
+        return "due".into();
+    }
+    let (d, h) = (secs / 86_400, secs % 86_400 / 3_600);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else {
+        format!("{h}h {}m", secs % 3_600 / 60)
+    }
+}
+
+fn table(items: &[Item], clock: Option<DateTime<Utc>>) -> Vec<String> {
+    let header = [
+        "SAMPLE",
+        "EXPIRES",
+        "LEFT",
+        "REASON",
+        "CATEGORY",
+        "PRICE",
+        "QTY",
+        "CREATOR",
+        "FOLLOWERS",
+        "ENGAGE",
+        "FULFIL",
+        "POSTS",
+        "TIER",
+        "CREDIT",
+        "DONE",
+        "BREACH",
+    ];
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                i.sample.to_string(),
+                i.expires.format("%Y-%m-%d %H:%M").to_string(),
+                left(i.expires, clock),
+                i.reason.unwrap_or("-").to_string(),
+                i.category.to_string(),
+                format!("{:.2}", i.price),
+                i.quantity.to_string(),
+                i.creator.to_string(),
+                i.followers.to_string(),
+                format!("{:.3}", i.engagement_rate),
+                i.fulfillment_rate_90d
+                    .map_or("?".into(), |r| format!("{r:.2}")),
+                i.posts_30d.to_string(),
+                i.tier.unwrap_or("-").to_string(),
+                format!("{}", i.credit),
+                i.completed.to_string(),
+                i.breaches.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out.push(format!("{} pending review(s)", items.len()));
+    out
+}

@@ -1,0 +1,163 @@
+//! `sampleflow run EVENTS.jsonl [--out FILE]`: applies the events; records to stdout or FILE;
+//! a summary on stderr.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{load_program, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK};
+use crate::rules::RuleFault;
+use crate::runtime::session::{run_file, Observer, Summary};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// JSON Lines of events.
+    #[arg(value_name = "EVENTS.jsonl")]
+    pub events: PathBuf,
+    /// Write records here (truncated) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+struct Terminal {
+    bar: Option<ProgressBar>,
+}
+
+impl Observer for Terminal {
+    fn progress(&mut self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes);
+        }
+    }
+
+    fn fault(&mut self, fault: &RuleFault) {
+        let text = format!("rule fault: {fault}");
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    let program = match load_program(cli)? {
+        Ok(program) => program,
+        Err(code) => return Ok(code),
+    };
+    let size = std::fs::metadata(&args.events)
+        .map_err(|source| CliError::Read {
+            path: args.events.clone(),
+            source,
+        })?
+        .len();
+    let store = open_store(cli)?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::with_capacity(
+            1 << 16,
+            File::create(path).map_err(|source| CliError::Read {
+                path: path.clone(),
+                source,
+            })?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(size);
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let mut observer = Terminal { bar };
+    let result = run_file(program, store, &args.events, &mut out, &mut observer);
+    if let Some(bar) = &observer.bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(summary) => {
+            eprint!(
+                "{}",
+                render_summary(&args.events.display().to_string(), &summary)
+            );
+            Ok(EXIT_OK)
+        }
+        Err(crate::runtime::session::RunError::Output(e))
+            if e.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(EXIT_FAILED)
+        }
+    }
+}
+
+/// The summary: what was read, applied and refused, what fired, where the samples are.
+pub fn render_summary(input: &str, s: &Summary) -> String {
+    let st = &s.stats;
+    let mut text = String::new();
+    if let Some(lines) = s.resumed_after {
+        text.push_str(&format!(
+            "resumed an interrupted run of `{input}` after line {lines}\n"
+        ));
+    }
+    let refused = st.refused_total();
+    let kinds = st
+        .refused
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    text.push_str(&format!(
+        "events: {} read, {} applied, {} refused{}\n",
+        st.read,
+        st.applied,
+        refused,
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({kinds})")
+        }
+    ));
+    text.push_str(&format!(
+        "deadlines fired: {}, records written: {}{}\n",
+        st.deadlines,
+        st.records,
+        if st.rule_faults > 0 {
+            format!(", rule faults: {} (see above)", st.rule_faults)
+        } else {
+            String::new()
+        }
+    ));
+    let total: u64 = s.states.values().sum();
+    let states = s
+        .states
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    text.push_str(&format!("samples: {total} ({states})\n"));
+    let secs = s.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        s.lines_here as f64 / secs
+    } else {
+        0.0
+    };
+    text.push_str(&format!("elapsed: {secs:.2}s, {rate:.0} events/s\n"));
+    text
+}
+
+/// Writes lines with a trailing newline; a closed pipe ends quietly.
+pub(crate) fn write_lines(lines: impl IntoIterator<Item = String>) -> Result<(), CliError> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}

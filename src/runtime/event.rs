@@ -1,0 +1,586 @@
+//! Events in: one JSON object per line, checked into a typed [`Event`] or refused with the
+//! contract's error kind.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rhai::ImmutableString;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::definition::vocab::{self, EventScope};
+use crate::rules::{Creator, Post, Product};
+
+/// Why an event was refused, in the contract's order: the first that applies is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    Malformed,
+    UnknownType,
+    InvalidField,
+    DuplicateId,
+    UnknownSample,
+    TimeBack,
+    NotAllowed,
+    SecondExtension,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Malformed,
+        ErrorKind::UnknownType,
+        ErrorKind::InvalidField,
+        ErrorKind::DuplicateId,
+        ErrorKind::UnknownSample,
+        ErrorKind::TimeBack,
+        ErrorKind::NotAllowed,
+        ErrorKind::SecondExtension,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::UnknownType => "unknown_type",
+            ErrorKind::InvalidField => "invalid_field",
+            ErrorKind::DuplicateId => "duplicate_id",
+            ErrorKind::UnknownSample => "unknown_sample",
+            ErrorKind::TimeBack => "time_back",
+            ErrorKind::NotAllowed => "not_allowed",
+            ErrorKind::SecondExtension => "second_extension",
+        }
+    }
+}
+
+/// A refusal: its kind and a one-line message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Refusal {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// One event that passed the checks of its own text.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: ImmutableString,
+    pub kind: &'static str,
+    pub at: DateTime<Utc>,
+    /// The sample it names (absent for product, creator and clock events).
+    pub sample: Option<ImmutableString>,
+    pub body: Body,
+}
+
+/// What each event type carries beyond the envelope.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Body {
+    Requested {
+        creator: Arc<Creator>,
+        product: Arc<Product>,
+        quantity: i64,
+        workflow: Option<String>,
+    },
+    Reviewed {
+        decision: ImmutableString,
+        reason: Option<String>,
+        by: Option<String>,
+    },
+    Shipped {
+        tracking_number: String,
+        carrier: Option<String>,
+        shipping_cost: f64,
+    },
+    DeliveryFailed {
+        reason: ImmutableString,
+    },
+    Posted(Arc<Post>),
+    Removed {
+        content_id: ImmutableString,
+    },
+    Metrics(Metrics),
+    ProductUnavailable {
+        product: ImmutableString,
+        reason: ImmutableString,
+    },
+    CreatorAdjusted {
+        creator: ImmutableString,
+        credit: Option<f64>,
+        block_days: Option<i64>,
+    },
+    /// Events with no fields of their own that matter to the runner (withdrawn, tracking,
+    /// delivered, extension, appeal, tick).
+    Plain,
+}
+
+impl Event {
+    /// The value of a field that can pick a move (`field:` in a workflow) or give a reason.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        match (&self.body, name) {
+            (Body::Reviewed { decision, .. }, "decision") => Some(decision),
+            (Body::Reviewed { reason, .. }, "reason") => reason.as_deref(),
+            (Body::DeliveryFailed { reason }, "reason") => Some(reason),
+            (Body::ProductUnavailable { reason, .. }, "reason") => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// Totals to date for one content.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Metrics {
+    pub content_id: ImmutableString,
+    #[serde(default)]
+    pub views: Option<i64>,
+    #[serde(default)]
+    pub likes: Option<i64>,
+    #[serde(default)]
+    pub comments: Option<i64>,
+    #[serde(default)]
+    pub orders: Option<i64>,
+    #[serde(default)]
+    pub gmv: Option<f64>,
+}
+
+/// A line that could not become an [`Event`]. `at` is known unless the line is malformed, and
+/// then the event still moves the clock.
+#[derive(Debug, Clone)]
+pub struct Bad {
+    pub id: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+    pub refusal: Refusal,
+}
+
+/// Parses one line. Blank lines are the caller's to skip.
+pub fn parse(line: &str) -> Result<Event, Bad> {
+    let malformed = |id: Option<String>, message: String| Bad {
+        id,
+        at: None,
+        refusal: Refusal::new(ErrorKind::Malformed, message),
+    };
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| malformed(None, format!("not JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(malformed(None, "not a JSON object".into()));
+    };
+    let id = match map.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        Some(Value::String(_)) => return Err(malformed(None, "`id` is empty".into())),
+        Some(_) => return Err(malformed(None, "`id` is not a string".into())),
+        None => return Err(malformed(None, "no `id`".into())),
+    };
+    let kind = match map.get("type") {
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => return Err(malformed(Some(id), "`type` is not a string".into())),
+        None => return Err(malformed(Some(id), "no `type`".into())),
+    };
+    let at = match map.get("at") {
+        Some(Value::String(at)) => DateTime::parse_from_rfc3339(at)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| malformed(Some(id.clone()), format!("bad time `{at}`: {e}")))?,
+        Some(_) => return Err(malformed(Some(id), "`at` is not a string".into())),
+        None => return Err(malformed(Some(id), "no `at`".into())),
+    };
+    let bad = |kind: ErrorKind, message: String| Bad {
+        id: Some(id.clone()),
+        at: Some(at),
+        refusal: Refusal::new(kind, message),
+    };
+    let Some(event_type) = vocab::event_type(kind) else {
+        let hint = vocab::did_you_mean(kind, vocab::EVENT_TYPES.iter().map(|e| e.name))
+            .map(|m| format!("; did you mean `{m}`?"))
+            .unwrap_or_default();
+        return Err(bad(
+            ErrorKind::UnknownType,
+            format!("unknown event type `{kind}`{hint}"),
+        ));
+    };
+    let fields = Fields(&map);
+    let sample = match event_type.scope {
+        EventScope::Create | EventScope::Sample => Some(
+            fields
+                .required::<String>("sample")
+                .and_then(|s| non_empty("sample", s))
+                .map_err(|m| bad(ErrorKind::InvalidField, m))?
+                .into(),
+        ),
+        _ => None,
+    };
+    let body = body(event_type.name, &fields).map_err(|m| bad(ErrorKind::InvalidField, m))?;
+    Ok(Event {
+        id: id.into(),
+        kind: event_type.name,
+        at,
+        sample,
+        body,
+    })
+}
+
+fn body(kind: &str, f: &Fields) -> Result<Body, String> {
+    Ok(match kind {
+        "sample_requested" => {
+            let creator: Creator = f.object("creator", CREATOR_FIELDS)?;
+            check_creator(&creator)?;
+            let product: Product = f.object("product", PRODUCT_FIELDS)?;
+            non_empty("product.id", product.id.to_string())?;
+            non_empty("product.category", product.category.to_string())?;
+            money("product.price", product.price)?;
+            money("product.unit_cost", product.unit_cost)?;
+            let quantity = f.optional::<i64>("quantity")?.unwrap_or(1);
+            if quantity < 1 {
+                return Err(format!("`quantity` is {quantity}; it must be at least 1"));
+            }
+            Body::Requested {
+                creator: Arc::new(creator),
+                product: Arc::new(product),
+                quantity,
+                workflow: f.optional("workflow")?,
+            }
+        }
+        "sample_reviewed" => Body::Reviewed {
+            decision: one_of(f, "decision", &["approve", "reject"])?,
+            reason: f.optional("reason")?,
+            by: f.optional("by")?,
+        },
+        "sample_shipped" => {
+            let shipping_cost = f.optional::<f64>("shipping_cost")?.unwrap_or(0.0);
+            money("shipping_cost", shipping_cost)?;
+            Body::Shipped {
+                tracking_number: non_empty("tracking_number", f.required("tracking_number")?)?,
+                carrier: f.optional("carrier")?,
+                shipping_cost,
+            }
+        }
+        "tracking_updated" => {
+            f.optional::<String>("status")?;
+            f.optional::<String>("location")?;
+            Body::Plain
+        }
+        "delivery_failed" => Body::DeliveryFailed {
+            reason: one_of(
+                f,
+                "reason",
+                &["invalid_address", "customs_hold", "lost", "returned"],
+            )?,
+        },
+        "appeal_filed" => {
+            f.optional::<String>("reason")?;
+            Body::Plain
+        }
+        "content_posted" => {
+            let post: Post = f.whole(POST_FIELDS)?;
+            non_empty("content_id", post.content_id.to_string())?;
+            match post.format.as_str() {
+                "video" => {}
+                "live" => match post.live_minutes {
+                    None => return Err("`live_minutes` is required for a live".into()),
+                    Some(m) => count_f("live_minutes", m)?,
+                },
+                other => {
+                    return Err(format!(
+                        "`format` is `{other}`; it must be `video` or `live`"
+                    ))
+                }
+            }
+            Body::Posted(Arc::new(post))
+        }
+        "content_removed" => Body::Removed {
+            content_id: non_empty("content_id", f.required::<String>("content_id")?)?.into(),
+        },
+        "content_metrics" => {
+            let metrics: Metrics = f.whole(METRICS_FIELDS)?;
+            non_empty("content_id", metrics.content_id.to_string())?;
+            for (name, v) in [
+                ("views", metrics.views),
+                ("likes", metrics.likes),
+                ("comments", metrics.comments),
+                ("orders", metrics.orders),
+            ] {
+                count(name, v.unwrap_or(0))?;
+            }
+            money("gmv", metrics.gmv.unwrap_or(0.0))?;
+            Body::Metrics(metrics)
+        }
+        "product_unavailable" => {
+            let product: IdOnly = f.object("product", &["id"])?;
+            Body::ProductUnavailable {
+                product: non_empty("product.id", product.id)?.into(),
+                reason: one_of(f, "reason", &["out_of_stock", "deactivated"])?,
+            }
+        }
+        "creator_adjusted" => {
+            let creator: IdOnly = f.object("creator", &["id"])?;
+            let credit: Option<f64> = f.optional("credit")?;
+            if credit.is_some_and(|c| !c.is_finite()) {
+                return Err("`credit` is not a finite number".into());
+            }
+            let block_days: Option<i64> = f.optional("block_days")?;
+            if let Some(days) = block_days {
+                count("block_days", days)?;
+            }
+            f.optional::<String>("by")?;
+            f.optional::<String>("note")?;
+            Body::CreatorAdjusted {
+                creator: non_empty("creator.id", creator.id)?.into(),
+                credit,
+                block_days,
+            }
+        }
+        _ => Body::Plain,
+    })
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+const CREATOR_FIELDS: &[&str] = &[
+    "id",
+    "followers",
+    "engagement_rate",
+    "posts_30d",
+    "gmv_30d",
+    "avg_video_views",
+    "fulfillment_rate_90d",
+    "top_categories",
+];
+const PRODUCT_FIELDS: &[&str] = &["id", "category", "price", "unit_cost", "flags"];
+const POST_FIELDS: &[&str] = &[
+    "content_id",
+    "format",
+    "has_product_link",
+    "has_ad_disclosure",
+    "live_minutes",
+];
+const METRICS_FIELDS: &[&str] = &["content_id", "views", "likes", "comments", "orders", "gmv"];
+
+fn check_creator(c: &Creator) -> Result<(), String> {
+    non_empty("creator.id", c.id.to_string())?;
+    count("creator.followers", c.followers)?;
+    count("creator.posts_30d", c.posts_30d)?;
+    rate("creator.engagement_rate", c.engagement_rate)?;
+    if let Some(r) = c.fulfillment_rate_90d {
+        rate("creator.fulfillment_rate_90d", r)?;
+    }
+    if let Some(g) = c.gmv_30d {
+        money("creator.gmv_30d", g)?;
+    }
+    if let Some(v) = c.avg_video_views {
+        count_f("creator.avg_video_views", v)?;
+    }
+    Ok(())
+}
+
+/// The event's fields, read with the field's path in every message.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    fn required<T: DeserializeOwned>(&self, name: &str) -> Result<T, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Err(format!("`{name}` is required")),
+            Some(v) => typed(name, v),
+        }
+    }
+
+    /// Absent and null both mean the default.
+    fn optional<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => typed(name, v).map(Some),
+        }
+    }
+
+    /// A nested object, keeping only the fields the contract names (others are ignored).
+    fn object<T: DeserializeOwned>(&self, name: &str, known: &[&str]) -> Result<T, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Err(format!("`{name}` is required")),
+            Some(Value::Object(map)) => typed(name, &Value::Object(known_only(map, known))),
+            Some(_) => Err(format!("`{name}` must be an object")),
+        }
+    }
+
+    /// The event's own fields as one struct.
+    fn whole<T: DeserializeOwned>(&self, known: &[&str]) -> Result<T, String> {
+        let value = Value::Object(known_only(self.0, known));
+        let de = serde_path_to_error::deserialize(&value);
+        de.map_err(|e| field_error(None, &e))
+    }
+}
+
+/// Null fields are dropped so that they mean the default, like an absent one.
+fn known_only(map: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
+    map.iter()
+        .filter(|(k, v)| known.contains(&k.as_str()) && !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn typed<T: DeserializeOwned>(name: &str, value: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| field_error(Some(name), &e))
+}
+
+fn field_error(prefix: Option<&str>, e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = e.path().to_string();
+    let path = match (prefix, inner.as_str()) {
+        (Some(p), ".") => p.to_string(),
+        (Some(p), inner) => format!("{p}.{inner}"),
+        (None, inner) => inner.to_string(),
+    };
+    let message = e.inner().to_string();
+    // serde says "missing field `x`" at the parent: name the whole path.
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return match (path.as_str(), field) {
+            (".", f) => format!("`{f}` is required"),
+            (p, f) => format!("`{p}.{f}` is required"),
+        };
+    }
+    format!("`{path}`: {message}")
+}
+
+fn one_of(f: &Fields, name: &str, allowed: &[&str]) -> Result<ImmutableString, String> {
+    let value: String = f.required(name)?;
+    if allowed.contains(&value.as_str()) {
+        return Ok(value.into());
+    }
+    let list = allowed
+        .iter()
+        .map(|a| format!("`{a}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(format!("`{name}` is `{value}`; it must be one of {list}"))
+}
+
+fn non_empty(name: &str, value: String) -> Result<String, String> {
+    if value.is_empty() {
+        Err(format!("`{name}` is empty"))
+    } else {
+        Ok(value)
+    }
+}
+
+fn money(name: &str, value: f64) -> Result<(), String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is {value}; money must be at least 0"))
+    }
+}
+
+fn count(name: &str, value: i64) -> Result<(), String> {
+    if value >= 0 {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is {value}; it must be at least 0"))
+    }
+}
+
+fn count_f(name: &str, value: f64) -> Result<(), String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is {value}; it must be at least 0"))
+    }
+}
+
+fn rate(name: &str, value: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is {value}; a rate must be within 0..1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(line: &str) -> (ErrorKind, String) {
+        let bad = parse(line).expect_err("refused");
+        (bad.refusal.kind, bad.refusal.message)
+    }
+
+    const REQUEST: &str = r#"{"id":"e1","type":"sample_requested","at":"2026-03-02T10:00:00-08:00","sample":"s1","creator":{"id":"c1","followers":9000,"engagement_rate":0.05,"posts_30d":4},"product":{"id":"p1","category":"beauty","price":20,"unit_cost":6}}"#;
+
+    #[test]
+    fn parses_a_request_with_defaults_and_utc_time() {
+        let e = parse(REQUEST).expect("valid");
+        assert_eq!(e.at.to_rfc3339(), "2026-03-02T18:00:00+00:00");
+        assert_eq!(e.sample.as_deref(), Some("s1"));
+        let Body::Requested {
+            creator, quantity, ..
+        } = e.body
+        else {
+            panic!("a request")
+        };
+        assert_eq!(quantity, 1);
+        assert_eq!(creator.fulfillment_rate_90d, None);
+    }
+
+    #[test]
+    fn orders_the_refusals_as_the_contract_does() {
+        assert_eq!(refused("{oops").0, ErrorKind::Malformed);
+        assert_eq!(
+            refused(r#"{"id":"e","type":"x","at":"yesterday"}"#).0,
+            ErrorKind::Malformed
+        );
+        assert_eq!(
+            refused(r#"{"id":"e","type":"sample_shiped","at":"2026-01-01T00:00:00Z"}"#),
+            (
+                ErrorKind::UnknownType,
+                "unknown event type `sample_shiped`; did you mean `sample_shipped`?".into()
+            )
+        );
+        let bad_rate = REQUEST.replace("0.05", "1.5");
+        assert_eq!(
+            refused(&bad_rate),
+            (
+                ErrorKind::InvalidField,
+                "`creator.engagement_rate` is 1.5; a rate must be within 0..1".into()
+            )
+        );
+        let missing = REQUEST.replace(r#""followers":9000,"#, "");
+        assert_eq!(
+            refused(&missing).1,
+            "`creator.followers` is required".to_string()
+        );
+        let wrong_type = REQUEST.replace("9000", "\"many\"");
+        assert!(refused(&wrong_type)
+            .1
+            .starts_with("`creator.followers`: invalid type"));
+    }
+
+    #[test]
+    fn null_means_the_default_and_unknown_fields_are_ignored() {
+        let line = REQUEST.replace(
+            r#""posts_30d":4"#,
+            r#""posts_30d":4,"gmv_30d":null,"handle":"@x""#,
+        );
+        assert!(parse(&line).is_ok());
+        let live = r#"{"id":"e","type":"content_posted","at":"2026-01-01T00:00:00Z","sample":"s","content_id":"v","format":"live","has_product_link":true}"#;
+        assert_eq!(
+            refused(live).1,
+            "`live_minutes` is required for a live".to_string()
+        );
+    }
+
+    #[test]
+    fn a_bad_field_still_carries_the_time() {
+        let bad =
+            parse(r#"{"id":"e","type":"sample_shipped","at":"2026-01-01T00:00:00Z","sample":"s"}"#)
+                .expect_err("no tracking number");
+        assert_eq!(bad.refusal.kind, ErrorKind::InvalidField);
+        assert!(bad.at.is_some());
+    }
+}

@@ -1,0 +1,137 @@
+//! One sample in flight: its state, what screening saw and decided, its contents and the
+//! deadlines armed for it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rhai::ImmutableString;
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{Creator, Product, Sample};
+
+/// A sample as the runner keeps it and the store saves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Instance {
+    /// What the post-screening hooks see (id, state, creator, product, cost, GMV, deposit...).
+    pub sample: Sample,
+    pub workflow: String,
+    /// The creator's figures and the product as the request gave them.
+    pub creator: Arc<Creator>,
+    pub product: Arc<Product>,
+    pub requested_at: DateTime<Utc>,
+    /// The time of its last record (event or deadline); an earlier event is `time_back`.
+    pub last_at: DateTime<Utc>,
+    /// Screening's decision, reason and the tier it used.
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+    pub tier: Option<String>,
+    pub rules: String,
+    /// Whether the sample was ever in an open state (it counts in the ledger's product history).
+    pub opened: bool,
+    pub shipping_cost: f64,
+    pub tracking_number: Option<String>,
+    /// Latest GMV per content id.
+    pub contents: BTreeMap<String, f64>,
+    /// Times each sample deadline was extended.
+    pub extensions: BTreeMap<String, u32>,
+    pub deadlines: Vec<Armed>,
+    /// Records written so far; numbers the next record's actions.
+    pub records: u32,
+}
+
+/// An armed deadline with its absolute due time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Armed {
+    pub name: String,
+    /// True for a deadline of the state the sample is in, false for a sample deadline.
+    pub of_state: bool,
+    pub due: DateTime<Utc>,
+    /// Global arming order: ties in due time fire in the order they were armed.
+    pub seq: u64,
+    /// Came due while held: fires at once when the sample returns to a state it fires in.
+    pub held: bool,
+}
+
+impl Instance {
+    pub fn id(&self) -> &ImmutableString {
+        &self.sample.id
+    }
+
+    pub fn state(&self) -> &str {
+        &self.sample.state
+    }
+
+    pub fn armed(&self, name: &str) -> Option<&Armed> {
+        self.deadlines.iter().find(|d| d.name == name)
+    }
+}
+
+/// A sample's current state, as `show --all` writes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleView<'a> {
+    pub sample: &'a str,
+    pub state: &'a str,
+    pub creator: &'a str,
+    pub product: &'a str,
+    pub category: &'a str,
+    pub workflow: &'a str,
+    /// The tier screening used.
+    pub tier: Option<&'a str>,
+    pub decision: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub rules: &'a str,
+    pub quantity: i64,
+    pub cost: f64,
+    pub gmv: f64,
+    pub deposit: Option<f64>,
+    #[serde(serialize_with = "super::record::utc")]
+    pub requested_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::record::utc")]
+    pub updated_at: DateTime<Utc>,
+    pub deadlines: Vec<DeadlineView<'a>>,
+}
+
+/// An armed deadline in a [`SampleView`].
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlineView<'a> {
+    pub name: &'a str,
+    #[serde(serialize_with = "super::record::utc")]
+    pub due: DateTime<Utc>,
+    pub held: bool,
+}
+
+impl<'a> SampleView<'a> {
+    pub fn of(inst: &'a Instance) -> Self {
+        let s = &inst.sample;
+        let mut deadlines: Vec<DeadlineView> = inst
+            .deadlines
+            .iter()
+            .map(|d| DeadlineView {
+                name: &d.name,
+                due: d.due,
+                held: d.held,
+            })
+            .collect();
+        deadlines.sort_by_key(|d| d.due);
+        SampleView {
+            sample: &s.id,
+            state: &s.state,
+            creator: &s.creator,
+            product: &s.product,
+            category: &s.category,
+            workflow: &inst.workflow,
+            tier: inst.tier.as_deref(),
+            decision: inst.decision.as_deref(),
+            reason: inst.reason.as_deref(),
+            rules: &inst.rules,
+            quantity: s.quantity,
+            cost: s.cost,
+            gmv: s.gmv,
+            deposit: s.deposit,
+            requested_at: inst.requested_at,
+            updated_at: inst.last_at,
+            deadlines,
+        }
+    }
+}

@@ -1,0 +1,1262 @@
+//! The runner: events in, through the workflow graph and the rules, on event time; records out.
+//!
+//! The runner holds every sample, every creator's ledger, the clock and the armed deadlines in
+//! memory, and hands what changed to a [`crate::store::Store`] in batches (`take_changes`). It
+//! never parses YAML and never touches a file: the caller feeds it lines and drains its output.
+
+pub mod event;
+pub mod gen;
+mod instance;
+pub mod record;
+pub mod session;
+
+pub use event::{Body, ErrorKind, Event, Refusal};
+pub use instance::{Armed, DeadlineView, Instance, SampleView};
+pub use record::{ActionOut, ErrorRecord, Output, Record};
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rhai::ImmutableString;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::definition::{vocab, Duration, Move, Reason, DEFAULT_WORKFLOW};
+use crate::graph::WorkflowGraph;
+use crate::rules::{
+    Action, Explain, Ledger, Quarter, Request, RuleFault, RuleSet, ScreenInput, Verdict, DAY,
+};
+
+/// The state a sample reaches when the creator breaches (penalty, forfeit, a breach on record).
+pub const BREACH_STATE: &str = "unfulfill_cancelled";
+/// The state in which the obligation is met.
+pub const COMPLETED_STATE: &str = "completed";
+
+/// One workflow ready to run, with the short hash of its file.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub graph: WorkflowGraph,
+    pub hash: Arc<str>,
+}
+
+impl Flow {
+    pub fn new(graph: WorkflowGraph) -> Self {
+        let text = graph.workflow().source.inner().to_string();
+        Flow {
+            hash: short_hash(text.as_bytes()).into(),
+            graph,
+        }
+    }
+}
+
+/// Twelve hex digits of sha256, as `rules` and `workflow` are written in records.
+pub fn short_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the runner runs: the workflows by name and the rule set.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub flows: HashMap<String, Arc<Flow>>,
+    pub rules: Arc<RuleSet>,
+    rules_hash: Arc<str>,
+}
+
+impl Program {
+    pub fn new(graphs: Vec<WorkflowGraph>, rules: RuleSet) -> Self {
+        let flows = graphs
+            .into_iter()
+            .map(|g| (g.workflow().name.value.clone(), Arc::new(Flow::new(g))))
+            .collect();
+        Program {
+            flows,
+            rules_hash: rules.hash().into(),
+            rules: Arc::new(rules),
+        }
+    }
+
+    /// The same workflows with another rule set (a reload, or the candidate of a diff).
+    pub fn with_rules(&self, rules: Arc<RuleSet>) -> Self {
+        Program {
+            flows: self.flows.clone(),
+            rules_hash: rules.hash().into(),
+            rules,
+        }
+    }
+}
+
+/// The runner's own figures that live across runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The latest `at` of any event that was not malformed.
+    pub clock: Option<DateTime<Utc>>,
+    /// The next arming number.
+    pub seq: u64,
+    /// The shop's automatic approvals per day of the shop's timezone.
+    pub auto_approvals: BTreeMap<NaiveDate, i64>,
+}
+
+/// Everything the runner keeps, as a store loads it.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub samples: Vec<Instance>,
+    pub ledgers: Vec<(String, Ledger)>,
+    pub meta: Meta,
+    /// Ids of every event applied so far.
+    pub applied: Vec<String>,
+}
+
+/// What changed since the last `take_changes`.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub samples: Vec<Instance>,
+    pub ledgers: Vec<(String, Ledger)>,
+    pub meta: Meta,
+}
+
+/// Counts for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub read: u64,
+    pub applied: u64,
+    pub refused: BTreeMap<String, u64>,
+    pub deadlines: u64,
+    pub records: u64,
+    pub rule_faults: u64,
+}
+
+impl Stats {
+    pub fn refused_total(&self) -> u64 {
+        self.refused.values().sum()
+    }
+}
+
+/// An action before it has its id: from a rule, or one the workflow names.
+#[derive(Debug, Clone)]
+enum Act {
+    Rule(Action),
+    Named(String),
+}
+
+/// One move of one sample, before it becomes a record.
+struct Step {
+    sample: ImmutableString,
+    at: DateTime<Utc>,
+    to: String,
+    trigger: String,
+    event: Option<ImmutableString>,
+    decision: Option<String>,
+    reason: Option<String>,
+    explain: Option<Explain>,
+    acts: Vec<Act>,
+    /// The content that caused the move, for the keep-up period.
+    content: Option<ImmutableString>,
+}
+
+impl Step {
+    fn new(sample: &ImmutableString, at: DateTime<Utc>, to: &str, trigger: String) -> Self {
+        Step {
+            sample: sample.clone(),
+            at,
+            to: to.to_string(),
+            trigger,
+            event: None,
+            decision: None,
+            reason: None,
+            explain: None,
+            acts: Vec::new(),
+            content: None,
+        }
+    }
+}
+
+type Due = Reverse<(DateTime<Utc>, u64, ImmutableString, String)>;
+
+/// Applies events to samples and ledgers.
+pub struct Runner {
+    program: Program,
+    samples: HashMap<ImmutableString, Instance>,
+    ledgers: HashMap<ImmutableString, Arc<Ledger>>,
+    meta: Meta,
+    applied: HashSet<u128>,
+    heap: BinaryHeap<Due>,
+    /// Open samples per product, for `product_unavailable`.
+    by_product: HashMap<ImmutableString, BTreeSet<ImmutableString>>,
+    dirty_samples: HashSet<ImmutableString>,
+    dirty_ledgers: HashSet<ImmutableString>,
+    out: Vec<Output>,
+    faults: Vec<RuleFault>,
+    pub stats: Stats,
+}
+
+fn fingerprint(id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
+}
+
+impl Runner {
+    pub fn new(program: Program, snapshot: Snapshot) -> Self {
+        let mut runner = Runner {
+            program,
+            samples: HashMap::with_capacity(snapshot.samples.len()),
+            ledgers: snapshot
+                .ledgers
+                .into_iter()
+                .map(|(id, l)| (id.into(), Arc::new(l)))
+                .collect(),
+            meta: snapshot.meta,
+            applied: snapshot.applied.iter().map(|id| fingerprint(id)).collect(),
+            heap: BinaryHeap::new(),
+            by_product: HashMap::new(),
+            dirty_samples: HashSet::new(),
+            dirty_ledgers: HashSet::new(),
+            out: Vec::new(),
+            faults: Vec::new(),
+            stats: Stats::default(),
+        };
+        for inst in snapshot.samples {
+            for d in inst.deadlines.iter().filter(|d| !d.held) {
+                runner
+                    .heap
+                    .push(Reverse((d.due, d.seq, inst.id().clone(), d.name.clone())));
+            }
+            if inst.opened && !runner.is_terminal(&inst) {
+                runner.index_product(&inst);
+            }
+            runner.samples.insert(inst.id().clone(), inst);
+        }
+        runner
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    pub fn clock(&self) -> Option<DateTime<Utc>> {
+        self.meta.clock
+    }
+
+    pub fn samples(&self) -> impl Iterator<Item = &Instance> {
+        self.samples.values()
+    }
+
+    pub fn sample(&self, id: &str) -> Option<&Instance> {
+        self.samples.get(id)
+    }
+
+    pub fn ledger(&self, creator: &str) -> Option<&Ledger> {
+        self.ledgers.get(creator).map(|l| l.as_ref())
+    }
+
+    pub fn ledgers(&self) -> impl Iterator<Item = (&ImmutableString, &Ledger)> {
+        self.ledgers.iter().map(|(k, v)| (k, v.as_ref()))
+    }
+
+    /// Samples per state, for the summary.
+    pub fn states(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for inst in self.samples.values() {
+            *counts.entry(inst.state().to_string()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Output written since the last call, in order.
+    pub fn drain_output(&mut self) -> std::vec::Drain<'_, Output> {
+        self.out.drain(..)
+    }
+
+    /// Rule faults since the last call: the rule failed, the runner went on.
+    pub fn drain_faults(&mut self) -> std::vec::Drain<'_, RuleFault> {
+        self.faults.drain(..)
+    }
+
+    /// What changed since the last call, for the store.
+    pub fn take_changes(&mut self) -> Changes {
+        let samples = self
+            .dirty_samples
+            .drain()
+            .filter_map(|id| self.samples.get(&id).cloned())
+            .collect();
+        let ledgers = self
+            .dirty_ledgers
+            .drain()
+            .filter_map(|id| {
+                self.ledgers
+                    .get(&id)
+                    .map(|l| (id.to_string(), (**l).clone()))
+            })
+            .collect();
+        Changes {
+            samples,
+            ledgers,
+            meta: self.meta.clone(),
+        }
+    }
+
+    /// Applies one line of input; returns the event's id when it was applied.
+    pub fn apply_line(&mut self, line: u64, text: &str) -> Option<ImmutableString> {
+        self.stats.read += 1;
+        let (id, refusal) = match event::parse(text) {
+            Err(bad) => {
+                if let Some(at) = bad.at {
+                    self.advance(at);
+                }
+                (bad.id, bad.refusal)
+            }
+            Ok(event) => {
+                self.advance(event.at);
+                match self.apply(&event) {
+                    Ok(()) => {
+                        self.applied.insert(fingerprint(&event.id));
+                        self.stats.applied += 1;
+                        return Some(event.id);
+                    }
+                    Err(refusal) => (Some(event.id.to_string()), refusal),
+                }
+            }
+        };
+        self.refuse(line, id, refusal);
+        None
+    }
+
+    /// Refuses a line that is not even text.
+    pub fn refuse_malformed(&mut self, line: u64, message: String) {
+        self.stats.read += 1;
+        self.refuse(line, None, Refusal::new(ErrorKind::Malformed, message));
+    }
+
+    fn refuse(&mut self, line: u64, id: Option<String>, refusal: Refusal) {
+        *self
+            .stats
+            .refused
+            .entry(refusal.kind.as_str().to_string())
+            .or_insert(0) += 1;
+        self.out.push(Output::Error(ErrorRecord {
+            line,
+            event: id,
+            error: refusal.kind.as_str().to_string(),
+            message: refusal.message,
+        }));
+    }
+
+    /// At the end of input: deadlines due at or before the clock fire.
+    pub fn finish(&mut self) {
+        self.fire_due();
+    }
+
+    /// Moves the clock to `at` if later, then fires every deadline due at or before it.
+    fn advance(&mut self, at: DateTime<Utc>) {
+        if self.meta.clock.is_none_or(|c| at > c) {
+            self.meta.clock = Some(at);
+        }
+        self.fire_due();
+    }
+
+    fn apply(&mut self, e: &Event) -> Result<(), Refusal> {
+        if let Body::Requested {
+            workflow: Some(name),
+            ..
+        } = &e.body
+        {
+            if !self.program.flows.contains_key(name) {
+                let hint = vocab::did_you_mean(name, self.program.flows.keys().map(|k| k.as_str()))
+                    .map(|m| format!("; did you mean `{m}`?"))
+                    .unwrap_or_default();
+                return Err(Refusal::new(
+                    ErrorKind::InvalidField,
+                    format!("unknown workflow `{name}`{hint}"),
+                ));
+            }
+        }
+        if self.applied.contains(&fingerprint(&e.id)) {
+            return Err(Refusal::new(
+                ErrorKind::DuplicateId,
+                format!("event `{}` was applied already", e.id),
+            ));
+        }
+        match &e.body {
+            Body::Requested {
+                creator,
+                product,
+                quantity,
+                workflow,
+            } => {
+                let sample = e.sample.clone().unwrap_or_default();
+                if let Some(inst) = self.samples.get(&sample) {
+                    self.not_earlier(e, inst)?;
+                    return Err(Refusal::new(
+                        ErrorKind::NotAllowed,
+                        format!(
+                            "sample `{sample}` exists already (state `{}`)",
+                            inst.state()
+                        ),
+                    ));
+                }
+                let workflow = workflow.as_deref().unwrap_or(DEFAULT_WORKFLOW);
+                self.request(e, &sample, creator, product, *quantity, workflow)
+            }
+            Body::ProductUnavailable { product, .. } => {
+                self.product_event(e, product);
+                Ok(())
+            }
+            Body::CreatorAdjusted {
+                creator,
+                credit,
+                block_days,
+            } => {
+                let ledger = Arc::make_mut(self.ledgers.entry(creator.clone()).or_default());
+                if let Some(credit) = credit {
+                    ledger.credit += credit;
+                }
+                match block_days {
+                    Some(0) => ledger.blocked_until = None,
+                    Some(days) => {
+                        ledger.blocked_until = Some(e.at + chrono::Duration::seconds(days * DAY))
+                    }
+                    None => {}
+                }
+                self.dirty_ledgers.insert(creator.clone());
+                Ok(())
+            }
+            _ if e.sample.is_some() => self.sample_event(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn not_earlier(&self, e: &Event, inst: &Instance) -> Result<(), Refusal> {
+        if e.at < inst.last_at {
+            return Err(Refusal::new(
+                ErrorKind::TimeBack,
+                format!(
+                    "`{}` is earlier than the last record of sample `{}` ({})",
+                    e.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    inst.id(),
+                    inst.last_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Instances only name workflows that exist: requests naming others are refused. A store
+    /// written under other workflows may still hold one; its events are then not allowed.
+    fn flow(&self, name: &str) -> Option<Arc<Flow>> {
+        self.program.flows.get(name).cloned()
+    }
+
+    fn is_terminal(&self, inst: &Instance) -> bool {
+        self.flow(&inst.workflow)
+            .and_then(|f| f.graph.is_terminal(inst.state()))
+            .unwrap_or(false)
+    }
+
+    fn index_product(&mut self, inst: &Instance) {
+        self.by_product
+            .entry(inst.sample.product.clone())
+            .or_default()
+            .insert(inst.id().clone());
+    }
+
+    fn day(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.program.rules.policy().timezone)
+            .date_naive()
+    }
+
+    /// Seconds of a workflow duration for a category: literal, or from the policy.
+    fn seconds(&self, after: &str, category: &str) -> i64 {
+        match Duration::parse(after) {
+            Ok(Duration::Seconds(s)) => s,
+            Ok(Duration::Policy(name)) => self
+                .program
+                .rules
+                .policy()
+                .duration(category, &name)
+                .unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn screen_input(&self, inst: &Instance, at: DateTime<Utc>) -> ScreenInput {
+        ScreenInput {
+            request: Request {
+                sample: inst.id().clone(),
+                at,
+                quantity: inst.sample.quantity,
+                auto_approvals_today: self
+                    .meta
+                    .auto_approvals
+                    .get(&self.day(at))
+                    .copied()
+                    .unwrap_or(0),
+                tier: inst.tier.clone().unwrap_or_default().into(),
+            },
+            creator: inst.creator.clone(),
+            product: inst.product.clone(),
+            ledger: self.ledger_arc(&inst.sample.creator),
+        }
+    }
+
+    fn ledger_arc(&self, creator: &str) -> Arc<Ledger> {
+        self.ledgers.get(creator).cloned().unwrap_or_default()
+    }
+
+    fn request(
+        &mut self,
+        e: &Event,
+        sample: &ImmutableString,
+        creator: &Arc<crate::rules::Creator>,
+        product: &Arc<crate::rules::Product>,
+        quantity: i64,
+        workflow: &str,
+    ) -> Result<(), Refusal> {
+        let Some(flow) = self.flow(workflow) else {
+            return Err(Refusal::new(
+                ErrorKind::InvalidField,
+                format!("unknown workflow `{workflow}`"),
+            ));
+        };
+        let rules = self.program.rules.clone();
+        let inst = Instance {
+            sample: crate::rules::Sample {
+                id: sample.clone(),
+                state: ImmutableString::new(),
+                creator: creator.id.clone(),
+                product: product.id.clone(),
+                category: product.category.clone(),
+                quantity,
+                cost: product.unit_cost * quantity as f64,
+                gmv: 0.0,
+                deposit: None,
+                keep_up_content: None,
+            },
+            workflow: workflow.to_string(),
+            creator: creator.clone(),
+            product: product.clone(),
+            requested_at: e.at,
+            last_at: e.at,
+            decision: None,
+            reason: None,
+            tier: None,
+            rules: rules.hash().to_string(),
+            opened: false,
+            shipping_cost: 0.0,
+            tracking_number: None,
+            contents: BTreeMap::new(),
+            extensions: BTreeMap::new(),
+            deadlines: Vec::new(),
+            records: 0,
+        };
+        let initial = flow.graph.initial();
+        let mut step = Step::new(sample, e.at, "", e.kind.to_string());
+        step.event = Some(e.id.clone());
+        let mut auto_approved = false;
+        if initial.hook.as_ref().is_some_and(|h| h.value == "screen") {
+            let input = self.screen_input(&inst, e.at);
+            let screening = rules.screen(input);
+            if let Some(fault) = screening.fault.clone() {
+                self.fault(*fault);
+            }
+            let verdict = screening.decision.as_str();
+            let Some(outcome) = initial.outcomes.iter().find(|o| o.name.value == verdict) else {
+                return Err(Refusal::new(
+                    ErrorKind::NotAllowed,
+                    format!("workflow `{workflow}` has no outcome `{verdict}` for screening"),
+                ));
+            };
+            step.to = outcome.to.value.clone();
+            step.decision = Some(verdict.to_string());
+            step.reason = Some(screening.reason.to_string());
+            step.explain = Some(screening.explain);
+            auto_approved = screening.decision == Verdict::Approve;
+            let ledger = Arc::make_mut(self.ledgers.entry(creator.id.clone()).or_default());
+            ledger.tier = Some(screening.tier.to_string());
+            self.samples.insert(sample.clone(), inst);
+            if let Some(inst) = self.samples.get_mut(sample) {
+                inst.tier = Some(screening.tier.to_string());
+                inst.decision = step.decision.clone();
+                inst.reason = step.reason.clone();
+            }
+        } else {
+            let (to, reason, acts) = self.resolve(initial, e, None);
+            step.to = to;
+            step.reason = reason;
+            step.acts = acts;
+            self.samples.insert(sample.clone(), inst);
+        }
+        let ledger = Arc::make_mut(self.ledgers.entry(creator.id.clone()).or_default());
+        ledger.samples += 1;
+        self.dirty_ledgers.insert(creator.id.clone());
+        if auto_approved {
+            *self.meta.auto_approvals.entry(self.day(e.at)).or_insert(0) += 1;
+        }
+        self.step(step);
+        Ok(())
+    }
+
+    /// The target, reason and actions of a move that needs no rule (a plain target or a field).
+    fn resolve(
+        &self,
+        mv: &Move,
+        e: &Event,
+        outcome_name: Option<&str>,
+    ) -> (String, Option<String>, Vec<Act>) {
+        let chosen = outcome_name
+            .or_else(|| mv.field.as_ref().and_then(|f| e.field(&f.value)))
+            .and_then(|name| mv.outcomes.iter().find(|o| o.name.value == name));
+        let to = chosen
+            .map(|o| o.to.value.clone())
+            .or_else(|| mv.to.as_ref().map(|t| t.value.clone()))
+            .unwrap_or_default();
+        let reason = chosen
+            .and_then(|o| o.reason.as_ref())
+            .or(mv.reason.as_ref())
+            .and_then(|r| match &r.value {
+                Reason::Code(code) => Some(code.clone()),
+                Reason::EventReason => e.field("reason").map(str::to_string),
+            });
+        let acts = mv
+            .actions
+            .iter()
+            .chain(chosen.map_or(&[][..], |o| o.actions.as_slice()))
+            .map(|a| Act::Named(a.value.clone()))
+            .collect();
+        (to, reason, acts)
+    }
+
+    fn sample_event(&mut self, e: &Event) -> Result<(), Refusal> {
+        let id = e.sample.clone().unwrap_or_default();
+        let Some(inst) = self.samples.get(&id) else {
+            return Err(Refusal::new(
+                ErrorKind::UnknownSample,
+                format!("no sample `{id}`"),
+            ));
+        };
+        self.not_earlier(e, inst)?;
+        let state = inst.state().to_string();
+        let Some(flow) = self.flow(&inst.workflow) else {
+            return Err(Refusal::new(
+                ErrorKind::NotAllowed,
+                format!(
+                    "sample `{id}` runs workflow `{}`, which is not loaded",
+                    inst.workflow
+                ),
+            ));
+        };
+        let Some(mv) = flow.graph.move_for(&state, e.kind) else {
+            let takes: Vec<&str> = flow
+                .graph
+                .state(&state)
+                .map(|s| s.on.iter().map(|m| m.event.value.as_str()).collect())
+                .unwrap_or_default();
+            let help = if takes.is_empty() {
+                String::new()
+            } else {
+                format!("; it takes {}", takes.join(", "))
+            };
+            return Err(Refusal::new(
+                ErrorKind::NotAllowed,
+                format!(
+                    "`{}` is not allowed in state `{state}` (sample `{id}`){help}",
+                    e.kind
+                ),
+            ));
+        };
+        for d in flow.graph.sample_deadlines() {
+            let Some(extend) = &d.extend else { continue };
+            if extend.on.value != e.kind {
+                continue;
+            }
+            let used = inst.extensions.get(&d.name.value).copied().unwrap_or(0);
+            if used >= extend.times.value {
+                return Err(Refusal::new(
+                    ErrorKind::SecondExtension,
+                    format!(
+                        "the `{}` deadline of sample `{id}` was extended {used} time(s) already; {} allowed",
+                        d.name.value, extend.times.value
+                    ),
+                ));
+            }
+        }
+        // The event is accepted: its effects on the sample first, then the move.
+        self.extend_deadlines(&flow, &id, e);
+        self.event_facts(&id, e);
+        let mut step = Step::new(&id, e.at, "", e.kind.to_string());
+        step.event = Some(e.id.clone());
+        let hook = mv.hook.as_ref().map(|h| h.value.clone());
+        let mut outcome = None;
+        match hook.as_deref() {
+            Some(hook) if !mv.outcomes.is_empty() => match self.outcome_hook(hook, &id, e) {
+                Ok(name) => outcome = Some(name),
+                Err(fault) => {
+                    self.fault(*fault);
+                    step.to = state.clone();
+                    step.reason = Some(crate::rules::RULE_ERROR.to_string());
+                    self.step(step);
+                    return Ok(());
+                }
+            },
+            Some(hook) => {
+                let acts = self.action_hook(hook, &id, e.at);
+                step.acts.extend(acts);
+            }
+            None => {}
+        }
+        let (to, reason, acts) = self.resolve(mv, e, outcome.as_deref());
+        step.to = to;
+        step.reason = reason;
+        step.acts.extend(acts);
+        if let Some(field) = &mv.field {
+            if field.value == "decision" {
+                step.decision = e.field("decision").map(str::to_string);
+            }
+        }
+        if let Body::Posted(post) = &e.body {
+            let qualifies = outcome.as_deref().is_some_and(|o| o != "not_qualifying");
+            if qualifies && !post.has_ad_disclosure {
+                step.acts.push(Act::Rule(Action::FlagDisclosure));
+            }
+            step.content = Some(post.content_id.clone());
+        }
+        self.step(step);
+        Ok(())
+    }
+
+    /// What an accepted event changes on the sample before it moves.
+    fn event_facts(&mut self, id: &ImmutableString, e: &Event) {
+        let Some(inst) = self.samples.get_mut(id) else {
+            return;
+        };
+        match &e.body {
+            Body::Shipped {
+                tracking_number,
+                shipping_cost,
+                ..
+            } => {
+                inst.tracking_number = Some(tracking_number.clone());
+                inst.shipping_cost = *shipping_cost;
+                inst.sample.cost =
+                    inst.product.unit_cost * inst.sample.quantity as f64 + shipping_cost;
+            }
+            Body::Posted(post) => {
+                inst.contents
+                    .entry(post.content_id.to_string())
+                    .or_insert(0.0);
+            }
+            Body::Metrics(m) => {
+                if let Some(gmv) = m.gmv {
+                    inst.contents.insert(m.content_id.to_string(), gmv);
+                    let total: f64 = inst.contents.values().sum();
+                    let delta = total - inst.sample.gmv;
+                    inst.sample.gmv = total;
+                    let creator = inst.sample.creator.clone();
+                    let ledger = Arc::make_mut(self.ledgers.entry(creator.clone()).or_default());
+                    ledger.gmv += delta;
+                    self.dirty_ledgers.insert(creator);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves sample deadlines that this event extends.
+    fn extend_deadlines(&mut self, flow: &Flow, id: &ImmutableString, e: &Event) {
+        for d in flow.graph.sample_deadlines() {
+            let Some(extend) = &d.extend else { continue };
+            if extend.on.value != e.kind {
+                continue;
+            }
+            let Some(inst) = self.samples.get(id) else {
+                return;
+            };
+            let by = self.seconds(&extend.by.value, &inst.sample.category);
+            let seq = self.next_seq();
+            let Some(inst) = self.samples.get_mut(id) else {
+                return;
+            };
+            *inst.extensions.entry(d.name.value.clone()).or_insert(0) += 1;
+            if let Some(armed) = inst.deadlines.iter_mut().find(|a| a.name == d.name.value) {
+                armed.due += chrono::Duration::seconds(by);
+                armed.seq = seq;
+                armed.held = false;
+                self.heap
+                    .push(Reverse((armed.due, seq, id.clone(), armed.name.clone())));
+            }
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.meta.seq += 1;
+        self.meta.seq
+    }
+
+    fn outcome_hook(
+        &mut self,
+        hook: &str,
+        id: &ImmutableString,
+        e: &Event,
+    ) -> Result<String, Box<RuleFault>> {
+        let Some(inst) = self.samples.get(id) else {
+            return Ok(String::new());
+        };
+        let sample = Arc::new(inst.sample.clone());
+        let rules = self.program.rules.clone();
+        let outcome = match (&e.body, hook) {
+            (Body::Posted(post), "content_check") => rules.content_check(post.clone(), sample)?.0,
+            (Body::Removed { content_id }, "removal_check") => {
+                rules.removal_check(content_id.clone(), sample)?.0
+            }
+            _ => {
+                let ledger = self.ledger_arc(&inst.sample.creator);
+                match rules.call_hook(hook, sample, ledger, e.at)? {
+                    crate::rules::HookResult::Outcome(o) => o,
+                    crate::rules::HookResult::Actions(_) => ImmutableString::new(),
+                }
+            }
+        };
+        Ok(outcome.to_string())
+    }
+
+    /// A hook that gives actions; a failing one gives none and is reported.
+    fn action_hook(&mut self, hook: &str, id: &ImmutableString, at: DateTime<Utc>) -> Vec<Act> {
+        let Some(inst) = self.samples.get(id) else {
+            return Vec::new();
+        };
+        let rules = self.program.rules.clone();
+        let sample = Arc::new(inst.sample.clone());
+        let ledger = self.ledger_arc(&inst.sample.creator);
+        let result = match hook {
+            "deposit" => rules.deposit(&self.screen_input(inst, at)),
+            "penalty" => rules.penalty(sample, ledger, at),
+            "reward" => rules.reward(sample, ledger, at),
+            other => rules.call_hook(other, sample, ledger, at).map(|r| match r {
+                crate::rules::HookResult::Actions(a) => a,
+                crate::rules::HookResult::Outcome(_) => Vec::new(),
+            }),
+        };
+        match result {
+            Ok(actions) => actions.into_iter().map(Act::Rule).collect(),
+            Err(fault) => {
+                self.fault(*fault);
+                Vec::new()
+            }
+        }
+    }
+
+    fn fault(&mut self, fault: RuleFault) {
+        self.stats.rule_faults += 1;
+        self.faults.push(fault);
+    }
+
+    /// Makes one move: exit, enter, deadlines, hooks and actions, the ledger, and the record.
+    fn step(&mut self, mut step: Step) {
+        let id = step.sample.clone();
+        let Some(inst) = self.samples.get(&id) else {
+            return;
+        };
+        let Some(flow) = self.flow(&inst.workflow) else {
+            return;
+        };
+        let from = inst.state().to_string();
+        let is_new = from.is_empty();
+        let changed = from != step.to;
+        let category = inst.sample.category.to_string();
+        let terminal = flow.graph.is_terminal(&step.to).unwrap_or(false);
+        if changed {
+            // Exit the old state: its deadlines are cancelled.
+            let mut arm = Vec::new();
+            for d in flow.graph.state_deadlines(&step.to) {
+                let secs = self.seconds(&d.after.value, &category);
+                arm.push((
+                    d.name.value.clone(),
+                    step.at + chrono::Duration::seconds(secs),
+                ));
+            }
+            let seqs: Vec<u64> = arm.iter().map(|_| self.next_seq()).collect();
+            let Some(inst) = self.samples.get_mut(&id) else {
+                return;
+            };
+            inst.deadlines.retain(|d| !d.of_state);
+            inst.sample.state = step.to.as_str().into();
+            if let Some(content) = &step.content {
+                inst.sample.keep_up_content = Some(content.clone());
+            } else if step.trigger == "content_removed" {
+                inst.sample.keep_up_content = None;
+            }
+            if !terminal {
+                for ((name, due), seq) in arm.into_iter().zip(seqs) {
+                    self.heap
+                        .push(Reverse((due, seq, id.clone(), name.clone())));
+                    inst.deadlines.push(Armed {
+                        name,
+                        of_state: true,
+                        due,
+                        seq,
+                        held: false,
+                    });
+                }
+            }
+            if step.decision.as_deref() == Some("approve") {
+                let q = Quarter::of(step.at, self.program.rules.policy().timezone);
+                let creator = inst.sample.creator.clone();
+                let ledger = Arc::make_mut(self.ledgers.entry(creator.clone()).or_default());
+                *ledger
+                    .approvals
+                    .entry(q)
+                    .or_default()
+                    .entry(category.clone())
+                    .or_insert(0) += 1;
+                self.dirty_ledgers.insert(creator);
+            }
+            // Enter the new state: its hooks, then its actions.
+            if let Some(state) = flow.graph.state(&step.to) {
+                for hook in &state.enter.hooks {
+                    let acts = self.action_hook(&hook.value, &id, step.at);
+                    step.acts.extend(acts);
+                }
+                step.acts.extend(
+                    state
+                        .enter
+                        .actions
+                        .iter()
+                        .map(|a| Act::Named(a.value.clone())),
+                );
+            }
+        }
+        // Sample deadlines measured from this event.
+        for d in flow.graph.sample_deadlines() {
+            if d.from.value != step.trigger || terminal {
+                continue;
+            }
+            let due = step.at + chrono::Duration::seconds(self.seconds(&d.after.value, &category));
+            let seq = self.next_seq();
+            if let Some(inst) = self.samples.get_mut(&id) {
+                inst.deadlines.retain(|a| a.name != d.name.value);
+                inst.deadlines.push(Armed {
+                    name: d.name.value.clone(),
+                    of_state: false,
+                    due,
+                    seq,
+                    held: false,
+                });
+                self.heap
+                    .push(Reverse((due, seq, id.clone(), d.name.value.clone())));
+            }
+        }
+        let actions = self.issue(&id, &step);
+        let Some(inst) = self.samples.get_mut(&id) else {
+            return;
+        };
+        if changed && terminal {
+            inst.deadlines.clear();
+        }
+        inst.records += 1;
+        if step.at > inst.last_at {
+            inst.last_at = step.at;
+        }
+        let opened_now = changed && !terminal && !inst.opened;
+        if opened_now {
+            inst.opened = true;
+        }
+        let was_open = inst.opened;
+        let creator = inst.sample.creator.clone();
+        let product = inst.sample.product.clone();
+        let record = Record {
+            sample: id.clone(),
+            at: step.at,
+            from: (!is_new).then(|| from.as_str().into()),
+            to: step.to.as_str().into(),
+            trigger: step.trigger.clone(),
+            event: step.event.clone(),
+            decision: step.decision.clone(),
+            reason: step.reason.clone(),
+            actions,
+            rules: self.rules_hash(),
+            workflow: flow.hash.clone(),
+            explain: step.explain.clone(),
+        };
+        self.dirty_samples.insert(id.clone());
+        if opened_now {
+            let ledger = Arc::make_mut(self.ledgers.entry(creator.clone()).or_default());
+            ledger.products.entry(product.to_string()).or_default().open += 1;
+            self.dirty_ledgers.insert(creator.clone());
+            if let Some(inst) = self.samples.get(&id).cloned() {
+                self.index_product(&inst);
+            }
+        }
+        if changed && terminal {
+            self.end(&id, &step.to, step.at, was_open);
+        }
+        if step.event.is_none() {
+            self.stats.deadlines += 1;
+        }
+        self.stats.records += 1;
+        self.out.push(Output::Record(record));
+        if changed && !terminal {
+            self.release_held(&flow, &id, step.at);
+        }
+    }
+
+    fn rules_hash(&self) -> Arc<str> {
+        self.program.rules_hash.clone()
+    }
+
+    /// The ledger's side of a sample ending.
+    fn end(&mut self, id: &ImmutableString, state: &str, at: DateTime<Utc>, was_open: bool) {
+        let Some(inst) = self.samples.get(id) else {
+            return;
+        };
+        let creator = inst.sample.creator.clone();
+        let product = inst.sample.product.clone();
+        if let Some(set) = self.by_product.get_mut(&product) {
+            set.remove(id);
+            if set.is_empty() {
+                self.by_product.remove(&product);
+            }
+        }
+        let ledger = Arc::make_mut(self.ledgers.entry(creator.clone()).or_default());
+        let history = ledger.products.entry(product.to_string()).or_default();
+        if was_open {
+            history.open -= 1;
+        }
+        if state == COMPLETED_STATE {
+            history.completed += 1;
+            ledger.completed += 1;
+        } else if state.ends_with("_cancelled") {
+            history.last_cancelled = Some(at);
+        }
+        if state == BREACH_STATE {
+            ledger.breaches.push(at);
+        }
+        self.dirty_ledgers.insert(creator);
+    }
+
+    /// Gives each action its id and applies it to the sample and the ledger.
+    fn issue(&mut self, id: &ImmutableString, step: &Step) -> Vec<ActionOut> {
+        let Some(inst) = self.samples.get_mut(id) else {
+            return Vec::new();
+        };
+        let number = inst.records + 1;
+        let creator = inst.sample.creator.clone();
+        let ledger = Arc::make_mut(self.ledgers.entry(creator.clone()).or_default());
+        let mut out = Vec::new();
+        for act in &step.acts {
+            let action_id = format!("{id}#{number}.{}", out.len() + 1);
+            let action = match act {
+                Act::Rule(rule) => {
+                    let mut a = ActionOut::new(rule.kind(), action_id);
+                    match rule {
+                        Action::RequireDeposit { amount } => {
+                            a.amount = Some(*amount);
+                            inst.sample.deposit = Some(*amount);
+                            ledger.deposits_held += amount;
+                        }
+                        Action::Penalize { credit } => {
+                            a.creator = Some(creator.clone());
+                            a.credit = Some(*credit);
+                            ledger.credit += *credit as f64;
+                        }
+                        Action::BlockCreator { days } => {
+                            a.creator = Some(creator.clone());
+                            a.days = Some(*days);
+                            let until = step.at + chrono::Duration::seconds(days * DAY);
+                            if ledger.blocked_until.is_none_or(|u| u < until) {
+                                ledger.blocked_until = Some(until);
+                            }
+                        }
+                        Action::InvitePaidCollab => {
+                            a.creator = Some(creator.clone());
+                            ledger.paid_collab_invited = true;
+                        }
+                        Action::FlagDisclosure | Action::RemindCreator => {}
+                    }
+                    a
+                }
+                Act::Named(name) => match name.as_str() {
+                    "refund_deposit" | "forfeit_deposit" => {
+                        // Only a sample that took a deposit has one to settle.
+                        let Some(amount) = inst.sample.deposit else {
+                            continue;
+                        };
+                        ledger.deposits_held -= amount;
+                        if name == "forfeit_deposit" {
+                            ledger.deposits_forfeited += amount;
+                        }
+                        let mut a = ActionOut::new(name, action_id);
+                        a.amount = Some(amount);
+                        a
+                    }
+                    "penalize" | "block_creator" | "invite_paid_collab" => {
+                        let mut a = ActionOut::new(name, action_id);
+                        a.creator = Some(creator.clone());
+                        if name == "invite_paid_collab" {
+                            ledger.paid_collab_invited = true;
+                        }
+                        a
+                    }
+                    _ => ActionOut::new(name, action_id),
+                },
+            };
+            out.push(action);
+        }
+        if !out.is_empty() {
+            self.dirty_ledgers.insert(creator);
+        }
+        out
+    }
+
+    /// Fires every deadline due at or before the clock, in due order (ties in arming order).
+    fn fire_due(&mut self) {
+        let Some(clock) = self.meta.clock else {
+            return;
+        };
+        while let Some(Reverse((due, _, _, _))) = self.heap.peek() {
+            if *due > clock {
+                break;
+            }
+            let Some(Reverse((due, seq, id, name))) = self.heap.pop() else {
+                break;
+            };
+            self.fire(&id, &name, seq, due);
+        }
+    }
+
+    fn fire(&mut self, id: &ImmutableString, name: &str, seq: u64, due: DateTime<Utc>) {
+        let Some(inst) = self.samples.get(id) else {
+            return;
+        };
+        let Some(armed) = inst
+            .deadlines
+            .iter()
+            .find(|d| d.name == name && d.seq == seq)
+            .cloned()
+        else {
+            return; // cancelled or re-armed since
+        };
+        let Some(flow) = self.flow(&inst.workflow) else {
+            return;
+        };
+        let state = inst.state().to_string();
+        let (to, reason, acts) = if armed.of_state {
+            let Some(d) = flow
+                .graph
+                .state_deadlines(&state)
+                .iter()
+                .find(|d| d.name.value == name)
+            else {
+                return;
+            };
+            (d.to.value.clone(), d.reason.clone(), d.actions.clone())
+        } else {
+            let Some(d) = flow
+                .graph
+                .sample_deadlines()
+                .iter()
+                .find(|d| d.name.value == name)
+            else {
+                return;
+            };
+            let fires = d.fires_in.iter().any(|s| s.value == state);
+            let held = d.held_in.iter().any(|s| s.value == state);
+            if !fires {
+                if let Some(inst) = self.samples.get_mut(id) {
+                    if held {
+                        if let Some(a) = inst.deadlines.iter_mut().find(|a| a.seq == seq) {
+                            a.held = true;
+                        }
+                    } else {
+                        inst.deadlines.retain(|a| a.seq != seq);
+                    }
+                }
+                self.dirty_samples.insert(id.clone());
+                return;
+            }
+            (d.to.value.clone(), d.reason.clone(), d.actions.clone())
+        };
+        if let Some(inst) = self.samples.get_mut(id) {
+            inst.deadlines.retain(|a| a.seq != seq);
+        }
+        let mut step = Step::new(id, due, &to, format!("deadline:{name}"));
+        step.reason = reason.and_then(|r| match r.value {
+            Reason::Code(code) => Some(code),
+            _ => None,
+        });
+        step.acts = acts.into_iter().map(|a| Act::Named(a.value)).collect();
+        // A reminder is the rules' action: let it carry its type.
+        for act in &mut step.acts {
+            if let Act::Named(n) = act {
+                match n.as_str() {
+                    "remind_creator" => *act = Act::Rule(Action::RemindCreator),
+                    "flag_disclosure" => *act = Act::Rule(Action::FlagDisclosure),
+                    _ => {}
+                }
+            }
+        }
+        self.step(step);
+    }
+
+    /// On entering a state where held sample deadlines fire: those past due fire at once,
+    /// stamped with the moment of return; the others wait for their time.
+    fn release_held(&mut self, flow: &Flow, id: &ImmutableString, at: DateTime<Utc>) {
+        let Some(inst) = self.samples.get(id) else {
+            return;
+        };
+        let state = inst.state().to_string();
+        let held: Vec<Armed> = inst.deadlines.iter().filter(|d| d.held).cloned().collect();
+        for armed in held {
+            let fires =
+                flow.graph.sample_deadlines().iter().any(|d| {
+                    d.name.value == armed.name && d.fires_in.iter().any(|s| s.value == state)
+                });
+            if !fires {
+                continue;
+            }
+            if armed.due <= at {
+                if let Some(inst) = self.samples.get_mut(id) {
+                    if let Some(a) = inst.deadlines.iter_mut().find(|a| a.seq == armed.seq) {
+                        a.held = false;
+                    }
+                }
+                self.fire(id, &armed.name, armed.seq, at);
+                if self.samples.get(id).is_none_or(|i| i.state() != state) {
+                    return;
+                }
+            } else if let Some(inst) = self.samples.get_mut(id) {
+                if let Some(a) = inst.deadlines.iter_mut().find(|a| a.seq == armed.seq) {
+                    a.held = false;
+                    self.heap
+                        .push(Reverse((a.due, a.seq, id.clone(), a.name.clone())));
+                }
+            }
+        }
+    }
+
+    fn product_event(&mut self, e: &Event, product: &ImmutableString) {
+        let Some(ids) = self.by_product.get(product).cloned() else {
+            return;
+        };
+        for id in ids {
+            let Some(inst) = self.samples.get(&id) else {
+                continue;
+            };
+            if inst.last_at > e.at {
+                continue;
+            }
+            let Some(flow) = self.flow(&inst.workflow) else {
+                continue;
+            };
+            let Some(mv) = flow.graph.move_for(inst.state(), e.kind) else {
+                continue;
+            };
+            let (to, reason, acts) = self.resolve(mv, e, None);
+            let mut step = Step::new(&id, e.at, &to, e.kind.to_string());
+            step.event = Some(e.id.clone());
+            step.reason = reason;
+            step.acts = acts;
+            self.step(step);
+        }
+    }
+}

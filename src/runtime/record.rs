@@ -1,0 +1,103 @@
+//! Records out: one JSON object per move of a sample, or per refused event.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rhai::ImmutableString;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::rules::Explain;
+
+/// What happened to one sample: an event applied or a deadline fired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub sample: ImmutableString,
+    #[serde(serialize_with = "utc")]
+    pub at: DateTime<Utc>,
+    pub from: Option<ImmutableString>,
+    pub to: ImmutableString,
+    pub trigger: String,
+    pub event: Option<ImmutableString>,
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+    pub actions: Vec<ActionOut>,
+    pub rules: Arc<str>,
+    pub workflow: Arc<str>,
+    pub explain: Option<Explain>,
+}
+
+/// An action issued, with a stable id (the same on a replay) and its fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionOut {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub creator: Option<ImmutableString>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub amount: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub credit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub days: Option<i64>,
+}
+
+impl ActionOut {
+    pub fn new(kind: &str, id: String) -> Self {
+        ActionOut {
+            kind: kind.to_string(),
+            id,
+            creator: None,
+            amount: None,
+            credit: None,
+            days: None,
+        }
+    }
+}
+
+/// A refused event: nothing was changed by it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    pub line: u64,
+    pub event: Option<String>,
+    pub error: String,
+    pub message: String,
+}
+
+/// One line of output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Record(Record),
+    Error(ErrorRecord),
+}
+
+impl Output {
+    /// The sample a record concerns (none for a refusal).
+    pub fn sample(&self) -> Option<&str> {
+        match self {
+            Output::Record(r) => Some(&r.sample),
+            Output::Error(_) => None,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let text = match self {
+            Output::Record(r) => serde_json::to_string(r),
+            Output::Error(e) => serde_json::to_string(e),
+        };
+        text.unwrap_or_else(|e| format!("{{\"error\":\"cannot write record: {e}\"}}"))
+    }
+}
+
+/// Times out are UTC with `Z`.
+pub fn utc<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// The same for optional times.
+pub fn utc_opt<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => utc(at, s),
+        None => s.serialize_none(),
+    }
+}

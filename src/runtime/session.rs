@@ -1,0 +1,198 @@
+//! One `run` of a JSON Lines file: read it as a stream, apply each line, write the output, and
+//! commit to the store in batches together with the position reached, so that the same `run`
+//! after a crash resumes exactly where the last commit left off.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{Output, Program, Runner, Stats};
+use crate::rules::RuleFault;
+use crate::store::{crash_point, Batch, EventRow, LogRow, RunState, Store, StoreError, Writer};
+
+/// Events per committed batch.
+pub const BATCH_EVENTS: usize = 4096;
+
+/// Why a run failed (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error("cannot read `{path}`: {source}")]
+    Input {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write records: {0}")]
+    Output(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a run did, for the summary.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub stats: Stats,
+    pub states: std::collections::BTreeMap<String, u64>,
+    pub elapsed: Duration,
+    /// Lines of input that an interrupted run had committed, when this run resumed it.
+    pub resumed_after: Option<u64>,
+    /// Lines read by this process (the events/s figure).
+    pub lines_here: u64,
+}
+
+/// Hooks for the caller: progress and rule faults.
+pub trait Observer {
+    fn progress(&mut self, _bytes: u64) {}
+    fn fault(&mut self, _fault: &RuleFault) {}
+}
+
+/// Observes nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Runs `input` through `program`, keeping state in `store` and writing output to `out`.
+pub fn run_file(
+    program: Program,
+    mut store: Box<dyn Store>,
+    input: &Path,
+    out: &mut dyn Write,
+    observer: &mut dyn Observer,
+) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let name = input.display().to_string();
+    let read_err = |source| RunError::Input {
+        path: name.clone(),
+        source,
+    };
+    let mut file = File::open(input).map_err(read_err)?;
+    let last = store.last_run()?;
+    let resume = match &last {
+        Some(run) if !run.finished && run.input == name && same_input(&mut file, run) => {
+            Some(run.clone())
+        }
+        _ => None,
+    };
+    let mut run = match &resume {
+        Some(run) => run.clone(),
+        None => RunState {
+            id: last.as_ref().map_or(1, |r| r.id + 1),
+            input: name.clone(),
+            ..RunState::default()
+        },
+    };
+    if let Some(run) = &resume {
+        for line in store.run_log(run.id)? {
+            writeln!(out, "{line}").map_err(RunError::Output)?;
+        }
+    }
+    let snapshot = store.load()?;
+    let mut runner = Runner::new(program, snapshot);
+    runner.stats = run.stats.clone();
+    file.seek(SeekFrom::Start(run.offset)).map_err(read_err)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut writer = Writer::spawn(store);
+    let crash_after = crash_point("event");
+    let mut batch = Batch::default();
+    let mut in_batch = 0usize;
+    let mut here = 0u64;
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(read_err)?;
+        if n == 0 {
+            break;
+        }
+        run.lines += 1;
+        run.offset += n as u64;
+        run.last_len = n as u64;
+        run.last_digest = digest(&buf);
+        here += 1;
+        let line = run.lines;
+        match std::str::from_utf8(&buf) {
+            Ok(text) if text.trim().is_empty() => {}
+            Ok(text) => {
+                let text = text.trim_end_matches(['\n', '\r']);
+                if let Some(id) = runner.apply_line(line, text) {
+                    batch.events.push(EventRow {
+                        id: id.to_string(),
+                        line,
+                        raw: text.to_string(),
+                    });
+                }
+            }
+            Err(e) => runner.refuse_malformed(line, format!("not UTF-8: {e}")),
+        }
+        drain(&mut runner, &mut batch, out, observer)?;
+        in_batch += 1;
+        if crash_after == Some(here) {
+            std::process::abort();
+        }
+        if in_batch >= BATCH_EVENTS {
+            observer.progress(run.offset);
+            run.stats = runner.stats.clone();
+            batch.changes = runner.take_changes();
+            batch.run = run.clone();
+            writer.send(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    runner.finish();
+    drain(&mut runner, &mut batch, out, observer)?;
+    out.flush().map_err(RunError::Output)?;
+    run.stats = runner.stats.clone();
+    run.finished = true;
+    batch.changes = runner.take_changes();
+    batch.run = run.clone();
+    writer.send(batch)?;
+    writer.finish()?;
+    observer.progress(run.offset);
+    Ok(Summary {
+        stats: runner.stats.clone(),
+        states: runner.states(),
+        elapsed: started.elapsed(),
+        resumed_after: resume.map(|r| r.lines),
+        lines_here: here,
+    })
+}
+
+fn drain(
+    runner: &mut Runner,
+    batch: &mut Batch,
+    out: &mut dyn Write,
+    observer: &mut dyn Observer,
+) -> Result<(), RunError> {
+    for fault in runner.drain_faults() {
+        observer.fault(&fault);
+    }
+    for output in runner.drain_output() {
+        let text = output.to_json();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(RunError::Output)?;
+        let line = match &output {
+            Output::Record(_) => 0,
+            Output::Error(e) => e.line,
+        };
+        batch.log.push(LogRow {
+            line,
+            sample: output.sample().map(str::to_string),
+            text,
+        });
+    }
+    Ok(())
+}
+
+fn digest(bytes: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
+}
+
+/// True when the file holds, just before the run's offset, the last line the run consumed.
+fn same_input(file: &mut File, run: &RunState) -> bool {
+    let Some(start) = run.offset.checked_sub(run.last_len) else {
+        return false;
+    };
+    let mut bytes = vec![0; run.last_len as usize];
+    let ok = file.seek(SeekFrom::Start(start)).is_ok() && file.read_exact(&mut bytes).is_ok();
+    ok && digest(&bytes) == run.last_digest
+}

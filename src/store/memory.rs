@@ -1,0 +1,98 @@
+//! The same store in memory: for tests, property tests and replays (`diff`).
+
+use std::collections::BTreeMap;
+
+use super::{Batch, RunState, Store, StoreError};
+use crate::rules::Ledger;
+use crate::runtime::{Instance, Meta, Snapshot};
+
+/// Keeps what [`super::SqliteStore`] keeps, in maps.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    samples: BTreeMap<String, Instance>,
+    ledgers: BTreeMap<String, Ledger>,
+    meta: Meta,
+    events: Vec<(String, String)>,
+    log: Vec<(i64, Option<String>, String)>,
+    runs: BTreeMap<i64, RunState>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot {
+            samples: self.samples.values().cloned().collect(),
+            ledgers: self
+                .ledgers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            meta: self.meta.clone(),
+            applied: self.events.iter().map(|(id, _)| id.clone()).collect(),
+        })
+    }
+
+    fn meta(&mut self) -> Result<Meta, StoreError> {
+        Ok(self.meta.clone())
+    }
+
+    fn last_run(&mut self) -> Result<Option<RunState>, StoreError> {
+        Ok(self.runs.values().next_back().cloned())
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        for inst in &batch.changes.samples {
+            self.samples
+                .insert(inst.sample.id.to_string(), inst.clone());
+        }
+        for (id, l) in &batch.changes.ledgers {
+            self.ledgers.insert(id.clone(), l.clone());
+        }
+        self.meta = batch.changes.meta.clone();
+        self.events
+            .extend(batch.events.iter().map(|e| (e.id.clone(), e.raw.clone())));
+        self.log.extend(
+            batch
+                .log
+                .iter()
+                .map(|l| (batch.run.id, l.sample.clone(), l.text.clone())),
+        );
+        self.runs.insert(batch.run.id, batch.run.clone());
+        Ok(())
+    }
+
+    fn run_log(&mut self, run: i64) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .log
+            .iter()
+            .filter(|(r, _, _)| *r == run)
+            .map(|(_, _, t)| t.clone())
+            .collect())
+    }
+
+    fn sample_log(&mut self, sample: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .log
+            .iter()
+            .filter(|(_, s, _)| s.as_deref() == Some(sample))
+            .map(|(_, _, t)| t.clone())
+            .collect())
+    }
+
+    fn samples(&mut self) -> Result<Vec<Instance>, StoreError> {
+        Ok(self.samples.values().cloned().collect())
+    }
+
+    fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
+        Ok(self.ledgers.get(creator).cloned())
+    }
+
+    fn events(&mut self) -> Result<Vec<String>, StoreError> {
+        Ok(self.events.iter().map(|(_, raw)| raw.clone()).collect())
+    }
+}

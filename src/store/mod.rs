@@ -1,0 +1,154 @@
+//! Where the runner's state lives between runs: samples with their armed deadlines, ledgers,
+//! the raw events applied, the record log and each run's progress through its input.
+//!
+//! [`SqliteStore`] is the default (rusqlite, bundled SQLite, WAL); [`MemoryStore`] keeps the
+//! same things in memory for tests and replays. A batch is committed whole or not at all, with
+//! the input position it reached, so a run killed at any moment resumes exactly there.
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Ledger;
+use crate::runtime::{Changes, Instance, Meta, Snapshot, Stats};
+
+/// A failure of the store itself: the tool failed (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database holds data this version cannot read: {0}")]
+    Data(#[from] serde_json::Error),
+    #[error("database schema is version {found}; this sampleflow reads version {expected}")]
+    Schema { found: i64, expected: i64 },
+    #[error("the store's writer stopped")]
+    Writer,
+    #[error("no database here yet; `sampleflow run` creates it")]
+    Missing,
+}
+
+/// An event applied, kept as it came for replays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub id: String,
+    pub line: u64,
+    pub raw: String,
+}
+
+/// One line of output, kept in the record log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRow {
+    pub line: u64,
+    /// The sample a record concerns; none for a refused event.
+    pub sample: Option<String>,
+    pub text: String,
+}
+
+/// How far one run got through its input.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub id: i64,
+    /// The input's path as given.
+    pub input: String,
+    /// Bytes and lines of input consumed.
+    pub offset: u64,
+    pub lines: u64,
+    /// The last line consumed: its length in bytes and a digest, to recognise the same input.
+    pub last_len: u64,
+    pub last_digest: String,
+    pub stats: Stats,
+    pub finished: bool,
+}
+
+/// What one commit writes.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub changes: Changes,
+    pub events: Vec<EventRow>,
+    pub log: Vec<LogRow>,
+    pub run: RunState,
+}
+
+/// The storage the runner's state goes to.
+pub trait Store: Send {
+    /// Everything the runner needs to continue.
+    fn load(&mut self) -> Result<Snapshot, StoreError>;
+    /// The runner's clock and counters.
+    fn meta(&mut self) -> Result<Meta, StoreError>;
+    /// The latest run, finished or not.
+    fn last_run(&mut self) -> Result<Option<RunState>, StoreError>;
+    /// Writes one batch atomically.
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+    /// The output lines of one run, in order.
+    fn run_log(&mut self, run: i64) -> Result<Vec<String>, StoreError>;
+    /// The records of one sample, in order.
+    fn sample_log(&mut self, sample: &str) -> Result<Vec<String>, StoreError>;
+    /// Every sample, by id.
+    fn samples(&mut self) -> Result<Vec<Instance>, StoreError>;
+    /// One creator's ledger.
+    fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError>;
+    /// The raw events applied, in the order applied.
+    fn events(&mut self) -> Result<Vec<String>, StoreError>;
+}
+
+/// The store back from its writer thread, with the first failure if any.
+type Finished = (Box<dyn Store>, Result<(), StoreError>);
+
+/// Commits batches on a thread of their own, so that the runner goes on with the next batch
+/// while SQLite writes this one. At most two batches wait.
+pub struct Writer {
+    tx: Option<SyncSender<Batch>>,
+    handle: Option<JoinHandle<Finished>>,
+}
+
+impl Writer {
+    pub fn spawn(mut store: Box<dyn Store>) -> Writer {
+        let (tx, rx) = sync_channel::<Batch>(2);
+        let handle = std::thread::spawn(move || {
+            for batch in rx {
+                if let Err(e) = store.commit(&batch) {
+                    return (store, Err(e));
+                }
+            }
+            (store, Ok(()))
+        });
+        Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Queues a batch; a failure of an earlier one comes back here.
+    pub fn send(&mut self, batch: Batch) -> Result<(), StoreError> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(batch).is_ok());
+        if sent == Some(true) {
+            return Ok(());
+        }
+        self.finish().map(|_| ()).and(Err(StoreError::Writer))
+    }
+
+    /// Waits for every queued batch and gives the store back.
+    pub fn finish(&mut self) -> Result<Box<dyn Store>, StoreError> {
+        self.tx = None;
+        let handle = self.handle.take().ok_or(StoreError::Writer)?;
+        let (store, result) = handle.join().map_err(|_| StoreError::Writer)?;
+        result.map(|()| store)
+    }
+}
+
+/// The crash hook for tests: `SAMPLEFLOW_CRASH=event:N` aborts after the Nth event of this
+/// process (inside an open batch), `commit:N` inside the Nth commit (its rows written, not
+/// committed). An abort is as abrupt as a kill -9: nothing is flushed or unwound.
+pub fn crash_point(kind: &str) -> Option<u64> {
+    let spec = std::env::var("SAMPLEFLOW_CRASH").ok()?;
+    let (k, n) = spec.split_once(':')?;
+    (k == kind).then(|| n.parse().ok()).flatten()
+}

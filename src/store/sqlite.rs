@@ -1,0 +1,275 @@
+//! The embedded store: SQLite (bundled) in WAL mode with `synchronous = NORMAL`, so a commit
+//! survives the process being killed at any moment.
+
+use std::path::Path;
+
+use chrono::SecondsFormat;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{crash_point, Batch, RunState, Store, StoreError};
+use crate::rules::Ledger;
+use crate::runtime::{Instance, Meta, Snapshot};
+
+/// The schema this build writes; an older one is upgraded, a newer one refused.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS samples (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    state TEXT NOT NULL,
+    creator TEXT NOT NULL,
+    product TEXT NOT NULL,
+    category TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_state ON samples(state);
+CREATE TABLE IF NOT EXISTS deadlines (
+    sample TEXT NOT NULL,
+    name TEXT NOT NULL,
+    due TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    PRIMARY KEY (sample, name)
+);
+CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines(due, seq);
+CREATE TABLE IF NOT EXISTS ledgers (
+    creator TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log (
+    seq INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    sample TEXT,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_sample ON log(sample) WHERE sample IS NOT NULL;
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+    commits: u64,
+    crash_at: Option<u64>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path`, creating or checking the schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// A private database in memory with the same schema (for tests of the SQL itself).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Schema {
+                found: version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?;
+        }
+        Ok(SqliteStore {
+            conn,
+            commits: 0,
+            crash_at: crash_point("commit"),
+        })
+    }
+
+    fn runner_meta(&self) -> Result<Meta, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'runner'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(match text {
+            Some(text) => serde_json::from_str(&text)?,
+            None => Meta::default(),
+        })
+    }
+
+    fn strings(
+        &self,
+        sql: &str,
+        param: Option<&dyn rusqlite::ToSql>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = match param {
+            Some(p) => stmt
+                .query_map([p], |r| r.get::<_, String>(0))?
+                .collect::<Result<_, _>>()?,
+            None => stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(rows)
+    }
+}
+
+impl Store for SqliteStore {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        let samples = self.samples()?;
+        let mut stmt = self.conn.prepare("SELECT creator, data FROM ledgers")?;
+        let ledgers = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .map(|row| {
+                let (id, data) = row?;
+                Ok((id, serde_json::from_str(&data)?))
+            })
+            .collect::<Result<Vec<(String, Ledger)>, StoreError>>()?;
+        drop(stmt);
+        Ok(Snapshot {
+            samples,
+            ledgers,
+            meta: self.runner_meta()?,
+            applied: self.strings("SELECT id FROM events", None)?,
+        })
+    }
+
+    fn meta(&mut self) -> Result<Meta, StoreError> {
+        self.runner_meta()
+    }
+
+    fn last_run(&mut self) -> Result<Option<RunState>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT data FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        self.commits += 1;
+        let tx = self.conn.transaction()?;
+        {
+            let mut sample = tx.prepare_cached(
+                "INSERT OR REPLACE INTO samples (id, workflow, state, creator, product, category, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut clear = tx.prepare_cached("DELETE FROM deadlines WHERE sample = ?1")?;
+            let mut deadline = tx.prepare_cached(
+                "INSERT INTO deadlines (sample, name, due, seq, held) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for inst in &batch.changes.samples {
+                let s = &inst.sample;
+                sample.execute(params![
+                    s.id.as_str(),
+                    inst.workflow,
+                    s.state.as_str(),
+                    s.creator.as_str(),
+                    s.product.as_str(),
+                    s.category.as_str(),
+                    serde_json::to_string(inst)?,
+                ])?;
+                clear.execute([s.id.as_str()])?;
+                for d in &inst.deadlines {
+                    deadline.execute(params![
+                        s.id.as_str(),
+                        d.name,
+                        d.due.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                        d.seq as i64,
+                        d.held,
+                    ])?;
+                }
+            }
+            let mut ledger = tx
+                .prepare_cached("INSERT OR REPLACE INTO ledgers (creator, data) VALUES (?1, ?2)")?;
+            for (id, l) in &batch.changes.ledgers {
+                ledger.execute(params![id, serde_json::to_string(l)?])?;
+            }
+            let mut event = tx.prepare_cached(
+                "INSERT INTO events (id, run, line, raw) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for e in &batch.events {
+                event.execute(params![e.id, batch.run.id, e.line as i64, e.raw])?;
+            }
+            let mut log = tx.prepare_cached(
+                "INSERT INTO log (run, line, sample, text) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for l in &batch.log {
+                log.execute(params![batch.run.id, l.line as i64, l.sample, l.text])?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?1)",
+                [serde_json::to_string(&batch.changes.meta)?],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO runs (id, data) VALUES (?1, ?2)",
+                params![batch.run.id, serde_json::to_string(&batch.run)?],
+            )?;
+        }
+        if self.crash_at == Some(self.commits) {
+            std::process::abort();
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn run_log(&mut self, run: i64) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT text FROM log WHERE run = ?1 ORDER BY seq",
+            Some(&run),
+        )
+    }
+
+    fn sample_log(&mut self, sample: &str) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT text FROM log WHERE sample = ?1 ORDER BY seq",
+            Some(&sample),
+        )
+    }
+
+    fn samples(&mut self) -> Result<Vec<Instance>, StoreError> {
+        self.strings("SELECT data FROM samples ORDER BY id", None)?
+            .iter()
+            .map(|t| Ok(serde_json::from_str(t)?))
+            .collect()
+    }
+
+    fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT data FROM ledgers WHERE creator = ?1",
+                [creator],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+    }
+
+    fn events(&mut self) -> Result<Vec<String>, StoreError> {
+        self.strings("SELECT raw FROM events ORDER BY rowid", None)
+    }
+}
