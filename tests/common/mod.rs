@@ -34,3 +34,25 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// The shipped workflows and rules, as `run` loads them.
+pub fn shipped_program() -> sampleflow::runtime::Program {
+    let (graphs, report) =
+        sampleflow::validate_dir(std::path::Path::new("workflows")).expect("workflows");
+    assert!(!report.has_errors(), "{}", report.render(false));
+    let rules = sampleflow::RuleSet::load(std::path::Path::new("rules"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    sampleflow::runtime::Program::new(graphs, rules)
+}
+
+/// Replaces the `rules` and `workflow` hashes of every record, so snapshots survive edits.
+pub fn redact(mut value: serde_json::Value) -> serde_json::Value {
+    for (key, name) in [("rules", "[rules]"), ("workflow", "[workflow]")] {
+        if let Some(v) = value.get_mut(key) {
+            if v.is_string() {
+                *v = serde_json::Value::String(name.to_string());
+            }
+        }
+    }
+    value
+}
