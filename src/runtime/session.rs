@@ -11,8 +11,16 @@ use super::{Output, Program, Runner, Stats};
 use crate::rules::RuleFault;
 use crate::store::{crash_point, Batch, EventRow, LogRow, RunState, Store, StoreError, Writer};
 
-/// Events per committed batch.
+/// Events per committed batch (`SAMPLEFLOW_BATCH` overrides it, for tests).
 pub const BATCH_EVENTS: usize = 4096;
+
+fn batch_events() -> usize {
+    std::env::var("SAMPLEFLOW_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(BATCH_EVENTS)
+}
 
 /// Why a run failed (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +101,7 @@ pub fn run_file(
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut writer = Writer::spawn(store);
     let crash_after = crash_point("event");
+    let batch_size = batch_events();
     let mut batch = Batch::default();
     let mut in_batch = 0usize;
     let mut here = 0u64;
@@ -128,7 +137,7 @@ pub fn run_file(
         if crash_after == Some(here) {
             std::process::abort();
         }
-        if in_batch >= BATCH_EVENTS {
+        if in_batch >= batch_size {
             observer.progress(run.offset);
             run.stats = runner.stats.clone();
             batch.changes = runner.take_changes();

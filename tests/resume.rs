@@ -1,0 +1,235 @@
+//! A run killed at any moment and started again ends exactly where an uninterrupted run ends:
+//! the same samples, ledgers, raw events, record log and output file; nothing applied twice.
+//!
+//! Crash points come from `SAMPLEFLOW_CRASH` (an abort after the Nth event, inside an open batch,
+//! or inside the Nth commit, its rows written but not committed), plus real SIGKILLs after a
+//! random delay. Batches are made small (`SAMPLEFLOW_BATCH`) so that a short stream has many.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+const BATCH: &str = "300";
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sampleflow"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    cmd.arg("--workflows")
+        .arg(root.join("workflows"))
+        .arg("--rules")
+        .arg(root.join("rules"))
+        .env("SAMPLEFLOW_BATCH", BATCH)
+        .env_remove("SAMPLEFLOW_CRASH");
+    cmd
+}
+
+fn run(db: &Path, events: &Path, out: &Path, crash: Option<&str>) -> Output {
+    let mut cmd = bin();
+    cmd.arg("--db")
+        .arg(db)
+        .arg("run")
+        .arg(events)
+        .arg("--out")
+        .arg(out);
+    if let Some(c) = crash {
+        cmd.env("SAMPLEFLOW_CRASH", c);
+    }
+    cmd.output().expect("runs")
+}
+
+/// Everything a run leaves that must not depend on crashes.
+fn dump(db: &Path) -> Vec<String> {
+    let conn = Connection::open(db).expect("opens");
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT id || ' ' || data FROM samples ORDER BY id",
+        "SELECT sample || ' ' || name || ' ' || due || ' ' || seq || ' ' || held FROM deadlines ORDER BY sample, name",
+        "SELECT creator || ' ' || data FROM ledgers ORDER BY creator",
+        "SELECT id || ' ' || line || ' ' || raw FROM events ORDER BY rowid",
+        "SELECT line || ' ' || ifnull(sample, '-') || ' ' || text FROM log ORDER BY seq",
+        "SELECT key || ' ' || value FROM meta ORDER BY key",
+    ] {
+        let mut stmt = conn.prepare(sql).expect(sql);
+        let found = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect(sql)
+            .collect::<Result<Vec<_>, _>>()
+            .expect(sql);
+        rows.push(format!("-- {sql}: {} rows", found.len()));
+        rows.extend(found);
+    }
+    rows
+}
+
+fn show_all(db: &Path) -> String {
+    let out = bin()
+        .arg("--db")
+        .arg(db)
+        .args(["show", "--all"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Reference {
+    _dir: tempfile::TempDir,
+    events: PathBuf,
+    output: String,
+    dump: Vec<String>,
+    show: String,
+}
+
+fn reference() -> Reference {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let gen = bin()
+        .args(["gen", "--samples", "900", "--seed", "11"])
+        .output()
+        .unwrap();
+    assert!(gen.status.success());
+    // A few bad lines among the good ones, so that refusals are logged and replayed too.
+    let mut text = String::from_utf8(gen.stdout).unwrap();
+    text.insert_str(0, "not json\n");
+    text.push_str("{\"id\":\"s1-1\",\"type\":\"tick\",\"at\":\"2026-01-01T00:00:00Z\"}\n");
+    std::fs::write(&events, text).unwrap();
+    let db = dir.path().join("ref.db");
+    let out = dir.path().join("ref.jsonl");
+    let r = run(&db, &events, &out, None);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    Reference {
+        output: std::fs::read_to_string(&out).unwrap(),
+        dump: dump(&db),
+        show: show_all(&db),
+        events,
+        _dir: dir,
+    }
+}
+
+fn resume_and_compare(reference: &Reference, db: &Path, label: &str) {
+    let out = db.with_extension("out");
+    let r = run(db, &reference.events, &out, None);
+    assert!(
+        r.status.success(),
+        "{label}: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let got = dump(db);
+    assert_eq!(
+        got.len(),
+        reference.dump.len(),
+        "{label}: row counts differ"
+    );
+    for (a, b) in got.iter().zip(&reference.dump) {
+        assert_eq!(a, b, "{label}: the store differs");
+    }
+    assert_eq!(show_all(db), reference.show, "{label}: show --all differs");
+    let output = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        output == reference.output,
+        "{label}: the output file differs"
+    );
+}
+
+#[test]
+fn a_crash_at_any_point_resumes_exactly() {
+    let reference = reference();
+    let lines = reference.output.lines().count();
+    assert!(lines > 5000, "a long enough stream ({lines} lines)");
+    let dir = tempfile::tempdir().unwrap();
+    // Inside the first open batch, at a batch boundary, inside later open batches, inside
+    // commits (first, middle), and after the last line before the final commit.
+    let events = std::fs::read_to_string(&reference.events)
+        .unwrap()
+        .lines()
+        .count();
+    let last = format!("event:{events}");
+    let points = [
+        "event:1",
+        "event:300",
+        "event:1234",
+        "event:4321",
+        "commit:1",
+        "commit:7",
+        last.as_str(),
+    ];
+    for (n, point) in points.iter().enumerate() {
+        let db = dir.path().join(format!("crash{n}.db"));
+        let r = run(
+            &db,
+            &reference.events,
+            &dir.path().join("x.jsonl"),
+            Some(point),
+        );
+        assert!(!r.status.success(), "{point}: the crash hook did not fire");
+        resume_and_compare(&reference, &db, point);
+    }
+}
+
+#[test]
+fn a_sigkill_after_a_random_delay_resumes_exactly() {
+    let reference = reference();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = fastrand::Rng::new();
+    for n in 0..3 {
+        let db = dir.path().join(format!("kill{n}.db"));
+        let delay = Duration::from_millis(rng.u64(20..600));
+        let mut child = bin()
+            .arg("--db")
+            .arg(&db)
+            .arg("run")
+            .arg(&reference.events)
+            .arg("--out")
+            .arg(dir.path().join("x.jsonl"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL; the run may have finished already
+        let _ = child.wait();
+        resume_and_compare(&reference, &db, &format!("SIGKILL after {delay:?}"));
+    }
+}
+
+#[test]
+fn a_second_run_of_the_same_file_changes_nothing() {
+    let reference = reference();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("twice.db");
+    let first = run(&db, &reference.events, &dir.path().join("1.jsonl"), None);
+    assert!(first.status.success());
+    let before = dump(&db);
+    let second = run(&db, &reference.events, &dir.path().join("2.jsonl"), None);
+    assert!(second.status.success());
+    let output = std::fs::read_to_string(dir.path().join("2.jsonl")).unwrap();
+    assert!(!output.contains("\"from\""), "a second run wrote records");
+    let applied = before
+        .iter()
+        .skip_while(|r| !r.starts_with("-- SELECT id || ' ' || line"))
+        .skip(1)
+        .take_while(|r| !r.starts_with("-- "))
+        .count();
+    assert!(applied > 5000);
+    let first_dups = std::fs::read_to_string(dir.path().join("1.jsonl"))
+        .unwrap()
+        .matches("duplicate_id")
+        .count();
+    assert_eq!(
+        output.matches("duplicate_id").count(),
+        applied + first_dups,
+        "every applied event is refused as a duplicate"
+    );
+    let after = dump(&db);
+    // Only the record log grew (the second run's refusals); the state is the same.
+    for (a, b) in before
+        .iter()
+        .zip(&after)
+        .take_while(|(a, _)| !a.contains("FROM log"))
+    {
+        assert_eq!(a, b);
+    }
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains(" 0 applied"), "{stderr}");
+}
