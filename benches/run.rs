@@ -1,0 +1,116 @@
+//! `cargo bench --bench run`: `run` over a generated stream of at least 1M events into the
+//! SQLite store with the normal durability (WAL, synchronous NORMAL), against merely parsing
+//! the same file with serde_json, in the same process. The stream is written once to
+//! `target/bench-data/` (not committed) by the same generator as `sampleflow gen`.
+//!
+//! `SAMPLEFLOW_BENCH_SAMPLES` sets the number of samples (default 150,000: about 1M events).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sampleflow::runtime::gen::{generate, Options};
+use sampleflow::runtime::session::{run_file, Quiet};
+use sampleflow::runtime::Program;
+use sampleflow::store::SqliteStore;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let samples: u64 = std::env::var("SAMPLEFLOW_BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150_000);
+    let data = root.join("target/bench-data");
+    std::fs::create_dir_all(&data).expect("bench-data folder");
+    let events = data.join(format!("events-{samples}.jsonl"));
+    if !events.exists() {
+        let options = Options {
+            samples,
+            seed: 1,
+            ..Options::default()
+        };
+        let mut out = BufWriter::new(File::create(&events).expect("create"));
+        let mix = generate(&options, &mut out).expect("generate");
+        out.flush().expect("flush");
+        eprintln!("generated {}: {} events", events.display(), mix.events);
+    }
+    let size = std::fs::metadata(&events).expect("stream").len();
+
+    // Baseline: parse every line with serde_json, nothing else.
+    let start = Instant::now();
+    let mut lines = 0u64;
+    let mut mix = std::collections::BTreeMap::<String, u64>::new();
+    for line in BufReader::new(File::open(&events).expect("open")).lines() {
+        let line = line.expect("line");
+        let value: serde_json::Value = serde_json::from_str(&line).expect("json");
+        if let Some(t) = value["type"].as_str() {
+            *mix.entry(t.to_string()).or_default() += 1;
+        }
+        lines += 1;
+    }
+    let parse = start.elapsed().as_secs_f64();
+    let rss_before = peak_rss_mib();
+
+    // The real run: shipped workflows and rules from disk, the SQLite store, records to a file.
+    let (graphs, report) = sampleflow::validate_dir(&root.join("workflows")).expect("workflows");
+    assert!(!report.has_errors());
+    let rules = sampleflow::RuleSet::load(&root.join("rules")).expect("rules");
+    let program = Program::new(graphs, rules);
+    let db: PathBuf = data.join("bench.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let store = Box::new(SqliteStore::open(&db).expect("store"));
+    let mut out = BufWriter::with_capacity(1 << 16, File::create(data.join("records.jsonl")).expect("out"));
+    let start = Instant::now();
+    let summary = run_file(program, store, &events, &mut out, &mut Quiet).expect("run");
+    let run = start.elapsed().as_secs_f64();
+    let rss = peak_rss_mib();
+
+    // The same run into the in-memory store: what the runner and rules cost without SQLite.
+    let (graphs, _) = sampleflow::validate_dir(&root.join("workflows")).expect("workflows");
+    let rules = sampleflow::RuleSet::load(&root.join("rules")).expect("rules");
+    let memory = Box::new(sampleflow::store::MemoryStore::new());
+    let start = Instant::now();
+    run_file(Program::new(graphs, rules), memory, &events, &mut std::io::sink(), &mut Quiet)
+        .expect("run in memory");
+    let in_memory = start.elapsed().as_secs_f64();
+
+    let share = |t: &str| *mix.get(t).unwrap_or(&0) as f64 * 100.0 / lines as f64;
+    println!("stream: {} events, {:.0} MiB, {} samples", lines, size as f64 / 1048576.0, samples);
+    let mut types: Vec<_> = mix.iter().collect();
+    types.sort_by(|a, b| b.1.cmp(a.1));
+    println!(
+        "mix: {}",
+        types
+            .iter()
+            .map(|(t, _)| format!("{t} {:.1}%", share(t)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "applied {}, refused {}, deadlines fired {}, records {}",
+        summary.stats.applied,
+        summary.stats.refused_total(),
+        summary.stats.deadlines,
+        summary.stats.records
+    );
+    println!("parse only (serde_json): {:.2}s, {:.0} events/s", parse, lines as f64 / parse);
+    println!("run (SQLite, WAL, NORMAL): {:.2}s, {:.0} events/s", run, lines as f64 / run);
+    println!("run (in-memory store, records discarded): {:.2}s, {:.0} events/s", in_memory, lines as f64 / in_memory);
+    println!("ratio run/parse: {:.1}x slower; peak RSS {:.0} MiB (after parse {:.0} MiB)", run / parse, rss, rss_before);
+    println!("target 200000 events/s: {}", if lines as f64 / run >= 200_000.0 { "met" } else { "missed" });
+}
