@@ -74,7 +74,10 @@ fn main() {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let store = Box::new(SqliteStore::open(&db).expect("store"));
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(data.join("records.jsonl")).expect("out"));
+    let mut out = BufWriter::with_capacity(
+        1 << 16,
+        File::create(data.join("records.jsonl")).expect("out"),
+    );
     let start = Instant::now();
     let summary = run_file(program, store, &events, &mut out, &mut Quiet).expect("run");
     let run = start.elapsed().as_secs_f64();
@@ -85,12 +88,23 @@ fn main() {
     let rules = sampleflow::RuleSet::load(&root.join("rules")).expect("rules");
     let memory = Box::new(sampleflow::store::MemoryStore::new());
     let start = Instant::now();
-    run_file(Program::new(graphs, rules), memory, &events, &mut std::io::sink(), &mut Quiet)
-        .expect("run in memory");
+    run_file(
+        Program::new(graphs, rules),
+        memory,
+        &events,
+        &mut std::io::sink(),
+        &mut Quiet,
+    )
+    .expect("run in memory");
     let in_memory = start.elapsed().as_secs_f64();
 
     let share = |t: &str| *mix.get(t).unwrap_or(&0) as f64 * 100.0 / lines as f64;
-    println!("stream: {} events, {:.0} MiB, {} samples", lines, size as f64 / 1048576.0, samples);
+    println!(
+        "stream: {} events, {:.0} MiB, {} samples",
+        lines,
+        size as f64 / 1048576.0,
+        samples
+    );
     let mut types: Vec<_> = mix.iter().collect();
     types.sort_by(|a, b| b.1.cmp(a.1));
     println!(
@@ -108,9 +122,33 @@ fn main() {
         summary.stats.deadlines,
         summary.stats.records
     );
-    println!("parse only (serde_json): {:.2}s, {:.0} events/s", parse, lines as f64 / parse);
-    println!("run (SQLite, WAL, NORMAL): {:.2}s, {:.0} events/s", run, lines as f64 / run);
-    println!("run (in-memory store, records discarded): {:.2}s, {:.0} events/s", in_memory, lines as f64 / in_memory);
-    println!("ratio run/parse: {:.1}x slower; peak RSS {:.0} MiB (after parse {:.0} MiB)", run / parse, rss, rss_before);
-    println!("target 200000 events/s: {}", if lines as f64 / run >= 200_000.0 { "met" } else { "missed" });
+    println!(
+        "parse only (serde_json): {:.2}s, {:.0} events/s",
+        parse,
+        lines as f64 / parse
+    );
+    println!(
+        "run (SQLite, WAL, NORMAL): {:.2}s, {:.0} events/s",
+        run,
+        lines as f64 / run
+    );
+    println!(
+        "run (in-memory store, records discarded): {:.2}s, {:.0} events/s",
+        in_memory,
+        lines as f64 / in_memory
+    );
+    println!(
+        "ratio run/parse: {:.1}x slower; peak RSS {:.0} MiB (after parse {:.0} MiB)",
+        run / parse,
+        rss,
+        rss_before
+    );
+    println!(
+        "target 200000 events/s: {}",
+        if lines as f64 / run >= 200_000.0 {
+            "met"
+        } else {
+            "missed"
+        }
+    );
 }
