@@ -163,6 +163,17 @@ fn open_existing_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
     open_store(cli)
 }
 
+/// Writes lines to stdout with a trailing newline each.
+fn write_lines(lines: impl IntoIterator<Item = String>) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Loads and checks the workflows folder named on the command line.
 fn load_workflows(cli: &Cli) -> Result<(Vec<WorkflowGraph>, Report), CliError> {
     validate_dir(&cli.workflows).map_err(|source| CliError::Read {

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::run::write_lines;
 use super::{
-    load_workflows, open_existing_store, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK,
+    load_workflows, open_existing_store, stderr_color, write_lines, Cli, CliError, EXIT_INVALID,
+    EXIT_OK,
 };
 use crate::runtime::record::utc;
 use crate::runtime::Instance;
@@ -88,30 +88,26 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             .ledger(&inst.sample.creator)
             .map_err(failed)?
             .unwrap_or_default();
-        items.push((
-            Item {
-                sample: &inst.sample.id,
-                expires: *expires,
-                reason: inst.reason.as_deref(),
-                category: &inst.sample.category,
-                product: &inst.sample.product,
-                price: inst.product.price,
-                quantity: inst.sample.quantity,
-                creator: &inst.sample.creator,
-                followers: inst.creator.followers,
-                engagement_rate: inst.creator.engagement_rate,
-                fulfillment_rate_90d: inst.creator.fulfillment_rate_90d,
-                posts_30d: inst.creator.posts_30d,
-                tier: inst.tier.as_deref(),
-                credit: ledger.credit,
-                completed: ledger.completed,
-                breaches: ledger.breaches.len(),
-                requested_at: inst.requested_at,
-            },
-            (),
-        ));
+        items.push(Item {
+            sample: &inst.sample.id,
+            expires: *expires,
+            reason: inst.reason.as_deref(),
+            category: &inst.sample.category,
+            product: &inst.sample.product,
+            price: inst.product.price,
+            quantity: inst.sample.quantity,
+            creator: &inst.sample.creator,
+            followers: inst.creator.followers,
+            engagement_rate: inst.creator.engagement_rate,
+            fulfillment_rate_90d: inst.creator.fulfillment_rate_90d,
+            posts_30d: inst.creator.posts_30d,
+            tier: inst.tier.as_deref(),
+            credit: ledger.credit,
+            completed: ledger.completed,
+            breaches: ledger.breaches.len(),
+            requested_at: inst.requested_at,
+        });
     }
-    let items: Vec<Item> = items.into_iter().map(|(i, ())| i).collect();
     match args.format {
         Format::Json => {
             let lines = items

@@ -151,13 +151,3 @@ pub fn render_summary(input: &str, s: &Summary) -> String {
     text.push_str(&format!("elapsed: {secs:.2}s, {rate:.0} events/s\n"));
     text
 }
-
-/// Writes lines with a trailing newline; a closed pipe ends quietly.
-pub(crate) fn write_lines(lines: impl IntoIterator<Item = String>) -> Result<(), CliError> {
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    for line in lines {
-        writeln!(out, "{line}")?;
-    }
-    out.flush()?;
-    Ok(())
-}

@@ -2,8 +2,7 @@
 
 use serde::Serialize;
 
-use super::run::write_lines;
-use super::{open_existing_store, Cli, CliError, EXIT_OK, EXIT_USAGE};
+use super::{open_existing_store, write_lines, Cli, CliError, EXIT_OK, EXIT_USAGE};
 use crate::runtime::SampleView;
 
 #[derive(Debug, clap::Args)]

@@ -223,7 +223,7 @@ impl Runner {
                     .push(Reverse((d.due, d.seq, inst.id().clone(), d.name.clone())));
             }
             if inst.opened && !runner.is_terminal(&inst) {
-                runner.index_product(&inst);
+                runner.index_product(inst.sample.product.clone(), inst.id().clone());
             }
             runner.samples.insert(inst.id().clone(), inst);
         }
@@ -308,9 +308,10 @@ impl Runner {
             }
             Ok(event) => {
                 self.advance(event.at);
-                match self.apply(&event) {
+                let fp = fingerprint(&event.id);
+                match self.apply(&event, fp) {
                     Ok(()) => {
-                        self.applied.insert(fingerprint(&event.id));
+                        self.applied.insert(fp);
                         self.stats.applied += 1;
                         return Some(event.id);
                     }
@@ -355,7 +356,7 @@ impl Runner {
         self.fire_due();
     }
 
-    fn apply(&mut self, e: &Event) -> Result<(), Refusal> {
+    fn apply(&mut self, e: &Event, fp: u128) -> Result<(), Refusal> {
         if let Body::Requested {
             workflow: Some(name),
             ..
@@ -371,7 +372,7 @@ impl Runner {
                 ));
             }
         }
-        if self.applied.contains(&fingerprint(&e.id)) {
+        if self.applied.contains(&fp) {
             return Err(Refusal::new(
                 ErrorKind::DuplicateId,
                 format!("event `{}` was applied already", e.id),
@@ -454,11 +455,8 @@ impl Runner {
             .unwrap_or(false)
     }
 
-    fn index_product(&mut self, inst: &Instance) {
-        self.by_product
-            .entry(inst.sample.product.clone())
-            .or_default()
-            .insert(inst.id().clone());
+    fn index_product(&mut self, product: ImmutableString, sample: ImmutableString) {
+        self.by_product.entry(product).or_default().insert(sample);
     }
 
     fn day(&self, at: DateTime<Utc>) -> NaiveDate {
@@ -520,7 +518,7 @@ impl Runner {
             ));
         };
         let rules = self.program.rules.clone();
-        let inst = Instance {
+        let mut inst = Instance {
             sample: crate::rules::Sample {
                 id: sample.clone(),
                 state: ImmutableString::new(),
@@ -574,19 +572,16 @@ impl Runner {
             auto_approved = screening.decision == Verdict::Approve;
             let ledger = Arc::make_mut(self.ledgers.entry(creator.id.clone()).or_default());
             ledger.tier = Some(screening.tier.to_string());
-            self.samples.insert(sample.clone(), inst);
-            if let Some(inst) = self.samples.get_mut(sample) {
-                inst.tier = Some(screening.tier.to_string());
-                inst.decision = step.decision.clone();
-                inst.reason = step.reason.clone();
-            }
+            inst.tier = Some(screening.tier.to_string());
+            inst.decision = step.decision.clone();
+            inst.reason = step.reason.clone();
         } else {
             let (to, reason, acts) = self.resolve(initial, e, None);
             step.to = to;
             step.reason = reason;
             step.acts = acts;
-            self.samples.insert(sample.clone(), inst);
         }
+        self.samples.insert(sample.clone(), inst);
         let ledger = Arc::make_mut(self.ledgers.entry(creator.id.clone()).or_default());
         ledger.samples += 1;
         self.dirty_ledgers.insert(creator.id.clone());
@@ -983,9 +978,7 @@ impl Runner {
             let ledger = Arc::make_mut(self.ledgers.entry(creator.clone()).or_default());
             ledger.products.entry(product.to_string()).or_default().open += 1;
             self.dirty_ledgers.insert(creator.clone());
-            if let Some(inst) = self.samples.get(&id).cloned() {
-                self.index_product(&inst);
-            }
+            self.index_product(product.clone(), id.clone());
         }
         if changed && terminal {
             self.end(&id, &step.to, step.at, was_open);
@@ -1185,16 +1178,6 @@ impl Runner {
             _ => None,
         });
         step.acts = acts.into_iter().map(|a| Act::Named(a.value)).collect();
-        // A reminder is the rules' action: let it carry its type.
-        for act in &mut step.acts {
-            if let Act::Named(n) = act {
-                match n.as_str() {
-                    "remind_creator" => *act = Act::Rule(Action::RemindCreator),
-                    "flag_disclosure" => *act = Act::Rule(Action::FlagDisclosure),
-                    _ => {}
-                }
-            }
-        }
         self.step(step);
     }
 
