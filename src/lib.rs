@@ -40,6 +40,7 @@
 //! assert_eq!(problems[0].to_string(), "unknown state `endd`");
 //! ```
 
+pub mod analysis;
 pub mod cli;
 pub mod definition;
 pub mod diagnostic;

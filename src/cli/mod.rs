@@ -1,8 +1,10 @@
 //! The command line: one file per subcommand; `run` dispatches and returns the exit code.
 
+mod diff;
 mod gen;
 mod graph;
 mod queue;
+mod report;
 mod run;
 mod show;
 mod test;
@@ -27,7 +29,7 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Invalid workflows, rules or policy.
 pub const EXIT_INVALID: u8 = 3;
-/// `test` had failing cases.
+/// `test` had failing cases, or `diff --fail-on-change` found changes.
 pub const EXIT_FAILING: u8 = 4;
 
 /// sampleflow: runs a seller's creator-sample program from workflow files and rules.
@@ -66,6 +68,10 @@ pub enum Command {
     Show(show::Args),
     /// Pending reviews, soonest expiry first: the ops team's work list.
     Queue(queue::Args),
+    /// Replay events under two rule sets and list every changed decision or end state.
+    Diff(diff::Args),
+    /// Funnel, fulfillment, cost, GMV and ROI per category, tier and rules hash.
+    Report(report::Args),
     /// Write a large valid event stream (JSON Lines) for benchmarks.
     Gen(gen::Args),
 }
@@ -97,6 +103,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Run(args) => run::run(&cli, args),
         Command::Show(args) => show::run(&cli, args),
         Command::Queue(args) => queue::run(&cli, args),
+        Command::Diff(args) => diff::run(&cli, args),
+        Command::Report(args) => report::run(&cli, args),
         Command::Gen(args) => gen::run(args),
     }
 }
@@ -108,8 +116,16 @@ fn stderr_color() -> bool {
 
 /// Workflows, rules and every problem found in them (rules are `None` when they do not load).
 fn check_all(cli: &Cli) -> Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report), CliError> {
+    check_with(cli, &cli.rules)
+}
+
+/// The same with the rules from `rules_dir` (the base or candidate of a diff).
+fn check_with(
+    cli: &Cli,
+    rules_dir: &std::path::Path,
+) -> Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report), CliError> {
     let (graphs, mut report) = load_workflows(cli)?;
-    let rules = match RuleSet::load(&cli.rules) {
+    let rules = match RuleSet::load(rules_dir) {
         Ok(rules) => {
             let workflows: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
             report.problems.extend(check_rules(&workflows, &rules));
@@ -127,7 +143,15 @@ fn check_all(cli: &Cli) -> Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report),
 
 /// The program to run, or exit 3 after printing why the files are invalid.
 fn load_program(cli: &Cli) -> Result<Result<Program, u8>, CliError> {
-    let (graphs, rules, report) = check_all(cli)?;
+    load_program_with(cli, &cli.rules)
+}
+
+/// The program with the rules from `rules_dir`, or exit 3 after printing why.
+fn load_program_with(
+    cli: &Cli,
+    rules_dir: &std::path::Path,
+) -> Result<Result<Program, u8>, CliError> {
+    let (graphs, rules, report) = check_with(cli, rules_dir)?;
     match rules {
         Some(rules) if !report.has_errors() && !graphs.is_empty() => {
             Ok(Ok(Program::new(graphs, rules)))

@@ -95,4 +95,14 @@ impl Store for MemoryStore {
     fn events(&mut self) -> Result<Vec<String>, StoreError> {
         Ok(self.events.iter().map(|(_, raw)| raw.clone()).collect())
     }
+
+    fn each_record(
+        &mut self,
+        f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.log
+            .iter()
+            .filter(|(_, s, _)| s.is_some())
+            .try_for_each(|(_, _, t)| f(t))
+    }
 }

@@ -97,6 +97,11 @@ pub trait Store: Send {
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError>;
     /// The raw events applied, in the order applied.
     fn events(&mut self) -> Result<Vec<String>, StoreError>;
+    /// Every record of every sample, in the order written, one at a time.
+    fn each_record(
+        &mut self,
+        f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }
 
 /// The store back from its writer thread, with the first failure if any.

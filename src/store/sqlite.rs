@@ -272,4 +272,18 @@ impl Store for SqliteStore {
     fn events(&mut self) -> Result<Vec<String>, StoreError> {
         self.strings("SELECT raw FROM events ORDER BY rowid", None)
     }
+
+    fn each_record(
+        &mut self,
+        f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT text FROM log WHERE sample IS NOT NULL ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            f(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
+        }
+        Ok(())
+    }
 }

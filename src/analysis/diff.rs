@@ -1,0 +1,368 @@
+//! What a rule change would have done: the same recorded events replayed under a base and a
+//! candidate rule set, each in a runner of its own in memory (nothing is written to the store),
+//! on two threads; then every sample whose decision, reason or end state differs.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{dollars, round, Collector, Facts};
+use crate::runtime::{Output, Program, Runner, Snapshot, Stats};
+
+/// Where the events come from: a JSON Lines file, or the raw events kept in the store.
+#[derive(Debug, Clone)]
+pub enum Events {
+    File(PathBuf),
+    Lines(Vec<String>),
+}
+
+/// Why a replay could not run (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiffError {
+    #[error("cannot read `{path}`: {source}")]
+    Input {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("a replay thread stopped")]
+    Thread,
+}
+
+/// One rule set's replay: every sample's facts and the run's figures.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub rules: String,
+    pub facts: BTreeMap<String, Facts>,
+    pub stats: Stats,
+    /// Rule faults, with file:line:column; the replay went on past each.
+    pub faults: Vec<String>,
+}
+
+/// Replays `events` from an empty state through `program`.
+pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
+    let rules = program.rules.hash().to_string();
+    let mut runner = Runner::new(program, Snapshot::default());
+    let mut collector = Collector::default();
+    let mut faults = Vec::new();
+    let mut drain = |runner: &mut Runner| {
+        faults.extend(runner.drain_faults().map(|f| f.to_string()));
+        for out in runner.drain_output() {
+            if let Output::Record(r) = out {
+                collector.observe(&r);
+            }
+        }
+    };
+    match events {
+        Events::Lines(lines) => {
+            for (i, text) in lines.iter().enumerate() {
+                if !text.trim().is_empty() {
+                    runner.apply_line(i as u64 + 1, text.trim_end_matches(['\n', '\r']));
+                }
+                drain(&mut runner);
+            }
+        }
+        Events::File(path) => {
+            let err = |source| DiffError::Input {
+                path: path.display().to_string(),
+                source,
+            };
+            let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(err)?);
+            let mut buf = Vec::with_capacity(1024);
+            let mut line = 0u64;
+            loop {
+                buf.clear();
+                if reader.read_until(b'\n', &mut buf).map_err(err)? == 0 {
+                    break;
+                }
+                line += 1;
+                match std::str::from_utf8(&buf) {
+                    Ok(text) if text.trim().is_empty() => {}
+                    Ok(text) => {
+                        runner.apply_line(line, text.trim_end_matches(['\n', '\r']));
+                    }
+                    Err(e) => runner.refuse_malformed(line, format!("not UTF-8: {e}")),
+                }
+                drain(&mut runner);
+            }
+        }
+    }
+    runner.finish();
+    drain(&mut runner);
+    Ok(Replay {
+        rules,
+        facts: collector.finish(runner.samples()),
+        stats: runner.stats.clone(),
+        faults,
+    })
+}
+
+/// What one side decided for one sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+    pub state: String,
+}
+
+impl Outcome {
+    fn of(f: &Facts) -> Self {
+        Outcome {
+            decision: f.decision.clone(),
+            reason: f.reason.clone(),
+            state: f.state.clone(),
+        }
+    }
+}
+
+/// A sample whose decision, reason or end state differs (a side is null when that replay has no
+/// such sample).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub sample: String,
+    pub category: String,
+    pub base: Option<Outcome>,
+    pub candidate: Option<Outcome>,
+}
+
+/// Changes from one screening reason to another.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReasonChange {
+    pub base: Option<String>,
+    pub candidate: Option<String>,
+    pub changes: u64,
+}
+
+/// One side's figures in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideSummary {
+    pub rules: String,
+    pub events_applied: u64,
+    pub approved: u64,
+    pub rule_faults: u64,
+}
+
+/// The totals of a diff.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub samples: u64,
+    pub changed: u64,
+    pub by_category: BTreeMap<String, u64>,
+    pub by_reason: Vec<ReasonChange>,
+    /// Samples the candidate approves (by screening or a reviewer) that the base did not.
+    pub approvals_gained: u64,
+    pub approvals_lost: u64,
+    /// Cost committed by approvals the candidate adds, and cost of approvals it takes away.
+    pub cost_added: f64,
+    pub cost_saved: f64,
+    /// The attributed GMV, under the base, of the samples the candidate would not have approved.
+    pub gmv_refused: f64,
+    pub base: SideSummary,
+    pub candidate: SideSummary,
+}
+
+/// The result of `sampleflow diff`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diff {
+    pub changes: Vec<Change>,
+    pub summary: Summary,
+}
+
+impl Diff {
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+/// Replays `events` under both programs at once and compares them.
+pub fn diff(
+    base: Program,
+    candidate: Program,
+    events: &Events,
+) -> Result<(Diff, Replay, Replay), DiffError> {
+    let (b, c) = std::thread::scope(|scope| {
+        let b = scope.spawn(|| replay(base, events));
+        let c = scope.spawn(|| replay(candidate, events));
+        (b.join(), c.join())
+    });
+    let b = b.map_err(|_| DiffError::Thread)??;
+    let c = c.map_err(|_| DiffError::Thread)??;
+    Ok((compare(&b, &c), b, c))
+}
+
+/// Every sample whose outcome differs between two replays, with the totals.
+pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
+    let mut ids: Vec<&String> = base.facts.keys().chain(candidate.facts.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut changes = Vec::new();
+    let mut by_category = BTreeMap::new();
+    let mut by_reason: BTreeMap<(Option<String>, Option<String>), u64> = BTreeMap::new();
+    let (mut gained, mut lost) = (0, 0);
+    let (mut added, mut saved, mut refused) = (0.0, 0.0, 0.0);
+    for id in &ids {
+        let b = base.facts.get(*id);
+        let c = candidate.facts.get(*id);
+        let (bo, co) = (b.map(Outcome::of), c.map(Outcome::of));
+        if bo == co {
+            continue;
+        }
+        let category = b.or(c).map(|f| f.category.clone()).unwrap_or_default();
+        *by_category.entry(category.clone()).or_insert(0) += 1;
+        let key = (
+            b.and_then(|f| f.reason.clone()),
+            c.and_then(|f| f.reason.clone()),
+        );
+        *by_reason.entry(key).or_insert(0) += 1;
+        let (ba, ca) = (
+            b.is_some_and(Facts::approved),
+            c.is_some_and(Facts::approved),
+        );
+        gained += u64::from(ca && !ba);
+        lost += u64::from(ba && !ca);
+        let delta = c.map_or(0.0, Facts::committed) - b.map_or(0.0, Facts::committed);
+        if delta > 0.0 {
+            added += delta;
+        } else {
+            saved -= delta;
+        }
+        if ba && !ca {
+            refused += b.map_or(0.0, |f| f.gmv);
+        }
+        changes.push(Change {
+            sample: id.to_string(),
+            category,
+            base: bo,
+            candidate: co,
+        });
+    }
+    let side = |r: &Replay| SideSummary {
+        rules: r.rules.clone(),
+        events_applied: r.stats.applied,
+        approved: r.facts.values().filter(|f| f.approved()).count() as u64,
+        rule_faults: r.stats.rule_faults,
+    };
+    let mut by_reason: Vec<ReasonChange> = by_reason
+        .into_iter()
+        .map(|((base, candidate), changes)| ReasonChange {
+            base,
+            candidate,
+            changes,
+        })
+        .collect();
+    by_reason.sort_by_key(|r| std::cmp::Reverse(r.changes));
+    Diff {
+        summary: Summary {
+            samples: ids.len() as u64,
+            changed: changes.len() as u64,
+            by_category,
+            by_reason,
+            approvals_gained: gained,
+            approvals_lost: lost,
+            cost_added: round(added, 2),
+            cost_saved: round(saved, 2),
+            gmv_refused: round(refused, 2),
+            base: side(base),
+            candidate: side(candidate),
+        },
+        changes,
+    }
+}
+
+fn outcome_text(o: &Option<Outcome>) -> String {
+    match o {
+        None => "(no such sample)".into(),
+        Some(o) => format!(
+            "{} {} -> {}",
+            o.decision.as_deref().unwrap_or("-"),
+            o.reason.as_deref().unwrap_or("-"),
+            o.state
+        ),
+    }
+}
+
+/// The table `diff` prints by default.
+pub fn render_table(d: &Diff) -> String {
+    let s = &d.summary;
+    let mut rows = vec![[
+        "sample".to_string(),
+        "category".into(),
+        format!("base ({})", s.base.rules),
+        format!("candidate ({})", s.candidate.rules),
+    ]];
+    for c in &d.changes {
+        rows.push([
+            c.sample.clone(),
+            c.category.clone(),
+            outcome_text(&c.base),
+            outcome_text(&c.candidate),
+        ]);
+    }
+    let mut text = String::new();
+    if d.changes.is_empty() {
+        text.push_str("no sample changes\n");
+    } else {
+        let widths: Vec<usize> = (0..4)
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        for r in &rows {
+            let line = (0..4)
+                .map(|i| format!("{:w$}", r[i], w = widths[i]))
+                .collect::<Vec<_>>()
+                .join("  ");
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+    }
+    let join = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    text.push_str(&format!(
+        "\n{} of {} samples changed (base rules {}, candidate rules {})\n",
+        s.changed, s.samples, s.base.rules, s.candidate.rules
+    ));
+    text.push_str(&format!(
+        "by category: {}\n",
+        join(
+            s.by_category
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect()
+        )
+    ));
+    text.push_str(&format!(
+        "by reason: {}\n",
+        join(
+            s.by_reason
+                .iter()
+                .map(|r| format!(
+                    "{} -> {} {}",
+                    r.base.as_deref().unwrap_or("-"),
+                    r.candidate.as_deref().unwrap_or("-"),
+                    r.changes
+                ))
+                .collect()
+        )
+    ));
+    text.push_str(&format!(
+        "approvals: {} gained, {} lost ({} -> {})\n",
+        s.approvals_gained, s.approvals_lost, s.base.approved, s.candidate.approved
+    ));
+    text.push_str(&format!(
+        "sample cost: {} added, {} saved\n",
+        dollars(s.cost_added),
+        dollars(s.cost_saved)
+    ));
+    text.push_str(&format!(
+        "attributed GMV of samples the candidate would not approve: {}\n",
+        dollars(s.gmv_refused)
+    ));
+    text
+}

@@ -1,0 +1,209 @@
+//! What happened, in figures: each sample's milestones read off its records, the what-if replay
+//! of recorded events under two rule sets ([`diff`]), and the program's results ([`report`]),
+//! with a self-contained HTML page of charts ([`html`]).
+//!
+//! Everything here reads records and samples; nothing writes to the store.
+
+pub mod diff;
+pub mod html;
+pub mod report;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::runtime::{Instance, Record, BREACH_STATE, COMPLETED_STATE};
+
+/// The state a sample enters once approved (by screening or a reviewer).
+pub const APPROVED_STATE: &str = "awaiting_shipment";
+/// The state a shipped sample is in.
+pub const SHIPPED_STATE: &str = "shipped";
+/// The event that delivers a sample.
+pub const DELIVERED_TRIGGER: &str = "sample_delivered";
+/// The event that posts content.
+pub const POSTED_TRIGGER: &str = "content_posted";
+/// The reason a post that does not qualify is recorded with.
+pub const NOT_QUALIFYING: &str = "not_qualifying";
+
+/// When a sample first passed each step of the funnel, read off its records in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Milestones {
+    pub approved: Option<DateTime<Utc>>,
+    pub shipped: Option<DateTime<Utc>>,
+    pub delivered: Option<DateTime<Utc>>,
+    /// The first qualifying post.
+    pub posted: Option<DateTime<Utc>>,
+    pub completed: Option<DateTime<Utc>>,
+    /// When it ended in a breach by the creator.
+    pub breached: Option<DateTime<Utc>>,
+}
+
+impl Milestones {
+    /// Takes one record of this sample into account (records come in the order written).
+    pub fn observe(&mut self, r: &Record) {
+        let first = |slot: &mut Option<DateTime<Utc>>| {
+            slot.get_or_insert(r.at);
+        };
+        match r.to.as_str() {
+            APPROVED_STATE => first(&mut self.approved),
+            SHIPPED_STATE => first(&mut self.shipped),
+            COMPLETED_STATE => first(&mut self.completed),
+            BREACH_STATE => first(&mut self.breached),
+            _ => {}
+        }
+        if r.trigger == DELIVERED_TRIGGER {
+            first(&mut self.delivered);
+        }
+        if r.trigger == POSTED_TRIGGER && r.reason.as_deref() != Some(NOT_QUALIFYING) {
+            first(&mut self.posted);
+        }
+    }
+}
+
+/// One sample's facts: what screening decided, where it ended, what it cost and returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Facts {
+    pub sample: String,
+    pub category: String,
+    pub creator: String,
+    /// The tier screening used (`none` when screening never ran to it).
+    pub tier: String,
+    /// The rules hash that screened the sample.
+    pub rules: String,
+    pub workflow: String,
+    pub state: String,
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    /// Unit cost x quantity + shipping, whether or not it was spent.
+    pub cost: f64,
+    pub gmv: f64,
+    pub milestones: Milestones,
+}
+
+impl Facts {
+    pub fn of(inst: &Instance, milestones: Milestones) -> Self {
+        let s = &inst.sample;
+        Facts {
+            sample: s.id.to_string(),
+            category: s.category.to_string(),
+            creator: s.creator.to_string(),
+            tier: inst.tier.clone().unwrap_or_else(|| "none".into()),
+            rules: inst.rules.clone(),
+            workflow: inst.workflow.clone(),
+            state: s.state.to_string(),
+            decision: inst.decision.clone(),
+            reason: inst.reason.clone(),
+            requested_at: inst.requested_at,
+            cost: s.cost,
+            gmv: s.gmv,
+            milestones,
+        }
+    }
+
+    pub fn approved(&self) -> bool {
+        self.milestones.approved.is_some()
+    }
+
+    /// What the seller spent: the cost of a sample that was shipped.
+    pub fn spent(&self) -> f64 {
+        if self.milestones.shipped.is_some() {
+            self.cost
+        } else {
+            0.0
+        }
+    }
+
+    /// What approval committed the seller to: the cost of any approved sample (shipped or
+    /// not). A replay cannot ship what history never shipped, so this is what a diff weighs.
+    pub fn committed(&self) -> f64 {
+        if self.approved() {
+            self.cost
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Builds [`Facts`] from records as they are written and the samples they end in.
+#[derive(Debug, Default)]
+pub struct Collector {
+    milestones: BTreeMap<String, Milestones>,
+}
+
+impl Collector {
+    pub fn observe(&mut self, r: &Record) {
+        match self.milestones.get_mut(r.sample.as_str()) {
+            Some(m) => m.observe(r),
+            None => {
+                let mut m = Milestones::default();
+                m.observe(r);
+                self.milestones.insert(r.sample.to_string(), m);
+            }
+        }
+    }
+
+    /// The facts of every sample, by id.
+    pub fn finish<'a>(
+        self,
+        samples: impl Iterator<Item = &'a Instance>,
+    ) -> BTreeMap<String, Facts> {
+        samples
+            .map(|inst| {
+                let m = self
+                    .milestones
+                    .get(inst.id().as_str())
+                    .copied()
+                    .unwrap_or_default();
+                (inst.id().to_string(), Facts::of(inst, m))
+            })
+            .collect()
+    }
+}
+
+/// Money as the tables print it.
+pub fn dollars(x: f64) -> String {
+    let sign = if x < 0.0 { "-" } else { "" };
+    let cents = format!("{:.2}", x.abs());
+    let (whole, frac) = cents.split_once('.').unwrap_or((&cents, "00"));
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}${grouped}.{frac}")
+}
+
+/// A rate as a percentage, or `-` when there is nothing to divide by.
+pub fn percent(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |x| format!("{:.1}%", x * 100.0))
+}
+
+/// Rounds money and ratios for JSON, so that figures read as they would on an invoice.
+pub fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollars_group_thousands_and_keep_the_sign() {
+        assert_eq!(dollars(1925.784), "$1,925.78");
+        assert_eq!(dollars(-1234567.0), "-$1,234,567.00");
+        assert_eq!(dollars(0.5), "$0.50");
+        assert_eq!(dollars(999.999), "$1,000.00");
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(report::median(&mut []), None);
+        assert_eq!(report::median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(report::median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+}

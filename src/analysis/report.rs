@@ -1,0 +1,417 @@
+//! The program's results: the funnel, fulfillment and breach rates, times to ship and to post,
+//! cost, attributed GMV and ROI, overall and per category, creator tier and rules hash.
+//!
+//! Definitions (also in the README):
+//! - requested: every sample; approved: entered `awaiting_shipment` (screening or a reviewer);
+//!   shipped; delivered (a `sample_delivered`); posted (a qualifying post); completed.
+//! - fulfillment rate: completed / (completed + unfulfill_cancelled), the samples whose
+//!   obligation is settled; breach rate: unfulfill_cancelled / delivered.
+//! - cost: unit cost x quantity + shipping of the samples that were shipped; GMV: attributed
+//!   GMV of every sample; ROI: (GMV - cost) / cost.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use chrono_tz::Tz;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::{dollars, percent, round, Facts};
+
+/// The six steps of the funnel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Funnel {
+    pub requested: u64,
+    pub approved: u64,
+    pub shipped: u64,
+    pub delivered: u64,
+    pub posted: u64,
+    pub completed: u64,
+}
+
+impl Funnel {
+    /// The steps with their names, in order.
+    pub fn steps(&self) -> [(&'static str, u64); 6] {
+        [
+            ("requested", self.requested),
+            ("approved", self.approved),
+            ("shipped", self.shipped),
+            ("delivered", self.delivered),
+            ("posted", self.posted),
+            ("completed", self.completed),
+        ]
+    }
+}
+
+/// The figures of one group of samples.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    pub samples: u64,
+    pub funnel: Funnel,
+    pub breached: u64,
+    pub fulfillment_rate: Option<f64>,
+    pub breach_rate: Option<f64>,
+    pub median_days_to_ship: Option<f64>,
+    pub median_days_to_post: Option<f64>,
+    pub cost: f64,
+    pub gmv: f64,
+    pub roi: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    funnel: Funnel,
+    breached: u64,
+    cost: f64,
+    gmv: f64,
+    ship_days: Vec<f64>,
+    post_days: Vec<f64>,
+}
+
+fn days(d: chrono::TimeDelta) -> f64 {
+    d.num_seconds() as f64 / 86_400.0
+}
+
+impl Tally {
+    fn add(&mut self, f: &Facts) {
+        let m = &f.milestones;
+        let fun = &mut self.funnel;
+        fun.requested += 1;
+        fun.approved += u64::from(m.approved.is_some());
+        fun.shipped += u64::from(m.shipped.is_some());
+        fun.delivered += u64::from(m.delivered.is_some());
+        fun.posted += u64::from(m.posted.is_some());
+        fun.completed += u64::from(m.completed.is_some());
+        self.breached += u64::from(m.breached.is_some());
+        self.cost += f.spent();
+        self.gmv += f.gmv;
+        if let Some(shipped) = m.shipped {
+            self.ship_days.push(days(shipped - f.requested_at));
+        }
+        if let (Some(delivered), Some(posted)) = (m.delivered, m.posted) {
+            self.post_days.push(days(posted - delivered));
+        }
+    }
+
+    fn figures(mut self) -> Figures {
+        let ratio = |a: u64, b: u64| (b > 0).then(|| round(a as f64 / b as f64, 4));
+        let fun = self.funnel;
+        Figures {
+            samples: fun.requested,
+            funnel: fun,
+            breached: self.breached,
+            fulfillment_rate: ratio(fun.completed, fun.completed + self.breached),
+            breach_rate: ratio(self.breached, fun.delivered),
+            median_days_to_ship: median(&mut self.ship_days),
+            median_days_to_post: median(&mut self.post_days),
+            cost: round(self.cost, 2),
+            gmv: round(self.gmv, 2),
+            roi: (self.cost > 0.0).then(|| round((self.gmv - self.cost) / self.cost, 4)),
+        }
+    }
+}
+
+/// The median, rounded to a tenth of a day.
+pub fn median(xs: &mut [f64]) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    let m = if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    };
+    Some(round(m, 1))
+}
+
+/// Obligations settled in one week (Monday to Sunday in the shop's timezone).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Week {
+    pub week: NaiveDate,
+    pub completed: u64,
+    pub breached: u64,
+    pub fulfillment_rate: f64,
+}
+
+/// A grouping's name in JSON, its key's name, and its groups.
+type Grouping<'a> = (&'static str, &'static str, &'a [(String, Figures)]);
+
+/// Everything `sampleflow report` prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub overall: Figures,
+    pub by_category: Vec<(String, Figures)>,
+    pub by_tier: Vec<(String, Figures)>,
+    pub by_rules: Vec<(String, Figures)>,
+    pub weekly: Vec<Week>,
+    /// Samples per state now.
+    pub states: BTreeMap<String, u64>,
+}
+
+fn grouped<'a>(
+    facts: impl Iterator<Item = &'a Facts>,
+    key: impl Fn(&Facts) -> &str,
+) -> Vec<(String, Figures)> {
+    let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
+    for f in facts {
+        groups.entry(key(f).to_string()).or_default().add(f);
+    }
+    groups.into_iter().map(|(k, t)| (k, t.figures())).collect()
+}
+
+impl Report {
+    /// The report of `facts`, weeks counted in the shop's timezone.
+    pub fn build<'a>(facts: impl Iterator<Item = &'a Facts> + Clone, tz: Tz) -> Report {
+        let mut all = Tally::default();
+        let mut states = BTreeMap::new();
+        let mut weeks: BTreeMap<NaiveDate, (u64, u64)> = BTreeMap::new();
+        for f in facts.clone() {
+            all.add(f);
+            *states.entry(f.state.clone()).or_insert(0) += 1;
+            let m = &f.milestones;
+            let settled = m
+                .completed
+                .map(|t| (t, true))
+                .or(m.breached.map(|t| (t, false)));
+            if let Some((at, met)) = settled {
+                let day = at.with_timezone(&tz).date_naive();
+                let monday = day - chrono::Days::new(day.weekday().num_days_from_monday().into());
+                let w = weeks.entry(monday).or_default();
+                if met {
+                    w.0 += 1;
+                } else {
+                    w.1 += 1;
+                }
+            }
+        }
+        let mut by_rules = grouped(facts.clone(), |f| &f.rules);
+        // Rule versions in the order they first screened a sample, not by hash.
+        let first: BTreeMap<&str, chrono::DateTime<chrono::Utc>> =
+            facts.clone().fold(BTreeMap::new(), |mut m, f| {
+                let e = m.entry(f.rules.as_str()).or_insert(f.requested_at);
+                *e = (*e).min(f.requested_at);
+                m
+            });
+        by_rules.sort_by_key(|(k, _)| first.get(k.as_str()).copied());
+        Report {
+            overall: all.figures(),
+            by_category: grouped(facts.clone(), |f| &f.category),
+            by_tier: grouped(facts.clone(), |f| &f.tier),
+            by_rules,
+            weekly: weeks
+                .into_iter()
+                .map(|(week, (completed, breached))| Week {
+                    week,
+                    completed,
+                    breached,
+                    fulfillment_rate: round(completed as f64 / (completed + breached) as f64, 4),
+                })
+                .collect(),
+            states,
+        }
+    }
+
+    /// The JSON document: `funnel` (six counts), the overall figures, `by_category`,
+    /// `by_tier`, `by_rules`, `fulfillment_over_time` and `states`.
+    pub fn to_json(&self) -> Value {
+        let o = &self.overall;
+        let mut doc = Map::new();
+        doc.insert("funnel".into(), json!(o.funnel));
+        doc.insert("samples".into(), json!(o.samples));
+        doc.insert("breached".into(), json!(o.breached));
+        doc.insert("fulfillment_rate".into(), json!(o.fulfillment_rate));
+        doc.insert("breach_rate".into(), json!(o.breach_rate));
+        doc.insert("median_days_to_ship".into(), json!(o.median_days_to_ship));
+        doc.insert("median_days_to_post".into(), json!(o.median_days_to_post));
+        doc.insert("cost".into(), json!(o.cost));
+        doc.insert("gmv".into(), json!(o.gmv));
+        doc.insert("roi".into(), json!(o.roi));
+        for (name, key, groups) in self.groups() {
+            let rows = groups.iter().map(|(k, f)| row(key, k, f)).collect();
+            doc.insert(name.into(), Value::Array(rows));
+        }
+        doc.insert("fulfillment_over_time".into(), json!(self.weekly));
+        doc.insert("states".into(), json!(self.states));
+        Value::Object(doc)
+    }
+
+    fn groups(&self) -> [Grouping<'_>; 3] {
+        [
+            ("by_category", "category", &self.by_category),
+            ("by_tier", "tier", &self.by_tier),
+            ("by_rules", "rules", &self.by_rules),
+        ]
+    }
+
+    /// One CSV row per group: overall, then each category, tier and rules hash.
+    pub fn to_csv(&self) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(CSV_HEADER)?;
+        w.write_record(csv_row("all", "all", &self.overall))?;
+        for (_, key, groups) in self.groups() {
+            for (k, f) in groups {
+                w.write_record(csv_row(key, k, f))?;
+            }
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The table printed by default.
+    pub fn to_table(&self) -> String {
+        let o = &self.overall;
+        let mut text = String::new();
+        let steps = o
+            .funnel
+            .steps()
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(" > ");
+        text.push_str(&format!("funnel: {steps}\n"));
+        text.push_str(&format!(
+            "fulfillment {}, breach {} ({} breached); median days: request to ship {}, delivery to post {}\n",
+            percent(o.fulfillment_rate),
+            percent(o.breach_rate),
+            o.breached,
+            opt(o.median_days_to_ship),
+            opt(o.median_days_to_post),
+        ));
+        text.push_str(&format!(
+            "cost {}, attributed GMV {}, ROI {}\n",
+            dollars(o.cost),
+            dollars(o.gmv),
+            roi_text(o.roi)
+        ));
+        for (_, key, groups) in self.groups() {
+            text.push('\n');
+            text.push_str(&table(key, groups));
+        }
+        text
+    }
+}
+
+const CSV_HEADER: [&str; 16] = [
+    "group",
+    "key",
+    "samples",
+    "approved",
+    "shipped",
+    "delivered",
+    "posted",
+    "completed",
+    "breached",
+    "fulfillment_rate",
+    "breach_rate",
+    "median_days_to_ship",
+    "median_days_to_post",
+    "cost",
+    "gmv",
+    "roi",
+];
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or_else(String::new, |x| x.to_string())
+}
+
+fn roi_text(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |x| format!("{:.2}x", x))
+}
+
+fn csv_row(group: &str, key: &str, f: &Figures) -> Vec<String> {
+    let fun = &f.funnel;
+    vec![
+        group.into(),
+        key.into(),
+        f.samples.to_string(),
+        fun.approved.to_string(),
+        fun.shipped.to_string(),
+        fun.delivered.to_string(),
+        fun.posted.to_string(),
+        fun.completed.to_string(),
+        f.breached.to_string(),
+        opt(f.fulfillment_rate),
+        opt(f.breach_rate),
+        opt(f.median_days_to_ship),
+        opt(f.median_days_to_post),
+        format!("{:.2}", f.cost),
+        format!("{:.2}", f.gmv),
+        opt(f.roi),
+    ]
+}
+
+fn row(key: &str, value: &str, f: &Figures) -> Value {
+    let mut m = Map::new();
+    m.insert(key.into(), json!(value));
+    m.insert("samples".into(), json!(f.samples));
+    m.insert("cost".into(), json!(f.cost));
+    m.insert("gmv".into(), json!(f.gmv));
+    m.insert("roi".into(), json!(f.roi));
+    m.insert("fulfillment_rate".into(), json!(f.fulfillment_rate));
+    m.insert("breach_rate".into(), json!(f.breach_rate));
+    m.insert("funnel".into(), json!(f.funnel));
+    m.insert("breached".into(), json!(f.breached));
+    m.insert("median_days_to_ship".into(), json!(f.median_days_to_ship));
+    m.insert("median_days_to_post".into(), json!(f.median_days_to_post));
+    Value::Object(m)
+}
+
+fn table(key: &str, groups: &[(String, Figures)]) -> String {
+    let head = [
+        key,
+        "samples",
+        "approved",
+        "shipped",
+        "posted",
+        "completed",
+        "fulfil",
+        "breach",
+        "ship d",
+        "post d",
+        "cost",
+        "gmv",
+        "roi",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
+    for (k, f) in groups {
+        rows.push(vec![
+            k.clone(),
+            f.samples.to_string(),
+            f.funnel.approved.to_string(),
+            f.funnel.shipped.to_string(),
+            f.funnel.posted.to_string(),
+            f.funnel.completed.to_string(),
+            percent(f.fulfillment_rate),
+            percent(f.breach_rate),
+            f.median_days_to_ship
+                .map_or("-".into(), |x| format!("{x:.1}")),
+            f.median_days_to_post
+                .map_or("-".into(), |x| format!("{x:.1}")),
+            dollars(f.cost),
+            dollars(f.gmv),
+            roi_text(f.roi),
+        ]);
+    }
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        text.push_str(&cells.join("  "));
+        text.push('\n');
+    }
+    text
+}

@@ -1,0 +1,100 @@
+//! `sampleflow diff --base DIR --candidate DIR (EVENTS.jsonl | --from-db)`: what a rule change
+//! would have done to the same events.
+
+use std::path::PathBuf;
+
+use super::{
+    load_program_with, open_existing_store, write_lines, Cli, CliError, EXIT_FAILED, EXIT_FAILING,
+    EXIT_OK,
+};
+use crate::analysis::diff::{diff, render_table, Events, Replay};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["events", "from_db"])))]
+pub struct Args {
+    /// Rules folder in force now (scripts and policy.yaml).
+    #[arg(long, value_name = "DIR")]
+    pub base: PathBuf,
+    /// Rules folder to try.
+    #[arg(long, value_name = "DIR")]
+    pub candidate: PathBuf,
+    /// JSON Lines of events to replay.
+    #[arg(value_name = "EVENTS.jsonl")]
+    pub events: Option<PathBuf>,
+    /// Replay the raw events kept in the store (`--db`) instead.
+    #[arg(long)]
+    pub from_db: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Exit 4 when any sample changed (a gate for a seller's own CI).
+    #[arg(long)]
+    pub fail_on_change: bool,
+}
+
+/// Rule faults printed per side before the rest are counted.
+const FAULTS_SHOWN: usize = 10;
+
+fn print_faults(side: &str, replay: &Replay) {
+    for fault in replay.faults.iter().take(FAULTS_SHOWN) {
+        eprintln!("{side}: rule fault: {fault}");
+    }
+    if replay.faults.len() > FAULTS_SHOWN {
+        eprintln!(
+            "{side}: {} more rule faults",
+            replay.faults.len() - FAULTS_SHOWN
+        );
+    }
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    let mut programs = Vec::new();
+    for (side, dir) in [("base", &args.base), ("candidate", &args.candidate)] {
+        match load_program_with(cli, dir)? {
+            Ok(program) => programs.push(program),
+            Err(code) => {
+                eprintln!("error: the {side} rules in `{}` are invalid", dir.display());
+                return Ok(code);
+            }
+        }
+    }
+    let events = match &args.events {
+        Some(path) => Events::File(path.clone()),
+        None => {
+            let mut store = open_existing_store(cli)?;
+            Events::Lines(store.events().map_err(|source| CliError::Store {
+                path: cli.db.clone(),
+                source,
+            })?)
+        }
+    };
+    let candidate = programs.pop();
+    let base = programs.pop();
+    let (Some(base), Some(candidate)) = (base, candidate) else {
+        return Ok(EXIT_FAILED);
+    };
+    let (result, b, c) = match diff(base, candidate, &events) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    print_faults("base", &b);
+    print_faults("candidate", &c);
+    match args.format {
+        Format::Table => write_lines([render_table(&result).trim_end().to_string()])?,
+        Format::Json => write_lines([serde_json::to_string_pretty(&result)
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))])?,
+    }
+    Ok(if args.fail_on_change && result.has_changes() {
+        EXIT_FAILING
+    } else {
+        EXIT_OK
+    })
+}
