@@ -49,6 +49,7 @@ pub mod rules;
 pub mod runtime;
 pub mod store;
 pub mod validate;
+pub mod watch;
 
 pub use definition::{load_dir, load_str, Duration, Loaded, Workflow, DEFAULT_WORKFLOW};
 pub use diagnostic::{Source, Span, Spanned};

@@ -50,6 +50,7 @@ fn dump(db: &Path) -> Vec<String> {
         "SELECT id || ' ' || line || ' ' || raw FROM events ORDER BY rowid",
         "SELECT line || ' ' || ifnull(sample, '-') || ' ' || text FROM log ORDER BY seq",
         "SELECT key || ' ' || value FROM meta ORDER BY key",
+        "SELECT kind || ' ' || hash || ' ' || name || ' ' || files FROM versions ORDER BY kind, hash",
     ] {
         let mut stmt = conn.prepare(sql).expect(sql);
         let found = stmt

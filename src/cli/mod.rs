@@ -9,6 +9,7 @@ mod run;
 mod show;
 mod test;
 mod validate;
+mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -68,6 +69,8 @@ pub enum Command {
     Show(show::Args),
     /// Pending reviews, soonest expiry first: the ops team's work list.
     Queue(queue::Args),
+    /// Long-running: events from stdin and a spool folder, deadlines on the wall clock, hot reload.
+    Watch(watch::Args),
     /// Replay events under two rule sets and list every changed decision or end state.
     Diff(diff::Args),
     /// Funnel, fulfillment, cost, GMV and ROI per category, tier and rules hash.
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Run(args) => run::run(&cli, args),
         Command::Show(args) => show::run(&cli, args),
         Command::Queue(args) => queue::run(&cli, args),
+        Command::Watch(args) => watch::run(&cli, args),
         Command::Diff(args) => diff::run(&cli, args),
         Command::Report(args) => report::run(&cli, args),
         Command::Gen(args) => gen::run(args),
@@ -204,4 +208,15 @@ fn load_workflows(cli: &Cli) -> Result<(Vec<WorkflowGraph>, Report), CliError> {
         path: cli.workflows.clone(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_subcommand_and_flag_is_well_formed() {
+        // Catches clashes such as a `--version` argument beside clap's own.
+        super::Cli::command().debug_assert();
+    }
 }

@@ -52,7 +52,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             source,
         })?
         .len();
-    let store = open_store(cli)?;
+    let mut store = open_store(cli)?;
+    store
+        .save_versions(&program.versions())
+        .map_err(|source| CliError::Store {
+            path: cli.db.clone(),
+            source,
+        })?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 16,

@@ -6,7 +6,7 @@ use super::{open_existing_store, write_lines, Cli, CliError, EXIT_OK, EXIT_USAGE
 use crate::runtime::SampleView;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["sample", "creator", "all"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["sample", "creator", "all", "hash", "versions"])))]
 pub struct Args {
     /// A sample id: its records, in order.
     pub sample: Option<String>,
@@ -16,6 +16,12 @@ pub struct Args {
     /// Every sample's current state, as JSON Lines.
     #[arg(long)]
     pub all: bool,
+    /// A rule set or workflow that ran here, by hash (a prefix will do): its files.
+    #[arg(long, value_name = "HASH")]
+    pub hash: Option<String>,
+    /// Every rule set and workflow that ran here, oldest first.
+    #[arg(long)]
+    pub versions: bool,
 }
 
 #[derive(Serialize)]
@@ -48,6 +54,42 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             ledger: &ledger,
         };
         write_lines([serde_json::to_string(&view).map_err(|e| failed(e.into()))?])?;
+    } else if let Some(hash) = &args.hash {
+        let found: Vec<_> = store
+            .versions()
+            .map_err(failed)?
+            .into_iter()
+            .filter(|v| v.hash.starts_with(hash.as_str()))
+            .collect();
+        let [v] = found.as_slice() else {
+            eprintln!(
+                "error: {} version matches `{hash}` in `{}`",
+                if found.is_empty() {
+                    "no"
+                } else {
+                    "more than one"
+                },
+                cli.db.display()
+            );
+            return Ok(EXIT_USAGE);
+        };
+        let mut lines = vec![format!(
+            "# {} {} `{}`, first seen {}",
+            v.kind, v.hash, v.name, v.first_seen
+        )];
+        for (name, text) in &v.files {
+            lines.push(format!("## {name}"));
+            lines.push(text.trim_end().to_string());
+        }
+        write_lines(lines)?;
+    } else if args.versions {
+        let lines = store
+            .versions()
+            .map_err(failed)?
+            .iter()
+            .map(|v| format!("{} {} {} {}", v.first_seen, v.kind, v.hash, v.name))
+            .collect::<Vec<_>>();
+        write_lines(lines)?;
     } else {
         let samples = store.samples().map_err(failed)?;
         let lines = samples

@@ -134,6 +134,8 @@ pub struct RuleSet {
     limits: Limits,
     policy: Arc<Policy>,
     hash: String,
+    /// Each hashed file's name and text, as the hash saw them (policy first).
+    texts: Arc<Vec<(String, String)>>,
     dir: PathBuf,
     files: Vec<ScriptFile>,
     default: Arc<Compiled>,
@@ -198,11 +200,13 @@ impl RuleSet {
         let engine = engine(limits);
         let mut problems = Vec::new();
         let mut hasher = Sha256::new();
+        let mut texts = Vec::new();
 
         let policy_path = dir.join(POLICY_FILE);
         let policy = match std::fs::read_to_string(&policy_path) {
             Ok(text) => {
                 hash_file(&mut hasher, POLICY_FILE, &text);
+                texts.push((POLICY_FILE.to_string(), text.clone()));
                 Policy::parse(&policy_path.display().to_string(), &text)
                     .map_err(|e| problems.extend(e))
                     .ok()
@@ -257,6 +261,7 @@ impl RuleSet {
                 }
             };
             hash_file(&mut hasher, &name, &text);
+            texts.push((name.clone(), text.clone()));
             match parse_script(&engine, &path, &name, &text) {
                 Ok(file) => files.push(file),
                 Err(problem) => problems.push(*problem),
@@ -276,14 +281,9 @@ impl RuleSet {
             .map(|b| format!("{b:02x}"))
             .collect();
         let engines = (Arc::new(engine), Arc::new(tracer(limits)));
-        Ok(Self::compile(
-            engines,
-            limits,
-            Arc::new(policy),
-            hash,
-            dir,
-            files,
-        ))
+        let mut rules = Self::compile(engines, limits, Arc::new(policy), hash, dir, files);
+        rules.texts = Arc::new(texts);
+        Ok(rules)
     }
 
     fn compile(
@@ -314,6 +314,7 @@ impl RuleSet {
             limits,
             policy,
             hash,
+            texts: Arc::default(),
             dir: dir.to_path_buf(),
             files,
             default,
@@ -323,14 +324,21 @@ impl RuleSet {
 
     /// The same scripts under another policy (rule test cases override parameters this way).
     pub fn with_policy(&self, policy: Policy) -> RuleSet {
-        Self::compile(
+        let mut rules = Self::compile(
             (self.engine.clone(), self.tracer.clone()),
             self.limits,
             Arc::new(policy),
             self.hash.clone(),
             &self.dir,
             self.files.clone(),
-        )
+        );
+        rules.texts = self.texts.clone();
+        rules
+    }
+
+    /// The files the hash covers, by name, with their text: what the store keeps of a version.
+    pub fn texts(&self) -> &[(String, String)] {
+        &self.texts
     }
 
     /// The short hash of the scripts plus the policy, as records carry it.

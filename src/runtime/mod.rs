@@ -78,6 +78,46 @@ impl Program {
         }
     }
 
+    pub fn rules_hash(&self) -> &str {
+        &self.rules_hash
+    }
+
+    /// The rule set and every workflow, as the store keeps them by hash.
+    pub fn versions(&self) -> Vec<crate::store::Version> {
+        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut flows: Vec<&Arc<Flow>> = self.flows.values().collect();
+        flows.sort_by(|a, b| {
+            a.graph
+                .workflow()
+                .name
+                .value
+                .cmp(&b.graph.workflow().name.value)
+        });
+        std::iter::once(crate::store::Version {
+            kind: "rules".into(),
+            hash: self.rules_hash.to_string(),
+            name: self.rules.dir().display().to_string(),
+            files: self.rules.texts().to_vec(),
+            first_seen: now.clone(),
+        })
+        .chain(flows.into_iter().map(|f| {
+            let w = f.graph.workflow();
+            crate::store::Version {
+                kind: "workflow".into(),
+                hash: f.hash.to_string(),
+                name: w.name.value.clone(),
+                files: vec![(
+                    w.path
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                    w.source.inner().to_string(),
+                )],
+                first_seen: now.clone(),
+            }
+        }))
+        .collect()
+    }
+
     /// The same workflows with another rule set (a reload, or the candidate of a diff).
     pub fn with_rules(&self, rules: Arc<RuleSet>) -> Self {
         Program {
@@ -115,6 +155,15 @@ pub struct Changes {
     pub samples: Vec<Instance>,
     pub ledgers: Vec<(String, Ledger)>,
     pub meta: Meta,
+}
+
+/// What a swap of programs did to the samples in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Swap {
+    /// Armed deadlines the new workflows no longer define.
+    pub dropped: usize,
+    /// State deadlines the new workflows add, armed from the clock.
+    pub armed: usize,
 }
 
 /// Counts for the summary.
@@ -341,6 +390,112 @@ impl Runner {
             error: refusal.kind.as_str().to_string(),
             message: refusal.message,
         }));
+    }
+
+    /// The wall clock says `now`: the clock moves there if later and due deadlines fire.
+    pub fn tick(&mut self, now: DateTime<Utc>) {
+        if self.meta.clock.is_some_and(|c| now > c) {
+            self.advance(now);
+        }
+    }
+
+    /// Swaps in `program` between two events (a hot reload). Samples move to the new version of
+    /// their workflow at once: deadlines already armed keep their due times; those the new
+    /// version no longer defines are dropped; state deadlines it adds to a state where samples
+    /// sit are armed from the runner's clock.
+    ///
+    /// Refused, with nothing changed, when a live sample sits under a workflow or in a state
+    /// that the new program lacks.
+    pub fn swap_program(&mut self, program: Program) -> Result<Swap, String> {
+        let mut stranded: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for inst in self.samples.values() {
+            if self.is_terminal(inst) {
+                continue;
+            }
+            let kept = program
+                .flows
+                .get(&inst.workflow)
+                .is_some_and(|f| f.graph.state(inst.state()).is_some());
+            if !kept {
+                *stranded
+                    .entry((inst.workflow.clone(), inst.state().to_string()))
+                    .or_insert(0) += 1;
+            }
+        }
+        if !stranded.is_empty() {
+            let list = stranded
+                .iter()
+                .map(|((w, st), n)| {
+                    let s = if *n == 1 { "" } else { "s" };
+                    format!("`{st}` of workflow `{w}` ({n} live sample{s})")
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(format!(
+                "the new workflows drop states in which samples sit: {list}"
+            ));
+        }
+        let mut dropped = 0;
+        for (id, inst) in self.samples.iter_mut() {
+            let Some(flow) = program.flows.get(&inst.workflow) else {
+                continue;
+            };
+            let state = inst.sample.state.to_string();
+            let before = inst.deadlines.len();
+            inst.deadlines.retain(|d| {
+                if d.of_state {
+                    flow.graph
+                        .state_deadlines(&state)
+                        .iter()
+                        .any(|x| x.name.value == d.name)
+                } else {
+                    flow.graph
+                        .sample_deadlines()
+                        .iter()
+                        .any(|x| x.name.value == d.name)
+                }
+            });
+            if inst.deadlines.len() != before {
+                dropped += before - inst.deadlines.len();
+                self.dirty_samples.insert(id.clone());
+            }
+        }
+        self.program = program;
+        let mut arm = Vec::new();
+        if let Some(now) = self.meta.clock {
+            for inst in self.samples.values() {
+                let Some(flow) = self
+                    .flow(&inst.workflow)
+                    .filter(|_| !self.is_terminal(inst))
+                else {
+                    continue;
+                };
+                for d in flow.graph.state_deadlines(inst.state()) {
+                    if inst.armed(&d.name.value).is_none() {
+                        let secs = self.seconds(&d.after.value, &inst.sample.category);
+                        let due = now + chrono::Duration::seconds(secs);
+                        arm.push((inst.id().clone(), d.name.value.clone(), due));
+                    }
+                }
+            }
+        }
+        let armed = arm.len();
+        for (id, name, due) in arm {
+            let seq = self.next_seq();
+            if let Some(inst) = self.samples.get_mut(&id) {
+                self.heap
+                    .push(Reverse((due, seq, id.clone(), name.clone())));
+                inst.deadlines.push(Armed {
+                    name,
+                    of_state: true,
+                    due,
+                    seq,
+                    held: false,
+                });
+                self.dirty_samples.insert(id);
+            }
+        }
+        Ok(Swap { dropped, armed })
     }
 
     /// At the end of input: deadlines due at or before the clock fire.
@@ -1241,5 +1396,106 @@ impl Runner {
             step.acts = acts;
             self.step(step);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn root(rel: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    }
+
+    fn rules() -> RuleSet {
+        RuleSet::load(&root("rules")).expect("shipped rules")
+    }
+
+    /// The shipped workflow with `edit` applied, as a program with the shipped rules.
+    fn program(edit: impl Fn(String) -> String) -> Program {
+        let path = root("workflows/sample.yaml");
+        let text = edit(std::fs::read_to_string(&path).expect("workflow"));
+        let workflow = crate::load_str(&path, &text).expect("loads");
+        let (graph, problems) = crate::check_workflow(workflow);
+        let report = crate::Report { problems };
+        assert!(!report.has_errors(), "{}", report.render(false));
+        Program::new(vec![graph], rules())
+    }
+
+    fn request(id: &str, price: f64) -> String {
+        serde_json::json!({
+            "id": format!("e-{id}"), "type": "sample_requested", "at": "2026-02-01T00:00:00Z",
+            "sample": id,
+            "creator": {"id": format!("c-{id}"), "followers": 6000, "engagement_rate": 0.05,
+                        "posts_30d": 5, "fulfillment_rate_90d": 0.8},
+            "product": {"id": format!("p-{id}"), "category": "sports", "price": price,
+                        "unit_cost": 10}
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_swap_that_strands_a_live_sample_is_refused_and_changes_nothing() {
+        let mut runner = Runner::new(program(|t| t), Snapshot::default());
+        runner.apply_line(1, &request("s1", 60.0));
+        assert_eq!(runner.sample("s1").map(|s| s.state()), Some("pending"));
+        let before = runner.program().flows["sample"].hash.clone();
+        let renamed = program(|t| {
+            t.replacen("review: pending", "review: waiting", 1)
+                .replacen("\n  pending:\n", "\n  waiting:\n", 1)
+        });
+        let err = runner.swap_program(renamed).unwrap_err();
+        assert!(
+            err.contains("`pending` of workflow `sample` (1 live sample)"),
+            "{err}"
+        );
+        assert_eq!(runner.program().flows["sample"].hash, before);
+    }
+
+    #[test]
+    fn a_swap_keeps_armed_due_times_and_drops_deadlines_no_longer_defined() {
+        let mut runner = Runner::new(program(|t| t), Snapshot::default());
+        runner.apply_line(1, &request("s1", 60.0));
+        let due = runner
+            .sample("s1")
+            .and_then(|s| s.armed("review"))
+            .map(|d| d.due);
+        // v2: reviews expire after 3 days.
+        let v2 = program(|t| t.replacen("after: policy.review_window", "after: 3d", 1));
+        assert_eq!(runner.swap_program(v2), Ok(Swap::default()));
+        assert_eq!(
+            runner
+                .sample("s1")
+                .and_then(|s| s.armed("review"))
+                .map(|d| d.due),
+            due
+        );
+        runner.apply_line(2, &request("s2", 60.0));
+        let s2 = runner
+            .sample("s2")
+            .and_then(|s| s.armed("review"))
+            .map(|d| d.due);
+        assert_eq!(s2.zip(due).map(|(a, b)| (b - a).num_days()), Some(4));
+        // v3 calls the deadline `expiry`: the armed `review` deadlines are no longer defined.
+        let v3 = program(|t| t.replacen("      review:\n", "      expiry:\n", 1));
+        // v3 calls the deadline `expiry`: the armed `review` deadlines go, and `expiry` is armed
+        // from the clock (1 February) for both samples, at v3's 7 days.
+        assert_eq!(
+            runner.swap_program(v3),
+            Ok(Swap {
+                dropped: 2,
+                armed: 2
+            })
+        );
+        let s1 = runner.sample("s1").expect("s1");
+        assert!(s1.armed("review").is_none());
+        assert_eq!(s1.armed("expiry").map(|d| d.due), due);
+        runner.apply_line(3, r#"{"id":"t","type":"tick","at":"2026-03-01T00:00:00Z"}"#);
+        assert_eq!(
+            runner.sample("s1").map(|s| s.state()),
+            Some("overdue_cancelled")
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Batch, RunState, Store, StoreError};
+use super::{Batch, RunState, Store, StoreError, Version};
 use crate::rules::Ledger;
 use crate::runtime::{Instance, Meta, Snapshot};
 
@@ -15,6 +15,7 @@ pub struct MemoryStore {
     events: Vec<(String, String)>,
     log: Vec<(i64, Option<String>, String)>,
     runs: BTreeMap<i64, RunState>,
+    versions: Vec<Version>,
 }
 
 impl MemoryStore {
@@ -104,5 +105,22 @@ impl Store for MemoryStore {
             .iter()
             .filter(|(_, s, _)| s.is_some())
             .try_for_each(|(_, _, t)| f(t))
+    }
+
+    fn save_versions(&mut self, versions: &[Version]) -> Result<(), StoreError> {
+        for v in versions {
+            if !self
+                .versions
+                .iter()
+                .any(|k| k.kind == v.kind && k.hash == v.hash)
+            {
+                self.versions.push(v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn versions(&mut self) -> Result<Vec<Version>, StoreError> {
+        Ok(self.versions.clone())
     }
 }

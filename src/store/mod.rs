@@ -68,6 +68,20 @@ pub struct RunState {
     pub finished: bool,
 }
 
+/// A rule set or workflow as it was when it decided something, kept by its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    /// `rules` or `workflow`.
+    pub kind: String,
+    pub hash: String,
+    /// The rules folder, or the workflow's name.
+    pub name: String,
+    /// Each file's name and text.
+    pub files: Vec<(String, String)>,
+    /// When this store first ran it (wall clock).
+    pub first_seen: String,
+}
+
 /// What one commit writes.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -97,6 +111,10 @@ pub trait Store: Send {
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError>;
     /// The raw events applied, in the order applied.
     fn events(&mut self) -> Result<Vec<String>, StoreError>;
+    /// Keeps these versions (a version already kept stays as it was first seen).
+    fn save_versions(&mut self, versions: &[Version]) -> Result<(), StoreError>;
+    /// Every version kept, oldest first.
+    fn versions(&mut self) -> Result<Vec<Version>, StoreError>;
     /// Every record of every sample, in the order written, one at a time.
     fn each_record(
         &mut self,

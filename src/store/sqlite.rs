@@ -6,12 +6,12 @@ use std::path::Path;
 use chrono::SecondsFormat;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{crash_point, Batch, RunState, Store, StoreError};
+use super::{crash_point, Batch, RunState, Store, StoreError, Version};
 use crate::rules::Ledger;
 use crate::runtime::{Instance, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -54,6 +54,14 @@ CREATE INDEX IF NOT EXISTS log_sample ON log(sample) WHERE sample IS NOT NULL;
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    kind TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    files TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    PRIMARY KEY (kind, hash)
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -285,5 +293,96 @@ impl Store for SqliteStore {
             f(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
         }
         Ok(())
+    }
+
+    fn save_versions(&mut self, versions: &[Version]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO versions (kind, hash, name, files, first_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for v in versions {
+                insert.execute(params![
+                    v.kind,
+                    v.hash,
+                    v.name,
+                    serde_json::to_string(&v.files)?,
+                    v.first_seen
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn versions(&mut self) -> Result<Vec<Version>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, hash, name, files, first_seen FROM versions ORDER BY rowid")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(kind, hash, name, files, first_seen)| {
+                Ok(Version {
+                    kind,
+                    hash,
+                    name,
+                    files: serde_json::from_str(&files)?,
+                    first_seen,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_store_is_upgraded_and_keeps_versions_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("opens");
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('runner', '{}');
+                 PRAGMA user_version = 1;",
+            )
+            .expect("a version 1 store");
+        }
+        let mut store = SqliteStore::open(&path).expect("upgrades");
+        let v = Version {
+            kind: "rules".into(),
+            hash: "abc".into(),
+            name: "rules".into(),
+            files: vec![("policy.yaml".into(), "default: {}".into())],
+            first_seen: "2026-02-01T00:00:00Z".into(),
+        };
+        store
+            .save_versions(std::slice::from_ref(&v))
+            .expect("saves");
+        let later = Version {
+            first_seen: "2026-03-01T00:00:00Z".into(),
+            ..v.clone()
+        };
+        store.save_versions(&[later]).expect("saves again");
+        assert_eq!(store.versions().expect("reads"), vec![v]);
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
     }
 }

@@ -1,0 +1,129 @@
+//! `sampleflow watch [--spool DIR] [--out FILE]`: long-running; events from stdin and a spool
+//! folder, deadlines on the wall clock, hot reload of rules, policy and workflows.
+
+use std::fs::OpenOptions;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use super::{load_program, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::watch::{
+    watch, Channels, Clock, Folders, ManualClock, Msg, Options, Request, SystemClock,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Also apply files of events moved into this folder (then moved to its `archive/`); the
+    /// session then runs until stopped, not until the end of stdin.
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// Append records here instead of writing them to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Milliseconds between readings of the wall clock (deadlines fire on it).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub tick_ms: u64,
+    /// Milliseconds between comparisons of the files when notify says nothing (the fallback).
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub poll_ms: u64,
+    /// Do not use notify; find changes by comparing the files every --poll-ms (network file
+    /// systems, some containers).
+    #[arg(long)]
+    pub poll_only: bool,
+    /// Milliseconds of quiet that end a burst of file changes before a reload.
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub debounce_ms: u64,
+}
+
+/// `SAMPLEFLOW_NOW` (RFC 3339) stops the wall clock at that moment: for tests of the binary.
+fn clock() -> Result<Arc<dyn Clock>, String> {
+    match std::env::var("SAMPLEFLOW_NOW") {
+        Ok(text) => DateTime::parse_from_rfc3339(&text)
+            .map(|at| Arc::new(ManualClock::new(at.with_timezone(&Utc))) as Arc<dyn Clock>)
+            .map_err(|e| format!("`SAMPLEFLOW_NOW`: `{text}` is not an RFC 3339 time: {e}")),
+        Err(_) => Ok(Arc::new(SystemClock)),
+    }
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    let clock = match clock() {
+        Ok(clock) => clock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let folders = Folders {
+        rules: cli.rules.clone(),
+        workflows: cli.workflows.clone(),
+        debounce: Duration::from_millis(args.debounce_ms),
+        poll: Duration::from_millis(args.poll_ms.max(10)),
+    };
+    let loaded = crate::watch::reload::fingerprint(&folders);
+    let program = match load_program(cli)? {
+        Ok(program) => program,
+        Err(code) => return Ok(code),
+    };
+    let store = open_store(cli)?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| CliError::Read {
+                    path: path.clone(),
+                    source,
+                })?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout())),
+    };
+    let channels = Channels::default();
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    {
+        let tx = channels.msgs.0.clone();
+        let req_tx = channels.requests.0.clone();
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                let sent = match signal {
+                    SIGHUP => req_tx.send(Request::Now).is_ok(),
+                    SIGINT => tx.send(Msg::Stop("SIGINT")).is_ok(),
+                    _ => tx.send(Msg::Stop("SIGTERM")).is_ok(),
+                };
+                if !sent {
+                    return;
+                }
+            }
+        });
+    }
+    let options = Options {
+        clock,
+        folders,
+        spool: args.spool.clone(),
+        tick: Duration::from_millis(args.tick_ms.max(10)),
+        commit_every: crate::runtime::session::BATCH_EVENTS,
+        notify: !args.poll_only,
+        loaded,
+    };
+    let input = Box::new(BufReader::new(std::io::stdin()));
+    let mut log = std::io::stderr();
+    match watch(
+        program,
+        store,
+        options,
+        Some(input),
+        &mut out,
+        &mut log,
+        channels,
+    ) {
+        Ok(_) => Ok(EXIT_OK),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(EXIT_FAILED)
+        }
+    }
+}

@@ -1,0 +1,619 @@
+//! `sampleflow watch`: the runner, live. Events come from stdin (JSON Lines) and a spool
+//! folder; deadlines fire on the wall clock as well as on event time; rules, policy and
+//! workflows are reloaded when their files change.
+//!
+//! One thread owns the runner and the store and takes messages from the others in order: lines
+//! read from stdin, spool files, clock ticks, candidate programs from the reloader, signals. A
+//! candidate is built, validated and tested on the reloader's thread; the runner only swaps it in
+//! between two events, so no event sees half of a rule set, and a candidate that fails leaves the
+//! last good program running.
+
+pub mod reload;
+pub mod spool;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+pub use reload::{Folders, Request, Trigger};
+
+use crate::runtime::session::RunError;
+use crate::runtime::{Output, Program, Runner, Stats};
+use crate::store::{Batch, EventRow, LogRow, RunState, Store};
+
+/// The input name a watch session's run is kept under in the store.
+pub const WATCH_INPUT: &str = "<watch>";
+
+/// The wall clock, replaceable in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that says what it is told (tests, and `SAMPLEFLOW_NOW` for tests of the binary).
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        ManualClock(std::sync::Mutex::new(at))
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = at;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map_or_else(|_| Utc::now(), |now| *now)
+    }
+}
+
+/// What the other threads tell the runner's thread.
+pub enum Msg {
+    /// A line of stdin.
+    Line(u64, String),
+    /// Stdin ended.
+    StdinEnd,
+    /// A spool file ready to apply.
+    SpoolFile(PathBuf),
+    /// Time to look at the wall clock.
+    Tick,
+    /// A new program, or why the files do not make one.
+    Candidate {
+        candidate: Box<Result<Program, String>>,
+        trigger: Trigger,
+        started: Instant,
+    },
+    /// Stop cleanly (SIGINT, SIGTERM).
+    Stop(&'static str),
+}
+
+/// The queues of a session: messages for the runner's thread, requests for the reloader.
+/// Signal handlers and other callers send through clones of the two senders.
+pub struct Channels {
+    pub msgs: (Sender<Msg>, Receiver<Msg>),
+    pub requests: (Sender<Request>, Receiver<Request>),
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Channels {
+            msgs: channel(),
+            requests: channel(),
+        }
+    }
+}
+
+/// How a watch session runs.
+#[derive(Clone)]
+pub struct Options {
+    /// The wall clock deadlines fire on.
+    pub clock: Arc<dyn Clock>,
+    pub folders: Folders,
+    pub spool: Option<PathBuf>,
+    /// How often the wall clock is read.
+    pub tick: Duration,
+    /// Commit at least this often while events flow.
+    pub commit_every: usize,
+    /// Use notify (false: polling only, for file systems where notify sees nothing).
+    pub notify: bool,
+    /// The fingerprint of the files the program was loaded from ([`reload::fingerprint`]),
+    /// taken before loading, so that a change made while loading is not missed.
+    pub loaded: u64,
+}
+
+/// What a session did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub stats: Stats,
+    pub reloads: u64,
+    pub refused_reloads: u64,
+    pub spool_files: u64,
+}
+
+/// The runner's side of a session.
+struct Session<'a> {
+    runner: Runner,
+    store: Box<dyn Store>,
+    out: &'a mut dyn Write,
+    log: &'a mut dyn Write,
+    batch: Batch,
+    pending: usize,
+    run: RunState,
+    summary: Summary,
+    spool: Option<PathBuf>,
+    spool_done: Option<Sender<PathBuf>>,
+}
+
+impl Session<'_> {
+    fn note(&mut self, text: &str) {
+        let _ = writeln!(self.log, "{text}");
+        let _ = self.log.flush();
+    }
+
+    fn apply(&mut self, line: u64, text: &str, place: Option<&str>) {
+        let text = text.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            return;
+        }
+        if let Some(id) = self.runner.apply_line(line, text) {
+            self.batch.events.push(EventRow {
+                id: id.to_string(),
+                line,
+                raw: text.to_string(),
+            });
+        }
+        self.pending += 1;
+        self.drain(place);
+    }
+
+    /// Records and refusals out; rule faults to the log.
+    fn drain(&mut self, place: Option<&str>) {
+        let faults: Vec<String> = self
+            .runner
+            .drain_faults()
+            .map(|f| format!("rule fault: {f}"))
+            .collect();
+        for f in faults {
+            self.note(&f);
+        }
+        for mut output in self.runner.drain_output() {
+            if let (Output::Error(e), Some(place)) = (&mut output, place) {
+                e.message = format!("{place}: {}", e.message);
+            }
+            let text = output.to_json();
+            let _ = writeln!(self.out, "{text}");
+            let line = match &output {
+                Output::Record(_) => 0,
+                Output::Error(e) => e.line,
+            };
+            self.batch.log.push(LogRow {
+                line,
+                sample: output.sample().map(str::to_string),
+                text,
+            });
+        }
+    }
+
+    /// Writes what is pending to the store and flushes the output.
+    fn commit(&mut self) -> Result<(), RunError> {
+        self.out.flush().map_err(RunError::Output)?;
+        if self.pending == 0 && self.batch.log.is_empty() && self.batch.events.is_empty() {
+            return Ok(());
+        }
+        self.run.stats = self.runner.stats.clone();
+        self.batch.changes = self.runner.take_changes();
+        self.batch.run = self.run.clone();
+        self.store.commit(&std::mem::take(&mut self.batch))?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    fn spool_file(&mut self, file: PathBuf) -> Result<(), RunError> {
+        let name = file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let bytes = match std::fs::read(&file) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.note(&format!("spool: cannot read `{name}`: {e}; left in place"));
+                self.release(file);
+                return Ok(());
+            }
+        };
+        let place = format!("spool `{name}`");
+        let mut lines = 0u64;
+        for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+            let line = i as u64 + 1;
+            match std::str::from_utf8(raw) {
+                Ok(text) => self.apply(line, text, Some(&place)),
+                Err(e) => {
+                    self.runner
+                        .refuse_malformed(line, format!("not UTF-8: {e}"));
+                    self.drain(Some(&place));
+                }
+            }
+            lines += u64::from(!raw.is_empty());
+        }
+        self.commit()?;
+        let Some(dir) = self.spool.clone() else {
+            return Ok(());
+        };
+        match spool::archive(&dir, &file) {
+            Ok(to) => self.note(&format!(
+                "spool: applied `{name}` ({lines} lines), archived to `{}`",
+                to.display()
+            )),
+            Err(e) => self.note(&format!(
+                "spool: applied `{name}` ({lines} lines) but cannot archive it: {e}"
+            )),
+        }
+        self.summary.spool_files += 1;
+        self.release(file);
+        Ok(())
+    }
+
+    fn release(&mut self, file: PathBuf) {
+        if let Some(done) = &self.spool_done {
+            let _ = done.send(file);
+        }
+    }
+
+    fn candidate(
+        &mut self,
+        candidate: Result<Program, String>,
+        trigger: Trigger,
+        started: Instant,
+    ) -> Result<(), RunError> {
+        let old = describe(self.runner.program());
+        let program = match candidate {
+            Ok(program) => program,
+            Err(why) => {
+                self.summary.refused_reloads += 1;
+                self.note(&format!(
+                    "reload refused ({}): the files do not make a valid, tested set; {old} keep running\n{}",
+                    trigger.as_str(),
+                    why.trim_end()
+                ));
+                return Ok(());
+            }
+        };
+        let new = describe(&program);
+        if new == old {
+            self.note(&format!("reload: no change ({})", trigger.as_str()));
+            return Ok(());
+        }
+        let versions = program.versions();
+        match self.runner.swap_program(program) {
+            Err(why) => {
+                self.summary.refused_reloads += 1;
+                self.note(&format!(
+                    "reload refused ({}): {why}; {old} keep running",
+                    trigger.as_str()
+                ));
+            }
+            Ok(swap) => {
+                self.store.save_versions(&versions)?;
+                self.summary.reloads += 1;
+                let mut dropped = String::new();
+                if swap.dropped > 0 {
+                    dropped.push_str(&format!(
+                        ", {} armed deadlines the new workflows no longer define dropped",
+                        swap.dropped
+                    ));
+                }
+                if swap.armed > 0 {
+                    dropped.push_str(&format!(
+                        ", {} deadlines the new workflows add armed from now",
+                        swap.armed
+                    ));
+                }
+                self.note(&format!(
+                    "reload: {}; {}, {} ms{dropped}",
+                    changes(&old, &new),
+                    trigger.as_str(),
+                    started.elapsed().as_millis()
+                ));
+                self.commit()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `rules <hash>, workflow <name> <hash>, ...`
+fn describe(program: &Program) -> String {
+    let mut flows: Vec<String> = program
+        .flows
+        .iter()
+        .map(|(name, f)| format!("workflow {name} {}", f.hash))
+        .collect();
+    flows.sort();
+    format!("rules {}, {}", program.rules_hash(), flows.join(", "))
+}
+
+/// `rules a -> b, workflow sample c -> d` from two descriptions.
+fn changes(old: &str, new: &str) -> String {
+    let old: Vec<&str> = old.split(", ").collect();
+    let new: Vec<&str> = new.split(", ").collect();
+    let name = |s: &str| {
+        s.rsplit_once(' ')
+            .map_or(s.to_string(), |(n, _)| n.to_string())
+    };
+    let hash = |s: &str| {
+        s.rsplit_once(' ')
+            .map_or(String::new(), |(_, h)| h.to_string())
+    };
+    let mut parts = Vec::new();
+    for n in &new {
+        match old.iter().find(|o| name(o) == name(n)) {
+            Some(o) if o == n => parts.push(format!("{} {} (unchanged)", name(n), hash(n))),
+            Some(o) => parts.push(format!("{} {} -> {}", name(n), hash(o), hash(n))),
+            None => parts.push(format!("{} (new) {}", name(n), hash(n))),
+        }
+    }
+    for o in &old {
+        if !new.iter().any(|n| name(n) == name(o)) {
+            parts.push(format!("{} {} -> (removed)", name(o), hash(o)));
+        }
+    }
+    parts.join(", ")
+}
+
+/// Reads `input` line by line into the runner's queue; says when it ends.
+fn read_lines(input: Box<dyn BufRead + Send>, tx: Sender<Msg>) {
+    let mut line = 0u64;
+    let mut input = input;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match input.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                line += 1;
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if tx.send(Msg::Line(line, text)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = tx.send(Msg::StdinEnd);
+}
+
+/// Runs a watch session until stdin ends (without a spool) or a stop signal; returns what it
+/// did. `requests` lets the caller ask for a reload (SIGHUP); `stop` hands out the sender that
+/// signals use.
+pub fn watch(
+    program: Program,
+    mut store: Box<dyn Store>,
+    options: Options,
+    input: Option<Box<dyn BufRead + Send>>,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+    channels: Channels,
+) -> Result<Summary, RunError> {
+    let Channels { msgs, requests } = channels;
+    let (tx, rx) = msgs;
+    store.save_versions(&program.versions())?;
+    let last = store.last_run()?;
+    let snapshot = store.load()?;
+    let run = RunState {
+        id: last.as_ref().map_or(1, |r| r.id + 1),
+        input: WATCH_INPUT.into(),
+        ..RunState::default()
+    };
+    let ready = format!(
+        "watch: ready, {}; reading {}{}",
+        describe(&program),
+        if input.is_some() { "stdin" } else { "nothing" },
+        options
+            .spool
+            .as_ref()
+            .map_or(String::new(), |d| format!(" and spool `{}`", d.display()))
+    );
+    let mut session = Session {
+        runner: Runner::new(program, snapshot),
+        store,
+        out,
+        log,
+        batch: Batch::default(),
+        pending: 0,
+        run,
+        summary: Summary::default(),
+        spool: options.spool.clone(),
+        spool_done: None,
+    };
+
+    let (req_tx, req_rx) = requests;
+    let notifier = if options.notify {
+        reload::notifier(&options.folders, req_tx)
+    } else {
+        Err(notify::Error::generic("turned off by --poll-only"))
+    };
+    let _watcher = match notifier {
+        Ok(w) => Some(w),
+        Err(e) => {
+            session.note(&format!(
+                "watch: notify unavailable ({e}); polling the files every {:?}",
+                options.folders.poll
+            ));
+            None
+        }
+    };
+    {
+        let folders = options.folders.clone();
+        let tx = tx.clone();
+        let loaded = options.loaded;
+        std::thread::spawn(move || reload::run(folders, loaded, req_rx, tx));
+    }
+    {
+        let tx = tx.clone();
+        let every = options.tick;
+        std::thread::spawn(move || loop {
+            std::thread::sleep(every);
+            if tx.send(Msg::Tick).is_err() {
+                return;
+            }
+        });
+    }
+    if let Some(dir) = options.spool.clone() {
+        std::fs::create_dir_all(&dir).map_err(|source| RunError::Input {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let (done_tx, done_rx) = channel();
+        session.spool_done = Some(done_tx);
+        let tx = tx.clone();
+        let poll = options.folders.poll;
+        let use_notify = options.notify;
+        std::thread::spawn(move || spool::run(dir, poll, use_notify, done_rx, tx));
+    }
+    let stdin_open = input.is_some();
+    if let Some(input) = input {
+        let tx = tx.clone();
+        std::thread::spawn(move || read_lines(input, tx));
+    }
+    drop(tx);
+    session.note(&ready);
+    if !stdin_open && options.spool.is_none() {
+        return finish(session, "nothing to read");
+    }
+
+    let mut queued: Option<Msg> = None;
+    loop {
+        let msg = match queued.take() {
+            Some(msg) => msg,
+            None => match rx.recv_timeout(IDLE_COMMIT) {
+                Ok(msg) => msg,
+                Err(RecvTimeoutError::Timeout) => {
+                    session.commit()?;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return finish(session, "all inputs closed"),
+            },
+        };
+        match msg {
+            Msg::Line(line, text) => session.apply(line, &text, None),
+            Msg::SpoolFile(file) => session.spool_file(file)?,
+            Msg::Tick => {
+                session.runner.tick(options.clock.now());
+                session.drain(None);
+            }
+            Msg::Candidate {
+                candidate,
+                trigger,
+                started,
+            } => {
+                session.commit()?;
+                session.candidate(*candidate, trigger, started)?;
+            }
+            Msg::StdinEnd => {
+                if session.spool.is_none() {
+                    return finish(session, "end of stdin");
+                }
+                session.note("watch: stdin ended; still watching the spool");
+            }
+            Msg::Stop(why) => {
+                // Whatever was written to stdin before the signal is applied before stopping:
+                // lines are taken until they pause for STOP_GRACE (at most STOP_LIMIT in all).
+                let until = Instant::now() + STOP_LIMIT;
+                let mut quiet_from = Instant::now();
+                loop {
+                    let left = STOP_GRACE.saturating_sub(quiet_from.elapsed());
+                    if left.is_zero() || Instant::now() > until {
+                        break;
+                    }
+                    match rx.recv_timeout(left) {
+                        Ok(Msg::Line(line, text)) => {
+                            session.apply(line, &text, None);
+                            quiet_from = Instant::now();
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                return finish(session, why);
+            }
+        }
+        if session.pending >= options.commit_every {
+            session.commit()?;
+        }
+        // Flush and commit as soon as nothing else waits, so what was decided is visible.
+        match rx.try_recv() {
+            Ok(msg) => queued = Some(msg),
+            Err(_) => session.commit()?,
+        }
+    }
+}
+
+/// On a stop signal, stdin is read on until it pauses this long...
+const STOP_GRACE: Duration = Duration::from_millis(250);
+/// ...or for this long at most.
+const STOP_LIMIT: Duration = Duration::from_secs(5);
+
+/// With nothing arriving, what is pending is committed after this long.
+const IDLE_COMMIT: Duration = Duration::from_millis(200);
+
+fn finish(mut session: Session<'_>, why: &str) -> Result<Summary, RunError> {
+    session.runner.finish();
+    session.drain(None);
+    session.run.finished = true;
+    session.pending += 1;
+    session.commit()?;
+    session.summary.stats = session.runner.stats.clone();
+    let s = &session.summary;
+    let text = format!(
+        "watch: stopped ({why}): {} events read, {} applied, {} refused; {} deadlines fired; {} reloads, {} refused; {} spool files",
+        s.stats.read,
+        s.stats.applied,
+        s.stats.refused_total(),
+        s.stats.deadlines,
+        s.reloads,
+        s.refused_reloads,
+        s.spool_files
+    );
+    session.note(&text);
+    Ok(session.summary.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_swap_names_each_old_and_new_hash() {
+        let old = "rules aaa, workflow returns r1, workflow sample s1";
+        let new = "rules bbb, workflow sample s1, workflow trial t1";
+        assert_eq!(
+            changes(old, new),
+            "rules aaa -> bbb, workflow sample s1 (unchanged), workflow trial (new) t1, \
+             workflow returns r1 -> (removed)"
+        );
+    }
+
+    #[test]
+    fn spool_takes_finished_files_in_name_order_and_archives_without_overwriting() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["b.jsonl", "a.jsonl", ".hidden", "c.jsonl.part", "d.tmp"] {
+            std::fs::write(dir.path().join(name), "{}\n").expect("write");
+        }
+        let names: Vec<String> = spool::waiting(dir.path())
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(names, ["a.jsonl", "b.jsonl"]);
+        let first = spool::archive(dir.path(), &dir.path().join("a.jsonl")).expect("archive");
+        std::fs::write(dir.path().join("a.jsonl"), "{}\n").expect("write");
+        let second = spool::archive(dir.path(), &dir.path().join("a.jsonl")).expect("archive");
+        assert_eq!(first, dir.path().join("archive/a.jsonl"));
+        assert_eq!(second, dir.path().join("archive/a.jsonl.1"));
+        assert_eq!(spool::waiting(dir.path()).len(), 1);
+    }
+
+    #[test]
+    fn a_manual_clock_says_what_it_is_told() {
+        let at = DateTime::parse_from_rfc3339("2026-02-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let clock = ManualClock::new(at);
+        assert_eq!(clock.now(), at);
+        clock.set(at + chrono::Duration::days(1));
+        assert_eq!(clock.now(), at + chrono::Duration::days(1));
+    }
+}

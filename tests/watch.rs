@@ -1,0 +1,506 @@
+//! `sampleflow watch`, the real binary: hot reload of policy, scripts and workflows, the spool,
+//! the wall clock and signals. Every wait is for a line the process prints, with a generous
+//! timeout; no test sleeps and then looks.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Lines a stream printed so far, and a way to wait for more.
+#[derive(Default)]
+struct Lines {
+    lines: Mutex<Vec<String>>,
+    more: Condvar,
+}
+
+impl Lines {
+    fn follow(stream: impl std::io::Read + Send + 'static) -> Arc<Lines> {
+        let lines = Arc::new(Lines::default());
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                sink.lines.lock().unwrap().push(line);
+                sink.more.notify_all();
+            }
+        });
+        lines
+    }
+
+    /// Waits until `count` lines after `from` satisfy `pred`; returns the index of the last one.
+    fn wait(&self, from: usize, count: usize, what: &str, pred: impl Fn(&str) -> bool) -> usize {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut lines = self.lines.lock().unwrap();
+        loop {
+            let hits: Vec<usize> = (from..lines.len()).filter(|i| pred(&lines[*i])).collect();
+            if hits.len() >= count {
+                return hits[count - 1];
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; got:\n{}",
+                lines.join("\n")
+            );
+            lines = self.more.wait_timeout(lines, left).unwrap().0;
+        }
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn len(&self) -> usize {
+        self.lines.lock().unwrap().len()
+    }
+}
+
+/// A running `sampleflow watch` in a folder of its own with copies of the shipped files.
+struct Watch {
+    dir: tempfile::TempDir,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Arc<Lines>,
+    err: Arc<Lines>,
+}
+
+impl Watch {
+    fn start(args: &[&str], now: &str, stdin: bool) -> Watch {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = common::shipped_rules();
+        copy(rules.path(), &dir.path().join("rules"));
+        copy(Path::new("workflows"), &dir.path().join("workflows"));
+        Watch::start_in(dir, args, now, stdin)
+    }
+
+    fn start_in(dir: tempfile::TempDir, args: &[&str], now: &str, stdin: bool) -> Watch {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sampleflow"))
+            .current_dir(dir.path())
+            .args([
+                "--db",
+                "w.db",
+                "watch",
+                "--tick-ms",
+                "100",
+                "--poll-ms",
+                "300",
+            ])
+            .args(args)
+            .env("SAMPLEFLOW_NOW", now)
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = Lines::follow(child.stdout.take().unwrap());
+        let err = Lines::follow(child.stderr.take().unwrap());
+        let w = Watch {
+            dir,
+            stdin: child.stdin.take(),
+            child,
+            out,
+            err,
+        };
+        w.err.wait(0, 1, "ready", |l| l.starts_with("watch: ready"));
+        w
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn send(&mut self, event: &Value) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{event}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Sends a request and returns its record.
+    fn decide(&mut self, event: &Value) -> Value {
+        let from = self.out.len();
+        self.send(event);
+        let id = event["id"].as_str().unwrap().to_string();
+        let i = self.out.wait(from, 1, &format!("the record of {id}"), |l| {
+            l.contains(&format!("\"event\":\"{id}\""))
+        });
+        serde_json::from_str(&self.out.all()[i]).unwrap()
+    }
+
+    /// Replaces a file the way editors do: write a temporary file, rename it over the old one.
+    fn replace(&self, rel: &str, edit: impl Fn(String) -> String) {
+        let path = self.path(rel);
+        let text = edit(std::fs::read_to_string(&path).unwrap());
+        let tmp = path.with_extension("swp~");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name}");
+    }
+
+    /// Closes stdin and waits for the clean stop; returns stderr.
+    fn end(mut self) -> (Vec<String>, Vec<String>, tempfile::TempDir) {
+        drop(self.stdin.take());
+        self.wait_exit()
+    }
+
+    fn wait_exit(mut self) -> (Vec<String>, Vec<String>, tempfile::TempDir) {
+        self.err
+            .wait(0, 1, "the stop", |l| l.starts_with("watch: stopped"));
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+        // The readers see the end of both pipes once the process is gone.
+        let (out, err) = (self.out.clone(), self.err.clone());
+        (out.all(), err.all(), self.dir)
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// A request for a sports product from a creator with 6,000 followers: approved under the shipped
+/// policy (floor 5,000), rejected once sports asks for 8,000. `price` 60 goes to review.
+fn request(id: &str, sample: &str, at: &str, price: f64) -> Value {
+    json!({
+        "id": id, "type": "sample_requested", "at": at, "sample": sample,
+        "creator": {"id": format!("c-{sample}"), "followers": 6000, "engagement_rate": 0.05,
+                    "posts_30d": 5, "fulfillment_rate_90d": 0.8},
+        "product": {"id": format!("p-{sample}"), "category": "sports", "price": price,
+                    "unit_cost": 10}
+    })
+}
+
+const NOW: &str = "2026-02-01T00:00:00Z";
+const SPORTS_8000: (&str, &str) = ("apparel: {}", "apparel: {}\nsports:\n  min_followers: 8000");
+
+fn add_sports_floor(text: String) -> String {
+    assert!(text.contains(SPORTS_8000.0));
+    text.replacen(SPORTS_8000.0, SPORTS_8000.1, 1)
+}
+
+fn reload_line(l: &str) -> bool {
+    l.starts_with("reload: rules ")
+}
+
+#[test]
+fn a_policy_edit_decides_the_next_event_with_a_new_rules_hash() {
+    let mut w = Watch::start(&[], NOW, true);
+    let first = w.decide(&request("e1", "s1", "2026-02-01T00:00:00Z", 20.0));
+    assert_eq!(first["decision"], "approve");
+    let old = first["rules"].as_str().unwrap().to_string();
+
+    // Replaced by rename, as editors save.
+    w.replace("rules/policy.yaml", add_sports_floor);
+    let i = w.err.wait(0, 1, "the swap", reload_line);
+    let line = w.err.all()[i].clone();
+    assert!(line.contains(&format!("rules {old} -> ")), "{line}");
+
+    let second = w.decide(&request("e2", "s2", "2026-02-01T00:01:00Z", 20.0));
+    assert_eq!(second["decision"], "reject");
+    assert_eq!(second["reason"], "low_followers");
+    let new = second["rules"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert!(line.contains(&format!("rules {old} -> {new}, ")), "{line}");
+
+    let (_, _, dir) = w.end();
+    // Both rule sets are kept by hash, and `show --hash` prints the new policy.
+    let bin = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sampleflow"));
+        c.current_dir(dir.path()).args(["--db", "w.db"]);
+        c
+    };
+    let versions = bin().args(["show", "--versions"]).output().unwrap();
+    let versions = String::from_utf8(versions.stdout).unwrap();
+    assert!(versions.contains(&format!("rules {old}")), "{versions}");
+    assert!(versions.contains(&format!("rules {new}")), "{versions}");
+    let shown = bin().args(["show", "--hash", new]).output().unwrap();
+    assert!(String::from_utf8(shown.stdout)
+        .unwrap()
+        .contains("min_followers: 8000"));
+}
+
+#[test]
+fn a_broken_script_is_reported_and_the_old_rules_keep_deciding() {
+    let mut w = Watch::start(&[], NOW, true);
+    let old = w.decide(&request("e1", "s1", NOW, 20.0))["rules"].clone();
+    std::fs::write(
+        w.path("rules/default.rhai"),
+        "fn screen(request, ledger) {\n    let x = ;\n}\n",
+    )
+    .unwrap();
+    let i = w
+        .err
+        .wait(0, 1, "the refusal", |l| l.starts_with("reload refused"));
+    let after: String = w.err.all()[i..].join("\n");
+    assert!(after.contains("keep running"), "{after}");
+    // The fault is placed: file, line and column.
+    w.err.wait(i, 1, "the place of the fault", |l| {
+        l.contains("default.rhai:2:")
+    });
+    let next = w.decide(&request("e2", "s2", NOW, 20.0));
+    assert_eq!(next["rules"], old);
+    assert_eq!(next["decision"], "approve");
+    let (_, err, _) = w.end();
+    assert!(!err.iter().any(|l| reload_line(l)));
+}
+
+#[test]
+fn a_change_that_fails_a_rule_test_case_is_refused() {
+    let mut w = Watch::start(&[], NOW, true);
+    let old = w.decide(&request("e1", "s1", NOW, 20.0))["rules"].clone();
+    w.replace("rules/policy.yaml", |t| {
+        t.replacen("price_cap: 50 ", "price_cap: 60 ", 1)
+    });
+    let i = w
+        .err
+        .wait(0, 1, "the refusal", |l| l.starts_with("reload refused"));
+    w.err.wait(i, 1, "the failing case", |l| {
+        l.starts_with("FAIL ") && l.contains("screening.yaml:")
+    });
+    // $55 would be auto-approved under the candidate; the running rules send it to review.
+    let next = w.decide(&request("e2", "s2", NOW, 55.0));
+    assert_eq!(next["rules"], old);
+    assert_eq!(next["reason"], "price_cap");
+    w.end();
+}
+
+#[test]
+fn events_arriving_during_reloads_are_neither_lost_nor_doubled() {
+    let mut w = Watch::start(&[], NOW, true);
+    let mut stdin = w.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..600 {
+            let at = format!("2026-02-01T{:02}:{:02}:00Z", i / 60, i % 60);
+            let e = request(&format!("e{i}"), &format!("s{i}"), &at, 20.0);
+            writeln!(stdin, "{e}").unwrap();
+            if i % 50 == 0 {
+                stdin.flush().unwrap();
+                std::thread::yield_now();
+            }
+        }
+        stdin
+    });
+    w.replace("rules/policy.yaml", add_sports_floor);
+    w.err.wait(0, 1, "the first swap", reload_line);
+    w.replace("rules/policy.yaml", |t| {
+        t.replacen("min_followers: 8000", "min_followers: 9000", 1)
+    });
+    w.err.wait(0, 2, "the second swap", reload_line);
+    w.stdin = Some(writer.join().unwrap());
+    let (out, _, _) = w.end();
+    let records: Vec<Value> = out
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 600, "one record per event");
+    let mut samples: Vec<&str> = records
+        .iter()
+        .map(|r| r["sample"].as_str().unwrap())
+        .collect();
+    samples.sort();
+    samples.dedup();
+    assert_eq!(samples.len(), 600, "no sample twice");
+    // The rules hash changes at most twice along the stream, never back.
+    let mut hashes: Vec<&str> = records
+        .iter()
+        .map(|r| r["rules"].as_str().unwrap())
+        .collect();
+    hashes.dedup();
+    let mut distinct = hashes.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(hashes.len(), distinct.len(), "{hashes:?}");
+    assert!(hashes.len() <= 3);
+}
+
+#[test]
+fn polling_finds_a_change_when_notify_is_off() {
+    let mut w = Watch::start(&["--poll-only"], NOW, true);
+    w.err.wait(0, 1, "the fallback note", |l| {
+        l.contains("polling the files")
+    });
+    w.replace("rules/policy.yaml", add_sports_floor);
+    let i = w.err.wait(0, 1, "the swap", reload_line);
+    assert!(w.err.all()[i].contains("; poll, "));
+    assert_eq!(
+        w.decide(&request("e1", "s1", NOW, 20.0))["reason"],
+        "low_followers"
+    );
+    w.end();
+}
+
+#[test]
+fn sighup_reloads_on_demand_and_sigterm_stops_with_nothing_lost() {
+    let mut w = Watch::start(&[], NOW, true);
+    w.decide(&request("e1", "s1", NOW, 20.0));
+    w.signal("HUP");
+    w.err.wait(0, 1, "the manual reload", |l| {
+        l == "reload: no change (SIGHUP)"
+    });
+    w.send(&request("e2", "s2", NOW, 20.0));
+    w.signal("TERM");
+    let (out, err, dir) = w.wait_exit();
+    assert!(err
+        .iter()
+        .any(|l| l.starts_with("watch: stopped (SIGTERM)")));
+    assert_eq!(out.len(), 2, "{out:?}");
+    // Both are in the store.
+    let shown = Command::new(env!("CARGO_BIN_EXE_sampleflow"))
+        .current_dir(dir.path())
+        .args(["--db", "w.db", "show", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(shown.stdout).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn spool_files_are_applied_once_then_archived() {
+    let w = Watch::start(&["--spool", "spool"], NOW, false);
+    w.err.wait(0, 1, "stdin closed", |l| {
+        l.contains("still watching the spool")
+    });
+    let events: String = (0..3)
+        .map(|i| {
+            format!(
+                "{}\n",
+                request(&format!("e{i}"), &format!("s{i}"), NOW, 20.0)
+            )
+        })
+        .collect();
+    // Written under a temporary name, then moved in.
+    let tmp = w.path("spool/a.jsonl.part");
+    std::fs::write(&tmp, &events).unwrap();
+    std::fs::rename(&tmp, w.path("spool/a.jsonl")).unwrap();
+    w.err.wait(0, 1, "the first file", |l| {
+        l.starts_with("spool: applied `a.jsonl` (3 lines)")
+    });
+    assert!(w.path("spool/archive/a.jsonl").exists());
+    assert!(!w.path("spool/a.jsonl").exists());
+    // The same events again: refused, not applied twice.
+    std::fs::write(w.path("spool/b.jsonl"), &events).unwrap();
+    w.err.wait(0, 1, "the second file", |l| {
+        l.starts_with("spool: applied `b.jsonl`")
+    });
+    w.signal("INT");
+    let (out, err, _) = w.wait_exit();
+    assert!(err.iter().any(|l| l.starts_with("watch: stopped (SIGINT)")));
+    let records: Vec<Value> = out
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["to"] == "awaiting_shipment")
+            .count(),
+        3
+    );
+    let dup: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["error"] == "duplicate_id")
+        .collect();
+    assert_eq!(dup.len(), 3);
+    assert!(dup[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("spool `b.jsonl`"));
+}
+
+#[test]
+fn deadlines_fire_on_the_wall_clock_without_another_event() {
+    // The clock stands at 10 February; a request of 1 February waits for review (7 days).
+    let mut w = Watch::start(&[], "2026-02-10T00:00:00Z", true);
+    w.send(&request("e1", "s1", "2026-02-01T00:00:00Z", 60.0));
+    let i = w.out.wait(0, 1, "the review deadline", |l| {
+        l.contains("\"trigger\":\"deadline:review\"")
+    });
+    let r: Value = serde_json::from_str(&w.out.all()[i]).unwrap();
+    assert_eq!(r["to"], "overdue_cancelled");
+    assert_eq!(r["at"], "2026-02-08T00:00:00Z");
+    w.end();
+}
+
+#[test]
+fn samples_in_flight_keep_their_armed_deadline_across_a_workflow_change() {
+    let mut w = Watch::start(&[], NOW, true);
+    let s1 = w.decide(&request("e1", "s1", "2026-02-01T00:00:00Z", 60.0));
+    assert_eq!(s1["to"], "pending");
+    let v1 = s1["workflow"].as_str().unwrap().to_string();
+    // v2: requests expire after 3 days instead of 7.
+    w.replace("workflows/sample.yaml", |t| {
+        t.replacen("after: policy.review_window", "after: 3d", 1)
+    });
+    let i = w.err.wait(0, 1, "the swap", reload_line);
+    assert!(w.err.all()[i].contains(&format!("workflow sample {v1} -> ")));
+    let s2 = w.decide(&request("e2", "s2", "2026-02-01T00:00:00Z", 60.0));
+    assert_ne!(s2["workflow"].as_str().unwrap(), v1);
+    // Day 4: s2 expires under v2; s1 still waits (armed under v1 for day 8).
+    let from = w.out.len();
+    w.send(&json!({"id": "t1", "type": "tick", "at": "2026-02-05T00:00:00Z"}));
+    let j = w
+        .out
+        .wait(from, 1, "s2 expiring", |l| l.contains("\"sample\":\"s2\""));
+    let r: Value = serde_json::from_str(&w.out.all()[j]).unwrap();
+    assert_eq!(
+        (r["to"].as_str(), r["at"].as_str()),
+        (Some("overdue_cancelled"), Some("2026-02-04T00:00:00Z"))
+    );
+    w.send(&json!({"id": "t2", "type": "tick", "at": "2026-02-09T00:00:00Z"}));
+    let k = w
+        .out
+        .wait(from, 1, "s1 expiring", |l| l.contains("\"sample\":\"s1\""));
+    let r: Value = serde_json::from_str(&w.out.all()[k]).unwrap();
+    assert_eq!(r["at"], "2026-02-08T00:00:00Z");
+    assert_eq!(r["to"], "overdue_cancelled");
+    w.end();
+}
+
+#[test]
+fn a_workflow_that_drops_a_state_with_live_samples_is_refused() {
+    let mut w = Watch::start(&[], NOW, true);
+    let s1 = w.decide(&request("e1", "s1", NOW, 60.0));
+    assert_eq!(s1["to"], "pending");
+    // A valid workflow whose `pending` is called `waiting`: s1 would sit nowhere.
+    w.replace("workflows/sample.yaml", |t| {
+        t.replacen("review: pending", "review: waiting", 1)
+            .replacen("\n  pending:\n", "\n  waiting:\n", 1)
+    });
+    let i = w
+        .err
+        .wait(0, 1, "the refusal", |l| l.starts_with("reload refused"));
+    let line = w.err.all()[i].clone();
+    assert!(
+        line.contains("`pending` of workflow `sample` (1 live sample)"),
+        "{line}"
+    );
+    // The old workflow still runs: a review still lands in pending.
+    let s2 = w.decide(&request("e2", "s2", NOW, 60.0));
+    assert_eq!(s2["to"], "pending");
+    assert_eq!(s2["workflow"], s1["workflow"]);
+    w.end();
+}
