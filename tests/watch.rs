@@ -85,15 +85,12 @@ impl Watch {
     fn start_in(dir: tempfile::TempDir, args: &[&str], now: &str, stdin: bool) -> Watch {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sampleflow"))
             .current_dir(dir.path())
-            .args([
-                "--db",
-                "w.db",
-                "watch",
-                "--tick-ms",
-                "100",
-                "--poll-ms",
-                "300",
-            ])
+            .args(["--db", "w.db", "watch", "--tick-ms", "100"])
+            .args(if args.contains(&"--poll-ms") {
+                &[][..]
+            } else {
+                &["--poll-ms", "300"][..]
+            })
             .args(args)
             .env("SAMPLEFLOW_NOW", now)
             .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
@@ -502,5 +499,45 @@ fn a_workflow_that_drops_a_state_with_live_samples_is_refused() {
     let s2 = w.decide(&request("e2", "s2", NOW, 60.0));
     assert_eq!(s2["to"], "pending");
     assert_eq!(s2["workflow"], s1["workflow"]);
+    w.end();
+}
+
+#[test]
+fn a_rules_folder_swapped_by_symlink_is_reloaded_and_then_watched_where_it_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = common::shipped_rules();
+    copy(shipped.path(), &dir.path().join("rules-v1"));
+    copy(shipped.path(), &dir.path().join("rules-v2"));
+    copy(Path::new("workflows"), &dir.path().join("workflows"));
+    let v2_policy = dir.path().join("rules-v2/policy.yaml");
+    let text = std::fs::read_to_string(&v2_policy).unwrap();
+    std::fs::write(&v2_policy, add_sports_floor(text)).unwrap();
+    std::os::unix::fs::symlink("rules-v1", dir.path().join("rules")).unwrap();
+    // Polling is slowed to a minute: what is seen here, notify saw.
+    let mut w = Watch::start_in(dir, &["--poll-ms", "60000"], NOW, true);
+    assert_eq!(
+        w.decide(&request("e1", "s1", NOW, 20.0))["decision"],
+        "approve"
+    );
+
+    // Re-point the link atomically: a new link renamed over the old one.
+    std::os::unix::fs::symlink("rules-v2", w.path("rules.next")).unwrap();
+    std::fs::rename(w.path("rules.next"), w.path("rules")).unwrap();
+    w.err.wait(0, 1, "the swap to v2", reload_line);
+    assert_eq!(
+        w.decide(&request("e2", "s2", NOW, 20.0))["reason"],
+        "low_followers"
+    );
+
+    // An edit inside the folder the link now points to is seen too.
+    w.replace("rules-v2/policy.yaml", |t| {
+        t.replacen("min_followers: 8000", "min_followers: 5500", 1)
+    });
+    let i = w.err.wait(0, 2, "the edit in v2", reload_line);
+    assert!(w.err.all()[i].contains("files changed"));
+    assert_eq!(
+        w.decide(&request("e3", "s3", NOW, 20.0))["decision"],
+        "approve"
+    );
     w.end();
 }

@@ -422,11 +422,11 @@ pub fn watch(
 
     let (req_tx, req_rx) = requests;
     let notifier = if options.notify {
-        reload::notifier(&options.folders, req_tx)
+        reload::notifier(&options.folders, req_tx.clone())
     } else {
         Err(notify::Error::generic("turned off by --poll-only"))
     };
-    let _watcher = match notifier {
+    let watcher = match notifier {
         Ok(w) => Some(w),
         Err(e) => {
             session.note(&format!(
@@ -440,7 +440,9 @@ pub fn watch(
         let folders = options.folders.clone();
         let tx = tx.clone();
         let loaded = options.loaded;
-        std::thread::spawn(move || reload::run(folders, loaded, req_rx, tx));
+        std::thread::spawn(move || {
+            reload::run(folders, loaded, (req_tx, req_rx), watcher, tx);
+        });
     }
     {
         let tx = tx.clone();

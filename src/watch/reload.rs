@@ -143,8 +143,8 @@ pub fn build(folders: &Folders) -> Result<Program, String> {
     Ok(Program::new(graphs, rules))
 }
 
-/// Starts notify on the folders and their parents; `None` (with the reason) when the platform
-/// gives no watcher, and polling is all there is.
+/// Starts notify on the folders and their parents; an error when the platform gives no watcher,
+/// and polling is all there is.
 pub fn notifier(
     folders: &Folders,
     requests: Sender<Request>,
@@ -182,7 +182,16 @@ pub fn notifier(
 }
 
 /// The reloader's loop: waits for a request or the poll, debounces, builds, sends the candidate.
-pub fn run(folders: Folders, loaded: u64, requests: Receiver<Request>, to_runner: Sender<Msg>) {
+///
+/// After each change the watcher (if any) is set up again, so that a folder swapped as a whole
+/// (a re-pointed symlink) is watched where it now is.
+pub fn run(
+    folders: Folders,
+    loaded: u64,
+    (again, requests): (Sender<Request>, Receiver<Request>),
+    mut watcher: Option<notify::RecommendedWatcher>,
+    to_runner: Sender<Msg>,
+) {
     let mut last = loaded;
     loop {
         let (trigger, forced) = match requests.recv_timeout(folders.poll) {
@@ -213,6 +222,11 @@ pub fn run(folders: Folders, loaded: u64, requests: Receiver<Request>, to_runner
             continue;
         }
         last = now;
+        if watcher.is_some() {
+            if let Ok(fresh) = notifier(&folders, again.clone()) {
+                watcher = Some(fresh);
+            }
+        }
         let candidate = build(&folders);
         let msg = Msg::Candidate {
             candidate: Box::new(candidate),
