@@ -77,8 +77,8 @@ impl Watch {
     fn start(args: &[&str], now: &str, stdin: bool) -> Watch {
         let dir = tempfile::tempdir().unwrap();
         let rules = common::shipped_rules();
-        copy(rules.path(), &dir.path().join("rules"));
-        copy(Path::new("workflows"), &dir.path().join("workflows"));
+        common::copy_dir(rules.path(), &dir.path().join("rules"));
+        common::copy_dir(Path::new("workflows"), &dir.path().join("workflows"));
         Watch::start_in(dir, args, now, stdin)
     }
 
@@ -164,19 +164,6 @@ impl Watch {
         // The readers see the end of both pipes once the process is gone.
         let (out, err) = (self.out.clone(), self.err.clone());
         (out.all(), err.all(), self.dir)
-    }
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
     }
 }
 
@@ -506,9 +493,9 @@ fn a_workflow_that_drops_a_state_with_live_samples_is_refused() {
 fn a_rules_folder_swapped_by_symlink_is_reloaded_and_then_watched_where_it_points() {
     let dir = tempfile::tempdir().unwrap();
     let shipped = common::shipped_rules();
-    copy(shipped.path(), &dir.path().join("rules-v1"));
-    copy(shipped.path(), &dir.path().join("rules-v2"));
-    copy(Path::new("workflows"), &dir.path().join("workflows"));
+    common::copy_dir(shipped.path(), &dir.path().join("rules-v1"));
+    common::copy_dir(shipped.path(), &dir.path().join("rules-v2"));
+    common::copy_dir(Path::new("workflows"), &dir.path().join("workflows"));
     let v2_policy = dir.path().join("rules-v2/policy.yaml");
     let text = std::fs::read_to_string(&v2_policy).unwrap();
     std::fs::write(&v2_policy, add_sports_floor(text)).unwrap();
