@@ -369,3 +369,43 @@ fn report_without_a_store_fails_cleanly() {
         .unwrap()
         .contains("no database here yet"));
 }
+
+#[test]
+fn diff_takes_a_rule_set_kept_in_the_store_by_its_hash() {
+    let (_dir, db) = small_store();
+    let cand = small_candidate();
+    let versions = bin(&db).args(["show", "--versions"]).output().unwrap();
+    let versions = String::from_utf8(versions.stdout).unwrap();
+    let shipped = versions
+        .lines()
+        .find_map(|l| l.split(' ').nth(2).filter(|_| l.contains(" rules ")))
+        .expect("the shipped rules are kept")
+        .to_string();
+    let json = |base: &str| {
+        let out = bin(&db)
+            .args(["diff", "--base", base, "--candidate"])
+            .arg(cand.path())
+            .args([SMALL, "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // A prefix of the hash does as well as the folder it came from.
+    let by_hash = json(&shipped[..8]);
+    assert_eq!(by_hash, json("rules"));
+    assert_eq!(by_hash["summary"]["base"]["rules"], shipped.as_str());
+    // Neither a folder nor a kept hash: bad usage, said plainly.
+    let out = bin(&db)
+        .args(["diff", "--base", "0000", "--candidate", "rules", SMALL])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("neither a rules folder nor the hash"));
+}

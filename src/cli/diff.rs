@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::{
     load_program_with, open_existing_store, write_lines, Cli, CliError, EXIT_FAILED, EXIT_FAILING,
-    EXIT_OK,
+    EXIT_OK, EXIT_USAGE,
 };
 use crate::analysis::diff::{diff, render_table, Events, Replay};
 
@@ -18,11 +18,12 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["events", "from_db"])))]
 pub struct Args {
-    /// Rules folder in force now (scripts and policy.yaml).
-    #[arg(long, value_name = "DIR")]
+    /// Rules in force now: a folder (scripts and policy.yaml), or the hash of a rule set kept in
+    /// the store (`show --versions`; a prefix will do).
+    #[arg(long, value_name = "DIR|HASH")]
     pub base: PathBuf,
-    /// Rules folder to try.
-    #[arg(long, value_name = "DIR")]
+    /// Rules to try: a folder, or a stored rule set's hash.
+    #[arg(long, value_name = "DIR|HASH")]
     pub candidate: PathBuf,
     /// JSON Lines of events to replay.
     #[arg(value_name = "EVENTS.jsonl")]
@@ -52,13 +53,62 @@ fn print_faults(side: &str, replay: &Replay) {
     }
 }
 
+/// A rule set kept in the store, written out to a temporary folder so it loads like any other.
+fn stored_rules(cli: &Cli, hash: &str) -> Result<Option<tempfile::TempDir>, CliError> {
+    if !cli.db.exists() {
+        return Ok(None);
+    }
+    let failed = |source| CliError::Store {
+        path: cli.db.clone(),
+        source,
+    };
+    let found: Vec<_> = open_existing_store(cli)?
+        .versions()
+        .map_err(failed)?
+        .into_iter()
+        .filter(|v| v.kind == "rules" && v.hash.starts_with(hash))
+        .collect();
+    let [version] = found.as_slice() else {
+        return Ok(None);
+    };
+    let dir = tempfile::tempdir()?;
+    for (name, text) in &version.files {
+        std::fs::write(dir.path().join(name), text)?;
+    }
+    Ok(Some(dir))
+}
+
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let mut programs = Vec::new();
-    for (side, dir) in [("base", &args.base), ("candidate", &args.candidate)] {
-        match load_program_with(cli, dir)? {
+    let mut kept = Vec::new();
+    for (side, given) in [("base", &args.base), ("candidate", &args.candidate)] {
+        let dir = if given.is_dir() {
+            given.clone()
+        } else {
+            match stored_rules(cli, &given.to_string_lossy())? {
+                Some(tmp) => {
+                    let path = tmp.path().to_path_buf();
+                    kept.push(tmp);
+                    path
+                }
+                None => {
+                    eprintln!(
+                        "error: the {side} `{}` is neither a rules folder nor the hash of one rule \
+                         set kept in `{}` (see `show --versions`)",
+                        given.display(),
+                        cli.db.display()
+                    );
+                    return Ok(EXIT_USAGE);
+                }
+            }
+        };
+        match load_program_with(cli, &dir)? {
             Ok(program) => programs.push(program),
             Err(code) => {
-                eprintln!("error: the {side} rules in `{}` are invalid", dir.display());
+                eprintln!(
+                    "error: the {side} rules in `{}` are invalid",
+                    given.display()
+                );
                 return Ok(code);
             }
         }
