@@ -20,7 +20,7 @@ use crate::graph::WorkflowGraph;
 use crate::rules::RuleSet;
 use crate::runtime::Program;
 use crate::store::{SqliteStore, Store};
-use crate::validate::{check_rules, validate_dir, Problem, Report};
+use crate::validate::{validate_dir, validate_set, Report};
 
 /// Done: refused events and rejected samples are results, not failures.
 pub const EXIT_OK: u8 = 0;
@@ -128,21 +128,10 @@ fn check_with(
     cli: &Cli,
     rules_dir: &std::path::Path,
 ) -> Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report), CliError> {
-    let (graphs, mut report) = load_workflows(cli)?;
-    let rules = match RuleSet::load(rules_dir) {
-        Ok(rules) => {
-            let workflows: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
-            report.problems.extend(check_rules(&workflows, &rules));
-            Some(rules)
-        }
-        Err(problems) => {
-            report
-                .problems
-                .extend(problems.into_iter().map(Problem::Rules));
-            None
-        }
-    };
-    Ok((graphs, rules, report))
+    validate_set(&cli.workflows, rules_dir).map_err(|source| CliError::Read {
+        path: cli.workflows.clone(),
+        source,
+    })
 }
 
 /// The program to run, or exit 3 after printing why the files are invalid.

@@ -63,6 +63,29 @@ pub fn validate_dir(dir: &Path) -> std::io::Result<(Vec<WorkflowGraph>, Report)>
     Ok(validate(loaded, &dir.display().to_string()))
 }
 
+/// Workflows and rules together, as `run`, `diff` and `watch` load them: the graphs, the
+/// compiled rules (`None` when they do not load) and every problem of both, hooks included.
+pub fn validate_set(
+    workflows: &Path,
+    rules: &Path,
+) -> std::io::Result<(Vec<WorkflowGraph>, Option<crate::RuleSet>, Report)> {
+    let (graphs, mut report) = validate_dir(workflows)?;
+    let rules = match crate::RuleSet::load(rules) {
+        Ok(rules) => {
+            let loaded: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
+            report.problems.extend(check_rules(&loaded, &rules));
+            Some(rules)
+        }
+        Err(problems) => {
+            report
+                .problems
+                .extend(problems.into_iter().map(Problem::Rules));
+            None
+        }
+    };
+    Ok((graphs, rules, report))
+}
+
 /// Checks loaded workflows; returns the graphs of those that loaded, and the report.
 pub fn validate(loaded: Loaded, dir: &str) -> (Vec<WorkflowGraph>, Report) {
     let mut report = Report::default();

@@ -13,9 +13,9 @@ use notify::{RecursiveMode, Watcher};
 
 use super::Msg;
 use crate::diagnostic;
-use crate::rules::{cases, RuleSet};
+use crate::rules::cases;
 use crate::runtime::Program;
-use crate::validate::{check_rules, validate_dir, Problem};
+use crate::validate::validate_set;
 
 /// Why a reload was tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,21 +97,8 @@ fn collect(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) {
 /// Loads, validates and compiles the whole set, then runs the rule test cases against it.
 /// `Err` holds everything wrong, rendered with file:line:column.
 pub fn build(folders: &Folders) -> Result<Program, String> {
-    let (graphs, mut report) = validate_dir(&folders.workflows)
+    let (graphs, rules, report) = validate_set(&folders.workflows, &folders.rules)
         .map_err(|e| format!("cannot read `{}`: {e}", folders.workflows.display()))?;
-    let rules = match RuleSet::load(&folders.rules) {
-        Ok(rules) => {
-            let workflows: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
-            report.problems.extend(check_rules(&workflows, &rules));
-            Some(rules)
-        }
-        Err(problems) => {
-            report
-                .problems
-                .extend(problems.into_iter().map(Problem::Rules));
-            None
-        }
-    };
     let rules = match rules {
         Some(rules) if !report.has_errors() && !graphs.is_empty() => rules,
         _ if graphs.is_empty() && !report.has_errors() => {
