@@ -59,9 +59,7 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
     match events {
         Events::Lines(lines) => {
             for (i, text) in lines.iter().enumerate() {
-                if !text.trim().is_empty() {
-                    runner.apply_line(i as u64 + 1, text.trim_end_matches(['\n', '\r']));
-                }
+                runner.apply_bytes(i as u64 + 1, text.as_bytes());
                 drain(&mut runner);
             }
         }
@@ -79,13 +77,7 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
                     break;
                 }
                 line += 1;
-                match std::str::from_utf8(&buf) {
-                    Ok(text) if text.trim().is_empty() => {}
-                    Ok(text) => {
-                        runner.apply_line(line, text.trim_end_matches(['\n', '\r']));
-                    }
-                    Err(e) => runner.refuse_malformed(line, format!("not UTF-8: {e}")),
-                }
+                runner.apply_bytes(line, &buf);
                 drain(&mut runner);
             }
         }

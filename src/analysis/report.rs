@@ -216,20 +216,17 @@ impl Report {
     /// The JSON document: `funnel` (six counts), the overall figures, `by_category`,
     /// `by_tier`, `by_rules`, `fulfillment_over_time` and `states`.
     pub fn to_json(&self) -> Value {
-        let o = &self.overall;
-        let mut doc = Map::new();
-        doc.insert("funnel".into(), json!(o.funnel));
-        doc.insert("samples".into(), json!(o.samples));
-        doc.insert("breached".into(), json!(o.breached));
-        doc.insert("fulfillment_rate".into(), json!(o.fulfillment_rate));
-        doc.insert("breach_rate".into(), json!(o.breach_rate));
-        doc.insert("median_days_to_ship".into(), json!(o.median_days_to_ship));
-        doc.insert("median_days_to_post".into(), json!(o.median_days_to_post));
-        doc.insert("cost".into(), json!(o.cost));
-        doc.insert("gmv".into(), json!(o.gmv));
-        doc.insert("roi".into(), json!(o.roi));
+        let mut doc = figures_map(&self.overall);
         for (name, key, groups) in self.groups() {
-            let rows = groups.iter().map(|(k, f)| row(key, k, f)).collect();
+            let rows = groups
+                .iter()
+                .map(|(k, f)| {
+                    let mut row = Map::new();
+                    row.insert(key.into(), json!(k));
+                    row.extend(figures_map(f));
+                    Value::Object(row)
+                })
+                .collect();
             doc.insert(name.into(), Value::Array(rows));
         }
         doc.insert("fulfillment_over_time".into(), json!(self.weekly));
@@ -342,20 +339,12 @@ fn csv_row(group: &str, key: &str, f: &Figures) -> Vec<String> {
     ]
 }
 
-fn row(key: &str, value: &str, f: &Figures) -> Value {
-    let mut m = Map::new();
-    m.insert(key.into(), json!(value));
-    m.insert("samples".into(), json!(f.samples));
-    m.insert("cost".into(), json!(f.cost));
-    m.insert("gmv".into(), json!(f.gmv));
-    m.insert("roi".into(), json!(f.roi));
-    m.insert("fulfillment_rate".into(), json!(f.fulfillment_rate));
-    m.insert("breach_rate".into(), json!(f.breach_rate));
-    m.insert("funnel".into(), json!(f.funnel));
-    m.insert("breached".into(), json!(f.breached));
-    m.insert("median_days_to_ship".into(), json!(f.median_days_to_ship));
-    m.insert("median_days_to_post".into(), json!(f.median_days_to_post));
-    Value::Object(m)
+/// The figures as a JSON object, in the order of [`Figures`].
+fn figures_map(f: &Figures) -> Map<String, Value> {
+    match json!(f) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
 fn table(key: &str, groups: &[(String, Figures)]) -> String {

@@ -241,6 +241,25 @@ pub struct Runner {
     pub stats: Stats,
 }
 
+/// Arms a deadline: on the sample, and in the heap that fires it.
+fn arm_deadline(
+    heap: &mut BinaryHeap<Due>,
+    inst: &mut Instance,
+    name: String,
+    of_state: bool,
+    due: DateTime<Utc>,
+    seq: u64,
+) {
+    heap.push(Reverse((due, seq, inst.id().clone(), name.clone())));
+    inst.deadlines.push(Armed {
+        name,
+        of_state,
+        due,
+        seq,
+        held: false,
+    });
+}
+
 fn fingerprint(id: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(id.as_bytes())
 }
@@ -372,6 +391,26 @@ impl Runner {
         None
     }
 
+    /// Applies one raw line of input: a blank line is skipped, a line that is not UTF-8 is
+    /// refused as malformed, the line ending is trimmed. Returns the id and the text applied.
+    pub fn apply_bytes<'a>(
+        &mut self,
+        line: u64,
+        bytes: &'a [u8],
+    ) -> Option<(ImmutableString, &'a str)> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) if text.trim().is_empty() => None,
+            Ok(text) => {
+                let text = text.trim_end_matches(['\n', '\r']);
+                self.apply_line(line, text).map(|id| (id, text))
+            }
+            Err(e) => {
+                self.refuse_malformed(line, format!("not UTF-8: {e}"));
+                None
+            }
+        }
+    }
+
     /// Refuses a line that is not even text.
     pub fn refuse_malformed(&mut self, line: u64, message: String) {
         self.stats.read += 1;
@@ -483,15 +522,7 @@ impl Runner {
         for (id, name, due) in arm {
             let seq = self.next_seq();
             if let Some(inst) = self.samples.get_mut(&id) {
-                self.heap
-                    .push(Reverse((due, seq, id.clone(), name.clone())));
-                inst.deadlines.push(Armed {
-                    name,
-                    of_state: true,
-                    due,
-                    seq,
-                    held: false,
-                });
+                arm_deadline(&mut self.heap, inst, name, true, due, seq);
                 self.dirty_samples.insert(id);
             }
         }
@@ -1038,15 +1069,7 @@ impl Runner {
             }
             if !terminal {
                 for ((name, due), seq) in arm.into_iter().zip(seqs) {
-                    self.heap
-                        .push(Reverse((due, seq, id.clone(), name.clone())));
-                    inst.deadlines.push(Armed {
-                        name,
-                        of_state: true,
-                        due,
-                        seq,
-                        held: false,
-                    });
+                    arm_deadline(&mut self.heap, inst, name, true, due, seq);
                 }
             }
             if step.decision.as_deref() == Some("approve") {
@@ -1085,15 +1108,7 @@ impl Runner {
             let seq = self.next_seq();
             if let Some(inst) = self.samples.get_mut(&id) {
                 inst.deadlines.retain(|a| a.name != d.name.value);
-                inst.deadlines.push(Armed {
-                    name: d.name.value.clone(),
-                    of_state: false,
-                    due,
-                    seq,
-                    held: false,
-                });
-                self.heap
-                    .push(Reverse((due, seq, id.clone(), d.name.value.clone())));
+                arm_deadline(&mut self.heap, inst, d.name.value.clone(), false, due, seq);
             }
         }
         let actions = self.issue(&id, &step);

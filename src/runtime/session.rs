@@ -118,19 +118,12 @@ pub fn run_file(
         run.last_digest = digest(&buf);
         here += 1;
         let line = run.lines;
-        match std::str::from_utf8(&buf) {
-            Ok(text) if text.trim().is_empty() => {}
-            Ok(text) => {
-                let text = text.trim_end_matches(['\n', '\r']);
-                if let Some(id) = runner.apply_line(line, text) {
-                    batch.events.push(EventRow {
-                        id: id.to_string(),
-                        line,
-                        raw: text.to_string(),
-                    });
-                }
-            }
-            Err(e) => runner.refuse_malformed(line, format!("not UTF-8: {e}")),
+        if let Some((id, text)) = runner.apply_bytes(line, &buf) {
+            batch.events.push(EventRow {
+                id: id.to_string(),
+                line,
+                raw: text.to_string(),
+            });
         }
         drain(&mut runner, &mut batch, out, observer)?;
         in_batch += 1;

@@ -13,7 +13,7 @@ pub mod spool;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,8 +65,8 @@ impl Clock for ManualClock {
 
 /// What the other threads tell the runner's thread.
 pub enum Msg {
-    /// A line of stdin.
-    Line(u64, String),
+    /// A line of stdin, as read.
+    Line(u64, Vec<u8>),
     /// Stdin ended.
     StdinEnd,
     /// A spool file ready to apply.
@@ -84,16 +84,17 @@ pub enum Msg {
 }
 
 /// The queues of a session: messages for the runner's thread, requests for the reloader.
-/// Signal handlers and other callers send through clones of the two senders.
+/// Signal handlers and other callers send through clones of the two senders. The runner's queue
+/// is bounded, so that a producer faster than the runner waits instead of filling memory.
 pub struct Channels {
-    pub msgs: (Sender<Msg>, Receiver<Msg>),
+    pub msgs: (SyncSender<Msg>, Receiver<Msg>),
     pub requests: (Sender<Request>, Receiver<Request>),
 }
 
 impl Default for Channels {
     fn default() -> Self {
         Channels {
-            msgs: channel(),
+            msgs: sync_channel(QUEUE),
             requests: channel(),
         }
     }
@@ -146,12 +147,8 @@ impl Session<'_> {
         let _ = self.log.flush();
     }
 
-    fn apply(&mut self, line: u64, text: &str, place: Option<&str>) {
-        let text = text.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            return;
-        }
-        if let Some(id) = self.runner.apply_line(line, text) {
+    fn apply(&mut self, line: u64, bytes: &[u8], place: Option<&str>) {
+        if let Some((id, text)) = self.runner.apply_bytes(line, bytes) {
             self.batch.events.push(EventRow {
                 id: id.to_string(),
                 line,
@@ -219,15 +216,7 @@ impl Session<'_> {
         let place = format!("spool `{name}`");
         let mut lines = 0u64;
         for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-            let line = i as u64 + 1;
-            match std::str::from_utf8(raw) {
-                Ok(text) => self.apply(line, text, Some(&place)),
-                Err(e) => {
-                    self.runner
-                        .refuse_malformed(line, format!("not UTF-8: {e}"));
-                    self.drain(Some(&place));
-                }
-            }
+            self.apply(i as u64 + 1, raw, Some(&place));
             lines += u64::from(!raw.is_empty());
         }
         self.commit()?;
@@ -260,20 +249,21 @@ impl Session<'_> {
         trigger: Trigger,
         started: Instant,
     ) -> Result<(), RunError> {
-        let old = describe(self.runner.program());
+        let old = hashes(self.runner.program());
         let program = match candidate {
             Ok(program) => program,
             Err(why) => {
                 self.summary.refused_reloads += 1;
                 self.note(&format!(
-                    "reload refused ({}): the files do not make a valid, tested set; {old} keep running\n{}",
+                    "reload refused ({}): the files do not make a valid, tested set; {} keep running\n{}",
                     trigger.as_str(),
+                    describe(&old),
                     why.trim_end()
                 ));
                 return Ok(());
             }
         };
-        let new = describe(&program);
+        let new = hashes(&program);
         if new == old {
             self.note(&format!("reload: no change ({})", trigger.as_str()));
             return Ok(());
@@ -283,8 +273,9 @@ impl Session<'_> {
             Err(why) => {
                 self.summary.refused_reloads += 1;
                 self.note(&format!(
-                    "reload refused ({}): {why}; {old} keep running",
-                    trigger.as_str()
+                    "reload refused ({}): {why}; {} keep running",
+                    trigger.as_str(),
+                    describe(&old)
                 ));
             }
             Ok(swap) => {
@@ -316,47 +307,56 @@ impl Session<'_> {
     }
 }
 
-/// `rules <hash>, workflow <name> <hash>, ...`
-fn describe(program: &Program) -> String {
-    let mut flows: Vec<String> = program
+/// What a program is made of, each part named (`rules`, `workflow <name>`) with its hash.
+type Hashes = Vec<(String, String)>;
+
+fn hashes(program: &Program) -> Hashes {
+    let mut flows: Hashes = program
         .flows
         .iter()
-        .map(|(name, f)| format!("workflow {name} {}", f.hash))
+        .map(|(name, f)| (format!("workflow {name}"), f.hash.to_string()))
         .collect();
     flows.sort();
-    format!("rules {}, {}", program.rules_hash(), flows.join(", "))
+    std::iter::once(("rules".to_string(), program.rules_hash().to_string()))
+        .chain(flows)
+        .collect()
 }
 
-/// `rules a -> b, workflow sample c -> d` from two descriptions.
-fn changes(old: &str, new: &str) -> String {
-    let old: Vec<&str> = old.split(", ").collect();
-    let new: Vec<&str> = new.split(", ").collect();
-    let name = |s: &str| {
-        s.rsplit_once(' ')
-            .map_or(s.to_string(), |(n, _)| n.to_string())
+/// `rules <hash>, workflow <name> <hash>, ...`
+fn describe(parts: &Hashes) -> String {
+    parts
+        .iter()
+        .map(|(name, hash)| format!("{name} {hash}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `rules a -> b, workflow sample c (unchanged), ...`
+fn changes(old: &Hashes, new: &Hashes) -> String {
+    let hash_in = |parts: &Hashes, name: &str| {
+        parts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, h)| h.clone())
     };
-    let hash = |s: &str| {
-        s.rsplit_once(' ')
-            .map_or(String::new(), |(_, h)| h.to_string())
-    };
-    let mut parts = Vec::new();
-    for n in &new {
-        match old.iter().find(|o| name(o) == name(n)) {
-            Some(o) if o == n => parts.push(format!("{} {} (unchanged)", name(n), hash(n))),
-            Some(o) => parts.push(format!("{} {} -> {}", name(n), hash(o), hash(n))),
-            None => parts.push(format!("{} (new) {}", name(n), hash(n))),
-        }
-    }
-    for o in &old {
-        if !new.iter().any(|n| name(n) == name(o)) {
-            parts.push(format!("{} {} -> (removed)", name(o), hash(o)));
-        }
-    }
+    let mut parts: Vec<String> = new
+        .iter()
+        .map(|(name, h)| match hash_in(old, name) {
+            Some(o) if &o == h => format!("{name} {h} (unchanged)"),
+            Some(o) => format!("{name} {o} -> {h}"),
+            None => format!("{name} (new) {h}"),
+        })
+        .collect();
+    parts.extend(
+        old.iter()
+            .filter(|(name, _)| hash_in(new, name).is_none())
+            .map(|(name, h)| format!("{name} {h} -> (removed)")),
+    );
     parts.join(", ")
 }
 
 /// Reads `input` line by line into the runner's queue; says when it ends.
-fn read_lines(input: Box<dyn BufRead + Send>, tx: Sender<Msg>) {
+fn read_lines(input: Box<dyn BufRead + Send>, tx: SyncSender<Msg>) {
     let mut line = 0u64;
     let mut input = input;
     let mut buf = Vec::new();
@@ -366,8 +366,7 @@ fn read_lines(input: Box<dyn BufRead + Send>, tx: Sender<Msg>) {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 line += 1;
-                let text = String::from_utf8_lossy(&buf).into_owned();
-                if tx.send(Msg::Line(line, text)).is_err() {
+                if tx.send(Msg::Line(line, buf.clone())).is_err() {
                     return;
                 }
             }
@@ -400,7 +399,7 @@ pub fn watch(
     };
     let ready = format!(
         "watch: ready, {}; reading {}{}",
-        describe(&program),
+        describe(&hashes(&program)),
         if input.is_some() { "stdin" } else { "nothing" },
         options
             .spool
@@ -491,7 +490,7 @@ pub fn watch(
             },
         };
         match msg {
-            Msg::Line(line, text) => session.apply(line, &text, None),
+            Msg::Line(line, bytes) => session.apply(line, &bytes, None),
             Msg::SpoolFile(file) => session.spool_file(file)?,
             Msg::Tick => {
                 session.runner.tick(options.clock.now());
@@ -522,8 +521,8 @@ pub fn watch(
                         break;
                     }
                     match rx.recv_timeout(left) {
-                        Ok(Msg::Line(line, text)) => {
-                            session.apply(line, &text, None);
+                        Ok(Msg::Line(line, bytes)) => {
+                            session.apply(line, &bytes, None);
                             quiet_from = Instant::now();
                         }
                         Ok(_) => {}
@@ -543,6 +542,9 @@ pub fn watch(
         }
     }
 }
+
+/// Messages that may wait for the runner.
+const QUEUE: usize = 1024;
 
 /// On a stop signal, stdin is read on until it pauses this long...
 const STOP_GRACE: Duration = Duration::from_millis(250);
@@ -580,10 +582,27 @@ mod tests {
 
     #[test]
     fn a_swap_names_each_old_and_new_hash() {
-        let old = "rules aaa, workflow returns r1, workflow sample s1";
-        let new = "rules bbb, workflow sample s1, workflow trial t1";
+        let parts = |list: &[(&str, &str)]| -> Hashes {
+            list.iter()
+                .map(|(n, h)| (n.to_string(), h.to_string()))
+                .collect()
+        };
+        let old = parts(&[
+            ("rules", "aaa"),
+            ("workflow returns", "r1"),
+            ("workflow sample", "s1"),
+        ]);
+        let new = parts(&[
+            ("rules", "bbb"),
+            ("workflow sample", "s1"),
+            ("workflow trial", "t1"),
+        ]);
         assert_eq!(
-            changes(old, new),
+            describe(&old),
+            "rules aaa, workflow returns r1, workflow sample s1"
+        );
+        assert_eq!(
+            changes(&old, &new),
             "rules aaa -> bbb, workflow sample s1 (unchanged), workflow trial (new) t1, \
              workflow returns r1 -> (removed)"
         );

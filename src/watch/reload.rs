@@ -6,7 +6,7 @@
 //! the files' contents, so editors' swap files and repeated events cost nothing.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
@@ -177,7 +177,7 @@ pub fn run(
     loaded: u64,
     (again, requests): (Sender<Request>, Receiver<Request>),
     mut watcher: Option<notify::RecommendedWatcher>,
-    to_runner: Sender<Msg>,
+    to_runner: SyncSender<Msg>,
 ) {
     let mut last = loaded;
     loop {

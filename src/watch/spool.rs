@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
@@ -63,7 +63,7 @@ pub fn run(
     poll: Duration,
     use_notify: bool,
     done: Receiver<PathBuf>,
-    to_runner: Sender<Msg>,
+    to_runner: SyncSender<Msg>,
 ) {
     let (tx, seen) = std::sync::mpsc::channel::<()>();
     let watcher = if use_notify {
