@@ -15,21 +15,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
+use common::bin;
 use sampleflow::analysis::diff::{diff, Events};
 use sampleflow::runtime::Program;
 use serde_json::{json, Value};
 
 const SMALL: &str = "tests/fixtures/analysis/small.jsonl";
-
-fn bin(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sampleflow"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--db")
-        .arg(db);
-    cmd
-}
 
 /// A copy of the shipped rules with `policy.yaml` edited as a category manager would.
 fn candidate(edits: &[(&str, &str)]) -> tempfile::TempDir {

@@ -1,15 +1,8 @@
 //! The real binary on the shipped example: `run`'s summary, `queue`, `show`.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn bin(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sampleflow"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--db")
-        .arg(db);
-    cmd
-}
+use common::bin;
 
 #[test]
 fn run_then_queue_and_show() {

@@ -277,38 +277,48 @@ fn a_change_that_fails_a_rule_test_case_is_refused() {
 fn events_arriving_during_reloads_are_neither_lost_nor_doubled() {
     let mut w = Watch::start(&[], NOW, true);
     let mut stdin = w.stdin.take().unwrap();
+    // The writer goes on until both swaps have happened, so events are in flight throughout.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writing = stop.clone();
     let writer = std::thread::spawn(move || {
-        for i in 0..600 {
-            let at = format!("2026-02-01T{:02}:{:02}:00Z", i / 60, i % 60);
-            let e = request(&format!("e{i}"), &format!("s{i}"), &at, 20.0);
+        let mut sent = 0usize;
+        while !writing.load(std::sync::atomic::Ordering::Relaxed) && sent < 50_000 {
+            let at = format!(
+                "2026-02-01T{:02}:{:02}:{:02}Z",
+                sent / 3600,
+                sent / 60 % 60,
+                sent % 60
+            );
+            let e = request(&format!("e{sent}"), &format!("s{sent}"), &at, 20.0);
             writeln!(stdin, "{e}").unwrap();
-            if i % 50 == 0 {
-                stdin.flush().unwrap();
-                std::thread::yield_now();
-            }
+            stdin.flush().unwrap();
+            sent += 1;
         }
-        stdin
+        (stdin, sent)
     });
+    w.out.wait(0, 1, "the first records", |_| true);
     w.replace("rules/policy.yaml", add_sports_floor);
     w.err.wait(0, 1, "the first swap", reload_line);
     w.replace("rules/policy.yaml", |t| {
         t.replacen("min_followers: 8000", "min_followers: 9000", 1)
     });
     w.err.wait(0, 2, "the second swap", reload_line);
-    w.stdin = Some(writer.join().unwrap());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (stdin, sent) = writer.join().unwrap();
+    w.stdin = Some(stdin);
     let (out, _, _) = w.end();
     let records: Vec<Value> = out
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(records.len(), 600, "one record per event");
+    assert_eq!(records.len(), sent, "one record per event");
     let mut samples: Vec<&str> = records
         .iter()
         .map(|r| r["sample"].as_str().unwrap())
         .collect();
     samples.sort();
     samples.dedup();
-    assert_eq!(samples.len(), 600, "no sample twice");
+    assert_eq!(samples.len(), sent, "no sample twice");
     // The rules hash changes at most twice along the stream, never back.
     let mut hashes: Vec<&str> = records
         .iter()
@@ -319,7 +329,8 @@ fn events_arriving_during_reloads_are_neither_lost_nor_doubled() {
     distinct.sort();
     distinct.dedup();
     assert_eq!(hashes.len(), distinct.len(), "{hashes:?}");
-    assert!(hashes.len() <= 3);
+    // Both swaps took effect while events flowed.
+    assert_eq!(hashes.len(), 3, "{hashes:?}");
 }
 
 #[test]
@@ -524,6 +535,26 @@ fn a_rules_folder_swapped_by_symlink_is_reloaded_and_then_watched_where_it_point
     assert!(w.err.all()[i].contains("files changed"));
     assert_eq!(
         w.decide(&request("e3", "s3", NOW, 20.0))["decision"],
+        "approve"
+    );
+    w.end();
+}
+
+#[test]
+fn a_line_of_stdin_that_is_not_utf8_is_refused_as_malformed_like_in_run() {
+    let mut w = Watch::start(&[], NOW, true);
+    let stdin = w.stdin.as_mut().unwrap();
+    stdin.write_all(b"{\"id\":\"e\xff\"}\n").unwrap();
+    stdin.flush().unwrap();
+    let i = w.out.wait(0, 1, "the refusal", |l| l.contains("\"error\""));
+    let r: Value = serde_json::from_str(&w.out.all()[i]).unwrap();
+    assert_eq!(
+        (r["line"].as_u64(), r["error"].as_str()),
+        (Some(1), Some("malformed"))
+    );
+    assert!(r["message"].as_str().unwrap().contains("not UTF-8"));
+    assert_eq!(
+        w.decide(&request("e2", "s2", NOW, 20.0))["decision"],
         "approve"
     );
     w.end();

@@ -36,6 +36,15 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// The real binary, run from the project's root on the store `db`.
+pub fn bin(db: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sampleflow"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--db")
+        .arg(db);
+    cmd
+}
+
 /// The shipped workflows and rules, as `run` loads them.
 pub fn shipped_program() -> sampleflow::runtime::Program {
     let (graphs, report) =
