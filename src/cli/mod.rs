@@ -3,6 +3,7 @@
 mod diff;
 mod gen;
 mod graph;
+mod ops;
 mod queue;
 mod report;
 mod run;
@@ -19,7 +20,7 @@ use clap::{Parser, Subcommand};
 use crate::graph::WorkflowGraph;
 use crate::rules::RuleSet;
 use crate::runtime::Program;
-use crate::store::{SqliteStore, Store};
+use crate::store::{Holder, LockError, SqliteStore, Store, WriterLock};
 use crate::validate::{validate_dir, validate_set, Report};
 
 /// Done: refused events and rejected samples are results, not failures.
@@ -32,6 +33,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INVALID: u8 = 3;
 /// `test` had failing cases, or `diff --fail-on-change` found changes.
 pub const EXIT_FAILING: u8 = 4;
+/// An ops command's event was refused (the refusal is on stderr).
+pub const EXIT_REFUSED: u8 = 5;
 
 /// sampleflow: runs a seller's creator-sample program from workflow files and rules.
 #[derive(Debug, Parser)]
@@ -77,6 +80,12 @@ pub enum Command {
     Report(report::Args),
     /// Write a large valid event stream (JSON Lines) for benchmarks.
     Gen(gen::Args),
+    /// Approve or reject a pending sample (exit 5 when refused).
+    Review(ops::ReviewArgs),
+    /// Enter the tracking number of an approved sample (exit 5 when refused).
+    Ship(ops::ShipArgs),
+    /// Change a creator's credit or block (exit 5 when refused).
+    Adjust(ops::AdjustArgs),
 }
 
 /// A failure of the tool itself (exit 1), as opposed to a defect in the user's files (exit 3).
@@ -110,6 +119,23 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Diff(args) => diff::run(&cli, args),
         Command::Report(args) => report::run(&cli, args),
         Command::Gen(args) => gen::run(args),
+        Command::Review(args) => ops::review(&cli, args),
+        Command::Ship(args) => ops::ship(&cli, args),
+        Command::Adjust(args) => ops::adjust(&cli, args),
+    }
+}
+
+/// The wall clock; `SAMPLEFLOW_NOW` (RFC 3339) stops it at that moment, for tests of the binary.
+fn wall_clock() -> Result<std::sync::Arc<dyn crate::watch::Clock>, String> {
+    use crate::watch::{ManualClock, SystemClock};
+    match std::env::var("SAMPLEFLOW_NOW") {
+        Ok(text) => chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|at| {
+                std::sync::Arc::new(ManualClock::new(at.with_timezone(&chrono::Utc)))
+                    as std::sync::Arc<dyn crate::watch::Clock>
+            })
+            .map_err(|e| format!("`SAMPLEFLOW_NOW`: `{text}` is not an RFC 3339 time: {e}")),
+        Err(_) => Ok(std::sync::Arc::new(SystemClock)),
     }
 }
 
@@ -157,6 +183,41 @@ fn load_program_with(
             Ok(Err(EXIT_INVALID))
         }
     }
+}
+
+/// Takes the store's writer lock for `holder`, or prints who holds it and what to do instead
+/// and gives exit 1: a store has one writer at a time.
+fn lock_store(cli: &Cli, holder: &Holder) -> Result<Result<WriterLock, u8>, CliError> {
+    match crate::store::acquire(&cli.db, holder) {
+        Ok(lock) => Ok(Ok(lock)),
+        Err(LockError::Held(other)) => {
+            eprintln!("{}", held_message(&cli.db, other.as_ref()));
+            Ok(Err(EXIT_FAILED))
+        }
+        Err(LockError::Io { path, source }) => Err(CliError::Read { path, source }),
+    }
+}
+
+/// What a second writer is told.
+fn held_message(db: &std::path::Path, holder: Option<&Holder>) -> String {
+    let who = holder.map_or_else(|| "another process".to_string(), Holder::describe);
+    let help = match holder {
+        Some(Holder {
+            spool: Some(dir), ..
+        }) => format!(
+            "hand it the events instead: move a file of them into `{}` (write it as `NAME.tmp`, then rename it to `NAME.jsonl`); `review`, `ship` and `adjust` do that by themselves",
+            dir.display()
+        ),
+        Some(h) => format!(
+            "wait for it to finish, or stop it (`kill -TERM {}`), then try again; to write while a store is live, run `watch --spool DIR` and hand it the events",
+            h.pid
+        ),
+        None => "wait for it to finish, then try again".to_string(),
+    };
+    format!(
+        "error: `{}` is held by {who}; a store takes one writer at a time and nothing was written\n  help: {help}",
+        db.display()
+    )
 }
 
 /// The store named by `--db`, created on first use.

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{load_program, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK};
+use super::{load_program, lock_store, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK};
 use crate::rules::RuleFault;
-use crate::runtime::session::{run_file, Observer, Summary};
+use crate::runtime::session::{run_file, Observer, Summary, STDIN};
+use crate::store::Holder;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// JSON Lines of events.
+    /// JSON Lines of events; `-` reads standard input.
     #[arg(value_name = "EVENTS.jsonl")]
     pub events: PathBuf,
     /// Write records here (truncated) instead of stdout.
@@ -46,12 +47,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Ok(program) => program,
         Err(code) => return Ok(code),
     };
-    let size = std::fs::metadata(&args.events)
-        .map_err(|source| CliError::Read {
-            path: args.events.clone(),
-            source,
-        })?
-        .len();
+    let stdin = args.events.as_os_str() == STDIN;
+    let size = if stdin {
+        0
+    } else {
+        std::fs::metadata(&args.events)
+            .map_err(|source| CliError::Read {
+                path: args.events.clone(),
+                source,
+            })?
+            .len()
+    };
+    let _lock = match lock_store(cli, &Holder::me("run"))? {
+        Ok(lock) => lock,
+        Err(code) => return Ok(code),
+    };
     let mut store = open_store(cli)?;
     store
         .save_versions(&program.versions())
@@ -69,7 +79,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (std::io::stderr().is_terminal() && size > 0).then(|| {
         let bar = ProgressBar::new(size);
         if let Ok(style) =
             ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")

@@ -4,16 +4,16 @@
 use std::fs::OpenOptions;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use super::{load_program, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::watch::{
-    watch, Channels, Clock, Folders, ManualClock, Msg, Options, Request, SystemClock,
+use super::{
+    load_program, lock_store, open_store, wall_clock, Cli, CliError, EXIT_FAILED, EXIT_OK,
+    EXIT_USAGE,
 };
+use crate::store::Holder;
+use crate::watch::{watch, Channels, Folders, Msg, Options, Request};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,18 +39,8 @@ pub struct Args {
     pub debounce_ms: u64,
 }
 
-/// `SAMPLEFLOW_NOW` (RFC 3339) stops the wall clock at that moment: for tests of the binary.
-fn clock() -> Result<Arc<dyn Clock>, String> {
-    match std::env::var("SAMPLEFLOW_NOW") {
-        Ok(text) => DateTime::parse_from_rfc3339(&text)
-            .map(|at| Arc::new(ManualClock::new(at.with_timezone(&Utc))) as Arc<dyn Clock>)
-            .map_err(|e| format!("`SAMPLEFLOW_NOW`: `{text}` is not an RFC 3339 time: {e}")),
-        Err(_) => Ok(Arc::new(SystemClock)),
-    }
-}
-
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
-    let clock = match clock() {
+    let clock = match wall_clock() {
         Ok(clock) => clock,
         Err(e) => {
             eprintln!("error: {e}");
@@ -66,6 +56,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let loaded = crate::watch::reload::fingerprint(&folders);
     let program = match load_program(cli)? {
         Ok(program) => program,
+        Err(code) => return Ok(code),
+    };
+    let mut holder = Holder::me("watch");
+    if let Some(dir) = &args.spool {
+        std::fs::create_dir_all(dir).map_err(|source| CliError::Read {
+            path: dir.clone(),
+            source,
+        })?;
+        holder.spool = Some(std::path::absolute(dir).map_err(|source| CliError::Read {
+            path: dir.clone(),
+            source,
+        })?);
+    }
+    let _lock = match lock_store(cli, &holder)? {
+        Ok(lock) => lock,
         Err(code) => return Ok(code),
     };
     let store = open_store(cli)?;

@@ -76,6 +76,9 @@ pub struct Event {
     pub at: DateTime<Utc>,
     /// The sample it names (absent for product, creator and clock events).
     pub sample: Option<ImmutableString>,
+    /// Who made it (a reviewer, an operator), and their note: copied to its records.
+    pub by: Option<ImmutableString>,
+    pub note: Option<ImmutableString>,
     pub body: Body,
 }
 
@@ -92,7 +95,6 @@ pub enum Body {
     Reviewed {
         decision: ImmutableString,
         reason: Option<String>,
-        by: Option<String>,
     },
     Shipped {
         tracking_number: String,
@@ -150,12 +152,10 @@ pub struct Metrics {
     pub gmv: Option<f64>,
 }
 
-/// A line that could not become an [`Event`]. `at` is known unless the line is malformed, and
-/// then the event still moves the clock.
+/// A line that could not become an [`Event`]: it changes nothing, not even the clock.
 #[derive(Debug, Clone)]
 pub struct Bad {
     pub id: Option<String>,
-    pub at: Option<DateTime<Utc>>,
     pub refusal: Refusal,
 }
 
@@ -163,7 +163,6 @@ pub struct Bad {
 pub fn parse(line: &str) -> Result<Event, Bad> {
     let malformed = |id: Option<String>, message: String| Bad {
         id,
-        at: None,
         refusal: Refusal::new(ErrorKind::Malformed, message),
     };
     let value: Value =
@@ -191,7 +190,6 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
     };
     let bad = |kind: ErrorKind, message: String| Bad {
         id: Some(id.clone()),
-        at: Some(at),
         refusal: Refusal::new(kind, message),
     };
     let Some(event_type) = vocab::event_type(kind) else {
@@ -215,11 +213,19 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
         _ => None,
     };
     let body = body(event_type.name, &fields).map_err(|m| bad(ErrorKind::InvalidField, m))?;
+    let by = fields
+        .optional::<String>("by")
+        .map_err(|m| bad(ErrorKind::InvalidField, m))?;
+    let note = fields
+        .optional::<String>("note")
+        .map_err(|m| bad(ErrorKind::InvalidField, m))?;
     Ok(Event {
         id: id.into(),
         kind: event_type.name,
         at,
         sample,
+        by: by.map(Into::into),
+        note: note.map(Into::into),
         body,
     })
 }
@@ -248,7 +254,6 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
         "sample_reviewed" => Body::Reviewed {
             decision: one_of(f, "decision", &["approve", "reject"])?,
             reason: f.optional("reason")?,
-            by: f.optional("by")?,
         },
         "sample_shipped" => {
             let shipping_cost = f.optional::<f64>("shipping_cost")?.unwrap_or(0.0);
@@ -326,8 +331,6 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
             if let Some(days) = block_days {
                 count("block_days", days)?;
             }
-            f.optional::<String>("by")?;
-            f.optional::<String>("note")?;
             Body::CreatorAdjusted {
                 creator: non_empty("creator.id", creator.id)?.into(),
                 credit,
@@ -576,11 +579,11 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_field_still_carries_the_time() {
+    fn a_bad_field_names_the_event() {
         let bad =
             parse(r#"{"id":"e","type":"sample_shipped","at":"2026-01-01T00:00:00Z","sample":"s"}"#)
                 .expect_err("no tracking number");
         assert_eq!(bad.refusal.kind, ErrorKind::InvalidField);
-        assert!(bad.at.is_some());
+        assert_eq!(bad.id.as_deref(), Some("e"));
     }
 }

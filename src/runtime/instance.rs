@@ -31,6 +31,16 @@ pub struct Instance {
     pub opened: bool,
     pub shipping_cost: f64,
     pub tracking_number: Option<String>,
+    #[serde(default)]
+    pub carrier: Option<String>,
+    /// A reviewer's decision (`approve` or `reject`), the reason its move gave and who made
+    /// it; `decision` and `reason` stay screening's.
+    #[serde(default)]
+    pub review: Option<String>,
+    #[serde(default)]
+    pub review_reason: Option<String>,
+    #[serde(default)]
+    pub reviewed_by: Option<String>,
     /// Latest GMV per content id.
     pub contents: BTreeMap<String, f64>,
     /// Times each sample deadline was extended.
@@ -78,8 +88,13 @@ pub struct SampleView<'a> {
     pub workflow: &'a str,
     /// The tier screening used.
     pub tier: Option<&'a str>,
+    /// The final decision: the reviewer's where there was one, else screening's.
     pub decision: Option<&'a str>,
+    /// Screening's reason, or the reviewed move's (`manual_review`) once a reviewer decided.
     pub reason: Option<&'a str>,
+    pub reviewed_by: Option<&'a str>,
+    pub tracking_number: Option<&'a str>,
+    pub carrier: Option<&'a str>,
     pub rules: &'a str,
     pub quantity: i64,
     pub cost: f64,
@@ -122,8 +137,14 @@ impl<'a> SampleView<'a> {
             category: &s.category,
             workflow: &inst.workflow,
             tier: inst.tier.as_deref(),
-            decision: inst.decision.as_deref(),
-            reason: inst.reason.as_deref(),
+            decision: inst.review.as_deref().or(inst.decision.as_deref()),
+            reason: match inst.review {
+                Some(_) => inst.review_reason.as_deref(),
+                None => inst.reason.as_deref(),
+            },
+            reviewed_by: inst.reviewed_by.as_deref(),
+            tracking_number: inst.tracking_number.as_deref(),
+            carrier: inst.carrier.as_deref(),
             rules: &inst.rules,
             quantity: s.quantity,
             cost: s.cost,

@@ -203,6 +203,9 @@ struct Step {
     acts: Vec<Act>,
     /// The content that caused the move, for the keep-up period.
     content: Option<ImmutableString>,
+    /// Who made the event, and their note (none for a deadline).
+    by: Option<ImmutableString>,
+    note: Option<ImmutableString>,
 }
 
 impl Step {
@@ -218,7 +221,18 @@ impl Step {
             explain: None,
             acts: Vec::new(),
             content: None,
+            by: None,
+            note: None,
         }
+    }
+
+    /// A move made by event `e`: it names the event and who made it.
+    fn of_event(sample: &ImmutableString, e: &Event, to: &str) -> Self {
+        let mut step = Step::new(sample, e.at, to, e.kind.to_string());
+        step.event = Some(e.id.clone());
+        step.by = e.by.clone();
+        step.note = e.note.clone();
+        step
     }
 }
 
@@ -368,16 +382,17 @@ impl Runner {
     pub fn apply_line(&mut self, line: u64, text: &str) -> Option<ImmutableString> {
         self.stats.read += 1;
         let (id, refusal) = match event::parse(text) {
-            Err(bad) => {
-                if let Some(at) = bad.at {
-                    self.advance(at);
-                }
-                (bad.id, bad.refusal)
-            }
+            // Refused before any deadline could matter: nothing changes, the clock included.
+            Err(bad) => (bad.id, bad.refusal),
             Ok(event) => {
-                self.advance(event.at);
                 let fp = fingerprint(&event.id);
-                match self.apply(&event, fp) {
+                if let Err(refusal) = self.precheck(&event, fp) {
+                    self.refuse(line, Some(event.id.to_string()), refusal);
+                    return None;
+                }
+                // The event moves the clock, and due deadlines fire, before its state checks.
+                self.advance(event.at);
+                match self.apply(&event) {
                     Ok(()) => {
                         self.applied.insert(fp);
                         self.stats.applied += 1;
@@ -542,7 +557,8 @@ impl Runner {
         self.fire_due();
     }
 
-    fn apply(&mut self, e: &Event, fp: u128) -> Result<(), Refusal> {
+    /// The checks no deadline can change: a known workflow, a new id, a known sample.
+    fn precheck(&self, e: &Event, fp: u128) -> Result<(), Refusal> {
         if let Body::Requested {
             workflow: Some(name),
             ..
@@ -564,6 +580,18 @@ impl Runner {
                 format!("event `{}` was applied already", e.id),
             ));
         }
+        match (&e.body, &e.sample) {
+            (Body::Requested { .. }, _) | (_, None) => Ok(()),
+            (_, Some(id)) if self.samples.contains_key(id) => Ok(()),
+            (_, Some(id)) => Err(Refusal::new(
+                ErrorKind::UnknownSample,
+                format!("no sample `{id}`"),
+            )),
+        }
+    }
+
+    /// Applies an event that passed [`Runner::precheck`], after the clock moved to it.
+    fn apply(&mut self, e: &Event) -> Result<(), Refusal> {
         match &e.body {
             Body::Requested {
                 creator,
@@ -729,14 +757,17 @@ impl Runner {
             opened: false,
             shipping_cost: 0.0,
             tracking_number: None,
+            carrier: None,
+            review: None,
+            review_reason: None,
+            reviewed_by: None,
             contents: BTreeMap::new(),
             extensions: BTreeMap::new(),
             deadlines: Vec::new(),
             records: 0,
         };
         let initial = flow.graph.initial();
-        let mut step = Step::new(sample, e.at, "", e.kind.to_string());
-        step.event = Some(e.id.clone());
+        let mut step = Step::of_event(sample, e, "");
         let mut auto_approved = false;
         if initial.hook.as_ref().is_some_and(|h| h.value == "screen") {
             let input = self.screen_input(&inst, e.at);
@@ -811,6 +842,7 @@ impl Runner {
     fn sample_event(&mut self, e: &Event) -> Result<(), Refusal> {
         let id = e.sample.clone().unwrap_or_default();
         let Some(inst) = self.samples.get(&id) else {
+            // Deadlines that fired on the way cannot remove a sample: precheck found it.
             return Err(Refusal::new(
                 ErrorKind::UnknownSample,
                 format!("no sample `{id}`"),
@@ -865,8 +897,7 @@ impl Runner {
         // The event is accepted: its effects on the sample first, then the move.
         self.extend_deadlines(&flow, &id, e);
         self.event_facts(&id, e);
-        let mut step = Step::new(&id, e.at, "", e.kind.to_string());
-        step.event = Some(e.id.clone());
+        let mut step = Step::of_event(&id, e, "");
         let hook = mv.hook.as_ref().map(|h| h.value.clone());
         let mut outcome = None;
         match hook.as_deref() {
@@ -893,6 +924,11 @@ impl Runner {
         if let Some(field) = &mv.field {
             if field.value == "decision" {
                 step.decision = e.field("decision").map(str::to_string);
+                if let Some(inst) = self.samples.get_mut(&id) {
+                    inst.review = step.decision.clone();
+                    inst.review_reason = step.reason.clone();
+                    inst.reviewed_by = e.by.as_ref().map(ToString::to_string);
+                }
             }
         }
         if let Body::Posted(post) = &e.body {
@@ -914,10 +950,11 @@ impl Runner {
         match &e.body {
             Body::Shipped {
                 tracking_number,
+                carrier,
                 shipping_cost,
-                ..
             } => {
                 inst.tracking_number = Some(tracking_number.clone());
+                inst.carrier = carrier.clone();
                 inst.shipping_cost = *shipping_cost;
                 inst.sample.cost =
                     inst.product.unit_cost * inst.sample.quantity as f64 + shipping_cost;
@@ -1142,6 +1179,8 @@ impl Runner {
             rules: self.rules_hash(),
             workflow: flow.hash.clone(),
             explain: step.explain.clone(),
+            by: step.by.clone(),
+            note: step.note.clone(),
         };
         self.dirty_samples.insert(id.clone());
         if opened_now {
@@ -1405,8 +1444,7 @@ impl Runner {
                 continue;
             };
             let (to, reason, acts) = self.resolve(mv, e, None);
-            let mut step = Step::new(&id, e.at, &to, e.kind.to_string());
-            step.event = Some(e.id.clone());
+            let mut step = Step::of_event(&id, e, &to);
             step.reason = reason;
             step.acts = acts;
             self.step(step);
@@ -1511,6 +1549,50 @@ mod tests {
         assert_eq!(
             runner.sample("s1").map(|s| s.state()),
             Some("overdue_cancelled")
+        );
+    }
+
+    #[test]
+    fn an_event_refused_before_the_state_checks_leaves_the_clock_alone() {
+        let mut runner = Runner::new(program(|t| t), Snapshot::default());
+        runner.apply_line(1, &request("s1", 60.0));
+        let clock = runner.clock();
+        let far = "9999-01-01T00:00:00Z";
+        for line in [
+            format!(r#"{{"id":"x1","type":"sample_teleported","at":"{far}","sample":"s1"}}"#),
+            format!(r#"{{"id":"x2","type":"sample_shipped","at":"{far}","sample":"s1"}}"#),
+            format!(r#"{{"id":"x3","type":"sample_withdrawn","at":"{far}","sample":"nope"}}"#),
+            format!(r#"{{"id":"e-s1","type":"tick","at":"{far}"}}"#),
+        ] {
+            runner.apply_line(2, &line);
+            assert_eq!(runner.clock(), clock, "{line}");
+        }
+        assert_eq!(runner.sample("s1").map(|s| s.state()), Some("pending"));
+        // A refusal by a state check comes after the clock moved: the review deadline fired.
+        runner.apply_line(
+            3,
+            r#"{"id":"x4","type":"sample_delivered","at":"2026-03-01T00:00:00Z","sample":"s1"}"#,
+        );
+        assert_eq!(
+            runner.sample("s1").map(|s| s.state()),
+            Some("overdue_cancelled")
+        );
+        let kinds: Vec<String> = runner
+            .drain_output()
+            .filter_map(|o| match o {
+                Output::Error(e) => Some(e.error),
+                Output::Record(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "unknown_type",
+                "invalid_field",
+                "unknown_sample",
+                "duplicate_id",
+                "not_allowed"
+            ]
         );
     }
 }

@@ -24,6 +24,11 @@ pub struct Record {
     pub rules: Arc<str>,
     pub workflow: Arc<str>,
     pub explain: Option<Explain>,
+    /// Who made the event (null for a deadline or an event that names nobody), and their note.
+    #[serde(default)]
+    pub by: Option<ImmutableString>,
+    #[serde(default)]
+    pub note: Option<ImmutableString>,
 }
 
 /// An action issued, with a stable id (the same on a replay) and its fields.
@@ -64,7 +69,9 @@ pub struct ErrorRecord {
     pub message: String,
 }
 
-/// One line of output.
+/// One line of output. Records are nearly every line: boxing them would cost an allocation
+/// each to save the space of the rare refusal.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     Record(Record),

@@ -59,25 +59,75 @@ pub trait Observer {
 pub struct Quiet;
 impl Observer for Quiet {}
 
+/// The input name that means standard input.
+pub const STDIN: &str = "-";
+
 /// Runs `input` through `program`, keeping state in `store` and writing output to `out`.
+///
+/// `input` is a file, or `-` for standard input. Only a regular file can be resumed: a stream
+/// (stdin, a pipe) cannot be read again, so an interrupted run of one is not continued, and the
+/// events it had committed are refused as `duplicate_id` if they come again.
 pub fn run_file(
     program: Program,
-    mut store: Box<dyn Store>,
+    store: Box<dyn Store>,
     input: &Path,
     out: &mut dyn Write,
     observer: &mut dyn Observer,
 ) -> Result<Summary, RunError> {
-    let started = Instant::now();
     let name = input.display().to_string();
+    if name == STDIN {
+        let stdin = std::io::stdin().lock();
+        return run_stream(program, store, &name, Box::new(stdin), out, observer);
+    }
     let read_err = |source| RunError::Input {
         path: name.clone(),
         source,
     };
-    let mut file = File::open(input).map_err(read_err)?;
+    let file = File::open(input).map_err(read_err)?;
+    if file.metadata().map_err(read_err)?.is_file() {
+        run_input(program, store, &name, Input::File(file), out, observer)
+    } else {
+        let reader = BufReader::with_capacity(1 << 16, file);
+        run_stream(program, store, &name, Box::new(reader), out, observer)
+    }
+}
+
+/// Runs a stream that cannot be read again (stdin, a pipe, one event of an ops command) under
+/// the input name `name`: the same path as a file, without resuming.
+pub fn run_stream(
+    program: Program,
+    store: Box<dyn Store>,
+    name: &str,
+    reader: Box<dyn BufRead + '_>,
+    out: &mut dyn Write,
+    observer: &mut dyn Observer,
+) -> Result<Summary, RunError> {
+    run_input(program, store, name, Input::Stream(reader), out, observer)
+}
+
+enum Input<'a> {
+    /// A regular file: resumable at an offset.
+    File(File),
+    Stream(Box<dyn BufRead + 'a>),
+}
+
+fn run_input(
+    program: Program,
+    mut store: Box<dyn Store>,
+    name: &str,
+    mut input: Input<'_>,
+    out: &mut dyn Write,
+    observer: &mut dyn Observer,
+) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let read_err = |source| RunError::Input {
+        path: name.to_string(),
+        source,
+    };
     let last = store.last_run()?;
-    let resume = match &last {
-        Some(run) if !run.finished && run.input == name && same_input(&mut file, run) => {
-            Some(run.clone())
+    let resume = match (&last, &mut input) {
+        (Some(run), Input::File(file)) if !run.finished && run.input == name => {
+            same_input(file, run).then(|| run.clone())
         }
         _ => None,
     };
@@ -85,7 +135,7 @@ pub fn run_file(
         Some(run) => run.clone(),
         None => RunState {
             id: last.as_ref().map_or(1, |r| r.id + 1),
-            input: name.clone(),
+            input: name.to_string(),
             ..RunState::default()
         },
     };
@@ -97,8 +147,13 @@ pub fn run_file(
     let snapshot = store.load()?;
     let mut runner = Runner::new(program, snapshot);
     runner.stats = run.stats.clone();
-    file.seek(SeekFrom::Start(run.offset)).map_err(read_err)?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut reader: Box<dyn BufRead> = match input {
+        Input::File(mut file) => {
+            file.seek(SeekFrom::Start(run.offset)).map_err(read_err)?;
+            Box::new(BufReader::with_capacity(1 << 16, file))
+        }
+        Input::Stream(reader) => reader,
+    };
     let mut writer = Writer::spawn(store);
     let crash_after = crash_point("event");
     let batch_size = batch_events();

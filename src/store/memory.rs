@@ -89,6 +89,10 @@ impl Store for MemoryStore {
         Ok(self.samples.values().cloned().collect())
     }
 
+    fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
+        Ok(self.samples.get(id).cloned())
+    }
+
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
         Ok(self.ledgers.get(creator).cloned())
     }

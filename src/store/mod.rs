@@ -5,9 +5,11 @@
 //! same things in memory for tests and replays. A batch is committed whole or not at all, with
 //! the input position it reached, so a run killed at any moment resumes exactly there.
 
+mod lock;
 mod memory;
 mod sqlite;
 
+pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
@@ -107,6 +109,8 @@ pub trait Store: Send {
     fn sample_log(&mut self, sample: &str) -> Result<Vec<String>, StoreError>;
     /// Every sample, by id.
     fn samples(&mut self) -> Result<Vec<Instance>, StoreError>;
+    /// One sample, by id.
+    fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError>;
     /// One creator's ledger.
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError>;
     /// The raw events applied, in the order applied.

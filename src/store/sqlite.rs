@@ -265,6 +265,14 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT data FROM samples WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+    }
+
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
         let text: Option<String> = self
             .conn

@@ -139,6 +139,8 @@ struct Session<'a> {
     summary: Summary,
     spool: Option<PathBuf>,
     spool_done: Option<Sender<PathBuf>>,
+    /// The output of the spool file being applied, when its sender waits for a reply.
+    reply: Option<Vec<String>>,
 }
 
 impl Session<'_> {
@@ -170,6 +172,9 @@ impl Session<'_> {
             self.note(&f);
         }
         for mut output in self.runner.drain_output() {
+            if let Some(reply) = &mut self.reply {
+                reply.push(output.to_json());
+            }
             if let (Output::Error(e), Some(place)) = (&mut output, place) {
                 e.message = format!("{place}: {}", e.message);
             }
@@ -215,14 +220,24 @@ impl Session<'_> {
         };
         let place = format!("spool `{name}`");
         let mut lines = 0u64;
+        if name.starts_with(spool::OPS_PREFIX) {
+            self.reply = Some(Vec::new());
+        }
         for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
             self.apply(i as u64 + 1, raw, Some(&place));
             lines += u64::from(!raw.is_empty());
         }
         self.commit()?;
+        let reply = self.reply.take();
         let Some(dir) = self.spool.clone() else {
             return Ok(());
         };
+        // Written once committed: a reply means the records are durable.
+        if let Some(reply) = reply {
+            if let Err(e) = spool::write_reply(&dir, &name, &reply) {
+                self.note(&format!("spool: cannot write the reply to `{name}`: {e}"));
+            }
+        }
         match spool::archive(&dir, &file) {
             Ok(to) => self.note(&format!(
                 "spool: applied `{name}` ({lines} lines), archived to `{}`",
@@ -417,6 +432,7 @@ pub fn watch(
         summary: Summary::default(),
         spool: options.spool.clone(),
         spool_done: None,
+        reply: None,
     };
 
     let (req_tx, req_rx) = requests;

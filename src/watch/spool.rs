@@ -17,6 +17,29 @@ use super::Msg;
 /// Where applied files go, inside the spool folder.
 pub const ARCHIVE: &str = "archive";
 
+/// Where the output of an ops command's file goes, inside the spool folder, for the command
+/// that is waiting for it.
+pub const REPLIES: &str = "replies";
+
+/// Files named so (`review`, `ship`, `adjust` write them) get a reply.
+pub const OPS_PREFIX: &str = "ops-";
+
+/// The reply to the spool file named `name`.
+pub fn reply_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(REPLIES).join(name)
+}
+
+/// Writes the reply to `name` whole or not at all (a hidden file, then a rename).
+pub fn write_reply(dir: &Path, name: &str, lines: &[String]) -> std::io::Result<()> {
+    let replies = dir.join(REPLIES);
+    std::fs::create_dir_all(&replies)?;
+    let tmp = replies.join(format!(".{name}.tmp"));
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, reply_path(dir, name))
+}
+
 /// True for a file ready to be applied.
 pub fn ready(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
