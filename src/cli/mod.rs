@@ -252,6 +252,29 @@ fn write_lines(lines: impl IntoIterator<Item = String>) -> Result<(), CliError> 
     Ok(())
 }
 
+/// A table for people: the header and rows in columns as wide as their widest cell.
+fn columns(header: &[&str], rows: Vec<Vec<String>>) -> Vec<String> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out
+}
+
 /// Loads and checks the workflows folder named on the command line.
 fn load_workflows(cli: &Cli) -> Result<(Vec<WorkflowGraph>, Report), CliError> {
     validate_dir(&cli.workflows).map_err(|source| CliError::Read {

@@ -156,6 +156,7 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
         kind: kind.to_string(),
         id: id.clone(),
         sample: event["sample"].as_str().map(str::to_string),
+        creator: event["creator"]["id"].as_str().map(str::to_string),
     };
     if !cli.db.exists() {
         eprintln!(
@@ -190,6 +191,7 @@ struct Made {
     kind: String,
     id: String,
     sample: Option<String>,
+    creator: Option<String>,
 }
 
 /// The login name of the user, for `by` when `--by` is not given.
@@ -283,16 +285,30 @@ fn report(cli: &Cli, event: &Made, lines: Vec<String>) -> Result<u8, CliError> {
             records.push(line);
         }
     }
-    let Some((error, text)) = refusal else {
-        super::write_lines(records)?;
-        if event.sample.is_none() {
-            eprintln!("{}: applied `{}`", event.command, event.id);
-        }
-        return Ok(EXIT_OK);
-    };
     let store_err = |source| CliError::Store {
         path: cli.db.clone(),
         source,
+    };
+    let Some((error, text)) = refusal else {
+        super::write_lines(records)?;
+        // A ledger change makes no record: say what the ledger is now.
+        if let Some(creator) = &event.creator {
+            let ledger = open_existing_store(cli)?
+                .ledger(creator)
+                .map_err(store_err)?
+                .unwrap_or_default();
+            let blocked = ledger.blocked_until.map_or("not blocked".to_string(), |t| {
+                format!(
+                    "blocked until {}",
+                    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+                )
+            });
+            eprintln!(
+                "{}: applied `{}`; creator `{creator}` has credit {}, {blocked}",
+                event.command, event.id, ledger.credit
+            );
+        }
+        return Ok(EXIT_OK);
     };
     let kind = error["error"].as_str().unwrap_or_default();
     // A live writer that applied the event, then died before it replied, is given the file

@@ -5,6 +5,12 @@ use serde::Serialize;
 use super::{open_existing_store, write_lines, Cli, CliError, EXIT_OK, EXIT_USAGE};
 use crate::runtime::SampleView;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["sample", "creator", "all", "hash", "versions"])))]
 pub struct Args {
@@ -22,6 +28,9 @@ pub struct Args {
     /// Every rule set and workflow that ran here, oldest first.
     #[arg(long)]
     pub versions: bool,
+    /// A sample's records as JSON Lines (the default), or as a timeline for people.
+    #[arg(long, value_enum, default_value_t = Format::Json, requires = "sample")]
+    pub format: Format,
 }
 
 #[derive(Serialize)]
@@ -43,7 +52,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             eprintln!("error: no sample `{sample}` in `{}`", cli.db.display());
             return Ok(EXIT_USAGE);
         }
-        write_lines(records)?;
+        match args.format {
+            Format::Json => write_lines(records)?,
+            Format::Table => write_lines(timeline(&records))?,
+        }
     } else if let Some(creator) = &args.creator {
         let Some(ledger) = store.ledger(creator).map_err(failed)? else {
             eprintln!("error: no creator `{creator}` in `{}`", cli.db.display());
@@ -100,4 +112,52 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         write_lines(lines)?;
     }
     Ok(EXIT_OK)
+}
+
+/// A sample's records as a timeline: time, from, to, trigger, reason, by, note.
+fn timeline(records: &[String]) -> Vec<String> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.replace(['\n', '\r', '\t'], " "),
+        serde_json::Value::Null => "-".to_string(),
+        other => other.to_string(),
+    };
+    let rows = records
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|r| {
+            let mut to = text(&r["to"]);
+            if let Some(decision) = r["decision"].as_str() {
+                to = format!("{to} ({decision})");
+            }
+            let actions = r["actions"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x["type"].as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            vec![
+                text(&r["at"]).replace('T', " "),
+                text(&r["from"]),
+                to,
+                text(&r["trigger"]),
+                text(&r["reason"]),
+                text(&r["by"]),
+                text(&r["note"]),
+                if actions.is_empty() {
+                    "-".into()
+                } else {
+                    actions
+                },
+            ]
+        })
+        .collect();
+    super::columns(
+        &[
+            "TIME", "FROM", "TO", "TRIGGER", "REASON", "BY", "NOTE", "ACTIONS",
+        ],
+        rows,
+    )
 }

@@ -147,6 +147,21 @@ pub struct Ledger {
     pub deposits_held: f64,
     /// Deposits kept after a breach.
     pub deposits_forfeited: f64,
+    /// Changes people made by hand (`creator_adjusted`), oldest first: who, when and why.
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// One change a person made to a ledger.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Adjustment {
+    pub at: DateTime<Utc>,
+    /// The event that made it.
+    pub event: String,
+    pub by: Option<String>,
+    pub note: Option<String>,
+    pub credit: Option<f64>,
+    pub block_days: Option<i64>,
 }
 
 /// One creator's history with one product.

@@ -633,6 +633,14 @@ impl Runner {
                     }
                     None => {}
                 }
+                ledger.adjustments.push(crate::rules::Adjustment {
+                    at: e.at,
+                    event: e.id.to_string(),
+                    by: e.by.as_ref().map(ToString::to_string),
+                    note: e.note.as_ref().map(ToString::to_string),
+                    credit: *credit,
+                    block_days: *block_days,
+                });
                 self.dirty_ledgers.insert(creator.clone());
                 Ok(())
             }

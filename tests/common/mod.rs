@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod live;
 
 /// The shipped sample workflow with `edit` applied.
 pub fn shipped_with(edit: impl Fn(String) -> String) -> String {
