@@ -498,3 +498,64 @@ fn readers_see_committed_data_beside_a_running_writer() {
     drop(stdin);
     assert!(run.wait().unwrap().success());
 }
+
+/// Every row of the tables that hold the runner's state, in a fixed order.
+fn state_tables(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT id || ' ' || data FROM samples ORDER BY id",
+        "SELECT sample || ' ' || name || ' ' || due || ' ' || seq || ' ' || held FROM deadlines ORDER BY sample, name",
+        "SELECT creator || ' ' || data FROM ledgers ORDER BY creator",
+        "SELECT key || ' ' || value FROM meta ORDER BY key",
+    ] {
+        let mut stmt = conn.prepare(sql).unwrap();
+        rows.extend(
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(Result::unwrap),
+        );
+    }
+    rows
+}
+
+#[test]
+fn an_ops_command_loading_one_sample_ends_as_a_run_of_the_same_event() {
+    // Four days after the example's clock: deadlines of other samples fall due on the way (a
+    // keep-up completes, a remind fires), and the review still comes inside s50's window.
+    let at = "2026-03-31T00:00:00Z";
+    let ops_store = example_store();
+    let out = ops(
+        &ops_store,
+        &[
+            "review",
+            "s50",
+            "--approve",
+            "--note",
+            "n",
+            "--by",
+            "ana",
+            "--at",
+            at,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = stdout_json(&out);
+    assert!(records.len() > 1, "deadlines fired on the way: {records:?}");
+    let reviewed = records.last().unwrap();
+    assert_eq!(reviewed["sample"], "s50");
+
+    let run_store = example_store();
+    let line = json!({"id": reviewed["event"], "type": "sample_reviewed", "at": at, "sample": "s50",
+                      "decision": "approve", "by": "ana", "note": "n"});
+    let file = run_store.path().join("one.jsonl");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let run = common::bin(&db(&run_store))
+        .arg("run")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(stdout_json(&run), records);
+    assert_eq!(state_tables(&db(&ops_store)), state_tables(&db(&run_store)));
+}

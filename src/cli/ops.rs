@@ -17,8 +17,8 @@ use super::{
     held_message, load_program, load_workflows, open_existing_store, open_store, wall_clock, Cli,
     CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED,
 };
-use crate::runtime::session::{run_stream, Quiet};
-use crate::store::{Holder, LockError};
+use crate::runtime::session::run_one;
+use crate::store::{Focus, Holder, LockError};
 use crate::watch::spool;
 
 /// Who made the event and when: shared by every ops command.
@@ -166,7 +166,7 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
         return Ok(EXIT_FAILED);
     }
     let lines = match crate::store::acquire(&cli.db, &Holder::me(command)) {
-        Ok(_lock) => match apply_here(cli, command, &line)? {
+        Ok(_lock) => match apply_here(cli, &made, at, &line)? {
             Ok(lines) => lines,
             Err(code) => return Ok(code),
         },
@@ -203,8 +203,14 @@ fn login_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Applies the line with this process as the store's writer: the one path of `run`.
-fn apply_here(cli: &Cli, command: &str, line: &str) -> Result<Result<Vec<String>, u8>, CliError> {
+/// Applies the line with this process as the store's writer: the one path of `run`, with only
+/// what the event can reach loaded from the store.
+fn apply_here(
+    cli: &Cli,
+    made: &Made,
+    at: DateTime<Utc>,
+    line: &str,
+) -> Result<Result<Vec<String>, u8>, CliError> {
     let program = match load_program(cli)? {
         Ok(program) => program,
         Err(code) => return Ok(Err(code)),
@@ -216,11 +222,14 @@ fn apply_here(cli: &Cli, command: &str, line: &str) -> Result<Result<Vec<String>
             path: cli.db.clone(),
             source,
         })?;
+    let focus = Focus {
+        at,
+        samples: made.sample.iter().cloned().collect(),
+        creators: made.creator.iter().cloned().collect(),
+    };
     let mut out = Vec::new();
-    let input = format!("{line}\n");
-    let name = format!("<{command}>");
-    let reader = Box::new(input.as_bytes());
-    if let Err(e) = run_stream(program, store, &name, reader, &mut out, &mut Quiet) {
+    let name = format!("<{}>", made.command);
+    if let Err(e) = run_one(program, store, &name, line, &focus, &mut out) {
         eprintln!("error: {e}");
         return Ok(Err(EXIT_FAILED));
     }

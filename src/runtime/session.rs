@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::{Output, Program, Runner, Stats};
 use crate::rules::RuleFault;
-use crate::store::{crash_point, Batch, EventRow, LogRow, RunState, Store, StoreError, Writer};
+use crate::store::{
+    crash_point, Batch, EventRow, Focus, LogRow, RunState, Store, StoreError, Writer,
+};
 
 /// Events per committed batch (`SAMPLEFLOW_BATCH` overrides it, for tests).
 pub const BATCH_EVENTS: usize = 4096;
@@ -85,7 +87,15 @@ pub fn run_file(
     };
     let file = File::open(input).map_err(read_err)?;
     if file.metadata().map_err(read_err)?.is_file() {
-        run_input(program, store, &name, Input::File(file), out, observer)
+        run_input(
+            program,
+            store,
+            &name,
+            Input::File(file),
+            None,
+            out,
+            observer,
+        )
     } else {
         let reader = BufReader::with_capacity(1 << 16, file);
         run_stream(program, store, &name, Box::new(reader), out, observer)
@@ -102,7 +112,39 @@ pub fn run_stream(
     out: &mut dyn Write,
     observer: &mut dyn Observer,
 ) -> Result<Summary, RunError> {
-    run_input(program, store, name, Input::Stream(reader), out, observer)
+    run_input(
+        program,
+        store,
+        name,
+        Input::Stream(reader),
+        None,
+        out,
+        observer,
+    )
+}
+
+/// Runs one event with a new id (an ops command's) under the input name `name`, loading from
+/// the store only what it can reach ([`Store::load_around`]): the same path as a file, at the
+/// cost of one sample rather than the whole store.
+pub fn run_one(
+    program: Program,
+    store: Box<dyn Store>,
+    name: &str,
+    line: &str,
+    focus: &Focus,
+    out: &mut dyn Write,
+) -> Result<Summary, RunError> {
+    let input = format!("{line}\n");
+    let reader = Box::new(input.as_bytes());
+    run_input(
+        program,
+        store,
+        name,
+        Input::Stream(reader),
+        Some(focus),
+        out,
+        &mut Quiet,
+    )
 }
 
 enum Input<'a> {
@@ -116,6 +158,7 @@ fn run_input(
     mut store: Box<dyn Store>,
     name: &str,
     mut input: Input<'_>,
+    focus: Option<&Focus>,
     out: &mut dyn Write,
     observer: &mut dyn Observer,
 ) -> Result<Summary, RunError> {
@@ -144,7 +187,10 @@ fn run_input(
             writeln!(out, "{line}").map_err(RunError::Output)?;
         }
     }
-    let snapshot = store.load()?;
+    let snapshot = match focus {
+        Some(focus) => store.load_around(focus)?,
+        None => store.load()?,
+    };
     let mut runner = Runner::new(program, snapshot);
     runner.stats = run.stats.clone();
     let mut reader: Box<dyn BufRead> = match input {

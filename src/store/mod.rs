@@ -10,6 +10,7 @@ mod memory;
 mod sqlite;
 
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
+
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
@@ -84,6 +85,14 @@ pub struct Version {
     pub first_seen: String,
 }
 
+/// What one event can reach: see [`Store::load_around`].
+#[derive(Debug, Clone, Default)]
+pub struct Focus {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub samples: Vec<String>,
+    pub creators: Vec<String>,
+}
+
 /// What one commit writes.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -97,6 +106,13 @@ pub struct Batch {
 pub trait Store: Send {
     /// Everything the runner needs to continue.
     fn load(&mut self) -> Result<Snapshot, StoreError>;
+    /// What one new event at `focus.at` can reach, for a runner that applies just that event:
+    /// its samples and creators, every sample with a deadline due by then (or by the clock, if
+    /// later) and the ledgers of all their creators. Applied ids are left out: the event's id
+    /// must be new by construction (an ops command's). A store may give more (all of it).
+    fn load_around(&mut self, _focus: &Focus) -> Result<Snapshot, StoreError> {
+        self.load()
+    }
     /// The runner's clock and counters.
     fn meta(&mut self) -> Result<Meta, StoreError>;
     /// The latest run, finished or not.
