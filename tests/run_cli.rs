@@ -69,3 +69,51 @@ fn run_then_queue_and_show() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
 }
+
+#[test]
+fn run_reads_standard_input_as_dash_or_as_dev_stdin_and_a_second_run_refuses_every_line() {
+    let file = std::fs::read("examples/events.jsonl").unwrap();
+    let mut outputs = Vec::new();
+    for input in ["-", "/dev/stdin", "examples/events.jsonl"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ex.db");
+        let run = |db: &std::path::Path| {
+            let mut child = bin(db)
+                .args(["run", input])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let bytes = file.clone();
+            let feeder = std::thread::spawn(move || {
+                // A run of the file itself reads no stdin: a closed pipe is no failure here.
+                let _ = std::io::Write::write_all(&mut stdin, &bytes);
+            });
+            let out = child.wait_with_output().unwrap();
+            feeder.join().unwrap();
+            assert!(out.status.success(), "{input}: {out:?}");
+            out
+        };
+        let first = run(&db);
+        let summary = String::from_utf8_lossy(&first.stderr).into_owned();
+        assert!(
+            summary.contains("335 applied, 7 refused"),
+            "{input}: {summary}"
+        );
+        outputs.push(first.stdout);
+        // The second run: every event already applied is a duplicate, the bad lines are refused
+        // as before, nothing is written.
+        let second = run(&db);
+        let summary = String::from_utf8_lossy(&second.stderr).into_owned();
+        assert!(
+            summary.contains("0 applied, 342 refused (duplicate_id 336,"),
+            "{input}: {summary}"
+        );
+        assert!(summary.contains("records written: 0"), "{input}: {summary}");
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+    assert_eq!(String::from_utf8_lossy(&outputs[0]).lines().count(), 368);
+}

@@ -230,6 +230,18 @@ fn open_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
         })
 }
 
+/// The store named by `--db` for a writer of `program`, which keeps its versions first.
+fn open_for(cli: &Cli, program: &Program) -> Result<Box<dyn Store>, CliError> {
+    let mut store = open_store(cli)?;
+    store
+        .save_versions(&program.versions())
+        .map_err(|source| CliError::Store {
+            path: cli.db.clone(),
+            source,
+        })?;
+    Ok(store)
+}
+
 /// The store named by `--db`, which a `run` must have created.
 fn open_existing_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
     if !cli.db.exists() {

@@ -14,7 +14,7 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::{
-    held_message, load_program, load_workflows, open_existing_store, open_store, wall_clock, Cli,
+    held_message, load_program, load_workflows, open_existing_store, open_for, wall_clock, Cli,
     CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED,
 };
 use crate::runtime::session::run_one;
@@ -215,13 +215,7 @@ fn apply_here(
         Ok(program) => program,
         Err(code) => return Ok(Err(code)),
     };
-    let mut store = open_store(cli)?;
-    store
-        .save_versions(&program.versions())
-        .map_err(|source| CliError::Store {
-            path: cli.db.clone(),
-            source,
-        })?;
+    let store = open_for(cli, &program)?;
     let focus = Focus {
         at,
         samples: made.sample.iter().cloned().collect(),

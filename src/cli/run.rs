@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{load_program, lock_store, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK};
+use super::{load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK};
 use crate::rules::RuleFault;
 use crate::runtime::session::{run_file, Observer, Summary, STDIN};
 use crate::store::Holder;
@@ -62,13 +62,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Ok(lock) => lock,
         Err(code) => return Ok(code),
     };
-    let mut store = open_store(cli)?;
-    store
-        .save_versions(&program.versions())
-        .map_err(|source| CliError::Store {
-            path: cli.db.clone(),
-            source,
-        })?;
+    let store = open_for(cli, &program)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 16,
