@@ -1,14 +1,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sampleflow::cli::{self, Cli, CliError};
+use sampleflow::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli::run(cli) {
         Ok(code) => ExitCode::from(code),
-        // The reader went away (`| head`): nothing is lost that anyone would read.
-        Err(CliError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        // A closed stdout is a failure like any other: whatever was applied is committed by
+        // then, and the exit code says that not everything was written.
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(cli::EXIT_FAILED)

@@ -287,7 +287,8 @@ fn deadlines_fire_on_the_wall_clock_without_another_event() {
 
 #[test]
 fn samples_in_flight_keep_their_armed_deadline_across_a_workflow_change() {
-    let mut w = Watch::start(&[], NOW, true);
+    // Ticks stand for the days passing: they may run ahead of the stopped wall clock.
+    let mut w = Watch::start(&["--max-future", "30d"], NOW, true);
     let s1 = w.decide(&request("e1", "s1", "2026-02-01T00:00:00Z", 60.0));
     assert_eq!(s1["to"], "pending");
     let v1 = s1["workflow"].as_str().unwrap().to_string();
@@ -403,4 +404,46 @@ fn a_line_of_stdin_that_is_not_utf8_is_refused_as_malformed_like_in_run() {
         "approve"
     );
     w.end();
+}
+
+#[test]
+fn an_event_far_past_the_wall_clock_is_refused_and_fires_nothing() {
+    let mut w = Watch::start(&[], NOW, true);
+    assert_eq!(w.decide(&request("e1", "s1", NOW, 60.0))["to"], "pending");
+    for (id, event) in [
+        (
+            "x1",
+            json!({"id": "x1", "type": "tick", "at": "9999-01-01T00:00:00Z"}),
+        ),
+        (
+            "x2",
+            json!({"id": "x2", "type": "sample_withdrawn", "at": "2026-02-02T00:00:01Z", "sample": "s1"}),
+        ),
+    ] {
+        let from = w.out.len();
+        w.send(&event);
+        let i = w.out.wait(from, 1, "the refusal", |l| {
+            l.contains(&format!("\"event\":\"{id}\""))
+        });
+        let r: Value = serde_json::from_str(&w.out.all()[i]).unwrap();
+        assert_eq!(r["error"], "invalid_field", "{r}");
+        assert!(
+            r["message"]
+                .as_str()
+                .unwrap()
+                .contains("more than 1d after the wall clock"),
+            "{r}"
+        );
+    }
+    // A day ahead is within the default allowance.
+    let withdrawn = w.decide(&json!({"id": "x3", "type": "sample_withdrawn", "at": "2026-02-02T00:00:00Z", "sample": "s1"}));
+    assert_eq!(
+        (&withdrawn["from"], &withdrawn["to"]),
+        (&json!("pending"), &json!("withdraw_cancelled"))
+    );
+    let (out, _, _) = w.end();
+    assert!(
+        !out.iter().any(|l| l.contains("deadline:")),
+        "no deadline fired: {out:?}"
+    );
 }

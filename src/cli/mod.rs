@@ -185,6 +185,35 @@ fn load_program_with(
     }
 }
 
+/// Refuses (exit 2, nothing touched) an `--out` that names the input or a file of the store:
+/// truncating it would destroy what is to be read or kept.
+fn check_out(cli: &Cli, out: &std::path::Path, input: Option<&std::path::Path>) -> Option<u8> {
+    let same = |other: &std::path::Path| match same_file::is_same_file(out, other) {
+        Ok(same) => same,
+        // One of them does not exist yet: the same path is the same file to be.
+        Err(_) => std::path::absolute(out).ok() == std::path::absolute(other).ok(),
+    };
+    let store_files = ["", "-wal", "-shm", ".lock"].map(|suffix| {
+        let mut name = cli.db.as_os_str().to_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    });
+    let clash = input
+        .filter(|i| i.as_os_str() != "-" && same(i))
+        .map(|i| format!("the events file `{}`", i.display()))
+        .or_else(|| {
+            store_files
+                .iter()
+                .find(|f| same(f))
+                .map(|f| format!("the store's file `{}`", f.display()))
+        })?;
+    eprintln!(
+        "error: `--out {}` is {clash}; writing records there would destroy it, and nothing was touched",
+        out.display()
+    );
+    Some(EXIT_USAGE)
+}
+
 /// Takes the store's writer lock for `holder`, or prints who holds it and what to do instead
 /// and gives exit 1: a store has one writer at a time.
 fn lock_store(cli: &Cli, holder: &Holder) -> Result<Result<WriterLock, u8>, CliError> {
@@ -242,15 +271,18 @@ fn open_for(cli: &Cli, program: &Program) -> Result<Box<dyn Store>, CliError> {
     Ok(store)
 }
 
-/// The store named by `--db`, which a `run` must have created.
+/// The store named by `--db`, which a `run` must have created, for reading only.
 fn open_existing_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
+    let failed = |source| CliError::Store {
+        path: cli.db.clone(),
+        source,
+    };
     if !cli.db.exists() {
-        return Err(CliError::Store {
-            path: cli.db.clone(),
-            source: crate::store::StoreError::Missing,
-        });
+        return Err(failed(crate::store::StoreError::Missing));
     }
-    open_store(cli)
+    SqliteStore::open_read(&cli.db)
+        .map(|s| Box::new(s) as Box<dyn Store>)
+        .map_err(failed)
 }
 
 /// Writes lines to stdout with a trailing newline each.

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK};
+use super::{check_out, load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK};
 use crate::rules::RuleFault;
-use crate::runtime::session::{run_file, Observer, Summary, STDIN};
+use crate::runtime::session::{run_file, Observer, RunError, Summary, STDIN};
 use crate::store::Holder;
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +43,13 @@ impl Observer for Terminal {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    if let Some(code) = args
+        .out
+        .as_deref()
+        .and_then(|out| check_out(cli, out, Some(&args.events)))
+    {
+        return Ok(code);
+    }
     let program = match load_program(cli)? {
         Ok(program) => program,
         Err(code) => return Ok(code),
@@ -95,10 +102,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             );
             Ok(EXIT_OK)
         }
-        Err(crate::runtime::session::RunError::Output(e))
-            if e.kind() == std::io::ErrorKind::BrokenPipe =>
-        {
-            Ok(EXIT_OK)
+        Err(e @ (RunError::Output(_) | RunError::Input { .. })) => {
+            eprintln!(
+                "error: {e}; what was applied before is committed: run the same command again to go on from there"
+            );
+            Ok(EXIT_FAILED)
         }
         Err(e) => {
             eprintln!("error: {e}");

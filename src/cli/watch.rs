@@ -9,11 +9,11 @@ use std::time::Duration;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use super::{
-    load_program, lock_store, open_store, wall_clock, Cli, CliError, EXIT_FAILED, EXIT_OK,
-    EXIT_USAGE,
+    check_out, load_program, lock_store, open_store, wall_clock, Cli, CliError, EXIT_FAILED,
+    EXIT_OK, EXIT_USAGE,
 };
 use crate::store::Holder;
-use crate::watch::{watch, Channels, Folders, Msg, Options, Request};
+use crate::watch::{reconcile_out, watch, Channels, Folders, Msg, Options, Request};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,12 +34,31 @@ pub struct Args {
     /// systems, some containers).
     #[arg(long)]
     pub poll_only: bool,
+    /// Refuse events whose `at` is more than this after the wall clock (as `invalid_field`):
+    /// `1d`, `36h`...
+    #[arg(long, default_value = "1d", value_name = "DURATION", value_parser = max_future)]
+    pub max_future: (i64, String),
     /// Milliseconds of quiet that end a burst of file changes before a reload.
     #[arg(long, default_value_t = 50, value_name = "MS")]
     pub debounce_ms: u64,
 }
 
+fn max_future(text: &str) -> Result<(i64, String), String> {
+    match crate::Duration::parse(text) {
+        Ok(crate::Duration::Seconds(secs)) => Ok((secs, text.to_string())),
+        Ok(crate::Duration::Policy(_)) => Err("a policy parameter cannot be used here".into()),
+        Err(e) => Err(e.0),
+    }
+}
+
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    if let Some(code) = args
+        .out
+        .as_deref()
+        .and_then(|out| check_out(cli, out, None))
+    {
+        return Ok(code);
+    }
     let clock = match wall_clock() {
         Ok(clock) => clock,
         Err(e) => {
@@ -73,18 +92,35 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Ok(lock) => lock,
         Err(code) => return Ok(code),
     };
-    let store = open_store(cli)?;
+    let mut store = open_store(cli)?;
+    let mut out_state = None;
     let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(
-            OpenOptions::new()
+        Some(path) => {
+            let io = |source| CliError::Read {
+                path: path.clone(),
+                source,
+            };
+            let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|source| CliError::Read {
-                    path: path.clone(),
-                    source,
-                })?,
-        )),
+                .map_err(io)?;
+            let absolute = std::path::absolute(path).map_err(io)?;
+            let absolute = absolute.to_string_lossy().into_owned();
+            let last = store.last_run().map_err(|source| CliError::Store {
+                path: cli.db.clone(),
+                source,
+            })?;
+            let cut = reconcile_out(last.as_ref(), &absolute, &file).map_err(io)?;
+            if cut > 0 {
+                eprintln!(
+                    "watch: `{}` held {cut} bytes of records the store never committed (the last session stopped between the two); cut back to the last commit, their events are applied again",
+                    path.display()
+                );
+            }
+            out_state = Some((absolute, file.metadata().map_err(io)?.len()));
+            Box::new(BufWriter::new(file))
+        }
         None => Box::new(BufWriter::new(std::io::stdout())),
     };
     let channels = Channels::default();
@@ -113,6 +149,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         commit_every: crate::runtime::session::BATCH_EVENTS,
         notify: !args.poll_only,
         loaded,
+        out: out_state,
+        max_future: Some(args.max_future.clone()),
     };
     let input = Box::new(BufReader::new(std::io::stdin()));
     let mut log = std::io::stderr();

@@ -77,9 +77,19 @@ impl Duration {
         if total == 0 {
             return Err(DurationError("a deadline must be longer than zero".into()));
         }
+        if total > MAX_SECONDS {
+            return Err(DurationError(format!(
+                "`{text}` is longer than {MAX_DAYS} days, the longest a duration may be"
+            )));
+        }
         Ok(Duration::Seconds(total))
     }
 }
+
+/// The longest duration a workflow or the policy may give, in days (ten years): every deadline
+/// and window stays far inside the times a store can write.
+pub const MAX_DAYS: i64 = 3_650;
+const MAX_SECONDS: i64 = MAX_DAYS * 86_400;
 
 impl fmt::Display for Duration {
     /// Writes the shortest form in the file's own syntax, so labels read like the YAML.
@@ -103,6 +113,20 @@ impl fmt::Display for Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_over_ten_years_is_refused() {
+        assert_eq!(
+            Duration::parse("3650d"),
+            Ok(Duration::Seconds(3_650 * 86_400))
+        );
+        let err = Duration::parse("100000000d").expect_err("too long");
+        assert_eq!(
+            err.0,
+            "`100000000d` is longer than 3650 days, the longest a duration may be"
+        );
+        assert!(Duration::parse("3650d1s").is_err());
+    }
 
     #[test]
     fn reads_literal_and_policy_durations() {

@@ -535,7 +535,7 @@ fn convert(kind: Kind, value: &Value) -> Result<ParamValue, String> {
         }
         Kind::Money | Kind::Rate => {
             let x = value.as_f64().ok_or_else(wrong)?;
-            let ok = x.is_finite() && x >= 0.0 && (kind != Kind::Rate || x <= 1.0);
+            let ok = (0.0..=1e9).contains(&x) && (kind != Kind::Rate || x <= 1.0);
             if !ok {
                 return Err(format!("{x} is impossible; expected {kind}"));
             }

@@ -458,22 +458,44 @@ pub(crate) fn register(engine: &mut Engine) {
     engine
         .register_type_with_name::<Action>("Action")
         .register_get("type", |a: &mut Action| a.kind())
-        .register_fn("require_deposit", |amount: f64| Action::RequireDeposit {
-            amount,
-        })
-        .register_fn("require_deposit", |amount: i64| Action::RequireDeposit {
-            amount: amount as f64,
-        })
-        .register_fn("penalize", |credit: i64| Action::Penalize { credit })
-        .register_fn("block_creator", |days: i64| Action::BlockCreator { days })
+        .register_fn("require_deposit", deposit_of)
+        .register_fn("require_deposit", |amount: i64| deposit_of(amount as f64))
+        .register_fn("penalize", penalize)
+        .register_fn("block_creator", block_creator)
         .register_fn("invite_paid_collab", || Action::InvitePaidCollab)
         .register_fn("flag_disclosure", || Action::FlagDisclosure)
         .register_fn("remind_creator", || Action::RemindCreator);
 
     // Durations reach scripts as seconds.
     engine
-        .register_fn("days", |n: i64| n * DAY)
-        .register_fn("hours", |n: i64| n * 3_600);
+        .register_fn("days", |n: i64| n.saturating_mul(DAY))
+        .register_fn("hours", |n: i64| n.saturating_mul(3_600));
+}
+
+/// An action's number out of its range is the script's error, at the call that made it: no rule
+/// can put into a ledger a number the store could not keep.
+fn within(action: &str, value: i64, min: i64, max: i64) -> Result<(), Box<rhai::EvalAltResult>> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(format!("`{action}({value})`: the value must be from {min} to {max}").into())
+}
+
+fn penalize(credit: i64) -> Result<Action, Box<rhai::EvalAltResult>> {
+    within("penalize", credit, -1_000_000, 1_000_000)?;
+    Ok(Action::Penalize { credit })
+}
+
+fn block_creator(days: i64) -> Result<Action, Box<rhai::EvalAltResult>> {
+    within("block_creator", days, 0, 36_500)?;
+    Ok(Action::BlockCreator { days })
+}
+
+fn deposit_of(amount: f64) -> Result<Action, Box<rhai::EvalAltResult>> {
+    if (0.0..=1e9).contains(&amount) {
+        return Ok(Action::RequireDeposit { amount });
+    }
+    Err(format!("`require_deposit({amount})`: the amount must be from 0 to 1e9").into())
 }
 
 #[cfg(test)]

@@ -241,8 +241,10 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
             money("product.price", product.price)?;
             money("product.unit_cost", product.unit_cost)?;
             let quantity = f.optional::<i64>("quantity")?.unwrap_or(1);
-            if quantity < 1 {
-                return Err(format!("`quantity` is {quantity}; it must be at least 1"));
+            if !(1..=MAX_QUANTITY).contains(&quantity) {
+                return Err(format!(
+                    "`quantity` is {quantity}; it must be from 1 to {MAX_QUANTITY}"
+                ));
             }
             Body::Requested {
                 creator: Arc::new(creator),
@@ -324,12 +326,16 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
         "creator_adjusted" => {
             let creator: IdOnly = f.object("creator", &["id"])?;
             let credit: Option<f64> = f.optional("credit")?;
-            if credit.is_some_and(|c| !c.is_finite()) {
-                return Err("`credit` is not a finite number".into());
+            if let Some(c) = credit.filter(|c| !(-MAX_CREDIT..=MAX_CREDIT).contains(c)) {
+                return Err(format!(
+                    "`credit` is {c}; a change of credit must be within ±1e6"
+                ));
             }
             let block_days: Option<i64> = f.optional("block_days")?;
-            if let Some(days) = block_days {
-                count("block_days", days)?;
+            if let Some(days) = block_days.filter(|d| !(0..=MAX_BLOCK_DAYS).contains(d)) {
+                return Err(format!(
+                    "`block_days` is {days}; it must be from 0 to {MAX_BLOCK_DAYS}"
+                ));
             }
             Body::CreatorAdjusted {
                 creator: non_empty("creator.id", creator.id)?.into(),
@@ -473,27 +479,42 @@ fn non_empty(name: &str, value: String) -> Result<String, String> {
     }
 }
 
+/// The largest amount of money an event may carry, in USD.
+pub const MAX_MONEY: f64 = 1e9;
+/// The largest count (followers, views, orders...).
+pub const MAX_COUNT: i64 = 1_000_000_000_000;
+/// The most units one request may ask for.
+pub const MAX_QUANTITY: i64 = 10_000;
+/// The longest block `creator_adjusted` may set, in days (100 years).
+pub const MAX_BLOCK_DAYS: i64 = 36_500;
+/// The largest change of credit one `creator_adjusted` may make, either way.
+pub const MAX_CREDIT: f64 = 1e6;
+
+/// Ranges are checked once, here, for every number an event carries: with them no sum over a
+/// sample or a ledger can leave the numbers a store can write and read back.
 fn money(name: &str, value: f64) -> Result<(), String> {
-    if value.is_finite() && value >= 0.0 {
+    if (0.0..=MAX_MONEY).contains(&value) {
         Ok(())
     } else {
-        Err(format!("`{name}` is {value}; money must be at least 0"))
+        Err(format!("`{name}` is {value}; money must be from 0 to 1e9"))
     }
 }
 
 fn count(name: &str, value: i64) -> Result<(), String> {
-    if value >= 0 {
+    if (0..=MAX_COUNT).contains(&value) {
         Ok(())
     } else {
-        Err(format!("`{name}` is {value}; it must be at least 0"))
+        Err(format!(
+            "`{name}` is {value}; a count must be from 0 to 1e12"
+        ))
     }
 }
 
 fn count_f(name: &str, value: f64) -> Result<(), String> {
-    if value.is_finite() && value >= 0.0 {
+    if (0.0..=MAX_COUNT as f64).contains(&value) {
         Ok(())
     } else {
-        Err(format!("`{name}` is {value}; it must be at least 0"))
+        Err(format!("`{name}` is {value}; it must be from 0 to 1e12"))
     }
 }
 

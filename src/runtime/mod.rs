@@ -6,6 +6,7 @@
 
 pub mod event;
 pub mod gen;
+pub mod input;
 mod instance;
 pub mod record;
 pub mod session;
@@ -252,7 +253,18 @@ pub struct Runner {
     dirty_ledgers: HashSet<ImmutableString>,
     out: Vec<Output>,
     faults: Vec<RuleFault>,
+    horizon: Option<Horizon>,
     pub stats: Stats,
+}
+
+/// How far after the wall clock an event may be (`--max-future` of `watch`): a later one is
+/// `invalid_field`, so that one mistyped year cannot fire every deadline.
+#[derive(Debug, Clone)]
+pub struct Horizon {
+    pub now: DateTime<Utc>,
+    pub seconds: i64,
+    /// The allowance as the user wrote it (`1d`).
+    pub label: String,
 }
 
 /// Arms a deadline: on the sample, and in the heap that fires it.
@@ -272,6 +284,24 @@ fn arm_deadline(
         seq,
         held: false,
     });
+}
+
+/// The last moment an RFC 3339 time can write (and so an event can name, and a store read back).
+pub fn last_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `secs` seconds after `at`, saturating at [`last_time`]: no time computation of the runner
+/// can overflow or leave what a store can read back, whatever a rule or an event asks for.
+pub fn after(at: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    chrono::Duration::try_seconds(secs)
+        .and_then(|d| at.checked_add_signed(d))
+        .map_or_else(last_time, |t| t.min(last_time()))
+}
+
+/// `days` days after `at`, the same way.
+fn days_after(at: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    after(at, days.saturating_mul(DAY))
 }
 
 fn fingerprint(id: &str) -> u128 {
@@ -296,6 +326,7 @@ impl Runner {
             dirty_ledgers: HashSet::new(),
             out: Vec::new(),
             faults: Vec::new(),
+            horizon: None,
             stats: Stats::default(),
         };
         for inst in snapshot.samples {
@@ -378,6 +409,11 @@ impl Runner {
         }
     }
 
+    /// Sets (or lifts) the horizon later events are checked against.
+    pub fn set_horizon(&mut self, horizon: Option<Horizon>) {
+        self.horizon = horizon;
+    }
+
     /// Applies one line of input; returns the event's id when it was applied.
     pub fn apply_line(&mut self, line: u64, text: &str) -> Option<ImmutableString> {
         self.stats.read += 1;
@@ -424,6 +460,20 @@ impl Runner {
                 None
             }
         }
+    }
+
+    /// Applies one line as the [`input::LineReader`] gave it: a line over the limit is refused as
+    /// malformed, any other as [`Runner::apply_bytes`] does.
+    pub fn apply_input<'a>(
+        &mut self,
+        line: u64,
+        input: &input::Line<'a>,
+    ) -> Option<(ImmutableString, &'a str)> {
+        if input.too_long {
+            self.refuse_malformed(line, input.too_long_message());
+            return None;
+        }
+        self.apply_bytes(line, input.bytes)
     }
 
     /// Refuses a line that is not even text.
@@ -527,7 +577,7 @@ impl Runner {
                 for d in flow.graph.state_deadlines(inst.state()) {
                     if inst.armed(&d.name.value).is_none() {
                         let secs = self.seconds(&d.after.value, &inst.sample.category);
-                        let due = now + chrono::Duration::seconds(secs);
+                        let due = after(now, secs);
                         arm.push((inst.id().clone(), d.name.value.clone(), due));
                     }
                 }
@@ -557,8 +607,23 @@ impl Runner {
         self.fire_due();
     }
 
-    /// The checks no deadline can change: a known workflow, a new id, a known sample.
+    /// The checks no deadline can change: a time within the horizon, a known workflow, a new id,
+    /// a known sample.
     fn precheck(&self, e: &Event, fp: u128) -> Result<(), Refusal> {
+        if let Some(h) = &self.horizon {
+            if e.at > after(h.now, h.seconds) {
+                let utc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+                return Err(Refusal::new(
+                    ErrorKind::InvalidField,
+                    format!(
+                        "`at` is {}, more than {} after the wall clock ({}); see --max-future",
+                        utc(e.at),
+                        h.label,
+                        utc(h.now)
+                    ),
+                ));
+            }
+        }
         if let Body::Requested {
             workflow: Some(name),
             ..
@@ -628,9 +693,7 @@ impl Runner {
                 }
                 match block_days {
                     Some(0) => ledger.blocked_until = None,
-                    Some(days) => {
-                        ledger.blocked_until = Some(e.at + chrono::Duration::seconds(days * DAY))
-                    }
+                    Some(days) => ledger.blocked_until = Some(days_after(e.at, *days)),
                     None => {}
                 }
                 ledger.adjustments.push(crate::rules::Adjustment {
@@ -1005,7 +1068,7 @@ impl Runner {
             };
             *inst.extensions.entry(d.name.value.clone()).or_insert(0) += 1;
             if let Some(armed) = inst.deadlines.iter_mut().find(|a| a.name == d.name.value) {
-                armed.due += chrono::Duration::seconds(by);
+                armed.due = after(armed.due, by);
                 armed.seq = seq;
                 armed.held = false;
                 self.heap
@@ -1096,10 +1159,7 @@ impl Runner {
             let mut arm = Vec::new();
             for d in flow.graph.state_deadlines(&step.to) {
                 let secs = self.seconds(&d.after.value, &category);
-                arm.push((
-                    d.name.value.clone(),
-                    step.at + chrono::Duration::seconds(secs),
-                ));
+                arm.push((d.name.value.clone(), after(step.at, secs)));
             }
             let seqs: Vec<u64> = arm.iter().map(|_| self.next_seq()).collect();
             let Some(inst) = self.samples.get_mut(&id) else {
@@ -1149,7 +1209,7 @@ impl Runner {
             if d.from.value != step.trigger || terminal {
                 continue;
             }
-            let due = step.at + chrono::Duration::seconds(self.seconds(&d.after.value, &category));
+            let due = after(step.at, self.seconds(&d.after.value, &category));
             let seq = self.next_seq();
             if let Some(inst) = self.samples.get_mut(&id) {
                 inst.deadlines.retain(|a| a.name != d.name.value);
@@ -1272,7 +1332,7 @@ impl Runner {
                         Action::BlockCreator { days } => {
                             a.creator = Some(creator.clone());
                             a.days = Some(*days);
-                            let until = step.at + chrono::Duration::seconds(days * DAY);
+                            let until = days_after(step.at, *days);
                             if ledger.blocked_until.is_none_or(|u| u < until) {
                                 ledger.blocked_until = Some(until);
                             }
@@ -1558,6 +1618,15 @@ mod tests {
             runner.sample("s1").map(|s| s.state()),
             Some("overdue_cancelled")
         );
+    }
+
+    #[test]
+    fn time_arithmetic_saturates_at_the_last_writable_moment() {
+        let at = last_time() - chrono::Duration::days(1);
+        assert_eq!(after(at, 3_600), at + chrono::Duration::hours(1));
+        assert_eq!(after(at, i64::MAX), last_time());
+        assert_eq!(days_after(at, i64::MAX), last_time());
+        assert_eq!(last_time().to_rfc3339(), "9999-12-31T23:59:59+00:00");
     }
 
     #[test]

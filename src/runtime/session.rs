@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::input::{LineReader, KEEP};
 use super::{Output, Program, Runner, Stats};
 use crate::rules::RuleFault;
 use crate::store::{
@@ -193,12 +194,17 @@ fn run_input(
     };
     let mut runner = Runner::new(program, snapshot);
     runner.stats = run.stats.clone();
-    let mut reader: Box<dyn BufRead> = match input {
+    let mut reader: LineReader<Box<dyn BufRead>> = match input {
         Input::File(mut file) => {
             file.seek(SeekFrom::Start(run.offset)).map_err(read_err)?;
-            Box::new(BufReader::with_capacity(1 << 16, file))
+            let file: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 16, file));
+            if run.offset == 0 {
+                LineReader::new(file)
+            } else {
+                LineReader::resumed(file)
+            }
         }
-        Input::Stream(reader) => reader,
+        Input::Stream(reader) => LineReader::new(reader),
     };
     let mut writer = Writer::spawn(store);
     let crash_after = crash_point("event");
@@ -206,30 +212,39 @@ fn run_input(
     let mut batch = Batch::default();
     let mut in_batch = 0usize;
     let mut here = 0u64;
-    let mut buf = Vec::with_capacity(1024);
+    // A failure to read the input or write the output stops the run, but only after what was
+    // applied is committed (the run left unfinished, so the same command continues it).
+    let mut failure = None;
     loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(read_err)?;
-        if n == 0 {
-            break;
-        }
+        let input = match reader.next_line() {
+            Ok(Some(input)) => input,
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(read_err(e));
+                break;
+            }
+        };
         run.lines += 1;
-        run.offset += n as u64;
-        run.last_len = n as u64;
-        run.last_digest = digest(&buf);
+        run.offset += input.consumed;
+        run.last_len = input.consumed;
+        run.last_digest = digest(input.raw);
         here += 1;
         let line = run.lines;
-        if let Some((id, text)) = runner.apply_bytes(line, &buf) {
+        if let Some((id, text)) = runner.apply_input(line, &input) {
             batch.events.push(EventRow {
                 id: id.to_string(),
                 line,
                 raw: text.to_string(),
             });
         }
-        drain(&mut runner, &mut batch, out, observer)?;
+        let drained = drain(&mut runner, &mut batch, out, observer);
         in_batch += 1;
         if crash_after == Some(here) {
             std::process::abort();
+        }
+        if let Err(e) = drained {
+            failure = Some(e);
+            break;
         }
         if in_batch >= batch_size {
             observer.progress(run.offset);
@@ -240,15 +255,21 @@ fn run_input(
             in_batch = 0;
         }
     }
-    runner.finish();
-    drain(&mut runner, &mut batch, out, observer)?;
-    out.flush().map_err(RunError::Output)?;
+    if failure.is_none() {
+        runner.finish();
+        let ended = drain(&mut runner, &mut batch, out, observer)
+            .and_then(|()| out.flush().map_err(RunError::Output));
+        failure = ended.err();
+    }
     run.stats = runner.stats.clone();
-    run.finished = true;
+    run.finished = failure.is_none();
     batch.changes = runner.take_changes();
     batch.run = run.clone();
     writer.send(batch)?;
     writer.finish()?;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
     observer.progress(run.offset);
     Ok(Summary {
         stats: runner.stats.clone(),
@@ -268,11 +289,16 @@ fn drain(
     for fault in runner.drain_faults() {
         observer.fault(&fault);
     }
+    // Every line goes to the record log, written out or not: the store keeps what was decided.
+    let mut failed = None;
     for output in runner.drain_output() {
         let text = output.to_json();
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.write_all(b"\n"))
-            .map_err(RunError::Output)?;
+        if failed.is_none() {
+            failed = out
+                .write_all(text.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .err();
+        }
         let line = match &output {
             Output::Record(_) => 0,
             Output::Error(e) => e.line,
@@ -283,19 +309,20 @@ fn drain(
             text,
         });
     }
-    Ok(())
+    failed.map_or(Ok(()), |e| Err(RunError::Output(e)))
 }
 
 fn digest(bytes: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
 }
 
-/// True when the file holds, just before the run's offset, the last line the run consumed.
+/// True when the file holds, just before the run's offset, the last line the run consumed (as
+/// far as a line is kept: a line over the limit by its first bytes).
 fn same_input(file: &mut File, run: &RunState) -> bool {
     let Some(start) = run.offset.checked_sub(run.last_len) else {
         return false;
     };
-    let mut bytes = vec![0; run.last_len as usize];
+    let mut bytes = vec![0; run.last_len.min(KEEP as u64) as usize];
     let ok = file.seek(SeekFrom::Start(start)).is_ok() && file.read_exact(&mut bytes).is_ok();
     ok && digest(&bytes) == run.last_digest
 }

@@ -47,6 +47,7 @@ impl Store for MemoryStore {
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        super::check_finite(batch)?;
         for inst in &batch.changes.samples {
             self.samples
                 .insert(inst.sample.id.to_string(), inst.clone());

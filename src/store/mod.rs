@@ -36,6 +36,39 @@ pub enum StoreError {
     Writer,
     #[error("no database here yet; `sampleflow run` creates it")]
     Missing,
+    #[error("an SQLite file, but not a sampleflow store (it has tables of its own and no sampleflow schema); it was left unchanged")]
+    Foreign,
+    #[error("a store of schema version {found}, older than this sampleflow reads; a writing command (`run`, `watch`) upgrades it")]
+    Old { found: i64 },
+    #[error("{0} holds a number that is not finite; nothing of this batch was written")]
+    NotFinite(String),
+}
+
+/// Refuses a batch that holds a number JSON cannot carry (infinite, NaN): it would be written
+/// as `null` and the store could never be read back.
+pub fn check_finite(batch: &Batch) -> Result<(), StoreError> {
+    for inst in &batch.changes.samples {
+        let s = &inst.sample;
+        let finite = [s.cost, s.gmv, inst.shipping_cost, s.deposit.unwrap_or(0.0)]
+            .into_iter()
+            .chain(inst.contents.values().copied())
+            .all(f64::is_finite);
+        if !finite {
+            return Err(StoreError::NotFinite(format!("sample `{}`", s.id)));
+        }
+    }
+    for (id, l) in &batch.changes.ledgers {
+        let finite = [l.credit, l.gmv, l.deposits_held, l.deposits_forfeited]
+            .into_iter()
+            .chain(l.adjustments.iter().filter_map(|a| a.credit))
+            .all(f64::is_finite);
+        if !finite {
+            return Err(StoreError::NotFinite(format!(
+                "the ledger of creator `{id}`"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// An event applied, kept as it came for replays.
@@ -69,6 +102,11 @@ pub struct RunState {
     pub last_digest: String,
     pub stats: Stats,
     pub finished: bool,
+    /// `watch --out`: the file's absolute path and its length at the last commit.
+    #[serde(default)]
+    pub out_path: Option<String>,
+    #[serde(default)]
+    pub out_len: u64,
 }
 
 /// A rule set or workflow as it was when it decided something, kept by its hash.

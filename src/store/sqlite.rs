@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::SecondsFormat;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::{crash_point, Batch, Focus, RunState, Store, StoreError, Version};
 use crate::rules::Ledger;
@@ -69,6 +69,21 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
+/// The schema version a file says it holds (0: none, a new or a foreign file).
+fn stored_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// True when the file holds tables of its own: with no schema version, not a store of ours.
+fn has_tables(conn: &Connection) -> Result<bool, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
@@ -77,10 +92,37 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the database at `path`, creating or checking the schema.
+    /// Opens (or creates) the database at `path`, creating or checking the schema. An SQLite
+    /// file that is not a sampleflow store is refused and left as it was.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         Self::init(conn)
+    }
+
+    /// Opens the store at `path` for reading only: nothing is created, upgraded or written, and
+    /// it sees what a writer beside it has committed.
+    pub fn open_read(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        match stored_version(&conn)? {
+            SCHEMA_VERSION => {}
+            0 => return Err(StoreError::Foreign),
+            found if found > SCHEMA_VERSION => {
+                return Err(StoreError::Schema {
+                    found,
+                    expected: SCHEMA_VERSION,
+                })
+            }
+            found => return Err(StoreError::Old { found }),
+        }
+        Ok(SqliteStore {
+            conn,
+            commits: 0,
+            crash_at: None,
+        })
     }
 
     /// A private database in memory with the same schema (for tests of the SQL itself).
@@ -89,11 +131,18 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
+        // Looked at before anything is written, so a foreign file is left exactly as it was.
+        if stored_version(&conn)? == 0 && has_tables(&conn)? {
+            return Err(StoreError::Foreign);
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = stored_version(&conn)?;
+        if version == 0 && has_tables(&conn)? {
+            return Err(StoreError::Foreign);
+        }
         if version > SCHEMA_VERSION {
             return Err(StoreError::Schema {
                 found: version,
@@ -168,7 +217,7 @@ impl Store for SqliteStore {
         let by = meta.clock.map_or(focus.at, |c| c.max(focus.at));
         // Due times are kept as RFC 3339 text, whose fractions do not sort as numbers do: the
         // next whole second is a bound every due time up to `by` sorts below.
-        let bound = (by + chrono::Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let bound = crate::runtime::after(by, 1).to_rfc3339_opts(SecondsFormat::Secs, true);
         let mut ids: std::collections::BTreeSet<String> = focus.samples.iter().cloned().collect();
         ids.extend(self.strings(
             "SELECT DISTINCT sample FROM deadlines WHERE due < ?1",
@@ -210,6 +259,7 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        super::check_finite(batch)?;
         self.commits += 1;
         let tx = self.conn.transaction()?;
         {

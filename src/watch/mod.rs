@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 
 pub use reload::{Folders, Request, Trigger};
 
+use crate::runtime::input::{Line, LineReader};
 use crate::runtime::session::RunError;
 use crate::runtime::{Output, Program, Runner, Stats};
 use crate::store::{Batch, EventRow, LogRow, RunState, Store};
@@ -63,14 +64,33 @@ impl Clock for ManualClock {
     }
 }
 
+/// A line as the bounded reader gave it, owned, to cross threads.
+pub enum LineIn {
+    Text(Vec<u8>),
+    /// Over the limit: the refusal's message.
+    TooLong(String),
+}
+
+impl LineIn {
+    fn of(line: &Line<'_>) -> Self {
+        if line.too_long {
+            LineIn::TooLong(line.too_long_message())
+        } else {
+            LineIn::Text(line.bytes.to_vec())
+        }
+    }
+}
+
 /// What the other threads tell the runner's thread.
 pub enum Msg {
     /// A line of stdin, as read.
-    Line(u64, Vec<u8>),
+    Line(u64, LineIn),
     /// Stdin ended.
     StdinEnd,
     /// A spool file ready to apply.
     SpoolFile(PathBuf),
+    /// A spool entry that will not be read, and why.
+    SpoolRefused(PathBuf, String),
     /// Time to look at the wall clock.
     Tick,
     /// A new program, or why the files do not make one.
@@ -116,6 +136,30 @@ pub struct Options {
     /// The fingerprint of the files the program was loaded from ([`reload::fingerprint`]),
     /// taken before loading, so that a change made while loading is not missed.
     pub loaded: u64,
+    /// `--out` (its absolute path) and its length when the session starts.
+    pub out: Option<(String, u64)>,
+    /// How far after the wall clock an event may be: its seconds, and as written.
+    pub max_future: Option<(i64, String)>,
+}
+
+/// Cuts `--out` back to what the store committed, when the last session of the store wrote to
+/// the same file and died after writing lines it never committed: their events are applied again
+/// and written again, so without the cut they would stand twice. Returns the bytes cut.
+pub fn reconcile_out(
+    last: Option<&RunState>,
+    path: &str,
+    file: &std::fs::File,
+) -> std::io::Result<u64> {
+    let Some(last) = last.filter(|r| r.input == WATCH_INPUT && r.out_path.as_deref() == Some(path))
+    else {
+        return Ok(0);
+    };
+    let len = file.metadata()?.len();
+    if len <= last.out_len {
+        return Ok(0);
+    }
+    file.set_len(last.out_len)?;
+    Ok(len - last.out_len)
 }
 
 /// What a session did.
@@ -141,6 +185,12 @@ struct Session<'a> {
     spool_done: Option<Sender<PathBuf>>,
     /// The output of the spool file being applied, when its sender waits for a reply.
     reply: Option<Vec<String>>,
+    /// Bytes of `--out` written so far (its length at the start included).
+    out_bytes: u64,
+    /// The first failure to write the output, reported at the next commit.
+    out_error: Option<std::io::Error>,
+    clock: Arc<dyn Clock>,
+    max_future: Option<(i64, String)>,
 }
 
 impl Session<'_> {
@@ -149,8 +199,22 @@ impl Session<'_> {
         let _ = self.log.flush();
     }
 
-    fn apply(&mut self, line: u64, bytes: &[u8], place: Option<&str>) {
-        if let Some((id, text)) = self.runner.apply_bytes(line, bytes) {
+    fn apply(&mut self, line: u64, input: &LineIn, place: Option<&str>) {
+        if let Some((seconds, label)) = &self.max_future {
+            self.runner.set_horizon(Some(crate::runtime::Horizon {
+                now: self.clock.now(),
+                seconds: *seconds,
+                label: label.clone(),
+            }));
+        }
+        let applied = match input {
+            LineIn::Text(bytes) => self.runner.apply_bytes(line, bytes),
+            LineIn::TooLong(message) => {
+                self.runner.refuse_malformed(line, message.clone());
+                None
+            }
+        };
+        if let Some((id, text)) = applied {
             self.batch.events.push(EventRow {
                 id: id.to_string(),
                 line,
@@ -179,7 +243,12 @@ impl Session<'_> {
                 e.message = format!("{place}: {}", e.message);
             }
             let text = output.to_json();
-            let _ = writeln!(self.out, "{text}");
+            match writeln!(self.out, "{text}") {
+                Ok(()) => self.out_bytes += text.len() as u64 + 1,
+                Err(e) => {
+                    self.out_error.get_or_insert(e);
+                }
+            }
             let line = match &output {
                 Output::Record(_) => 0,
                 Output::Error(e) => e.line,
@@ -193,25 +262,28 @@ impl Session<'_> {
     }
 
     /// Writes what is pending to the store and flushes the output.
+    /// Flushes the output, then commits what is pending with how far the output got: after a
+    /// crash between the two, the next session cuts `--out` back to the last commit. A failed
+    /// write (a closed stdout) stops the session, but only once what it decided is committed.
     fn commit(&mut self) -> Result<(), RunError> {
-        self.out.flush().map_err(RunError::Output)?;
-        if self.pending == 0 && self.batch.log.is_empty() && self.batch.events.is_empty() {
-            return Ok(());
+        let flushed = self.out.flush();
+        let failed = self.out_error.take().map_or(flushed, Err);
+        if self.pending > 0 || !self.batch.log.is_empty() || !self.batch.events.is_empty() {
+            self.run.stats = self.runner.stats.clone();
+            self.run.out_len = self.out_bytes;
+            self.batch.changes = self.runner.take_changes();
+            self.batch.run = self.run.clone();
+            self.store.commit(&std::mem::take(&mut self.batch))?;
+            self.pending = 0;
         }
-        self.run.stats = self.runner.stats.clone();
-        self.batch.changes = self.runner.take_changes();
-        self.batch.run = self.run.clone();
-        self.store.commit(&std::mem::take(&mut self.batch))?;
-        self.pending = 0;
-        Ok(())
+        failed.map_err(RunError::Output)
     }
 
     fn spool_file(&mut self, file: PathBuf) -> Result<(), RunError> {
-        let name = file
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let bytes = match std::fs::read(&file) {
-            Ok(bytes) => bytes,
+        let name = spool::shown(&file);
+        let opened = std::fs::File::open(&file);
+        let mut reader = match opened {
+            Ok(f) => LineReader::new(std::io::BufReader::with_capacity(1 << 16, f)),
             Err(e) => {
                 self.note(&format!("spool: cannot read `{name}`: {e}; left in place"));
                 self.release(file);
@@ -219,13 +291,27 @@ impl Session<'_> {
             }
         };
         let place = format!("spool `{name}`");
-        let mut lines = 0u64;
+        let (mut line, mut lines) = (0u64, 0u64);
         if name.starts_with(spool::OPS_PREFIX) {
             self.reply = Some(Vec::new());
         }
-        for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-            self.apply(i as u64 + 1, raw, Some(&place));
-            lines += u64::from(!raw.is_empty());
+        loop {
+            let input = match reader.next_line() {
+                Ok(Some(input)) => LineIn::of(&input),
+                Ok(None) => break,
+                Err(e) => {
+                    self.note(&format!(
+                        "spool: cannot read `{name}` after line {line}: {e}; what was read is applied, the file stays"
+                    ));
+                    self.commit()?;
+                    self.reply = None;
+                    self.release(file);
+                    return Ok(());
+                }
+            };
+            line += 1;
+            lines += u64::from(!matches!(&input, LineIn::Text(b) if b.trim_ascii().is_empty()));
+            self.apply(line, &input, Some(&place));
         }
         self.commit()?;
         let reply = self.reply.take();
@@ -241,7 +327,7 @@ impl Session<'_> {
         match spool::archive(&dir, &file) {
             Ok(to) => self.note(&format!(
                 "spool: applied `{name}` ({lines} lines), archived to `{}`",
-                to.display()
+                spool::shown_path(&to)
             )),
             Err(e) => self.note(&format!(
                 "spool: applied `{name}` ({lines} lines) but cannot archive it: {e}"
@@ -250,6 +336,26 @@ impl Session<'_> {
         self.summary.spool_files += 1;
         self.release(file);
         Ok(())
+    }
+
+    /// A spool entry that is not a file of events to read (a link, a name that cannot be shown
+    /// safely) is moved to `rejected/`, never read.
+    fn spool_refused(&mut self, file: PathBuf, why: &str) {
+        let name = spool::shown(&file);
+        let Some(dir) = self.spool.clone() else {
+            return;
+        };
+        let moved = spool::reject(&dir, &file);
+        self.release(file);
+        match moved {
+            Ok(to) => self.note(&format!(
+                "spool: refused `{name}`: {why}; moved to `{}` unread",
+                spool::shown_path(&to)
+            )),
+            Err(e) => self.note(&format!(
+                "spool: refused `{name}`: {why}; cannot move it away: {e}"
+            )),
+        }
     }
 
     fn release(&mut self, file: PathBuf) {
@@ -373,18 +479,11 @@ fn changes(old: &Hashes, new: &Hashes) -> String {
 /// Reads `input` line by line into the runner's queue; says when it ends.
 fn read_lines(input: Box<dyn BufRead + Send>, tx: SyncSender<Msg>) {
     let mut line = 0u64;
-    let mut input = input;
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match input.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                line += 1;
-                if tx.send(Msg::Line(line, buf.clone())).is_err() {
-                    return;
-                }
-            }
+    let mut reader = LineReader::new(input);
+    while let Ok(Some(input)) = reader.next_line() {
+        line += 1;
+        if tx.send(Msg::Line(line, LineIn::of(&input))).is_err() {
+            return;
         }
     }
     let _ = tx.send(Msg::StdinEnd);
@@ -410,6 +509,7 @@ pub fn watch(
     let run = RunState {
         id: last.as_ref().map_or(1, |r| r.id + 1),
         input: WATCH_INPUT.into(),
+        out_path: options.out.as_ref().map(|(path, _)| path.clone()),
         ..RunState::default()
     };
     let ready = format!(
@@ -433,6 +533,10 @@ pub fn watch(
         spool: options.spool.clone(),
         spool_done: None,
         reply: None,
+        out_bytes: options.out.as_ref().map_or(0, |(_, len)| *len),
+        out_error: None,
+        clock: options.clock.clone(),
+        max_future: options.max_future.clone(),
     };
 
     let (req_tx, req_rx) = requests;
@@ -506,8 +610,9 @@ pub fn watch(
             },
         };
         match msg {
-            Msg::Line(line, bytes) => session.apply(line, &bytes, None),
+            Msg::Line(line, input) => session.apply(line, &input, None),
             Msg::SpoolFile(file) => session.spool_file(file)?,
+            Msg::SpoolRefused(file, why) => session.spool_refused(file, &why),
             Msg::Tick => {
                 session.runner.tick(options.clock.now());
                 session.drain(None);
@@ -537,8 +642,8 @@ pub fn watch(
                         break;
                     }
                     match rx.recv_timeout(left) {
-                        Ok(Msg::Line(line, bytes)) => {
-                            session.apply(line, &bytes, None);
+                        Ok(Msg::Line(line, input)) => {
+                            session.apply(line, &input, None);
                             quiet_from = Instant::now();
                         }
                         Ok(_) => {}

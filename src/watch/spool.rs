@@ -40,39 +40,109 @@ pub fn write_reply(dir: &Path, name: &str, lines: &[String]) -> std::io::Result<
     std::fs::rename(&tmp, reply_path(dir, name))
 }
 
-/// True for a file ready to be applied.
-pub fn ready(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
+/// Where entries that are not files of events to read go, unread.
+pub const REJECTED: &str = "rejected";
+
+/// What the scanner makes of one entry of the spool folder.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A finished file of events.
+    Ready,
+    /// Still being written (a hidden name, `.tmp`, `.part`), or a folder: left alone.
+    Wait,
+    /// Never read: why.
+    Refused(String),
+}
+
+/// What `path` is to the spool. Links are not followed: a link is refused, whatever it points to.
+pub fn entry(path: &Path) -> Entry {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Entry::Wait;
     };
-    path.is_file() && !name.starts_with('.') && !name.ends_with(".tmp") && !name.ends_with(".part")
+    let Some(name) = path.file_name() else {
+        return Entry::Wait;
+    };
+    if meta.is_dir() {
+        return Entry::Wait;
+    }
+    let lossy = name.to_string_lossy();
+    if lossy.starts_with('.') || lossy.ends_with(".tmp") || lossy.ends_with(".part") {
+        return Entry::Wait;
+    }
+    if meta.file_type().is_symlink() {
+        return Entry::Refused("a symbolic link (links are not followed)".into());
+    }
+    if !meta.is_file() {
+        return Entry::Refused("not a regular file".into());
+    }
+    match name.to_str() {
+        None => Entry::Refused("its name is not UTF-8".into()),
+        Some(n) if n.chars().any(char::is_control) => {
+            Entry::Refused("its name holds control characters".into())
+        }
+        Some(_) => Entry::Ready,
+    }
+}
+
+/// The files waiting in `dir`, in name order, and the entries refused, with why.
+pub fn scan(dir: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+    let mut ready = Vec::new();
+    let mut refused = Vec::new();
+    for path in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+    {
+        match entry(&path) {
+            Entry::Ready => ready.push(path),
+            Entry::Refused(why) => refused.push((path, why)),
+            Entry::Wait => {}
+        }
+    }
+    ready.sort();
+    refused.sort();
+    (ready, refused)
 }
 
 /// The files waiting in `dir`, in name order.
 pub fn waiting(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| ready(p))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    scan(dir).0
+}
+
+/// A file's name as a log line may show it: lossy, every control character escaped.
+pub fn shown(path: &Path) -> String {
+    path.file_name().map_or_else(String::new, |n| {
+        n.to_string_lossy().escape_debug().to_string()
+    })
+}
+
+/// A whole path, the same way.
+pub fn shown_path(path: &Path) -> String {
+    path.to_string_lossy().escape_debug().to_string()
+}
+
+/// Moves a refused entry to `rejected/` (the link itself, not what it points to).
+pub fn reject(dir: &Path, file: &Path) -> std::io::Result<PathBuf> {
+    move_into(&dir.join(REJECTED), file)
 }
 
 /// Moves an applied file to `archive/`, under a new name if that one is taken.
 pub fn archive(dir: &Path, file: &Path) -> std::io::Result<PathBuf> {
-    let archive = dir.join(ARCHIVE);
-    std::fs::create_dir_all(&archive)?;
+    move_into(&dir.join(ARCHIVE), file)
+}
+
+/// Moves `file` into the folder `to`, adding `.1`, `.2`... to its name if that one is taken.
+fn move_into(to: &Path, file: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(to)?;
     let name = file
         .file_name()
-        .map_or_else(|| "events".into(), |n| n.to_string_lossy().into_owned());
-    let mut target = archive.join(&name);
+        .map_or_else(|| "events".into(), std::ffi::OsStr::to_os_string);
+    let mut target = to.join(&name);
     let mut n = 1;
-    while target.exists() {
-        target = archive.join(format!("{name}.{n}"));
+    while std::fs::symlink_metadata(&target).is_ok() {
+        let mut numbered = name.clone();
+        numbered.push(format!(".{n}"));
+        target = to.join(numbered);
         n += 1;
     }
     std::fs::rename(file, &target)?;
@@ -107,8 +177,17 @@ pub fn run(
         while let Ok(file) = done.try_recv() {
             sent.remove(&file);
         }
-        for file in waiting(&dir) {
-            if sent.insert(file.clone()) && to_runner.send(Msg::SpoolFile(file)).is_err() {
+        let (ready, refused) = scan(&dir);
+        let msgs = ready
+            .into_iter()
+            .map(|f| (f.clone(), Msg::SpoolFile(f)))
+            .chain(
+                refused
+                    .into_iter()
+                    .map(|(f, why)| (f.clone(), Msg::SpoolRefused(f, why))),
+            );
+        for (file, msg) in msgs {
+            if sent.insert(file) && to_runner.send(msg).is_err() {
                 return;
             }
         }
