@@ -15,6 +15,27 @@ pub fn source(name: impl AsRef<str>, text: impl Into<Arc<str>>) -> Source {
     NamedSource::new(name, text.into()).with_language("yaml")
 }
 
+/// The largest YAML file (a workflow, the policy, a file of rule test cases) read.
+pub const MAX_YAML_FILE: u64 = 1 << 20;
+/// The largest rule script read. Rhai's parser slows with the square of a file's functions:
+/// this keeps a load well under a second.
+pub const MAX_SCRIPT_FILE: u64 = 256 << 10;
+
+/// Reads a file the user edits, refusing one larger than `max` bytes without reading it whole.
+pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the file is larger than {} KiB, the most read", max >> 10),
+        ));
+    }
+    Ok(text)
+}
+
 /// A byte range in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Span {
@@ -39,6 +60,59 @@ impl Span {
 impl From<Span> for SourceSpan {
     fn from(span: Span) -> Self {
         SourceSpan::new(span.offset.into(), span.len)
+    }
+}
+
+/// Turns (1-based line, 0-based character column) into byte offsets, after one pass over the
+/// text: every place a parser reports costs a look-up, not a scan of the file.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { text, starts }
+    }
+
+    pub fn offset(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        self.text[start..]
+            .char_indices()
+            .nth(col)
+            .map_or(self.text.len(), |(i, _)| start + i)
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset: what
+    /// [`Span::line_col`] gives, without a scan of the text before it.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|s| *s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(0, |t| t.chars().count());
+        (line, column + 1)
+    }
+
+    /// The span of the one character at a line (from 1) and character column (from 0).
+    pub fn char_span(&self, line: usize, col: usize) -> Span {
+        let offset = self.offset(line, col);
+        let len = self.text[offset..].chars().next().map_or(0, char::len_utf8);
+        Span::new(offset, len)
+    }
+
+    /// The lines of the text, with their 1-based numbers and lengths in characters.
+    pub fn lines(&self) -> impl Iterator<Item = (usize, &'a str)> + '_ {
+        self.starts.iter().enumerate().map(|(i, &start)| {
+            let end = self.starts.get(i + 1).map_or(self.text.len(), |e| e - 1);
+            (i + 1, &self.text[start..end.max(start)])
+        })
     }
 }
 
@@ -101,9 +175,68 @@ pub fn render<'a>(
         .with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
-        if handler.render_report(&mut out, diagnostic).is_err() {
-            let _ = writeln!(out, "{diagnostic}");
+        if quotes_long_line(diagnostic) {
+            out.push_str(&plain(diagnostic));
+            continue;
         }
+        // The renderer is a library's: should it ever fail or panic on some text, the
+        // diagnostic is still told, plainly, and nothing else stops.
+        let mut one = String::new();
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.render_report(&mut one, diagnostic)
+        }));
+        match rendered {
+            Ok(Ok(())) => out.push_str(&one),
+            _ => out.push_str(&plain(diagnostic)),
+        }
+    }
+    out
+}
+
+/// The longest source line quoted under a diagnostic; a longer one is told by place only.
+const MAX_QUOTED_LINE: usize = 2_000;
+
+/// True when a label of the diagnostic points into a line too long to quote.
+fn quotes_long_line(diagnostic: &dyn Diagnostic) -> bool {
+    let (Some(labels), Some(source)) = (diagnostic.labels(), diagnostic.source_code()) else {
+        return false;
+    };
+    labels.into_iter().any(|label| {
+        // With the lines around it that the renderer quotes too.
+        source.read_span(label.inner(), 1, 1).is_ok_and(|c| {
+            c.data()
+                .split(|b| *b == b'\n')
+                .any(|line| line.len() > MAX_QUOTED_LINE)
+        })
+    })
+}
+
+/// The diagnostic without its quote: code, message, file:line:column, label and help.
+fn plain(diagnostic: &dyn Diagnostic) -> String {
+    let mut out = String::new();
+    if let Some(code) = diagnostic.code() {
+        let _ = writeln!(out, "{code}\n");
+    }
+    let _ = writeln!(out, "  × {diagnostic}");
+    if let Some(place) = location(diagnostic) {
+        let label = diagnostic
+            .labels()
+            .and_then(|mut l| l.next())
+            .and_then(|l| l.label().map(str::to_string));
+        match label {
+            Some(label) => {
+                let _ = writeln!(
+                    out,
+                    "    at {place}: {label} (the line is too long to quote)"
+                );
+            }
+            None => {
+                let _ = writeln!(out, "    at {place} (the line is too long to quote)");
+            }
+        }
+    }
+    if let Some(help) = diagnostic.help() {
+        let _ = writeln!(out, "  help: {help}");
     }
     out
 }
@@ -118,5 +251,11 @@ mod tests {
         assert_eq!(Span::new(0, 1).line_col(text), (1, 1));
         // `x` is at byte 10 but character column 5 of line 2.
         assert_eq!(Span::new(10, 1).line_col(text), (2, 5));
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() {
+            if text.is_char_boundary(offset) {
+                assert_eq!(index.line_col(offset), Span::new(offset, 0).line_col(text));
+            }
+        }
     }
 }

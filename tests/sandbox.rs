@@ -160,3 +160,94 @@ fn deep_nesting_is_refused_at_load() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with("toys.rhai:2:"), "{found:?}");
 }
+
+#[test]
+fn a_loop_of_native_callbacks_is_counted_by_the_operation_budget() {
+    // `map` calls back into the script 3,000 times a turn; Rhai's own count drops those steps,
+    // so only the budget's own count stops this loop, whatever the clock allows.
+    let limits = Limits {
+        wall: Duration::from_secs(3_600),
+        ..Limits::default()
+    };
+    let (line, _, message) = fault_of(
+        "    let a = [];\n    a.pad(3000, 1);\n    loop {\n        let b = a.map(|x| x + 1);\n    }",
+        limits,
+    );
+    assert_eq!(line, 6);
+    assert!(message.contains("too many operations"), "{message}");
+}
+
+#[test]
+fn pad_past_the_array_limit_is_a_fault() {
+    let (_, _, message) = fault_of(
+        "    let a = [];\n    a.pad(20000, 1);\n    a.len()",
+        Limits::default(),
+    );
+    assert!(message.to_lowercase().contains("array"), "{message}");
+}
+
+#[test]
+fn an_action_out_of_range_is_a_fault_of_the_rule_not_a_number_in_the_ledger() {
+    let dir = common::shipped_rules();
+    std::fs::write(
+        dir.path().join("toys.rhai"),
+        "fn penalty(sample, ledger) {\n    [penalize(-20), block_creator(days(9223372036854775807))]\n}\n",
+    )
+    .unwrap();
+    let rules = RuleSet::load(dir.path()).unwrap();
+    let sample = sampleflow::rules::Sample {
+        category: "toys".into(),
+        ..Default::default()
+    };
+    let fault = rules
+        .penalty(
+            std::sync::Arc::new(sample),
+            std::sync::Arc::default(),
+            "2026-03-01T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap_err();
+    assert_eq!((fault.file.as_str(), fault.line), ("toys.rhai", 2));
+    assert!(
+        fault
+            .message
+            .contains("`block_creator(9223372036854775807)`: the value must be from 0 to 36500"),
+        "{}",
+        fault.message
+    );
+}
+
+#[test]
+fn a_statement_outside_any_function_is_refused_at_load() {
+    let found = load_problems(
+        "// runs nowhere\nloop { }\nfn category_check(request, creator, product, ledger) { }\n",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("toys.rhai:2:1: rhai syntax error: a statement outside any function"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_script_line_too_long_to_place_is_refused_with_its_true_line() {
+    let long = format!("    let s = \"{}\";", "x".repeat(70_000));
+    let found = load_problems(&format!(
+        "fn category_check(request, creator, product, ledger) {{\n{long}\n}}\n"
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("toys.rhai:2:1: rhai syntax error: line 2 is 70015 characters long"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_script_too_large_to_load_quickly_is_refused_unread() {
+    let script: String = (0..4_000)
+        .map(|i| format!("fn helper_{i}(creator, ledger) {{ if creator.followers > {i} {{ return {i}; }} 0 }}\n"))
+        .collect();
+    assert!(script.len() > 256 << 10);
+    let found = load_problems(&script);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("larger than 256 KiB"), "{found:?}");
+}

@@ -48,7 +48,7 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Loaded> {
         ..Loaded::default()
     };
     for path in paths {
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::diagnostic::read_bounded(&path, crate::diagnostic::MAX_YAML_FILE) {
             Ok(text) => text,
             Err(e) => {
                 loaded.errors.push(

@@ -6,6 +6,7 @@
 
 use saphyr_parser::{Event, Parser, ScanError};
 
+use crate::diagnostic::LineIndex;
 use crate::diagnostic::Span;
 
 /// A node of the span tree.
@@ -179,37 +180,6 @@ fn scan_error(lines: &LineIndex, error: &ScanError) -> SyntaxError {
     SyntaxError {
         message: error.info().to_string(),
         span: lines.char_span(marker.line(), marker.col()),
-    }
-}
-
-/// Turns saphyr's (1-based line, 0-based character column) into byte offsets.
-struct LineIndex<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self { text, starts }
-    }
-
-    fn offset(&self, line: usize, col: usize) -> usize {
-        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
-            return self.text.len();
-        };
-        self.text[start..]
-            .char_indices()
-            .nth(col)
-            .map_or(self.text.len(), |(i, _)| start + i)
-    }
-
-    /// The span of the one character at a line (from 1) and character column (from 0).
-    fn char_span(&self, line: usize, col: usize) -> Span {
-        let offset = self.offset(line, col);
-        let len = self.text[offset..].chars().next().map_or(0, char::len_utf8);
-        Span::new(offset, len)
     }
 }
 

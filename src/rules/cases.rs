@@ -109,7 +109,7 @@ pub fn load(rules_dir: &Path) -> (Vec<Case>, Vec<LoadError>) {
     paths.sort();
     let (mut cases, mut errors) = (Vec::new(), Vec::new());
     for path in paths {
-        match std::fs::read_to_string(&path) {
+        match crate::diagnostic::read_bounded(&path, crate::diagnostic::MAX_YAML_FILE) {
             Ok(text) => match parse(&path.display().to_string(), &text) {
                 Ok(found) => cases.extend(found),
                 Err(e) => errors.extend(e),

@@ -30,8 +30,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::definition::vocab::did_you_mean;
-use crate::definition::yaml::char_span;
 use crate::definition::ReadFailed;
+use crate::diagnostic::LineIndex;
 use crate::diagnostic::{self, Source, Span};
 
 /// The script every category falls back to.
@@ -203,7 +203,7 @@ impl RuleSet {
         let mut texts = Vec::new();
 
         let policy_path = dir.join(POLICY_FILE);
-        let policy = match std::fs::read_to_string(&policy_path) {
+        let policy = match diagnostic::read_bounded(&policy_path, diagnostic::MAX_YAML_FILE) {
             Ok(text) => {
                 hash_file(&mut hasher, POLICY_FILE, &text);
                 texts.push((POLICY_FILE.to_string(), text.clone()));
@@ -253,7 +253,7 @@ impl RuleSet {
         let mut files = Vec::new();
         for name in names {
             let path = dir.join(&name);
-            let text = match std::fs::read_to_string(&path) {
+            let text = match diagnostic::read_bounded(&path, diagnostic::MAX_SCRIPT_FILE) {
                 Ok(text) => text,
                 Err(e) => {
                     problems.push(missing_or_unreadable(&path, e, ""));
@@ -391,7 +391,7 @@ impl RuleSet {
         args: impl FuncArgs + Clone,
     ) -> Result<Dynamic, Box<RuleFault>> {
         let run = |engine: &Engine, args| {
-            sandbox::with_budget(self.limits.wall, || {
+            sandbox::with_budget(&self.limits, || {
                 engine.call_fn_with_options::<Dynamic>(
                     CallFnOptions::new().eval_ast(false).rewind_scope(false),
                     &mut Scope::new(),
@@ -679,10 +679,43 @@ fn missing_or_unreadable(path: &Path, e: std::io::Error, what: &str) -> RuleProb
     }
 }
 
-/// The span of a Rhai position in `text`.
-fn span_at(text: &str, position: rhai::Position) -> Span {
+/// The span of a Rhai position in the text `lines` index.
+fn span_at(lines: &LineIndex, position: rhai::Position) -> Span {
     let (line, column) = sandbox::pos(position);
-    char_span(text, line.max(1), column.saturating_sub(1))
+    lines.char_span(line.max(1), column.saturating_sub(1))
+}
+
+/// The longest line of a script, in characters. Rhai counts lines and columns in 16 bits: a
+/// longer line (or more than [`MAX_SCRIPT_LINES`] lines) could not be given a true place.
+pub const MAX_SCRIPT_LINE: usize = 10_000;
+pub const MAX_SCRIPT_LINES: usize = 65_535;
+
+/// A script too long for its places to be told: refused before Rhai reads it.
+fn too_long(path: &Path, text: &str, lines: &LineIndex) -> Option<Box<RuleProblem>> {
+    let source = diagnostic::source(path.display().to_string(), text);
+    let (message, span) = if let Some((n, _)) = lines.lines().nth(MAX_SCRIPT_LINES) {
+        (
+            format!("the script has more than {MAX_SCRIPT_LINES} lines"),
+            lines.char_span(n, 0),
+        )
+    } else {
+        let (n, line) = lines
+            .lines()
+            .find(|(_, l)| l.chars().count() > MAX_SCRIPT_LINE)?;
+        (
+            format!(
+                "line {n} is {} characters long; a script line may be at most {MAX_SCRIPT_LINE}",
+                line.chars().count()
+            ),
+            lines.char_span(n, 0),
+        )
+    };
+    Some(Box::new(RuleProblem::from(ScriptSyntax {
+        message,
+        src: source,
+        span: span.into(),
+        help: Some("split it: rules are for people to read".into()),
+    })))
 }
 
 fn parse_script(
@@ -691,6 +724,10 @@ fn parse_script(
     name: &str,
     text: &str,
 ) -> Result<ScriptFile, Box<RuleProblem>> {
+    let lines = LineIndex::new(text);
+    if let Some(problem) = too_long(path, text, &lines) {
+        return Err(problem);
+    }
     let source = diagnostic::source(path.display().to_string(), text);
     let mut ast = engine.compile(text).map_err(|e| {
         let message = e.err_type().to_string();
@@ -700,17 +737,32 @@ fn parse_script(
         Box::new(RuleProblem::from(ScriptSyntax {
             message,
             src: source.clone(),
-            span: span_at(text, e.position()).into(),
+            span: span_at(&lines, e.position()).into(),
             help,
         }))
     })?;
+    // Hooks are functions; a statement outside them would run nowhere (or, at worst, at load).
+    if let Some(stmt) = ast
+        .statements()
+        .iter()
+        .find(|s| !matches!(s, rhai::Stmt::Import(..)))
+    {
+        return Err(Box::new(RuleProblem::from(ScriptSyntax {
+            message: "a statement outside any function: it would never run".into(),
+            src: source,
+            span: span_at(&lines, stmt.position()).into(),
+            help: Some(
+                "a rule script holds only functions; move it into the hook it belongs to".into(),
+            ),
+        })));
+    }
     ast.set_source(path.display().to_string());
     let functions = ast
         .iter_fn_def()
         .map(|f| FnInfo {
             name: f.name.to_string(),
             arity: f.params.len(),
-            span: span_at(text, f.body.start_position()),
+            span: span_at(&lines, f.body.start_position()),
         })
         .collect();
     let uses = check::uses(&ast);
@@ -735,6 +787,7 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
         .collect();
     for file in files {
         let text = file.source.inner().as_ref();
+        let lines = LineIndex::new(text);
         let own: BTreeSet<&str> = file.functions.iter().map(|g| g.name.as_str()).collect();
         for u in &file.uses {
             match u.clone() {
@@ -750,7 +803,7 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                         .chain(default_fns.iter())
                         .copied()
                         .chain(natives.iter().map(String::as_str));
-                    let span = Span::new(span_at(text, position).offset, name.len());
+                    let span = Span::new(span_at(&lines, position).offset, name.len());
                     problems.push(
                         UnknownFunction {
                             help: did_you_mean(&name, candidates)
@@ -764,7 +817,7 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                 }
                 check::Use::PolicyParam { name, position } => {
                     if param_named(&name).is_none() {
-                        let span = Span::new(span_at(text, position).offset, name.len());
+                        let span = Span::new(span_at(&lines, position).offset, name.len());
                         problems.push(
                             UnknownPolicyParam {
                                 help: did_you_mean(&name, PARAMS.iter().map(|p| p.name))
@@ -781,7 +834,7 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                     ScriptSyntax {
                         message: "`import` is not allowed".into(),
                         src: file.source.clone(),
-                        span: span_at(text, position).into(),
+                        span: span_at(&lines, position).into(),
                         help: Some(
                             "rules cannot load modules or files; put shared functions in `default.rhai`"
                                 .into(),
@@ -846,9 +899,9 @@ fn compile_category(
     let mut places = HashMap::new();
     for file in &chosen {
         ast = ast.merge(&file.ast);
-        let text = file.source.inner().as_ref();
+        let lines = LineIndex::new(file.source.inner().as_ref());
         for f in &file.functions {
-            let (line, column) = f.span.line_col(text);
+            let (line, column) = lines.line_col(f.span.offset);
             let file = file.name.clone();
             places.insert(f.name.clone(), Place { file, line, column });
         }

@@ -42,9 +42,17 @@ impl Default for Limits {
     }
 }
 
+/// The budget of the call running on this thread: when it must stop, the progress reports it
+/// has made and how many it may make.
+#[derive(Clone, Copy)]
+struct Budget {
+    deadline: Instant,
+    steps: u64,
+    max_steps: u64,
+}
+
 thread_local! {
-    /// When the running call must stop; set around each call on this thread.
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static BUDGET: Cell<Option<Budget>> = const { Cell::new(None) };
 }
 
 thread_local! {
@@ -88,12 +96,37 @@ pub(crate) fn trace<T>(f: impl FnOnce() -> T) -> Option<(String, Position)> {
     TRACE.with(|t| t.borrow_mut().take())
 }
 
-/// Runs `f` with the wall-clock budget armed for this thread.
-pub(crate) fn with_budget<T>(wall: Duration, f: impl FnOnce() -> T) -> T {
-    let previous = DEADLINE.with(|d| d.replace(Some(Instant::now() + wall)));
+/// Runs `f` with the budget of `limits` armed for this thread: its wall-clock time, and its
+/// operations counted by progress report.
+pub(crate) fn with_budget<T>(limits: &Limits, f: impl FnOnce() -> T) -> T {
+    let budget = Budget {
+        deadline: Instant::now() + limits.wall,
+        steps: 0,
+        max_steps: limits.operations,
+    };
+    let previous = BUDGET.with(|b| b.replace(Some(budget)));
     let out = f();
-    DEADLINE.with(|d| d.set(previous));
+    BUDGET.with(|b| b.set(previous));
     out
+}
+
+/// One progress report of the running call: why it must stop, if it must.
+///
+/// Rhai's own operation count does not bind inside native calls that call back into the script
+/// (`map`, `filter`, `reduce`...): each callback counts from a copy of the count and the copy is
+/// dropped, so a loop of `map` runs for ever under `max_operations`. Reports are counted here
+/// instead, every one of them, callbacks included; the clock is read every 1024.
+fn progress() -> Option<&'static str> {
+    BUDGET.with(|b| {
+        let mut budget = b.get()?;
+        budget.steps += 1;
+        b.set(Some(budget));
+        if budget.steps > budget.max_steps {
+            return Some("too many operations: the rule did not decide within its budget");
+        }
+        (budget.steps & 0x3ff == 0 && Instant::now() > budget.deadline)
+            .then_some("wall-clock budget exceeded")
+    })
 }
 
 /// A fresh engine with the sandbox's limits; the caller registers the types.
@@ -111,14 +144,7 @@ pub(crate) fn engine(limits: Limits) -> Engine {
         .set_optimization_level(rhai::OptimizationLevel::None)
         .set_fail_on_invalid_map_property(true);
     engine.disable_symbol("eval");
-    // Checking the clock costs a system call; once every 1024 operations is enough.
-    engine.on_progress(|ops| {
-        if ops & 0x3ff != 0 {
-            return None;
-        }
-        let late = DEADLINE.with(|d| d.get().is_some_and(|deadline| Instant::now() > deadline));
-        late.then(|| Dynamic::from("wall-clock budget exceeded"))
-    });
+    engine.on_progress(|_| progress().map(Dynamic::from));
     // Rules may print while their authors debug them; never onto the records.
     engine.on_print(|text| eprintln!("rules: {text}"));
     engine.on_debug(|text, source, pos| {

@@ -214,7 +214,10 @@ pub fn run(
                 watcher = Some(fresh);
             }
         }
-        let candidate = build(&folders);
+        // Whatever the files hold, the reloader lives on: a panic while building is a refusal.
+        let candidate = std::panic::catch_unwind(|| build(&folders)).unwrap_or_else(|_| {
+            Err("an internal error while loading the files (a bug: please report it)".into())
+        });
         let msg = Msg::Candidate {
             candidate: Box::new(candidate),
             trigger,
