@@ -151,6 +151,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         loaded,
         out: out_state,
         max_future: Some(args.max_future.clone()),
+        db: Some(cli.db.clone()),
     };
     let input = Box::new(BufReader::new(std::io::stdin()));
     let mut log = std::io::stderr();

@@ -254,7 +254,28 @@ pub struct Runner {
     out: Vec<Output>,
     faults: Vec<RuleFault>,
     horizon: Option<Horizon>,
+    /// Where ended samples and idle ledgers are read back from once they left memory.
+    fallback: Option<Box<dyn Fallback>>,
+    /// Fingerprints of the samples and ledgers that left memory (committed, so the fallback has
+    /// them); a collision only costs a look-up that finds nothing.
+    evicted_samples: HashSet<u64>,
+    evicted_ledgers: HashSet<u64>,
+    /// Samples that ended since the last eviction.
+    ended_since: usize,
     pub stats: Stats,
+}
+
+/// The committed state a runner reads back what it let go of: one sample, one ledger.
+pub trait Fallback: Send {
+    fn sample(&mut self, id: &str) -> Option<Instance>;
+    fn ledger(&mut self, creator: &str) -> Option<Ledger>;
+}
+
+/// After this many samples ended, they leave memory (see [`Runner::evict`]).
+pub const EVICT_AFTER: usize = 4_096;
+
+fn short_fingerprint(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
 /// How far after the wall clock an event may be (`--max-future` of `watch`): a later one is
@@ -327,6 +348,10 @@ impl Runner {
             out: Vec::new(),
             faults: Vec::new(),
             horizon: None,
+            fallback: None,
+            evicted_samples: HashSet::new(),
+            evicted_ledgers: HashSet::new(),
+            ended_since: 0,
             stats: Stats::default(),
         };
         for inst in snapshot.samples {
@@ -409,6 +434,87 @@ impl Runner {
         }
     }
 
+    /// Lets ended samples, and the ledgers of creators with no sample in flight, leave memory
+    /// once committed, read back from `fallback` when an event names them again: a long-running
+    /// session's memory then follows the samples in flight, not every sample it ever saw.
+    pub fn set_fallback(&mut self, fallback: Box<dyn Fallback>) {
+        self.fallback = Some(fallback);
+    }
+
+    /// Drops from memory what has ended and is committed, when enough has ended since the last
+    /// time (or always, with `force`). Call it only right after a commit: what it drops must be
+    /// in the store the fallback reads. Returns the samples dropped.
+    pub fn evict(&mut self, force: bool) -> usize {
+        if self.fallback.is_none() || !(force || self.ended_since >= EVICT_AFTER) {
+            return 0;
+        }
+        self.ended_since = 0;
+        let ended: Vec<ImmutableString> = self
+            .samples
+            .values()
+            .filter(|i| !self.dirty_samples.contains(i.id()) && self.is_terminal(i))
+            .map(|i| i.id().clone())
+            .collect();
+        for id in &ended {
+            if let Some(inst) = self.samples.remove(id) {
+                self.evicted_samples.insert(short_fingerprint(id));
+                if let Some(set) = self.by_product.get_mut(&inst.sample.product) {
+                    set.remove(id);
+                }
+            }
+        }
+        self.by_product.retain(|_, set| !set.is_empty());
+        let busy: HashSet<&ImmutableString> =
+            self.samples.values().map(|i| &i.sample.creator).collect();
+        let idle: Vec<ImmutableString> = self
+            .ledgers
+            .keys()
+            .filter(|c| !busy.contains(c) && !self.dirty_ledgers.contains(*c))
+            .cloned()
+            .collect();
+        for creator in idle {
+            self.ledgers.remove(&creator);
+            self.evicted_ledgers.insert(short_fingerprint(&creator));
+        }
+        ended.len()
+    }
+
+    /// Brings back what the event names, if it left memory: its sample (with the sample's
+    /// creator's ledger) and the ledger of the creator it names.
+    fn restore(&mut self, e: &Event) {
+        if self.fallback.is_none() {
+            return;
+        }
+        if let Some(id) = &e.sample {
+            if !self.samples.contains_key(id)
+                && self.evicted_samples.contains(&short_fingerprint(id))
+            {
+                let found = self.fallback.as_mut().and_then(|f| f.sample(id));
+                if let Some(inst) = found {
+                    let creator = inst.sample.creator.clone();
+                    self.samples.insert(id.clone(), inst);
+                    self.restore_ledger(&creator);
+                }
+            }
+        }
+        match &e.body {
+            Body::Requested { creator, .. } => self.restore_ledger(&creator.id.clone()),
+            Body::CreatorAdjusted { creator, .. } => self.restore_ledger(&creator.clone()),
+            _ => {}
+        }
+    }
+
+    fn restore_ledger(&mut self, creator: &ImmutableString) {
+        if self.ledgers.contains_key(creator)
+            || !self.evicted_ledgers.contains(&short_fingerprint(creator))
+        {
+            return;
+        }
+        if let Some(ledger) = self.fallback.as_mut().and_then(|f| f.ledger(creator)) {
+            self.ledgers.insert(creator.clone(), Arc::new(ledger));
+        }
+    }
+
     /// Sets (or lifts) the horizon later events are checked against.
     pub fn set_horizon(&mut self, horizon: Option<Horizon>) {
         self.horizon = horizon;
@@ -422,6 +528,7 @@ impl Runner {
             Err(bad) => (bad.id, bad.refusal),
             Ok(event) => {
                 let fp = fingerprint(&event.id);
+                self.restore(&event);
                 if let Err(refusal) = self.precheck(&event, fp) {
                     self.refuse(line, Some(event.id.to_string()), refusal);
                     return None;
@@ -1287,6 +1394,7 @@ impl Runner {
                 self.by_product.remove(&product);
             }
         }
+        self.ended_since += 1;
         let ledger = Arc::make_mut(self.ledgers.entry(creator.clone()).or_default());
         let history = ledger.products.entry(product.to_string()).or_default();
         if was_open {

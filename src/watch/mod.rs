@@ -140,6 +140,9 @@ pub struct Options {
     pub out: Option<(String, u64)>,
     /// How far after the wall clock an event may be: its seconds, and as written.
     pub max_future: Option<(i64, String)>,
+    /// The store's file: ended samples leave memory once committed and are read back from it
+    /// through a connection of its own (none: everything stays in memory).
+    pub db: Option<PathBuf>,
 }
 
 /// Cuts `--out` back to what the store committed, when the last session of the store wrote to
@@ -275,6 +278,7 @@ impl Session<'_> {
             self.batch.run = self.run.clone();
             self.store.commit(&std::mem::take(&mut self.batch))?;
             self.pending = 0;
+            self.runner.evict(false);
         }
         failed.map_err(RunError::Output)
     }
@@ -521,8 +525,13 @@ pub fn watch(
             .as_ref()
             .map_or(String::new(), |d| format!(" and spool `{}`", d.display()))
     );
+    let mut runner = Runner::new(program, snapshot);
+    if let Some(db) = &options.db {
+        runner.set_fallback(Box::new(crate::store::SqliteStore::open_read(db)?));
+        runner.evict(true);
+    }
     let mut session = Session {
-        runner: Runner::new(program, snapshot),
+        runner,
         store,
         out,
         log,
