@@ -447,3 +447,123 @@ fn an_event_far_past_the_wall_clock_is_refused_and_fires_nothing() {
         "no deadline fired: {out:?}"
     );
 }
+
+#[test]
+fn spool_entries_that_are_not_plain_named_files_are_moved_aside_unread() {
+    use std::os::unix::ffi::OsStrExt;
+    let w = Watch::start(&["--spool", "spool"], NOW, false);
+    w.err.wait(0, 1, "stdin closed", |l| {
+        l.contains("still watching the spool")
+    });
+    let events = format!("{}\n", request("e1", "s1", NOW, 20.0));
+    // A link to a file of events outside the spool, a name that is not UTF-8, a newline in a
+    // name: none is read, each is said once on a line of its own, and moved to `rejected/`.
+    let outside = w.path("outside.jsonl");
+    std::fs::write(&outside, &events).unwrap();
+    std::os::unix::fs::symlink(&outside, w.path("spool/link.jsonl")).unwrap();
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.jsonl");
+    std::fs::write(w.path("spool").join(latin1), &events).unwrap();
+    std::fs::write(w.path("spool/two\nlines.jsonl"), &events).unwrap();
+    for what in ["link.jsonl", "caf\u{fffd}.jsonl", "two\\nlines.jsonl"] {
+        w.err.wait(0, 1, what, |l| {
+            l.starts_with(&format!("spool: refused `{what}`")) && l.contains("unread")
+        });
+    }
+    assert!(w.path("spool/rejected/link.jsonl").is_symlink());
+    assert!(w.path("spool/rejected").join(latin1).exists());
+    assert!(w.path("spool/rejected/two\nlines.jsonl").exists());
+    assert!(outside.exists(), "the link's target is left alone");
+    w.signal("TERM");
+    let (out, _, _) = w.wait_exit();
+    assert!(out.is_empty(), "nothing was applied: {out:?}");
+}
+
+#[test]
+fn a_watch_that_died_between_writing_out_and_committing_writes_no_record_twice() {
+    // The first spool file is committed; the second one's commit aborts the process with its
+    // records already written to --out (rows written, not committed).
+    let dir = tempfile::tempdir().unwrap();
+    let rules = common::shipped_rules();
+    common::copy_dir(rules.path(), &dir.path().join("rules"));
+    common::copy_dir(Path::new("workflows"), &dir.path().join("workflows"));
+    std::fs::create_dir_all(dir.path().join("spool")).unwrap();
+    for (file, from) in [("a.jsonl", 0), ("b.jsonl", 40)] {
+        let events: String = (from..from + 40)
+            .map(|i| {
+                format!(
+                    "{}\n",
+                    request(&format!("e{i}"), &format!("s{i}"), NOW, 20.0)
+                )
+            })
+            .collect();
+        std::fs::write(dir.path().join("spool").join(file), events).unwrap();
+    }
+    let crashed = Command::new(env!("CARGO_BIN_EXE_sampleflow"))
+        .current_dir(dir.path())
+        .args([
+            "--db",
+            "w.db",
+            "watch",
+            "--spool",
+            "spool",
+            "--out",
+            "out.jsonl",
+        ])
+        .env("SAMPLEFLOW_NOW", NOW)
+        .env("SAMPLEFLOW_CRASH", "commit:2")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success(), "aborted in its second commit");
+    let written = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    assert_eq!(
+        written.lines().count(),
+        80,
+        "both files' records were written out"
+    );
+
+    // Started again: --out is cut back to the first commit, the second file is applied again.
+    let w = Watch::start_in(dir, &["--spool", "spool", "--out", "out.jsonl"], NOW, false);
+    w.err.wait(0, 1, "the cut", |l| {
+        l.contains("cut back to the last commit")
+    });
+    w.err.wait(0, 1, "b again", |l| {
+        l.starts_with("spool: applied `b.jsonl` (40 lines)")
+    });
+    w.signal("TERM");
+    let (_, _, dir) = w.wait_exit();
+    let out = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let events: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].to_string())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = events.iter().collect();
+    assert_eq!(events.len(), 80, "{out}");
+    assert_eq!(unique.len(), 80, "no record twice");
+}
+
+#[test]
+fn a_reload_of_a_file_that_broke_the_renderer_is_refused_and_a_later_edit_loads() {
+    let mut w = Watch::start(&[], NOW, true);
+    let first = w.decide(&request("e1", "s1", NOW, 20.0));
+    let old = first["rules"].as_str().unwrap().to_string();
+    w.replace("rules/policy.yaml", |t| {
+        t.replacen(
+            "default:",
+            &format!("{}: 1\ndefault:", "k".repeat(66_000)),
+            1,
+        )
+    });
+    w.err
+        .wait(0, 1, "the refusal", |l| l.starts_with("reload refused"));
+    w.replace("rules/policy.yaml", |t| {
+        let start = t.find(&"k".repeat(100)).unwrap();
+        let end = start + t[start..].find('\n').unwrap() + 1;
+        add_sports_floor(format!("{}{}", &t[..start], &t[end..]))
+    });
+    w.err.wait(0, 1, "the swap", reload_line);
+    let second = w.decide(&request("e2", "s2", NOW, 20.0));
+    assert_ne!(second["rules"].as_str().unwrap(), old);
+    assert_eq!(second["reason"], "low_followers");
+    w.end();
+}

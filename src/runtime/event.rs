@@ -328,7 +328,8 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
             let credit: Option<f64> = f.optional("credit")?;
             if let Some(c) = credit.filter(|c| !(-MAX_CREDIT..=MAX_CREDIT).contains(c)) {
                 return Err(format!(
-                    "`credit` is {c}; a change of credit must be within ±1e6"
+                    "`credit` is {}; a change of credit must be within ±1e6",
+                    num(c)
                 ));
             }
             let block_days: Option<i64> = f.optional("block_days")?;
@@ -496,7 +497,10 @@ fn money(name: &str, value: f64) -> Result<(), String> {
     if (0.0..=MAX_MONEY).contains(&value) {
         Ok(())
     } else {
-        Err(format!("`{name}` is {value}; money must be from 0 to 1e9"))
+        Err(format!(
+            "`{name}` is {}; money must be from 0 to 1e9",
+            num(value)
+        ))
     }
 }
 
@@ -514,7 +518,19 @@ fn count_f(name: &str, value: f64) -> Result<(), String> {
     if (0.0..=MAX_COUNT as f64).contains(&value) {
         Ok(())
     } else {
-        Err(format!("`{name}` is {value}; it must be from 0 to 1e12"))
+        Err(format!(
+            "`{name}` is {}; it must be from 0 to 1e12",
+            num(value)
+        ))
+    }
+}
+
+/// A number as a message shows it: `1e308`, not three hundred digits.
+fn num(value: f64) -> String {
+    if value.is_finite() && value != 0.0 && !(1e-6..1e15).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
     }
 }
 
