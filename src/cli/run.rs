@@ -103,9 +103,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             Ok(EXIT_OK)
         }
         Err(e @ (RunError::Output(_) | RunError::Input { .. })) => {
-            eprintln!(
-                "error: {e}; what was applied before is committed: run the same command again to go on from there"
-            );
+            let again = if stdin || !args.events.is_file() {
+                "send the same events again: those applied are refused as `duplicate_id`"
+            } else {
+                "run the same command again to go on from there"
+            };
+            eprintln!("error: {e}; what was applied before is committed: {again}");
             Ok(EXIT_FAILED)
         }
         Err(e) => {
