@@ -38,6 +38,39 @@ impl Line<'_> {
     }
 }
 
+/// A line owned, to cross threads; a line over the limit keeps none of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedLine {
+    consumed: u64,
+    bytes: Vec<u8>,
+    too_long: bool,
+}
+
+impl Line<'_> {
+    pub fn to_owned_line(&self) -> OwnedLine {
+        OwnedLine {
+            consumed: self.consumed,
+            bytes: if self.too_long {
+                Vec::new()
+            } else {
+                self.bytes.to_vec()
+            },
+            too_long: self.too_long,
+        }
+    }
+}
+
+impl OwnedLine {
+    pub fn as_line(&self) -> Line<'_> {
+        Line {
+            consumed: self.consumed,
+            bytes: &self.bytes,
+            raw: &self.bytes,
+            too_long: self.too_long,
+        }
+    }
+}
+
 /// Reads lines from `inner`, bounded.
 pub struct LineReader<R> {
     inner: R,

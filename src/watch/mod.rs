@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 
 pub use reload::{Folders, Request, Trigger};
 
-use crate::runtime::input::{Line, LineReader};
+use crate::runtime::input::{Line, LineReader, OwnedLine};
 use crate::runtime::session::RunError;
 use crate::runtime::{Output, Program, Runner, Stats};
 use crate::store::{Batch, EventRow, LogRow, RunState, Store};
@@ -64,27 +64,10 @@ impl Clock for ManualClock {
     }
 }
 
-/// A line as the bounded reader gave it, owned, to cross threads.
-pub enum LineIn {
-    Text(Vec<u8>),
-    /// Over the limit: the refusal's message.
-    TooLong(String),
-}
-
-impl LineIn {
-    fn of(line: &Line<'_>) -> Self {
-        if line.too_long {
-            LineIn::TooLong(line.too_long_message())
-        } else {
-            LineIn::Text(line.bytes.to_vec())
-        }
-    }
-}
-
 /// What the other threads tell the runner's thread.
 pub enum Msg {
     /// A line of stdin, as read.
-    Line(u64, LineIn),
+    Line(u64, OwnedLine),
     /// Stdin ended.
     StdinEnd,
     /// A spool file ready to apply.
@@ -202,7 +185,7 @@ impl Session<'_> {
         let _ = self.log.flush();
     }
 
-    fn apply(&mut self, line: u64, input: &LineIn, place: Option<&str>) {
+    fn apply(&mut self, line: u64, input: &Line<'_>, place: Option<&str>) {
         if let Some((seconds, label)) = &self.max_future {
             self.runner.set_horizon(Some(crate::runtime::Horizon {
                 now: self.clock.now(),
@@ -210,14 +193,7 @@ impl Session<'_> {
                 label: label.clone(),
             }));
         }
-        let applied = match input {
-            LineIn::Text(bytes) => self.runner.apply_bytes(line, bytes),
-            LineIn::TooLong(message) => {
-                self.runner.refuse_malformed(line, message.clone());
-                None
-            }
-        };
-        if let Some((id, text)) = applied {
+        if let Some((id, text)) = self.runner.apply_input(line, input) {
             self.batch.events.push(EventRow {
                 id: id.to_string(),
                 line,
@@ -300,8 +276,12 @@ impl Session<'_> {
             self.reply = Some(Vec::new());
         }
         loop {
-            let input = match reader.next_line() {
-                Ok(Some(input)) => LineIn::of(&input),
+            match reader.next_line() {
+                Ok(Some(input)) => {
+                    line += 1;
+                    lines += u64::from(input.too_long || !input.bytes.trim_ascii().is_empty());
+                    self.apply(line, &input, Some(&place));
+                }
                 Ok(None) => break,
                 Err(e) => {
                     self.note(&format!(
@@ -312,10 +292,7 @@ impl Session<'_> {
                     self.release(file);
                     return Ok(());
                 }
-            };
-            line += 1;
-            lines += u64::from(!matches!(&input, LineIn::Text(b) if b.trim_ascii().is_empty()));
-            self.apply(line, &input, Some(&place));
+            }
         }
         self.commit()?;
         let reply = self.reply.take();
@@ -486,7 +463,7 @@ fn read_lines(input: Box<dyn BufRead + Send>, tx: SyncSender<Msg>) {
     let mut reader = LineReader::new(input);
     while let Ok(Some(input)) = reader.next_line() {
         line += 1;
-        if tx.send(Msg::Line(line, LineIn::of(&input))).is_err() {
+        if tx.send(Msg::Line(line, input.to_owned_line())).is_err() {
             return;
         }
     }
@@ -619,7 +596,7 @@ pub fn watch(
             },
         };
         match msg {
-            Msg::Line(line, input) => session.apply(line, &input, None),
+            Msg::Line(line, input) => session.apply(line, &input.as_line(), None),
             Msg::SpoolFile(file) => session.spool_file(file)?,
             Msg::SpoolRefused(file, why) => session.spool_refused(file, &why),
             Msg::Tick => {
@@ -652,7 +629,7 @@ pub fn watch(
                     }
                     match rx.recv_timeout(left) {
                         Ok(Msg::Line(line, input)) => {
-                            session.apply(line, &input, None);
+                            session.apply(line, &input.as_line(), None);
                             quiet_from = Instant::now();
                         }
                         Ok(_) => {}
