@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use common::stderr;
 use serde_json::{json, Value};
 
 fn run_lines(db: &Path, lines: &[String]) -> Output {
@@ -18,14 +19,7 @@ fn run_lines(db: &Path, lines: &[String]) -> Output {
 }
 
 fn records(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    common::stdout_json(out)
 }
 
 fn request(id: &str, sample: &str, extra: Value) -> String {
@@ -221,19 +215,23 @@ fn out_naming_the_input_or_the_store_is_bad_usage_and_touches_nothing() {
     );
 }
 
-#[test]
-fn a_closed_stdout_commits_what_was_applied_and_exits_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
-    let mut child = common::bin(&db)
-        .args(["run", "examples/events.jsonl"])
+/// Runs `args` with a stdout whose reader went away before reading anything (`| true`).
+fn with_stdout_closed(db: &Path, args: &[&str]) -> Output {
+    let mut child = common::bin(db)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The reader goes away before reading anything (`| true`).
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_commits_what_was_applied_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let out = with_stdout_closed(&db, &["run", "examples/events.jsonl"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("cannot write records"),
@@ -312,14 +310,8 @@ fn a_foreign_sqlite_file_is_refused_by_every_command_and_left_unchanged() {
 
 #[test]
 fn a_reading_command_writes_nothing_to_the_store() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::example_store();
     let db = dir.path().join("s.db");
-    assert!(common::bin(&db)
-        .args(["run", "examples/events.jsonl"])
-        .output()
-        .unwrap()
-        .status
-        .success());
     let before = std::fs::read(&db).unwrap();
     let modified = std::fs::metadata(&db).unwrap().modified().unwrap();
     for args in [
@@ -451,21 +443,8 @@ fn a_policy_duration_of_a_million_years_is_refused_by_validate() {
 
 #[test]
 fn a_reading_command_with_a_closed_stdout_exits_1() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::example_store();
     let db = dir.path().join("s.db");
-    assert!(common::bin(&db)
-        .args(["run", "examples/events.jsonl"])
-        .output()
-        .unwrap()
-        .status
-        .success());
-    let mut child = common::bin(&db)
-        .args(["show", "--all"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdout_closed(&db, &["show", "--all"]);
     assert_eq!(out.status.code(), Some(1), "a closed stdout is exit 1");
 }

@@ -12,18 +12,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Instant;
 
 use common::live::{Watch, TIMEOUT};
+use common::{example_store, stderr, stdout_json};
 use serde_json::{json, Value};
-
-/// The example's store: s50, s51 and s52 wait for review; the clock is 2026-03-27T04:58:11Z.
-fn example_store() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let out = common::bin(&dir.path().join("s.db"))
-        .args(["run", "examples/events.jsonl"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    dir
-}
 
 fn db(dir: &tempfile::TempDir) -> std::path::PathBuf {
     dir.path().join("s.db")
@@ -31,17 +21,6 @@ fn db(dir: &tempfile::TempDir) -> std::path::PathBuf {
 
 fn ops(dir: &tempfile::TempDir, args: &[&str]) -> Output {
     common::bin(&db(dir)).args(args).output().unwrap()
-}
-
-fn stdout_json(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn show_all(db: &Path) -> Vec<Value> {

@@ -67,3 +67,28 @@ pub fn redact(mut value: serde_json::Value) -> serde_json::Value {
     }
     value
 }
+
+/// Each line of a command's stdout as JSON.
+pub fn stdout_json(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A command's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A temporary folder holding `s.db`, the store of the shipped example after `run`: s50, s51
+/// and s52 wait for review; the clock is 2026-03-27T04:58:11Z.
+pub fn example_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin(&dir.path().join("s.db"))
+        .args(["run", "examples/events.jsonl"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    dir
+}
