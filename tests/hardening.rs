@@ -332,6 +332,34 @@ fn a_reading_command_writes_nothing_to_the_store() {
         std::fs::metadata(&db).unwrap().modified().unwrap(),
         modified
     );
+    // A store of an older schema: a reader that could write would upgrade it. Readers refuse
+    // it, say who upgrades it, and leave it as it is; a writer then upgrades it.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 1)
+        .unwrap();
+    let old = std::fs::read(&db).unwrap();
+    for args in [&["show", "--all"][..], &["queue"], &["report"]] {
+        let out = common::bin(&db).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&out).contains("a writing command (`run`, `watch`) upgrades it"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), old);
+    let run = common::bin(&db)
+        .args(["run", "examples/events.jsonl"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(common::bin(&db)
+        .args(["queue"])
+        .output()
+        .unwrap()
+        .status
+        .success());
 }
 
 #[test]

@@ -191,7 +191,10 @@ fn check_out(cli: &Cli, out: &std::path::Path, input: Option<&std::path::Path>) 
     let same = |other: &std::path::Path| match same_file::is_same_file(out, other) {
         Ok(same) => same,
         // One of them does not exist yet: the same path is the same file to be.
-        Err(_) => std::path::absolute(out).ok() == std::path::absolute(other).ok(),
+        Err(_) => matches!(
+            (std::path::absolute(out), std::path::absolute(other)),
+            (Ok(a), Ok(b)) if a == b
+        ),
     };
     let store_files = ["", "-wal", "-shm", ".lock"].map(|suffix| {
         let mut name = cli.db.as_os_str().to_os_string();

@@ -455,15 +455,11 @@ impl Runner {
             .filter(|i| !self.dirty_samples.contains(i.id()) && self.is_terminal(i))
             .map(|i| i.id().clone())
             .collect();
+        // An ended sample is in no product's index: `end` took it out.
         for id in &ended {
-            if let Some(inst) = self.samples.remove(id) {
-                self.evicted_samples.insert(short_fingerprint(id));
-                if let Some(set) = self.by_product.get_mut(&inst.sample.product) {
-                    set.remove(id);
-                }
-            }
+            self.samples.remove(id);
+            self.evicted_samples.insert(short_fingerprint(id));
         }
-        self.by_product.retain(|_, set| !set.is_empty());
         let busy: HashSet<&ImmutableString> =
             self.samples.values().map(|i| &i.sample.creator).collect();
         let idle: Vec<ImmutableString> = self
@@ -498,8 +494,8 @@ impl Runner {
             }
         }
         match &e.body {
-            Body::Requested { creator, .. } => self.restore_ledger(&creator.id.clone()),
-            Body::CreatorAdjusted { creator, .. } => self.restore_ledger(&creator.clone()),
+            Body::Requested { creator, .. } => self.restore_ledger(&creator.id),
+            Body::CreatorAdjusted { creator, .. } => self.restore_ledger(creator),
             _ => {}
         }
     }
@@ -518,6 +514,13 @@ impl Runner {
     /// Sets (or lifts) the horizon later events are checked against.
     pub fn set_horizon(&mut self, horizon: Option<Horizon>) {
         self.horizon = horizon;
+    }
+
+    /// The wall clock says `now`: the horizon, if set, is measured from it.
+    pub fn set_wall_clock(&mut self, now: DateTime<Utc>) {
+        if let Some(h) = &mut self.horizon {
+            h.now = now;
+        }
     }
 
     /// Applies one line of input; returns the event's id when it was applied.

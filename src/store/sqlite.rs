@@ -140,9 +140,6 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version = stored_version(&conn)?;
-        if version == 0 && has_tables(&conn)? {
-            return Err(StoreError::Foreign);
-        }
         if version > SCHEMA_VERSION {
             return Err(StoreError::Schema {
                 found: version,

@@ -176,7 +176,6 @@ struct Session<'a> {
     /// The first failure to write the output, reported at the next commit.
     out_error: Option<std::io::Error>,
     clock: Arc<dyn Clock>,
-    max_future: Option<(i64, String)>,
 }
 
 impl Session<'_> {
@@ -186,13 +185,7 @@ impl Session<'_> {
     }
 
     fn apply(&mut self, line: u64, input: &Line<'_>, place: Option<&str>) {
-        if let Some((seconds, label)) = &self.max_future {
-            self.runner.set_horizon(Some(crate::runtime::Horizon {
-                now: self.clock.now(),
-                seconds: *seconds,
-                label: label.clone(),
-            }));
-        }
+        self.runner.set_wall_clock(self.clock.now());
         if let Some((id, text)) = self.runner.apply_input(line, input) {
             self.batch.events.push(EventRow {
                 id: id.to_string(),
@@ -503,6 +496,13 @@ pub fn watch(
             .map_or(String::new(), |d| format!(" and spool `{}`", d.display()))
     );
     let mut runner = Runner::new(program, snapshot);
+    runner.set_horizon(options.max_future.clone().map(|(seconds, label)| {
+        crate::runtime::Horizon {
+            now: options.clock.now(),
+            seconds,
+            label,
+        }
+    }));
     if let Some(db) = &options.db {
         runner.set_fallback(Box::new(crate::store::SqliteStore::open_read(db)?));
         runner.evict(true);
@@ -522,7 +522,6 @@ pub fn watch(
         out_bytes: options.out.as_ref().map_or(0, |(_, len)| *len),
         out_error: None,
         clock: options.clock.clone(),
-        max_future: options.max_future.clone(),
     };
 
     let (req_tx, req_rx) = requests;
