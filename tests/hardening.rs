@@ -465,7 +465,7 @@ fn a_policy_duration_of_a_million_years_is_refused_by_validate() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
-    assert!(err.contains("policy.yaml:13:13"), "{err}");
+    assert!(err.contains("policy.yaml:19:13"), "{err}");
     assert!(err.contains("longer than 3650 days"), "{err}");
 }
 

@@ -80,7 +80,8 @@ fn editing_policy_yaml_changes_decisions_without_a_rebuild() {
     );
 }
 
-/// `tests/fixtures/rules/err_<code>_*.rhai` is added to the shipped rules as a category file;
+/// `tests/fixtures/rules/err_<code>_*.rhai` is added to the shipped rules as `beauty.rhai` (or
+/// as the name its first line gives: `// as: NAME.rhai`);
 /// `err_<code>_*.policy.yaml` replaces the shipped policy. Each holds one defect: loading reports
 /// it (and nothing else) under its code, at a place, and the rendered message is pinned.
 #[test]
@@ -91,7 +92,13 @@ fn fixtures() {
         let target = if name.ends_with(".policy.yaml") {
             dir.path().join("policy.yaml")
         } else {
-            dir.path().join("fixture.rhai")
+            let text = std::fs::read_to_string(path).unwrap();
+            let name = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("// as: "))
+                .unwrap_or("beauty.rhai");
+            dir.path().join(name.trim())
         };
         std::fs::copy(path, &target).unwrap();
         let problems = RuleSet::load(dir.path()).expect_err(name);

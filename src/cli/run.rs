@@ -155,6 +155,18 @@ pub fn render_summary(input: &str, s: &Summary) -> String {
             String::new()
         }
     ));
+    if !st.undeclared.is_empty() {
+        let by = st
+            .undeclared
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n: u64 = st.undeclared.values().sum();
+        text.push_str(&format!(
+            "undeclared categories: {n} requests ({by}), screened under `default`; declare them in policy.yaml `categories:`\n"
+        ));
+    }
     let total: u64 = s.states.values().sum();
     let states = s
         .states

@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use super::{stderr_color, Cli, CliError, EXIT_FAILING, EXIT_INVALID, EXIT_OK};
+use std::collections::BTreeMap;
+
+use super::{stderr_color, Cli, CliError, EXIT_FAILING, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::diagnostic;
 use crate::rules::{cases, RuleSet};
 
@@ -11,6 +13,10 @@ pub struct Args {
     /// Run only the cases whose name contains this text.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
+    /// After the summary, list every screening reason code and script function with the
+    /// number of cases that reached it (`uncovered` for none).
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
@@ -40,17 +46,42 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             cli.rules.join(cases::TESTS_DIR).display()
         );
     }
+    let chosen: Vec<&cases::Case> = cases
+        .iter()
+        .filter(|case| {
+            args.filter
+                .as_ref()
+                .is_none_or(|f| case.name.contains(f.as_str()))
+        })
+        .collect();
+    if let (Some(filter), true) = (&args.filter, chosen.is_empty()) {
+        eprintln!(
+            "error: no rule test case has `{filter}` in its name ({} cases in `{}`)",
+            cases.len(),
+            cli.rules.join(cases::TESTS_DIR).display()
+        );
+        return Ok(EXIT_USAGE);
+    }
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed) = (0, 0);
-    for case in &cases {
-        if args
-            .filter
-            .as_ref()
-            .is_some_and(|f| !case.name.contains(f.as_str()))
-        {
-            continue;
+    let mut reasons: BTreeMap<String, u64> = rules.reasons().into_iter().map(|r| (r, 0)).collect();
+    let mut functions: BTreeMap<String, u64> = rules
+        .files()
+        .iter()
+        .flat_map(|f| f.functions.iter().map(|g| format!("{}:{}", f.name, g.name)))
+        .map(|f| (f, 0))
+        .collect();
+    for case in chosen {
+        let outcome = cases::run_case(&rules, case, args.coverage);
+        if let Some(reason) = &outcome.reason {
+            *reasons.entry(reason.clone()).or_default() += 1;
         }
-        let outcome = cases::run(&rules, case);
+        for f in &outcome.functions {
+            // Calls of natives (`approve`, `days`) are no script function.
+            if let Some(n) = functions.get_mut(f) {
+                *n += 1;
+            }
+        }
         let mark = if outcome.passed { "ok  " } else { "FAIL" };
         writeln!(
             out,
@@ -64,5 +95,34 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         }
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
+    if args.coverage {
+        write_coverage(&mut out, "screening reasons", &reasons)?;
+        write_coverage(&mut out, "script functions", &functions)?;
+    }
     Ok(if failed > 0 { EXIT_FAILING } else { EXIT_OK })
+}
+
+/// One coverage table: each name with the cases that reached it, `uncovered` for none.
+fn write_coverage(
+    out: &mut impl Write,
+    title: &str,
+    counts: &BTreeMap<String, u64>,
+) -> std::io::Result<()> {
+    let uncovered = counts.values().filter(|n| **n == 0).count();
+    writeln!(
+        out,
+        "\n{title}: {} of {} covered",
+        counts.len() - uncovered,
+        counts.len()
+    )?;
+    let width = counts.keys().map(String::len).max().unwrap_or(0);
+    for (name, n) in counts {
+        let cell = match n {
+            0 => "uncovered".to_string(),
+            1 => "1 case".to_string(),
+            n => format!("{n} cases"),
+        };
+        writeln!(out, "  {name:width$}  {cell}")?;
+    }
+    Ok(())
 }

@@ -15,6 +15,10 @@ pub struct Args {
     /// Also print which file supplies each rule function for each category.
     #[arg(long)]
     pub hooks: bool,
+    /// Also count the requests of an events file by category: requests in categories that
+    /// `policy.yaml` does not declare are a warning (screened under `default`).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<std::path::PathBuf>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
@@ -53,8 +57,99 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         if args.hooks {
             write_hooks(&mut out, &rules)?;
         }
+        if let Some(path) = &args.events {
+            let counts = match count_requests(path) {
+                Ok(counts) => counts,
+                Err(e) => {
+                    eprintln!("error: cannot read `{}`: {e}", path.display());
+                    return Ok(super::EXIT_FAILED);
+                }
+            };
+            let undeclared = write_requests(&mut out, path, &counts, &rules)?;
+            if undeclared > 0 && args.deny_warnings {
+                return Ok(EXIT_INVALID);
+            }
+        }
     }
     Ok(EXIT_OK)
+}
+
+/// Per category: requests, and the first line of one.
+type Counts = std::collections::BTreeMap<String, (u64, u64)>;
+
+/// The `sample_requested` events of a JSON Lines file, counted by product category. Lines
+/// that are not such an event are `run`'s to refuse, not counted here.
+fn count_requests(path: &std::path::Path) -> std::io::Result<Counts> {
+    let file = std::fs::File::open(path)?;
+    let mut reader = crate::runtime::input::LineReader::new(std::io::BufReader::new(file));
+    let mut counts = Counts::new();
+    let mut line = 0u64;
+    while let Some(l) = reader.next_line()? {
+        line += 1;
+        if l.too_long {
+            continue;
+        }
+        let Ok(event) = serde_json::from_slice::<serde_json::Value>(l.bytes) else {
+            continue;
+        };
+        if event.get("type").and_then(|t| t.as_str()) != Some("sample_requested") {
+            continue;
+        }
+        let category = event.pointer("/product/category").and_then(|c| c.as_str());
+        if let Some(category) = category {
+            let entry = counts.entry(category.to_string()).or_insert((0, line));
+            entry.0 += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// Prints the counts; returns the number of requests in undeclared categories.
+fn write_requests(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    counts: &Counts,
+    rules: &RuleSet,
+) -> Result<u64, CliError> {
+    let total: u64 = counts.values().map(|c| c.0).sum();
+    let by = counts
+        .iter()
+        .map(|(k, (n, _))| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    writeln!(
+        out,
+        "events `{}`: {total} requests ({})",
+        path.display(),
+        if by.is_empty() { "none" } else { &by }
+    )?;
+    let undeclared: Vec<_> = counts
+        .iter()
+        .filter(|(k, _)| !rules.policy().declares(k))
+        .collect();
+    let n: u64 = undeclared.iter().map(|(_, c)| c.0).sum();
+    if n > 0 {
+        let policy = rules.dir().join(crate::rules::POLICY_FILE);
+        let mut text = format!(
+            "warning: {n} request{} in categories that `{}` does not declare, screened under `default`:",
+            if n == 1 { "" } else { "s" },
+            policy.display()
+        );
+        for (k, (count, first)) in &undeclared {
+            let hint = crate::definition::vocab::did_you_mean(
+                k,
+                rules.policy().declared.iter().map(String::as_str),
+            )
+            .map(|b| format!(", did you mean `{b}`?"))
+            .unwrap_or_default();
+            text.push_str(&format!(
+                "\n  {k}: {count} (first at {}:{first}{hint})",
+                path.display()
+            ));
+        }
+        eprintln!("{text}");
+    }
+    Ok(n)
 }
 
 /// A table: one row per rule function, one column per category, the file that supplies it.

@@ -11,9 +11,12 @@
 //!     expect: {decision: reject, reason: restricted_category}
 //! ```
 //!
-//! A case may set `hook` (`screen`, the default; `tier`; `deposit`), `quantity`,
-//! `auto_approvals_today`, a `ledger`, and `policy` overrides for the product's category.
-//! `expect` holds `decision` and `reason`, `tier`, or `deposit` (an amount; 0 for none).
+//! A case may set `hook`: `screen` (the default), `tier`, `deposit`, `content_check`,
+//! `removal_check`, `penalty` or `reward`; each reads what it takes of `at`, `creator`,
+//! `product`, `quantity`, `auto_approvals_today`, `ledger`, `sample`, `post` and `content_id`,
+//! and `policy` overrides apply to its category (the product's, or the sample's). `expect` holds
+//! what the hook gives: `decision`, `reason` and `tier` (screen), `tier`, `deposit` (an amount; 0
+//! for none), `outcome` (content and removal checks) or `actions` (a list of `{type, ...}`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +27,10 @@ use rhai::ImmutableString;
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::{Action, Creator, Ledger, LedgerView, Product, Request, RuleSet, ScreenInput, Verdict};
+use super::{
+    Action, Creator, Ledger, LedgerView, Post, Product, Request, RuleSet, Sample, ScreenInput,
+    Verdict,
+};
 use crate::definition::{join, Doc, LoadError, ReadFailed};
 
 /// The folder of test cases inside a rules folder.
@@ -38,28 +44,79 @@ struct RawFile {
     cases: Vec<Value>,
 }
 
+/// A case's own keys; the rest of it is the hook's [`RawInput`].
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawCase {
     name: String,
     #[serde(default)]
     hook: Option<String>,
-    at: DateTime<Utc>,
-    #[serde(default = "one")]
-    quantity: i64,
-    #[serde(default)]
-    auto_approvals_today: i64,
-    creator: Creator,
-    product: Product,
-    #[serde(default)]
-    ledger: Ledger,
     #[serde(default)]
     policy: BTreeMap<String, Value>,
     expect: Expect,
 }
 
+const CASE_KEYS: &[&str] = &["name", "hook", "policy", "expect"];
+
+/// What a hook is given: each hook reads the parts it takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    at: DateTime<Utc>,
+    #[serde(default = "one")]
+    quantity: i64,
+    #[serde(default)]
+    auto_approvals_today: i64,
+    #[serde(default)]
+    creator: Option<Creator>,
+    #[serde(default)]
+    product: Option<Product>,
+    #[serde(default)]
+    ledger: Ledger,
+    /// The sample that `content_check`, `removal_check`, `penalty` and `reward` see; its
+    /// `category` (else the product's) picks the category's rules.
+    #[serde(default)]
+    sample: Option<Sample>,
+    #[serde(default)]
+    post: Option<Post>,
+    /// The removed content, for `removal_check`.
+    #[serde(default)]
+    content_id: Option<String>,
+}
+
 fn one() -> i64 {
     1
+}
+
+/// The hooks that a case can call.
+pub const HOOKS: &[&str] = &[
+    "screen",
+    "tier",
+    "deposit",
+    "content_check",
+    "removal_check",
+    "penalty",
+    "reward",
+];
+
+/// What each hook gives, as `expect` names it.
+fn gives(hook: &str) -> &'static [&'static str] {
+    match hook {
+        "screen" => &["decision", "reason", "tier"],
+        "tier" => &["tier"],
+        "deposit" => &["deposit", "actions"],
+        "content_check" | "removal_check" => &["outcome"],
+        _ => &["actions"],
+    }
+}
+
+/// What each hook takes beyond `at` and a ledger.
+fn takes(hook: &str) -> &'static [&'static str] {
+    match hook {
+        "screen" | "tier" | "deposit" => &["creator", "product"],
+        "content_check" => &["post"],
+        "removal_check" => &["content_id"],
+        _ => &[],
+    }
 }
 
 /// What a case expects; fields left out are not checked.
@@ -71,6 +128,42 @@ pub struct Expect {
     pub tier: Option<String>,
     /// The deposit asked; 0 for none.
     pub deposit: Option<f64>,
+    /// `content_check`'s or `removal_check`'s outcome name.
+    pub outcome: Option<String>,
+    /// The actions returned, in order, each `{type, ...its fields}`; `[]` for none.
+    pub actions: Option<Vec<Value>>,
+}
+
+impl Expect {
+    fn named(&self) -> Vec<&'static str> {
+        let mut named = Vec::new();
+        let fields: [(&'static str, bool); 6] = [
+            ("decision", self.decision.is_some()),
+            ("reason", self.reason.is_some()),
+            ("tier", self.tier.is_some()),
+            ("deposit", self.deposit.is_some()),
+            ("outcome", self.outcome.is_some()),
+            ("actions", self.actions.is_some()),
+        ];
+        for (name, set) in fields {
+            if set {
+                named.push(name);
+            }
+        }
+        named
+    }
+}
+
+/// One hook's input, read and ready to run.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// What screening, `tier` and `deposit` read (creator and product present for them).
+    pub screen: ScreenInput,
+    pub sample: Arc<Sample>,
+    pub post: Option<Arc<Post>>,
+    pub content_id: Option<ImmutableString>,
+    /// The category whose rules and policy the hook runs under.
+    pub category: String,
 }
 
 /// One case, read and ready to run.
@@ -80,7 +173,7 @@ pub struct Case {
     pub line: usize,
     pub name: String,
     pub hook: String,
-    pub input: ScreenInput,
+    pub input: Input,
     pub policy: BTreeMap<String, Value>,
     pub expect: Expect,
 }
@@ -94,6 +187,10 @@ pub struct Outcome {
     pub passed: bool,
     /// What came out, or why the case could not run.
     pub detail: String,
+    /// The screening reason it got, if it screened.
+    pub reason: Option<String>,
+    /// The script functions it ran, as `file:function` (with `test --coverage` only).
+    pub functions: Vec<String>,
 }
 
 /// Every case file of `rules_dir/tests`, read; a defect in a file is collected with the others.
@@ -134,63 +231,87 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Case>, Vec<LoadError>> {
     for (i, raw) in file.cases.iter().enumerate() {
         let path = join(&[], &["cases", &i.to_string()]);
         let merged = merge(&file.defaults, raw);
-        let case: RawCase = match doc.typed(&merged, &path) {
-            Ok(case) => case,
+        // Read apart (not with `serde(flatten)`, which would lose the place of an error).
+        let mut rest = merged.clone();
+        if let Value::Mapping(map) = &mut rest {
+            for key in CASE_KEYS {
+                map.remove(*key);
+            }
+        }
+        let read = doc
+            .typed::<RawCase>(&merged, &path)
+            .and_then(|case| Ok((case, doc.typed::<RawInput>(&rest, &path)?)));
+        let (case, raw_input) = match read {
+            Ok(both) => both,
             Err(e) => {
                 errors.push(*e);
                 continue;
             }
         };
         let hook = case.hook.unwrap_or_else(|| "screen".into());
-        if !matches!(hook.as_str(), "screen" | "tier" | "deposit") {
+        if !HOOKS.contains(&hook.as_str()) {
+            errors.push(
+                doc.schema(
+                    &join(&path, &["hook"]),
+                    false,
+                    format!("rule tests cannot call hook `{hook}`"),
+                    "no such hook",
+                    crate::definition::vocab::did_you_mean(&hook, HOOKS.iter().copied())
+                        .map(|b| format!("did you mean `{b}`?"))
+                        .or_else(|| Some(format!("one of {}", HOOKS.join(", ")))),
+                ),
+            );
+            continue;
+        }
+        let named = case.expect.named();
+        let given = gives(&hook);
+        if let Some(other) = named.iter().find(|n| !given.contains(n)) {
+            // A case that checks nothing the hook gives would pass whatever the rules do.
+            let nothing = !named.iter().any(|n| given.contains(n));
+            let message = if nothing {
+                format!("`expect` checks nothing that hook `{hook}` gives")
+            } else {
+                format!("hook `{hook}` gives no `{other}`")
+            };
             errors.push(doc.schema(
-                &join(&path, &["hook"]),
-                false,
-                format!("rule tests cannot call hook `{hook}`"),
-                "not testable here",
-                Some("use `screen`, `tier` or `deposit`".into()),
+                &join(&path, &["expect"]),
+                true,
+                message,
+                "nothing to compare",
+                Some(format!("hook `{hook}` gives {}", quoted(given))),
             ));
             continue;
         }
-        let e = &case.expect;
-        let checks = match hook.as_str() {
-            "tier" => e.tier.is_some(),
-            "deposit" => e.deposit.is_some(),
-            _ => e.decision.is_some() || e.reason.is_some() || e.tier.is_some(),
-        };
-        if !checks {
-            // A case that checks nothing would pass whatever the rules do.
+        if named.is_empty() {
             errors.push(doc.schema(
                 &join(&path, &["expect"]),
                 true,
                 format!("`expect` checks nothing that hook `{hook}` gives"),
                 "nothing to compare",
-                Some(match hook.as_str() {
-                    "tier" => "expect `tier`".into(),
-                    "deposit" => "expect `deposit` (0 for none)".into(),
-                    _ => "expect `decision`, `reason` or `tier`".into(),
-                }),
+                Some(format!("expect {}", quoted(given))),
             ));
             continue;
         }
+        let input = match build(&hook, raw_input, i) {
+            Ok(input) => input,
+            Err(message) => {
+                errors.push(doc.schema(
+                    &path,
+                    true,
+                    message,
+                    "this case",
+                    Some(format!("hook `{hook}` takes {}", quoted(takes(&hook)))),
+                ));
+                continue;
+            }
+        };
         let (line, _) = doc.span(&path, false).line_col(doc.src.inner());
         cases.push(Case {
             file: name.to_string(),
             line,
             name: case.name,
             hook,
-            input: ScreenInput {
-                request: Request {
-                    sample: ImmutableString::from(format!("case-{}", i + 1)),
-                    at: case.at,
-                    quantity: case.quantity,
-                    auto_approvals_today: case.auto_approvals_today,
-                    tier: ImmutableString::new(),
-                },
-                creator: Arc::new(case.creator),
-                product: Arc::new(case.product),
-                ledger: Arc::new(case.ledger),
-            },
+            input,
             policy: case.policy,
             expect: case.expect,
         });
@@ -200,6 +321,233 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Case>, Vec<LoadError>> {
     } else {
         Err(errors)
     }
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A hook's input from its parts; an error names the part the hook needs and lacks.
+pub fn build(hook: &str, raw: RawInput, index: usize) -> Result<Input, String> {
+    for part in takes(hook) {
+        let present = match *part {
+            "creator" => raw.creator.is_some(),
+            "product" => raw.product.is_some(),
+            "post" => raw.post.is_some(),
+            _ => raw.content_id.is_some(),
+        };
+        if !present {
+            return Err(format!("hook `{hook}` needs `{part}`"));
+        }
+    }
+    let id = ImmutableString::from(format!("case-{}", index + 1));
+    let creator = raw.creator.unwrap_or_else(|| Creator {
+        id: "c1".into(),
+        followers: 0,
+        engagement_rate: 0.0,
+        posts_30d: 0,
+        gmv_30d: None,
+        avg_video_views: None,
+        fulfillment_rate_90d: None,
+        top_categories: Vec::new(),
+    });
+    let mut sample = raw.sample.unwrap_or_default();
+    let fill = |field: &mut ImmutableString, with: &ImmutableString| {
+        if field.is_empty() {
+            *field = with.clone();
+        }
+    };
+    fill(&mut sample.id, &id);
+    fill(&mut sample.creator, &creator.id);
+    if let Some(p) = &raw.product {
+        fill(&mut sample.product, &p.id);
+        fill(&mut sample.category, &p.category);
+    }
+    if sample.quantity == 0 {
+        sample.quantity = raw.quantity;
+    }
+    let product = raw.product.unwrap_or_else(|| Product {
+        id: sample.product.clone(),
+        category: sample.category.clone(),
+        price: 0.0,
+        unit_cost: 0.0,
+        flags: Vec::new(),
+    });
+    let category = match hook {
+        "screen" | "tier" | "deposit" => product.category.to_string(),
+        _ => sample.category.to_string(),
+    };
+    Ok(Input {
+        screen: ScreenInput {
+            request: Request {
+                sample: id,
+                at: raw.at,
+                quantity: raw.quantity,
+                auto_approvals_today: raw.auto_approvals_today,
+                tier: ImmutableString::new(),
+            },
+            creator: Arc::new(creator),
+            product: Arc::new(product),
+            ledger: Arc::new(raw.ledger),
+        },
+        sample: Arc::new(sample),
+        post: raw.post.map(Arc::new),
+        content_id: raw.content_id.map(ImmutableString::from),
+        category,
+    })
+}
+
+/// Reads a hook's input from a YAML or JSON file: the keys of a case, without `name` and
+/// `expect` (`eval --input`).
+pub fn input_file(name: &str, text: &str, hook: &str) -> Result<Input, Vec<LoadError>> {
+    let doc = Doc::parse(name, text)?;
+    let raw: RawInput = doc.typed(&doc.value, &[]).map_err(|e| vec![*e])?;
+    build(hook, raw, 0).map_err(|message| {
+        vec![doc.schema(
+            &[],
+            true,
+            message,
+            "this input",
+            Some(format!("hook `{hook}` takes {}", quoted(takes(hook)))),
+        )]
+    })
+}
+
+/// What a hook returned, in the terms `expect` uses.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub decision: Option<Verdict>,
+    pub reason: Option<String>,
+    pub tier: Option<String>,
+    pub outcome: Option<String>,
+    pub actions: Option<Vec<Action>>,
+    pub explain: Option<super::Explain>,
+    /// The rule failed: what and where.
+    pub fault: Option<String>,
+}
+
+impl Output {
+    /// `decision=approve reason=auto_approved tier=new`, for people.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(d) = self.decision {
+            parts.push(format!("decision={d}"));
+        }
+        if let Some(r) = &self.reason {
+            parts.push(format!("reason={r}"));
+        }
+        if let Some(t) = &self.tier {
+            parts.push(format!("tier={t}"));
+        }
+        if let Some(o) = &self.outcome {
+            parts.push(format!("outcome={o}"));
+        }
+        if let Some(a) = &self.actions {
+            parts.push(format!("actions={}", actions_text(a)));
+        }
+        parts.join(" ")
+    }
+}
+
+/// Actions as `[penalize(credit=-20), block_creator(days=90)]`.
+pub fn actions_text(actions: &[Action]) -> String {
+    let values: Vec<serde_json::Value> = actions
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap_or_default())
+        .collect();
+    values_text(&values)
+}
+
+fn values_text(values: &[serde_json::Value]) -> String {
+    let items: Vec<String> = values
+        .iter()
+        .map(|v| {
+            let Some(map) = v.as_object() else {
+                return v.to_string();
+            };
+            let kind = map.get("type").and_then(|t| t.as_str()).unwrap_or("?");
+            let fields: Vec<String> = map
+                .iter()
+                .filter(|(k, _)| k.as_str() != "type")
+                .map(|(k, v)| match v.as_f64() {
+                    Some(x) => format!("{k}={x}"),
+                    None => format!("{k}={v}"),
+                })
+                .collect();
+            format!("{kind}({})", fields.join(", "))
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Runs `hook` on `input` under `rules`: what it returned, or its fault.
+pub fn call(rules: &RuleSet, hook: &str, input: &Input) -> Output {
+    let mut out = Output::default();
+    let at = input.screen.request.at;
+    let ledger = input.screen.ledger.clone();
+    let fault = |f: Box<super::RuleFault>| f.to_string();
+    match hook {
+        "screen" => {
+            let s = rules.screen(input.screen.clone());
+            out.decision = Some(s.decision);
+            out.reason = Some(s.reason.to_string());
+            out.tier = Some(s.tier.to_string());
+            out.explain = Some(s.explain);
+            out.fault = s.fault.map(fault);
+        }
+        "tier" => {
+            let view = LedgerView::new(ledger, at, rules.policy().timezone);
+            match rules.tier(&input.category, &input.screen.creator, &view) {
+                Ok(tier) => out.tier = Some(tier.to_string()),
+                Err(f) => out.fault = Some(fault(f)),
+            }
+        }
+        "deposit" => match rules.deposit(&input.screen) {
+            Ok(actions) => out.actions = Some(actions),
+            Err(f) => out.fault = Some(fault(f)),
+        },
+        "content_check" | "removal_check" => {
+            let sample = input.sample.clone();
+            let result = if hook == "content_check" {
+                let post = input.post.clone().unwrap_or_else(|| {
+                    Arc::new(Post {
+                        content_id: ImmutableString::new(),
+                        format: ImmutableString::new(),
+                        has_product_link: false,
+                        has_ad_disclosure: false,
+                        live_minutes: None,
+                    })
+                });
+                rules.content_check(post, sample)
+            } else {
+                let id = input.content_id.clone().unwrap_or_default();
+                rules.removal_check(id, sample)
+            };
+            match result {
+                Ok((outcome, explain)) => {
+                    out.outcome = Some(outcome.to_string());
+                    out.explain = Some(explain);
+                }
+                Err(f) => out.fault = Some(fault(f)),
+            }
+        }
+        _ => {
+            let result = if hook == "penalty" {
+                rules.penalty(input.sample.clone(), ledger, at)
+            } else {
+                rules.reward(input.sample.clone(), ledger, at)
+            };
+            match result {
+                Ok(actions) => out.actions = Some(actions),
+                Err(f) => out.fault = Some(fault(f)),
+            }
+        }
+    }
+    out
 }
 
 /// `over` laid on `under`: mappings merge key by key, anything else is replaced.
@@ -222,12 +570,19 @@ fn merge(under: &Value, over: &Value) -> Value {
 
 /// Runs one case against `rules`.
 pub fn run(rules: &RuleSet, case: &Case) -> Outcome {
+    run_case(rules, case, false)
+}
+
+/// Runs one case, recording the script functions it reaches when `cover` is set.
+pub fn run_case(rules: &RuleSet, case: &Case, cover: bool) -> Outcome {
     let place = format!("{}:{}", case.file, case.line);
     let fail = |detail: String| Outcome {
         case: case.name.clone(),
         place: place.clone(),
         passed: false,
         detail,
+        reason: None,
+        functions: Vec::new(),
     };
     let owned;
     let rules = if case.policy.is_empty() {
@@ -235,7 +590,7 @@ pub fn run(rules: &RuleSet, case: &Case) -> Outcome {
     } else {
         match rules
             .policy()
-            .with_overrides(&case.input.product.category, &case.policy)
+            .with_overrides(&case.input.category, &case.policy)
         {
             Ok(policy) => {
                 owned = rules.with_policy(policy);
@@ -244,69 +599,67 @@ pub fn run(rules: &RuleSet, case: &Case) -> Outcome {
             Err(e) => return fail(e),
         }
     };
-    let e = &case.expect;
-    let mut got = Vec::new();
-    let mut expected = Vec::new();
-    match case.hook.as_str() {
-        "tier" => {
-            let view = LedgerView::new(
-                case.input.ledger.clone(),
-                case.input.request.at,
-                rules.policy().timezone,
-            );
-            match rules.tier(&case.input.product.category, &case.input.creator, &view) {
-                Ok(tier) => compare(
-                    &mut expected,
-                    &mut got,
-                    "tier",
-                    e.tier.as_deref(),
-                    tier.as_str(),
-                ),
-                Err(fault) => return fail(format!("rule failed: {fault}")),
-            }
-        }
-        "deposit" => match rules.deposit(&case.input) {
-            Ok(actions) => {
-                let amount = actions
-                    .iter()
-                    .find_map(|a| match a {
-                        Action::RequireDeposit { amount } => Some(*amount),
-                        _ => None,
-                    })
-                    .unwrap_or(0.0);
-                let want = e.deposit.map(|d| d.to_string());
-                compare(
-                    &mut expected,
-                    &mut got,
-                    "deposit",
-                    want.as_deref(),
-                    &amount.to_string(),
-                );
-            }
-            Err(fault) => return fail(format!("rule failed: {fault}")),
-        },
-        _ => {
-            let s = rules.screen(case.input.clone());
-            compare(
-                &mut expected,
-                &mut got,
-                "decision",
-                e.decision.map(Verdict::as_str),
-                s.decision.as_str(),
-            );
-            compare(
-                &mut expected,
-                &mut got,
-                "reason",
-                e.reason.as_deref(),
-                &s.reason,
-            );
-            compare(&mut expected, &mut got, "tier", e.tier.as_deref(), &s.tier);
-            if let Some(fault) = s.fault {
-                return fail(format!("rule failed: {fault}"));
-            }
-        }
+    let (got_out, functions) = if cover {
+        let (out, reached) = rules.covering(|r| call(r, &case.hook, &case.input));
+        let functions = reached
+            .into_iter()
+            .map(|f| {
+                let file = rules.supplier(&case.input.category, &f).unwrap_or("?");
+                format!("{file}:{f}")
+            })
+            .collect();
+        (out, functions)
+    } else {
+        (call(rules, &case.hook, &case.input), Vec::new())
+    };
+    let reason = (case.hook == "screen")
+        .then(|| got_out.reason.clone())
+        .flatten();
+    if let Some(fault) = &got_out.fault {
+        return Outcome {
+            reason,
+            functions,
+            ..fail(format!("rule failed: {fault}"))
+        };
     }
+    let e = &case.expect;
+    let (mut expected, mut got) = (Vec::new(), Vec::new());
+    let mut check = |what: &str, want: Option<String>, have: Option<String>| {
+        if let Some(want) = want {
+            expected.push(format!("{what}={want}"));
+            got.push(format!("{what}={}", have.unwrap_or_else(|| "()".into())));
+        }
+    };
+    check(
+        "decision",
+        e.decision.map(|d| d.to_string()),
+        got_out.decision.map(|d| d.to_string()),
+    );
+    check("reason", e.reason.clone(), got_out.reason.clone());
+    check("tier", e.tier.clone(), got_out.tier.clone());
+    check("outcome", e.outcome.clone(), got_out.outcome.clone());
+    let amount = got_out.actions.as_ref().map(|actions| {
+        actions
+            .iter()
+            .find_map(|a| match a {
+                Action::RequireDeposit { amount } => Some(amount),
+                _ => None,
+            })
+            .unwrap_or(&0.0)
+            .to_string()
+    });
+    check("deposit", e.deposit.map(|d| d.to_string()), amount);
+    check(
+        "actions",
+        e.actions.as_ref().map(|want| {
+            let values: Vec<serde_json::Value> = want
+                .iter()
+                .map(|v| serde_json::to_value(v).unwrap_or_default())
+                .collect();
+            values_text(&values)
+        }),
+        got_out.actions.as_deref().map(actions_text),
+    );
     let passed = expected == got;
     Outcome {
         case: case.name.clone(),
@@ -317,19 +670,8 @@ pub fn run(rules: &RuleSet, case: &Case) -> Outcome {
         } else {
             format!("expected {}, got {}", expected.join(" "), got.join(" "))
         },
-    }
-}
-
-fn compare(
-    expected: &mut Vec<String>,
-    got: &mut Vec<String>,
-    what: &str,
-    want: Option<&str>,
-    have: &str,
-) {
-    if let Some(want) = want {
-        expected.push(format!("{what}={want}"));
-        got.push(format!("{what}={have}"));
+        reason,
+        functions,
     }
 }
 
@@ -341,8 +683,8 @@ mod tests {
     fn defaults_merge_under_each_case() {
         let text = "defaults:\n  at: 2026-03-01T00:00:00Z\n  creator: {id: c, followers: 1, engagement_rate: 0.1, posts_30d: 3}\n  product: {id: p, category: beauty, price: 1, unit_cost: 1}\ncases:\n  - name: one\n    creator: {followers: 9}\n    expect: {decision: approve}\n";
         let cases = parse("t.yaml", text).unwrap();
-        assert_eq!(cases[0].input.creator.followers, 9);
-        assert_eq!(cases[0].input.creator.posts_30d, 3);
+        assert_eq!(cases[0].input.screen.creator.followers, 9);
+        assert_eq!(cases[0].input.screen.creator.posts_30d, 3);
         assert_eq!(cases[0].line, 6);
     }
 

@@ -43,6 +43,15 @@ pub enum RuleProblem {
     #[error(transparent)]
     #[diagnostic(transparent)]
     HookArity(#[from] HookArity),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    UnknownMember(#[from] UnknownMember),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    CallArity(#[from] CallArity),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    UndeclaredCategory(#[from] UndeclaredCategory),
 }
 
 /// A file that the rules folder must have.
@@ -181,4 +190,52 @@ pub struct HookArity {
     pub src: Source,
     #[label("defined here")]
     pub span: SourceSpan,
+}
+
+/// A property or method read on a hook's parameter that its type does not have.
+#[derive(Debug, Error, Diagnostic)]
+#[error("`{type_name}` has no {kind} `{name}`")]
+#[diagnostic(code(rules::unknown_member))]
+pub struct UnknownMember {
+    pub type_name: String,
+    /// `property` or `method`.
+    pub kind: &'static str,
+    pub name: String,
+    #[source_code]
+    pub src: Source,
+    #[label("`{var}` is a {type_name}")]
+    pub span: SourceSpan,
+    pub var: String,
+    #[help]
+    pub help: Option<String>,
+}
+
+/// A call of a script function or method with a number of arguments it is not defined with.
+#[derive(Debug, Error, Diagnostic)]
+#[error("`{name}` takes {expected}, not {found}")]
+#[diagnostic(code(rules::call_arity))]
+pub struct CallArity {
+    pub name: String,
+    pub expected: String,
+    pub found: String,
+    #[source_code]
+    pub src: Source,
+    #[label("called here")]
+    pub span: SourceSpan,
+}
+
+/// A category block, category script or `restricted_categories` entry naming a category that
+/// `categories:` does not declare (or a policy that declares none).
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(policy::undeclared_category))]
+pub struct UndeclaredCategory {
+    pub message: String,
+    #[source_code]
+    pub src: Source,
+    #[label("{label}")]
+    pub span: SourceSpan,
+    pub label: String,
+    #[help]
+    pub help: Option<String>,
 }

@@ -97,6 +97,8 @@ pub struct Explain {
 pub struct FnInfo {
     pub name: String,
     pub arity: usize,
+    /// Its parameters' names.
+    pub params: Vec<String>,
     /// Where its body starts.
     pub span: Span,
 }
@@ -271,6 +273,15 @@ impl RuleSet {
         let Some(policy) = policy else {
             return Err(problems);
         };
+        for file in &files {
+            if let Some(category) = file.category.as_deref() {
+                if !policy.declares(category) {
+                    let what = "category script";
+                    let span = Span::new(0, 0);
+                    problems.push(policy.undeclared(what, category, file.source.clone(), span));
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -336,6 +347,14 @@ impl RuleSet {
         rules
     }
 
+    /// Runs `f` with these rules on the tracing engine, and returns the script functions that
+    /// ran (by name; [`RuleSet::supplier`] gives each one's file for a category).
+    pub fn covering<T>(&self, f: impl FnOnce(&RuleSet) -> T) -> (T, BTreeSet<String>) {
+        let mut traced = self.clone();
+        traced.engine = self.tracer.clone();
+        sandbox::cover(|| f(&traced))
+    }
+
     /// The files the hash covers, by name, with their text: what the store keeps of a version.
     pub fn texts(&self) -> &[(String, String)] {
         &self.texts
@@ -356,6 +375,19 @@ impl RuleSet {
 
     pub fn files(&self) -> &[ScriptFile] {
         &self.files
+    }
+
+    /// Every reason code a script decides with a literal `approve|reject|review("...")`, in
+    /// name order (`rule_error` is the engine's, not a script's).
+    pub fn reasons(&self) -> BTreeSet<String> {
+        self.files
+            .iter()
+            .flat_map(|f| f.uses.iter())
+            .filter_map(|u| match u {
+                check::Use::Decision { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// True when `default.rhai` defines `hook`.
@@ -762,6 +794,7 @@ fn parse_script(
         .map(|f| FnInfo {
             name: f.name.to_string(),
             arity: f.params.len(),
+            params: f.params.iter().map(|p| p.to_string()).collect(),
             span: span_at(&lines, f.body.start_position()),
         })
         .collect();
@@ -777,47 +810,248 @@ fn parse_script(
     })
 }
 
-/// Unknown functions, unknown policy parameters and hooks of the wrong arity, in every file.
+/// The registered type of a hook parameter, by the name the hook table gives it.
+fn param_type(param: &str) -> Option<&'static str> {
+    Some(match param {
+        "request" => "Request",
+        "creator" => "Creator",
+        "product" => "Product",
+        "ledger" => "Ledger",
+        "sample" => "Sample",
+        "post" => "Post",
+        _ => return None,
+    })
+}
+
+/// The registered type of each parameter of each script function, keyed by name and arity:
+/// a hook's from the hook table, and a helper's from the calls that pass it a typed parameter
+/// (`category_check(request, creator, product, ledger)`), to a fixed point.
+fn param_types(files: &[ScriptFile]) -> HashMap<(String, usize), Vec<Option<&'static str>>> {
+    let mut types: HashMap<(String, usize), Vec<Option<&'static str>>> = HashMap::new();
+    let mut params: HashMap<String, Vec<(usize, Vec<String>)>> = HashMap::new();
+    for file in files {
+        for f in &file.functions {
+            params
+                .entry(f.name.clone())
+                .or_default()
+                .push((f.arity, f.params.clone()));
+            let slot = types
+                .entry((f.name.clone(), f.arity))
+                .or_insert_with(|| vec![None; f.arity]);
+            if let Some(spec) = hook_spec(&f.name).filter(|s| s.params.len() == f.arity) {
+                for (t, p) in slot.iter_mut().zip(spec.params) {
+                    *t = param_type(p);
+                }
+            }
+        }
+    }
+    // The type of variable `var` inside function `function` (first of that name in a file).
+    let lookup =
+        |types: &HashMap<(String, usize), Vec<Option<&'static str>>>, function: &str, var: &str| {
+            let (arity, names) = params.get(function)?.first()?;
+            let i = names.iter().position(|n| n == var)?;
+            types
+                .get(&(function.to_string(), *arity))?
+                .get(i)
+                .copied()?
+        };
+    for _ in 0..16 {
+        let mut changed = false;
+        for file in files {
+            for u in &file.uses {
+                let check::Use::Pass {
+                    function,
+                    callee,
+                    args,
+                } = u
+                else {
+                    continue;
+                };
+                let found: Vec<Option<&'static str>> = args
+                    .iter()
+                    .map(|a| a.as_deref().and_then(|v| lookup(&types, function, v)))
+                    .collect();
+                if let Some(slot) = types.get_mut(&(callee.clone(), args.len())) {
+                    for (t, f) in slot.iter_mut().zip(found) {
+                        if t.is_none() && f.is_some() {
+                            *t = f;
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    types
+}
+
+/// Unknown functions, calls of the wrong arity, unknown policy parameters, unknown properties and
+/// methods of hook parameters, and hooks of the wrong arity, in every file.
 fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleProblem>) {
     let natives = check::native_names(engine);
+    let members = check::Members::of(engine);
+    let types = param_types(files);
     let default_fns: BTreeSet<&str> = files
         .iter()
         .filter(|f| f.category.is_none())
         .flat_map(|f| f.functions.iter().map(|g| g.name.as_str()))
         .collect();
+    // Script functions by name: the argument counts they are defined with.
+    let mut arities: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+    for file in files {
+        for f in &file.functions {
+            arities.entry(f.name.as_str()).or_default().insert(f.arity);
+        }
+    }
     for file in files {
         let text = file.source.inner().as_ref();
         let lines = LineIndex::new(text);
         let own: BTreeSet<&str> = file.functions.iter().map(|g| g.name.as_str()).collect();
+        let span_of =
+            |position, name: &str| Span::new(span_at(&lines, position).offset, name.len());
+        let unknown_function = |name: String, position| -> RuleProblem {
+            let candidates = own
+                .iter()
+                .chain(default_fns.iter())
+                .copied()
+                .chain(natives.iter().map(String::as_str));
+            let span = span_of(position, &name);
+            UnknownFunction {
+                help: did_you_mean(&name, candidates).map(|b| format!("did you mean `{b}`?")),
+                name,
+                src: file.source.clone(),
+                span: span.into(),
+            }
+            .into()
+        };
+        // The type of `var` in `function` of this file, where it is a typed parameter.
+        let type_of = |function: &str, var: &str| {
+            let f = file.functions.iter().find(|f| f.name == function)?;
+            let i = f.params.iter().position(|p| p == var)?;
+            types.get(&(f.name.clone(), f.arity))?.get(i).copied()?
+        };
         for u in &file.uses {
             match u.clone() {
-                check::Use::Call { name, position } => {
-                    if natives.contains(&name)
-                        || own.contains(name.as_str())
-                        || default_fns.contains(name.as_str())
-                    {
+                check::Use::Call {
+                    name,
+                    arity,
+                    position,
+                } => {
+                    if natives.contains(&name) {
                         continue;
                     }
-                    let candidates = own
-                        .iter()
-                        .chain(default_fns.iter())
-                        .copied()
-                        .chain(natives.iter().map(String::as_str));
-                    let span = Span::new(span_at(&lines, position).offset, name.len());
-                    problems.push(
-                        UnknownFunction {
-                            help: did_you_mean(&name, candidates)
-                                .map(|b| format!("did you mean `{b}`?")),
+                    if !own.contains(name.as_str()) && !default_fns.contains(name.as_str()) {
+                        problems.push(unknown_function(name, position));
+                        continue;
+                    }
+                    let defined = &arities[name.as_str()];
+                    if !defined.contains(&arity) {
+                        let expected = defined
+                            .iter()
+                            .map(|n| arguments(*n))
+                            .collect::<Vec<_>>()
+                            .join(" or ");
+                        let span = span_of(position, &name);
+                        problems.push(
+                            CallArity {
+                                name,
+                                expected,
+                                found: arity.to_string(),
+                                src: file.source.clone(),
+                                span: span.into(),
+                            }
+                            .into(),
+                        );
+                    }
+                }
+                check::Use::MethodOn { name, position } => {
+                    if !natives.contains(&name) {
+                        problems.push(unknown_function(name, position));
+                    }
+                }
+                check::Use::Member {
+                    function,
+                    var,
+                    name,
+                    arity,
+                    position,
+                } => {
+                    let typed = type_of(&function, &var).and_then(|t| Some((t, members.get(t)?)));
+                    let Some((type_name, known)) = typed else {
+                        // Not a hook's parameter: a method must exist somewhere.
+                        if arity.is_some() && !natives.contains(&name) {
+                            problems.push(unknown_function(name, position));
+                        }
+                        continue;
+                    };
+                    let span = span_of(position, &name);
+                    let problem = match arity {
+                        None if known.properties.contains(&name) => None,
+                        None => Some(UnknownMember {
+                            help: did_you_mean(&name, known.properties.iter().map(String::as_str))
+                                .map(|b| format!("did you mean `{var}.{b}`?"))
+                                .or_else(|| {
+                                    known.methods.contains_key(&name).then(|| {
+                                        format!("`{name}` is a method: `{var}.{name}(..)`")
+                                    })
+                                }),
+                            type_name: type_name.to_string(),
+                            kind: "property",
                             name,
                             src: file.source.clone(),
                             span: span.into(),
+                            var,
                         }
-                        .into(),
-                    );
+                        .into()),
+                        Some(n) => match known.methods.get(&name) {
+                            Some(takes) if takes.contains(&n) => None,
+                            Some(takes) => Some(
+                                CallArity {
+                                    expected: takes
+                                        .iter()
+                                        .map(|n| arguments(*n))
+                                        .collect::<Vec<_>>()
+                                        .join(" or "),
+                                    name: format!("{var}.{name}"),
+                                    found: n.to_string(),
+                                    src: file.source.clone(),
+                                    span: span.into(),
+                                }
+                                .into(),
+                            ),
+                            // Functions of any value (`type_of`, `to_string`) are methods too.
+                            None if UNIVERSAL_METHODS.contains(&name.as_str()) => None,
+                            None => Some(
+                                UnknownMember {
+                                    help: did_you_mean(
+                                        &name,
+                                        known.methods.keys().map(String::as_str),
+                                    )
+                                    .map(|b| format!("did you mean `{var}.{b}(..)`?"))
+                                    .or_else(|| {
+                                        known.properties.contains(&name).then(|| {
+                                            format!("`{name}` is a property: `{var}.{name}`")
+                                        })
+                                    }),
+                                    type_name: type_name.to_string(),
+                                    kind: "method",
+                                    name,
+                                    src: file.source.clone(),
+                                    span: span.into(),
+                                    var,
+                                }
+                                .into(),
+                            ),
+                        },
+                    };
+                    problems.extend(problem);
                 }
                 check::Use::PolicyParam { name, position } => {
                     if param_named(&name).is_none() {
-                        let span = Span::new(span_at(&lines, position).offset, name.len());
+                        let span = span_of(position, &name);
                         problems.push(
                             UnknownPolicyParam {
                                 help: did_you_mean(&name, PARAMS.iter().map(|p| p.name))
@@ -842,7 +1076,7 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                     }
                     .into(),
                 ),
-                check::Use::Decision { .. } => {}
+                check::Use::Decision { .. } | check::Use::Pass { .. } => {}
             }
         }
         for f in &file.functions {
@@ -861,6 +1095,16 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                 }
             }
         }
+    }
+}
+
+/// Methods that every value has.
+const UNIVERSAL_METHODS: &[&str] = &["type_of", "to_string", "to_debug", "is_shared"];
+
+fn arguments(n: usize) -> String {
+    match n {
+        1 => "1 argument".to_string(),
+        n => format!("{n} arguments"),
     }
 }
 

@@ -9,7 +9,9 @@ use std::fmt;
 use chrono_tz::Tz;
 use serde_yaml::Value;
 
-use super::error::{BadValue, MissingParam, RuleProblem, UnknownParam, UnknownTimezone};
+use super::error::{
+    BadValue, MissingParam, RuleProblem, UndeclaredCategory, UnknownParam, UnknownTimezone,
+};
 use crate::definition::vocab::did_you_mean;
 use crate::definition::{join, Doc, Duration};
 use crate::diagnostic::{Source, Span};
@@ -257,6 +259,8 @@ pub struct Policy {
     pub timezone: Tz,
     pub default: Block,
     pub categories: BTreeMap<String, Block>,
+    /// The shop's categories, as `categories:` declares them, in their order.
+    pub declared: Vec<String>,
 }
 
 impl Policy {
@@ -274,6 +278,7 @@ impl Policy {
             timezone: DEFAULT_TIMEZONE,
             default: Block::default(),
             categories: BTreeMap::new(),
+            declared: Vec::new(),
         };
         let entries = match &doc.value {
             Value::Mapping(map) => map.clone(),
@@ -291,6 +296,7 @@ impl Policy {
             }
         };
         let mut has_default = false;
+        let mut has_declared = false;
         for (key, value) in &entries {
             let Some(key) = key.as_str() else {
                 problems.push(
@@ -305,6 +311,10 @@ impl Policy {
                     Some(Ok(tz)) => policy.timezone = tz,
                     _ => problems.push(unknown_timezone(&doc, &path, value)),
                 },
+                "categories" => {
+                    has_declared = true;
+                    policy.declared = read_declared(&doc, &path, value, &mut problems);
+                }
                 "default" => {
                     has_default = true;
                     policy.default = read_block(&doc, &path, value, true, &mut problems);
@@ -337,6 +347,22 @@ impl Policy {
                         .join(", "),
                     src: doc.src.clone(),
                     span: doc.span(&path, true).into(),
+                }
+                .into(),
+            );
+        }
+        if has_declared {
+            policy.check_declared(&doc, &mut problems);
+        } else {
+            problems.push(
+                UndeclaredCategory {
+                    message: "the policy declares no `categories:`".into(),
+                    src: doc.src.clone(),
+                    span: doc.span(&[], true).into(),
+                    label: "here".into(),
+                    help: Some(
+                        "list the shop's categories, e.g. `categories: [beauty, home, adult]`: a block, a script or a restricted category naming another is then caught".into(),
+                    ),
                 }
                 .into(),
             );
@@ -395,6 +421,64 @@ impl Policy {
             block.values.insert(param.name, value);
         }
         Ok(policy)
+    }
+
+    /// True when `categories:` declares `category`.
+    pub fn declares(&self, category: &str) -> bool {
+        self.declared.iter().any(|c| c == category)
+    }
+
+    /// The problem of a name that `categories:` does not declare, at `span` of `src`.
+    pub fn undeclared(&self, what: &str, name: &str, src: Source, span: Span) -> RuleProblem {
+        UndeclaredCategory {
+            message: format!("{what} `{name}` is not a declared category"),
+            src,
+            span: span.into(),
+            label: "not in `categories:`".into(),
+            help: Some(
+                match did_you_mean(name, self.declared.iter().map(String::as_str)) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!(
+                        "add it to `categories:` in policy.yaml ({})",
+                        self.declared.join(", ")
+                    ),
+                },
+            ),
+        }
+        .into()
+    }
+
+    /// Every category block and `restricted_categories` entry names a declared category.
+    fn check_declared(&self, doc: &Doc, problems: &mut Vec<RuleProblem>) {
+        for name in self.categories.keys() {
+            if !self.declares(name) {
+                let span = doc.span(std::slice::from_ref(name), true);
+                problems.push(self.undeclared("category block", name, doc.src.clone(), span));
+            }
+        }
+        let blocks = std::iter::once(("default", &self.default))
+            .chain(self.categories.iter().map(|(k, v)| (k.as_str(), v)));
+        for (block_name, block) in blocks {
+            let Some(ParamValue::List(items)) = block.values.get("restricted_categories") else {
+                continue;
+            };
+            for (i, item) in items.iter().enumerate() {
+                if !self.declares(item) {
+                    let path = [
+                        block_name.to_string(),
+                        "restricted_categories".to_string(),
+                        i.to_string(),
+                    ];
+                    let span = doc.span(&path, false);
+                    problems.push(self.undeclared(
+                        "restricted category",
+                        item,
+                        doc.src.clone(),
+                        span,
+                    ));
+                }
+            }
+        }
     }
 
     /// Tiers must rise: silver's GMV cannot be above gold's.
@@ -520,6 +604,61 @@ fn read_block(
         }
     }
     block
+}
+
+/// `categories: [a, b, ...]`: names in snake_case, each once.
+fn read_declared(
+    doc: &Doc,
+    path: &[String],
+    value: &Value,
+    problems: &mut Vec<RuleProblem>,
+) -> Vec<String> {
+    let Some(items) = value.as_sequence() else {
+        problems.push(
+            doc.schema(
+                path,
+                false,
+                "`categories` must be a list of category names".into(),
+                "not a list",
+                Some("e.g. `categories: [beauty, electronics, home]`".into()),
+            )
+            .into(),
+        );
+        return Vec::new();
+    };
+    let mut declared: Vec<String> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let here = join(path, &[&i.to_string()]);
+        let name = item.as_str().unwrap_or_default();
+        let well_formed = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !well_formed {
+            problems.push(
+                BadValue {
+                    message: "a category is a snake_case name".into(),
+                    src: doc.src.clone(),
+                    span: doc.span(&here, false).into(),
+                    help: Some("as events write it: `beauty`, `medical_devices`".into()),
+                }
+                .into(),
+            );
+        } else if declared.iter().any(|d| d == name) {
+            problems.push(
+                BadValue {
+                    message: format!("category `{name}` is declared twice"),
+                    src: doc.src.clone(),
+                    span: doc.span(&here, false).into(),
+                    help: None,
+                }
+                .into(),
+            );
+        } else {
+            declared.push(name.to_string());
+        }
+    }
+    declared
 }
 
 /// Checks one value against its kind.

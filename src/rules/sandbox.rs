@@ -69,7 +69,17 @@ pub(crate) fn tracer(limits: Limits) -> Engine {
     let mut engine = engine(limits);
     engine.register_debugger(
         |_, debugger| debugger,
-        |context, event, _, _, position| {
+        |context, event, node, _, position| {
+            // A call counts as reaching its function, even one whose body has no step.
+            if let rhai::ASTNode::Expr(rhai::Expr::FnCall(call, _))
+            | rhai::ASTNode::Stmt(rhai::Stmt::FnCall(call, _)) = node
+            {
+                COVER.with(|c| {
+                    if let Some(reached) = c.borrow_mut().as_mut() {
+                        reached.insert(call.name.to_string());
+                    }
+                });
+            }
             // Exits unwind past the fault; the last step is where it happened.
             let step = matches!(event, DebuggerEvent::Step | DebuggerEvent::Start);
             if !step || position.is_none() {
@@ -82,11 +92,31 @@ pub(crate) fn tracer(limits: Limits) -> Engine {
                 .last()
                 .map(|frame| frame.fn_name.to_string())
                 .unwrap_or_default();
+            COVER.with(|c| {
+                if let Some(reached) = c.borrow_mut().as_mut() {
+                    if !reached.contains(&function) {
+                        reached.insert(function.clone());
+                    }
+                }
+            });
             TRACE.with(|t| *t.borrow_mut() = Some((function, position)));
             Ok(DebuggerCommand::StepInto)
         },
     );
     engine
+}
+
+thread_local! {
+    /// The script functions that the tracing engine ran, while coverage is recorded.
+    static COVER: RefCell<Option<std::collections::BTreeSet<String>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (on the tracing engine) and returns every script function it ran a step of.
+pub(crate) fn cover<T>(f: impl FnOnce() -> T) -> (T, std::collections::BTreeSet<String>) {
+    let previous = COVER.with(|c| c.replace(Some(Default::default())));
+    let out = f();
+    let reached = COVER.with(|c| c.replace(previous)).unwrap_or_default();
+    (out, reached)
 }
 
 /// Runs `f` on the tracing engine and returns the last place it reached.

@@ -176,6 +176,9 @@ pub struct Stats {
     pub deadlines: u64,
     pub records: u64,
     pub rule_faults: u64,
+    /// Requests applied in categories that `policy.yaml` does not declare, by category.
+    #[serde(default)]
+    pub undeclared: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -978,6 +981,13 @@ impl Runner {
             step.to = to;
             step.reason = reason;
             step.acts = acts;
+        }
+        if !rules.policy().declares(&product.category) {
+            *self
+                .stats
+                .undeclared
+                .entry(product.category.to_string())
+                .or_default() += 1;
         }
         self.samples.insert(sample.clone(), inst);
         let ledger = Arc::make_mut(self.ledgers.entry(creator.id.clone()).or_default());
