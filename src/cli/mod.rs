@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand; `run` dispatches and returns the exit code.
 
 mod diff;
+mod eval;
 mod gen;
 mod graph;
 mod ops;
@@ -64,6 +65,9 @@ pub enum Command {
     Validate(validate::Args),
     /// Run the rule test cases beside the rules (`rules/tests/*.yaml`); exit 4 on a failure.
     Test(test::Args),
+    /// Runs one hook on one input and prints its result with the explain trace: each rule row
+    /// checked in order, the values it compared and its outcome.
+    Eval(eval::Args),
     /// Print a workflow as a picture source.
     Graph(graph::Args),
     /// Apply events (JSON Lines) to the samples in the store; records to stdout or --out.
@@ -112,6 +116,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Graph(args) => graph::run(&cli, args),
         Command::Test(args) => test::run(&cli, args),
+        Command::Eval(args) => eval::run(&cli, args),
         Command::Run(args) => run::run(&cli, args),
         Command::Show(args) => show::run(&cli, args),
         Command::Queue(args) => queue::run(&cli, args),

@@ -377,9 +377,10 @@ pub fn build(hook: &str, raw: RawInput, index: usize) -> Result<Input, String> {
         unit_cost: 0.0,
         flags: Vec::new(),
     });
-    let category = match hook {
-        "screen" | "tier" | "deposit" => product.category.to_string(),
-        _ => sample.category.to_string(),
+    let category = if matches!(hook, "screen" | "tier" | "deposit") {
+        product.category.to_string()
+    } else {
+        sample.category.to_string()
     };
     Ok(Input {
         screen: ScreenInput {
@@ -399,6 +400,16 @@ pub fn build(hook: &str, raw: RawInput, index: usize) -> Result<Input, String> {
         content_id: raw.content_id.map(ImmutableString::from),
         category,
     })
+}
+
+/// The category whose rules `hook` runs under for `input`: the product's for screening, the
+/// sample's for the hooks of a sample.
+pub fn category_for(hook: &str, input: &Input) -> String {
+    if matches!(hook, "screen" | "tier" | "deposit") {
+        input.screen.product.category.to_string()
+    } else {
+        input.sample.category.to_string()
+    }
 }
 
 /// Reads a hook's input from a YAML or JSON file: the keys of a case, without `name` and

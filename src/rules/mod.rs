@@ -8,6 +8,7 @@
 pub mod cases;
 mod check;
 mod error;
+pub mod explain;
 pub mod native;
 mod policy;
 mod sandbox;
@@ -353,6 +354,49 @@ impl RuleSet {
         let mut traced = self.clone();
         traced.engine = self.tracer.clone();
         sandbox::cover(|| f(&traced))
+    }
+
+    /// Runs `f` with these rules on an explaining engine, and returns every rule row (`if`)
+    /// that ran, in order, with its values; `category` gives the policy values rows name.
+    pub fn explaining<T>(
+        &self,
+        category: &str,
+        f: impl FnOnce(&RuleSet) -> T,
+    ) -> (T, Vec<explain::Row>) {
+        let mut traced = self.clone();
+        traced.engine = explain::shared(self.limits);
+        let (out, raw) = explain::record(|| f(&traced));
+        let policy = self.policy.resolved(category);
+        let rows = raw
+            .into_iter()
+            .map(|r| {
+                let name = r
+                    .source
+                    .as_deref()
+                    .and_then(|s| Path::new(s).file_name()?.to_str())
+                    .or_else(|| self.supplier(category, &r.function));
+                let file = name.and_then(|name| self.files.iter().find(|f| f.name == name));
+                let condition = file
+                    .map(|f| explain::condition_text(f.source.inner(), r.line, r.column))
+                    .unwrap_or_default();
+                let mut values = r.values;
+                for name in explain::policy_reads(&condition) {
+                    if let Some(value) = policy.get(name.as_str()) {
+                        values.push((format!("policy.{name}"), value.to_string()));
+                    }
+                }
+                explain::Row {
+                    file: file.map(|f| f.name.clone()).unwrap_or_default(),
+                    function: r.function,
+                    line: r.line,
+                    column: r.column,
+                    condition,
+                    values,
+                    held: r.held,
+                }
+            })
+            .collect();
+        (out, rows)
     }
 
     /// The files the hash covers, by name, with their text: what the store keeps of a version.

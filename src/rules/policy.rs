@@ -218,6 +218,20 @@ pub enum ParamValue {
     List(Vec<String>),
 }
 
+impl fmt::Display for ParamValue {
+    /// As `policy.yaml` writes it: `5000`, `0.02`, `180d`, `[adult, medical_devices]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Int(n) => write!(f, "{n}"),
+            ParamValue::Number(x) => write!(f, "{x}"),
+            ParamValue::Duration(secs) if secs % 86_400 == 0 => write!(f, "{}d", secs / 86_400),
+            ParamValue::Duration(secs) if secs % 3_600 == 0 => write!(f, "{}h", secs / 3_600),
+            ParamValue::Duration(secs) => write!(f, "{secs}s"),
+            ParamValue::List(items) => write!(f, "[{}]", items.join(", ")),
+        }
+    }
+}
+
 impl ParamValue {
     pub fn as_f64(&self) -> f64 {
         match self {
