@@ -54,6 +54,8 @@ fn redacted(d: &sampleflow::analysis::diff::Diff) -> Value {
     let mut v = serde_json::to_value(d).unwrap();
     v["summary"]["base"]["rules"] = json!("[base]");
     v["summary"]["candidate"]["rules"] = json!("[candidate]");
+    v["faults"]["base"]["rules"] = json!("[base]");
+    v["faults"]["candidate"]["rules"] = json!("[candidate]");
     v
 }
 
@@ -191,6 +193,79 @@ fn diff_refuses_an_invalid_candidate_with_its_place() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("policy.yaml:"), "{err}");
     assert!(err.contains("the candidate rules"), "{err}");
+}
+
+/// A candidate whose new row divides an unknown GMV (`()`): a rule fault on every creator
+/// whose `gmv_30d` is not given, which the base approves or reviews.
+fn faulting_candidate() -> tempfile::TempDir {
+    let dir = common::shipped_rules();
+    let path = dir.path().join("default.rhai");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let row = "    if creator.followers < policy.min_followers {";
+    assert!(text.contains(row));
+    let text = text.replacen(
+        row,
+        &format!("    if creator.gmv_30d / creator.followers > 0.1 {{\n        return review(\"gmv_spike\");\n    }}\n{row}"),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    dir
+}
+
+#[test]
+fn diff_of_a_faulting_candidate_exits_3_and_counts_no_savings() {
+    let cand = faulting_candidate();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let run = |extra: &[&str]| {
+        bin(&db)
+            .args(["diff", "--base", "rules", "--candidate"])
+            .arg(cand.path())
+            .arg(SMALL)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    assert_eq!(refused.status.code(), Some(3));
+    let err = common::stderr(&refused);
+    assert!(
+        err.contains("the candidate's rules faulted 5 times on 5 samples"),
+        "{err}"
+    );
+    let table = String::from_utf8(refused.stdout).unwrap();
+    // Faults come first, each with its sample and place.
+    assert!(
+        table.starts_with("rule faults, base (")
+            && table.lines().nth(1).unwrap().contains("5 on 5 samples"),
+        "{table}"
+    );
+    assert!(table.contains("sample `s1`: default.rhai:54:24"), "{table}");
+    let allowed = run(&["--allow-faults", "--format", "json"]);
+    assert_eq!(allowed.status.code(), Some(0));
+    let d: Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(d["faults"]["candidate"]["samples"], 5);
+    assert_eq!(d["faults"]["base"]["faults"], 0);
+    let changes = d["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    for c in changes {
+        assert_eq!(c["faulted"], json!(["candidate"]), "{c}");
+        assert_eq!(c["candidate"]["reason"], "rule_error");
+    }
+    // Samples the base approved and the faulting candidate sent to review: no approval lost,
+    // no cost saved, no GMV refused.
+    let s = &d["summary"];
+    assert_eq!(s["faulted"], changes.len());
+    assert_eq!(
+        [
+            &s["approvals_lost"],
+            &s["approvals_gained"],
+            &s["cost_saved"],
+            &s["cost_added"],
+            &s["gmv_refused"]
+        ],
+        [&json!(0), &json!(0), &json!(0.0), &json!(0.0), &json!(0.0)]
+    );
 }
 
 /// Runs the small stream into a fresh store and returns it with its folder.

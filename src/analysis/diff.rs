@@ -40,6 +40,8 @@ pub struct Replay {
     pub stats: Stats,
     /// Rule faults, with file:line:column; the replay went on past each.
     pub faults: Vec<String>,
+    /// The samples a rule faulted on.
+    pub faulted: std::collections::BTreeSet<String>,
 }
 
 /// Replays `events` from an empty state through `program`.
@@ -48,8 +50,12 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
     let mut runner = Runner::new(program, Snapshot::default());
     let mut collector = Collector::default();
     let mut faults = Vec::new();
+    let mut faulted = std::collections::BTreeSet::new();
     let mut drain = |runner: &mut Runner| {
-        faults.extend(runner.drain_faults().map(|f| f.to_string()));
+        for f in runner.drain_faults() {
+            faults.push(format!("sample `{}`: {f}", f.sample));
+            faulted.insert(f.sample);
+        }
         for out in runner.drain_output() {
             if let Output::Record(r) = out {
                 collector.observe(&r);
@@ -89,6 +95,7 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
         facts: collector.finish(runner.samples()),
         stats: runner.stats.clone(),
         faults,
+        faulted,
     })
 }
 
@@ -118,6 +125,10 @@ pub struct Change {
     pub category: String,
     pub base: Option<Outcome>,
     pub candidate: Option<Outcome>,
+    /// The sides whose rules faulted on this sample: its change is no saving, no approval lost
+    /// or gained, and no cost; only a broken rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faulted: Vec<&'static str>,
 }
 
 /// Changes from one screening reason to another.
@@ -135,7 +146,29 @@ pub struct SideSummary {
     pub events_applied: u64,
     pub approved: u64,
     pub rule_faults: u64,
+    /// Samples a rule of this side faulted on.
+    pub faulted_samples: u64,
 }
+
+/// One side's rule faults, first in the output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideFaults {
+    pub rules: String,
+    pub faults: u64,
+    pub samples: u64,
+    /// The first faults, with file:line:column.
+    pub first: Vec<String>,
+}
+
+/// Both sides' rule faults.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Faults {
+    pub base: SideFaults,
+    pub candidate: SideFaults,
+}
+
+/// Faults listed per side.
+pub const FAULTS_SHOWN: usize = 10;
 
 /// The totals of a diff.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,6 +178,8 @@ pub struct Summary {
     pub by_category: BTreeMap<String, u64>,
     pub by_reason: Vec<ReasonChange>,
     /// Samples the candidate approves (by screening or a reviewer) that the base did not.
+    /// Changed samples that a rule faulted on (either side), kept out of every figure below.
+    pub faulted: u64,
     pub approvals_gained: u64,
     pub approvals_lost: u64,
     /// Cost committed by approvals the candidate adds, and cost of approvals it takes away.
@@ -159,6 +194,7 @@ pub struct Summary {
 /// The result of `sampleflow diff`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diff {
+    pub faults: Faults,
     pub changes: Vec<Change>,
     pub summary: Summary,
 }
@@ -166,6 +202,11 @@ pub struct Diff {
 impl Diff {
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// True when the candidate's rules faulted on any sample.
+    pub fn candidate_faults(&self) -> bool {
+        self.faults.candidate.faults > 0
     }
 }
 
@@ -193,7 +234,7 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
     let mut changes = Vec::new();
     let mut by_category = BTreeMap::new();
     let mut by_reason: BTreeMap<(Option<String>, Option<String>), u64> = BTreeMap::new();
-    let (mut gained, mut lost) = (0, 0);
+    let (mut gained, mut lost, mut faulted) = (0, 0, 0);
     let (mut added, mut saved, mut refused) = (0.0, 0.0, 0.0);
     for id in &ids {
         let b = base.facts.get(*id);
@@ -202,6 +243,11 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
         if bo == co {
             continue;
         }
+        let sides: Vec<&'static str> = [("base", base), ("candidate", candidate)]
+            .into_iter()
+            .filter(|(_, r)| r.faulted.contains(id.as_str()))
+            .map(|(side, _)| side)
+            .collect();
         let category = b.or(c).map(|f| f.category.clone()).unwrap_or_default();
         *by_category.entry(category.clone()).or_insert(0) += 1;
         let key = (
@@ -209,6 +255,18 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
             c.and_then(|f| f.reason.clone()),
         );
         *by_reason.entry(key).or_insert(0) += 1;
+        if !sides.is_empty() {
+            // A broken rule's decision is no saving and no approval lost.
+            faulted += 1;
+            changes.push(Change {
+                sample: id.to_string(),
+                category,
+                base: bo,
+                candidate: co,
+                faulted: sides,
+            });
+            continue;
+        }
         let (ba, ca) = (
             b.is_some_and(Facts::approved),
             c.is_some_and(Facts::approved),
@@ -229,6 +287,7 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
             category,
             base: bo,
             candidate: co,
+            faulted: Vec::new(),
         });
     }
     let side = |r: &Replay| SideSummary {
@@ -236,6 +295,13 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
         events_applied: r.stats.applied,
         approved: r.facts.values().filter(|f| f.approved()).count() as u64,
         rule_faults: r.stats.rule_faults,
+        faulted_samples: r.faulted.len() as u64,
+    };
+    let side_faults = |r: &Replay| SideFaults {
+        rules: r.rules.clone(),
+        faults: r.faults.len() as u64,
+        samples: r.faulted.len() as u64,
+        first: r.faults.iter().take(FAULTS_SHOWN).cloned().collect(),
     };
     let mut by_reason: Vec<ReasonChange> = by_reason
         .into_iter()
@@ -247,11 +313,16 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
         .collect();
     by_reason.sort_by_key(|r| std::cmp::Reverse(r.changes));
     Diff {
+        faults: Faults {
+            base: side_faults(base),
+            candidate: side_faults(candidate),
+        },
         summary: Summary {
             samples: ids.len() as u64,
             changed: changes.len() as u64,
             by_category,
             by_reason,
+            faulted,
             approvals_gained: gained,
             approvals_lost: lost,
             cost_added: round(added, 2),
@@ -276,9 +347,26 @@ fn outcome_text(o: &Option<Outcome>) -> String {
     }
 }
 
-/// The table `diff` prints by default.
+/// The table `diff` prints by default: rule faults first, then the changes and totals.
 pub fn render_table(d: &Diff) -> String {
     let s = &d.summary;
+    let mut text = String::new();
+    for (side, f) in [("base", &d.faults.base), ("candidate", &d.faults.candidate)] {
+        text.push_str(&format!(
+            "rule faults, {side} ({}): {} on {} samples\n",
+            f.rules, f.faults, f.samples
+        ));
+        for fault in &f.first {
+            text.push_str(&format!("  {fault}\n"));
+        }
+        if f.faults as usize > f.first.len() {
+            text.push_str(&format!(
+                "  ... and {} more\n",
+                f.faults as usize - f.first.len()
+            ));
+        }
+    }
+    text.push('\n');
     let mut rows = vec![[
         "sample".to_string(),
         "category".into(),
@@ -290,10 +378,17 @@ pub fn render_table(d: &Diff) -> String {
             c.sample.clone(),
             c.category.clone(),
             outcome_text(&c.base),
-            outcome_text(&c.candidate),
+            if c.faulted.is_empty() {
+                outcome_text(&c.candidate)
+            } else {
+                format!(
+                    "{}  [rule fault: {}]",
+                    outcome_text(&c.candidate),
+                    c.faulted.join(", ")
+                )
+            },
         ]);
     }
-    let mut text = String::new();
     if d.changes.is_empty() {
         text.push_str("no sample changes\n");
     } else {
@@ -343,6 +438,12 @@ pub fn render_table(d: &Diff) -> String {
                 .collect()
         )
     ));
+    if s.faulted > 0 {
+        text.push_str(&format!(
+            "faulted: {} changed samples where a rule failed, counted in none of the figures below\n",
+            s.faulted
+        ));
+    }
     text.push_str(&format!(
         "approvals: {} gained, {} lost ({} -> {})\n",
         s.approvals_gained, s.approvals_lost, s.base.approved, s.candidate.approved

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use super::{
     load_program_with, open_existing_store, write_lines, Cli, CliError, EXIT_FAILED, EXIT_FAILING,
-    EXIT_OK, EXIT_USAGE,
+    EXIT_INVALID, EXIT_OK, EXIT_USAGE,
 };
-use crate::analysis::diff::{diff, render_table, Events, Replay};
+use crate::analysis::diff::{diff, render_table, Events};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -36,21 +36,10 @@ pub struct Args {
     /// Exit 4 when any sample changed (a gate for a seller's own CI).
     #[arg(long)]
     pub fail_on_change: bool,
-}
-
-/// Rule faults printed per side before the rest are counted.
-const FAULTS_SHOWN: usize = 10;
-
-fn print_faults(side: &str, replay: &Replay) {
-    for fault in replay.faults.iter().take(FAULTS_SHOWN) {
-        eprintln!("{side}: rule fault: {fault}");
-    }
-    if replay.faults.len() > FAULTS_SHOWN {
-        eprintln!(
-            "{side}: {} more rule faults",
-            replay.faults.len() - FAULTS_SHOWN
-        );
-    }
+    /// Exit 0 even when the candidate's rules fault (by default that is exit 3: a broken rule
+    /// is no saving).
+    #[arg(long)]
+    pub allow_faults: bool,
 }
 
 /// A rule set kept in the store, written out to a temporary folder so it loads like any other.
@@ -128,19 +117,24 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let (Some(base), Some(candidate)) = (base, candidate) else {
         return Ok(EXIT_FAILED);
     };
-    let (result, b, c) = match diff(base, candidate, &events) {
+    let (result, _, _) = match diff(base, candidate, &events) {
         Ok(done) => done,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(EXIT_FAILED);
         }
     };
-    print_faults("base", &b);
-    print_faults("candidate", &c);
     match args.format {
         Format::Table => write_lines([render_table(&result).trim_end().to_string()])?,
         Format::Json => write_lines([serde_json::to_string_pretty(&result)
             .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))])?,
+    }
+    if result.candidate_faults() && !args.allow_faults {
+        eprintln!(
+            "error: the candidate's rules faulted {} times on {} samples: fix them (see `sampleflow eval`), or pass --allow-faults",
+            result.faults.candidate.faults, result.faults.candidate.samples
+        );
+        return Ok(EXIT_INVALID);
     }
     Ok(if args.fail_on_change && result.has_changes() {
         EXIT_FAILING

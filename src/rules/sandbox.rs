@@ -212,6 +212,8 @@ pub struct RuleFault {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The sample it was deciding for (set by the runner; empty where there is none).
+    pub sample: String,
 }
 
 impl fmt::Display for RuleFault {
@@ -279,6 +281,7 @@ impl RuleFault {
             line,
             column,
             message,
+            sample: String::new(),
         }
     }
 
@@ -298,6 +301,7 @@ impl RuleFault {
             line: at.line,
             column: at.column,
             message: format!("returned {} where {expected} was expected", got.type_name()),
+            sample: String::new(),
         }
     }
 }

@@ -957,7 +957,7 @@ impl Runner {
             let input = self.screen_input(&inst, e.at);
             let screening = rules.screen(input);
             if let Some(fault) = screening.fault.clone() {
-                self.fault(*fault);
+                self.fault(sample, *fault);
             }
             let verdict = screening.decision.as_str();
             let Some(outcome) = initial.outcomes.iter().find(|o| o.name.value == verdict) else {
@@ -1095,7 +1095,7 @@ impl Runner {
             Some(hook) if !mv.outcomes.is_empty() => match self.outcome_hook(hook, &id, e) {
                 Ok(name) => outcome = Some(name),
                 Err(fault) => {
-                    self.fault(*fault);
+                    self.fault(&id, *fault);
                     step.to = state.clone();
                     step.reason = Some(crate::rules::RULE_ERROR.to_string());
                     self.step(step);
@@ -1249,14 +1249,15 @@ impl Runner {
         match result {
             Ok(actions) => actions.into_iter().map(Act::Rule).collect(),
             Err(fault) => {
-                self.fault(*fault);
+                self.fault(id, *fault);
                 Vec::new()
             }
         }
     }
 
-    fn fault(&mut self, fault: RuleFault) {
+    fn fault(&mut self, sample: &str, mut fault: RuleFault) {
         self.stats.rule_faults += 1;
+        fault.sample = sample.to_string();
         self.faults.push(fault);
     }
 
