@@ -17,7 +17,7 @@ cargo run --release -q -- --db "$tmp/r.db" report --html "$tmp/report.html" >/de
 "$chrome" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --user-data-dir="$tmp/profile" --enable-logging=stderr --v=0 \
-    --window-size=1050,1760 --screenshot="$out" "file://$tmp/report.html" 2>"$tmp/chrome.log"
+    --window-size=1050,2000 --screenshot="$out" "file://$tmp/report.html" 2>"$tmp/chrome.log"
 if grep -q "CONSOLE" "$tmp/chrome.log"; then
     echo "screenshot: the page wrote to the console:" >&2
     grep "CONSOLE" "$tmp/chrome.log" >&2

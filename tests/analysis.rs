@@ -338,6 +338,116 @@ fn report_figures_match_the_hand_count() {
     assert_eq!(r["by_rules"][0]["samples"], 5);
 }
 
+/// The small stream and one more sample, s6: c1's beauty sample of the next quarter, approved
+/// and shipped ($5 + $5) but not yet delivered: in flight, so not settled.
+fn small_store_with_one_in_flight() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.jsonl");
+    let mut text = std::fs::read_to_string(SMALL).unwrap();
+    text.push_str(concat!(
+        r#"{"id":"e20","type":"sample_requested","at":"2026-04-02T17:00:00Z","sample":"s6","creator":{"id":"c1","followers":4000,"engagement_rate":0.05,"posts_30d":5,"fulfillment_rate_90d":0.8,"top_categories":[]},"product":{"id":"p6","category":"beauty","price":20,"unit_cost":5}}"#,
+        "\n",
+        r#"{"id":"e21","type":"sample_shipped","at":"2026-04-03T17:00:00Z","sample":"s6","tracking_number":"1Z6","shipping_cost":5}"#,
+        "\n"
+    ));
+    std::fs::write(&events, text).unwrap();
+    let db = dir.path().join("r.db");
+    let run = bin(&db).arg("run").arg(&events).output().unwrap();
+    assert!(run.status.success(), "{}", common::stderr(&run));
+    (dir, db)
+}
+
+fn report_json(db: &Path, args: &[&str]) -> Value {
+    let out = bin(db)
+        .args(["report", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn report_windows_settled_roi_and_creators_match_the_hand_count() {
+    let (_dir, db) = small_store_with_one_in_flight();
+    let figures = |r: &Value| {
+        json!([
+            r["samples"],
+            r["cost"],
+            r["gmv"],
+            r["roi"],
+            r["settled"],
+            r["settled_cost"],
+            r["settled_roi"]
+        ])
+    };
+    // All six: cost 35 + 10, GMV 160; settled are s1-s5 (s6 is in flight).
+    let all = report_json(&db, &[]);
+    assert_eq!(
+        figures(&all),
+        json!([6, 45.0, 160.0, 2.5556, 5, 35.0, 3.5714])
+    );
+    assert_eq!(all["funnel"]["delivered"], 3);
+    // From 3 February (midnight in Los Angeles, 08:00Z): s3, s4, s5 and s6. Cost 5 + 10,
+    // GMV 40; settled s3, s4, s5: cost 5.
+    let since = report_json(&db, &["--since", "2026-02-03"]);
+    assert_eq!(since["window"]["since"], "2026-02-03T08:00:00Z");
+    assert_eq!(figures(&since), json!([4, 15.0, 40.0, 1.6667, 3, 5.0, 7.0]));
+    // Before 3 February: s1 and s2. Cost 10 + 20, GMV 120.
+    let until = report_json(&db, &["--until", "2026-02-03T08:00:00Z"]);
+    assert_eq!(figures(&until), json!([2, 30.0, 120.0, 3.0, 2, 30.0, 3.0]));
+    assert_eq!(until["by_category"].as_array().unwrap().len(), 2);
+    // Per creator: c1 has s1 (completed) and s6 (in flight).
+    let by = report_json(&db, &["--by", "creator"]);
+    let c1 = by["by_creator"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["creator"] == "c1")
+        .unwrap();
+    assert_eq!(figures(c1), json!([2, 20.0, 120.0, 5.0, 1, 10.0, 11.0]));
+    assert_eq!(by["by_creator"].as_array().unwrap().len(), 5);
+    assert!(all.get("by_creator").is_none());
+    // A window with nothing in it is said plainly.
+    let out = bin(&db)
+        .args(["report", "--since", "2027-01-01"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("no samples were requested in this window: nothing to report"),
+        "{text}"
+    );
+    // A bad bound is bad usage.
+    let out = bin(&db)
+        .args(["report", "--since", "last tuesday"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn report_of_an_empty_store_is_said_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("e.db");
+    let empty = dir.path().join("none.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    assert!(bin(&db)
+        .arg("run")
+        .arg(&empty)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let out = bin(&db).args(["report"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "no samples in the store yet: nothing to report\n"
+    );
+}
+
 #[test]
 fn report_table_and_csv() {
     let (_dir, db) = small_store();
@@ -362,11 +472,14 @@ fn report_table_and_csv() {
     assert!(lines[0].starts_with("group,key,samples,approved,shipped,delivered,posted,completed"));
     assert_eq!(
         lines[1],
-        "all,all,5,4,3,3,2,2,1,0.6667,0.3333,2,2.5,35.00,160.00,3.5714"
+        "all,all,5,4,3,3,2,2,1,0.6667,0.3333,2,2.5,35.00,160.00,3.5714,5,35.00,160.00,3.5714"
     );
     // all, 4 categories, 1 tier, 1 rules hash.
     assert_eq!(lines.len(), 1 + 1 + 4 + 1 + 1);
-    assert!(lines.contains(&"category,toys,1,0,0,0,0,0,0,,,,,0.00,0.00,"));
+    // s4, rejected by a reviewer, is settled: in an end state.
+    assert!(lines.contains(&"category,toys,1,0,0,0,0,0,0,,,,,0.00,0.00,,1,0.00,0.00,"));
+    // The per-group table has a delivered column.
+    assert!(text.contains("  delivered  "), "{text}");
 }
 
 fn marks(svg: &str) -> usize {
@@ -411,11 +524,31 @@ fn report_html_is_self_contained_with_the_expected_marks() {
             "{step} {n}"
         );
     }
-    // Toys shipped nothing: no ROI, no bar.
+    // Toys shipped nothing: no ROI, no bar. Each other category has a bar for all its samples
+    // and one for its settled ones (here all of them), with its value and its count.
     let roi = chart(&page, "roi");
-    assert_eq!(marks(roi), 3);
-    assert!(roi.contains("data-category=\"sports\" data-value=\"-1\""));
-    assert_eq!(marks(chart(&page, "fulfillment")), 2);
+    assert_eq!(marks(roi), 6);
+    assert_eq!(roi.matches("class=\"mark settled\"").count(), 3);
+    assert!(roi.contains("data-category=\"sports\" data-value=\"-1\" data-n=\"2\""));
+    assert!(roi.contains(">-1.00x</text>"), "{roi}");
+    assert!(roi.contains("n=2 (2 settled)"), "{roi}");
+    assert!(roi.contains("ROI = (GMV - cost) / cost"));
+    assert!(roi.contains("category (n = samples)"));
+    assert!(
+        roi.contains(">0x</text>"),
+        "the ROI axis has its ticks: {roi}"
+    );
+    // Fulfillment: two weeks, each point with its rate and its count; both axes titled.
+    let fulfillment = chart(&page, "fulfillment");
+    assert_eq!(marks(fulfillment), 2);
+    assert!(fulfillment.contains(">100.0% n=2</text>"), "{fulfillment}");
+    assert!(fulfillment.contains(">0.0% n=1</text>"), "{fulfillment}");
+    assert!(fulfillment.contains("obligations met (%)"));
+    assert!(fulfillment.contains("week (from Monday, shop time)"));
+    assert!(funnel.contains("samples (each step counts the samples that reached it)"));
+    assert!(funnel.contains(">3 (60.0% of requests)</text>"), "{funnel}");
+    // The figures table has delivered and settled columns.
+    assert!(page.contains("<th>delivered</th>") && page.contains("<th>settled ROI</th>"));
     // Every state of the shipped workflow, with the samples in it now.
     let wf = chart(&page, "workflow-sample");
     assert_eq!(marks(wf), 12);

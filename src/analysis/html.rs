@@ -40,16 +40,54 @@ fn svg_open(id: &str, height: f64, title: &str) -> String {
     )
 }
 
-/// The funnel: one bar per step, widths to scale with the requests.
+/// An axis title: along the bottom, or turned up the left side.
+fn axis_title(s: &mut String, text: &str, x: f64, y: f64, vertical: bool) {
+    let turn = if vertical {
+        format!(" transform=\"rotate(-90 {x:.1} {y:.1})\"")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        "<text class=\"axis-title\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" \
+         fill=\"#555\"{turn}>{}</text>",
+        esc(text)
+    );
+}
+
+/// Round tick values from `lo` to `hi` (about five).
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = (hi - lo).max(1e-9);
+    let raw = span / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let mut out = Vec::new();
+    let mut t = (lo / step).floor() * step;
+    let end = (hi / step).ceil() * step;
+    while t <= end + step * 1e-9 {
+        out.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
+        t += step;
+    }
+    out
+}
+
+/// The funnel: one bar per step, widths to scale with the requests, each labelled with its
+/// count and its share of the requests; an axis of samples below.
 pub fn funnel_chart(report: &Report) -> String {
     let steps = report.overall.funnel.steps();
     let top = steps[0].1.max(1) as f64;
     let (left, bar_h, gap) = (110.0, 26.0, 8.0);
-    let height = steps.len() as f64 * (bar_h + gap) + 10.0;
+    let plot = WIDTH - left - 160.0;
+    let bars = steps.len() as f64 * (bar_h + gap);
+    let height = bars + 60.0;
     let mut s = svg_open("funnel", height, "sample funnel");
     for (i, (name, n)) in steps.iter().enumerate() {
         let y = 5.0 + i as f64 * (bar_h + gap);
-        let w = ((WIDTH - left - 160.0) * *n as f64 / top).max(1.0);
+        let w = (plot * *n as f64 / top).max(1.0);
         let share = percent(Some(*n as f64 / top));
         let _ = writeln!(
             s,
@@ -57,80 +95,195 @@ pub fn funnel_chart(report: &Report) -> String {
              <rect class=\"mark\" data-step=\"{name}\" data-value=\"{n}\" x=\"{left}\" y=\"{y}\" \
              width=\"{w:.1}\" height=\"{bar_h}\" rx=\"3\" fill=\"#2f6fb0\" fill-opacity=\"{op:.2}\">\
              <title>{name}: {n}</title></rect>\
-             <text x=\"{tx:.1}\" y=\"{ty}\">{n} ({share})</text>",
+             <text class=\"value\" x=\"{tx:.1}\" y=\"{ty}\">{n} ({share} of requests)</text>",
             x = left - 8.0,
             ty = y + bar_h / 2.0 + 4.0,
             op = 1.0 - i as f64 * 0.1,
             tx = left + w + 8.0,
         );
     }
+    // The axis: samples, from 0 to the requests.
+    let base = bars + 6.0;
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{base:.1}\" y2=\"{base:.1}\" stroke=\"#555\"/>",
+        left + plot
+    );
+    for t in ticks(0.0, top) {
+        if t > top + 1e-9 || t.fract() != 0.0 {
+            continue;
+        }
+        let x = left + plot * t / top;
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{base:.1}\" y2=\"{:.1}\" stroke=\"#555\"/>\
+             <text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t}</text>",
+            base + 5.0,
+            base + 18.0
+        );
+    }
+    axis_title(
+        &mut s,
+        "samples (each step counts the samples that reached it)",
+        left + plot / 2.0,
+        base + 36.0,
+        false,
+    );
     s.push_str("</svg>\n");
     s
 }
 
-/// ROI per category: bars up for a return above cost, down for a loss.
+/// ROI per category: for each, the ROI of all its samples and of its settled ones, bars up for
+/// a return above cost and down for a loss, each with its value and its number of samples; a
+/// labelled ROI axis.
 pub fn roi_chart(report: &Report) -> String {
-    let rows: Vec<(&str, f64)> = report
+    let rows: Vec<(&str, &super::report::Figures)> = report
         .by_category
         .iter()
-        .filter_map(|(k, f)| f.roi.map(|r| (k.as_str(), r)))
+        .filter(|(_, f)| f.roi.is_some() || f.settled_roi.is_some())
+        .map(|(k, f)| (k.as_str(), f))
         .collect();
-    let height = 260.0;
-    let (top, bottom, left) = (20.0, 220.0, 60.0);
-    let hi = rows.iter().map(|r| r.1).fold(0.0f64, f64::max);
-    let lo = rows.iter().map(|r| r.1).fold(0.0f64, f64::min);
+    let height = 330.0;
+    let (top, bottom, left) = (40.0, 250.0, 80.0);
+    let values = rows
+        .iter()
+        .flat_map(|(_, f)| [f.roi, f.settled_roi])
+        .flatten();
+    let hi = values.clone().fold(0.0f64, f64::max);
+    let lo = values.fold(0.0f64, f64::min);
+    let marks = ticks(lo, hi);
+    let (lo, hi) = (
+        marks.first().copied().unwrap_or(lo).min(lo),
+        marks.last().copied().unwrap_or(hi).max(hi),
+    );
     let span = (hi - lo).max(1e-9);
     let y_of = |v: f64| top + (hi - v) / span * (bottom - top);
     let zero = y_of(0.0);
-    let mut s = svg_open("roi", height, "ROI per category");
-    let _ = writeln!(
-        s,
-        "<line x1=\"{left}\" x2=\"{}\" y1=\"{zero:.1}\" y2=\"{zero:.1}\" stroke=\"#555\"/>\
-         <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">0</text>",
-        WIDTH - 10.0,
-        left - 6.0,
-        zero + 4.0
-    );
-    let slot = (WIDTH - left - 10.0) / rows.len().max(1) as f64;
-    for (i, (cat, roi)) in rows.iter().enumerate() {
-        let x = left + i as f64 * slot + slot * 0.15;
-        let y = y_of(roi.max(0.0));
-        let h = (y_of(roi.min(0.0)) - y).max(1.0);
-        let fill = if *roi >= 0.0 { "#2e8b57" } else { "#c0392b" };
-        let label_y = if *roi >= 0.0 { y - 4.0 } else { y + h + 12.0 };
+    let mut s = svg_open("roi", height, "ROI per category, all and settled samples");
+    for t in &marks {
+        let y = y_of(*t);
         let _ = writeln!(
             s,
-            "<rect class=\"mark\" data-category=\"{c}\" data-value=\"{roi}\" x=\"{x:.1}\" \
-             y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{fill}\">\
-             <title>{c}: ROI {roi:.2}x</title></rect>\
-             <text x=\"{cx:.1}\" y=\"{label_y:.1}\" text-anchor=\"middle\">{roi:.2}x</text>\
-             <text x=\"{cx:.1}\" y=\"{ly}\" text-anchor=\"middle\">{c}</text>",
-            c = esc(cat),
-            w = slot * 0.7,
-            cx = x + slot * 0.35,
-            ly = height - 10.0,
-        );
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
-/// Fulfillment over time: the share of obligations settled each week that were met.
-pub fn fulfillment_chart(report: &Report) -> String {
-    let weeks = &report.weekly;
-    let height = 240.0;
-    let (top, bottom, left, right) = (15.0, 200.0, 50.0, WIDTH - 20.0);
-    let mut s = svg_open("fulfillment", height, "fulfillment rate per week");
-    for pct in [0, 50, 100] {
-        let y = bottom - (bottom - top) * pct as f64 / 100.0;
-        let _ = writeln!(
-            s,
-            "<line x1=\"{left}\" x2=\"{right}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{pct}%</text>",
+            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/>\
+             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{t}x</text>",
+            WIDTH - 10.0,
             left - 6.0,
             y + 4.0
         );
     }
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" x2=\"{}\" y1=\"{zero:.1}\" y2=\"{zero:.1}\" stroke=\"#555\"/>\
+         <line x1=\"{left}\" x2=\"{left}\" y1=\"{top}\" y2=\"{bottom}\" stroke=\"#555\"/>",
+        WIDTH - 10.0,
+    );
+    axis_title(
+        &mut s,
+        "ROI = (GMV - cost) / cost",
+        20.0,
+        (top + bottom) / 2.0,
+        true,
+    );
+    // The legend.
+    let _ = writeln!(
+        s,
+        "<rect x=\"{l}\" y=\"6\" width=\"12\" height=\"10\" fill=\"#2e8b57\"/>\
+         <text x=\"{:.1}\" y=\"15\">all samples</text>\
+         <rect x=\"{:.1}\" y=\"6\" width=\"12\" height=\"10\" fill=\"#2e8b57\" fill-opacity=\"0.45\"/>\
+         <text x=\"{:.1}\" y=\"15\">settled samples (completed or ended)</text>",
+        left + 16.0,
+        left + 110.0,
+        left + 126.0,
+        l = left
+    );
+    if rows.is_empty() {
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no category has shipped a sample yet</text>",
+            WIDTH / 2.0,
+            (top + bottom) / 2.0
+        );
+    }
+    let slot = (WIDTH - left - 10.0) / rows.len().max(1) as f64;
+    for (i, (cat, f)) in rows.iter().enumerate() {
+        let x0 = left + i as f64 * slot + slot * 0.1;
+        let bar = slot * 0.38;
+        let bars = [
+            ("mark", f.roi, f.samples, 1.0),
+            ("mark settled", f.settled_roi, f.settled, 0.45),
+        ];
+        for (j, (class, roi, n, opacity)) in bars.into_iter().enumerate() {
+            let Some(roi) = roi else { continue };
+            let x = x0 + j as f64 * (bar + slot * 0.02);
+            let y = y_of(roi.max(0.0));
+            let h = (y_of(roi.min(0.0)) - y).max(1.0);
+            let fill = if roi >= 0.0 { "#2e8b57" } else { "#c0392b" };
+            let label_y = if roi >= 0.0 { y - 4.0 } else { y + h + 12.0 };
+            let what = if j == 0 { "all" } else { "settled" };
+            let _ = writeln!(
+                s,
+                "<rect class=\"{class}\" data-category=\"{c}\" data-value=\"{roi}\" data-n=\"{n}\" \
+                 x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" fill=\"{fill}\" \
+                 fill-opacity=\"{opacity}\"><title>{c}, {what}: ROI {roi:.2}x over {n} samples</title></rect>\
+                 <text class=\"value\" x=\"{cx:.1}\" y=\"{label_y:.1}\" text-anchor=\"middle\" font-size=\"11\">{roi:.2}x</text>",
+                c = esc(cat),
+                cx = x + bar / 2.0,
+            );
+        }
+        let _ = writeln!(
+            s,
+            "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{c}</text>\
+             <text class=\"count\" x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">n={n} ({settled} settled)</text>",
+            bottom + 30.0,
+            bottom + 45.0,
+            c = esc(cat),
+            n = f.samples,
+            settled = f.settled,
+            cx = x0 + bar,
+        );
+    }
+    axis_title(
+        &mut s,
+        "category (n = samples)",
+        (left + WIDTH) / 2.0,
+        height - 8.0,
+        false,
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Fulfillment over time: the share of obligations settled each week that were met, each point
+/// labelled with its rate and the obligations it counts.
+pub fn fulfillment_chart(report: &Report) -> String {
+    let weeks = &report.weekly;
+    let height = 290.0;
+    let (top, bottom, left, right) = (35.0, 220.0, 80.0, WIDTH - 60.0);
+    let mut s = svg_open("fulfillment", height, "fulfillment rate per week");
+    for pct in [0, 25, 50, 75, 100] {
+        let y = bottom - (bottom - top) * pct as f64 / 100.0;
+        let _ = writeln!(
+            s,
+            "<line x1=\"{left}\" x2=\"{right}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\
+             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{pct}%</text>",
+            left - 6.0,
+            y + 4.0
+        );
+    }
+    axis_title(
+        &mut s,
+        "obligations met (%)",
+        20.0,
+        (top + bottom) / 2.0,
+        true,
+    );
+    axis_title(
+        &mut s,
+        "week (from Monday, shop time); n = obligations settled that week",
+        (left + right) / 2.0,
+        height - 8.0,
+        false,
+    );
     let step = if weeks.len() > 1 {
         (right - left) / (weeks.len() - 1) as f64
     } else {
@@ -161,20 +314,23 @@ pub fn fulfillment_chart(report: &Report) -> String {
     }
     let every = weeks.len().div_ceil(12).max(1);
     for (i, (w, (x, y))) in weeks.iter().zip(&points).enumerate() {
+        let n = w.completed + w.breached;
         let _ = writeln!(
             s,
-            "<circle class=\"mark\" data-week=\"{d}\" data-value=\"{r}\" cx=\"{x:.1}\" \
+            "<circle class=\"mark\" data-week=\"{d}\" data-value=\"{r}\" data-n=\"{n}\" cx=\"{x:.1}\" \
              cy=\"{y:.1}\" r=\"4\" fill=\"#2f6fb0\"><title>week of {d}: {p} of {n} met</title>\
              </circle>",
             d = w.week,
             r = w.fulfillment_rate,
             p = w.completed,
-            n = w.completed + w.breached,
         );
         if i % every == 0 {
             let _ = writeln!(
                 s,
-                "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                "<text class=\"value\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{} n={n}</text>\
+                 <text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                y - 9.0,
+                percent(Some(w.fulfillment_rate)),
                 bottom + 18.0,
                 w.week.format("%b %d")
             );
@@ -342,8 +498,8 @@ pub fn workflow_chart(graph: &WorkflowGraph, counts: &BTreeMap<String, u64>) -> 
 fn figures_table(report: &Report) -> String {
     let mut s = String::from(
         "<table><thead><tr><th>group</th><th>samples</th><th>approved</th><th>shipped</th>\
-         <th>posted</th><th>completed</th><th>fulfillment</th><th>breach</th>\
-         <th>cost</th><th>GMV</th><th>ROI</th></tr></thead><tbody>\n",
+         <th>delivered</th><th>posted</th><th>completed</th><th>fulfillment</th><th>breach</th>\
+         <th>cost</th><th>GMV</th><th>ROI</th><th>settled</th><th>settled ROI</th></tr></thead><tbody>\n",
     );
     let mut rows = vec![("all".to_string(), &report.overall)];
     for (prefix, groups) in [
@@ -353,15 +509,19 @@ fn figures_table(report: &Report) -> String {
     ] {
         rows.extend(groups.iter().map(|(k, f)| (format!("{prefix}: {k}"), f)));
     }
+    if let Some(by_creator) = &report.by_creator {
+        rows.extend(by_creator.iter().map(|(k, f)| (format!("creator: {k}"), f)));
+    }
     for (k, f) in rows {
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&k),
             f.samples,
             f.funnel.approved,
             f.funnel.shipped,
+            f.funnel.delivered,
             f.funnel.posted,
             f.funnel.completed,
             percent(f.fulfillment_rate),
@@ -369,6 +529,8 @@ fn figures_table(report: &Report) -> String {
             dollars(f.cost),
             dollars(f.gmv),
             f.roi.map_or("-".into(), |r| format!("{r:.2}x")),
+            f.settled,
+            f.settled_roi.map_or("-".into(), |r| format!("{r:.2}x")),
         );
     }
     s.push_str("</tbody></table>\n");
@@ -393,14 +555,37 @@ pub fn page(report: &Report, workflows: &[(&WorkflowGraph, BTreeMap<String, u64>
         s,
         "<div><span class=\"kpi\"><b>{}</b>samples</span><span class=\"kpi\"><b>{}</b>fulfillment</span>\
          <span class=\"kpi\"><b>{}</b>breach</span><span class=\"kpi\"><b>{}</b>cost</span>\
-         <span class=\"kpi\"><b>{}</b>attributed GMV</span><span class=\"kpi\"><b>{}</b>ROI</span></div>",
+         <span class=\"kpi\"><b>{}</b>attributed GMV</span><span class=\"kpi\"><b>{}</b>ROI (all)</span>\
+         <span class=\"kpi\"><b>{}</b>ROI ({} settled)</span></div>",
         o.samples,
         percent(o.fulfillment_rate),
         percent(o.breach_rate),
         dollars(o.cost),
         dollars(o.gmv),
         o.roi.map_or("-".into(), |r| format!("{r:.2}x")),
+        o.settled_roi.map_or("-".into(), |r| format!("{r:.2}x")),
+        o.settled,
     );
+    let window = report.window.describe();
+    if !window.is_empty() {
+        let _ = writeln!(s, "<p class=\"window\">{}</p>", esc(&window));
+    }
+    if o.samples == 0 {
+        s.push_str("<p class=\"empty\">No samples to report yet.</p>\n");
+    }
+    if !report.undeclared.is_empty() {
+        let by = report
+            .undeclared
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            s,
+            "<p class=\"warning\">Samples in undeclared categories, screened under <code>default</code>: {}</p>",
+            esc(&by)
+        );
+    }
     s.push_str("<h2>Funnel</h2>\n");
     s.push_str(&funnel_chart(report));
     s.push_str("<h2>ROI per category</h2>\n");
@@ -419,4 +604,16 @@ pub fn page(report: &Report, workflows: &[(&WorkflowGraph, BTreeMap<String, u64>
     s.push_str(&figures_table(report));
     s.push_str("</body></html>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticks;
+
+    #[test]
+    fn ticks_are_round_and_cover_the_range() {
+        assert_eq!(ticks(0.0, 3.64), [0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(ticks(-1.0, 11.0), [-5.0, 0.0, 5.0, 10.0, 15.0]);
+        assert_eq!(ticks(0.0, 54.0), [0.0, 20.0, 40.0, 60.0]);
+    }
 }

@@ -80,6 +80,9 @@ pub struct Facts {
     pub cost: f64,
     pub gmv: f64,
     pub milestones: Milestones,
+    /// Settled: completed, or in an end state of its workflow (see [`Facts::settle`]); its cost
+    /// and GMV will not move any more.
+    pub settled: bool,
 }
 
 impl Facts {
@@ -98,8 +101,14 @@ impl Facts {
             requested_at: inst.requested_at,
             cost: s.cost,
             gmv: s.gmv,
+            settled: milestones.completed.is_some() || milestones.breached.is_some(),
             milestones,
         }
+    }
+
+    /// Marks the sample settled when `terminal` says its state is an end state.
+    pub fn settle(&mut self, terminal: impl Fn(&str, &str) -> bool) {
+        self.settled |= terminal(&self.workflow, &self.state);
     }
 
     pub fn approved(&self) -> bool {

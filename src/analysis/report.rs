@@ -8,6 +8,9 @@
 //!   obligation is settled; breach rate: unfulfill_cancelled / delivered.
 //! - cost: unit cost x quantity + shipping of the samples that were shipped; GMV: attributed
 //!   GMV of every sample; ROI: (GMV - cost) / cost.
+//! - settled: completed, or in an end state of its workflow; settled ROI is the ROI of the
+//!   settled samples only, whose cost and GMV will not move any more (samples in flight have
+//!   cost and little GMV yet, so they pull the all-samples ROI down).
 
 use std::collections::BTreeMap;
 
@@ -56,6 +59,11 @@ pub struct Figures {
     pub cost: f64,
     pub gmv: f64,
     pub roi: Option<f64>,
+    /// Samples settled (completed or in an end state), and their cost, GMV and ROI.
+    pub settled: u64,
+    pub settled_cost: f64,
+    pub settled_gmv: f64,
+    pub settled_roi: Option<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +72,9 @@ struct Tally {
     breached: u64,
     cost: f64,
     gmv: f64,
+    settled: u64,
+    settled_cost: f64,
+    settled_gmv: f64,
     ship_days: Vec<f64>,
     post_days: Vec<f64>,
 }
@@ -85,6 +96,11 @@ impl Tally {
         self.breached += u64::from(m.breached.is_some());
         self.cost += f.spent();
         self.gmv += f.gmv;
+        if f.settled {
+            self.settled += 1;
+            self.settled_cost += f.spent();
+            self.settled_gmv += f.gmv;
+        }
         if let Some(shipped) = m.shipped {
             self.ship_days.push(days(shipped - f.requested_at));
         }
@@ -106,9 +122,18 @@ impl Tally {
             median_days_to_post: median(&mut self.post_days),
             cost: round(self.cost, 2),
             gmv: round(self.gmv, 2),
-            roi: (self.cost > 0.0).then(|| round((self.gmv - self.cost) / self.cost, 4)),
+            roi: roi(self.gmv, self.cost),
+            settled: self.settled,
+            settled_cost: round(self.settled_cost, 2),
+            settled_gmv: round(self.settled_gmv, 2),
+            settled_roi: roi(self.settled_gmv, self.settled_cost),
         }
     }
+}
+
+/// (GMV - cost) / cost, or none without cost.
+fn roi(gmv: f64, cost: f64) -> Option<f64> {
+    (cost > 0.0).then(|| round((gmv - cost) / cost, 4))
 }
 
 /// The median, rounded to a tenth of a day.
@@ -145,9 +170,52 @@ pub struct Report {
     pub by_category: Vec<(String, Figures)>,
     pub by_tier: Vec<(String, Figures)>,
     pub by_rules: Vec<(String, Figures)>,
+    /// Per creator, when asked for (`--by creator`).
+    pub by_creator: Option<Vec<(String, Figures)>>,
     pub weekly: Vec<Week>,
     /// Samples per state now.
     pub states: BTreeMap<String, u64>,
+    /// The window of request times the samples were picked by.
+    pub window: Window,
+    /// Samples in categories that the policy does not declare, by category.
+    pub undeclared: BTreeMap<String, u64>,
+}
+
+/// Request times from `since` (included) to `until` (excluded); open where `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Window {
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Window {
+    pub fn contains(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
+        self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at < u)
+    }
+
+    fn is_open(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+
+    /// ` requested from 2026-03-01T08:00:00Z to ...`, or nothing for no window.
+    pub fn describe(&self) -> String {
+        let t = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        };
+        match (t(self.since), t(self.until)) {
+            (None, None) => String::new(),
+            (Some(s), None) => format!("samples requested from {s}"),
+            (None, Some(u)) => format!("samples requested before {u}"),
+            (Some(s), Some(u)) => format!("samples requested from {s} to {u}"),
+        }
+    }
+}
+
+/// What a report is asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub window: Window,
+    pub by_creator: bool,
 }
 
 fn grouped<'a>(
@@ -164,6 +232,17 @@ fn grouped<'a>(
 impl Report {
     /// The report of `facts`, weeks counted in the shop's timezone.
     pub fn build<'a>(facts: impl Iterator<Item = &'a Facts> + Clone, tz: Tz) -> Report {
+        Self::build_with(facts, tz, Options::default())
+    }
+
+    /// The report of the `facts` requested within the window of `options`.
+    pub fn build_with<'a>(
+        facts: impl Iterator<Item = &'a Facts> + Clone,
+        tz: Tz,
+        options: Options,
+    ) -> Report {
+        let window = options.window;
+        let facts = facts.filter(move |f| window.contains(f.requested_at));
         let mut all = Tally::default();
         let mut states = BTreeMap::new();
         let mut weeks: BTreeMap<NaiveDate, (u64, u64)> = BTreeMap::new();
@@ -199,6 +278,9 @@ impl Report {
             overall: all.figures(),
             by_category: grouped(facts.clone(), |f| &f.category),
             by_tier: grouped(facts.clone(), |f| &f.tier),
+            by_creator: options
+                .by_creator
+                .then(|| grouped(facts.clone(), |f| &f.creator)),
             by_rules,
             weekly: weeks
                 .into_iter()
@@ -210,6 +292,21 @@ impl Report {
                 })
                 .collect(),
             states,
+            window,
+            undeclared: BTreeMap::new(),
+        }
+    }
+
+    /// Counts the samples whose category `declared` says is not declared.
+    pub fn count_undeclared<'a>(
+        &mut self,
+        facts: impl Iterator<Item = &'a Facts>,
+        declared: impl Fn(&str) -> bool,
+    ) {
+        for f in facts {
+            if self.window.contains(f.requested_at) && !declared(&f.category) {
+                *self.undeclared.entry(f.category.clone()).or_default() += 1;
+            }
         }
     }
 
@@ -231,15 +328,21 @@ impl Report {
         }
         doc.insert("fulfillment_over_time".into(), json!(self.weekly));
         doc.insert("states".into(), json!(self.states));
+        doc.insert("window".into(), json!(self.window));
+        doc.insert("undeclared_categories".into(), json!(self.undeclared));
         Value::Object(doc)
     }
 
-    fn groups(&self) -> [Grouping<'_>; 3] {
-        [
+    fn groups(&self) -> Vec<Grouping<'_>> {
+        let mut groups: Vec<Grouping<'_>> = vec![
             ("by_category", "category", &self.by_category),
             ("by_tier", "tier", &self.by_tier),
             ("by_rules", "rules", &self.by_rules),
-        ]
+        ];
+        if let Some(by_creator) = &self.by_creator {
+            groups.push(("by_creator", "creator", by_creator));
+        }
+        groups
     }
 
     /// One CSV row per group: overall, then each category, tier and rules hash.
@@ -260,6 +363,17 @@ impl Report {
     pub fn to_table(&self) -> String {
         let o = &self.overall;
         let mut text = String::new();
+        if !self.window.is_open() {
+            text.push_str(&format!("{}\n", self.window.describe()));
+        }
+        if o.samples == 0 {
+            text.push_str(if self.window.is_open() {
+                "no samples in the store yet: nothing to report\n"
+            } else {
+                "no samples were requested in this window: nothing to report\n"
+            });
+            return text;
+        }
         let steps = o
             .funnel
             .steps()
@@ -277,11 +391,28 @@ impl Report {
             opt(o.median_days_to_post),
         ));
         text.push_str(&format!(
-            "cost {}, attributed GMV {}, ROI {}\n",
+            "cost {}, attributed GMV {}, ROI {} (all {} samples); settled ROI {} ({} settled: cost {}, GMV {})\n",
             dollars(o.cost),
             dollars(o.gmv),
-            roi_text(o.roi)
+            roi_text(o.roi),
+            o.samples,
+            roi_text(o.settled_roi),
+            o.settled,
+            dollars(o.settled_cost),
+            dollars(o.settled_gmv),
         ));
+        if !self.undeclared.is_empty() {
+            let n: u64 = self.undeclared.values().sum();
+            let by = self
+                .undeclared
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            text.push_str(&format!(
+                "undeclared categories: {n} samples ({by}), screened under `default`\n"
+            ));
+        }
         for (_, key, groups) in self.groups() {
             text.push('\n');
             text.push_str(&table(key, groups));
@@ -290,7 +421,7 @@ impl Report {
     }
 }
 
-const CSV_HEADER: [&str; 16] = [
+const CSV_HEADER: [&str; 20] = [
     "group",
     "key",
     "samples",
@@ -307,6 +438,10 @@ const CSV_HEADER: [&str; 16] = [
     "cost",
     "gmv",
     "roi",
+    "settled",
+    "settled_cost",
+    "settled_gmv",
+    "settled_roi",
 ];
 
 fn opt(x: Option<f64>) -> String {
@@ -336,6 +471,10 @@ fn csv_row(group: &str, key: &str, f: &Figures) -> Vec<String> {
         format!("{:.2}", f.cost),
         format!("{:.2}", f.gmv),
         opt(f.roi),
+        f.settled.to_string(),
+        format!("{:.2}", f.settled_cost),
+        format!("{:.2}", f.settled_gmv),
+        opt(f.settled_roi),
     ]
 }
 
@@ -353,6 +492,7 @@ fn table(key: &str, groups: &[(String, Figures)]) -> String {
         "samples",
         "approved",
         "shipped",
+        "delivered",
         "posted",
         "completed",
         "fulfil",
@@ -362,6 +502,8 @@ fn table(key: &str, groups: &[(String, Figures)]) -> String {
         "cost",
         "gmv",
         "roi",
+        "settled",
+        "settled roi",
     ];
     let mut rows: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
     for (k, f) in groups {
@@ -370,6 +512,7 @@ fn table(key: &str, groups: &[(String, Figures)]) -> String {
             f.samples.to_string(),
             f.funnel.approved.to_string(),
             f.funnel.shipped.to_string(),
+            f.funnel.delivered.to_string(),
             f.funnel.posted.to_string(),
             f.funnel.completed.to_string(),
             percent(f.fulfillment_rate),
@@ -381,6 +524,8 @@ fn table(key: &str, groups: &[(String, Figures)]) -> String {
             dollars(f.cost),
             dollars(f.gmv),
             roi_text(f.roi),
+            f.settled.to_string(),
+            roi_text(f.settled_roi),
         ]);
     }
     let widths: Vec<usize> = (0..head.len())

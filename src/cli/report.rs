@@ -6,8 +6,11 @@ use std::path::PathBuf;
 
 use super::{
     load_workflows, open_existing_store, write_lines, Cli, CliError, EXIT_FAILED, EXIT_OK,
+    EXIT_USAGE,
 };
-use crate::analysis::report::Report;
+use chrono::{DateTime, Utc};
+
+use crate::analysis::report::{Options, Report, Window};
 use crate::analysis::{html, Collector};
 use crate::rules::{RuleSet, DEFAULT_TIMEZONE};
 use crate::runtime::Record;
@@ -27,6 +30,35 @@ pub struct Args {
     /// Also write a self-contained HTML page with charts here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Only samples requested at or after this time (RFC 3339, or a date: midnight in the
+    /// shop's timezone).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only samples requested before this time (RFC 3339, or a date).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Add a breakdown per creator.
+    #[arg(long, value_enum, value_name = "GROUP")]
+    pub by: Option<By>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    Creator,
+}
+
+/// A window bound: RFC 3339, or a date read as midnight in `tz`.
+fn bound(flag: &str, text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        format!("`{flag} {text}`: expected a time such as 2026-03-01T00:00:00Z or a date such as 2026-03-01")
+    })?;
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(tz).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("`{flag} {text}`: no midnight on that day in {tz}"))
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
@@ -44,20 +76,67 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         })
         .map_err(failed)?;
     let samples = store.samples().map_err(failed)?;
-    let facts = collector.finish(samples.iter());
+    let mut facts = collector.finish(samples.iter());
     // Weeks are the shop's; without loadable rules they fall back to the default timezone.
-    let tz = match RuleSet::load(&cli.rules) {
-        Ok(rules) => rules.policy().timezone,
-        Err(_) => {
+    let rules = RuleSet::load(&cli.rules).ok();
+    let tz = match &rules {
+        Some(rules) => rules.policy().timezone,
+        None => {
             eprintln!(
-                "warning: the rules in `{}` do not load; weeks are counted in {}",
+                "warning: the rules in `{}` do not load; weeks are counted in {}, and categories are not checked",
                 cli.rules.display(),
                 DEFAULT_TIMEZONE
             );
             DEFAULT_TIMEZONE
         }
     };
-    let report = Report::build(facts.values(), tz);
+    let mut window = Window::default();
+    for (flag, given, slot) in [
+        ("--since", &args.since, &mut window.since),
+        ("--until", &args.until, &mut window.until),
+    ] {
+        if let Some(text) = given {
+            match bound(flag, text, tz) {
+                Ok(t) => *slot = Some(t),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(EXIT_USAGE);
+                }
+            }
+        }
+    }
+    if let (Some(s), Some(u)) = (window.since, window.until) {
+        if s >= u {
+            eprintln!("error: `--since` must be before `--until`");
+            return Ok(EXIT_USAGE);
+        }
+    }
+    // Settled: completed, or in an end state of its workflow.
+    let graphs = match load_workflows(cli) {
+        Ok((graphs, _)) => graphs,
+        Err(e) => {
+            eprintln!("warning: {e}; only completed and breached samples count as settled");
+            Vec::new()
+        }
+    };
+    let terminal = |workflow: &str, state: &str| {
+        graphs
+            .iter()
+            .find(|g| g.workflow().name.value == workflow)
+            .and_then(|g| g.is_terminal(state))
+            .unwrap_or(false)
+    };
+    for f in facts.values_mut() {
+        f.settle(terminal);
+    }
+    let options = Options {
+        window,
+        by_creator: args.by == Some(By::Creator),
+    };
+    let mut report = Report::build_with(facts.values(), tz, options);
+    if let Some(rules) = &rules {
+        report.count_undeclared(facts.values(), |c| rules.policy().declares(c));
+    }
     match args.format {
         Format::Table => write_lines([report.to_table().trim_end().to_string()])?,
         Format::Json => write_lines([serde_json::to_string_pretty(&report.to_json())
@@ -71,9 +150,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         },
     }
     if let Some(path) = &args.html {
-        let (graphs, _) = load_workflows(cli)?;
         let mut counts: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
-        for f in facts.values() {
+        for f in facts.values().filter(|f| window.contains(f.requested_at)) {
             *counts
                 .entry(f.workflow.as_str())
                 .or_default()
