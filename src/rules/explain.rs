@@ -211,7 +211,7 @@ pub(crate) fn policy_reads(condition: &str) -> Vec<String> {
     let mut names = Vec::new();
     for (i, _) in condition.match_indices("policy.") {
         let before = condition[..i].chars().next_back();
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
             continue;
         }
         let name: String = condition[i + 7..]
