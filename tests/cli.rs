@@ -5,33 +5,7 @@ mod common;
 use std::ffi::OsStr;
 use std::path::Path;
 
-use assert_cmd::Command;
-use common::{position_of, shipped_with};
-
-/// What one run of the binary gave.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run<I, S>(args: I) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let out = Command::cargo_bin("sampleflow")
-        .unwrap()
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{edit, position_of, run, shipped_with, with_rules, Run};
 
 /// A workflows folder holding the shipped sample workflow with `edit` applied.
 fn workflows_with(edit: impl Fn(String) -> String) -> tempfile::TempDir {
@@ -230,18 +204,6 @@ fn graph_of_an_invalid_workflow_exits_3() {
 }
 
 /// Runs `sampleflow --rules <dir> <args>`.
-fn with_rules(dir: &Path, args: &[&str]) -> Run {
-    let mut all: Vec<&OsStr> = vec!["--rules".as_ref(), dir.as_os_str()];
-    all.extend(args.iter().map(OsStr::new));
-    run(all)
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{from} not in {}", path.display());
-    std::fs::write(path, text.replace(from, to)).unwrap();
-}
-
 #[test]
 fn test_passes_the_shipped_cases() {
     let out = run(["test"]);

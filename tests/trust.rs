@@ -5,39 +5,10 @@ mod common;
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn with_rules(rules: &Path, args: &[&str]) -> Run {
-    let out = Command::cargo_bin("sampleflow")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .arg("--rules")
-        .arg(rules)
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{edit, with_rules, Run};
 
 fn shipped(args: &[&str]) -> Run {
     with_rules(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"), args)
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "`{from}` not in {}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 #[test]

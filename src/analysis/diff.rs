@@ -417,12 +417,11 @@ pub fn render_table(d: &Diff) -> String {
     ));
     text.push_str(&format!(
         "by category: {}\n",
-        join(
-            s.by_category
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect()
-        )
+        if s.by_category.is_empty() {
+            "-".to_string()
+        } else {
+            super::counted(&s.by_category)
+        }
     ));
     text.push_str(&format!(
         "by reason: {}\n",

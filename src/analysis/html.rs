@@ -574,12 +574,7 @@ pub fn page(report: &Report, workflows: &[(&WorkflowGraph, BTreeMap<String, u64>
         s.push_str("<p class=\"empty\">No samples to report yet.</p>\n");
     }
     if !report.undeclared.is_empty() {
-        let by = report
-            .undeclared
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let by = super::counted(&report.undeclared);
         let _ = writeln!(
             s,
             "<p class=\"warning\">Samples in undeclared categories, screened under <code>default</code>: {}</p>",

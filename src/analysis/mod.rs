@@ -171,6 +171,17 @@ impl Collector {
     }
 }
 
+/// Counts by name as the summaries print them: `beauty 3, home 1`.
+pub fn counted<'a, N: std::fmt::Display + 'a>(
+    counts: impl IntoIterator<Item = (&'a String, &'a N)>,
+) -> String {
+    counts
+        .into_iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Money as the tables print it.
 pub fn dollars(x: f64) -> String {
     let sign = if x < 0.0 { "-" } else { "" };

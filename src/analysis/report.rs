@@ -403,12 +403,7 @@ impl Report {
         ));
         if !self.undeclared.is_empty() {
             let n: u64 = self.undeclared.values().sum();
-            let by = self
-                .undeclared
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let by = super::counted(&self.undeclared);
             text.push_str(&format!(
                 "undeclared categories: {n} samples ({by}), screened under `default`\n"
             ));

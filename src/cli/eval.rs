@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{stderr_color, Cli, CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{
+    eprint_diagnostics, load_rules, Cli, CliError, EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE,
+};
 use crate::diagnostic;
 use crate::rules::{cases, explain::Row, RuleSet};
 
@@ -46,16 +48,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         );
         return Ok(EXIT_USAGE);
     }
-    let rules = match RuleSet::load(&cli.rules) {
+    let rules = match load_rules(&cli.rules) {
         Ok(rules) => rules,
-        Err(problems) => {
-            let rendered = diagnostic::render(
-                problems.iter().map(|p| p as &dyn miette::Diagnostic),
-                stderr_color(),
-            );
-            eprint!("{rendered}");
-            return Ok(EXIT_INVALID);
-        }
+        Err(code) => return Ok(code),
     };
     let loaded = match (&args.case, &args.input) {
         (Some(spec), _) => find_case(spec, &args.hook),
@@ -202,11 +197,7 @@ fn find_case(spec: &str, hook: &str) -> Result<Loaded, u8> {
     let found = match cases::parse(file, &text) {
         Ok(found) => found,
         Err(errors) => {
-            let rendered = diagnostic::render(
-                errors.iter().map(|p| p as &dyn miette::Diagnostic),
-                stderr_color(),
-            );
-            eprint!("{rendered}");
+            eprint_diagnostics(&errors);
             return Err(EXIT_INVALID);
         }
     };
@@ -243,11 +234,7 @@ fn read_input(path: &std::path::Path, hook: &str) -> Result<Loaded, u8> {
     match cases::input_file(&name, &text, hook) {
         Ok(input) => Ok((format!("`{name}`"), input, Default::default())),
         Err(errors) => {
-            let rendered = diagnostic::render(
-                errors.iter().map(|p| p as &dyn miette::Diagnostic),
-                stderr_color(),
-            );
-            eprint!("{rendered}");
+            eprint_diagnostics(&errors);
             Err(EXIT_INVALID)
         }
     }

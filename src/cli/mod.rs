@@ -145,6 +145,23 @@ fn wall_clock() -> Result<std::sync::Arc<dyn crate::watch::Clock>, String> {
 }
 
 /// Colour on stderr only for a terminal, and never under `NO_COLOR`.
+/// Prints diagnostics on stderr, every one with its place.
+fn eprint_diagnostics<'a, D: miette::Diagnostic + 'a>(problems: impl IntoIterator<Item = &'a D>) {
+    let rendered = crate::diagnostic::render(
+        problems.into_iter().map(|p| p as &dyn miette::Diagnostic),
+        stderr_color(),
+    );
+    eprint!("{rendered}");
+}
+
+/// The rules of `dir`, or their problems printed and exit 3.
+fn load_rules(dir: &std::path::Path) -> Result<RuleSet, u8> {
+    RuleSet::load(dir).map_err(|problems| {
+        eprint_diagnostics(&problems);
+        EXIT_INVALID
+    })
+}
+
 fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }

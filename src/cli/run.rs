@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{check_out, load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK};
+use crate::analysis::counted;
 use crate::rules::RuleFault;
 use crate::runtime::session::{run_file, Observer, RunError, Summary, STDIN};
 use crate::store::Holder;
@@ -128,12 +129,7 @@ pub fn render_summary(input: &str, s: &Summary) -> String {
         ));
     }
     let refused = st.refused_total();
-    let kinds = st
-        .refused
-        .iter()
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let kinds = counted(&st.refused);
     text.push_str(&format!(
         "events: {} read, {} applied, {} refused{}\n",
         st.read,
@@ -156,24 +152,14 @@ pub fn render_summary(input: &str, s: &Summary) -> String {
         }
     ));
     if !st.undeclared.is_empty() {
-        let by = st
-            .undeclared
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let by = counted(&st.undeclared);
         let n: u64 = st.undeclared.values().sum();
         text.push_str(&format!(
             "undeclared categories: {n} requests ({by}), screened under `default`; declare them in policy.yaml `categories:`\n"
         ));
     }
     let total: u64 = s.states.values().sum();
-    let states = s
-        .states
-        .iter()
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let states = counted(&s.states);
     text.push_str(&format!("samples: {total} ({states})\n"));
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {

@@ -4,9 +4,10 @@ use std::io::Write;
 
 use std::collections::BTreeMap;
 
-use super::{stderr_color, Cli, CliError, EXIT_FAILING, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
-use crate::diagnostic;
-use crate::rules::{cases, RuleSet};
+use super::{
+    eprint_diagnostics, load_rules, Cli, CliError, EXIT_FAILING, EXIT_INVALID, EXIT_OK, EXIT_USAGE,
+};
+use crate::rules::cases;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,24 +21,13 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
-    let rules = match RuleSet::load(&cli.rules) {
+    let rules = match load_rules(&cli.rules) {
         Ok(rules) => rules,
-        Err(problems) => {
-            let rendered = diagnostic::render(
-                problems.iter().map(|p| p as &dyn miette::Diagnostic),
-                stderr_color(),
-            );
-            eprint!("{rendered}");
-            return Ok(EXIT_INVALID);
-        }
+        Err(code) => return Ok(code),
     };
     let (cases, errors) = cases::load(&cli.rules);
     if !errors.is_empty() {
-        let rendered = diagnostic::render(
-            errors.iter().map(|p| p as &dyn miette::Diagnostic),
-            stderr_color(),
-        );
-        eprint!("{rendered}");
+        eprint_diagnostics(&errors);
         return Ok(EXIT_INVALID);
     }
     if cases.is_empty() {

@@ -1032,24 +1032,42 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                         continue;
                     };
                     let span = span_of(position, &name);
-                    let problem = match arity {
-                        None if known.properties.contains(&name) => None,
-                        None => Some(UnknownMember {
-                            help: did_you_mean(&name, known.properties.iter().map(String::as_str))
-                                .map(|b| format!("did you mean `{var}.{b}`?"))
-                                .or_else(|| {
-                                    known.methods.contains_key(&name).then(|| {
-                                        format!("`{name}` is a method: `{var}.{name}(..)`")
-                                    })
-                                }),
+                    let unknown = |kind: &'static str, name: String, var: String| -> RuleProblem {
+                        let method = kind == "method";
+                        let (same, other): (Vec<&str>, bool) = if method {
+                            let same = known.methods.keys().map(String::as_str).collect();
+                            (same, known.properties.contains(&name))
+                        } else {
+                            let same = known.properties.iter().map(String::as_str).collect();
+                            (same, known.methods.contains_key(&name))
+                        };
+                        let call = |n: &str| if method { format!("{var}.{n}(..)") } else { format!("{var}.{n}") };
+                        let help = did_you_mean(&name, same)
+                            .map(|b| format!("did you mean `{}`?", call(b)))
+                            .or_else(|| {
+                                other.then(|| {
+                                    let (is, form) = if method {
+                                        ("a property", format!("{var}.{name}"))
+                                    } else {
+                                        ("a method", format!("{var}.{name}(..)"))
+                                    };
+                                    format!("`{name}` is {is}: `{form}`")
+                                })
+                            });
+                        UnknownMember {
+                            help,
                             type_name: type_name.to_string(),
-                            kind: "property",
+                            kind,
                             name,
                             src: file.source.clone(),
                             span: span.into(),
                             var,
                         }
-                        .into()),
+                        .into()
+                    };
+                    let problem = match arity {
+                        None if known.properties.contains(&name) => None,
+                        None => Some(unknown("property", name, var)),
                         Some(n) => match known.methods.get(&name) {
                             Some(takes) if takes.contains(&n) => None,
                             Some(takes) => Some(
@@ -1068,27 +1086,7 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                             ),
                             // Functions of any value (`type_of`, `to_string`) are methods too.
                             None if UNIVERSAL_METHODS.contains(&name.as_str()) => None,
-                            None => Some(
-                                UnknownMember {
-                                    help: did_you_mean(
-                                        &name,
-                                        known.methods.keys().map(String::as_str),
-                                    )
-                                    .map(|b| format!("did you mean `{var}.{b}(..)`?"))
-                                    .or_else(|| {
-                                        known.properties.contains(&name).then(|| {
-                                            format!("`{name}` is a property: `{var}.{name}`")
-                                        })
-                                    }),
-                                    type_name: type_name.to_string(),
-                                    kind: "method",
-                                    name,
-                                    src: file.source.clone(),
-                                    span: span.into(),
-                                    var,
-                                }
-                                .into(),
-                            ),
+                            None => Some(unknown("method", name, var)),
                         },
                     };
                     problems.extend(problem);

@@ -92,3 +92,44 @@ pub fn example_store() -> tempfile::TempDir {
     assert!(out.status.success(), "{out:?}");
     dir
 }
+
+/// What one run of the binary gave.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary in the package's folder, without colour.
+pub fn run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = assert_cmd::Command::cargo_bin("sampleflow")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the binary with `--rules dir` before `args`.
+pub fn with_rules(dir: &std::path::Path, args: &[&str]) -> Run {
+    let mut all: Vec<&std::ffi::OsStr> = vec!["--rules".as_ref(), dir.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    run(all)
+}
+
+/// Replaces every `from` in the file with `to`; `from` must be there.
+pub fn edit(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
