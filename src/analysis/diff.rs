@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{dollars, round, Collector, Facts};
+use super::{dollars, round, Collector, Facts, Roles};
 use crate::runtime::{Output, Program, Runner, Snapshot, Stats};
 
 /// Where the events come from: a JSON Lines file, or the raw events kept in the store.
@@ -47,8 +47,9 @@ pub struct Replay {
 /// Replays `events` from an empty state through `program`.
 pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
     let rules = program.rules.hash().to_string();
+    let mut collector =
+        Collector::new(Roles::from_graphs(program.flows.values().map(|f| &f.graph)));
     let mut runner = Runner::new(program, Snapshot::default());
-    let mut collector = Collector::default();
     let mut faults = Vec::new();
     let mut faulted = std::collections::BTreeSet::new();
     let mut drain = |runner: &mut Runner| {

@@ -13,12 +13,36 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::runtime::{Instance, Record, BREACH_STATE, COMPLETED_STATE};
+use crate::definition::vocab::Role;
+use crate::graph::WorkflowGraph;
+use crate::runtime::{Instance, Record};
 
-/// The state a sample enters once approved (by screening or a reviewer).
-pub const APPROVED_STATE: &str = "awaiting_shipment";
-/// The state a shipped sample is in.
-pub const SHIPPED_STATE: &str = "shipped";
+/// What each state means, as the workflows declare it with `role:`: milestones are read off the
+/// records by the roles of the states they enter, never by state names.
+///
+/// States are looked up by name over every workflow given (records name the state, not the
+/// workflow); where two workflows give one state name two roles, the first workflow's counts.
+#[derive(Debug, Clone, Default)]
+pub struct Roles(std::collections::HashMap<String, Role>);
+
+impl Roles {
+    pub fn from_graphs<'a>(graphs: impl IntoIterator<Item = &'a WorkflowGraph>) -> Roles {
+        let mut roles = std::collections::HashMap::new();
+        for g in graphs {
+            for state in &g.workflow().states {
+                if let Some(role) = state.role() {
+                    roles.entry(state.name.value.clone()).or_insert(role);
+                }
+            }
+        }
+        Roles(roles)
+    }
+
+    pub fn role(&self, state: &str) -> Option<Role> {
+        self.0.get(state).copied()
+    }
+}
+
 /// The event that delivers a sample.
 pub const DELIVERED_TRIGGER: &str = "sample_delivered";
 /// The event that posts content.
@@ -40,16 +64,17 @@ pub struct Milestones {
 }
 
 impl Milestones {
-    /// Takes one record of this sample into account (records come in the order written).
-    pub fn observe(&mut self, r: &Record) {
+    /// Takes one record of this sample into account (records come in the order written), `role`
+    /// being the role of the state it enters.
+    pub fn observe(&mut self, r: &Record, role: Option<Role>) {
         let first = |slot: &mut Option<DateTime<Utc>>| {
             slot.get_or_insert(r.at);
         };
-        match r.to.as_str() {
-            APPROVED_STATE => first(&mut self.approved),
-            SHIPPED_STATE => first(&mut self.shipped),
-            COMPLETED_STATE => first(&mut self.completed),
-            BREACH_STATE => first(&mut self.breached),
+        match role {
+            Some(Role::Approved) => first(&mut self.approved),
+            Some(Role::Shipped) => first(&mut self.shipped),
+            Some(Role::Fulfilled) => first(&mut self.completed),
+            Some(Role::Breach) => first(&mut self.breached),
             _ => {}
         }
         if r.trigger == DELIVERED_TRIGGER {
@@ -136,18 +161,28 @@ impl Facts {
 }
 
 /// Builds [`Facts`] from records as they are written and the samples they end in.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Collector {
+    roles: Roles,
     milestones: BTreeMap<String, Milestones>,
 }
 
 impl Collector {
+    /// A collector that reads milestones by the `roles` of the workflows.
+    pub fn new(roles: Roles) -> Self {
+        Collector {
+            roles,
+            milestones: BTreeMap::new(),
+        }
+    }
+
     pub fn observe(&mut self, r: &Record) {
+        let role = self.roles.role(&r.to);
         match self.milestones.get_mut(r.sample.as_str()) {
-            Some(m) => m.observe(r),
+            Some(m) => m.observe(r, role),
             None => {
                 let mut m = Milestones::default();
-                m.observe(r);
+                m.observe(r, role);
                 self.milestones.insert(r.sample.to_string(), m);
             }
         }

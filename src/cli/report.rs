@@ -11,7 +11,9 @@ use super::{
 use chrono::{DateTime, Utc};
 
 use crate::analysis::report::{Options, Report, Window};
-use crate::analysis::{html, Collector};
+use crate::analysis::{html, Collector, Roles};
+use crate::definition::load_str;
+use crate::graph::WorkflowGraph;
 use crate::rules::{RuleSet, DEFAULT_TIMEZONE};
 use crate::runtime::Record;
 use crate::store::StoreError;
@@ -67,7 +69,27 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         path: cli.db.clone(),
         source,
     };
-    let mut collector = Collector::default();
+    let graphs = match load_workflows(cli) {
+        Ok((graphs, _)) => graphs,
+        Err(e) => {
+            eprintln!(
+                "warning: {e}; states are read by the roles of the workflows kept in the store"
+            );
+            Vec::new()
+        }
+    };
+    // Milestones by the roles states declare: the workflows here first, then every version
+    // that ran on this store (a state renamed since keeps its role).
+    let stored: Vec<WorkflowGraph> = store
+        .versions()
+        .map_err(failed)?
+        .into_iter()
+        .filter(|v| v.kind == "workflow")
+        .flat_map(|v| v.files)
+        .filter_map(|(name, text)| load_str(std::path::Path::new(&name), &text).ok())
+        .map(WorkflowGraph::build)
+        .collect();
+    let mut collector = Collector::new(Roles::from_graphs(graphs.iter().chain(&stored)));
     store
         .each_record(&mut |text| {
             let record: Record = serde_json::from_str(text).map_err(StoreError::Data)?;
@@ -112,16 +134,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         }
     }
     // Settled: completed, or in an end state of its workflow.
-    let graphs = match load_workflows(cli) {
-        Ok((graphs, _)) => graphs,
-        Err(e) => {
-            eprintln!("warning: {e}; only completed and breached samples count as settled");
-            Vec::new()
-        }
-    };
     let terminal = |workflow: &str, state: &str| {
         graphs
             .iter()
+            .chain(&stored)
             .find(|g| g.workflow().name.value == workflow)
             .and_then(|g| g.is_terminal(state))
             .unwrap_or(false)

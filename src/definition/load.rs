@@ -138,6 +138,8 @@ struct RawState {
     #[serde(default)]
     terminal: bool,
     #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
     enter: RawEffects,
     #[serde(default)]
     on: IndexMap<String, Value>,
@@ -315,6 +317,7 @@ impl Reader {
             name: self.spanned_key(&path, name),
             description: raw.description,
             terminal: raw.terminal,
+            role: raw.role.map(|r| self.spanned(&join(&path, &["role"]), r)),
             enter,
             on,
             deadlines,

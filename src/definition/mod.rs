@@ -45,6 +45,11 @@ impl Workflow {
         self.states.iter().find(|s| s.name.value == name)
     }
 
+    /// The states declared with `role`.
+    pub fn states_with(&self, role: vocab::Role) -> impl Iterator<Item = &State> {
+        self.states.iter().filter(move |s| s.role() == Some(role))
+    }
+
     pub fn hook(&self, name: &str) -> Option<&Hook> {
         self.hooks.iter().find(|h| h.name.value == name)
     }
@@ -56,6 +61,15 @@ impl Workflow {
                 .iter()
                 .flat_map(|s| s.on.iter().map(move |m| (Some(s), m))),
         )
+    }
+}
+
+impl State {
+    /// The state's role, when it names a known one.
+    pub fn role(&self) -> Option<vocab::Role> {
+        self.role
+            .as_ref()
+            .and_then(|r| vocab::Role::named(&r.value))
     }
 }
 
@@ -74,6 +88,8 @@ pub struct State {
     pub name: Spanned<String>,
     pub description: Option<String>,
     pub terminal: bool,
+    /// What the state means (`role: breach`), as written; `validate` checks the name.
+    pub role: Option<Spanned<String>>,
     /// Hooks and actions run on entering the state (not on a self-move).
     pub enter: Effects,
     pub on: Vec<Move>,

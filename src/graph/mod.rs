@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed};
 
+use crate::definition::vocab::Role;
 use crate::definition::{Duration, Move, SampleDeadline, State, StateDeadline, Workflow};
 use crate::diagnostic::Spanned;
 
@@ -120,6 +121,11 @@ impl WorkflowGraph {
 
     pub fn is_terminal(&self, state: &str) -> Option<bool> {
         self.state(state).map(|s| s.terminal)
+    }
+
+    /// The role `state` declares, if any.
+    pub fn role(&self, state: &str) -> Option<Role> {
+        self.state(state)?.role()
     }
 
     /// The move that `event` makes from `state`, if the state takes it.

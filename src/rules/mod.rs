@@ -93,6 +93,18 @@ pub struct Explain {
     pub function: String,
 }
 
+/// A property or method that a script reads on a hook's parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    /// The registered type: `Ledger`, `Creator`...
+    pub type_name: &'static str,
+    pub name: String,
+    /// The script file, and the place in it.
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
 /// A function defined in a script file.
 #[derive(Debug, Clone)]
 pub struct FnInfo {
@@ -141,6 +153,8 @@ pub struct RuleSet {
     texts: Arc<Vec<(String, String)>>,
     dir: PathBuf,
     files: Vec<ScriptFile>,
+    /// Every property and method read on a hook parameter, with its type and place.
+    reads: Arc<Vec<Read>>,
     default: Arc<Compiled>,
     categories: HashMap<String, Arc<Compiled>>,
 }
@@ -270,7 +284,7 @@ impl RuleSet {
                 Err(problem) => problems.push(*problem),
             }
         }
-        check_scripts(&engine, &files, &mut problems);
+        let reads = check_scripts(&engine, &files, &mut problems);
         let Some(policy) = policy else {
             return Err(problems);
         };
@@ -295,6 +309,7 @@ impl RuleSet {
         let engines = (Arc::new(engine), Arc::new(tracer(limits)));
         let mut rules = Self::compile(engines, limits, Arc::new(policy), hash, dir, files);
         rules.texts = Arc::new(texts);
+        rules.reads = Arc::new(reads);
         Ok(rules)
     }
 
@@ -329,6 +344,7 @@ impl RuleSet {
             texts: Arc::default(),
             dir: dir.to_path_buf(),
             files,
+            reads: Arc::default(),
             default,
             categories,
         }
@@ -345,6 +361,7 @@ impl RuleSet {
             self.files.clone(),
         );
         rules.texts = self.texts.clone();
+        rules.reads = self.reads.clone();
         rules
     }
 
@@ -397,6 +414,13 @@ impl RuleSet {
             })
             .collect();
         (out, rows)
+    }
+
+    /// The first read of `type_name.name` in the scripts, if any script reads it.
+    pub fn reads(&self, type_name: &str, name: &str) -> Option<&Read> {
+        self.reads
+            .iter()
+            .find(|r| r.type_name == type_name && r.name == name)
     }
 
     /// The files the hash covers, by name, with their text: what the store keeps of a version.
@@ -933,8 +957,14 @@ fn param_types(files: &[ScriptFile]) -> HashMap<(String, usize), Vec<Option<&'st
 }
 
 /// Unknown functions, calls of the wrong arity, unknown policy parameters, unknown properties and
-/// methods of hook parameters, and hooks of the wrong arity, in every file.
-fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleProblem>) {
+/// methods of hook parameters, and hooks of the wrong arity, in every file. Returns the known
+/// reads of hook parameters.
+fn check_scripts(
+    engine: &Engine,
+    files: &[ScriptFile],
+    problems: &mut Vec<RuleProblem>,
+) -> Vec<Read> {
+    let mut reads = Vec::new();
     let natives = check::native_names(engine);
     let members = check::Members::of(engine);
     let types = param_types(files);
@@ -1032,6 +1062,20 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
                         continue;
                     };
                     let span = span_of(position, &name);
+                    let known_read = match arity {
+                        None => known.properties.contains(&name),
+                        Some(_) => known.methods.contains_key(&name),
+                    };
+                    if known_read {
+                        let (line, column) = lines.line_col(span.offset);
+                        reads.push(Read {
+                            type_name,
+                            name: name.clone(),
+                            file: file.name.clone(),
+                            line,
+                            column,
+                        });
+                    }
                     let unknown = |kind: &'static str, name: String, var: String| -> RuleProblem {
                         let method = kind == "method";
                         let (same, other): (Vec<&str>, bool) = if method {
@@ -1138,6 +1182,7 @@ fn check_scripts(engine: &Engine, files: &[ScriptFile], problems: &mut Vec<RuleP
             }
         }
     }
+    reads
 }
 
 /// Methods that every value has.

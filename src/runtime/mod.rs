@@ -24,16 +24,12 @@ use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::definition::vocab::Role;
 use crate::definition::{vocab, Duration, Move, Reason, DEFAULT_WORKFLOW};
 use crate::graph::WorkflowGraph;
 use crate::rules::{
     Action, Explain, Ledger, Quarter, Request, RuleFault, RuleSet, ScreenInput, Verdict, DAY,
 };
-
-/// The state a sample reaches when the creator breaches (penalty, forfeit, a breach on record).
-pub const BREACH_STATE: &str = "unfulfill_cancelled";
-/// The state in which the obligation is met.
-pub const COMPLETED_STATE: &str = "completed";
 
 /// One workflow ready to run, with the short hash of its file.
 #[derive(Debug, Clone)]
@@ -1379,7 +1375,8 @@ impl Runner {
             self.index_product(product.clone(), id.clone());
         }
         if changed && terminal {
-            self.end(&id, &step.to, step.at, was_open);
+            let role = flow.graph.role(&step.to);
+            self.end(&id, role, step.at, was_open);
         }
         if step.event.is_none() {
             self.stats.deadlines += 1;
@@ -1395,8 +1392,8 @@ impl Runner {
         self.program.rules_hash.clone()
     }
 
-    /// The ledger's side of a sample ending.
-    fn end(&mut self, id: &ImmutableString, state: &str, at: DateTime<Utc>, was_open: bool) {
+    /// The ledger's side of a sample ending, by the role of the state it ends in.
+    fn end(&mut self, id: &ImmutableString, role: Option<Role>, at: DateTime<Utc>, was_open: bool) {
         let Some(inst) = self.samples.get(id) else {
             return;
         };
@@ -1414,13 +1411,15 @@ impl Runner {
         if was_open {
             history.open -= 1;
         }
-        if state == COMPLETED_STATE {
-            history.completed += 1;
-            ledger.completed += 1;
-        } else if state.ends_with("_cancelled") {
-            history.last_cancelled = Some(at);
+        match role {
+            Some(Role::Fulfilled) => {
+                history.completed += 1;
+                ledger.completed += 1;
+            }
+            Some(r) if r.is_cancellation() => history.last_cancelled = Some(at),
+            _ => {}
         }
-        if state == BREACH_STATE {
+        if role == Some(Role::Breach) {
             ledger.breaches.push(at);
         }
         self.dirty_ledgers.insert(creator);

@@ -22,6 +22,12 @@ pub enum Problem {
     UnknownState(#[from] UnknownState),
     #[error(transparent)]
     #[diagnostic(transparent)]
+    BadRole(#[from] BadRole),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    MissingRole(#[from] MissingRole),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     UnknownEvent(#[from] UnknownEvent),
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -470,4 +476,35 @@ pub struct UnusedHook {
     pub src: Source,
     #[label("declared here")]
     pub span: SourceSpan,
+}
+
+/// A state's `role` that is no role, or that the state cannot have (an end's role on a state
+/// that is not terminal), or a role given twice where one state may have it.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(workflow::bad_role))]
+pub struct BadRole {
+    pub message: String,
+    #[source_code]
+    pub src: Source,
+    #[label("here")]
+    pub span: SourceSpan,
+    #[help]
+    pub help: Option<String>,
+}
+
+/// A workflow that declares no state of a role its rules depend on: the ledger would never
+/// record what the rules read (a breach, a completion, a cancellation).
+#[derive(Debug, Error, Diagnostic)]
+#[error("workflow `{workflow}` declares no `role: {role}` state, which the rules need")]
+#[diagnostic(code(workflow::missing_role))]
+pub struct MissingRole {
+    pub workflow: String,
+    pub role: &'static str,
+    #[source_code]
+    pub src: Source,
+    #[label("no state here has `role: {role}`")]
+    pub span: SourceSpan,
+    #[help]
+    pub help: Option<String>,
 }

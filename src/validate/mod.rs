@@ -203,6 +203,14 @@ fn is_snake_case(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+fn quoted_roles() -> String {
+    vocab::ROLES
+        .iter()
+        .map(|(n, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn hint(best: Option<&str>) -> Option<String> {
     best.map(|b| format!("did you mean `{b}`?"))
 }
@@ -239,6 +247,7 @@ impl Checker<'_> {
         for state in &w.states {
             self.state(state);
         }
+        self.roles();
         let mut deadlines: Vec<&Spanned<String>> = Vec::new();
         for state in &w.states {
             deadlines.extend(state.deadlines.iter().map(|d| &d.name));
@@ -259,6 +268,70 @@ impl Checker<'_> {
             self.sample_deadline(deadline);
         }
         self.warnings();
+    }
+
+    /// Each state's `role` is a role it can have; a role that one state may have is not given
+    /// to two.
+    fn roles(&mut self) {
+        let w = self.w;
+        let mut first: Vec<(vocab::Role, &Spanned<String>)> = Vec::new();
+        for state in &w.states {
+            let Some(role) = &state.role else { continue };
+            let Some(known) = vocab::Role::named(&role.value) else {
+                self.push(BadRole {
+                    message: format!("unknown role `{}`", role.value),
+                    src: self.src.clone(),
+                    span: role.span.into(),
+                    help: hint(did_you_mean(
+                        &role.value,
+                        vocab::ROLES.iter().map(|(n, _)| *n),
+                    ))
+                    .or_else(|| Some(format!("one of {}", quoted_roles()))),
+                });
+                continue;
+            };
+            if known.is_end() != state.terminal {
+                let message = if known.is_end() {
+                    format!(
+                        "state `{}` has role `{}`, an end, but is not `terminal: true`",
+                        state.name.value, role.value
+                    )
+                } else {
+                    format!(
+                        "state `{}` is terminal, but `{}` is the role of a state a sample passes through",
+                        state.name.value, role.value
+                    )
+                };
+                self.push(BadRole {
+                    message,
+                    src: self.src.clone(),
+                    span: role.span.into(),
+                    help: Some(
+                        "`fulfilled`, `breach` and `cancelled` are for ends; `approved` and `shipped` for states on the way".into(),
+                    ),
+                });
+            }
+            if known.is_unique() {
+                if let Some((_, other)) = first.iter().find(|(r, _)| *r == known) {
+                    self.push(BadRole {
+                        message: format!(
+                            "role `{}` is given to two states; one state has it",
+                            role.value
+                        ),
+                        src: self.src.clone(),
+                        span: role.span.into(),
+                        help: Some(format!(
+                            "also given at line {}",
+                            diagnostic::LineIndex::new(self.src.inner())
+                                .line_col(other.span.offset)
+                                .0
+                        )),
+                    });
+                    continue;
+                }
+                first.push((known, role));
+            }
+        }
     }
 
     fn name(&mut self, what: &'static str, name: &Spanned<String>) {

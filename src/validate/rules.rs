@@ -1,14 +1,38 @@
 //! Checks between workflows and rules: every hook a workflow names is defined in
 //! `default.rhai`, and every `policy.<name>` a workflow reads is a duration of the policy.
 
-use crate::definition::vocab::did_you_mean;
+use crate::definition::vocab::{did_you_mean, Role};
 use crate::definition::{Duration, Workflow};
 use crate::diagnostic::Spanned;
 use crate::rules::{
     param_named, BadValue, Kind, MissingHook, RuleSet, UnknownPolicyParam, DEFAULT_SCRIPT, PARAMS,
 };
 
-use super::Problem;
+use super::{MissingRole, Problem};
+
+/// What the ledger keeps of a role's states, and the reads of it that need the role.
+const NEEDS: &[(&str, Role, &str)] = &[
+    (
+        "breaches_within",
+        Role::Breach,
+        "a breach on the creator's ledger",
+    ),
+    (
+        "completed",
+        Role::Fulfilled,
+        "a completed sample on the creator's ledger",
+    ),
+    (
+        "has_product",
+        Role::Fulfilled,
+        "a completed sample of the product",
+    ),
+    (
+        "cancelled_within",
+        Role::Cancelled,
+        "the product's last cancellation",
+    ),
+];
 
 /// The hooks that screening calls on its own, beyond those a workflow names.
 const SCREENING_HOOKS: &[&str] = &["tier"];
@@ -38,6 +62,37 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
                         .into(),
                     ));
                 }
+            }
+        }
+        let mut missing: Vec<Role> = Vec::new();
+        for (read, role, keeps) in NEEDS {
+            let Some(at) = rules.reads("Ledger", read) else {
+                continue;
+            };
+            if missing.contains(role) {
+                continue;
+            }
+            // A breach is a cancellation too.
+            let has = w.states.iter().any(|s| {
+                s.role().is_some_and(|r| {
+                    r == *role || (*role == Role::Cancelled && r.is_cancellation())
+                })
+            });
+            if !has {
+                missing.push(*role);
+                problems.push(Problem::from(MissingRole {
+                    workflow: w.name.value.clone(),
+                    role: role.name(),
+                    src: w.source.clone(),
+                    span: w.name.span.into(),
+                    help: Some(format!(
+                        "`{}:{}:{}` reads `ledger.{read}`, which counts {keeps}; give the state that means it `role: {}`",
+                        rules.dir().join(&at.file).display(),
+                        at.line,
+                        at.column,
+                        role.name()
+                    )),
+                }));
             }
         }
         for duration in durations(w) {
