@@ -40,6 +40,9 @@
 //! assert_eq!(problems[0].to_string(), "unknown state `endd`");
 //! ```
 
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod analysis;
 pub mod cli;
 pub mod definition;
