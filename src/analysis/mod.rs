@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::definition::vocab::Role;
+use crate::definition::vocab::{EventKind, Role};
 use crate::graph::WorkflowGraph;
 use crate::runtime::{Instance, Record};
 
@@ -44,9 +44,9 @@ impl Roles {
 }
 
 /// The event that delivers a sample.
-pub const DELIVERED_TRIGGER: &str = "sample_delivered";
+pub const DELIVERED_TRIGGER: &str = EventKind::SampleDelivered.name();
 /// The event that posts content.
-pub const POSTED_TRIGGER: &str = "content_posted";
+pub const POSTED_TRIGGER: &str = EventKind::ContentPosted.name();
 /// The reason a post that does not qualify is recorded with.
 pub const NOT_QUALIFYING: &str = "not_qualifying";
 

@@ -6,6 +6,7 @@
 //! `watch --spool` holds it, the event is handed to that process through its spool and the
 //! command waits for the reply; any other holder is named and the command exits 1.
 
+use crate::definition::vocab::EventKind;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -102,7 +103,13 @@ fn credit(text: &str) -> Result<f64, String> {
 pub fn review(cli: &Cli, args: &ReviewArgs) -> Result<u8, CliError> {
     let decision = if args.approve { "approve" } else { "reject" };
     let fields = json!({"sample": args.sample, "decision": decision, "note": args.note});
-    act(cli, "review", "sample_reviewed", fields, &args.who)
+    act(
+        cli,
+        "review",
+        EventKind::SampleReviewed.name(),
+        fields,
+        &args.who,
+    )
 }
 
 pub fn ship(cli: &Cli, args: &ShipArgs) -> Result<u8, CliError> {
@@ -110,7 +117,13 @@ pub fn ship(cli: &Cli, args: &ShipArgs) -> Result<u8, CliError> {
         "sample": args.sample, "tracking_number": args.tracking, "carrier": args.carrier,
         "shipping_cost": args.cost, "note": args.note,
     });
-    act(cli, "ship", "sample_shipped", fields, &args.who)
+    act(
+        cli,
+        "ship",
+        EventKind::SampleShipped.name(),
+        fields,
+        &args.who,
+    )
 }
 
 pub fn adjust(cli: &Cli, args: &AdjustArgs) -> Result<u8, CliError> {
@@ -118,7 +131,13 @@ pub fn adjust(cli: &Cli, args: &AdjustArgs) -> Result<u8, CliError> {
         "creator": {"id": args.creator}, "credit": args.credit, "block_days": args.block_days,
         "note": args.note,
     });
-    act(cli, "adjust", "creator_adjusted", fields, &args.who)
+    act(
+        cli,
+        "adjust",
+        EventKind::CreatorAdjusted.name(),
+        fields,
+        &args.who,
+    )
 }
 
 /// How long an ops command waits for a live `watch` to apply its event.

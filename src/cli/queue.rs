@@ -1,6 +1,7 @@
 //! `sampleflow queue`: pending reviews, soonest expiry first, with the screening reason and
 //! the creator's key figures. The ops team's daily work list.
 
+use crate::definition::vocab::EventKind;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -66,7 +67,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         graphs
             .iter()
             .find(|g| g.workflow().name.value == inst.workflow)
-            .is_some_and(|g| g.move_for(inst.state(), "sample_reviewed").is_some())
+            .is_some_and(|g| {
+                g.move_for(inst.state(), EventKind::SampleReviewed.name())
+                    .is_some()
+            })
     };
     let mut queue: Vec<(&Instance, DateTime<Utc>)> = samples
         .iter()

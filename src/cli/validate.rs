@@ -1,6 +1,7 @@
 //! `sampleflow validate`: checks workflows, rules and policy, and prints every problem with
 //! file:line:column.
 
+use crate::definition::vocab::EventKind;
 use std::collections::BTreeSet;
 use std::io::Write;
 
@@ -92,7 +93,7 @@ fn count_requests(path: &std::path::Path) -> std::io::Result<Counts> {
         let Ok(event) = serde_json::from_slice::<serde_json::Value>(l.bytes) else {
             continue;
         };
-        if event.get("type").and_then(|t| t.as_str()) != Some("sample_requested") {
+        if event.get("type").and_then(|t| t.as_str()) != Some(EventKind::SampleRequested.name()) {
             continue;
         }
         let category = event.pointer("/product/category").and_then(|c| c.as_str());

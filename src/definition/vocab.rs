@@ -19,9 +19,65 @@ pub enum EventScope {
     Clock,
 }
 
+/// Every event type of the contract, as one enum: a new event type is a new variant, and every
+/// `match` on it that the compiler finds is the checklist of what to do for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    SampleRequested,
+    SampleReviewed,
+    SampleWithdrawn,
+    SampleShipped,
+    TrackingUpdated,
+    SampleDelivered,
+    DeliveryFailed,
+    ExtensionRequested,
+    AppealFiled,
+    ContentPosted,
+    ContentRemoved,
+    ContentMetrics,
+    ProductUnavailable,
+    CreatorAdjusted,
+    Tick,
+}
+
+impl EventKind {
+    /// The contract's name, letter for letter.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventKind::SampleRequested => "sample_requested",
+            EventKind::SampleReviewed => "sample_reviewed",
+            EventKind::SampleWithdrawn => "sample_withdrawn",
+            EventKind::SampleShipped => "sample_shipped",
+            EventKind::TrackingUpdated => "tracking_updated",
+            EventKind::SampleDelivered => "sample_delivered",
+            EventKind::DeliveryFailed => "delivery_failed",
+            EventKind::ExtensionRequested => "extension_requested",
+            EventKind::AppealFiled => "appeal_filed",
+            EventKind::ContentPosted => "content_posted",
+            EventKind::ContentRemoved => "content_removed",
+            EventKind::ContentMetrics => "content_metrics",
+            EventKind::ProductUnavailable => "product_unavailable",
+            EventKind::CreatorAdjusted => "creator_adjusted",
+            EventKind::Tick => "tick",
+        }
+    }
+
+    /// What the contract says of this event type.
+    pub fn event_type(self) -> &'static EventType {
+        &EVENT_TYPES[self as usize]
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One event type of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventType {
+    pub kind: EventKind,
     pub name: &'static str,
     pub scope: EventScope,
     /// Fields whose value may pick a move (`field:` in a workflow), with their allowed values.
@@ -49,42 +105,43 @@ const UNAVAILABLE_REASONS: &[&str] = &["out_of_stock", "deactivated"];
 
 /// Every event type of the contract, in the contract's order.
 pub const EVENT_TYPES: &[EventType] = &[
-    event("sample_requested", EventScope::Create, &[]),
+    event(EventKind::SampleRequested, EventScope::Create, &[]),
     event(
-        "sample_reviewed",
+        EventKind::SampleReviewed,
         EventScope::Sample,
         &[("decision", REVIEW_DECISIONS)],
     ),
-    event("sample_withdrawn", EventScope::Sample, &[]),
-    event("sample_shipped", EventScope::Sample, &[]),
-    event("tracking_updated", EventScope::Sample, &[]),
-    event("sample_delivered", EventScope::Sample, &[]),
+    event(EventKind::SampleWithdrawn, EventScope::Sample, &[]),
+    event(EventKind::SampleShipped, EventScope::Sample, &[]),
+    event(EventKind::TrackingUpdated, EventScope::Sample, &[]),
+    event(EventKind::SampleDelivered, EventScope::Sample, &[]),
     event(
-        "delivery_failed",
+        EventKind::DeliveryFailed,
         EventScope::Sample,
         &[("reason", DELIVERY_FAILURES)],
     ),
-    event("extension_requested", EventScope::Sample, &[]),
-    event("appeal_filed", EventScope::Sample, &[]),
-    event("content_posted", EventScope::Sample, &[]),
-    event("content_removed", EventScope::Sample, &[]),
-    event("content_metrics", EventScope::Sample, &[]),
+    event(EventKind::ExtensionRequested, EventScope::Sample, &[]),
+    event(EventKind::AppealFiled, EventScope::Sample, &[]),
+    event(EventKind::ContentPosted, EventScope::Sample, &[]),
+    event(EventKind::ContentRemoved, EventScope::Sample, &[]),
+    event(EventKind::ContentMetrics, EventScope::Sample, &[]),
     event(
-        "product_unavailable",
+        EventKind::ProductUnavailable,
         EventScope::Product,
         &[("reason", UNAVAILABLE_REASONS)],
     ),
-    event("creator_adjusted", EventScope::Creator, &[]),
-    event("tick", EventScope::Clock, &[]),
+    event(EventKind::CreatorAdjusted, EventScope::Creator, &[]),
+    event(EventKind::Tick, EventScope::Clock, &[]),
 ];
 
 const fn event(
-    name: &'static str,
+    kind: EventKind,
     scope: EventScope,
     choice_fields: &'static [(&'static str, &'static [&'static str])],
 ) -> EventType {
     EventType {
-        name,
+        kind,
+        name: kind.name(),
         scope,
         choice_fields,
     }
@@ -128,6 +185,15 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_kind_is_at_its_place_in_the_table() {
+        for (i, t) in EVENT_TYPES.iter().enumerate() {
+            assert_eq!(t.kind as usize, i, "{}", t.name);
+            assert_eq!(t.kind.event_type().name, t.name);
+        }
+        assert_eq!(EVENT_TYPES.len(), EventKind::Tick as usize + 1);
+    }
 
     #[test]
     fn names_are_unique_and_snake_case() {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::definition::vocab::{self, EventScope};
+use crate::definition::vocab::{self, EventKind, EventScope};
 use crate::rules::{Creator, Post, Product};
 
 /// Why an event was refused, in the contract's order: the first that applies is reported.
@@ -72,7 +72,7 @@ impl Refusal {
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: ImmutableString,
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub at: DateTime<Utc>,
     /// The sample it names (absent for product, creator and clock events).
     pub sample: Option<ImmutableString>,
@@ -212,7 +212,7 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
         ),
         _ => None,
     };
-    let body = body(event_type.name, &fields).map_err(|m| bad(ErrorKind::InvalidField, m))?;
+    let body = body(event_type.kind, &fields).map_err(|m| bad(ErrorKind::InvalidField, m))?;
     let by = fields
         .optional::<String>("by")
         .map_err(|m| bad(ErrorKind::InvalidField, m))?;
@@ -221,7 +221,7 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
         .map_err(|m| bad(ErrorKind::InvalidField, m))?;
     Ok(Event {
         id: id.into(),
-        kind: event_type.name,
+        kind: event_type.kind,
         at,
         sample,
         by: by.map(Into::into),
@@ -230,9 +230,9 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
     })
 }
 
-fn body(kind: &str, f: &Fields) -> Result<Body, String> {
+fn body(kind: EventKind, f: &Fields) -> Result<Body, String> {
     Ok(match kind {
-        "sample_requested" => {
+        EventKind::SampleRequested => {
             let creator: Creator = f.object("creator", CREATOR_FIELDS)?;
             check_creator(&creator)?;
             let product: Product = f.object("product", PRODUCT_FIELDS)?;
@@ -253,11 +253,11 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
                 workflow: f.optional("workflow")?,
             }
         }
-        "sample_reviewed" => Body::Reviewed {
+        EventKind::SampleReviewed => Body::Reviewed {
             decision: one_of(f, "decision", &["approve", "reject"])?,
             reason: f.optional("reason")?,
         },
-        "sample_shipped" => {
+        EventKind::SampleShipped => {
             let shipping_cost = f.optional::<f64>("shipping_cost")?.unwrap_or(0.0);
             money("shipping_cost", shipping_cost)?;
             Body::Shipped {
@@ -266,23 +266,23 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
                 shipping_cost,
             }
         }
-        "tracking_updated" => {
+        EventKind::TrackingUpdated => {
             f.optional::<String>("status")?;
             f.optional::<String>("location")?;
             Body::Plain
         }
-        "delivery_failed" => Body::DeliveryFailed {
+        EventKind::DeliveryFailed => Body::DeliveryFailed {
             reason: one_of(
                 f,
                 "reason",
                 &["invalid_address", "customs_hold", "lost", "returned"],
             )?,
         },
-        "appeal_filed" => {
+        EventKind::AppealFiled => {
             f.optional::<String>("reason")?;
             Body::Plain
         }
-        "content_posted" => {
+        EventKind::ContentPosted => {
             let post: Post = f.whole(POST_FIELDS)?;
             non_empty("content_id", post.content_id.to_string())?;
             match post.format.as_str() {
@@ -299,10 +299,10 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
             }
             Body::Posted(Arc::new(post))
         }
-        "content_removed" => Body::Removed {
+        EventKind::ContentRemoved => Body::Removed {
             content_id: non_empty("content_id", f.required::<String>("content_id")?)?.into(),
         },
-        "content_metrics" => {
+        EventKind::ContentMetrics => {
             let metrics: Metrics = f.whole(METRICS_FIELDS)?;
             non_empty("content_id", metrics.content_id.to_string())?;
             for (name, v) in [
@@ -316,14 +316,14 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
             money("gmv", metrics.gmv.unwrap_or(0.0))?;
             Body::Metrics(metrics)
         }
-        "product_unavailable" => {
+        EventKind::ProductUnavailable => {
             let product: IdOnly = f.object("product", &["id"])?;
             Body::ProductUnavailable {
                 product: non_empty("product.id", product.id)?.into(),
                 reason: one_of(f, "reason", &["out_of_stock", "deactivated"])?,
             }
         }
-        "creator_adjusted" => {
+        EventKind::CreatorAdjusted => {
             let creator: IdOnly = f.object("creator", &["id"])?;
             let credit: Option<f64> = f.optional("credit")?;
             if let Some(c) = credit.filter(|c| !(-MAX_CREDIT..=MAX_CREDIT).contains(c)) {
@@ -344,7 +344,10 @@ fn body(kind: &str, f: &Fields) -> Result<Body, String> {
                 block_days,
             }
         }
-        _ => Body::Plain,
+        EventKind::SampleWithdrawn
+        | EventKind::SampleDelivered
+        | EventKind::ExtensionRequested
+        | EventKind::Tick => Body::Plain,
     })
 }
 

@@ -24,7 +24,7 @@ use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::definition::vocab::Role;
+use crate::definition::vocab::{EventKind, Role};
 use crate::definition::{vocab, Duration, Move, Reason, DEFAULT_WORKFLOW};
 use crate::graph::WorkflowGraph;
 use crate::rules::{
@@ -495,7 +495,16 @@ impl Runner {
         match &e.body {
             Body::Requested { creator, .. } => self.restore_ledger(&creator.id),
             Body::CreatorAdjusted { creator, .. } => self.restore_ledger(creator),
-            _ => {}
+            // A sample's ledger came back with the sample above; a product event's samples are
+            // those in memory, which hold every open one.
+            Body::Reviewed { .. }
+            | Body::Shipped { .. }
+            | Body::DeliveryFailed { .. }
+            | Body::Posted(_)
+            | Body::Removed { .. }
+            | Body::Metrics(_)
+            | Body::ProductUnavailable { .. }
+            | Body::Plain => {}
         }
     }
 
@@ -816,8 +825,17 @@ impl Runner {
                 self.dirty_ledgers.insert(creator.clone());
                 Ok(())
             }
-            _ if e.sample.is_some() => self.sample_event(e),
-            _ => Ok(()),
+            Body::Reviewed { .. }
+            | Body::Shipped { .. }
+            | Body::DeliveryFailed { .. }
+            | Body::Posted(_)
+            | Body::Removed { .. }
+            | Body::Metrics(_)
+            | Body::Plain => match e.sample {
+                Some(_) => self.sample_event(e),
+                // A tick: it moved the clock, which is all it does.
+                None => Ok(()),
+            },
         }
     }
 
@@ -1046,7 +1064,7 @@ impl Runner {
                 ),
             ));
         };
-        let Some(mv) = flow.graph.move_for(&state, e.kind) else {
+        let Some(mv) = flow.graph.move_for(&state, e.kind.name()) else {
             let takes: Vec<&str> = flow
                 .graph
                 .state(&state)
@@ -1067,7 +1085,7 @@ impl Runner {
         };
         for d in flow.graph.sample_deadlines() {
             let Some(extend) = &d.extend else { continue };
-            if extend.on.value != e.kind {
+            if extend.on.value != e.kind.name() {
                 continue;
             }
             let used = inst.extensions.get(&d.name.value).copied().unwrap_or(0);
@@ -1163,7 +1181,13 @@ impl Runner {
                     self.dirty_ledgers.insert(creator);
                 }
             }
-            _ => {}
+            Body::Requested { .. }
+            | Body::Reviewed { .. }
+            | Body::DeliveryFailed { .. }
+            | Body::Removed { .. }
+            | Body::ProductUnavailable { .. }
+            | Body::CreatorAdjusted { .. }
+            | Body::Plain => {}
         }
     }
 
@@ -1171,7 +1195,7 @@ impl Runner {
     fn extend_deadlines(&mut self, flow: &Flow, id: &ImmutableString, e: &Event) {
         for d in flow.graph.sample_deadlines() {
             let Some(extend) = &d.extend else { continue };
-            if extend.on.value != e.kind {
+            if extend.on.value != e.kind.name() {
                 continue;
             }
             let Some(inst) = self.samples.get(id) else {
@@ -1286,7 +1310,7 @@ impl Runner {
             inst.sample.state = step.to.as_str().into();
             if let Some(content) = &step.content {
                 inst.sample.keep_up_content = Some(content.clone());
-            } else if step.trigger == "content_removed" {
+            } else if step.trigger == EventKind::ContentRemoved.name() {
                 inst.sample.keep_up_content = None;
             }
             if !terminal {
@@ -1629,7 +1653,7 @@ impl Runner {
             let Some(flow) = self.flow(&inst.workflow) else {
                 continue;
             };
-            let Some(mv) = flow.graph.move_for(inst.state(), e.kind) else {
+            let Some(mv) = flow.graph.move_for(inst.state(), e.kind.name()) else {
                 continue;
             };
             let (to, reason, acts) = self.resolve(mv, e, None);
