@@ -131,3 +131,73 @@ fn evicting_ended_samples_changes_no_output_of_a_generated_stream() {
     assert!(evicted > 1_000, "samples left memory: {evicted}");
     assert_eq!(out, reference);
 }
+
+/// `run` through the binary on the SQLite store, evicting every `every` endings.
+fn run_binary(events: &std::path::Path, every: &str) -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let out = common::bin(&db)
+        .env("SAMPLEFLOW_EVICT_AFTER", every)
+        .env("SAMPLEFLOW_BATCH", "97")
+        .arg("run")
+        .arg(events)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let summary = common::stderr(&out);
+    let records = String::from_utf8(out.stdout).unwrap();
+    (dir, records, summary)
+}
+
+#[test]
+fn run_that_lets_ended_samples_go_writes_what_a_run_that_keeps_them_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.jsonl");
+    let mut text = Vec::new();
+    let options = Options {
+        samples: 1_500,
+        seed: 7,
+        ..Options::default()
+    };
+    generate(&options, &mut text).unwrap();
+    std::fs::write(&events, &text).unwrap();
+    // Every 25 endings (after a commit) against never.
+    let (a, records_a, summary_a) = run_binary(&events, "25");
+    let (b, records_b, summary_b) = run_binary(&events, "1000000000");
+    assert!(records_a.lines().count() > 9_000);
+    assert_eq!(records_a, records_b);
+    // The summary's samples per state come from the store, whatever left memory.
+    let states = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("samples: "))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(states(&summary_a), states(&summary_b));
+    let requested = String::from_utf8_lossy(&text)
+        .matches("\"type\":\"sample_requested\"")
+        .count();
+    assert!(
+        states(&summary_a).starts_with(&format!("samples: {requested} (")),
+        "{summary_a}"
+    );
+    // And the store holds the same samples and ledgers.
+    let all = |d: &tempfile::TempDir| {
+        let out = common::bin(&d.path().join("s.db"))
+            .args(["show", "--all"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(all(&a), all(&b));
+    let creator = |d: &tempfile::TempDir, c: &str| {
+        let out = common::bin(&d.path().join("s.db"))
+            .args(["show", "--creator", c])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for c in ["c1", "c17", "c300"] {
+        assert_eq!(creator(&a, c), creator(&b, c), "ledger of {c}");
+    }
+}

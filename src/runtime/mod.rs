@@ -259,8 +259,9 @@ pub struct Runner {
     /// them); a collision only costs a look-up that finds nothing.
     evicted_samples: HashSet<u64>,
     evicted_ledgers: HashSet<u64>,
-    /// Samples that ended since the last eviction.
+    /// Samples that ended since the last eviction, and how many make an eviction.
     ended_since: usize,
+    evict_after: usize,
     pub stats: Stats,
 }
 
@@ -272,6 +273,15 @@ pub trait Fallback: Send {
 
 /// After this many samples ended, they leave memory (see [`Runner::evict`]).
 pub const EVICT_AFTER: usize = 4_096;
+
+/// [`EVICT_AFTER`], or `SAMPLEFLOW_EVICT_AFTER` (tests evict often to prove it changes nothing).
+fn evict_after() -> usize {
+    std::env::var("SAMPLEFLOW_EVICT_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(EVICT_AFTER)
+}
 
 fn short_fingerprint(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes())
@@ -351,6 +361,7 @@ impl Runner {
             evicted_samples: HashSet::new(),
             evicted_ledgers: HashSet::new(),
             ended_since: 0,
+            evict_after: evict_after(),
             stats: Stats::default(),
         };
         for inst in snapshot.samples {
@@ -440,11 +451,16 @@ impl Runner {
         self.fallback = Some(fallback);
     }
 
+    /// True when enough samples ended since the last eviction for [`Runner::evict`] to drop them.
+    pub fn wants_eviction(&self) -> bool {
+        self.fallback.is_some() && self.ended_since >= self.evict_after
+    }
+
     /// Drops from memory what has ended and is committed, when enough has ended since the last
     /// time (or always, with `force`). Call it only right after a commit: what it drops must be
     /// in the store the fallback reads. Returns the samples dropped.
     pub fn evict(&mut self, force: bool) -> usize {
-        if self.fallback.is_none() || !(force || self.ended_since >= EVICT_AFTER) {
+        if self.fallback.is_none() || !(force || self.ended_since >= self.evict_after) {
             return 0;
         }
         self.ended_since = 0;

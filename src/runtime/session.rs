@@ -194,6 +194,11 @@ fn run_input(
     };
     let mut runner = Runner::new(program, snapshot);
     runner.stats = run.stats.clone();
+    // Ended samples leave memory once committed, read back from the store if named again.
+    if let Some(reader) = store.reader() {
+        runner.set_fallback(reader);
+        runner.evict(true);
+    }
     let mut reader: LineReader<Box<dyn BufRead>> = match input {
         Input::File(mut file) => {
             file.seek(SeekFrom::Start(run.offset)).map_err(read_err)?;
@@ -253,6 +258,11 @@ fn run_input(
             batch.run = run.clone();
             writer.send(std::mem::take(&mut batch))?;
             in_batch = 0;
+            if runner.wants_eviction() {
+                // What leaves memory must be in the store the fallback reads.
+                writer.wait_committed();
+                runner.evict(false);
+            }
         }
     }
     if failure.is_none() {
@@ -266,14 +276,14 @@ fn run_input(
     batch.changes = runner.take_changes();
     batch.run = run.clone();
     writer.send(batch)?;
-    writer.finish()?;
+    let mut store = writer.finish()?;
     if let Some(failure) = failure {
         return Err(failure);
     }
     observer.progress(run.offset);
     Ok(Summary {
         stats: runner.stats.clone(),
-        states: runner.states(),
+        states: store.state_counts()?,
         elapsed: started.elapsed(),
         resumed_after: resume.map(|r| r.lines),
         lines_here: here,

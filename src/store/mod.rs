@@ -15,6 +15,7 @@ pub use memory::MemoryStore;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
@@ -173,6 +174,19 @@ pub trait Store: Send {
     fn save_versions(&mut self, versions: &[Version]) -> Result<(), StoreError>;
     /// Every version kept, oldest first.
     fn versions(&mut self) -> Result<Vec<Version>, StoreError>;
+    /// Samples per state, counted in the store (a runner holds only the samples in flight).
+    fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let mut counts = std::collections::BTreeMap::new();
+        for inst in self.samples()? {
+            *counts.entry(inst.state().to_string()).or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+    /// A second, read-only view of the committed state, for a runner that lets ended samples
+    /// leave memory ([`crate::runtime::Runner::set_fallback`]); `None` where there is none.
+    fn reader(&self) -> Option<Box<dyn crate::runtime::Fallback>> {
+        None
+    }
     /// Every record of every sample, in the order written, one at a time.
     fn each_record(
         &mut self,
@@ -188,22 +202,41 @@ type Finished = (Box<dyn Store>, Result<(), StoreError>);
 pub struct Writer {
     tx: Option<SyncSender<Batch>>,
     handle: Option<JoinHandle<Finished>>,
+    /// Batches committed so far (or `u64::MAX` once the thread stopped), and its signal.
+    committed: Arc<(Mutex<u64>, Condvar)>,
+    sent: u64,
 }
 
 impl Writer {
     pub fn spawn(mut store: Box<dyn Store>) -> Writer {
         let (tx, rx) = sync_channel::<Batch>(2);
+        let committed = Arc::new((Mutex::new(0u64), Condvar::new()));
+        let signal = committed.clone();
         let handle = std::thread::spawn(move || {
+            let done = |n: Option<u64>| {
+                let (count, cv) = &*signal;
+                if let Ok(mut c) = count.lock() {
+                    *c = n.unwrap_or(u64::MAX);
+                }
+                cv.notify_all();
+            };
+            let mut n = 0;
             for batch in rx {
                 if let Err(e) = store.commit(&batch) {
+                    done(None);
                     return (store, Err(e));
                 }
+                n += 1;
+                done(Some(n));
             }
+            done(None);
             (store, Ok(()))
         });
         Writer {
             tx: Some(tx),
             handle: Some(handle),
+            committed,
+            sent: 0,
         }
     }
 
@@ -211,9 +244,23 @@ impl Writer {
     pub fn send(&mut self, batch: Batch) -> Result<(), StoreError> {
         let sent = self.tx.as_ref().map(|tx| tx.send(batch).is_ok());
         if sent == Some(true) {
+            self.sent += 1;
             return Ok(());
         }
         self.finish().map(|_| ()).and(Err(StoreError::Writer))
+    }
+
+    /// Waits until every batch sent so far is committed (or the thread stopped, whose failure
+    /// the next `send` or `finish` gives).
+    pub fn wait_committed(&self) {
+        let (count, cv) = &*self.committed;
+        let Ok(mut c) = count.lock() else { return };
+        while *c < self.sent {
+            match cv.wait(c) {
+                Ok(next) => c = next,
+                Err(_) => return,
+            }
+        }
     }
 
     /// Waits for every queued batch and gives the store back.

@@ -190,6 +190,25 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state, count(*) FROM samples GROUP BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut counts = std::collections::BTreeMap::new();
+        for row in rows {
+            let (state, n) = row?;
+            counts.insert(state, n.max(0) as u64);
+        }
+        Ok(counts)
+    }
+
+    fn reader(&self) -> Option<Box<dyn crate::runtime::Fallback>> {
+        let path = self.conn.path().filter(|p| !p.is_empty())?;
+        let reader = SqliteStore::open_read(Path::new(path)).ok()?;
+        Some(Box::new(reader))
+    }
+
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         let samples = self.samples()?;
         let mut stmt = self.conn.prepare("SELECT creator, data FROM ledgers")?;
