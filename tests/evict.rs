@@ -201,3 +201,39 @@ fn run_that_lets_ended_samples_go_writes_what_a_run_that_keeps_them_writes() {
         assert_eq!(creator(&a, c), creator(&b, c), "ledger of {c}");
     }
 }
+
+#[test]
+fn diff_that_lets_ended_samples_go_finds_what_a_diff_that_keeps_them_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.jsonl");
+    let mut text = Vec::new();
+    let options = Options {
+        samples: 1_200,
+        seed: 11,
+        ..Options::default()
+    };
+    generate(&options, &mut text).unwrap();
+    std::fs::write(&events, &text).unwrap();
+    // A candidate that changes decisions: a lower price cap.
+    let cand = common::shipped_rules();
+    let policy = cand.path().join("policy.yaml");
+    let p = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, p.replace("price_cap: 50", "price_cap: 20")).unwrap();
+    let diff = |every: &str| {
+        let out = common::bin(&dir.path().join("none.db"))
+            .env("SAMPLEFLOW_EVICT_AFTER", every)
+            .args(["diff", "--base", "rules", "--candidate"])
+            .arg(cand.path())
+            .arg(&events)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let spilling = diff("10");
+    let keeping = diff("1000000000");
+    assert_eq!(spilling, keeping);
+    let d: serde_json::Value = serde_json::from_str(&spilling).unwrap();
+    assert!(d["summary"]["changed"].as_u64().unwrap() > 50, "{}", d["summary"]);
+}

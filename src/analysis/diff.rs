@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::{dollars, round, Collector, Facts, Roles};
-use crate::runtime::{Output, Program, Runner, Snapshot, Stats};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::rules::Ledger;
+use crate::runtime::{Fallback, Instance, Output, Program, Runner, Snapshot, Spilled, Stats};
 
 /// Where the events come from: a JSON Lines file, or the raw events kept in the store.
 #[derive(Debug, Clone)]
@@ -44,12 +48,39 @@ pub struct Replay {
     pub faulted: std::collections::BTreeSet<String>,
 }
 
-/// Replays `events` from an empty state through `program`.
+/// Ended samples and idle ledgers of a replay, out of the runner's memory and packed as JSON
+/// (a fraction of the size of the structures), given back when an event names them again.
+#[derive(Default)]
+struct Spill {
+    samples: HashMap<String, Box<[u8]>>,
+    ledgers: HashMap<String, Box<[u8]>>,
+}
+
+#[derive(Clone, Default)]
+struct SpillReader(Arc<Mutex<Spill>>);
+
+impl Fallback for SpillReader {
+    fn sample(&mut self, id: &str) -> Option<Instance> {
+        let spill = self.0.lock().ok()?;
+        serde_json::from_slice(spill.samples.get(id)?).ok()
+    }
+
+    fn ledger(&mut self, creator: &str) -> Option<Ledger> {
+        let spill = self.0.lock().ok()?;
+        serde_json::from_slice(spill.ledgers.get(creator)?).ok()
+    }
+}
+
+/// Replays `events` from an empty state through `program`. Samples that ended leave memory
+/// as they would in `run` (packed in memory here, as a diff writes no store): a replay's memory
+/// follows the samples in flight.
 pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
     let rules = program.rules.hash().to_string();
     let mut collector =
         Collector::new(Roles::from_graphs(program.flows.values().map(|f| &f.graph)));
     let mut runner = Runner::new(program, Snapshot::default());
+    let spill = SpillReader::default();
+    runner.set_fallback(Box::new(spill.clone()));
     let mut faults = Vec::new();
     let mut faulted = std::collections::BTreeSet::new();
     let mut drain = |runner: &mut Runner| {
@@ -61,6 +92,26 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
             if let Output::Record(r) = out {
                 collector.observe(&r);
             }
+        }
+        if runner.wants_eviction() {
+            let Ok(mut packed) = spill.0.lock() else {
+                return;
+            };
+            runner.spill(&mut |gone| match gone {
+                Spilled::Sample(inst) => {
+                    collector.settle(&inst);
+                    if let Ok(bytes) = serde_json::to_vec(&inst) {
+                        packed
+                            .samples
+                            .insert(inst.id().to_string(), bytes.into_boxed_slice());
+                    }
+                }
+                Spilled::Ledger(creator, ledger) => {
+                    if let Ok(bytes) = serde_json::to_vec(&*ledger) {
+                        packed.ledgers.insert(creator, bytes.into_boxed_slice());
+                    }
+                }
+            });
         }
     };
     match events {

@@ -165,6 +165,8 @@ impl Facts {
 pub struct Collector {
     roles: Roles,
     milestones: BTreeMap<String, Milestones>,
+    /// The facts of samples that left the runner's memory, as they were then.
+    settled: BTreeMap<String, Facts>,
 }
 
 impl Collector {
@@ -173,7 +175,20 @@ impl Collector {
         Collector {
             roles,
             milestones: BTreeMap::new(),
+            settled: BTreeMap::new(),
         }
+    }
+
+    /// Keeps the facts of a sample that leaves the runner's memory; one in memory at the end
+    /// (read back since, and moved on) counts instead.
+    pub fn settle(&mut self, inst: &Instance) {
+        let m = self
+            .milestones
+            .get(inst.id().as_str())
+            .copied()
+            .unwrap_or_default();
+        self.settled
+            .insert(inst.id().to_string(), Facts::of(inst, m));
     }
 
     pub fn observe(&mut self, r: &Record) {
@@ -188,21 +203,21 @@ impl Collector {
         }
     }
 
-    /// The facts of every sample, by id.
+    /// The facts of every sample, by id: those of `samples`, and of those settled before.
     pub fn finish<'a>(
         self,
         samples: impl Iterator<Item = &'a Instance>,
     ) -> BTreeMap<String, Facts> {
-        samples
-            .map(|inst| {
-                let m = self
-                    .milestones
-                    .get(inst.id().as_str())
-                    .copied()
-                    .unwrap_or_default();
-                (inst.id().to_string(), Facts::of(inst, m))
-            })
-            .collect()
+        let mut facts = self.settled;
+        for inst in samples {
+            let m = self
+                .milestones
+                .get(inst.id().as_str())
+                .copied()
+                .unwrap_or_default();
+            facts.insert(inst.id().to_string(), Facts::of(inst, m));
+        }
+        facts
     }
 }
 

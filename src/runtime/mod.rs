@@ -271,6 +271,13 @@ pub trait Fallback: Send {
     fn ledger(&mut self, creator: &str) -> Option<Ledger>;
 }
 
+/// What [`Runner::spill`] hands over as it leaves memory.
+#[derive(Debug)]
+pub enum Spilled {
+    Sample(Instance),
+    Ledger(String, Arc<Ledger>),
+}
+
 /// After this many samples ended, they leave memory (see [`Runner::evict`]).
 pub const EVICT_AFTER: usize = 4_096;
 
@@ -463,6 +470,19 @@ impl Runner {
         if self.fallback.is_none() || !(force || self.ended_since >= self.evict_after) {
             return 0;
         }
+        self.drop_ended(&mut |_| {})
+    }
+
+    /// For a runner with no store (a diff's replay): hands every ended sample and idle ledger
+    /// to `keep`, which the fallback must give back, and drops them from memory. Changes are
+    /// not kept for a store either. Returns the samples handed over.
+    pub fn spill(&mut self, keep: &mut dyn FnMut(Spilled)) -> usize {
+        self.dirty_samples.clear();
+        self.dirty_ledgers.clear();
+        self.drop_ended(keep)
+    }
+
+    fn drop_ended(&mut self, keep: &mut dyn FnMut(Spilled)) -> usize {
         self.ended_since = 0;
         let ended: Vec<ImmutableString> = self
             .samples
@@ -472,7 +492,9 @@ impl Runner {
             .collect();
         // An ended sample is in no product's index: `end` took it out.
         for id in &ended {
-            self.samples.remove(id);
+            if let Some(inst) = self.samples.remove(id) {
+                keep(Spilled::Sample(inst));
+            }
             self.evicted_samples.insert(short_fingerprint(id));
         }
         let busy: HashSet<&ImmutableString> =
@@ -484,7 +506,9 @@ impl Runner {
             .cloned()
             .collect();
         for creator in idle {
-            self.ledgers.remove(&creator);
+            if let Some(ledger) = self.ledgers.remove(&creator) {
+                keep(Spilled::Ledger(creator.to_string(), ledger));
+            }
             self.evicted_ledgers.insert(short_fingerprint(&creator));
         }
         ended.len()
