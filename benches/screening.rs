@@ -28,6 +28,10 @@ fn rate(inputs: &[ScreenInput], time: Duration, mut decide: impl FnMut(&ScreenIn
     decisions as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The allocator of the shipped binary (src/main.rs), so that the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let rules = RuleSet::load(Path::new("rules")).unwrap_or_else(|e| panic!("{e:?}"));
     let native = NativeRules::new(rules.policy());

@@ -4,6 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc: the runner allocates and frees many small values on two threads (runner and store
+/// writer, or a diff's two replays), where glibc's arenas fragment and hold memory.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sampleflow::cli::{self, Cli};
 
 fn main() -> ExitCode {

@@ -235,5 +235,9 @@ fn diff_that_lets_ended_samples_go_finds_what_a_diff_that_keeps_them_finds() {
     let keeping = diff("1000000000");
     assert_eq!(spilling, keeping);
     let d: serde_json::Value = serde_json::from_str(&spilling).unwrap();
-    assert!(d["summary"]["changed"].as_u64().unwrap() > 50, "{}", d["summary"]);
+    assert!(
+        d["summary"]["changed"].as_u64().unwrap() > 50,
+        "{}",
+        d["summary"]
+    );
 }

@@ -48,8 +48,8 @@ pub struct Replay {
     pub faulted: std::collections::BTreeSet<String>,
 }
 
-/// Ended samples and idle ledgers of a replay, out of the runner's memory and packed as JSON
-/// (a fraction of the size of the structures), given back when an event names them again.
+/// Ended samples and idle ledgers of a replay, out of the runner's memory and packed (JSON,
+/// LZ4: a fraction of the size of the structures), given back when an event names them again.
 #[derive(Default)]
 struct Spill {
     samples: HashMap<String, Box<[u8]>>,
@@ -59,15 +59,26 @@ struct Spill {
 #[derive(Clone, Default)]
 struct SpillReader(Arc<Mutex<Spill>>);
 
+/// JSON, LZ4-compressed: what a spilled sample or ledger takes in memory.
+fn pack<T: serde::Serialize>(value: &T) -> Option<Box<[u8]>> {
+    let json = serde_json::to_vec(value).ok()?;
+    Some(lz4_flex::block::compress_prepend_size(&json).into_boxed_slice())
+}
+
+fn unpack<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let json = lz4_flex::block::decompress_size_prepended(bytes).ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
 impl Fallback for SpillReader {
     fn sample(&mut self, id: &str) -> Option<Instance> {
         let spill = self.0.lock().ok()?;
-        serde_json::from_slice(spill.samples.get(id)?).ok()
+        unpack(spill.samples.get(id)?)
     }
 
     fn ledger(&mut self, creator: &str) -> Option<Ledger> {
         let spill = self.0.lock().ok()?;
-        serde_json::from_slice(spill.ledgers.get(creator)?).ok()
+        unpack(spill.ledgers.get(creator)?)
     }
 }
 
@@ -99,16 +110,13 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
             };
             runner.spill(&mut |gone| match gone {
                 Spilled::Sample(inst) => {
-                    collector.settle(&inst);
-                    if let Ok(bytes) = serde_json::to_vec(&inst) {
-                        packed
-                            .samples
-                            .insert(inst.id().to_string(), bytes.into_boxed_slice());
+                    if let Some(bytes) = pack(&*inst) {
+                        packed.samples.insert(inst.id().to_string(), bytes);
                     }
                 }
                 Spilled::Ledger(creator, ledger) => {
-                    if let Ok(bytes) = serde_json::to_vec(&*ledger) {
-                        packed.ledgers.insert(creator, bytes.into_boxed_slice());
+                    if let Some(bytes) = pack(&*ledger) {
+                        packed.ledgers.insert(creator, bytes);
                     }
                 }
             });
@@ -144,7 +152,15 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
     drain(&mut runner);
     Ok(Replay {
         rules,
-        facts: collector.finish(runner.samples()),
+        facts: {
+            let packed = spill.0.lock().map(|mut s| std::mem::take(&mut s.samples));
+            let packed = packed.unwrap_or_default();
+            // Each packed sample is freed as its facts are taken.
+            let spilled = packed
+                .into_values()
+                .filter_map(|bytes| unpack::<Instance>(&bytes));
+            collector.finish_with(runner.samples(), spilled)
+        },
         stats: runner.stats.clone(),
         faults,
         faulted,

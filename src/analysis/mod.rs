@@ -165,8 +165,6 @@ impl Facts {
 pub struct Collector {
     roles: Roles,
     milestones: BTreeMap<String, Milestones>,
-    /// The facts of samples that left the runner's memory, as they were then.
-    settled: BTreeMap<String, Facts>,
 }
 
 impl Collector {
@@ -175,20 +173,7 @@ impl Collector {
         Collector {
             roles,
             milestones: BTreeMap::new(),
-            settled: BTreeMap::new(),
         }
-    }
-
-    /// Keeps the facts of a sample that leaves the runner's memory; one in memory at the end
-    /// (read back since, and moved on) counts instead.
-    pub fn settle(&mut self, inst: &Instance) {
-        let m = self
-            .milestones
-            .get(inst.id().as_str())
-            .copied()
-            .unwrap_or_default();
-        self.settled
-            .insert(inst.id().to_string(), Facts::of(inst, m));
     }
 
     pub fn observe(&mut self, r: &Record) {
@@ -203,19 +188,34 @@ impl Collector {
         }
     }
 
-    /// The facts of every sample, by id: those of `samples`, and of those settled before.
+    /// The facts of every sample, by id.
     pub fn finish<'a>(
         self,
         samples: impl Iterator<Item = &'a Instance>,
     ) -> BTreeMap<String, Facts> {
-        let mut facts = self.settled;
-        for inst in samples {
+        self.finish_with(samples, std::iter::empty())
+    }
+
+    /// The facts of the samples in memory and of those that left it (`spilled`, read one at a
+    /// time); a sample in memory is the later of the two.
+    pub fn finish_with<'a>(
+        self,
+        samples: impl Iterator<Item = &'a Instance>,
+        spilled: impl Iterator<Item = Instance>,
+    ) -> BTreeMap<String, Facts> {
+        let facts_of = |inst: &Instance| {
             let m = self
                 .milestones
                 .get(inst.id().as_str())
                 .copied()
                 .unwrap_or_default();
-            facts.insert(inst.id().to_string(), Facts::of(inst, m));
+            Facts::of(inst, m)
+        };
+        let mut facts: BTreeMap<String, Facts> = spilled
+            .map(|inst| (inst.id().to_string(), facts_of(&inst)))
+            .collect();
+        for inst in samples {
+            facts.insert(inst.id().to_string(), facts_of(inst));
         }
         facts
     }

@@ -274,7 +274,7 @@ pub trait Fallback: Send {
 /// What [`Runner::spill`] hands over as it leaves memory.
 #[derive(Debug)]
 pub enum Spilled {
-    Sample(Instance),
+    Sample(Box<Instance>),
     Ledger(String, Arc<Ledger>),
 }
 
@@ -493,7 +493,7 @@ impl Runner {
         // An ended sample is in no product's index: `end` took it out.
         for id in &ended {
             if let Some(inst) = self.samples.remove(id) {
-                keep(Spilled::Sample(inst));
+                keep(Spilled::Sample(Box::new(inst)));
             }
             self.evicted_samples.insert(short_fingerprint(id));
         }
