@@ -195,7 +195,15 @@ fn load_program_with(
     let (graphs, rules, report) = check_with(cli, rules_dir)?;
     match rules {
         Some(rules) if !report.has_errors() && !graphs.is_empty() => {
-            Ok(Ok(Program::new(graphs, rules)))
+            let program = Program::new(graphs, rules);
+            if let Some(text) = program.unresolved_durations().first() {
+                // `validate` refuses these first; a program never runs with one.
+                eprintln!(
+                    "error: the workflows' duration `{text}` does not resolve against the policy"
+                );
+                return Ok(Err(EXIT_INVALID));
+            }
+            Ok(Ok(program))
         }
         _ => {
             eprint!("{}", report.render(stderr_color()));

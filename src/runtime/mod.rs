@@ -60,10 +60,69 @@ pub struct Program {
     pub flows: HashMap<String, Arc<Flow>>,
     pub rules: Arc<RuleSet>,
     rules_hash: Arc<str>,
+    /// Every duration the workflows write, resolved once per category.
+    durations: Arc<Durations>,
+}
+
+/// The workflows' durations (`7d`, `policy.review_window`) resolved against the policy when a
+/// program is made: the runner reads seconds, never text, when it arms a deadline.
+#[derive(Debug, Default)]
+struct Durations {
+    /// By the text as written: seconds for `default` and for each category with a policy block.
+    resolved: HashMap<String, (i64, HashMap<String, i64>)>,
+    /// What did not resolve (`validate` refuses such workflows before anything runs).
+    unresolved: Vec<String>,
+}
+
+impl Durations {
+    fn of<'a>(graphs: impl Iterator<Item = &'a WorkflowGraph>, rules: &RuleSet) -> Durations {
+        let policy = rules.policy();
+        let mut out = Durations::default();
+        for g in graphs {
+            let w = g.workflow();
+            let texts = w
+                .states
+                .iter()
+                .flat_map(|s| s.deadlines.iter().map(|d| &d.after.value))
+                .chain(w.deadlines.iter().flat_map(|d| {
+                    std::iter::once(&d.after.value).chain(d.extend.as_ref().map(|e| &e.by.value))
+                }));
+            for text in texts {
+                if out.resolved.contains_key(text) || out.unresolved.contains(text) {
+                    continue;
+                }
+                let resolved = match Duration::parse(text) {
+                    Ok(Duration::Seconds(secs)) => Some((secs, HashMap::new())),
+                    Ok(Duration::Policy(name)) => policy.duration("default", &name).map(|d| {
+                        let by_category = policy
+                            .categories
+                            .keys()
+                            .filter_map(|c| Some((c.clone(), policy.duration(c, &name)?)))
+                            .collect();
+                        (d, by_category)
+                    }),
+                    Err(_) => None,
+                };
+                match resolved {
+                    Some(r) => {
+                        out.resolved.insert(text.clone(), r);
+                    }
+                    None => out.unresolved.push(text.clone()),
+                }
+            }
+        }
+        out
+    }
+
+    fn seconds(&self, text: &str, category: &str) -> Option<i64> {
+        let (default, by_category) = self.resolved.get(text)?;
+        Some(by_category.get(category).copied().unwrap_or(*default))
+    }
 }
 
 impl Program {
     pub fn new(graphs: Vec<WorkflowGraph>, rules: RuleSet) -> Self {
+        let durations = Arc::new(Durations::of(graphs.iter(), &rules));
         let flows = graphs
             .into_iter()
             .map(|g| (g.workflow().name.value.clone(), Arc::new(Flow::new(g))))
@@ -72,7 +131,14 @@ impl Program {
             flows,
             rules_hash: rules.hash().into(),
             rules: Arc::new(rules),
+            durations,
         }
+    }
+
+    /// Durations of the workflows that do not resolve against the policy: none in a program
+    /// whose files passed `validate`.
+    pub fn unresolved_durations(&self) -> &[String] {
+        &self.durations.unresolved
     }
 
     pub fn rules_hash(&self) -> &str {
@@ -117,10 +183,12 @@ impl Program {
 
     /// The same workflows with another rule set (a reload, or the candidate of a diff).
     pub fn with_rules(&self, rules: Arc<RuleSet>) -> Self {
+        let durations = Arc::new(Durations::of(self.flows.values().map(|f| &f.graph), &rules));
         Program {
             flows: self.flows.clone(),
             rules_hash: rules.hash().into(),
             rules,
+            durations,
         }
     }
 }
@@ -918,16 +986,9 @@ impl Runner {
 
     /// Seconds of a workflow duration for a category: literal, or from the policy.
     fn seconds(&self, after: &str, category: &str) -> i64 {
-        match Duration::parse(after) {
-            Ok(Duration::Seconds(s)) => s,
-            Ok(Duration::Policy(name)) => self
-                .program
-                .rules
-                .policy()
-                .duration(category, &name)
-                .unwrap_or(0),
-            _ => 0,
-        }
+        let secs = self.program.durations.seconds(after, category);
+        debug_assert!(secs.is_some(), "duration `{after}` was not resolved");
+        secs.unwrap_or(0)
     }
 
     fn screen_input(&self, inst: &Instance, at: DateTime<Utc>) -> ScreenInput {
@@ -1728,6 +1789,32 @@ mod tests {
         let report = crate::Report { problems };
         assert!(!report.has_errors(), "{}", report.render(false));
         Program::new(vec![graph], rules())
+    }
+
+    #[test]
+    fn durations_are_resolved_once_per_category() {
+        let shipped = program(|t| t);
+        assert!(shipped.unresolved_durations().is_empty());
+        let d = &shipped.durations;
+        assert_eq!(d.seconds("policy.review_window", "toys"), Some(7 * DAY));
+        assert_eq!(d.seconds("policy.post_extension", "beauty"), Some(7 * DAY));
+        // A category's own value, once its policy says so; the rest keep the default.
+        let overrides = [(
+            "review_window".to_string(),
+            serde_yaml::Value::String("3d".into()),
+        )]
+        .into_iter()
+        .collect();
+        let policy = shipped
+            .rules
+            .policy()
+            .with_overrides("beauty", &overrides)
+            .expect("a valid override");
+        let tuned = shipped.with_rules(Arc::new(shipped.rules.with_policy(policy)));
+        let d = &tuned.durations;
+        assert_eq!(d.seconds("policy.review_window", "beauty"), Some(3 * DAY));
+        assert_eq!(d.seconds("policy.review_window", "toys"), Some(7 * DAY));
+        assert_eq!(d.seconds("no such text", "toys"), None);
     }
 
     fn request(id: &str, price: f64) -> String {
