@@ -120,3 +120,65 @@ fn fixtures() {
         insta::assert_snapshot!(rendered);
     });
 }
+
+/// `reward_wakes_at()` declares where `reward` can give something: below it, `reward` is not
+/// called at all (here a `reward` that always invites is silent below 500).
+#[test]
+fn reward_sleeps_below_its_declared_threshold() {
+    let dir = common::shipped_rules();
+    std::fs::write(
+        dir.path().join("beauty.rhai"),
+        "fn reward(sample, ledger) { invite_paid_collab() }\nfn reward_wakes_at() { 500 }\n",
+    )
+    .unwrap();
+    let rules = RuleSet::load(dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
+    let at = "2026-03-10T18:00:00Z".parse().unwrap();
+    let sample = |gmv: f64| {
+        std::sync::Arc::new(sampleflow::rules::Sample {
+            id: "s1".into(),
+            category: "beauty".into(),
+            gmv,
+            ..Default::default()
+        })
+    };
+    let ledger = std::sync::Arc::new(sampleflow::rules::Ledger::default());
+    assert!(rules
+        .reward(sample(499.0), ledger.clone(), at)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        rules.reward(sample(500.0), ledger.clone(), at).unwrap(),
+        [sampleflow::rules::Action::InvitePaidCollab]
+    );
+    // Without the declaration the same script invites at any GMV.
+    std::fs::write(
+        dir.path().join("beauty.rhai"),
+        "fn reward(sample, ledger) { invite_paid_collab() }\nfn reward_wakes_at() { 0 }\n",
+    )
+    .unwrap();
+    let rules = RuleSet::load(dir.path()).unwrap();
+    assert_eq!(
+        rules.reward(sample(1.0), ledger, at).unwrap(),
+        [sampleflow::rules::Action::InvitePaidCollab]
+    );
+}
+
+#[test]
+fn a_wake_declaration_that_is_no_number_is_refused_at_load() {
+    let dir = common::shipped_rules();
+    std::fs::write(
+        dir.path().join("beauty.rhai"),
+        "fn reward_wakes_at() { \"soon\" }\n",
+    )
+    .unwrap();
+    let problems = RuleSet::load(dir.path()).unwrap_err();
+    let text = problems[0].to_string();
+    assert!(
+        text.contains("`reward_wakes_at()` must give a number"),
+        "{text}"
+    );
+    assert_eq!(
+        sampleflow::diagnostic::location(&problems[0]).as_deref(),
+        Some(format!("{}:1:22", dir.path().join("beauty.rhai").display()).as_str())
+    );
+}

@@ -138,7 +138,14 @@ struct Compiled {
     places: HashMap<String, Place>,
     /// Reason code to the function that decides it with a literal `approve|reject|review`.
     decided_by: HashMap<String, String>,
+    /// What `reward_wakes_at()` declares: below this GMV of one sample, `reward` can give
+    /// nothing, so it is not called. `Err` holds why the declaration gave no number.
+    reward_wakes_at: Option<Result<f64, String>>,
 }
+
+/// The declaration that lets the runner skip `reward` where it can give nothing: a function of
+/// no parameters returning the GMV of one sample below which `reward` returns no action.
+pub const REWARD_WAKES_AT: &str = "reward_wakes_at";
 
 /// A loaded, checked and compiled rules folder.
 #[derive(Clone)]
@@ -310,6 +317,31 @@ impl RuleSet {
         let mut rules = Self::compile(engines, limits, Arc::new(policy), hash, dir, files);
         rules.texts = Arc::new(texts);
         rules.reads = Arc::new(reads);
+        let broken = std::iter::once(("default", &rules.default))
+            .chain(rules.categories.iter().map(|(k, c)| (k.as_str(), c)))
+            .find_map(|(category, c)| match &c.reward_wakes_at {
+                Some(Err(why)) => Some((
+                    category.to_string(),
+                    why.clone(),
+                    c.places.get(REWARD_WAKES_AT).cloned(),
+                )),
+                _ => None,
+            });
+        if let Some((category, why, place)) = broken {
+            let file = place
+                .as_ref()
+                .and_then(|p| rules.files.iter().find(|f| f.name == p.file));
+            if let (Some(file), Some(place)) = (file, place) {
+                let lines = LineIndex::new(file.source.inner());
+                return Err(vec![ScriptSyntax {
+                    message: format!("`{REWARD_WAKES_AT}()` must give a number (for `{category}`): {why}"),
+                    src: file.source.clone(),
+                    span: lines.char_span(place.line, place.column.saturating_sub(1)).into(),
+                    help: Some("the GMV of one sample below which `reward` gives nothing, e.g. `policy.paid_collab_gmv`".into()),
+                }
+                .into()]);
+            }
+        }
         Ok(rules)
     }
 
@@ -650,14 +682,27 @@ impl RuleSet {
         self.action_hook("penalty", sample, ledger, at)
     }
 
-    /// The `reward` hook, on new metrics.
+    /// The `reward` hook, on new metrics; not called while the sample's GMV is below what the
+    /// category's `reward_wakes_at()` declares (it could give nothing there).
     pub fn reward(
         &self,
         sample: Arc<Sample>,
         ledger: Arc<Ledger>,
         at: DateTime<Utc>,
     ) -> Result<Vec<Action>, Box<RuleFault>> {
+        if self.sleeps("reward", &sample) {
+            return Ok(Vec::new());
+        }
         self.action_hook("reward", sample, ledger, at)
+    }
+
+    /// True when `hook` can give nothing for `sample` by its category's declaration.
+    fn sleeps(&self, hook: &str, sample: &Sample) -> bool {
+        hook == "reward"
+            && matches!(
+                self.compiled(&sample.category).reward_wakes_at,
+                Some(Ok(at)) if sample.gmv < at
+            )
     }
 
     /// Any other hook of a sample: actions, or an outcome name.
@@ -668,6 +713,9 @@ impl RuleSet {
         ledger: Arc<Ledger>,
         at: DateTime<Utc>,
     ) -> Result<HookResult, Box<RuleFault>> {
+        if self.sleeps(hook, &sample) {
+            return Ok(HookResult::Actions(Vec::new()));
+        }
         let category = sample.category.clone();
         let c = self.compiled(&category);
         let view = LedgerView::new(ledger, at, self.policy.timezone);
@@ -1254,10 +1302,26 @@ fn compile_category(
     let mut scope = Scope::new();
     scope.push_constant("policy", policy_map(policy, name));
     let ast = engine.optimize_ast(&scope, ast, rhai::OptimizationLevel::Full);
+    // Evaluated once: after folding, it is a constant of the category's policy.
+    let reward_wakes_at = ast
+        .iter_fn_def()
+        .any(|f| f.name == REWARD_WAKES_AT && f.params.is_empty())
+        .then(|| {
+            let out = sandbox::with_budget(&Limits::default(), || {
+                engine.call_fn::<Dynamic>(&mut Scope::new(), &ast, REWARD_WAKES_AT, ())
+            });
+            match out {
+                Ok(v) if v.is_float() => v.as_float().map_err(|t| t.to_string()),
+                Ok(v) if v.is_int() => v.as_int().map(|n| n as f64).map_err(|t| t.to_string()),
+                Ok(v) => Err(format!("it returned {}, not a number", v.type_name())),
+                Err(e) => Err(e.to_string()),
+            }
+        });
     Compiled {
         ast,
         places,
         decided_by,
+        reward_wakes_at,
     }
 }
 
