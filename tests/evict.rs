@@ -132,6 +132,21 @@ fn evicting_ended_samples_changes_no_output_of_a_generated_stream() {
     assert_eq!(out, reference);
 }
 
+/// A generated stream of `samples` in a new folder: the folder, the file and its text.
+fn generated(samples: u64, seed: u64) -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.jsonl");
+    let mut text = Vec::new();
+    let options = Options {
+        samples,
+        seed,
+        ..Options::default()
+    };
+    generate(&options, &mut text).unwrap();
+    std::fs::write(&events, &text).unwrap();
+    (dir, events, text)
+}
+
 /// `run` through the binary on the SQLite store, evicting every `every` endings.
 fn run_binary(events: &std::path::Path, every: &str) -> (tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -151,16 +166,7 @@ fn run_binary(events: &std::path::Path, every: &str) -> (tempfile::TempDir, Stri
 
 #[test]
 fn run_that_lets_ended_samples_go_writes_what_a_run_that_keeps_them_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("e.jsonl");
-    let mut text = Vec::new();
-    let options = Options {
-        samples: 1_500,
-        seed: 7,
-        ..Options::default()
-    };
-    generate(&options, &mut text).unwrap();
-    std::fs::write(&events, &text).unwrap();
+    let (dir, events, text) = generated(1_500, 7);
     // Every 25 endings (after a commit) against never.
     let (a, records_a, summary_a) = run_binary(&events, "25");
     let (b, records_b, summary_b) = run_binary(&events, "1000000000");
@@ -204,16 +210,7 @@ fn run_that_lets_ended_samples_go_writes_what_a_run_that_keeps_them_writes() {
 
 #[test]
 fn diff_that_lets_ended_samples_go_finds_what_a_diff_that_keeps_them_finds() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("e.jsonl");
-    let mut text = Vec::new();
-    let options = Options {
-        samples: 1_200,
-        seed: 11,
-        ..Options::default()
-    };
-    generate(&options, &mut text).unwrap();
-    std::fs::write(&events, &text).unwrap();
+    let (dir, events, _) = generated(1_200, 11);
     // A candidate that changes decisions: a lower price cap.
     let cand = common::shipped_rules();
     let policy = cand.path().join("policy.yaml");

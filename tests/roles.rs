@@ -39,15 +39,20 @@ fn json_of(db: &Path, flows: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Every creator's ledger, by id, as `show --creator` gives it.
-fn ledgers(db: &Path, flows: &Path) -> Vec<(String, Value)> {
+/// `show --all`: every sample's current state.
+fn show_all(db: &Path, flows: &Path) -> Vec<Value> {
     let out = common::bin(db)
         .arg("--workflows")
         .arg(flows)
         .args(["show", "--all"])
         .output()
         .unwrap();
-    let mut creators: Vec<String> = common::stdout_json(&out)
+    common::stdout_json(&out)
+}
+
+/// Every creator's ledger, by id, as `show --creator` gives it.
+fn ledgers(db: &Path, flows: &Path) -> Vec<(String, Value)> {
+    let mut creators: Vec<String> = show_all(db, flows)
         .iter()
         .map(|s| s["creator"].as_str().unwrap().to_string())
         .collect();
@@ -74,13 +79,7 @@ fn renaming_the_breach_state_keeps_breaches_recorded() {
 
     // The same samples end in the renamed state.
     let states = |db: &Path, flows: &Path| {
-        let out = common::bin(db)
-            .arg("--workflows")
-            .arg(flows)
-            .args(["show", "--all"])
-            .output()
-            .unwrap();
-        common::stdout_json(&out)
+        show_all(db, flows)
             .iter()
             .map(|s| {
                 (
