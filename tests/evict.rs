@@ -166,7 +166,7 @@ fn run_binary(events: &std::path::Path, every: &str) -> (tempfile::TempDir, Stri
 
 #[test]
 fn run_that_lets_ended_samples_go_writes_what_a_run_that_keeps_them_writes() {
-    let (dir, events, text) = generated(1_500, 7);
+    let (_dir, events, text) = generated(1_500, 7);
     // Every 25 endings (after a commit) against never.
     let (a, records_a, summary_a) = run_binary(&events, "25");
     let (b, records_b, summary_b) = run_binary(&events, "1000000000");
