@@ -219,6 +219,11 @@ fn diff_that_lets_ended_samples_go_finds_what_a_diff_that_keeps_them_finds() {
     let diff = |every: &str| {
         let out = common::bin(&dir.path().join("none.db"))
             .env("SAMPLEFLOW_EVICT_AFTER", every)
+            // Spilling replays run one after the other, as a large input's do.
+            .env(
+                "SAMPLEFLOW_DIFF_PARALLEL_BELOW",
+                if every == "10" { "0" } else { "1000000000000" },
+            )
             .args(["diff", "--base", "rules", "--candidate"])
             .arg(cand.path())
             .arg(&events)
