@@ -180,6 +180,12 @@ fn run_that_lets_ended_samples_go_writes_what_a_run_that_keeps_them_writes() {
             .to_string()
     };
     assert_eq!(states(&summary_a), states(&summary_b));
+    // Samples did leave memory in the one, and not in the other.
+    assert!(
+        summary_a.contains(" ended samples left it once committed"),
+        "{summary_a}"
+    );
+    assert!(!summary_b.contains("left it once committed"), "{summary_b}");
     let requested = String::from_utf8_lossy(&text)
         .matches("\"type\":\"sample_requested\"")
         .count();
@@ -231,11 +237,19 @@ fn diff_that_lets_ended_samples_go_finds_what_a_diff_that_keeps_them_finds() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
-        String::from_utf8(out.stdout).unwrap()
+        let said = common::stderr(&out);
+        (String::from_utf8(out.stdout).unwrap(), said)
     };
-    let spilling = diff("10");
-    let keeping = diff("1000000000");
+    let (spilling, said) = diff("10");
+    let (keeping, kept) = diff("1000000000");
     assert_eq!(spilling, keeping);
+    // Both replays spilled in the one, neither in the other.
+    assert!(said.contains("of the base replay left memory"), "{said}");
+    assert!(
+        said.contains("of the candidate replay left memory"),
+        "{said}"
+    );
+    assert!(!kept.contains("left memory"), "{kept}");
     let d: serde_json::Value = serde_json::from_str(&spilling).unwrap();
     assert!(
         d["summary"]["changed"].as_u64().unwrap() > 50,

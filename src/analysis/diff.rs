@@ -47,6 +47,8 @@ pub struct Replay {
     pub faults: Vec<String>,
     /// The samples a rule faulted on.
     pub faulted: std::collections::BTreeSet<String>,
+    /// Ended samples that left the replay's memory for its spill file.
+    pub spilled: u64,
 }
 
 /// Ended samples and idle ledgers of a replay, out of the runner's memory: packed (JSON, LZ4)
@@ -204,6 +206,7 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
         stats: runner.stats.clone(),
         faults,
         faulted,
+        spilled: runner.left_memory(),
     })
 }
 

@@ -117,13 +117,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let (Some(base), Some(candidate)) = (base, candidate) else {
         return Ok(EXIT_FAILED);
     };
-    let (result, _, _) = match diff(base, candidate, &events) {
+    let (result, b, c) = match diff(base, candidate, &events) {
         Ok(done) => done,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(EXIT_FAILED);
         }
     };
+    for (side, replay) in [("base", &b), ("candidate", &c)] {
+        if replay.spilled > 0 {
+            eprintln!(
+                "memory: {} ended samples of the {side} replay left memory for a temporary file",
+                replay.spilled
+            );
+        }
+    }
     match args.format {
         Format::Table => write_lines([render_table(&result).trim_end().to_string()])?,
         Format::Json => write_lines([serde_json::to_string_pretty(&result)

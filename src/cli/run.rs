@@ -161,6 +161,12 @@ pub fn render_summary(input: &str, s: &Summary) -> String {
     let total: u64 = s.states.values().sum();
     let states = counted(&s.states);
     text.push_str(&format!("samples: {total} ({states})\n"));
+    if s.left_memory > 0 {
+        text.push_str(&format!(
+            "memory: {} ended samples left it once committed (read back from the store when named again)\n",
+            s.left_memory
+        ));
+    }
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         s.lines_here as f64 / secs

@@ -330,6 +330,8 @@ pub struct Runner {
     /// Samples that ended since the last eviction, and how many make an eviction.
     ended_since: usize,
     evict_after: usize,
+    /// Samples dropped from memory so far (a sample read back and ended again counts again).
+    left_memory: u64,
     pub stats: Stats,
 }
 
@@ -437,6 +439,7 @@ impl Runner {
             evicted_ledgers: HashSet::new(),
             ended_since: 0,
             evict_after: evict_after(),
+            left_memory: 0,
             stats: Stats::default(),
         };
         for inst in snapshot.samples {
@@ -526,6 +529,11 @@ impl Runner {
         self.fallback = Some(fallback);
     }
 
+    /// How many times a sample left memory since this runner started.
+    pub fn left_memory(&self) -> u64 {
+        self.left_memory
+    }
+
     /// True when enough samples ended since the last eviction for [`Runner::evict`] to drop them.
     pub fn wants_eviction(&self) -> bool {
         self.fallback.is_some() && self.ended_since >= self.evict_after
@@ -565,6 +573,7 @@ impl Runner {
             }
             self.evicted_samples.insert(short_fingerprint(id));
         }
+        self.left_memory += ended.len() as u64;
         let busy: HashSet<&ImmutableString> =
             self.samples.values().map(|i| &i.sample.creator).collect();
         let idle: Vec<ImmutableString> = self

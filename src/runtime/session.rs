@@ -50,6 +50,8 @@ pub struct Summary {
     pub resumed_after: Option<u64>,
     /// Lines read by this process (the events/s figure).
     pub lines_here: u64,
+    /// Ended samples that left memory during the run (read back from the store if named).
+    pub left_memory: u64,
 }
 
 /// Hooks for the caller: progress and rule faults.
@@ -287,6 +289,7 @@ fn run_input(
         elapsed: started.elapsed(),
         resumed_after: resume.map(|r| r.lines),
         lines_here: here,
+        left_memory: runner.left_memory(),
     })
 }
 
