@@ -29,10 +29,8 @@ impl Roles {
     pub fn from_graphs<'a>(graphs: impl IntoIterator<Item = &'a WorkflowGraph>) -> Roles {
         let mut roles = std::collections::HashMap::new();
         for g in graphs {
-            for state in &g.workflow().states {
-                if let Some(role) = state.role() {
-                    roles.entry(state.name.value.clone()).or_insert(role);
-                }
+            for (state, role) in g.roles() {
+                roles.entry(state.to_string()).or_insert(role);
             }
         }
         Roles(roles)

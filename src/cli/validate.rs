@@ -1,11 +1,11 @@
 //! `sampleflow validate`: checks workflows, rules and policy, and prints every problem with
 //! file:line:column.
 
-use crate::definition::vocab::EventKind;
 use std::collections::BTreeSet;
 use std::io::Write;
 
 use super::{check_all, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK};
+use crate::definition::vocab::EventKind;
 use crate::rules::RuleSet;
 
 #[derive(Debug, clap::Args)]
@@ -113,11 +113,7 @@ fn write_requests(
     rules: &RuleSet,
 ) -> Result<u64, CliError> {
     let total: u64 = counts.values().map(|c| c.0).sum();
-    let by = counts
-        .iter()
-        .map(|(k, (n, _))| format!("{k} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let by = crate::analysis::counted(counts.iter().map(|(k, (n, _))| (k, n)));
     writeln!(
         out,
         "events `{}`: {total} requests ({})",

@@ -57,6 +57,8 @@ pub struct WorkflowGraph {
     graph: DiGraph<Node, Edge>,
     index: HashMap<String, NodeIndex>,
     start: NodeIndex,
+    /// Each state's role, read once from its `role:` text.
+    roles: HashMap<String, Role>,
 }
 
 impl WorkflowGraph {
@@ -94,11 +96,17 @@ impl WorkflowGraph {
                 }
             }
         }
+        let roles = workflow
+            .states
+            .iter()
+            .filter_map(|s| Some((s.name.value.clone(), s.role()?)))
+            .collect();
         Self {
             workflow,
             graph,
             index,
             start,
+            roles,
         }
     }
 
@@ -125,7 +133,12 @@ impl WorkflowGraph {
 
     /// The role `state` declares, if any.
     pub fn role(&self, state: &str) -> Option<Role> {
-        self.state(state)?.role()
+        self.roles.get(state).copied()
+    }
+
+    /// Every state with a role, and the role.
+    pub fn roles(&self) -> impl Iterator<Item = (&str, Role)> {
+        self.roles.iter().map(|(s, r)| (s.as_str(), *r))
     }
 
     /// The move that `event` makes from `state`, if the state takes it.

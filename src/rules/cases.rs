@@ -377,12 +377,7 @@ pub fn build(hook: &str, raw: RawInput, index: usize) -> Result<Input, String> {
         unit_cost: 0.0,
         flags: Vec::new(),
     });
-    let category = if matches!(hook, "screen" | "tier" | "deposit") {
-        product.category.to_string()
-    } else {
-        sample.category.to_string()
-    };
-    Ok(Input {
+    let mut input = Input {
         screen: ScreenInput {
             request: Request {
                 sample: id,
@@ -398,8 +393,10 @@ pub fn build(hook: &str, raw: RawInput, index: usize) -> Result<Input, String> {
         sample: Arc::new(sample),
         post: raw.post.map(Arc::new),
         content_id: raw.content_id.map(ImmutableString::from),
-        category,
-    })
+        category: String::new(),
+    };
+    input.category = category_for(hook, &input);
+    Ok(input)
 }
 
 /// The category whose rules `hook` runs under for `input`: the product's for screening, the

@@ -225,8 +225,8 @@ pub(crate) fn policy_reads(condition: &str) -> Vec<String> {
     names
 }
 
-/// The explaining engine, shared by the rule sets that a process builds.
-pub(crate) fn shared(limits: Limits) -> Arc<Engine> {
+/// A new explaining engine with the script types registered (built per `eval`, not kept).
+pub(crate) fn with_types(limits: Limits) -> Arc<Engine> {
     let mut engine = engine(limits);
     super::types::register(&mut engine);
     Arc::new(engine)

@@ -359,11 +359,11 @@ impl RuleSet {
             .cloned()
             .chain(files.iter().filter_map(|f| f.category.clone()))
             .collect();
-        let default = Arc::new(compile_category(&engine, &policy, &files, None));
+        let default = Arc::new(compile_category(&engine, limits, &policy, &files, None));
         let categories = categories
             .into_iter()
             .map(|c| {
-                let compiled = compile_category(&engine, &policy, &files, Some(&c));
+                let compiled = compile_category(&engine, limits, &policy, &files, Some(&c));
                 (c, Arc::new(compiled))
             })
             .collect();
@@ -413,7 +413,7 @@ impl RuleSet {
         f: impl FnOnce(&RuleSet) -> T,
     ) -> (T, Vec<explain::Row>) {
         let mut traced = self.clone();
-        traced.engine = explain::shared(self.limits);
+        traced.engine = explain::with_types(self.limits);
         let (out, raw) = explain::record(|| f(&traced));
         let policy = self.policy.resolved(category);
         let rows = raw
@@ -1266,6 +1266,7 @@ fn policy_map(policy: &Policy, category: &str) -> Map {
 
 fn compile_category(
     engine: &Engine,
+    limits: Limits,
     policy: &Policy,
     files: &[ScriptFile],
     category: Option<&str>,
@@ -1307,7 +1308,7 @@ fn compile_category(
         .iter_fn_def()
         .any(|f| f.name == REWARD_WAKES_AT && f.params.is_empty())
         .then(|| {
-            let out = sandbox::with_budget(&Limits::default(), || {
+            let out = sandbox::with_budget(&limits, || {
                 engine.call_fn::<Dynamic>(&mut Scope::new(), &ast, REWARD_WAKES_AT, ())
             });
             match out {
