@@ -538,19 +538,29 @@ fn figures_table(report: &Report) -> String {
 }
 
 /// The whole page. `workflows` are drawn with the samples of each in each state.
+/// The report page's style sheet (the console's pages share it).
+pub const STYLE: &str =
+    "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
+     h1{font-size:22px}h2{font-size:16px;margin-top:28px}\
+     table{border-collapse:collapse;font-size:12px}\
+     td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}\
+     td:first-child,th:first-child{text-align:left}\
+     .kpi{display:inline-block;margin-right:28px}.kpi b{display:block;font-size:20px}\
+     svg{display:block;margin:8px 0}";
+
 pub fn page(report: &Report, workflows: &[(&WorkflowGraph, BTreeMap<String, u64>)]) -> String {
-    let o = &report.overall;
-    let mut s = String::from(
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>sampleflow report</title>\n<style>\
-         body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
-         h1{font-size:22px}h2{font-size:16px;margin-top:28px}\
-         table{border-collapse:collapse;font-size:12px}\
-         td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}\
-         td:first-child,th:first-child{text-align:left}\
-         .kpi{display:inline-block;margin-right:28px}.kpi b{display:block;font-size:20px}\
-         svg{display:block;margin:8px 0}</style></head><body>\n<h1>sampleflow report</h1>\n",
-    );
+         <title>sampleflow report</title>\n<style>{STYLE}</style></head><body>\n\
+         <h1>sampleflow report</h1>\n{}</body></html>\n",
+        body(report, workflows)
+    )
+}
+
+/// The report's figures and charts, to go inside a page's body.
+pub fn body(report: &Report, workflows: &[(&WorkflowGraph, BTreeMap<String, u64>)]) -> String {
+    let o = &report.overall;
+    let mut s = String::new();
     let _ = writeln!(
         s,
         "<div><span class=\"kpi\"><b>{}</b>samples</span><span class=\"kpi\"><b>{}</b>fulfillment</span>\
@@ -597,7 +607,6 @@ pub fn page(report: &Report, workflows: &[(&WorkflowGraph, BTreeMap<String, u64>
     }
     s.push_str("<h2>Figures</h2>\n");
     s.push_str(&figures_table(report));
-    s.push_str("</body></html>\n");
     s
 }
 

@@ -15,7 +15,7 @@ pub enum Format {
     Json,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["events", "from_db"])))]
 pub struct Args {
     /// Rules in force now: a folder (scripts and policy.yaml), or the hash of a rule set kept in

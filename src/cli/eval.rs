@@ -13,7 +13,7 @@ use super::{
 use crate::diagnostic;
 use crate::rules::{cases, explain::Row, RuleSet};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The hook to run: screen, tier, deposit, content_check, removal_check, penalty, reward.
     #[arg(long, value_name = "NAME")]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{CliError, EXIT_OK};
 use crate::runtime::gen::{generate, Options};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Samples to generate (about 6.7 events each).
     #[arg(long, value_name = "N")]

@@ -12,7 +12,7 @@ pub enum Format {
     Mermaid,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Picture source to print.
     #[arg(long, value_enum, default_value_t = Format::Dot)]

@@ -8,6 +8,7 @@ mod ops;
 mod queue;
 mod report;
 mod run;
+mod serve;
 mod show;
 mod test;
 mod validate;
@@ -38,7 +39,7 @@ pub const EXIT_FAILING: u8 = 4;
 pub const EXIT_REFUSED: u8 = 5;
 
 /// sampleflow: runs a seller's creator-sample program from workflow files and rules.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "sampleflow", version, about, propagate_version = true)]
 pub struct Cli {
     /// Folder of workflow files.
@@ -59,7 +60,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Check workflows, rules and policy; every problem with file:line:column (exit 3 when invalid).
     Validate(validate::Args),
@@ -78,6 +79,8 @@ pub enum Command {
     Queue(queue::Args),
     /// Long-running: events from stdin and a spool folder, deadlines on the wall clock, hot reload.
     Watch(watch::Args),
+    /// Everything `watch` does, as an authenticated HTTP service with an ops console.
+    Serve(serve::Args),
     /// Replay events under two rule sets and list every changed decision or end state.
     Diff(diff::Args),
     /// Funnel, fulfillment, cost, GMV and ROI per category, tier and rules hash.
@@ -121,6 +124,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Show(args) => show::run(&cli, args),
         Command::Queue(args) => queue::run(&cli, args),
         Command::Watch(args) => watch::run(&cli, args),
+        Command::Serve(args) => serve::run(&cli, args),
         Command::Diff(args) => diff::run(&cli, args),
         Command::Report(args) => report::run(&cli, args),
         Command::Gen(args) => gen::run(args),
@@ -269,6 +273,11 @@ fn held_message(db: &std::path::Path, holder: Option<&Holder>) -> String {
         }) => format!(
             "hand it the events instead: move a file of them into `{}` (write it as `NAME.tmp`, then rename it to `NAME.jsonl`); `review`, `ship` and `adjust` do that by themselves",
             dir.display()
+        ),
+        Some(Holder {
+            listen: Some(addr), ..
+        }) => format!(
+            "hand it the events instead: POST them to http://{addr}/v1/events; `review`, `ship` and `adjust` do that by themselves (with `SAMPLEFLOW_TOKEN` set when it has a tokens file)"
         ),
         Some(h) => format!(
             "wait for it to finish, or stop it (`kill -TERM {}`), then try again; to write while a store is live, run `watch --spool DIR` and hand it the events",

@@ -23,7 +23,7 @@ use crate::store::{Focus, Holder, LockError};
 use crate::watch::spool;
 
 /// Who made the event and when: shared by every ops command.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Who {
     /// The name the record is attributed to (default: your login name).
     #[arg(long, value_name = "NAME")]
@@ -33,7 +33,7 @@ pub struct Who {
     pub at: Option<DateTime<FixedOffset>>,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("decision").required(true).args(["approve", "reject"])))]
 pub struct ReviewArgs {
     /// The pending sample.
@@ -51,7 +51,7 @@ pub struct ReviewArgs {
     pub who: Who,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ShipArgs {
     /// The approved sample.
     pub sample: String,
@@ -69,7 +69,7 @@ pub struct ShipArgs {
     pub who: Who,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["credit", "block_days"])))]
 pub struct AdjustArgs {
     /// The creator.
@@ -157,18 +157,7 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
         }
     };
     let by = who.by.clone().unwrap_or_else(login_name);
-    let id = format!(
-        "{}{command}-{}-{:016x}",
-        spool::OPS_PREFIX,
-        at.format("%Y%m%dT%H%M%S%.3fZ"),
-        fastrand::u64(..)
-    );
-    let mut event = json!({
-        "id": id, "type": kind, "at": at.to_rfc3339_opts(SecondsFormat::AutoSi, true), "by": by,
-    });
-    if let (Some(event), Value::Object(fields)) = (event.as_object_mut(), fields) {
-        event.extend(fields.into_iter().filter(|(_, v)| !v.is_null()));
-    }
+    let (id, event) = make_event(command, kind, fields, &by, at);
     let line = event.to_string();
     let made = Made {
         command: command.to_string(),
@@ -195,6 +184,14 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
                 Err(code) => return Ok(code),
             }
         }
+        Err(LockError::Held(Some(
+            holder @ Holder {
+                listen: Some(_), ..
+            },
+        ))) => match post_over(&holder, &line) {
+            Ok(lines) => lines,
+            Err(code) => return Ok(code),
+        },
         Err(LockError::Held(holder)) => {
             eprintln!("{}", held_message(&cli.db, holder.as_ref()));
             return Ok(EXIT_FAILED);
@@ -202,6 +199,29 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
         Err(LockError::Io { path, source }) => return Err(CliError::Read { path, source }),
     };
     report(cli, &made, lines)
+}
+
+/// An ops event: a fresh unique id, `at`, `by` and the command's fields (nulls left out).
+pub(crate) fn make_event(
+    command: &str,
+    kind: &str,
+    fields: Value,
+    by: &str,
+    at: DateTime<Utc>,
+) -> (String, Value) {
+    let id = format!(
+        "{}{command}-{}-{:016x}",
+        spool::OPS_PREFIX,
+        at.format("%Y%m%dT%H%M%S%.3fZ"),
+        fastrand::u64(..)
+    );
+    let mut event = json!({
+        "id": id, "type": kind, "at": at.to_rfc3339_opts(SecondsFormat::AutoSi, true), "by": by,
+    });
+    if let (Some(event), Value::Object(fields)) = (event.as_object_mut(), fields) {
+        event.extend(fields.into_iter().filter(|(_, v)| !v.is_null()));
+    }
+    (id, event)
 }
 
 /// The event an ops command made.
@@ -287,6 +307,57 @@ fn hand_over(
         cli.db.display()
     );
     Ok(Err(EXIT_FAILED))
+}
+
+/// Hands the line to the live `serve` that holds the store, through its API, and returns the
+/// line's outcome once the server has committed it. The request is authenticated with
+/// `SAMPLEFLOW_TOKEN` when it is set; `by` is then the token's name.
+fn post_over(holder: &Holder, line: &str) -> Result<Vec<String>, u8> {
+    let Some(addr) = holder.listen.as_deref() else {
+        return Err(EXIT_FAILED);
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(REPLY_WAIT))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent
+        .post(format!("http://{addr}/v1/events"))
+        .header("content-type", "application/x-ndjson");
+    if let Ok(token) = std::env::var("SAMPLEFLOW_TOKEN") {
+        request = request.header("authorization", format!("Bearer {}", token.trim()));
+    }
+    let failed = |why: String| {
+        eprintln!(
+            "error: could not hand the event to {} at http://{addr}: {why}",
+            holder.describe()
+        );
+        EXIT_FAILED
+    };
+    let mut response = request
+        .send(format!("{line}\n"))
+        .map_err(|e| failed(e.to_string()))?;
+    let status = response.status();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| failed(e.to_string()))?;
+    if status != 200 {
+        let hint = if status == 401 || status == 403 {
+            "; set SAMPLEFLOW_TOKEN to a token of role ingest or operator"
+        } else {
+            ""
+        };
+        return Err(failed(format!("{status} {}{hint}", text.trim())));
+    }
+    let body: Value = serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
+    let Some(first) = body["results"].get(0) else {
+        return Err(failed("the answer holds no result".into()));
+    };
+    Ok(match first.get("records").and_then(Value::as_array) {
+        Some(records) => records.iter().map(Value::to_string).collect(),
+        None => vec![first.to_string()],
+    })
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

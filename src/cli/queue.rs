@@ -9,8 +9,10 @@ use super::{
     load_workflows, open_existing_store, stderr_color, write_lines, Cli, CliError, EXIT_INVALID,
     EXIT_OK,
 };
+use crate::graph::WorkflowGraph;
 use crate::runtime::record::utc;
 use crate::runtime::Instance;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -18,7 +20,7 @@ pub enum Format {
     Json,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// A table for people, or JSON Lines for scripts.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -60,8 +62,43 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         path: cli.db.clone(),
         source,
     };
-    let samples = store.samples().map_err(failed)?;
-    let clock = store.meta().map_err(failed)?.clock;
+    let lines = with_items(&graphs, store.as_mut(), |items, clock| match args.format {
+        Format::Json => items
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::Data),
+        Format::Table => Ok(table(items, clock)),
+    })
+    .and_then(|r| r)
+    .map_err(failed)?;
+    write_lines(lines)?;
+    Ok(EXIT_OK)
+}
+
+/// The queue as JSON objects (`queue --format json`), for `serve`.
+pub(crate) fn items_json(
+    graphs: &[WorkflowGraph],
+    store: &mut dyn Store,
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    with_items(graphs, store, |items, _| {
+        items
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::Data)
+    })
+    .and_then(|r| r)
+}
+
+/// The samples waiting for review, soonest expiry first, handed to `f` with the store's clock.
+fn with_items<R>(
+    graphs: &[WorkflowGraph],
+    store: &mut dyn Store,
+    f: impl FnOnce(&[Item], Option<DateTime<Utc>>) -> R,
+) -> Result<R, StoreError> {
+    let samples = store.samples()?;
+    let clock = store.meta()?.clock;
     // Waiting for review: in a state that takes `sample_reviewed`, with a deadline running.
     let waiting = |inst: &Instance| {
         graphs
@@ -88,10 +125,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     queue.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.id().cmp(b.0.id())));
     let mut items = Vec::new();
     for (inst, expires) in &queue {
-        let ledger = store
-            .ledger(&inst.sample.creator)
-            .map_err(failed)?
-            .unwrap_or_default();
+        let ledger = store.ledger(&inst.sample.creator)?.unwrap_or_default();
         items.push(Item {
             sample: &inst.sample.id,
             expires: *expires,
@@ -112,18 +146,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             requested_at: inst.requested_at,
         });
     }
-    match args.format {
-        Format::Json => {
-            let lines = items
-                .iter()
-                .map(serde_json::to_string)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| failed(e.into()))?;
-            write_lines(lines)?;
-        }
-        Format::Table => write_lines(table(&items, clock))?,
-    }
-    Ok(EXIT_OK)
+    Ok(f(&items, clock))
 }
 
 fn left(at: DateTime<Utc>, clock: Option<DateTime<Utc>>) -> String {

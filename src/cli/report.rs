@@ -16,7 +16,7 @@ use crate::definition::load_str;
 use crate::graph::WorkflowGraph;
 use crate::rules::{RuleSet, DEFAULT_TIMEZONE};
 use crate::runtime::Record;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -25,7 +25,7 @@ pub enum Format {
     Csv,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -65,6 +65,73 @@ fn bound(flag: &str, text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, Str
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let mut store = open_existing_store(cli)?;
+    let built = match build(cli, store.as_mut(), args)? {
+        Ok(built) => built,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let report = &built.report;
+    match args.format {
+        Format::Table => write_lines([report.to_table().trim_end().to_string()])?,
+        Format::Json => write_lines([serde_json::to_string_pretty(&report.to_json())
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))])?,
+        Format::Csv => match report.to_csv() {
+            Ok(text) => write_lines([text.trim_end().to_string()])?,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(EXIT_FAILED);
+            }
+        },
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, built.page()).map_err(|source| CliError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(EXIT_OK)
+}
+
+/// A report and what its page draws.
+pub(crate) struct Built {
+    pub report: Report,
+    graphs: Vec<WorkflowGraph>,
+    /// Samples per state now, per workflow (in the window).
+    counts: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Built {
+    fn drawn(&self) -> Vec<(&WorkflowGraph, BTreeMap<String, u64>)> {
+        self.graphs
+            .iter()
+            .map(|g| {
+                let name = g.workflow().name.value.as_str();
+                (g, self.counts.get(name).cloned().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// The self-contained page of `report --html`.
+    pub fn page(&self) -> String {
+        html::page(&self.report, &self.drawn())
+    }
+
+    /// The page's figures and charts, for a page of the console.
+    pub fn body(&self) -> String {
+        html::body(&self.report, &self.drawn())
+    }
+}
+
+/// Builds the report of `store` for `args` (its format and `--html` aside); `Err` is a bad
+/// window, said for the user.
+pub(crate) fn build(
+    cli: &Cli,
+    store: &mut dyn Store,
+    args: &Args,
+) -> Result<Result<Built, String>, CliError> {
     let failed = |source| CliError::Store {
         path: cli.db.clone(),
         source,
@@ -120,17 +187,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         if let Some(text) = given {
             match bound(flag, text, tz) {
                 Ok(t) => *slot = Some(t),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(EXIT_USAGE);
-                }
+                Err(e) => return Ok(Err(e)),
             }
         }
     }
     if let (Some(s), Some(u)) = (window.since, window.until) {
         if s >= u {
-            eprintln!("error: `--since` must be before `--until`");
-            return Ok(EXIT_USAGE);
+            return Ok(Err("`--since` must be before `--until`".into()));
         }
     }
     // Settled: completed, or in an end state of its workflow.
@@ -153,39 +216,17 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     if let Some(rules) = &rules {
         report.count_undeclared(facts.values(), |c| rules.policy().declares(c));
     }
-    match args.format {
-        Format::Table => write_lines([report.to_table().trim_end().to_string()])?,
-        Format::Json => write_lines([serde_json::to_string_pretty(&report.to_json())
-            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))])?,
-        Format::Csv => match report.to_csv() {
-            Ok(text) => write_lines([text.trim_end().to_string()])?,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(EXIT_FAILED);
-            }
-        },
+    let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for f in facts.values().filter(|f| window.contains(f.requested_at)) {
+        *counts
+            .entry(f.workflow.clone())
+            .or_default()
+            .entry(f.state.clone())
+            .or_insert(0) += 1;
     }
-    if let Some(path) = &args.html {
-        let mut counts: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
-        for f in facts.values().filter(|f| window.contains(f.requested_at)) {
-            *counts
-                .entry(f.workflow.as_str())
-                .or_default()
-                .entry(f.state.clone())
-                .or_insert(0) += 1;
-        }
-        let drawn: Vec<_> = graphs
-            .iter()
-            .map(|g| {
-                let name = g.workflow().name.value.as_str();
-                (g, counts.get(name).cloned().unwrap_or_default())
-            })
-            .collect();
-        std::fs::write(path, html::page(&report, &drawn)).map_err(|source| CliError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(EXIT_OK)
+    Ok(Ok(Built {
+        report,
+        graphs,
+        counts,
+    }))
 }

@@ -13,7 +13,7 @@ use crate::rules::RuleFault;
 use crate::runtime::session::{run_file, Observer, RunError, Summary, STDIN};
 use crate::store::Holder;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// JSON Lines of events; `-` reads standard input.
     #[arg(value_name = "EVENTS.jsonl")]

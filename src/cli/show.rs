@@ -11,7 +11,7 @@ pub enum Format {
     Json,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["sample", "creator", "all", "hash", "versions"])))]
 pub struct Args {
     /// A sample id: its records, in order.

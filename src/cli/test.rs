@@ -9,7 +9,7 @@ use super::{
 };
 use crate::rules::cases;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Run only the cases whose name contains this text.
     #[arg(long, value_name = "TEXT")]

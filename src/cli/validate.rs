@@ -8,7 +8,7 @@ use super::{check_all, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK};
 use crate::definition::vocab::EventKind;
 use crate::rules::RuleSet;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Treat warnings as failures (exit 3).
     #[arg(long)]

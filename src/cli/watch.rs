@@ -15,7 +15,7 @@ use super::{
 use crate::store::Holder;
 use crate::watch::{reconcile_out, watch, Channels, Folders, Msg, Options, Request};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Also apply files of events moved into this folder (then moved to its `archive/`); the
     /// session then runs until stopped, not until the end of stdin.
@@ -52,18 +52,76 @@ fn max_future(text: &str) -> Result<(i64, String), String> {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    let mut live = match open_live(cli, args, Holder::me("watch"))? {
+        Ok(live) => live,
+        Err(code) => return Ok(code),
+    };
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    {
+        let tx = live.channels.msgs.0.clone();
+        let req_tx = live.channels.requests.0.clone();
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                let sent = match signal {
+                    SIGHUP => req_tx.send(Request::Now).is_ok(),
+                    SIGINT => tx.send(Msg::Stop("SIGINT")).is_ok(),
+                    _ => tx.send(Msg::Stop("SIGTERM")).is_ok(),
+                };
+                if !sent {
+                    return;
+                }
+            }
+        });
+    }
+    let input = Box::new(BufReader::new(std::io::stdin()));
+    let mut log = std::io::stderr();
+    match watch(
+        live.program,
+        live.store,
+        live.options,
+        Some(input),
+        &mut live.out,
+        &mut log,
+        live.channels,
+    ) {
+        Ok(_) => Ok(EXIT_OK),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(EXIT_FAILED)
+        }
+    }
+}
+
+/// A live session, ready to run: the program, the store (its writer lock held), the output and
+/// the options `watch` and `serve` share.
+pub(super) struct Live {
+    pub program: crate::runtime::Program,
+    pub store: Box<dyn crate::store::Store>,
+    pub options: Options,
+    pub out: Box<dyn Write + Send>,
+    pub channels: Channels,
+    pub _lock: crate::store::WriterLock,
+}
+
+/// Loads the program, takes the store for `holder` and opens `--out`: everything a live session
+/// needs before its first event. `Err` is the exit code, the reason already said.
+pub(super) fn open_live(
+    cli: &Cli,
+    args: &Args,
+    mut holder: Holder,
+) -> Result<Result<Live, u8>, CliError> {
     if let Some(code) = args
         .out
         .as_deref()
         .and_then(|out| check_out(cli, out, None))
     {
-        return Ok(code);
+        return Ok(Err(code));
     }
     let clock = match wall_clock() {
         Ok(clock) => clock,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(EXIT_USAGE);
+            return Ok(Err(EXIT_USAGE));
         }
     };
     let folders = Folders {
@@ -75,9 +133,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let loaded = crate::watch::reload::fingerprint(&folders);
     let program = match load_program(cli)? {
         Ok(program) => program,
-        Err(code) => return Ok(code),
+        Err(code) => return Ok(Err(code)),
     };
-    let mut holder = Holder::me("watch");
     if let Some(dir) = &args.spool {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Read {
             path: dir.clone(),
@@ -90,11 +147,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     }
     let _lock = match lock_store(cli, &holder)? {
         Ok(lock) => lock,
-        Err(code) => return Ok(code),
+        Err(code) => return Ok(Err(code)),
     };
     let mut store = open_store(cli)?;
     let mut out_state = None;
-    let mut out: Box<dyn Write> = match &args.out {
+    let out: Box<dyn Write + Send> = match &args.out {
         Some(path) => {
             let io = |source| CliError::Read {
                 path: path.clone(),
@@ -123,24 +180,6 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         }
         None => Box::new(BufWriter::new(std::io::stdout())),
     };
-    let channels = Channels::default();
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    {
-        let tx = channels.msgs.0.clone();
-        let req_tx = channels.requests.0.clone();
-        std::thread::spawn(move || {
-            for signal in signals.forever() {
-                let sent = match signal {
-                    SIGHUP => req_tx.send(Request::Now).is_ok(),
-                    SIGINT => tx.send(Msg::Stop("SIGINT")).is_ok(),
-                    _ => tx.send(Msg::Stop("SIGTERM")).is_ok(),
-                };
-                if !sent {
-                    return;
-                }
-            }
-        });
-    }
     let options = Options {
         clock,
         folders,
@@ -151,23 +190,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         loaded,
         out: out_state,
         max_future: Some(args.max_future.clone()),
+        serving: false,
         db: Some(cli.db.clone()),
     };
-    let input = Box::new(BufReader::new(std::io::stdin()));
-    let mut log = std::io::stderr();
-    match watch(
+    Ok(Ok(Live {
         program,
         store,
         options,
-        Some(input),
-        &mut out,
-        &mut log,
-        channels,
-    ) {
-        Ok(_) => Ok(EXIT_OK),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(EXIT_FAILED)
-        }
-    }
+        out,
+        channels: Channels::default(),
+        _lock,
+    }))
 }

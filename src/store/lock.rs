@@ -24,6 +24,9 @@ pub struct Holder {
     /// The spool folder it takes events from (absolute), for `watch --spool` and `serve`.
     #[serde(default)]
     pub spool: Option<PathBuf>,
+    /// The address `serve` answers HTTP on, for ops commands that hand their event over.
+    #[serde(default)]
+    pub listen: Option<String>,
 }
 
 impl Holder {
@@ -34,15 +37,19 @@ impl Holder {
             pid: std::process::id(),
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             spool: None,
+            listen: None,
         }
     }
 
     /// `watch --spool /x (pid 12, since 2026-...)`
     pub fn describe(&self) -> String {
-        let spool = self
+        let mut spool = self
             .spool
             .as_ref()
             .map_or(String::new(), |d| format!(" --spool {}", d.display()));
+        if let Some(addr) = &self.listen {
+            spool.push_str(&format!(" --listen {addr}"));
+        }
         format!(
             "`{}{spool}` (pid {}, since {})",
             self.command, self.pid, self.started

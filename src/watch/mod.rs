@@ -84,6 +84,24 @@ pub enum Msg {
     },
     /// Stop cleanly (SIGINT, SIGTERM).
     Stop(&'static str),
+    /// Lines posted over HTTP (`serve`): applied in order, answered once committed.
+    Http(Ingest),
+}
+
+/// Lines handed to the runner by a caller that waits for what they did: each line's output is
+/// sent back on `reply` only once the batch holding it is committed, so an answer means durable.
+/// Lines of many callers share one commit (group commit).
+pub struct Ingest {
+    /// Each line's bytes, its ending left off.
+    pub lines: Vec<Vec<u8>>,
+    pub reply: tokio::sync::oneshot::Sender<Vec<LineResult>>,
+}
+
+/// What one non-blank line did: its records (deadlines its time fired included), or its refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineResult {
+    Records(Vec<String>),
+    Refused(String),
 }
 
 /// The queues of a session: messages for the runner's thread, requests for the reloader.
@@ -119,6 +137,8 @@ pub struct Options {
     /// The fingerprint of the files the program was loaded from ([`reload::fingerprint`]),
     /// taken before loading, so that a change made while loading is not missed.
     pub loaded: u64,
+    /// Keep running with no stdin and no spool: events come as [`Msg::Http`] (`serve`).
+    pub serving: bool,
     /// `--out` (its absolute path) and its length when the session starts.
     pub out: Option<(String, u64)>,
     /// How far after the wall clock an event may be: its seconds, and as written.
@@ -171,6 +191,15 @@ struct Session<'a> {
     spool_done: Option<Sender<PathBuf>>,
     /// The output of the spool file being applied, when its sender waits for a reply.
     reply: Option<Vec<String>>,
+    /// HTTP callers whose lines are applied, waiting for the commit that makes them durable.
+    awaiting: Vec<(
+        tokio::sync::oneshot::Sender<Vec<LineResult>>,
+        Vec<LineResult>,
+    )>,
+    /// The outputs of the HTTP line being applied.
+    line_out: Option<Vec<(bool, String)>>,
+    /// The counters already reported to the metrics recorder.
+    reported: Stats,
     /// Bytes of `--out` written so far (its length at the start included).
     out_bytes: u64,
     /// The first failure to write the output, reported at the next commit.
@@ -211,6 +240,9 @@ impl Session<'_> {
             if let Some(reply) = &mut self.reply {
                 reply.push(output.to_json());
             }
+            if let Some(line_out) = &mut self.line_out {
+                line_out.push((matches!(output, Output::Error(_)), output.to_json()));
+            }
             if let (Output::Error(e), Some(place)) = (&mut output, place) {
                 e.message = format!("{place}: {}", e.message);
             }
@@ -248,8 +280,54 @@ impl Session<'_> {
             self.store.commit(&std::mem::take(&mut self.batch))?;
             self.pending = 0;
             self.runner.evict(false);
+            self.count();
+        }
+        // Committed: the HTTP callers may now be told.
+        for (reply, results) in self.awaiting.drain(..) {
+            let _ = reply.send(results);
         }
         failed.map_err(RunError::Output)
+    }
+
+    /// Applies lines posted over HTTP; their callers are answered at the next commit.
+    fn http(&mut self, ingest: Ingest) {
+        let mut results = Vec::with_capacity(ingest.lines.len());
+        for (n, bytes) in ingest.lines.iter().enumerate() {
+            if bytes.trim_ascii().is_empty() {
+                continue;
+            }
+            self.line_out = Some(Vec::new());
+            let input = Line {
+                bytes: &bytes[..bytes.len().min(crate::runtime::input::KEEP)],
+                raw: bytes,
+                consumed: bytes.len() as u64,
+                too_long: bytes.len() > crate::runtime::input::MAX_LINE,
+            };
+            self.apply(n as u64 + 1, &input, None);
+            let out = self.line_out.take().unwrap_or_default();
+            results.push(match out.iter().find(|(refused, _)| *refused) {
+                Some((_, error)) => LineResult::Refused(error.clone()),
+                None => LineResult::Records(out.into_iter().map(|(_, t)| t).collect()),
+            });
+        }
+        self.awaiting.push((ingest.reply, results));
+    }
+
+    /// Tells the metrics recorder what changed since it was last told (a no-op without one).
+    fn count(&mut self) {
+        let now = &self.runner.stats;
+        let applied = now.applied.saturating_sub(self.reported.applied);
+        metrics::counter!("sampleflow_events_total", "result" => "applied").increment(applied);
+        for (kind, n) in &now.refused {
+            let before = self.reported.refused.get(kind).copied().unwrap_or(0);
+            if *n > before {
+                metrics::counter!("sampleflow_events_total", "result" => kind.clone())
+                    .increment(n - before);
+            }
+        }
+        metrics::counter!("sampleflow_deadlines_fired_total")
+            .increment(now.deadlines.saturating_sub(self.reported.deadlines));
+        self.reported = now.clone();
     }
 
     fn spool_file(&mut self, file: PathBuf) -> Result<(), RunError> {
@@ -349,6 +427,7 @@ impl Session<'_> {
             Ok(program) => program,
             Err(why) => {
                 self.summary.refused_reloads += 1;
+                metrics::counter!("sampleflow_reloads_total", "result" => "refused").increment(1);
                 self.note(&format!(
                     "reload refused ({}): the files do not make a valid, tested set; {} keep running\n{}",
                     trigger.as_str(),
@@ -367,6 +446,7 @@ impl Session<'_> {
         match self.runner.swap_program(program) {
             Err(why) => {
                 self.summary.refused_reloads += 1;
+                metrics::counter!("sampleflow_reloads_total", "result" => "refused").increment(1);
                 self.note(&format!(
                     "reload refused ({}): {why}; {} keep running",
                     trigger.as_str(),
@@ -376,6 +456,7 @@ impl Session<'_> {
             Ok(swap) => {
                 self.store.save_versions(&versions)?;
                 self.summary.reloads += 1;
+                metrics::counter!("sampleflow_reloads_total", "result" => "applied").increment(1);
                 let mut dropped = String::new();
                 if swap.dropped > 0 {
                     dropped.push_str(&format!(
@@ -519,6 +600,9 @@ pub fn watch(
         spool: options.spool.clone(),
         spool_done: None,
         reply: None,
+        awaiting: Vec::new(),
+        line_out: None,
+        reported: Stats::default(),
         out_bytes: options.out.as_ref().map_or(0, |(_, len)| *len),
         out_error: None,
         clock: options.clock.clone(),
@@ -577,7 +661,7 @@ pub fn watch(
     }
     drop(tx);
     session.note(&ready);
-    if !stdin_open && options.spool.is_none() {
+    if !stdin_open && options.spool.is_none() && !options.serving {
         return finish(session, "nothing to read");
     }
 
@@ -596,6 +680,7 @@ pub fn watch(
         };
         match msg {
             Msg::Line(line, input) => session.apply(line, &input.as_line(), None),
+            Msg::Http(ingest) => session.http(ingest),
             Msg::SpoolFile(file) => session.spool_file(file)?,
             Msg::SpoolRefused(file, why) => session.spool_refused(file, &why),
             Msg::Tick => {
@@ -611,7 +696,7 @@ pub fn watch(
                 session.candidate(*candidate, trigger, started)?;
             }
             Msg::StdinEnd => {
-                if session.spool.is_none() {
+                if session.spool.is_none() && !options.serving {
                     return finish(session, "end of stdin");
                 }
                 session.note("watch: stdin ended; still watching the spool");
@@ -629,6 +714,11 @@ pub fn watch(
                     match rx.recv_timeout(left) {
                         Ok(Msg::Line(line, input)) => {
                             session.apply(line, &input.as_line(), None);
+                            quiet_from = Instant::now();
+                        }
+                        // Posted before the stop: applied, and answered once committed.
+                        Ok(Msg::Http(ingest)) => {
+                            session.http(ingest);
                             quiet_from = Instant::now();
                         }
                         Ok(_) => {}

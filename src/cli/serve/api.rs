@@ -1,0 +1,508 @@
+//! The JSON API: `/healthz`, `/metrics` and `/v1/...`, with the contract's roles, bodies,
+//! status codes and error shapes.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::{body_bytes, error, store_error, App, Principal, Role, Shared};
+use crate::definition::vocab::EventKind;
+use crate::runtime::SampleView;
+use crate::store::Store;
+use crate::watch::LineResult;
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/v1/events", post(events))
+        .route("/v1/samples/{id}", get(sample))
+        .route("/v1/creators/{id}", get(creator))
+        .route("/v1/queue", get(queue))
+        .route("/v1/report", get(report))
+        .route("/v1/samples/{id}/review", post(review))
+        .route("/v1/samples/{id}/ship", post(ship))
+        .route("/v1/creators/{id}/adjust", post(adjust))
+}
+
+/// Prometheus text. Samples per state are read from the store at each scrape.
+async fn metrics(State(app): State<Shared>) -> Response {
+    let counts = app
+        .read(|_, store| store.state_counts().map_err(store_error))
+        .await;
+    if let Ok(counts) = counts {
+        for (state, n) in counts {
+            metrics::gauge!("sampleflow_samples", "state" => state).set(n as f64);
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Sets `by` of an event line to the principal's name: who posted an event is the token, never
+/// a field the client wrote. A line that is not a JSON object is left as it is, for the runner
+/// to refuse with its line number.
+pub(super) fn stamped(line: &[u8], by: &str) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Map<String, Value>>(line) {
+        Ok(mut event) => {
+            event.insert("by".into(), Value::String(by.into()));
+            serde_json::to_vec(&event).unwrap_or_else(|_| line.to_vec())
+        }
+        Err(_) => line.to_vec(),
+    }
+}
+
+/// One result object per non-blank line: `{"records":[...]}` or the error record.
+fn results_json(results: &[LineResult]) -> Vec<Box<RawValue>> {
+    // Each text is JSON the runner serialized; a part that is not stands as null.
+    let raw = |text: String| RawValue::from_string(text).unwrap_or_default();
+    results
+        .iter()
+        .map(|r| match r {
+            LineResult::Records(records) => raw(format!("{{\"records\":[{}]}}", records.join(","))),
+            LineResult::Refused(error) => raw(error.clone()),
+        })
+        .collect()
+}
+
+fn unavailable() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the server stopped before these events were committed; nothing of them was acknowledged",
+    )
+}
+
+/// `POST /v1/events`: JSON Lines in, one result per line out, every applied line committed.
+async fn events(State(app): State<Shared>, headers: HeaderMap, req: Request) -> Response {
+    // A bearer token is checked before the body is read; a signature needs the body.
+    let early = if app.signed(&headers) {
+        None
+    } else {
+        match app.authorize(&headers, Role::Ingest, None) {
+            Ok(p) => Some(p),
+            Err(r) => return r,
+        }
+    };
+    let body = match body_bytes(req.into_body()).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let principal = match early {
+        Some(p) => p,
+        None => match app.authorize(&headers, Role::Ingest, Some(&body)) {
+            Ok(p) => p,
+            Err(r) => return r,
+        },
+    };
+    ingest(&app, &principal, &body).await
+}
+
+async fn ingest(app: &App, principal: &Principal, body: &[u8]) -> Response {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let lines: Vec<Vec<u8>> = body
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .map(|l| {
+            if l.trim_ascii().is_empty() {
+                Vec::new()
+            } else {
+                stamped(l, &principal.name)
+            }
+        })
+        .collect();
+    if lines.iter().all(Vec::is_empty) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the body holds no event: send JSON Lines, one event per line",
+        );
+    }
+    match app.apply(lines).await {
+        Some(results) => Json(json!({"results": results_json(&results)})).into_response(),
+        None => unavailable(),
+    }
+}
+
+/// Reads need a viewer (or an operator).
+fn viewer(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+    app.authorize(headers, Role::Viewer, None).map(|_| ())
+}
+
+fn not_found(what: &str, id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no {what} `{id}` in the store"),
+    )
+}
+
+/// A sample's current state (as `show --all`) and its records.
+pub(super) fn sample_json(store: &mut dyn Store, id: &str) -> Result<Option<Value>, Response> {
+    let Some(inst) = store.sample(id).map_err(store_error)? else {
+        return Ok(None);
+    };
+    let records: Vec<Value> = store
+        .sample_log(id)
+        .map_err(store_error)?
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let view = serde_json::to_value(SampleView::of(&inst)).unwrap_or(Value::Null);
+    Ok(Some(json!({"sample": view, "records": records})))
+}
+
+async fn sample(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    let shown = id.clone();
+    match app.read(move |_, store| sample_json(store, &id)).await {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => not_found("sample", &shown),
+        Err(r) => r,
+    }
+}
+
+/// A creator's ledger, as `show --creator`.
+pub(super) fn creator_json(store: &mut dyn Store, id: &str) -> Result<Option<Value>, Response> {
+    let Some(ledger) = store.ledger(id).map_err(store_error)? else {
+        return Ok(None);
+    };
+    let mut v = serde_json::to_value(&ledger).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        let mut out = serde_json::Map::new();
+        out.insert("creator".into(), Value::String(id.into()));
+        out.extend(std::mem::take(map));
+        return Ok(Some(Value::Object(out)));
+    }
+    Ok(Some(v))
+}
+
+async fn creator(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    let shown = id.clone();
+    match app.read(move |_, store| creator_json(store, &id)).await {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => not_found("creator", &shown),
+        Err(r) => r,
+    }
+}
+
+/// The queue, as `queue --format json`.
+pub(super) fn queue_json(app: &App, store: &mut dyn Store) -> Result<Vec<Value>, Response> {
+    let (graphs, report) = crate::cli::load_workflows(&app.cli).map_err(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "workflows",
+            format!("cannot read the workflows: {e}"),
+        )
+    })?;
+    if report.has_errors() {
+        return Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "workflows",
+            "the workflows on disk are invalid; `sampleflow validate` names each defect",
+        ));
+    }
+    crate::cli::queue::items_json(&graphs, store).map_err(store_error)
+}
+
+async fn queue(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    match app.read(queue_json).await {
+        Ok(items) => Json(json!({"items": items})).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `?since=&until=&by=creator`, as `report`'s flags.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Window {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub by: Option<String>,
+}
+
+pub(super) fn report_built(
+    app: &App,
+    store: &mut dyn Store,
+    window: &Window,
+) -> Result<crate::cli::report::Built, Response> {
+    let by = match window.by.as_deref() {
+        None | Some("") => None,
+        Some("creator") => Some(crate::cli::report::By::Creator),
+        Some(other) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("`by={other}`: the report breaks down by `creator` only"),
+            ))
+        }
+    };
+    let args = crate::cli::report::Args {
+        format: crate::cli::report::Format::Json,
+        html: None,
+        since: window.since.clone().filter(|s| !s.is_empty()),
+        until: window.until.clone().filter(|s| !s.is_empty()),
+        by,
+    };
+    match crate::cli::report::build(&app.cli, store, &args) {
+        Ok(Ok(built)) => Ok(built),
+        Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
+        Err(e) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            e.to_string(),
+        )),
+    }
+}
+
+async fn report(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    window: Result<Query<Window>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    let Ok(Query(window)) = window else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the query takes `since`, `until` and `by=creator`",
+        );
+    };
+    match app
+        .read(move |app, store| report_built(app, store, &window).map(|b| b.report.to_json()))
+        .await
+    {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// An ops action's outcome: `200 {"records":[...]}`, or `409` with the refusal's kind.
+pub(super) enum Acted {
+    Records(Vec<Value>),
+    Refused { kind: String, message: String },
+}
+
+/// Makes the event of an ops action (fresh id, `at` = now, `by` = the principal) and applies it.
+pub(super) async fn act(
+    app: &App,
+    principal: &Principal,
+    command: &str,
+    kind: EventKind,
+    fields: Value,
+) -> Result<Acted, Response> {
+    let at = crate::cli::wall_clock()
+        .map(|c| c.now())
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "clock", e))?;
+    let (_, event) = crate::cli::ops::make_event(command, kind.name(), fields, &principal.name, at);
+    let Some(results) = app.apply(vec![event.to_string().into_bytes()]).await else {
+        return Err(unavailable());
+    };
+    Ok(match results.into_iter().next() {
+        Some(LineResult::Records(records)) => Acted::Records(
+            records
+                .iter()
+                .filter_map(|r| serde_json::from_str(r).ok())
+                .collect(),
+        ),
+        Some(LineResult::Refused(text)) => {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            Acted::Refused {
+                kind: v["error"].as_str().unwrap_or("refused").to_string(),
+                message: v["message"].as_str().unwrap_or_default().to_string(),
+            }
+        }
+        None => Acted::Records(Vec::new()),
+    })
+}
+
+fn acted(result: Result<Acted, Response>) -> Response {
+    match result {
+        Ok(Acted::Records(records)) => Json(json!({"records": records})).into_response(),
+        Ok(Acted::Refused { kind, message }) => error(StatusCode::CONFLICT, &kind, message),
+        Err(r) => r,
+    }
+}
+
+/// An operator's JSON body, parsed into `T`; 400 when it is not that.
+async fn operator_body<T: serde::de::DeserializeOwned>(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Principal, T), Response> {
+    let principal = app.authorize(headers, Role::Operator, None)?;
+    let bytes = body_bytes(body).await?;
+    let parsed = serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the body is not the JSON this route takes: {e}"),
+        )
+    })?;
+    Ok((principal, parsed))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    decision: String,
+    note: Option<String>,
+}
+
+async fn review(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let (principal, body) = match operator_body::<ReviewBody>(&app, &headers, req.into_body()).await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !matches!(body.decision.as_str(), "approve" | "reject") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!(
+                "`decision` is `{}`; it is `approve` or `reject`",
+                body.decision
+            ),
+        );
+    }
+    let fields = json!({"sample": id, "decision": body.decision, "note": body.note});
+    acted(
+        act(
+            &app,
+            &principal,
+            "review",
+            EventKind::SampleReviewed,
+            fields,
+        )
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShipBody {
+    tracking_number: String,
+    carrier: Option<String>,
+    shipping_cost: Option<f64>,
+    note: Option<String>,
+}
+
+async fn ship(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let (principal, body) = match operator_body::<ShipBody>(&app, &headers, req.into_body()).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let fields = json!({
+        "sample": id, "tracking_number": body.tracking_number, "carrier": body.carrier,
+        "shipping_cost": body.shipping_cost, "note": body.note,
+    });
+    acted(act(&app, &principal, "ship", EventKind::SampleShipped, fields).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdjustBody {
+    credit: Option<f64>,
+    block_days: Option<i64>,
+    note: Option<String>,
+}
+
+async fn adjust(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let (principal, body) = match operator_body::<AdjustBody>(&app, &headers, req.into_body()).await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if body.credit.is_none() && body.block_days.is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "give `credit`, `block_days` or both",
+        );
+    }
+    let fields = json!({
+        "creator": {"id": id}, "credit": body.credit, "block_days": body.block_days,
+        "note": body.note,
+    });
+    acted(
+        act(
+            &app,
+            &principal,
+            "adjust",
+            EventKind::CreatorAdjusted,
+            fields,
+        )
+        .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_is_the_principal_whatever_the_client_wrote() {
+        let line = br#"{"id":"e1","type":"sample_reviewed","by":"mallory","sample":"s1"}"#;
+        let out: Value = serde_json::from_slice(&stamped(line, "ana")).expect("json");
+        assert_eq!(out["by"], "ana");
+        assert_eq!(out["id"], "e1");
+        let out: Value = serde_json::from_slice(&stamped(br#"{"id":"e2"}"#, "bot")).expect("json");
+        assert_eq!(out["by"], "bot");
+        assert_eq!(stamped(b"not json", "bot"), b"not json");
+    }
+
+    #[test]
+    fn results_are_the_records_or_the_refusal_per_line() {
+        let out = results_json(&[
+            LineResult::Records(vec!["{\"sample\":\"s1\"}".into()]),
+            LineResult::Refused("{\"line\":2,\"error\":\"malformed\"}".into()),
+            LineResult::Records(vec![]),
+        ]);
+        let text = serde_json::to_string(&out).expect("json");
+        assert_eq!(
+            text,
+            r#"[{"records":[{"sample":"s1"}]},{"line":2,"error":"malformed"},{"records":[]}]"#
+        );
+    }
+}

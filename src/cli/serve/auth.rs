@@ -1,0 +1,301 @@
+//! Who a request is: a bearer token of the tokens file, a signed body, or (without a tokens
+//! file, on loopback only) the local operator.
+//!
+//! Secrets are never kept: the tokens file holds their SHA-256, and a presented token is hashed
+//! and compared with every entry in constant time. A signed body is checked with HMAC-SHA256
+//! under the webhook secret, also in constant time.
+
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// What a principal may do, lowest first: each role may do what the ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read: samples, creators, the queue, the report, the console's pages.
+    Viewer,
+    /// Post events.
+    Ingest,
+    /// All of the above, and review, ship and adjust.
+    Operator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Ingest => "ingest",
+            Role::Operator => "operator",
+        }
+    }
+
+    const NAMES: [&'static str; 3] = ["ingest", "operator", "viewer"];
+
+    fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "ingest" => Some(Role::Ingest),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+
+    /// True when this role may do what `needed` allows. `ingest` posts events but reads
+    /// nothing; `viewer` reads but posts nothing; `operator` does both and acts.
+    pub fn allows(self, needed: Role) -> bool {
+        match (self, needed) {
+            (Role::Operator, _) => true,
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// A request's author: `by` on every record it makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Principal {
+    /// Every request when serve runs without a tokens file (loopback only).
+    pub fn local() -> Self {
+        Principal {
+            name: "local".into(),
+            role: Role::Operator,
+        }
+    }
+
+    /// A body signed with the webhook secret.
+    pub fn webhook() -> Self {
+        Principal {
+            name: "webhook".into(),
+            role: Role::Ingest,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: String,
+    role: String,
+    sha256: String,
+}
+
+struct Token {
+    name: String,
+    role: Role,
+    digest: [u8; 32],
+}
+
+/// The tokens file, loaded.
+pub struct Tokens(Vec<Token>);
+
+impl Tokens {
+    /// Loads a tokens file: every defect is named with its line and column.
+    pub fn load(path: &Path) -> Result<Tokens, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}:{e}", path.display()))
+    }
+
+    /// Parses the text of a tokens file; an error starts with `line:column: `.
+    pub fn parse(text: &str) -> Result<Tokens, String> {
+        let raw: Vec<RawToken> = serde_yaml::from_str(text).map_err(|e| match e.location() {
+            Some(at) => format!("{}:{}: {e}", at.line(), at.column()),
+            None => format!("1:1: {e}"),
+        })?;
+        // Entries are found again by name for their place (serde_yaml keeps no spans).
+        let place = |name: &str| {
+            text.lines()
+                .position(|l| l.contains(name))
+                .map_or("1:1".to_string(), |i| format!("{}:1", i + 1))
+        };
+        let mut tokens = Vec::new();
+        for t in raw {
+            let Some(role) = Role::parse(&t.role) else {
+                let hint = crate::definition::vocab::did_you_mean(&t.role, Role::NAMES)
+                    .map(|m| format!("; did you mean `{m}`?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{}: token `{}` has unknown role `{}`{hint} (roles: ingest, operator, viewer)",
+                    place(&t.name),
+                    t.name,
+                    t.role
+                ));
+            };
+            let bytes = hex::decode(t.sha256.trim()).ok().filter(|b| b.len() == 32);
+            let Some(bytes) = bytes else {
+                return Err(format!(
+                    "{}: token `{}`: `sha256` must be 64 hex digits, the SHA-256 of the secret (`printf %s SECRET | sha256sum`)",
+                    place(&t.name),
+                    t.name
+                ));
+            };
+            if t.name.trim().is_empty() {
+                return Err(format!("{}: a token has an empty name", place(&t.sha256)));
+            }
+            if tokens.iter().any(|o: &Token| o.name == t.name) {
+                return Err(format!(
+                    "{}: two tokens are named `{}`; `by` on records must say who acted",
+                    place(&t.name),
+                    t.name
+                ));
+            }
+            let mut digest = [0u8; 32];
+            digest.copy_from_slice(&bytes);
+            tokens.push(Token {
+                name: t.name,
+                role,
+                digest,
+            });
+        }
+        if tokens.is_empty() {
+            return Err("1:1: the tokens file lists no token".into());
+        }
+        Ok(Tokens(tokens))
+    }
+
+    /// The principal a presented token belongs to. Every entry is compared, in constant time,
+    /// so neither the time nor the order tells which entry is near.
+    pub fn find(&self, presented: &str) -> Option<Principal> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for t in &self.0 {
+            if bool::from(t.digest.ct_eq(&digest)) {
+                found = Some(Principal {
+                    name: t.name.clone(),
+                    role: t.role,
+                });
+            }
+        }
+        found
+    }
+}
+
+/// The webhook secret: the file named by `SAMPLEFLOW_WEBHOOK_SECRET_FILE`, its trailing newline
+/// dropped.
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn load(path: &Path) -> Result<Secret, String> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            format!(
+                "cannot read the webhook secret `{}` (SAMPLEFLOW_WEBHOOK_SECRET_FILE): {e}",
+                path.display()
+            )
+        })?;
+        let text = bytes.trim_ascii_end().to_vec();
+        if text.is_empty() {
+            return Err(format!(
+                "the webhook secret `{}` (SAMPLEFLOW_WEBHOOK_SECRET_FILE) is empty",
+                path.display()
+            ));
+        }
+        Ok(Secret(text))
+    }
+
+    #[cfg(test)]
+    fn new(bytes: &[u8]) -> Secret {
+        Secret(bytes.to_vec())
+    }
+
+    /// True when `header` (`sha256=HEX`) is the HMAC-SHA256 of `body` under the secret.
+    pub fn verifies(&self, header: &str, body: &[u8]) -> bool {
+        let Some(hex_sig) = header.trim().strip_prefix("sha256=") else {
+            return false;
+        };
+        let Ok(sig) = hex::decode(hex_sig) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            return false;
+        };
+        mac.update(body);
+        mac.verify_slice(&sig).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(text: &str) -> String {
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    #[test]
+    fn a_token_is_found_by_its_secret_and_by_nothing_else() {
+        let text = format!(
+            "- {{name: bot, role: ingest, sha256: {}}}\n- {{name: ana, role: operator, sha256: {}}}\n",
+            sha("s3cret"),
+            sha("other")
+        );
+        let tokens = Tokens::parse(&text).expect("parses");
+        assert_eq!(
+            tokens.find("s3cret"),
+            Some(Principal {
+                name: "bot".into(),
+                role: Role::Ingest
+            })
+        );
+        assert_eq!(tokens.find("other").map(|p| p.role), Some(Role::Operator));
+        assert_eq!(tokens.find("s3cre"), None);
+        assert_eq!(
+            tokens.find(&sha("s3cret")),
+            None,
+            "the hash is not the token"
+        );
+    }
+
+    #[test]
+    fn a_bad_tokens_file_is_told_at_its_place() {
+        let good = sha("x");
+        let e = Tokens::parse(&format!("- {{name: a, role: operater, sha256: {good}}}\n"))
+            .err()
+            .expect("bad role");
+        assert!(e.starts_with("1:1: "), "{e}");
+        assert!(e.contains("did you mean `operator`?"), "{e}");
+        let e = Tokens::parse("- {name: a, role: viewer, sha256: abc}\n")
+            .err()
+            .expect("bad hash");
+        assert!(e.contains("64 hex digits"), "{e}");
+        let e = Tokens::parse(&format!(
+            "- {{name: a, role: viewer, sha256: {good}}}\n- {{name: a, role: ingest, sha256: {good}}}\n"
+        ))
+        .err()
+        .expect("twice");
+        assert!(e.contains("two tokens are named `a`"), "{e}");
+        let e = Tokens::parse("- {name: a, role: viewer, sha: 1}\n")
+            .err()
+            .expect("unknown field");
+        assert!(e.starts_with("1:"), "{e}");
+    }
+
+    #[test]
+    fn roles_allow_what_the_contract_says() {
+        assert!(Role::Operator.allows(Role::Viewer));
+        assert!(Role::Operator.allows(Role::Ingest));
+        assert!(Role::Ingest.allows(Role::Ingest));
+        assert!(!Role::Ingest.allows(Role::Viewer));
+        assert!(!Role::Viewer.allows(Role::Ingest));
+        assert!(!Role::Viewer.allows(Role::Operator));
+        assert!(!Role::Ingest.allows(Role::Operator));
+    }
+
+    #[test]
+    fn a_signature_verifies_its_body_only() {
+        let secret = Secret::new(b"hook");
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"hook").expect("key");
+        mac.update(b"{\"id\":1}\n");
+        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert!(secret.verifies(&sig, b"{\"id\":1}\n"));
+        assert!(!secret.verifies(&sig, b"{\"id\":2}\n"));
+        assert!(!secret.verifies("sha256=zz", b"{\"id\":1}\n"));
+        assert!(!secret.verifies(sig.trim_start_matches("sha256="), b"{\"id\":1}\n"));
+    }
+}

@@ -1,0 +1,531 @@
+//! `sampleflow serve [--listen ADDR] [--tokens FILE] [--spool DIR] [--out FILE]`: everything
+//! `watch` does, and HTTP: an authenticated JSON API and a console for people.
+//!
+//! The runner stays the store's one writer, on a thread of its own, exactly as in `watch`.
+//! HTTP handlers (axum on tokio) hand it the lines they were posted ([`Msg::Http`]) and answer
+//! once the batch holding them is committed: requests that arrive together share one
+//! transaction, and a 200 means durable. Reads go to read-only connections of their own and see
+//! what is committed.
+
+// Handlers refuse with the response itself (`Result<_, Response>`, axum's idiom); boxing each
+// would cost an allocation per refusal for nothing.
+#![allow(clippy::result_large_err)]
+
+mod api;
+mod auth;
+mod console;
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use super::{Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::store::{Holder, SqliteStore, Store};
+use crate::watch::{watch, Ingest, LineResult, Msg, Request as Reload};
+
+pub use auth::{Principal, Role};
+
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "serve_args")]
+pub struct Args {
+    /// The address to answer HTTP on (`127.0.0.1:0` picks a free port, said on stderr).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// The tokens file: a YAML list of `{name, role, sha256}`. Without it, serve listens on
+    /// loopback only and every request is the operator `local`.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<std::path::PathBuf>,
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub request_timeout: u64,
+    #[command(flatten)]
+    pub watch: super::watch::Args,
+}
+
+/// The largest body a request may have: 8 MiB.
+pub const BODY_LIMIT: usize = 8 << 20;
+
+/// What every handler shares.
+pub(crate) struct App {
+    pub cli: Cli,
+    /// The runner's queue.
+    pub tx: std::sync::mpsc::SyncSender<Msg>,
+    /// Set once a stop signal came: every request is then answered 503.
+    pub stopping: AtomicBool,
+    pub tokens: Option<auth::Tokens>,
+    pub secret: Option<auth::Secret>,
+    pub metrics: PrometheusHandle,
+    /// The last lines the session said about reloads, newest last.
+    pub reloads: Arc<Mutex<VecDeque<String>>>,
+    pub console: console::Console,
+}
+
+type Shared = Arc<App>;
+
+/// An error answer: `{"error": KIND, "message": TEXT}`.
+pub(crate) fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": kind, "message": message.into()})),
+    )
+        .into_response()
+}
+
+impl App {
+    /// Who sent this request, if they may do what `needed` allows: a bearer token, or for
+    /// `Role::Ingest` a signed `body`; the local operator when serve runs without tokens.
+    /// `body` is `None` where it is not read yet (a bearer token is checked before any work).
+    pub fn authorize(
+        &self,
+        headers: &HeaderMap,
+        needed: Role,
+        body: Option<&[u8]>,
+    ) -> Result<Principal, Response> {
+        let Some(tokens) = &self.tokens else {
+            return Ok(Principal::local());
+        };
+        let bearer = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or("").trim());
+        let principal = match bearer {
+            Some(token) => tokens.find(token),
+            None => match (needed, headers.get(SIGNATURE), &self.secret, body) {
+                (Role::Ingest, Some(sig), Some(secret), Some(body)) => sig
+                    .to_str()
+                    .is_ok_and(|sig| secret.verifies(sig, body))
+                    .then(Principal::webhook),
+                _ => None,
+            },
+        };
+        let Some(principal) = principal else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "no valid bearer token or body signature: nothing was applied",
+            ));
+        };
+        if !principal.role.allows(needed) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "`{}` is {}; this needs {}",
+                    principal.name,
+                    article(principal.role),
+                    article(needed)
+                ),
+            ));
+        }
+        Ok(principal)
+    }
+
+    /// True when a request that needs a signature may wait to be authenticated until its body
+    /// is read: no bearer token was given and a signature was.
+    pub fn signed(&self, headers: &HeaderMap) -> bool {
+        self.tokens.is_some()
+            && headers.get(axum::http::header::AUTHORIZATION).is_none()
+            && headers.get(SIGNATURE).is_some()
+    }
+
+    /// 503 while stopping.
+    pub fn refuse_if_stopping(&self) -> Result<(), Response> {
+        if self.stopping.load(Ordering::SeqCst) {
+            Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server is stopping; nothing was applied, try again when it is back",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Hands lines to the runner and waits until they are committed. `None`: the session
+    /// stopped before it took them, so nothing of them was acknowledged.
+    pub async fn apply(&self, lines: Vec<Vec<u8>>) -> Option<Vec<LineResult>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let msg = Msg::Http(Ingest { lines, reply });
+        match self.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(msg)) => {
+                // The runner is behind: wait for room off the async threads.
+                let tx = self.tx.clone();
+                let sent = tokio::task::spawn_blocking(move || tx.send(msg).is_ok()).await;
+                if !matches!(sent, Ok(true)) {
+                    return None;
+                }
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return None,
+        }
+        answer.await.ok()
+    }
+
+    /// A read-only connection to the store, on a blocking thread.
+    pub async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&App, &mut dyn Store) -> Result<T, Response> + Send + 'static,
+    ) -> Result<T, Response> {
+        let app = self.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut store = SqliteStore::open_read(&app.cli.db).map_err(|e| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "store",
+                    format!("cannot read the store: {e}"),
+                )
+            })?;
+            f(&app, &mut store)
+        })
+        .await;
+        joined.unwrap_or_else(|e| {
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the read failed: {e}"),
+            ))
+        })
+    }
+}
+
+fn article(role: Role) -> String {
+    match role {
+        Role::Ingest | Role::Operator => format!("an `{}`", role.as_str()),
+        Role::Viewer => "a `viewer`".into(),
+    }
+}
+
+/// The header of a signed body.
+pub const SIGNATURE: &str = "x-sampleflow-signature";
+
+/// A store error as a 500.
+pub(crate) fn store_error(e: crate::store::StoreError) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "store",
+        format!("cannot read the store: {e}"),
+    )
+}
+
+/// Reads a body of at most [`BODY_LIMIT`]: 413 `too_large` beyond it.
+pub(crate) async fn body_bytes(body: Body) -> Result<bytes::Bytes, Response> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, BODY_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("cannot read the body: {e}"),
+        )),
+    }
+}
+
+pub(crate) fn too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "the body is over {} MiB; send the events in smaller batches",
+            BODY_LIMIT >> 20
+        ),
+    )
+}
+
+/// One structured line per request on stderr (method, route, status, ms), and the request's
+/// time in `sampleflow_request_seconds`. The route is the matched pattern, so no id, token or
+/// query string reaches the log.
+async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)".to_string(), |p| p.as_str().to_string());
+    let response = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    metrics::histogram!("sampleflow_request_seconds", "route" => route.clone(), "status" => status.to_string())
+        .record(elapsed.as_secs_f64());
+    let line = json!({
+        "method": method, "route": route, "status": status,
+        "ms": (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+    });
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+    response
+}
+
+/// Early refusals that need only the headers: a body announced over the limit is 413 before a
+/// byte of it is read.
+async fn guard(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return too_large();
+    }
+    if req.uri().path() != "/healthz" {
+        if let Err(r) = app.refuse_if_stopping() {
+            return r;
+        }
+    }
+    next.run(req).await
+}
+
+fn router(app: Shared, timeout: Duration) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(console::routes())
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .layer(axum::middleware::from_fn(observe))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(app)
+}
+
+/// The recorder of `/metrics`, with the series the contract names present from the start.
+fn recorder() -> Result<PrometheusHandle, String> {
+    let buckets = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full("sampleflow_request_seconds".into()), &buckets)
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())?;
+    metrics::describe_counter!(
+        "sampleflow_events_total",
+        "events read, by result: applied or the refusal's kind"
+    );
+    metrics::describe_counter!("sampleflow_deadlines_fired_total", "deadlines fired");
+    metrics::describe_gauge!("sampleflow_samples", "samples in the store, by state");
+    metrics::describe_counter!(
+        "sampleflow_reloads_total",
+        "live reloads of rules, policy and workflows, by result"
+    );
+    metrics::describe_histogram!(
+        "sampleflow_request_seconds",
+        metrics::Unit::Seconds,
+        "HTTP requests, by route and status"
+    );
+    metrics::counter!("sampleflow_events_total", "result" => "applied").absolute(0);
+    metrics::counter!("sampleflow_deadlines_fired_total").absolute(0);
+    for result in ["applied", "refused"] {
+        metrics::counter!("sampleflow_reloads_total", "result" => result).absolute(0);
+    }
+    Ok(handle)
+}
+
+/// The session's log: to stderr, and the lines about reloads kept for the console.
+struct Tee {
+    reloads: Arc<Mutex<VecDeque<String>>>,
+    partial: Vec<u8>,
+}
+
+/// Reload lines the console shows.
+const RELOADS_KEPT: usize = 50;
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stderr().write_all(buf)?;
+        self.partial.extend_from_slice(buf);
+        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            if text.starts_with("reload") {
+                if let Ok(mut kept) = self.reloads.lock() {
+                    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                    kept.push_back(format!("{at} {text}"));
+                    while kept.len() > RELOADS_KEPT {
+                        kept.pop_front();
+                    }
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    let addr: SocketAddr = match args.listen.parse() {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!(
+                "error: `--listen {}` is not an address like 127.0.0.1:8080: {e}",
+                args.listen
+            );
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let tokens = match &args.tokens {
+        Some(path) => match auth::Tokens::load(path) {
+            Ok(tokens) => Some(tokens),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None if !addr.ip().is_loopback() => {
+            eprintln!(
+                "error: `--listen {addr}` is beyond loopback and no `--tokens FILE` is given: anyone who can reach it could act as an operator; nothing was started\n  help: give a tokens file, or listen on 127.0.0.1"
+            );
+            return Ok(EXIT_USAGE);
+        }
+        None => None,
+    };
+    let secret = match std::env::var_os("SAMPLEFLOW_WEBHOOK_SECRET_FILE") {
+        Some(path) => match auth::Secret::load(std::path::Path::new(&path)) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => None,
+    };
+    let listener = match std::net::TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let local = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    let mut holder = Holder::me("serve");
+    holder.listen = Some(local.to_string());
+    let live = match super::watch::open_live(cli, &args.watch, holder)? {
+        Ok(live) => live,
+        Err(code) => return Ok(code),
+    };
+    let metrics = match recorder() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: cannot start the metrics recorder: {e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let reloads = Arc::new(Mutex::new(VecDeque::new()));
+    let app = Arc::new(App {
+        cli: cli.clone(),
+        tx: live.channels.msgs.0.clone(),
+        stopping: AtomicBool::new(false),
+        console: console::Console::new(tokens.is_none()),
+        tokens,
+        secret,
+        metrics,
+        reloads: reloads.clone(),
+    });
+
+    // Signals: a stop is said to the handlers first (they answer 503 from then on), then to
+    // the runner, which applies what it was handed, commits it and answers it.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    {
+        let tx = live.channels.msgs.0.clone();
+        let req_tx = live.channels.requests.0.clone();
+        let app = app.clone();
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                let why = match signal {
+                    SIGHUP => {
+                        if req_tx.send(Reload::Now).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    SIGINT => "SIGINT",
+                    _ => "SIGTERM",
+                };
+                app.stopping.store(true, Ordering::SeqCst);
+                if tx.send(Msg::Stop(why)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    let stop_tx = live.channels.msgs.0.clone();
+    let stopped = Arc::new(tokio::sync::Notify::new());
+    let session = {
+        let stopped = stopped.clone();
+        let super::watch::Live {
+            program,
+            store,
+            mut options,
+            mut out,
+            channels,
+            _lock,
+        } = live;
+        options.serving = true;
+        std::thread::spawn(move || {
+            let _lock = _lock;
+            let mut log = Tee {
+                reloads,
+                partial: Vec::new(),
+            };
+            let result = watch(program, store, options, None, &mut out, &mut log, channels);
+            stopped.notify_one();
+            result
+        })
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let timeout = Duration::from_secs(args.request_timeout.max(1));
+    let served = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        eprintln!("listening on http://{local}");
+        axum::serve(listener, router(app, timeout))
+            .with_graceful_shutdown(async move { stopped.notified().await })
+            .await
+    });
+    if served.is_err() {
+        // No more requests can come: the session commits what it has and ends.
+        let _ = stop_tx.send(Msg::Stop("the HTTP server failed"));
+    }
+    drop(stop_tx);
+    // Requests still open when the session ended were answered 503 by their handlers.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let session = session.join();
+    if let Err(e) = served {
+        eprintln!("error: the HTTP server failed: {e}");
+        return Ok(EXIT_FAILED);
+    }
+    match session {
+        Ok(Ok(_)) => Ok(EXIT_OK),
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            Ok(EXIT_FAILED)
+        }
+        Err(_) => {
+            eprintln!("error: the runner's thread failed");
+            Ok(EXIT_FAILED)
+        }
+    }
+}
