@@ -1,0 +1,323 @@
+//! The console in a real browser: Debian's Chromium, driven by chromedriver (WebDriver, through
+//! fantoccini), against the real binary. `.ci/run` installs both; these tests fail, never
+//! skip, when they are missing.
+//!
+//! With `SAMPLEFLOW_DOCS_SCREENSHOTS=1` the queue and sample pages are also saved to `docs/`.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::serve::{Server, OPERATOR, VIEWER};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const NOW: &str = "2026-03-27T04:58:11Z";
+
+/// A chromedriver on a free port of loopback, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian's chromium-driver; .ci/run installs it)");
+    let lines = common::live::Lines::follow(child.stdout.take().unwrap());
+    lines.wait(0, 1, "chromedriver to start", |l| {
+        l.contains("started successfully")
+    });
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let profile = driver._profile.path().display().to_string();
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1400,820",
+                format!("--user-data-dir={profile}"),
+            ]
+        }
+    });
+    let caps = caps.as_object().unwrap().clone().into_iter().collect();
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Waits until `f` holds, checking every 50 ms (an observable page state, never a bare sleep).
+async fn until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !f().await {
+        assert!(
+            started.elapsed() < common::live::TIMEOUT,
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn sign_in(c: &Client, s: &Server, token: &str) {
+    c.goto(&s.url("/queue")).await.unwrap();
+    // Not signed in: the console sends the browser to its login page.
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    c.find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("who")).await.unwrap();
+}
+
+fn shot(name: &str, png: &[u8]) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+    if std::env::var_os("SAMPLEFLOW_DOCS_SCREENSHOTS").is_some() {
+        std::fs::write(std::path::Path::new("docs").join(name), png).unwrap();
+    }
+}
+
+fn examples_and_a_hostile_one(s: &Server) {
+    let mut body = std::fs::read_to_string("examples/events.jsonl").unwrap();
+    // A pending sample whose ids hold markup: shown as text, never run.
+    let hostile = std::fs::read_to_string("examples/events.jsonl")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("\"q-2\""))
+        .unwrap()
+        .replace("\"q-2\"", "\"q-hostile\"")
+        .replace("\"s51\"", "\"x<script>document.title='pwned'</script>\"")
+        .replace("\"c51\"", "\"<b>c-bold</b>\"");
+    body.push_str(&hostile);
+    body.push('\n');
+    s.events(Some(common::serve::INGEST), &body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_signs_in_approves_from_the_queue_and_the_timeline_names_them() {
+    let s = Server::with_tokens(NOW);
+    examples_and_a_hostile_one(&s);
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &s, OPERATOR).await;
+    assert_eq!(
+        c.find(Locator::Id("who"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ana"
+    );
+    c.find(Locator::Id("row-s50")).await.unwrap();
+    // Markup in ids is text on the page: no script ran, no element was made of it.
+    let source = c.source().await.unwrap();
+    assert!(!source.contains("<script>document.title"), "raw markup");
+    assert_ne!(c.title().await.unwrap(), "pwned");
+    assert!(c.find_all(Locator::Css("td b")).await.unwrap().is_empty());
+    let table = c
+        .find(Locator::Id("queue"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("x<script>document.title='pwned'</script>"),
+        "{table}"
+    );
+    assert!(table.contains("<b>c-bold</b>"), "{table}");
+    shot("console-queue.png", &c.screenshot().await.unwrap());
+
+    // Approve s50 with a note.
+    let row = c.find(Locator::Id("row-s50")).await.unwrap();
+    row.find(Locator::Css("input[name=note]"))
+        .await
+        .unwrap()
+        .send_keys("fits the brief")
+        .await
+        .unwrap();
+    row.find(Locator::Css("button.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let flash = c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    assert_eq!(flash.text().await.unwrap(), "`s50` approved by ana");
+    // It left the queue; the others wait on.
+    assert!(c.find_all(Locator::Id("row-s50")).await.unwrap().is_empty());
+    c.find(Locator::Id("row-s52")).await.unwrap();
+
+    // The timeline shows the approver and the note.
+    c.goto(&s.url("/samples/s50")).await.unwrap();
+    let state = c.wait().for_element(Locator::Id("state")).await.unwrap();
+    assert_eq!(state.text().await.unwrap(), "awaiting_shipment");
+    let by: Vec<String> = {
+        let mut v = Vec::new();
+        for e in c.find_all(Locator::Css("#timeline td.by")).await.unwrap() {
+            v.push(e.text().await.unwrap());
+        }
+        v
+    };
+    assert_eq!(by.last().map(String::as_str), Some("ana"), "{by:?}");
+    let timeline = c
+        .find(Locator::Id("timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(timeline.contains("fits the brief"), "{timeline}");
+    assert!(timeline.contains("manual_review"), "{timeline}");
+
+    // Ship it from its page: the tracking number is on the timeline.
+    let form = c
+        .form(Locator::Css("form[action='/samples/s50/ship']"))
+        .await
+        .unwrap();
+    form.set_by_name("tracking_number", "1ZBROWSER")
+        .await
+        .unwrap()
+        .set_by_name("carrier", "UPS")
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    until("the sample is shipped", || async {
+        match c.find(Locator::Id("state")).await {
+            Ok(e) => e.text().await.is_ok_and(|t| t == "shipped"),
+            Err(_) => false,
+        }
+    })
+    .await;
+    let timeline = c
+        .find(Locator::Id("timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(timeline.contains("1ZBROWSER"), "{timeline}");
+    shot("console-sample.png", &c.screenshot().await.unwrap());
+
+    // The API agrees.
+    let api = s.get("/v1/samples/s50", Some(VIEWER)).json();
+    assert_eq!(api["sample"]["reviewed_by"], "ana");
+    assert_eq!(api["sample"]["state"], "shipped");
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
+    let s = Server::with_tokens(NOW);
+    examples_and_a_hostile_one(&s);
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &s, OPERATOR).await;
+    c.find(Locator::Id("row-s52")).await.unwrap();
+    // Take the token out of the row's form (as a forged cross-site form would lack it), and
+    // submit it.
+    c.execute(
+        "document.querySelector('#row-s52 input[name=csrf]').remove();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css("#row-s52 button.reject"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let error = c.wait().for_element(Locator::Id("error")).await.unwrap();
+    assert!(
+        error.text().await.unwrap().contains("CSRF token"),
+        "{}",
+        error.text().await.unwrap()
+    );
+    assert_eq!(
+        c.find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "403 Forbidden"
+    );
+    // A wrong token is refused the same way.
+    c.goto(&s.url("/queue")).await.unwrap();
+    c.execute(
+        "document.querySelector('#row-s52 input[name=csrf]').value = 'f'.repeat(64);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css("#row-s52 button.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("error")).await.unwrap();
+    assert_eq!(
+        s.get("/v1/samples/s52", Some(VIEWER)).json()["sample"]["state"],
+        "pending"
+    );
+
+    // A viewer sees the queue but no buttons, and cannot post one.
+    c.delete_all_cookies().await.unwrap();
+    sign_in(&c, &s, VIEWER).await;
+    c.find(Locator::Id("row-s52")).await.unwrap();
+    assert!(c
+        .find_all(Locator::Css("button.approve"))
+        .await
+        .unwrap()
+        .is_empty());
+    // The session cookie is out of a script's reach.
+    let cookies = c.execute("return document.cookie;", vec![]).await.unwrap();
+    assert_eq!(cookies, json!(""), "HttpOnly");
+    c.close().await.unwrap();
+}
