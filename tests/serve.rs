@@ -251,7 +251,7 @@ fn every_route_answers_with_the_contracts_status_and_shape() {
     let (_, err) = s.stop();
     let logged: Vec<Value> = err
         .iter()
-        .filter(|l| l.starts_with("{\"method\""))
+        .filter(|l| l.starts_with("{\"timestamp\"") && l.contains("\"method\""))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(logged.len() > 40, "{}", logged.len());
@@ -532,7 +532,7 @@ fn a_client_that_disconnects_mid_body_changes_nothing() {
     drop(tcp);
     // A request after it is answered; the half-sent event was never applied.
     s.err.wait(0, 1, "the log of the cut request", |l| {
-        l.starts_with("{\"method\":\"POST\"")
+        l.contains("\"method\":\"POST\"")
     });
     assert_eq!(s.get("/v1/samples/half", None).status, 404);
     assert_eq!(events_total(&s, "applied"), 0);

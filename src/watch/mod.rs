@@ -237,16 +237,18 @@ impl Session<'_> {
             self.note(&f);
         }
         for mut output in self.runner.drain_output() {
+            let mut text = output.to_json();
             if let Some(reply) = &mut self.reply {
-                reply.push(output.to_json());
+                reply.push(text.clone());
             }
             if let Some(line_out) = &mut self.line_out {
-                line_out.push((matches!(output, Output::Error(_)), output.to_json()));
+                line_out.push((matches!(output, Output::Error(_)), text.clone()));
             }
+            // Refusals from a spool file say which file they were in.
             if let (Output::Error(e), Some(place)) = (&mut output, place) {
                 e.message = format!("{place}: {}", e.message);
+                text = output.to_json();
             }
-            let text = output.to_json();
             match writeln!(self.out, "{text}") {
                 Ok(()) => self.out_bytes += text.len() as u64 + 1,
                 Err(e) => {

@@ -263,12 +263,14 @@ async fn observe(req: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     metrics::histogram!("sampleflow_request_seconds", "route" => route.clone(), "status" => status.to_string())
         .record(elapsed.as_secs_f64());
-    let line = json!({
-        "method": method, "route": route, "status": status,
-        "ms": (elapsed.as_secs_f64() * 1e6).round() / 1e3,
-    });
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{line}");
+    // Written by the log's own thread: a handler never waits on stderr.
+    tracing::info!(
+        target: "http",
+        method,
+        route,
+        status,
+        ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3
+    );
     response
 }
 
@@ -493,6 +495,22 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             result
         })
     };
+
+    // One JSON line per request on stderr, written off the handlers' threads; nothing is dropped
+    // (a full queue makes handlers wait rather than lose lines).
+    let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_level(false)
+        .with_writer(writer)
+        .finish();
+    let _ = tracing::subscriber::set_global_default(subscriber);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
