@@ -640,3 +640,54 @@ fn a_second_writer_is_sent_to_the_api_and_ops_commands_hand_their_event_over() {
         "pending"
     );
 }
+
+#[test]
+fn the_console_shows_the_report_and_what_a_live_reload_did() {
+    let s = Server::open(NOW);
+    s.events(None, &example());
+    // Without tokens the console is the local operator's, with no sign-in.
+    let report = s.get("/report", None);
+    assert_eq!(report.status, 200);
+    assert!(
+        report.body.contains("<svg id=\"funnel\""),
+        "{}",
+        report.body
+    );
+    let before = s.get("/versions", None).body;
+    assert!(before.contains("No reload since this server started"));
+    // A policy change that fails a rule test is refused; one that passes is swapped in. The
+    // versions page says what each did.
+    let policy = s.path("rules/policy.yaml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let replace = |to: String| {
+        let tmp = s.path("rules/policy.yaml.swp~");
+        std::fs::write(&tmp, to).unwrap();
+        std::fs::rename(&tmp, &policy).unwrap();
+    };
+    replace(text.replace("price_cap: 50 ", "price_cap: 60 "));
+    s.err
+        .wait(0, 1, "the refusal", |l| l.starts_with("reload refused"));
+    replace(format!("{text}# tuned on the console's day\n"));
+    s.err
+        .wait(0, 1, "the reload", |l| l.starts_with("reload: rules "));
+    let after = s.get("/versions", None).body;
+    assert!(after.contains("reload refused (files changed)"), "{after}");
+    assert!(
+        after.contains("reload: rules 20085d663de4 -&gt; "),
+        "{after}"
+    );
+    assert_eq!(
+        after.matches("<td>rules</td><td><code>").count(),
+        2,
+        "{after}"
+    );
+    let m = s.get("/metrics", None).body;
+    assert!(
+        m.contains("sampleflow_reloads_total{result=\"applied\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("sampleflow_reloads_total{result=\"refused\"} 1"),
+        "{m}"
+    );
+}
