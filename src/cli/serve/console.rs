@@ -221,6 +221,13 @@ fn may_act(app: &App, v: &Viewer, csrf: Option<&str>) -> Result<(), Response> {
     Ok(())
 }
 
+/// The viewer of a form that acts: signed in, the form's CSRF token the session's, an operator.
+fn actor(app: &App, jar: CookieJar, csrf: Option<&str>) -> Result<Viewer, Response> {
+    let v = viewer(app, jar)?;
+    may_act(app, &v, csrf)?;
+    Ok(v)
+}
+
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/queue") }))
@@ -550,13 +557,10 @@ async fn review(
     Path(id): Path<String>,
     Form(form): Form<ReviewForm>,
 ) -> Response {
-    let v = match viewer(&app, jar) {
+    let v = match actor(&app, jar, form.csrf.as_deref()) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = may_act(&app, &v, form.csrf.as_deref()) {
-        return r;
-    }
     if !matches!(form.decision.as_str(), "approve" | "reject") {
         return v.fail(
             &app,
@@ -600,13 +604,10 @@ async fn ship(
     Path(id): Path<String>,
     Form(form): Form<ShipForm>,
 ) -> Response {
-    let v = match viewer(&app, jar) {
+    let v = match actor(&app, jar, form.csrf.as_deref()) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = may_act(&app, &v, form.csrf.as_deref()) {
-        return r;
-    }
     let cost = match text(form.shipping_cost).map(|c| c.parse::<f64>()) {
         None => None,
         Some(Ok(c)) => Some(c),
@@ -640,13 +641,10 @@ async fn adjust(
     Path(id): Path<String>,
     Form(form): Form<AdjustForm>,
 ) -> Response {
-    let v = match viewer(&app, jar) {
+    let v = match actor(&app, jar, form.csrf.as_deref()) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Err(r) = may_act(&app, &v, form.csrf.as_deref()) {
-        return r;
-    }
     let credit = text(form.credit).map(|c| c.parse::<f64>());
     let days = text(form.block_days).map(|d| d.parse::<i64>());
     let (credit, days) = match (credit, days) {
