@@ -45,6 +45,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod connect;
 pub mod definition;
 pub mod diagnostic;
 pub mod graph;

@@ -5,6 +5,7 @@
 pub mod corpus;
 pub mod live;
 pub mod serve;
+pub mod tiktok;
 
 /// The shipped sample workflow with `edit` applied.
 pub fn shipped_with(edit: impl Fn(String) -> String) -> String {
