@@ -190,3 +190,216 @@ fn a_polls_applications_map_to_events_that_run_applies_once() {
         "{again:?}"
     );
 }
+
+/// The shop's clock for the binary's events (the fake checks request timestamps against the
+/// real clock, the runner's times come from this).
+const DAY: &str = "2026-06-01T12:00:00Z";
+
+fn connect(dir: &std::path::Path, now: &str, crash: Option<&str>) -> std::process::Output {
+    let mut cmd = common::bin(&dir.join("s.db"));
+    cmd.args(["connect", "tiktok", "--once", "--config"])
+        .arg(dir.join("tiktok.yaml"))
+        .env("SAMPLEFLOW_NOW", now);
+    if let Some(c) = crash {
+        cmd.env("SAMPLEFLOW_CRASH", c);
+    }
+    cmd.output().unwrap()
+}
+
+fn outbox(dir: &std::path::Path) -> Vec<Value> {
+    let out = common::bin(&dir.join("s.db"))
+        .args(["outbox", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    common::stdout_json(&out)
+}
+
+fn shop() -> (Fake, tempfile::TempDir) {
+    let fake = Fake::start(chrono::Utc::now().timestamp());
+    {
+        let mut f = fake.inner.lock().unwrap();
+        f.applications = vec![
+            Fake::application("a0", "PENDING", "cr0", "p-mug"),
+            Fake::application("a1", "PENDING", "cr1", "p-lux"),
+            Fake::application("a2", "PENDING", "cr2", "p-cream"),
+            Fake::application("a3", "PENDING", "cr3", "p-mug"),
+            Fake::application("a-x", "PENDING", "crx", "p-unknown"),
+        ];
+        // a3 stops being approvable on the platform before our decision reaches it.
+        f.applications[3]["is_approvable"] = json!(false);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    tiktok::config(dir.path(), &fake.url, tiktok::APP_SECRET);
+    (fake, dir)
+}
+
+fn reviews(fake: &Fake) -> Vec<(String, Value)> {
+    fake.inner.lock().unwrap().reviews.clone()
+}
+
+#[test]
+fn a_shops_day_end_to_end() {
+    let (fake, dir) = shop();
+    let d = dir.path();
+    // Poll 1: new applications screened by the shipped rules, decisions delivered.
+    let out = connect(d, DAY, None);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let records = common::stdout_json(&out);
+    let screened: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r["sample"].as_str().unwrap(), r["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        screened,
+        [
+            ("a0", "awaiting_shipment"),
+            ("a1", "pending"),
+            ("a2", "awaiting_shipment"),
+            ("a3", "awaiting_shipment")
+        ]
+    );
+    assert_eq!(
+        reviews(&fake),
+        [
+            ("a0".to_string(), json!({"review_result": "APPROVE"})),
+            ("a2".to_string(), json!({"review_result": "APPROVE"})),
+        ]
+    );
+    let calls = outbox(d);
+    let state = |calls: &[Value], s: &str| {
+        calls
+            .iter()
+            .find(|c| c["call"]["sample"] == s)
+            .map(|c| c["call"]["state"].as_str().unwrap().to_string())
+    };
+    assert_eq!(state(&calls, "a0").as_deref(), Some("sent"));
+    assert_eq!(
+        state(&calls, "a3").as_deref(),
+        Some("failed"),
+        "no longer approvable"
+    );
+    let a3 = calls.iter().find(|c| c["call"]["sample"] == "a3").unwrap();
+    assert_eq!(a3["call"]["code"], tiktok::NOT_APPROVABLE);
+    assert!(calls.iter().any(|c| c["unmappable"]["application"] == "a-x"
+        && c["unmappable"]["reason"] == "product `p-unknown` is not in the catalogue"));
+    assert_eq!(state(&calls, "a1"), None, "pending: nothing to send yet");
+
+    // Poll 2 of the same state: nothing applied, nothing sent.
+    let again = connect(d, DAY, None);
+    assert!(
+        again.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert!(common::stderr(&again).contains("0 events applied"));
+    assert_eq!(reviews(&fake).len(), 2);
+
+    // A reviewer rejects a1 by command; the next poll sends it with the mapped reason.
+    let review = common::bin(&d.join("s.db"))
+        .args(["review", "a1", "--reject", "--by", "ana"])
+        .env("SAMPLEFLOW_NOW", "2026-06-01T13:00:00Z")
+        .output()
+        .unwrap();
+    assert_eq!(review.status.code(), Some(0), "{}", common::stderr(&review));
+    connect(d, "2026-06-01T13:05:00Z", None);
+    assert_eq!(
+        reviews(&fake)[2],
+        (
+            "a1".to_string(),
+            json!({"review_result": "REJECT", "reject_reason": "OTHER"})
+        )
+    );
+
+    // The platform ships a0, then the creator posts: later polls carry it on.
+    {
+        let mut f = fake.inner.lock().unwrap();
+        f.applications[0]["status"] = json!("SHIPPED");
+        f.applications[0]["tracking_number"] = json!("1ZSHOP");
+    }
+    let shipped = common::stdout_json(&connect(d, "2026-06-02T09:00:00Z", None));
+    assert_eq!(shipped.len(), 1);
+    assert_eq!(
+        (&shipped[0]["sample"], &shipped[0]["to"]),
+        (&json!("a0"), &json!("shipped"))
+    );
+    {
+        let mut f = fake.inner.lock().unwrap();
+        f.applications[0]["status"] = json!("CONTENT_PENDING");
+        f.fulfillments.insert(
+            "a0".into(),
+            vec![json!({"product": {"id": "p-mug"}, "content": {"id": "v7", "format": "VIDEO",
+                "view_count": 12000, "like_count": 700, "comment_count": 40, "paid_order_count": 5}})],
+        );
+    }
+    let posted = common::stdout_json(&connect(d, "2026-06-04T09:00:00Z", None));
+    let to: Vec<&str> = posted.iter().map(|r| r["to"].as_str().unwrap()).collect();
+    assert_eq!(to, ["content_pending", "post_in_review", "post_in_review"]);
+    // The platform and ours agree; nothing was sent twice, every request was signed.
+    let f = fake.inner.lock().unwrap();
+    assert_eq!(f.reviews.len(), 3);
+    assert_eq!(f.bad_signatures, 0);
+}
+
+/// A kill -9 as a call goes, and after the platform took one but before it was marked sent:
+/// after a restart, the platform has every decision exactly once.
+#[test]
+fn kill_9_during_delivery_sends_each_decision_exactly_once() {
+    for crash in ["call:1", "answered:1", "call:2", "answered:2"] {
+        let (fake, dir) = shop();
+        let d = dir.path();
+        let died = connect(d, DAY, Some(crash));
+        assert!(!died.status.success(), "{crash}: it died");
+        let restarted = connect(d, DAY, None);
+        assert!(
+            restarted.status.success(),
+            "{crash}: {}",
+            common::stderr(&restarted)
+        );
+        let mut got: Vec<String> = reviews(&fake).into_iter().map(|(a, _)| a).collect();
+        got.sort();
+        assert_eq!(got, ["a0", "a2"], "{crash}: each decision once");
+        let calls = outbox(d);
+        let sent = calls
+            .iter()
+            .filter(|c| c["call"]["state"] == "sent")
+            .count();
+        assert_eq!(sent, 2, "{crash}: {calls:?}");
+    }
+}
+
+/// A kill -9 during a poll's commit leaves nothing half-applied: the restart applies the rest
+/// and sends each decision once.
+#[test]
+fn kill_9_during_a_poll_then_restart_applies_and_sends_once() {
+    let (fake, dir) = shop();
+    let d = dir.path();
+    let died = connect(d, DAY, Some("commit:1"));
+    assert!(!died.status.success());
+    assert!(reviews(&fake).is_empty(), "nothing committed, nothing sent");
+    let out = connect(d, DAY, None);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::stdout_json(&out).len(), 4);
+    assert_eq!(reviews(&fake).len(), 2);
+    connect(d, DAY, None);
+    assert_eq!(reviews(&fake).len(), 2);
+}
+
+#[test]
+fn a_config_with_a_secret_inline_is_refused_with_its_place() {
+    let (_fake, dir) = shop();
+    let path = dir.path().join("tiktok.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}app_secret: {}\n", tiktok::APP_SECRET)).unwrap();
+    let out = connect(dir.path(), DAY, None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("tiktok.yaml:10:1: `app_secret` holds a secret inline"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(tiktok::APP_SECRET),
+        "the secret is not repeated"
+    );
+}

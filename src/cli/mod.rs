@@ -1,10 +1,12 @@
 //! The command line: one file per subcommand; `run` dispatches and returns the exit code.
 
+mod connect;
 mod diff;
 mod eval;
 mod gen;
 mod graph;
 mod ops;
+mod outbox;
 mod queue;
 mod report;
 mod run;
@@ -93,6 +95,10 @@ pub enum Command {
     Ship(ops::ShipArgs),
     /// Change a creator's credit or block (exit 5 when refused).
     Adjust(ops::AdjustArgs),
+    /// Keep the store in step with a shop: applications in, review decisions out.
+    Connect(connect::Args),
+    /// The review calls for a connected shop (queued, sent, failed) and unmappable applications.
+    Outbox(outbox::Args),
 }
 
 /// A failure of the tool itself (exit 1), as opposed to a defect in the user's files (exit 3).
@@ -131,6 +137,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Review(args) => ops::review(&cli, args),
         Command::Ship(args) => ops::ship(&cli, args),
         Command::Adjust(args) => ops::adjust(&cli, args),
+        Command::Connect(args) => connect::run(&cli, args),
+        Command::Outbox(args) => outbox::run(&cli, args),
     }
 }
 

@@ -12,7 +12,7 @@ mod sqlite;
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
 
 pub use memory::MemoryStore;
-pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+pub use sqlite::{OutboxCall, SqliteStore, SCHEMA_VERSION};
 
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};

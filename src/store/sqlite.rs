@@ -11,7 +11,7 @@ use crate::rules::Ledger;
 use crate::runtime::{Instance, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -67,7 +67,50 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS platform (
+    application TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    sample TEXT NOT NULL,
+    event TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reason TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    code INTEGER,
+    message TEXT,
+    queued_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (sample, event)
+);
+CREATE TABLE IF NOT EXISTS unmappable (
+    application TEXT PRIMARY KEY,
+    product TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+);
 ";
+
+/// The event id the connector gives an application's first event (`tts-<app>-requested`):
+/// the application it marks as the platform's.
+fn platform_application(event: &str) -> Option<&str> {
+    event.strip_prefix("tts-")?.strip_suffix("-requested")
+}
+
+/// A decision a record makes that the platform must hear of: approve or reject, with its event
+/// and reason. Records are our own JSON, so a substring tells the candidates cheaply.
+fn decision_of(text: &str) -> Option<(String, String, Option<String>, String)> {
+    if !(text.contains("\"decision\":\"approve\"") || text.contains("\"decision\":\"reject\"")) {
+        return None;
+    }
+    let r: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some((
+        r["event"].as_str()?.to_string(),
+        r["decision"].as_str()?.to_string(),
+        r["reason"].as_str().map(str::to_string),
+        r["at"].as_str()?.to_string(),
+    ))
+}
 
 /// The schema version a file says it holds (0: none, a new or a foreign file).
 fn stored_version(conn: &Connection) -> Result<i64, StoreError> {
@@ -84,11 +127,41 @@ fn has_tables(conn: &Connection) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
+fn has_platform(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM platform LIMIT 1", [], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// One review call for the platform, as the outbox keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxCall {
+    /// The sample: the platform's application id.
+    pub sample: String,
+    /// The event whose record made the decision.
+    pub event: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Our reason code (mapped to the platform's reject reason when sent).
+    pub reason: Option<String>,
+    /// `queued`, `sending` (in doubt after a crash), `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    /// The platform's last answer.
+    pub code: Option<i64>,
+    pub message: Option<String>,
+    pub queued_at: String,
+    pub updated_at: String,
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
     commits: u64,
     crash_at: Option<u64>,
+    /// The store holds samples of a connected shop: decisions on them go to the outbox.
+    platform: bool,
 }
 
 impl SqliteStore {
@@ -118,10 +191,12 @@ impl SqliteStore {
             }
             found => return Err(StoreError::Old { found }),
         }
+        let platform = has_platform(&conn)?;
         Ok(SqliteStore {
             conn,
             commits: 0,
             crash_at: None,
+            platform,
         })
     }
 
@@ -151,10 +226,12 @@ impl SqliteStore {
                 "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))?;
         }
+        let platform = has_platform(&conn)?;
         Ok(SqliteStore {
             conn,
             commits: 0,
             crash_at: crash_point("commit"),
+            platform,
         })
     }
 
@@ -169,6 +246,97 @@ impl SqliteStore {
             Some(text) => serde_json::from_str(&text)?,
             None => Meta::default(),
         })
+    }
+
+    /// The ids of the connector's events applied so far (`tts-...`).
+    pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        Ok(self
+            .strings("SELECT id FROM events WHERE id LIKE 'tts-%'", None)?
+            .into_iter()
+            .collect())
+    }
+
+    /// Every call of the outbox, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxCall>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT sample, event, decision, reason, state, attempts, code, message, queued_at, updated_at
+             FROM outbox ORDER BY queued_at, sample",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(OutboxCall {
+                    sample: r.get(0)?,
+                    event: r.get(1)?,
+                    decision: r.get(2)?,
+                    reason: r.get(3)?,
+                    state: r.get(4)?,
+                    attempts: r.get(5)?,
+                    code: r.get(6)?,
+                    message: r.get(7)?,
+                    queued_at: r.get(8)?,
+                    updated_at: r.get(9)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Moves one call of the outbox to `state`, with the platform's last answer; committed at
+    /// once (a call marked `sending` before it goes is known to be in doubt after a crash).
+    pub fn set_call(
+        &mut self,
+        call: &OutboxCall,
+        state: &str,
+        code: Option<i64>,
+        message: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET state = ?3, attempts = attempts + ?4, code = ?5, message = ?6, updated_at = ?7
+             WHERE sample = ?1 AND event = ?2",
+            params![
+                call.sample,
+                call.event,
+                state,
+                i64::from(state == "sending"),
+                code,
+                message,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps (or, with `None`, forgets) why an application could not be mapped.
+    pub fn set_unmappable(
+        &mut self,
+        application: &str,
+        product: &str,
+        why: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        match why {
+            Some(why) => self.conn.execute(
+                "INSERT INTO unmappable (application, product, reason, seen_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(application) DO UPDATE SET product = ?2, reason = ?3, seen_at = ?4",
+                params![application, product, why, now],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM unmappable WHERE application = ?1", [application])?,
+        };
+        Ok(())
+    }
+
+    /// Applications that could not be mapped: application, product, why, when last seen.
+    pub fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT application, product, reason, seen_at FROM unmappable ORDER BY application",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     fn strings(
@@ -317,14 +485,35 @@ impl Store for SqliteStore {
             let mut event = tx.prepare_cached(
                 "INSERT INTO events (id, run, line, raw) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let mut platform =
+                tx.prepare_cached("INSERT OR IGNORE INTO platform (application) VALUES (?1)")?;
             for e in &batch.events {
                 event.execute(params![e.id, batch.run.id, e.line as i64, e.raw])?;
+                if let Some(app) = platform_application(&e.id) {
+                    platform.execute([app])?;
+                    self.platform = true;
+                }
             }
             let mut log = tx.prepare_cached(
                 "INSERT INTO log (run, line, sample, text) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            // A decision on a platform sample is queued for the platform in this same
+            // transaction: committed together, or neither.
+            let mut outbox = tx.prepare_cached(
+                "INSERT OR IGNORE INTO outbox (sample, event, decision, reason, state, queued_at, updated_at)
+                 SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?5
+                 WHERE EXISTS (SELECT 1 FROM platform WHERE application = ?1)",
+            )?;
             for l in &batch.log {
                 log.execute(params![batch.run.id, l.line as i64, l.sample, l.text])?;
+                if !self.platform {
+                    continue;
+                }
+                if let (Some(sample), Some((event, decision, reason, at))) =
+                    (&l.sample, decision_of(&l.text))
+                {
+                    outbox.execute(params![sample, event, decision, reason, at])?;
+                }
             }
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?1)",

@@ -1,0 +1,90 @@
+//! `sampleflow outbox [--format table|json]`: the review calls for a connected shop, queued,
+//! in doubt, sent and failed (with the platform's last code and message), and the applications
+//! that could not be mapped. Reads only.
+
+use serde_json::json;
+
+use super::{write_lines, Cli, CliError, EXIT_OK};
+use crate::store::SqliteStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
+    let failed = |source| CliError::Store {
+        path: cli.db.clone(),
+        source,
+    };
+    if !cli.db.exists() {
+        return Err(failed(crate::store::StoreError::Missing));
+    }
+    let store = SqliteStore::open_read(&cli.db).map_err(failed)?;
+    let calls = store.outbox().map_err(failed)?;
+    let unmappable = store.unmappable().map_err(failed)?;
+    match args.format {
+        Format::Json => {
+            let mut lines: Vec<String> = calls
+                .iter()
+                .map(|c| json!({"call": c}).to_string())
+                .collect();
+            lines.extend(unmappable.iter().map(|(app, product, why, seen)| {
+                json!({"unmappable": {"application": app, "product": product, "reason": why, "seen_at": seen}})
+                    .to_string()
+            }));
+            write_lines(lines)?;
+        }
+        Format::Table => {
+            let rows = calls
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.state.clone(),
+                        c.sample.clone(),
+                        c.decision.clone(),
+                        c.reason.clone().unwrap_or_else(|| "-".into()),
+                        c.attempts.to_string(),
+                        c.code.map_or("-".into(), |n| n.to_string()),
+                        c.message.clone().unwrap_or_else(|| "-".into()),
+                        c.updated_at.clone(),
+                    ]
+                })
+                .collect();
+            let mut out = super::columns(
+                &[
+                    "STATE", "SAMPLE", "DECISION", "REASON", "TRIES", "CODE", "MESSAGE", "UPDATED",
+                ],
+                rows,
+            );
+            let count = |s: &str| calls.iter().filter(|c| c.state == s).count();
+            out.push(format!(
+                "{} calls: {} queued, {} in doubt, {} sent, {} failed",
+                calls.len(),
+                count("queued"),
+                count("sending"),
+                count("sent"),
+                count("failed")
+            ));
+            if !unmappable.is_empty() {
+                out.push(String::new());
+                out.extend(super::columns(
+                    &["UNMAPPABLE", "PRODUCT", "WHY", "SEEN"],
+                    unmappable
+                        .iter()
+                        .map(|(a, p, w, s)| vec![a.clone(), p.clone(), w.clone(), s.clone()])
+                        .collect(),
+                ));
+            }
+            write_lines(out)?;
+        }
+    }
+    Ok(EXIT_OK)
+}
