@@ -403,3 +403,70 @@ fn a_config_with_a_secret_inline_is_refused_with_its_place() {
         "the secret is not repeated"
     );
 }
+
+#[test]
+fn inside_serve_a_signed_webhook_polls_at_once_and_a_bad_one_does_nothing() {
+    let (fake, dir) = shop();
+    let folder = common::serve::folder();
+    for name in ["tiktok.yaml", "app.secret", "token", "catalog.csv"] {
+        std::fs::copy(dir.path().join(name), folder.path().join(name)).unwrap();
+    }
+    // A long poll interval: only the first poll and webhooks make polls here.
+    let path = folder.path().join("tiktok.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}poll_every: 1h\n")).unwrap();
+    let s = common::serve::Server::start_in(folder, &["--connector", "tiktok.yaml"], DAY);
+    s.err.wait(0, 1, "the first poll", |l| {
+        l.starts_with("connect: 5 applications seen")
+    });
+    assert_eq!(
+        s.get("/v1/samples/a0", None).json()["sample"]["state"],
+        "awaiting_shipment"
+    );
+    assert_eq!(reviews(&fake).len(), 2);
+
+    fake.inner
+        .lock()
+        .unwrap()
+        .applications
+        .push(Fake::application("a9", "PENDING", "cr9", "p-mug"));
+    let body =
+        r#"{"type":1,"tts_notification_id":"n-1","shop_id":"s","timestamp":1780000000,"data":{}}"#;
+    let bad = s.post_with(
+        "/v1/tiktok/webhook",
+        &[("authorization".into(), "00".repeat(32))],
+        body,
+    );
+    assert_eq!(bad.status, 401);
+    assert_eq!(bad.json()["error"], "unauthorized");
+    let unsigned = s.post_with("/v1/tiktok/webhook", &[], body);
+    assert_eq!(unsigned.status, 401);
+    let sig =
+        sampleflow::connect::sign::webhook(tiktok::APP_SECRET, tiktok::APP_KEY, body.as_bytes());
+    let good = s.post_with(
+        "/v1/tiktok/webhook",
+        &[("authorization".into(), sig.clone())],
+        body,
+    );
+    assert_eq!(good.status, 200, "{}", good.body);
+    assert_eq!(good.json()["status"], "polling");
+    s.err.wait(0, 1, "the webhook's poll", |l| {
+        l.starts_with("connect: 6 applications seen")
+    });
+    assert_eq!(
+        s.get("/v1/samples/a9", None).json()["sample"]["state"],
+        "awaiting_shipment"
+    );
+    assert_eq!(reviews(&fake).len(), 3, "a9's approval was delivered");
+    let again = s.post_with("/v1/tiktok/webhook", &[("authorization".into(), sig)], body);
+    assert_eq!(again.json()["status"], "duplicate");
+    // Only the bad webhooks changed nothing: two polls in all, every request signed.
+    let f = fake.inner.lock().unwrap();
+    let searches = f
+        .calls
+        .iter()
+        .filter(|c| c.ends_with("/search") && !c.contains("fulfillments"))
+        .count();
+    assert_eq!(searches, 2);
+    assert_eq!(f.bad_signatures, 0);
+}

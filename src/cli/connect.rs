@@ -48,15 +48,15 @@ pub struct TiktokArgs {
 
 /// What one cycle did.
 #[derive(Debug, Default)]
-struct Cycle {
-    seen: usize,
-    applied: usize,
-    unmappable: usize,
-    disagree: Vec<String>,
-    sent: usize,
-    reconciled: usize,
-    failed: usize,
-    queued: usize,
+pub(super) struct Cycle {
+    pub seen: usize,
+    pub applied: usize,
+    pub unmappable: usize,
+    pub disagree: Vec<String>,
+    pub sent: usize,
+    pub reconciled: usize,
+    pub failed: usize,
+    pub queued: usize,
 }
 
 /// Platform statuses our own decisions and deadlines make; the platform's word on them is
@@ -102,17 +102,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         for d in cycle.disagree.iter().take(10) {
             eprintln!("connect: {d}");
         }
-        eprintln!(
-            "connect: {} applications seen, {} events applied, {} unmappable, {} differ from the platform; outbox: {} sent, {} found sent, {} failed, {} queued",
-            cycle.seen,
-            cycle.applied,
-            cycle.unmappable,
-            cycle.disagree.len(),
-            cycle.sent,
-            cycle.reconciled,
-            cycle.failed,
-            cycle.queued
-        );
+        eprintln!("{}", summary(&cycle));
         if args.once {
             return Ok(EXIT_OK);
         }
@@ -136,6 +126,80 @@ fn now_text() -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// What a poll found: every application, and the lines of the events not applied yet.
+pub(super) struct Poll {
+    pub apps: Vec<Application>,
+    pub lines: Vec<String>,
+    pub unmappable: usize,
+}
+
+/// Searches every application and maps each to its events, keeping those whose ids the store
+/// does not hold yet; unmappable applications are kept for `outbox`.
+pub(super) fn poll(
+    client: &Client,
+    config: &Config,
+    catalog: &Catalog,
+    side: &mut SqliteStore,
+) -> Result<Poll, String> {
+    let apps = client
+        .search_all()
+        .map_err(|e| format!("the search of sample applications failed: {e}"))?;
+    let known = side.platform_events().map_err(|e| e.to_string())?;
+    let at = wall_clock()
+        .map(|clock| clock.now())
+        .unwrap_or_else(|_| chrono::Utc::now());
+    let now = now_text();
+    let mut lines = Vec::new();
+    let mut unmappable = 0;
+    for app in &apps {
+        let contents = if ["SHIPPED", "CONTENT_PENDING", "COMPLETED"].contains(&app.status.as_str())
+        {
+            match client.fulfillments(&app.id) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!(
+                        "connect: the content of `{}` could not be read ({e}); it is read again at the next poll",
+                        app.id
+                    );
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let mapped = map::events(app, &contents, catalog, &config.defaults, at);
+        let why = mapped.as_ref().err().map(ToString::to_string);
+        unmappable += usize::from(why.is_some());
+        side.set_unmappable(&app.id, &app.product.id, why.as_deref(), &now)
+            .map_err(|e| e.to_string())?;
+        for e in mapped.unwrap_or_default() {
+            if e["id"].as_str().is_some_and(|id| !known.contains(id)) {
+                lines.push(e.to_string());
+            }
+        }
+    }
+    Ok(Poll {
+        apps,
+        lines,
+        unmappable,
+    })
+}
+
+/// The cycle's one line for the log.
+pub(super) fn summary(c: &Cycle) -> String {
+    format!(
+        "connect: {} applications seen, {} events applied, {} unmappable, {} differ from the platform; outbox: {} sent, {} found sent, {} failed, {} queued",
+        c.seen,
+        c.applied,
+        c.unmappable,
+        c.disagree.len(),
+        c.sent,
+        c.reconciled,
+        c.failed,
+        c.queued
+    )
+}
+
 /// One poll, apply and delivery; `Err` is an exit code, its reason said.
 fn cycle(
     cli: &Cli,
@@ -153,55 +217,21 @@ fn cycle(
     };
     let store = open_for(cli, &program)?;
     let mut side = SqliteStore::open(&cli.db).map_err(store_err)?;
-    let mut c = Cycle::default();
-    let apps = match client.search_all() {
-        Ok(apps) => apps,
+    let found = match poll(client, config, catalog, &mut side) {
+        Ok(found) => found,
         Err(e) => {
-            eprintln!("error: the search of sample applications failed: {e}");
+            eprintln!("error: {e}");
             return Ok(Err(EXIT_FAILED));
         }
     };
-    c.seen = apps.len();
-    let known = side.platform_events().map_err(store_err)?;
-    let at = wall_clock()
-        .map(|clock| clock.now())
-        .unwrap_or_else(|_| chrono::Utc::now());
-    let now = now_text();
-    let mut lines = Vec::new();
-    for app in &apps {
-        let contents = if ["SHIPPED", "CONTENT_PENDING", "COMPLETED"].contains(&app.status.as_str())
-        {
-            match client.fulfillments(&app.id) {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!(
-                        "connect: the content of `{}` could not be read ({e}); it is read again at the next poll",
-                        app.id
-                    );
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
-        match map::events(app, &contents, catalog, &config.defaults, at) {
-            Ok(events) => {
-                side.set_unmappable(&app.id, &app.product.id, None, &now)
-                    .map_err(store_err)?;
-                for e in events {
-                    if e["id"].as_str().is_some_and(|id| !known.contains(id)) {
-                        lines.push(e.to_string());
-                    }
-                }
-            }
-            Err(why) => {
-                c.unmappable += 1;
-                side.set_unmappable(&app.id, &app.product.id, Some(&why.to_string()), &now)
-                    .map_err(store_err)?;
-            }
-        }
-    }
-    c.applied = lines.len();
+    let mut c = Cycle {
+        seen: found.apps.len(),
+        applied: found.lines.len(),
+        unmappable: found.unmappable,
+        ..Cycle::default()
+    };
+    let lines = found.lines;
+    let apps = found.apps;
     if !lines.is_empty() {
         let text = lines.join("\n") + "\n";
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -227,7 +257,7 @@ fn cycle(
 }
 
 /// Where the platform's end status and ours differ: ours stands, and is said.
-fn disagreements(apps: &[Application], store: &mut SqliteStore) -> Vec<String> {
+pub(super) fn disagreements(apps: &[Application], store: &mut SqliteStore) -> Vec<String> {
     use crate::store::Store;
     let mut out = Vec::new();
     for app in apps {
@@ -249,7 +279,7 @@ fn disagreements(apps: &[Application], store: &mut SqliteStore) -> Vec<String> {
 }
 
 /// Sends every queued call (and every call in doubt the poll does not show as taken).
-fn deliver(
+pub(super) fn deliver(
     client: &Client,
     config: &Config,
     side: &mut SqliteStore,

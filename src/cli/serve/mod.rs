@@ -14,6 +14,7 @@
 mod api;
 mod auth;
 mod console;
+mod tiktok;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -51,6 +52,10 @@ pub struct Args {
     /// Seconds a request may take before it is answered 408.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub request_timeout: u64,
+    /// Run the TikTok connector from this config (default: `connectors/tiktok.yaml` when it
+    /// exists) and take its webhooks at `POST /v1/tiktok/webhook`.
+    #[arg(long, value_name = "FILE")]
+    pub connector: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub watch: super::watch::Args,
 }
@@ -71,6 +76,8 @@ pub(crate) struct App {
     /// The last lines the session said about reloads, newest last.
     pub reloads: Arc<Mutex<VecDeque<String>>>,
     pub console: console::Console,
+    /// The TikTok connector, when one runs here.
+    pub connector: Option<tiktok::Connector>,
 }
 
 type Shared = Arc<App>;
@@ -297,6 +304,7 @@ fn router(app: Shared, timeout: Duration) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(console::routes())
+        .route("/v1/tiktok/webhook", axum::routing::post(tiktok::webhook))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .layer(axum::middleware::from_fn(observe))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -410,6 +418,28 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         },
         None => None,
     };
+    let connector_config = match &args.connector {
+        Some(path) => Some(path.clone()),
+        None => {
+            let default = std::path::PathBuf::from("connectors/tiktok.yaml");
+            default.exists().then_some(default)
+        }
+    };
+    let connector = match &connector_config {
+        Some(path) => {
+            let loaded = crate::connect::config::load(path).and_then(|c| {
+                crate::connect::map::Catalog::load(&c.catalog).map(|catalog| (c, catalog))
+            });
+            match loaded {
+                Ok(loaded) => Some(loaded),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(EXIT_USAGE);
+                }
+            }
+        }
+        None => None,
+    };
     let listener = match std::net::TcpListener::bind(addr) {
         Ok(l) => l,
         Err(e) => {
@@ -433,6 +463,14 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         }
     };
     let reloads = Arc::new(Mutex::new(VecDeque::new()));
+    let connector = connector.map(|(config, catalog)| {
+        tiktok::Connector::start(
+            cli.db.clone(),
+            config,
+            catalog,
+            live.channels.msgs.0.clone(),
+        )
+    });
     let app = Arc::new(App {
         cli: cli.clone(),
         tx: live.channels.msgs.0.clone(),
@@ -442,6 +480,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         secret,
         metrics,
         reloads: reloads.clone(),
+        connector,
     });
 
     // Signals: a stop is said to the handlers first (they answer 503 from then on), then to
