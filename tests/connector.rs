@@ -295,9 +295,9 @@ fn a_shops_day_end_to_end() {
     assert!(common::stderr(&again).contains("0 events applied"));
     assert_eq!(reviews(&fake).len(), 2);
 
-    // A reviewer rejects a1 by command; the next poll sends it with the mapped reason.
+    // A reviewer approves a1 by command; the next poll sends it.
     let review = common::bin(&d.join("s.db"))
-        .args(["review", "a1", "--reject", "--by", "ana"])
+        .args(["review", "a1", "--approve", "--by", "ana"])
         .env("SAMPLEFLOW_NOW", "2026-06-01T13:00:00Z")
         .output()
         .unwrap();
@@ -305,10 +305,7 @@ fn a_shops_day_end_to_end() {
     connect(d, "2026-06-01T13:05:00Z", None);
     assert_eq!(
         reviews(&fake)[2],
-        (
-            "a1".to_string(),
-            json!({"review_result": "REJECT", "reject_reason": "OTHER"})
-        )
+        ("a1".to_string(), json!({"review_result": "APPROVE"}))
     );
 
     // The platform ships a0, then the creator posts: later polls carry it on.
@@ -335,6 +332,42 @@ fn a_shops_day_end_to_end() {
     let posted = common::stdout_json(&connect(d, "2026-06-04T09:00:00Z", None));
     let to: Vec<&str> = posted.iter().map(|r| r["to"].as_str().unwrap()).collect();
     assert_eq!(to, ["content_pending", "post_in_review", "post_in_review"]);
+
+    // Nobody ships a2 or a1: our ship deadline (7 days) cancels them, and the platform says
+    // the same. One record each, from our deadline; nothing differs, nothing is sent.
+    {
+        let mut f = fake.inner.lock().unwrap();
+        f.applications[1]["status"] = json!("SELLER_NOT_SHIP_CANCELLED");
+        f.applications[2]["status"] = json!("SELLER_NOT_SHIP_CANCELLED");
+    }
+    let late = connect(d, "2026-06-09T12:00:00Z", None);
+    let ends: Vec<(String, String)> = common::stdout_json(&late)
+        .iter()
+        .filter(|r| r["trigger"] == "deadline:ship")
+        .map(|r| {
+            (
+                r["sample"].as_str().unwrap().into(),
+                r["to"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            ("a2".to_string(), "seller_not_ship_cancelled".to_string()),
+            ("a3".to_string(), "seller_not_ship_cancelled".to_string()),
+            ("a1".to_string(), "seller_not_ship_cancelled".to_string()),
+        ]
+    );
+    assert!(
+        common::stderr(&late).contains("0 differ from the platform"),
+        "{}",
+        common::stderr(&late)
+    );
+    // a3's platform status never moved (its approval failed there): ours says cancelled.
+    // What `outbox` shows a person.
+    let table = common::bin(&d.join("s.db")).arg("outbox").output().unwrap();
+    insta::assert_snapshot!("outbox_after_a_day", String::from_utf8_lossy(&table.stdout));
     // The platform and ours agree; nothing was sent twice, every request was signed.
     let f = fake.inner.lock().unwrap();
     assert_eq!(f.reviews.len(), 3);

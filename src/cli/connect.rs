@@ -178,6 +178,15 @@ pub(super) fn poll(
             }
         }
     }
+    // The poll's time moves the clock, so deadlines due by then fire (as `watch` does on the
+    // wall clock): the platform's view is compared with ours as of now.
+    let tick = map::event_id("tick", &at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    if !known.contains(&tick) {
+        lines.push(
+            serde_json::json!({"id": tick, "type": "tick", "at": at.to_rfc3339_opts(SecondsFormat::Secs, true)})
+                .to_string(),
+        );
+    }
     Ok(Poll {
         apps,
         lines,

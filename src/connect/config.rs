@@ -289,6 +289,19 @@ mod tests {
         assert!(e.contains("`access_token_file`"), "{e}");
     }
 
+    /// The example in `connectors/` parses (its secret files aside).
+    #[test]
+    fn the_shipped_example_is_a_valid_config() {
+        let text = std::fs::read_to_string("connectors/tiktok.example.yaml").expect("example");
+        let dir = folder();
+        let text = text
+            .replace("/etc/sampleflow/tiktok.app_secret", "app.secret")
+            .replace("/etc/sampleflow/tiktok.access_token", "token");
+        let c = parse(&text, dir.path()).expect("the example loads");
+        assert_eq!(c.reject_reason(Some("restricted_category")), "NOT_MATCH");
+        assert_eq!(c.poll_every, 300);
+    }
+
     #[test]
     fn a_bad_value_is_told_at_its_place() {
         let dir = folder();
