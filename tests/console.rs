@@ -109,6 +109,17 @@ async fn sign_in(c: &Client, s: &Server, token: &str) {
     c.wait().for_element(Locator::Id("who")).await.unwrap();
 }
 
+/// Changes the page as a forger would (`script`), then presses `button`.
+async fn tamper_and_click(c: &Client, script: &str, button: &str) {
+    c.execute(script, vec![]).await.unwrap();
+    c.find(Locator::Css(button))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 fn shot(name: &str, png: &[u8]) {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -260,18 +271,12 @@ async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
     c.find(Locator::Id("row-s52")).await.unwrap();
     // Take the token out of the row's form (as a forged cross-site form would lack it), and
     // submit it.
-    c.execute(
+    tamper_and_click(
+        &c,
         "document.querySelector('#row-s52 input[name=csrf]').remove();",
-        vec![],
+        "#row-s52 button.reject",
     )
-    .await
-    .unwrap();
-    c.find(Locator::Css("#row-s52 button.reject"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    .await;
     let error = c.wait().for_element(Locator::Id("error")).await.unwrap();
     assert!(
         error.text().await.unwrap().contains("CSRF token"),
@@ -289,18 +294,12 @@ async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
     );
     // A wrong token is refused the same way.
     c.goto(&s.url("/queue")).await.unwrap();
-    c.execute(
+    tamper_and_click(
+        &c,
         "document.querySelector('#row-s52 input[name=csrf]').value = 'f'.repeat(64);",
-        vec![],
+        "#row-s52 button.approve",
     )
-    .await
-    .unwrap();
-    c.find(Locator::Css("#row-s52 button.approve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    .await;
     c.wait().for_element(Locator::Id("error")).await.unwrap();
     assert_eq!(
         s.get("/v1/samples/s52", Some(VIEWER)).json()["sample"]["state"],

@@ -284,13 +284,25 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    /// The events of `app("status")` with `contents`, under the test catalogue.
+    fn mapped(status: &str, contents: &[Fulfillment]) -> Vec<Value> {
+        events(
+            &app(status),
+            contents,
+            &catalog(),
+            &Defaults::default(),
+            at(),
+        )
+        .expect("maps")
+    }
+
     fn ids(events: &[Value]) -> Vec<&str> {
         events.iter().filter_map(|e| e["id"].as_str()).collect()
     }
 
     #[test]
     fn a_new_application_is_a_request_with_the_platforms_figures_and_the_catalogues() {
-        let e = events(&app("PENDING"), &[], &catalog(), &Defaults::default(), at()).expect("maps");
+        let e = mapped("PENDING", &[]);
         assert_eq!(ids(&e), ["tts-7301-requested"]);
         assert_eq!(
             e[0],
@@ -318,14 +330,7 @@ mod tests {
                 ..Content::default()
             },
         };
-        let e = events(
-            &app("COMPLETED"),
-            std::slice::from_ref(&content),
-            &catalog(),
-            &Defaults::default(),
-            at(),
-        )
-        .expect("maps");
+        let e = mapped("COMPLETED", std::slice::from_ref(&content));
         assert_eq!(
             ids(&e),
             [
@@ -341,46 +346,18 @@ mod tests {
         assert_eq!(e[3]["has_product_link"], true);
         assert_eq!(e[4]["orders"], 3);
         // The same state again: the same ids.
-        let again = events(
-            &app("COMPLETED"),
-            std::slice::from_ref(&content),
-            &catalog(),
-            &Defaults::default(),
-            at(),
-        )
-        .expect("maps");
+        let again = mapped("COMPLETED", std::slice::from_ref(&content));
         assert_eq!(ids(&again), ids(&e));
         // Content seen while the status still says shipped: delivered first.
-        let early = events(
-            &app("SHIPPED"),
-            std::slice::from_ref(&content),
-            &catalog(),
-            &Defaults::default(),
-            at(),
-        )
-        .expect("maps");
+        let early = mapped("SHIPPED", std::slice::from_ref(&content));
         assert_eq!(ids(&early), ids(&e));
-        let pending = events(
-            &app("PENDING"),
-            std::slice::from_ref(&content),
-            &catalog(),
-            &Defaults::default(),
-            at(),
-        )
-        .expect("maps");
+        let pending = mapped("PENDING", std::slice::from_ref(&content));
         assert_eq!(
             ids(&pending),
             ["tts-7301-requested"],
             "no content before delivery"
         );
-        let w = events(
-            &app("WITHDRAW_CANCELLED"),
-            &[],
-            &catalog(),
-            &Defaults::default(),
-            at(),
-        )
-        .expect("maps");
+        let w = mapped("WITHDRAW_CANCELLED", &[]);
         assert_eq!(ids(&w), ["tts-7301-requested", "tts-7301-withdrawn"]);
         // Statuses our own decisions and deadlines make add nothing.
         for status in [
@@ -389,8 +366,7 @@ mod tests {
             "UNFULFILL_CANCELLED",
             "REJECT_CANCELLED",
         ] {
-            let e =
-                events(&app(status), &[], &catalog(), &Defaults::default(), at()).expect("maps");
+            let e = mapped(status, &[]);
             assert_eq!(ids(&e), ["tts-7301-requested"], "{status}");
         }
     }
