@@ -28,6 +28,9 @@ const SESSION: &str = "sampleflow_session";
 const LOGIN: &str = "sampleflow_login";
 /// A session ends after this long unused.
 const IDLE: Duration = Duration::from_secs(12 * 3600);
+/// Sessions kept at most (the least recently used go first): visitors without a cookie, such
+/// as scripts on an open console, cannot grow memory without bound.
+const MAX_SESSIONS: usize = 10_000;
 
 struct Session {
     principal: Principal,
@@ -41,6 +44,8 @@ pub(crate) struct Console {
     sessions: Mutex<HashMap<String, Session>>,
     /// No tokens file: every visitor is the local operator, with no login.
     open: bool,
+    /// Sessions kept at most.
+    cap: usize,
 }
 
 /// 32 random bytes from the OS, as hex: session ids and CSRF tokens.
@@ -80,6 +85,7 @@ impl Console {
             env,
             sessions: Mutex::new(HashMap::new()),
             open,
+            cap: MAX_SESSIONS,
         }
     }
 
@@ -98,6 +104,15 @@ impl Console {
         let (id, csrf) = (random(), random());
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.retain(|_, s| s.used.elapsed() < IDLE);
+            if sessions.len() >= self.cap {
+                let oldest = sessions
+                    .iter()
+                    .min_by_key(|(_, s)| s.used)
+                    .map(|(id, _)| id.clone());
+                if let Some(id) = oldest {
+                    sessions.remove(&id);
+                }
+            }
             sessions.insert(
                 id.clone(),
                 Session {
@@ -707,6 +722,23 @@ mod tests {
         );
         assert!(!html.contains("<b>x</b>"));
         assert!(html.contains("name=\"csrf\" value=\"t\""));
+    }
+
+    #[test]
+    fn sessions_are_bounded_and_the_least_recently_used_goes_first() {
+        let mut console = Console::new(true);
+        console.cap = 50;
+        let (first, _) = console.start(Principal::local());
+        let (second, _) = console.start(Principal::local());
+        for _ in 0..console.cap {
+            // `second` stays in use; `first` is the least recently used.
+            assert!(console.find(&second).is_some());
+            console.start(Principal::local());
+        }
+        let kept = console.sessions.lock().expect("lock").len();
+        assert_eq!(kept, console.cap);
+        assert!(console.find(&first).is_none());
+        assert!(console.find(&second).is_some());
     }
 
     #[test]
