@@ -4,14 +4,9 @@
 
 use serde_json::json;
 
+use super::queue::Format;
 use super::{write_lines, Cli, CliError, EXIT_OK};
 use crate::store::SqliteStore;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -67,6 +67,16 @@ impl Lines {
     }
 }
 
+/// Sends the signal `name` (`TERM`, `HUP`...) to a child process.
+pub fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name}");
+}
+
 /// A running `sampleflow watch` in a folder of its own with copies of the shipped files.
 pub struct Watch {
     pub dir: tempfile::TempDir,
@@ -145,12 +155,7 @@ impl Watch {
     }
 
     pub fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name}");
+        signal(&self.child, name);
     }
 
     /// Closes stdin and waits for the clean stop; returns stderr.

@@ -149,12 +149,7 @@ impl Server {
     }
 
     pub fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name}");
+        super::live::signal(&self.child, name);
     }
 
     /// SIGTERM and the clean stop: exit 0. Returns the folder and stderr.
