@@ -303,20 +303,106 @@ async fn report(
     }
 }
 
-/// An ops action's outcome: `200 {"records":[...]}`, or `409` with the refusal's kind.
+/// An ops action's outcome: `200 {"records":[...]}`, `409` with the refusal's kind, or (before
+/// any event is made) what is wrong with the request.
 pub(super) enum Acted {
     Records(Vec<Value>),
     Refused { kind: String, message: String },
+    Invalid(String),
+}
+
+/// An operator's action, from the API or a console form: checked and made into its event in
+/// this one place.
+pub(super) enum Action {
+    Review {
+        sample: String,
+        decision: String,
+        note: Option<String>,
+    },
+    Ship {
+        sample: String,
+        tracking_number: String,
+        carrier: Option<String>,
+        shipping_cost: Option<f64>,
+        note: Option<String>,
+    },
+    Adjust {
+        creator: String,
+        credit: Option<f64>,
+        block_days: Option<i64>,
+        note: Option<String>,
+    },
+}
+
+impl Action {
+    /// What is wrong with the action before any event is made.
+    fn problem(&self) -> Option<String> {
+        match self {
+            Action::Review { decision, .. }
+                if !matches!(decision.as_str(), "approve" | "reject") =>
+            {
+                Some(format!(
+                    "the decision is `{decision}`; it is `approve` or `reject`"
+                ))
+            }
+            Action::Adjust {
+                credit: None,
+                block_days: None,
+                ..
+            } => Some("give a credit change (`credit`), `block_days` or both".into()),
+            _ => None,
+        }
+    }
+
+    /// The command it stands for, its event type and the event's fields.
+    fn event(self) -> (&'static str, EventKind, Value) {
+        match self {
+            Action::Review {
+                sample,
+                decision,
+                note,
+            } => (
+                "review",
+                EventKind::SampleReviewed,
+                json!({"sample": sample, "decision": decision, "note": note}),
+            ),
+            Action::Ship {
+                sample,
+                tracking_number,
+                carrier,
+                shipping_cost,
+                note,
+            } => (
+                "ship",
+                EventKind::SampleShipped,
+                json!({"sample": sample, "tracking_number": tracking_number, "carrier": carrier,
+                       "shipping_cost": shipping_cost, "note": note}),
+            ),
+            Action::Adjust {
+                creator,
+                credit,
+                block_days,
+                note,
+            } => (
+                "adjust",
+                EventKind::CreatorAdjusted,
+                json!({"creator": {"id": creator}, "credit": credit, "block_days": block_days,
+                       "note": note}),
+            ),
+        }
+    }
 }
 
 /// Makes the event of an ops action (fresh id, `at` = now, `by` = the principal) and applies it.
 pub(super) async fn act(
     app: &App,
     principal: &Principal,
-    command: &str,
-    kind: EventKind,
-    fields: Value,
+    action: Action,
 ) -> Result<Acted, Response> {
+    if let Some(problem) = action.problem() {
+        return Ok(Acted::Invalid(problem));
+    }
+    let (command, kind, fields) = action.event();
     let at = crate::cli::wall_clock()
         .map(|c| c.now())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "clock", e))?;
@@ -346,6 +432,7 @@ fn acted(result: Result<Acted, Response>) -> Response {
     match result {
         Ok(Acted::Records(records)) => Json(json!({"records": records})).into_response(),
         Ok(Acted::Refused { kind, message }) => error(StatusCode::CONFLICT, &kind, message),
+        Ok(Acted::Invalid(message)) => error(StatusCode::BAD_REQUEST, "bad_request", message),
         Err(r) => r,
     }
 }
@@ -386,27 +473,12 @@ async fn review(
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !matches!(body.decision.as_str(), "approve" | "reject") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!(
-                "`decision` is `{}`; it is `approve` or `reject`",
-                body.decision
-            ),
-        );
-    }
-    let fields = json!({"sample": id, "decision": body.decision, "note": body.note});
-    acted(
-        act(
-            &app,
-            &principal,
-            "review",
-            EventKind::SampleReviewed,
-            fields,
-        )
-        .await,
-    )
+    let action = Action::Review {
+        sample: id,
+        decision: body.decision,
+        note: body.note,
+    };
+    acted(act(&app, &principal, action).await)
 }
 
 #[derive(Deserialize)]
@@ -428,11 +500,14 @@ async fn ship(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let fields = json!({
-        "sample": id, "tracking_number": body.tracking_number, "carrier": body.carrier,
-        "shipping_cost": body.shipping_cost, "note": body.note,
-    });
-    acted(act(&app, &principal, "ship", EventKind::SampleShipped, fields).await)
+    let action = Action::Ship {
+        sample: id,
+        tracking_number: body.tracking_number,
+        carrier: body.carrier,
+        shipping_cost: body.shipping_cost,
+        note: body.note,
+    };
+    acted(act(&app, &principal, action).await)
 }
 
 #[derive(Deserialize)]
@@ -454,27 +529,13 @@ async fn adjust(
         Ok(x) => x,
         Err(r) => return r,
     };
-    if body.credit.is_none() && body.block_days.is_none() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "give `credit`, `block_days` or both",
-        );
-    }
-    let fields = json!({
-        "creator": {"id": id}, "credit": body.credit, "block_days": body.block_days,
-        "note": body.note,
-    });
-    acted(
-        act(
-            &app,
-            &principal,
-            "adjust",
-            EventKind::CreatorAdjusted,
-            fields,
-        )
-        .await,
-    )
+    let action = Action::Adjust {
+        creator: id,
+        credit: body.credit,
+        block_days: body.block_days,
+        note: body.note,
+    };
+    acted(act(&app, &principal, action).await)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-use super::api::{self, Acted};
+use super::api::{self, Acted, Action};
 use super::{App, Principal, Role, Shared};
 use crate::definition::vocab::EventKind;
 
@@ -549,6 +549,7 @@ fn after(app: &App, v: &Viewer, result: Result<Acted, Response>, next: String) -
             StatusCode::CONFLICT,
             format!("refused ({kind}): {message}"),
         ),
+        Ok(Acted::Invalid(message)) => v.fail(app, StatusCode::BAD_REQUEST, message),
         Err(r) => r,
     }
 }
@@ -576,27 +577,17 @@ async fn review(
         Ok(v) => v,
         Err(r) => return r,
     };
-    if !matches!(form.decision.as_str(), "approve" | "reject") {
-        return v.fail(
-            &app,
-            StatusCode::BAD_REQUEST,
-            "a decision is approve or reject".into(),
-        );
-    }
-    let fields = json!({"sample": id, "decision": form.decision, "note": text(form.note)});
-    let result = api::act(
-        &app,
-        &v.principal,
-        "review",
-        EventKind::SampleReviewed,
-        fields,
-    )
-    .await;
     let next = format!(
         "/queue?done={}&decision={}",
         urlencoding(&id),
-        form.decision
+        urlencoding(&form.decision)
     );
+    let action = Action::Review {
+        sample: id,
+        decision: form.decision,
+        note: text(form.note),
+    };
+    let result = api::act(&app, &v.principal, action).await;
     after(&app, &v, result, next)
 }
 
@@ -634,12 +625,16 @@ async fn ship(
             )
         }
     };
-    let fields = json!({
-        "sample": id, "tracking_number": form.tracking_number.trim(),
-        "carrier": text(form.carrier), "shipping_cost": cost,
-    });
-    let result = api::act(&app, &v.principal, "ship", EventKind::SampleShipped, fields).await;
-    after(&app, &v, result, format!("/samples/{}", urlencoding(&id)))
+    let next = format!("/samples/{}", urlencoding(&id));
+    let action = Action::Ship {
+        sample: id,
+        tracking_number: form.tracking_number.trim().to_string(),
+        carrier: text(form.carrier),
+        shipping_cost: cost,
+        note: None,
+    };
+    let result = api::act(&app, &v.principal, action).await;
+    after(&app, &v, result, next)
 }
 
 #[derive(Deserialize)]
@@ -670,27 +665,17 @@ async fn adjust(
                 "credit and block days are numbers".into(),
             )
         }
-        (None, None) => {
-            return v.fail(
-                &app,
-                StatusCode::BAD_REQUEST,
-                "give a credit change, block days or both".into(),
-            )
-        }
         (c, d) => (c.and_then(Result::ok), d.and_then(Result::ok)),
     };
-    let fields = json!({
-        "creator": {"id": id}, "credit": credit, "block_days": days, "note": text(form.note),
-    });
-    let result = api::act(
-        &app,
-        &v.principal,
-        "adjust",
-        EventKind::CreatorAdjusted,
-        fields,
-    )
-    .await;
-    after(&app, &v, result, format!("/creators/{}", urlencoding(&id)))
+    let next = format!("/creators/{}", urlencoding(&id));
+    let action = Action::Adjust {
+        creator: id,
+        credit,
+        block_days: days,
+        note: text(form.note),
+    };
+    let result = api::act(&app, &v.principal, action).await;
+    after(&app, &v, result, next)
 }
 
 #[cfg(test)]
