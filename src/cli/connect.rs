@@ -49,14 +49,14 @@ pub struct TiktokArgs {
 /// What one cycle did.
 #[derive(Debug, Default)]
 pub(super) struct Cycle {
-    pub seen: usize,
-    pub applied: usize,
-    pub unmappable: usize,
-    pub disagree: Vec<String>,
-    pub sent: usize,
-    pub reconciled: usize,
-    pub failed: usize,
-    pub queued: usize,
+    seen: usize,
+    applied: usize,
+    unmappable: usize,
+    disagree: Vec<String>,
+    sent: usize,
+    reconciled: usize,
+    failed: usize,
+    queued: usize,
 }
 
 /// Platform statuses our own decisions and deadlines make; the platform's word on them is
@@ -99,9 +99,6 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             Ok(c) => c,
             Err(code) => return Ok(code),
         };
-        for d in cycle.disagree.iter().take(10) {
-            eprintln!("connect: {d}");
-        }
         eprintln!("{}", summary(&cycle));
         if args.once {
             return Ok(EXIT_OK);
@@ -194,6 +191,34 @@ pub(super) fn poll(
     })
 }
 
+impl Poll {
+    /// The cycle's counts so far.
+    pub fn counts(&self) -> Cycle {
+        Cycle {
+            seen: self.apps.len(),
+            applied: self.lines.len(),
+            unmappable: self.unmappable,
+            ..Cycle::default()
+        }
+    }
+}
+
+/// After the poll's events are committed: the platform's end statuses compared with ours (each
+/// difference said on stderr), then the outbox delivered.
+pub(super) fn settle(
+    client: &Client,
+    config: &Config,
+    side: &mut SqliteStore,
+    apps: &[Application],
+    c: &mut Cycle,
+) -> Result<(), crate::store::StoreError> {
+    c.disagree = disagreements(apps, side);
+    for d in c.disagree.iter().take(10) {
+        eprintln!("connect: {d}");
+    }
+    deliver(client, config, side, apps, c)
+}
+
 /// The cycle's one line for the log.
 pub(super) fn summary(c: &Cycle) -> String {
     format!(
@@ -220,11 +245,6 @@ fn cycle(
         path: cli.db.clone(),
         source,
     };
-    let program = match load_program(cli)? {
-        Ok(p) => p,
-        Err(code) => return Ok(Err(code)),
-    };
-    let store = open_for(cli, &program)?;
     let mut side = SqliteStore::open(&cli.db).map_err(store_err)?;
     let found = match poll(client, config, catalog, &mut side) {
         Ok(found) => found,
@@ -233,16 +253,15 @@ fn cycle(
             return Ok(Err(EXIT_FAILED));
         }
     };
-    let mut c = Cycle {
-        seen: found.apps.len(),
-        applied: found.lines.len(),
-        unmappable: found.unmappable,
-        ..Cycle::default()
-    };
-    let lines = found.lines;
-    let apps = found.apps;
-    if !lines.is_empty() {
-        let text = lines.join("\n") + "\n";
+    let mut c = found.counts();
+    if !found.lines.is_empty() {
+        // The rules are loaded as they are now, for what this poll found.
+        let program = match load_program(cli)? {
+            Ok(p) => p,
+            Err(code) => return Ok(Err(code)),
+        };
+        let store = open_for(cli, &program)?;
+        let text = found.lines.join("\n") + "\n";
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         if let Err(e) = run_stream(
             program,
@@ -256,17 +275,13 @@ fn cycle(
             return Ok(Err(EXIT_FAILED));
         }
         out.flush()?;
-    } else {
-        drop(store);
     }
-    let mut reader = SqliteStore::open_read(&cli.db).map_err(store_err)?;
-    c.disagree = disagreements(&apps, &mut reader);
-    deliver(client, config, &mut side, &apps, &mut c).map_err(store_err)?;
+    settle(client, config, &mut side, &found.apps, &mut c).map_err(store_err)?;
     Ok(Ok(c))
 }
 
 /// Where the platform's end status and ours differ: ours stands, and is said.
-pub(super) fn disagreements(apps: &[Application], store: &mut SqliteStore) -> Vec<String> {
+fn disagreements(apps: &[Application], store: &mut SqliteStore) -> Vec<String> {
     use crate::store::Store;
     let mut out = Vec::new();
     for app in apps {
@@ -288,7 +303,7 @@ pub(super) fn disagreements(apps: &[Application], store: &mut SqliteStore) -> Ve
 }
 
 /// Sends every queued call (and every call in doubt the poll does not show as taken).
-pub(super) fn deliver(
+fn deliver(
     client: &Client,
     config: &Config,
     side: &mut SqliteStore,

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::super::connect::{deliver, disagreements, poll, summary, Cycle};
+use super::super::connect::{poll, settle, summary, Cycle};
 use super::{body_bytes, error, Shared};
 use crate::connect::map::Catalog;
 use crate::connect::platform::Client;
@@ -80,15 +80,10 @@ fn cycle(
 ) -> Result<Cycle, String> {
     let mut side = SqliteStore::open(db).map_err(|e| e.to_string())?;
     let found = poll(client, config, catalog, &mut side)?;
-    let mut c = Cycle {
-        seen: found.apps.len(),
-        applied: found.lines.len(),
-        unmappable: found.unmappable,
-        ..Cycle::default()
-    };
+    let mut c = found.counts();
     if !found.lines.is_empty() {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let lines = found.lines.into_iter().map(String::into_bytes).collect();
+        let lines = found.lines.iter().map(|l| l.clone().into_bytes()).collect();
         runner
             .send(Msg::Http(Ingest { lines, reply }))
             .map_err(|_| "the runner has stopped".to_string())?;
@@ -96,12 +91,7 @@ fn cycle(
             .blocking_recv()
             .map_err(|_| "the runner stopped before committing the poll".to_string())?;
     }
-    let mut reader = SqliteStore::open_read(db).map_err(|e| e.to_string())?;
-    c.disagree = disagreements(&found.apps, &mut reader);
-    for d in c.disagree.iter().take(10) {
-        eprintln!("connect: {d}");
-    }
-    deliver(client, config, &mut side, &found.apps, &mut c).map_err(|e| e.to_string())?;
+    settle(client, config, &mut side, &found.apps, &mut c).map_err(|e| e.to_string())?;
     Ok(c)
 }
 
