@@ -707,6 +707,39 @@ mod tests {
         );
         assert!(!html.contains("<b>x</b>"));
         assert!(html.contains("name=\"csrf\" value=\"t\""));
+
+        // The sample's timeline and the creator's ledger, with markup in every field a client
+        // can write: ids, notes, `by`, tracking.
+        let bad = "<script>alert(2)</script>";
+        let pages = [
+            (
+                "sample.html",
+                context! {
+                    style => "", who => "ana", role => "operator", csrf => "t", operator => true,
+                    can_ship => true,
+                    s => json!({"sample": bad, "state": "shipped", "creator": bad, "product": bad,
+                        "category": bad, "tracking_number": bad, "reviewed_by": bad}),
+                    records => vec![json!({"at": "2026-01-01T00:00:00Z", "to": "shipped",
+                        "trigger": "sample_shipped", "by": bad, "note": bad, "actions": []})],
+                },
+            ),
+            (
+                "creator.html",
+                context! {
+                    style => "", who => "ana", role => "operator", csrf => "t", operator => true,
+                    c => json!({"creator": bad}), fields => vec![(bad, bad)],
+                },
+            ),
+        ];
+        for (page, ctx) in pages {
+            let html = console
+                .env
+                .get_template(page)
+                .and_then(|t| t.render(ctx))
+                .expect("renders");
+            assert!(!html.contains(bad), "{page}: {html}");
+            assert!(html.contains("&lt;script&gt;alert(2)"), "{page}: {html}");
+        }
     }
 
     #[test]
