@@ -10,9 +10,9 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use sampleflow::runtime::gen::{generate, Options};
-use sampleflow::runtime::session::{run_file, Quiet};
 use sampleflow::runtime::Program;
+use sampleflow::runtime::{generate, GenOptions as Options};
+use sampleflow::runtime::{run_file, Quiet};
 use sampleflow::store::SqliteStore;
 
 fn peak_rss_mib() -> f64 {

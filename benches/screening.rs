@@ -12,7 +12,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use sampleflow::rules::native::NativeRules;
+#[path = "../tests/common/native.rs"]
+mod native;
+
+use native::NativeRules;
 use sampleflow::rules::{RuleSet, ScreenInput};
 
 /// Decisions per second of `decide` over `inputs`, for about `time`.

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sampleflow::runtime::gen::{generate, Options};
+use sampleflow::runtime::{generate, GenOptions as Options};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sampleflow");
 const AT: &str = "2026-06-01T12:00:00Z";

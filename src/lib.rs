@@ -10,6 +10,17 @@
 //! (`rules/policy.yaml`) are loaded, checked and compiled once into a [`RuleSet`], whose hooks run
 //! sandboxed and explain every decision ([`rules`]).
 //!
+//! The layers, each depending only on those above it:
+//! - [`model`]: the data every layer shares (a request, a creator's ledger, a sample in flight,
+//!   records, the runner's figures);
+//! - [`definition`], [`validate`], [`graph`]: workflows loaded with positions, checked, built;
+//! - [`rules`]: the scripts and policy, compiled per category and run sandboxed;
+//! - [`store`]: saves the model (it knows nothing of rules or the runner);
+//! - [`runtime`]: the compiled program and the runner that applies events to it, split by idea
+//!   (program, dispatch, deadlines, ledger, memory, swap), and the session that batches a run
+//!   into the store;
+//! - [`analysis`], [`connect`] and [`cli`]: figures, the shop's platform and the commands.
+//!
 //! ```
 //! use std::path::Path;
 //!
@@ -49,11 +60,12 @@ pub mod connect;
 pub mod definition;
 pub mod diagnostic;
 pub mod graph;
+pub mod model;
 pub mod rules;
 pub mod runtime;
 pub mod store;
 pub mod validate;
-pub mod watch;
+mod watch;
 
 pub use definition::{load_dir, load_str, Duration, Loaded, Workflow, DEFAULT_WORKFLOW};
 pub use diagnostic::{Source, Span, Spanned};

@@ -17,7 +17,7 @@ mod common;
 use std::path::Path;
 
 use common::bin;
-use sampleflow::analysis::diff::{diff, Events};
+use sampleflow::analysis::{diff, Events};
 use sampleflow::runtime::Program;
 use serde_json::{json, Value};
 
@@ -50,7 +50,7 @@ fn program(rules: &Path) -> Program {
 }
 
 /// The diff as JSON with the two rules hashes replaced.
-fn redacted(d: &sampleflow::analysis::diff::Diff) -> Value {
+fn redacted(d: &sampleflow::analysis::Diff) -> Value {
     let mut v = serde_json::to_value(d).unwrap();
     v["summary"]["base"]["rules"] = json!("[base]");
     v["summary"]["candidate"]["rules"] = json!("[candidate]");

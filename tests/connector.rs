@@ -8,8 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::tiktok::{self, Fake};
-use sampleflow::connect::map::{self, Catalog};
-use sampleflow::connect::platform::{CallError, Client, Retry};
+use sampleflow::connect::{application_events, CallError, Catalog, Client, Retry};
 use serde_json::{json, Value};
 
 const NOW: i64 = 1_780_000_000;
@@ -17,7 +16,7 @@ const NOW: i64 = 1_780_000_000;
 fn client(fake: &Fake, secret: &str) -> (tempfile::TempDir, Client) {
     let dir = tempfile::tempdir().unwrap();
     let path = tiktok::config(dir.path(), &fake.url, secret);
-    let config = sampleflow::connect::config::load(&path).unwrap();
+    let config = sampleflow::connect::load_config(&path).unwrap();
     let quick = Retry {
         min: Duration::from_millis(5),
         max: Duration::from_millis(40),
@@ -137,7 +136,7 @@ fn a_polls_applications_map_to_events_that_run_applies_once() {
     let mut unmappable = Vec::new();
     for app in client.search_all().unwrap() {
         let contents = client.fulfillments(&app.id).unwrap();
-        match map::events(&app, &contents, &catalog, &client.config().defaults, at) {
+        match application_events(&app, &contents, &catalog, &client.config().defaults, at) {
             Ok(events) => lines.extend(events.iter().map(Value::to_string)),
             Err(why) => unmappable.push((app.id.clone(), why.to_string())),
         }
@@ -474,8 +473,11 @@ fn inside_serve_a_signed_webhook_polls_at_once_and_a_bad_one_does_nothing() {
     assert_eq!(bad.json()["error"], "unauthorized");
     let unsigned = s.post_with("/v1/tiktok/webhook", &[], body);
     assert_eq!(unsigned.status, 401);
-    let sig =
-        sampleflow::connect::sign::webhook(tiktok::APP_SECRET, tiktok::APP_KEY, body.as_bytes());
+    let sig = sampleflow::connect::webhook_signature(
+        tiktok::APP_SECRET,
+        tiktok::APP_KEY,
+        body.as_bytes(),
+    );
     let good = s.post_with(
         "/v1/tiktok/webhook",
         &[("authorization".into(), sig.clone())],

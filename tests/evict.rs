@@ -7,8 +7,8 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use sampleflow::rules::Ledger;
-use sampleflow::runtime::gen::{generate, Options};
+use sampleflow::model::Ledger;
+use sampleflow::runtime::{generate, GenOptions as Options};
 use sampleflow::runtime::{Fallback, Instance, Runner, Snapshot};
 use sampleflow::store::{Batch, MemoryStore, Store};
 

@@ -7,7 +7,10 @@ mod common;
 use std::path::Path;
 
 use common::corpus::{self, corpus};
-use sampleflow::rules::native::NativeRules;
+#[path = "common/native.rs"]
+mod native;
+
+use native::NativeRules;
 use sampleflow::rules::RuleSet;
 
 fn shipped() -> RuleSet {
@@ -134,21 +137,21 @@ fn reward_sleeps_below_its_declared_threshold() {
     let rules = RuleSet::load(dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
     let at = "2026-03-10T18:00:00Z".parse().unwrap();
     let sample = |gmv: f64| {
-        std::sync::Arc::new(sampleflow::rules::Sample {
+        std::sync::Arc::new(sampleflow::model::Sample {
             id: "s1".into(),
             category: "beauty".into(),
             gmv,
             ..Default::default()
         })
     };
-    let ledger = std::sync::Arc::new(sampleflow::rules::Ledger::default());
+    let ledger = std::sync::Arc::new(sampleflow::model::Ledger::default());
     assert!(rules
         .reward(sample(499.0), ledger.clone(), at)
         .unwrap()
         .is_empty());
     assert_eq!(
         rules.reward(sample(500.0), ledger.clone(), at).unwrap(),
-        [sampleflow::rules::Action::InvitePaidCollab]
+        [sampleflow::model::Action::InvitePaidCollab]
     );
     // Without the declaration the same script invites at any GMV.
     std::fs::write(
@@ -159,7 +162,7 @@ fn reward_sleeps_below_its_declared_threshold() {
     let rules = RuleSet::load(dir.path()).unwrap();
     assert_eq!(
         rules.reward(sample(1.0), ledger, at).unwrap(),
-        [sampleflow::rules::Action::InvitePaidCollab]
+        [sampleflow::model::Action::InvitePaidCollab]
     );
 }
 

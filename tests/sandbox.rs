@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use sampleflow::rules::{Limits, RuleSet, ScreenInput, Verdict};
+use sampleflow::model::Verdict;
+use sampleflow::rules::{Limits, RuleSet, ScreenInput};
 
 fn input(category: &str) -> ScreenInput {
     common::corpus::Draft::new(category).input()
@@ -195,7 +196,7 @@ fn an_action_out_of_range_is_a_fault_of_the_rule_not_a_number_in_the_ledger() {
     )
     .unwrap();
     let rules = RuleSet::load(dir.path()).unwrap();
-    let sample = sampleflow::rules::Sample {
+    let sample = sampleflow::model::Sample {
         category: "toys".into(),
         ..Default::default()
     };

@@ -14,7 +14,7 @@ use super::{dollars, round, Collector, Facts, Roles};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::rules::Ledger;
+use crate::model::Ledger;
 use crate::runtime::{Fallback, Instance, Output, Program, Runner, Snapshot, Spilled, Stats};
 
 /// Where the events come from: a JSON Lines file, or the raw events kept in the store.
@@ -335,7 +335,7 @@ impl Events {
     }
 }
 
-/// Replays `events` under both programs (at once, for an input below [`PARALLEL_BELOW`]) and
+/// Replays `events` under both programs (at once, for an input below `PARALLEL_BELOW`) and
 /// compares them.
 pub fn diff(
     base: Program,

@@ -1,12 +1,14 @@
 //! What happened, in figures: each sample's milestones read off its records, the what-if replay
-//! of recorded events under two rule sets ([`diff`]), and the program's results ([`report`]),
-//! with a self-contained HTML page of charts ([`html`]).
+//! of recorded events under two rule sets (`diff`), and the program's results (`report`),
+//! with a self-contained HTML page of charts (`html`).
 //!
 //! Everything here reads records and samples; nothing writes to the store.
 
-pub mod diff;
-pub mod html;
-pub mod report;
+pub(crate) mod diff;
+pub(crate) mod html;
+pub(crate) mod report;
+
+pub use diff::{diff, Diff, Events};
 
 use std::collections::BTreeMap;
 

@@ -230,11 +230,6 @@ fn grouped<'a>(
 }
 
 impl Report {
-    /// The report of `facts`, weeks counted in the shop's timezone.
-    pub fn build<'a>(facts: impl Iterator<Item = &'a Facts> + Clone, tz: Tz) -> Report {
-        Self::build_with(facts, tz, Options::default())
-    }
-
     /// The report of the `facts` requested within the window of `options`.
     pub fn build_with<'a>(
         facts: impl Iterator<Item = &'a Facts> + Clone,

@@ -10,7 +10,7 @@ use super::{
     EXIT_OK,
 };
 use crate::graph::WorkflowGraph;
-use crate::runtime::record::utc;
+use crate::model::utc;
 use crate::runtime::Instance;
 use crate::store::{Store, StoreError};
 

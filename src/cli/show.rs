@@ -37,7 +37,7 @@ pub struct Args {
 struct CreatorView<'a> {
     creator: &'a str,
     #[serde(flatten)]
-    ledger: &'a crate::rules::Ledger,
+    ledger: &'a crate::model::Ledger,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {

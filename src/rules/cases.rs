@@ -27,11 +27,9 @@ use rhai::ImmutableString;
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::{
-    Action, Creator, Ledger, LedgerView, Post, Product, Request, RuleSet, Sample, ScreenInput,
-    Verdict,
-};
+use super::{RuleSet, ScreenInput};
 use crate::definition::{join, Doc, LoadError, ReadFailed};
+use crate::model::{Action, Creator, Ledger, LedgerView, Post, Product, Request, Sample, Verdict};
 
 /// The folder of test cases inside a rules folder.
 pub const TESTS_DIR: &str = "tests";
@@ -433,7 +431,7 @@ pub struct Output {
     pub tier: Option<String>,
     pub outcome: Option<String>,
     pub actions: Option<Vec<Action>>,
-    pub explain: Option<super::Explain>,
+    pub explain: Option<crate::model::Explain>,
     /// The rule failed: what and where.
     pub fault: Option<String>,
 }

@@ -160,10 +160,10 @@ pub(crate) fn show(value: &Dynamic) -> String {
     if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
         return format!("{:?}", s.as_str());
     }
-    if let Some(d) = value.read_lock::<super::Decision>() {
+    if let Some(d) = value.read_lock::<crate::model::Decision>() {
         return format!("{}({:?})", d.verdict, d.reason.as_str());
     }
-    if let Some(a) = value.read_lock::<super::Action>() {
+    if let Some(a) = value.read_lock::<crate::model::Action>() {
         return a.kind().to_string();
     }
     if let Some(items) = value.read_lock::<rhai::Array>() {

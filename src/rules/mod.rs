@@ -5,11 +5,10 @@
 //! For each category the merged script is optimized with that category's `policy` as a constant,
 //! so `policy.min_followers` is folded into a literal before the first call.
 
-pub mod cases;
+pub(crate) mod cases;
 mod check;
 mod error;
-pub mod explain;
-pub mod native;
+pub(crate) mod explain;
 mod policy;
 mod sandbox;
 mod types;
@@ -19,7 +18,6 @@ pub use policy::{param_named, Kind, Param, ParamValue, Policy, DEFAULT_TIMEZONE,
 pub use sandbox::{Limits, RuleFault};
 
 use sandbox::Place;
-pub use types::*;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -27,13 +25,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rhai::{CallFnOptions, Dynamic, Engine, FuncArgs, ImmutableString, Map, Scope, AST};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::definition::vocab::did_you_mean;
 use crate::definition::ReadFailed;
 use crate::diagnostic::LineIndex;
 use crate::diagnostic::{self, Source, Span};
+use crate::model::{
+    Action, Creator, Decision, Explain, Ledger, LedgerView, Post, Product, Request, Sample, Verdict,
+};
 
 /// The script every category falls back to.
 pub const DEFAULT_SCRIPT: &str = "default.rhai";
@@ -82,15 +82,6 @@ pub const HOOKS: &[HookSpec] = &[
 /// The spec of hook `name`.
 pub fn hook_spec(name: &str) -> Option<&'static HookSpec> {
     HOOKS.iter().find(|h| h.name == name)
-}
-
-/// Where a decision came from: the contract's `explain`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Explain {
-    pub hook: String,
-    pub category: String,
-    pub file: String,
-    pub function: String,
 }
 
 /// A property or method that a script reads on a hook's parameter.

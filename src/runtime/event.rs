@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::definition::vocab::{self, EventKind, EventScope};
-use crate::rules::{Creator, Post, Product};
+use crate::model::{Creator, Post, Product};
 
 /// Why an event was refused, in the contract's order: the first that applies is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Batch, RunState, Store, StoreError, Version};
-use crate::rules::Ledger;
-use crate::runtime::{Instance, Meta, Snapshot};
+use crate::model::{Instance, Ledger, Meta, Snapshot};
 
 /// Keeps what [`super::SqliteStore`] keeps, in maps.
 #[derive(Debug, Default, Clone)]

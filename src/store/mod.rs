@@ -20,8 +20,7 @@ use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::Ledger;
-use crate::runtime::{Changes, Instance, Meta, Snapshot, Stats};
+use crate::model::{Changes, Instance, Ledger, Meta, Snapshot, Stats};
 
 /// A failure of the store itself: the tool failed (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -183,8 +182,8 @@ pub trait Store: Send {
         Ok(counts)
     }
     /// A second, read-only view of the committed state, for a runner that lets ended samples
-    /// leave memory ([`crate::runtime::Runner::set_fallback`]); `None` where there is none.
-    fn reader(&self) -> Option<Box<dyn crate::runtime::Fallback>> {
+    /// leave memory (the runner's fallback); `None` where there is none.
+    fn reader(&self) -> Option<Box<dyn crate::model::Fallback>> {
         None
     }
     /// Every record of every sample, in the order written, one at a time.
@@ -275,7 +274,7 @@ impl Writer {
 /// The crash hook for tests: `SAMPLEFLOW_CRASH=event:N` aborts after the Nth event of this
 /// process (inside an open batch), `commit:N` inside the Nth commit (its rows written, not
 /// committed). An abort is as abrupt as a kill -9: nothing is flushed or unwound.
-pub fn crash_point(kind: &str) -> Option<u64> {
+pub(crate) fn crash_point(kind: &str) -> Option<u64> {
     let spec = std::env::var("SAMPLEFLOW_CRASH").ok()?;
     let (k, n) = spec.split_once(':')?;
     (k == kind).then(|| n.parse().ok()).flatten()

@@ -7,8 +7,7 @@ use chrono::SecondsFormat;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::{crash_point, Batch, Focus, RunState, Store, StoreError, Version};
-use crate::rules::Ledger;
-use crate::runtime::{Instance, Meta, Snapshot};
+use crate::model::{Instance, Ledger, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -371,7 +370,7 @@ impl Store for SqliteStore {
         Ok(counts)
     }
 
-    fn reader(&self) -> Option<Box<dyn crate::runtime::Fallback>> {
+    fn reader(&self) -> Option<Box<dyn crate::model::Fallback>> {
         let path = self.conn.path().filter(|p| !p.is_empty())?;
         let reader = SqliteStore::open_read(Path::new(path)).ok()?;
         Some(Box::new(reader))
@@ -401,7 +400,7 @@ impl Store for SqliteStore {
         let by = meta.clock.map_or(focus.at, |c| c.max(focus.at));
         // Due times are kept as RFC 3339 text, whose fractions do not sort as numbers do: the
         // next whole second is a bound every due time up to `by` sorts below.
-        let bound = crate::runtime::after(by, 1).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let bound = crate::model::after(by, 1).to_rfc3339_opts(SecondsFormat::Secs, true);
         let mut ids: std::collections::BTreeSet<String> = focus.samples.iter().cloned().collect();
         ids.extend(self.strings(
             "SELECT DISTINCT sample FROM deadlines WHERE due < ?1",
@@ -642,7 +641,7 @@ impl Store for SqliteStore {
 
 /// A store read back, for a runner that lets ended samples leave memory. A read that fails is
 /// taken as nothing found: the event is refused, and the store says why in the next write.
-impl crate::runtime::Fallback for SqliteStore {
+impl crate::model::Fallback for SqliteStore {
     fn sample(&mut self, id: &str) -> Option<Instance> {
         Store::sample(self, id).ok().flatten()
     }

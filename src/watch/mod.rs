@@ -8,8 +8,8 @@
 //! between two events, so no event sees half of a rule set, and a candidate that fails leaves the
 //! last good program running.
 
-pub mod reload;
-pub mod spool;
+pub(crate) mod reload;
+pub(crate) mod spool;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -51,6 +51,7 @@ impl ManualClock {
         ManualClock(std::sync::Mutex::new(at))
     }
 
+    #[cfg(test)]
     pub fn set(&self, at: DateTime<Utc>) {
         if let Ok(mut now) = self.0.lock() {
             *now = at;

@@ -105,6 +105,7 @@ pub fn scan(dir: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
 }
 
 /// The files waiting in `dir`, in name order.
+#[cfg(test)]
 pub fn waiting(dir: &Path) -> Vec<PathBuf> {
     scan(dir).0
 }

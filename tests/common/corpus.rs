@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use sampleflow::rules::{Creator, Ledger, Product, ProductHistory, Quarter, Request, ScreenInput};
+use sampleflow::model::{Creator, Ledger, Product, ProductHistory, Quarter, Request};
+use sampleflow::rules::ScreenInput;
 
 pub const CATEGORIES: &[&str] = &[
     "toys",

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use chrono_tz::Tz;
 
-use super::types::{Creator, LedgerView, Product, Request, Verdict};
-use super::{ParamValue, Policy, ScreenInput};
+use sampleflow::model::{Creator, LedgerView, Product, Request, Verdict};
+use sampleflow::rules::{ParamValue, Policy, ScreenInput};
 
 /// One category's numbers, resolved once.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{Creator, Product, Sample};
+use super::{Creator, Product, Sample};
 
 /// A sample as the runner keeps it and the store saves it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

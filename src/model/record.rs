@@ -6,8 +6,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::rules::Explain;
-
 /// What happened to one sample: an event applied or a deadline fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -101,10 +99,11 @@ pub fn utc<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
-/// The same for optional times.
-pub fn utc_opt<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match at {
-        Some(at) => utc(at, s),
-        None => s.serialize_none(),
-    }
+/// Where a decision came from: the contract's `explain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explain {
+    pub hook: String,
+    pub category: String,
+    pub file: String,
+    pub function: String,
 }

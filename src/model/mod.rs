@@ -1,0 +1,15 @@
+//! The data every layer shares: rules register it with Rhai, the runtime changes it, the store
+//! saves it, and the front ends show it. Nothing here runs a rule, reads a file or knows SQL.
+
+mod domain;
+mod instance;
+mod record;
+mod state;
+
+pub use domain::{
+    Action, Adjustment, Creator, Decision, Ledger, LedgerView, Post, Product, ProductHistory,
+    Quarter, Request, Sample, Verdict, DAY,
+};
+pub use instance::{Armed, DeadlineView, Instance, SampleView};
+pub use record::{utc, ActionOut, ErrorRecord, Explain, Output, Record};
+pub use state::{after, last_time, Changes, Fallback, Meta, Snapshot, Spilled, Stats};
