@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::definition::vocab::{self, EventKind, EventScope};
 use crate::model::{Creator, Post, Product};
@@ -160,29 +162,33 @@ pub struct Bad {
 }
 
 /// Parses one line. Blank lines are the caller's to skip.
+///
+/// The line is read once into its top-level fields, each kept as the raw JSON text it was
+/// (borrowed from the line, no tree of values); a field is then deserialized straight into its
+/// typed place when the event type asks for it.
 pub fn parse(line: &str) -> Result<Event, Bad> {
     let malformed = |id: Option<String>, message: String| Bad {
         id,
         refusal: Refusal::new(ErrorKind::Malformed, message),
     };
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| malformed(None, format!("not JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(malformed(None, "not a JSON object".into()));
+    let fields: Fields = match serde_json::from_str::<Top>(line) {
+        Ok(Top::Object(fields)) => fields,
+        Ok(Top::Other) => return Err(malformed(None, "not a JSON object".into())),
+        Err(e) => return Err(malformed(None, format!("not JSON: {e}"))),
     };
-    let id = match map.get("id") {
-        Some(Value::String(id)) if !id.is_empty() => id.clone(),
-        Some(Value::String(_)) => return Err(malformed(None, "`id` is empty".into())),
+    let id = match fields.raw("id").map(text) {
+        Some(Text::Str(id)) if !id.is_empty() => id.into_owned(),
+        Some(Text::Str(_)) => return Err(malformed(None, "`id` is empty".into())),
         Some(_) => return Err(malformed(None, "`id` is not a string".into())),
         None => return Err(malformed(None, "no `id`".into())),
     };
-    let kind = match map.get("type") {
-        Some(Value::String(kind)) => kind.as_str(),
+    let kind = match fields.raw("type").map(text) {
+        Some(Text::Str(kind)) => kind,
         Some(_) => return Err(malformed(Some(id), "`type` is not a string".into())),
         None => return Err(malformed(Some(id), "no `type`".into())),
     };
-    let at = match map.get("at") {
-        Some(Value::String(at)) => DateTime::parse_from_rfc3339(at)
+    let at = match fields.raw("at").map(text) {
+        Some(Text::Str(at)) => DateTime::parse_from_rfc3339(&at)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| malformed(Some(id.clone()), format!("bad time `{at}`: {e}")))?,
         Some(_) => return Err(malformed(Some(id), "`at` is not a string".into())),
@@ -192,8 +198,8 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
         id: Some(id.clone()),
         refusal: Refusal::new(kind, message),
     };
-    let Some(event_type) = vocab::event_type(kind) else {
-        let hint = vocab::did_you_mean(kind, vocab::EVENT_TYPES.iter().map(|e| e.name))
+    let Some(event_type) = vocab::event_type(&kind) else {
+        let hint = vocab::did_you_mean(&kind, vocab::EVENT_TYPES.iter().map(|e| e.name))
             .map(|m| format!("; did you mean `{m}`?"))
             .unwrap_or_default();
         return Err(bad(
@@ -201,7 +207,6 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
             format!("unknown event type `{kind}`{hint}"),
         ));
     };
-    let fields = Fields(&map);
     let sample = match event_type.scope {
         EventScope::Create | EventScope::Sample => Some(
             fields
@@ -393,52 +398,152 @@ fn check_creator(c: &Creator) -> Result<(), String> {
     Ok(())
 }
 
-/// The event's fields, read with the field's path in every message.
-struct Fields<'a>(&'a Map<String, Value>);
+/// A line's top level: an object's fields, or anything else (which is refused).
+enum Top<'a> {
+    Object(Fields<'a>),
+    Other,
+}
 
-impl Fields<'_> {
+impl<'de> Deserialize<'de> for Top<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Top<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Top<'de>, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((k, v)) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
+                    fields.push((k, v));
+                }
+                Ok(Top::Object(Fields(fields)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Top<'de>, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Top::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// One object's fields as raw JSON text borrowed from the line (a key with an escape is
+/// unescaped into its own string), read with the field's path in every message. A key given
+/// twice means its last value, as JSON parsers agree.
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+/// What a raw field holds, for the envelope's checks.
+enum Text<'a> {
+    Str(Cow<'a, str>),
+    Other,
+}
+
+fn text(raw: &RawValue) -> Text<'_> {
+    match serde_json::from_str::<Cow<str>>(raw.get()) {
+        Ok(s) => Text::Str(s),
+        Err(_) => Text::Other,
+    }
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get() == "null"
+}
+
+impl<'a> Fields<'a> {
+    fn raw(&self, name: &str) -> Option<&'a RawValue> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// The field, absent when null.
+    fn present(&self, name: &str) -> Option<&'a RawValue> {
+        self.raw(name).filter(|v| !is_null(v))
+    }
+
     fn required<T: DeserializeOwned>(&self, name: &str) -> Result<T, String> {
-        match self.0.get(name) {
-            None | Some(Value::Null) => Err(format!("`{name}` is required")),
+        match self.present(name) {
+            None => Err(format!("`{name}` is required")),
             Some(v) => typed(name, v),
         }
     }
 
     /// Absent and null both mean the default.
     fn optional<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, String> {
-        match self.0.get(name) {
-            None | Some(Value::Null) => Ok(None),
+        match self.present(name) {
+            None => Ok(None),
             Some(v) => typed(name, v).map(Some),
         }
     }
 
     /// A nested object, keeping only the fields the contract names (others are ignored).
     fn object<T: DeserializeOwned>(&self, name: &str, known: &[&str]) -> Result<T, String> {
-        match self.0.get(name) {
-            None | Some(Value::Null) => Err(format!("`{name}` is required")),
-            Some(Value::Object(map)) => typed(name, &Value::Object(known_only(map, known))),
-            Some(_) => Err(format!("`{name}` must be an object")),
+        let Some(raw) = self.present(name) else {
+            return Err(format!("`{name}` is required"));
+        };
+        match serde_json::from_str::<Top>(raw.get()) {
+            Ok(Top::Object(inner)) => inner.known(known, Some(name)),
+            _ => Err(format!("`{name}` must be an object")),
         }
     }
 
     /// The event's own fields as one struct.
     fn whole<T: DeserializeOwned>(&self, known: &[&str]) -> Result<T, String> {
-        let value = Value::Object(known_only(self.0, known));
-        let de = serde_path_to_error::deserialize(&value);
-        de.map_err(|e| field_error(None, &e))
+        self.known(known, None)
+    }
+
+    /// The fields `known` names and that are not null, deserialized as one struct from their
+    /// raw text (null fields mean the default, like absent ones).
+    fn known<T: DeserializeOwned>(
+        &self,
+        known: &[&str],
+        prefix: Option<&str>,
+    ) -> Result<T, String> {
+        let mut kept: Vec<(&str, &RawValue)> = Vec::with_capacity(known.len());
+        for (k, v) in &self.0 {
+            if !known.contains(&k.as_ref()) {
+                continue;
+            }
+            kept.retain(|(seen, _)| *seen != k.as_ref());
+            if !is_null(v) {
+                kept.push((k.as_ref(), v));
+            }
+        }
+        let map = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(kept.into_iter());
+        serde_path_to_error::deserialize(map).map_err(|e| field_error(prefix, &e))
     }
 }
 
-/// Null fields are dropped so that they mean the default, like an absent one.
-fn known_only(map: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
-    map.iter()
-        .filter(|(k, v)| known.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-fn typed<T: DeserializeOwned>(name: &str, value: &Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(value).map_err(|e| field_error(Some(name), &e))
+fn typed<T: DeserializeOwned>(name: &str, raw: &RawValue) -> Result<T, String> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    serde_path_to_error::deserialize(&mut de).map_err(|e| field_error(Some(name), &e))
 }
 
 fn field_error(prefix: Option<&str>, e: &serde_path_to_error::Error<serde_json::Error>) -> String {
@@ -448,7 +553,7 @@ fn field_error(prefix: Option<&str>, e: &serde_path_to_error::Error<serde_json::
         (Some(p), inner) => format!("{p}.{inner}"),
         (None, inner) => inner.to_string(),
     };
-    let message = e.inner().to_string();
+    let message = without_position(e.inner());
     // serde says "missing field `x`" at the parent: name the whole path.
     if let Some(field) = message
         .strip_prefix("missing field `")
@@ -460,6 +565,19 @@ fn field_error(prefix: Option<&str>, e: &serde_path_to_error::Error<serde_json::
         };
     }
     format!("`{path}`: {message}")
+}
+
+/// serde_json's message without its " at line L column C": a field's text is parsed on its own,
+/// so its place in the line is the path, not a column.
+fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if e.line() == 0 {
+        return message;
+    }
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    message
+        .strip_suffix(&suffix)
+        .map_or_else(|| message.clone(), str::to_string)
 }
 
 fn one_of(f: &Fields, name: &str, allowed: &[&str]) -> Result<ImmutableString, String> {
@@ -615,6 +733,49 @@ mod tests {
         assert_eq!(
             refused(live).1,
             "`live_minutes` is required for a live".to_string()
+        );
+    }
+
+    #[test]
+    fn a_number_out_of_range_is_an_invalid_field_named_by_its_path() {
+        // The contract: numbers must be finite and in range, else `invalid_field`.
+        let huge = REQUEST.replace(r#""price":20"#, r#""price":1e400"#);
+        assert_eq!(
+            refused(&huge),
+            (
+                ErrorKind::InvalidField,
+                "`product.price`: number out of range".into()
+            )
+        );
+    }
+
+    #[test]
+    fn fields_are_read_from_their_raw_text_with_escapes_duplicates_and_nested_paths() {
+        // An escaped key is the key; a key given twice means its last value.
+        let escaped = REQUEST
+            .replace(r#""type""#, r#""ty\u0070e""#)
+            .replace(r#""sample":"s1""#, r#""sample":"s0","sample":"s\u0031""#);
+        let e = parse(&escaped).expect("valid");
+        assert_eq!(e.sample.as_deref(), Some("s1"));
+        // A null nested field means its default, like an absent one; a later null wins.
+        let nulled = REQUEST.replace(
+            r#""followers":9000"#,
+            r#""followers":9000,"followers":null"#,
+        );
+        assert_eq!(refused(&nulled).1, "`creator.followers` is required");
+        let bad_item = REQUEST.replace(
+            r#""posts_30d":4"#,
+            r#""posts_30d":4,"top_categories":["a",7]"#,
+        );
+        assert_eq!(
+            refused(&bad_item).1,
+            "`creator.top_categories[1]`: invalid type: integer `7`, expected a string"
+        );
+        // Positions inside a field's own text are not the line's: no column is given.
+        let wrong = REQUEST.replace(r#""unit_cost":6"#, r#""unit_cost":"6""#);
+        assert_eq!(
+            refused(&wrong).1,
+            "`product.unit_cost`: invalid type: string \"6\", expected f64"
         );
     }
 
