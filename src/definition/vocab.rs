@@ -164,9 +164,54 @@ pub const ACTION_TYPES: &[&str] = &[
     "invite_paid_collab",
 ];
 
+/// An action a workflow names (`actions:` of a move, a deadline or a state's entry): one variant
+/// per action type of the contract, so the runner's match on it is exhaustive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    RequireDeposit,
+    RefundDeposit,
+    ForfeitDeposit,
+    Penalize,
+    BlockCreator,
+    RemindCreator,
+    FlagDisclosure,
+    InvitePaidCollab,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 8] = [
+        ActionKind::RequireDeposit,
+        ActionKind::RefundDeposit,
+        ActionKind::ForfeitDeposit,
+        ActionKind::Penalize,
+        ActionKind::BlockCreator,
+        ActionKind::RemindCreator,
+        ActionKind::FlagDisclosure,
+        ActionKind::InvitePaidCollab,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::RequireDeposit => "require_deposit",
+            ActionKind::RefundDeposit => "refund_deposit",
+            ActionKind::ForfeitDeposit => "forfeit_deposit",
+            ActionKind::Penalize => "penalize",
+            ActionKind::BlockCreator => "block_creator",
+            ActionKind::RemindCreator => "remind_creator",
+            ActionKind::FlagDisclosure => "flag_disclosure",
+            ActionKind::InvitePaidCollab => "invite_paid_collab",
+        }
+    }
+
+    /// The action type of that name, if the contract has it.
+    pub fn named(name: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
 /// True if the contract has an action of that name.
 pub fn is_action_type(name: &str) -> bool {
-    ACTION_TYPES.contains(&name)
+    ActionKind::named(name).is_some()
 }
 
 /// The closest of `candidates` to `name`, for "did you mean" hints.
@@ -185,6 +230,16 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_type_has_its_kind_and_back() {
+        let names: Vec<&str> = ActionKind::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names, ACTION_TYPES);
+        for a in ActionKind::ALL {
+            assert_eq!(ActionKind::named(a.as_str()), Some(a));
+        }
+        assert_eq!(ActionKind::named("refund"), None);
+    }
 
     #[test]
     fn every_event_kind_is_at_its_place_in_the_table() {

@@ -143,7 +143,7 @@ impl Runner {
             Reason::Code(code) => Some(code),
             _ => None,
         });
-        step.acts = acts.into_iter().map(|a| Act::Named(a.value)).collect();
+        step.acts = named_actions(&acts).collect();
         self.step(step);
     }
 

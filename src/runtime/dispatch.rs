@@ -356,11 +356,10 @@ impl Runner {
                 Reason::Code(code) => Some(code.clone()),
                 Reason::EventReason => e.field("reason").map(str::to_string),
             });
-        let acts = mv
-            .actions
-            .iter()
-            .chain(chosen.map_or(&[][..], |o| o.actions.as_slice()))
-            .map(|a| Act::Named(a.value.clone()))
+        let acts = named_actions(&mv.actions)
+            .chain(named_actions(
+                chosen.map_or(&[][..], |o| o.actions.as_slice()),
+            ))
             .collect();
         (to, reason, acts)
     }
@@ -631,13 +630,7 @@ impl Runner {
                     let acts = self.action_hook(&hook.value, &id, step.at);
                     step.acts.extend(acts);
                 }
-                step.acts.extend(
-                    state
-                        .enter
-                        .actions
-                        .iter()
-                        .map(|a| Act::Named(a.value.clone())),
-                );
+                step.acts.extend(named_actions(&state.enter.actions));
             }
         }
         // Sample deadlines measured from this event.

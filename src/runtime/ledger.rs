@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 
 use super::*;
-use crate::definition::vocab::Role;
+use crate::definition::vocab::{ActionKind, Role};
 use crate::model::Action;
 
 impl Runner {
@@ -90,29 +90,33 @@ impl Runner {
                     }
                     a
                 }
-                Act::Named(name) => match name.as_str() {
-                    "refund_deposit" | "forfeit_deposit" => {
+                &Act::Named(kind) => match kind {
+                    ActionKind::RefundDeposit | ActionKind::ForfeitDeposit => {
                         // Only a sample that took a deposit has one to settle.
                         let Some(amount) = inst.sample.deposit else {
                             continue;
                         };
                         ledger.deposits_held -= amount;
-                        if name == "forfeit_deposit" {
+                        if kind == ActionKind::ForfeitDeposit {
                             ledger.deposits_forfeited += amount;
                         }
-                        let mut a = ActionOut::new(name, action_id);
+                        let mut a = ActionOut::new(kind.as_str(), action_id);
                         a.amount = Some(amount);
                         a
                     }
-                    "penalize" | "block_creator" | "invite_paid_collab" => {
-                        let mut a = ActionOut::new(name, action_id);
+                    ActionKind::Penalize
+                    | ActionKind::BlockCreator
+                    | ActionKind::InvitePaidCollab => {
+                        let mut a = ActionOut::new(kind.as_str(), action_id);
                         a.creator = Some(creator.clone());
-                        if name == "invite_paid_collab" {
+                        if kind == ActionKind::InvitePaidCollab {
                             ledger.paid_collab_invited = true;
                         }
                         a
                     }
-                    _ => ActionOut::new(name, action_id),
+                    ActionKind::RequireDeposit
+                    | ActionKind::RemindCreator
+                    | ActionKind::FlagDisclosure => ActionOut::new(kind.as_str(), action_id),
                 },
             };
             out.push(action);

@@ -36,6 +36,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rhai::ImmutableString;
 use sha2::{Digest, Sha256};
 
+use crate::definition::vocab::ActionKind;
 use crate::model::{Action, Explain, Ledger, DAY};
 use crate::rules::RuleFault;
 
@@ -43,7 +44,15 @@ use crate::rules::RuleFault;
 #[derive(Debug, Clone)]
 enum Act {
     Rule(Action),
-    Named(String),
+    Named(ActionKind),
+}
+
+/// The actions a workflow names, as the runner matches them (`validate` refuses any other name,
+/// so none is dropped here).
+fn named_actions(names: &[crate::Spanned<String>]) -> impl Iterator<Item = Act> + '_ {
+    names
+        .iter()
+        .filter_map(|a| ActionKind::named(&a.value).map(Act::Named))
 }
 
 /// One move of one sample, before it becomes a record.
