@@ -44,11 +44,11 @@ fn dump(db: &Path) -> Vec<String> {
     let conn = Connection::open(db).expect("opens");
     let mut rows = Vec::new();
     for sql in [
-        "SELECT id || ' ' || data FROM samples ORDER BY id",
+        "SELECT id || ' ' || hex(data) FROM samples ORDER BY id",
         "SELECT sample || ' ' || name || ' ' || due || ' ' || seq || ' ' || held FROM deadlines ORDER BY sample, name",
-        "SELECT creator || ' ' || data FROM ledgers ORDER BY creator",
-        "SELECT id || ' ' || line || ' ' || raw FROM events ORDER BY rowid",
-        "SELECT line || ' ' || ifnull(sample, '-') || ' ' || text FROM log ORDER BY seq",
+        "SELECT creator || ' ' || hex(data) FROM ledgers ORDER BY creator",
+        "SELECT id || ' ' || line || ' ' || hex(raw) FROM events ORDER BY rowid",
+        "SELECT line || ' ' || ifnull(sample, '-') || ' ' || hex(text) FROM log ORDER BY seq",
         "SELECT key || ' ' || value FROM meta ORDER BY key",
         "SELECT kind || ' ' || hash || ' ' || name || ' ' || files FROM versions ORDER BY kind, hash",
     ] {

@@ -7,6 +7,7 @@
 
 mod lock;
 mod memory;
+mod pack;
 mod sqlite;
 
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
@@ -42,6 +43,10 @@ pub enum StoreError {
     Old { found: i64 },
     #[error("{0} holds a number that is not finite; nothing of this batch was written")]
     NotFinite(String),
+    #[error("cannot pack a row: {0}")]
+    Pack(std::io::Error),
+    #[error("database holds a damaged row: {0}")]
+    Damaged(String),
 }
 
 /// Refuses a batch that holds a number JSON cannot carry (infinite, NaN): it would be written

@@ -1,16 +1,18 @@
 //! The embedded store: SQLite (bundled) in WAL mode with `synchronous = NORMAL`, so a commit
 //! survives the process being killed at any moment.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use chrono::SecondsFormat;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use super::pack::Packer;
 use super::{crash_point, Batch, Focus, RunState, Store, StoreError, Version};
 use crate::model::{Instance, Ledger, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -161,6 +163,8 @@ pub struct SqliteStore {
     crash_at: Option<u64>,
     /// The store holds samples of a connected shop: decisions on them go to the outbox.
     platform: bool,
+    /// Rows are packed on the way in and unpacked on the way out (reads take `&self`).
+    packer: RefCell<Packer>,
 }
 
 impl SqliteStore {
@@ -196,6 +200,7 @@ impl SqliteStore {
             commits: 0,
             crash_at: None,
             platform,
+            packer: RefCell::new(Packer::new()?),
         })
     }
 
@@ -231,6 +236,7 @@ impl SqliteStore {
             commits: 0,
             crash_at: crash_point("commit"),
             platform,
+            packer: RefCell::new(Packer::new()?),
         })
     }
 
@@ -338,21 +344,32 @@ impl SqliteStore {
         Ok(rows)
     }
 
+    /// The one packed value `sql` selects for `key`, if there is a row.
+    fn one(&self, sql: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([key])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(self.packer.borrow_mut().unpack(row.get_ref(0)?)?)),
+            None => Ok(None),
+        }
+    }
+
     fn strings(
         &self,
         sql: &str,
         param: Option<&dyn rusqlite::ToSql>,
     ) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare(sql)?;
-        let rows = match param {
-            Some(p) => stmt
-                .query_map([p], |r| r.get::<_, String>(0))?
-                .collect::<Result<_, _>>()?,
-            None => stmt
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<Result<_, _>>()?,
+        let mut rows = match param {
+            Some(p) => stmt.query([p])?,
+            None => stmt.query([])?,
         };
-        Ok(rows)
+        let mut packer = self.packer.borrow_mut();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(packer.unpack(row.get_ref(0)?)?);
+        }
+        Ok(out)
     }
 }
 
@@ -379,13 +396,13 @@ impl Store for SqliteStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         let samples = self.samples()?;
         let mut stmt = self.conn.prepare("SELECT creator, data FROM ledgers")?;
-        let ledgers = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            .map(|row| {
-                let (id, data) = row?;
-                Ok((id, serde_json::from_str(&data)?))
-            })
-            .collect::<Result<Vec<(String, Ledger)>, StoreError>>()?;
+        let mut rows = stmt.query([])?;
+        let mut ledgers: Vec<(String, Ledger)> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let data = self.packer.borrow_mut().unpack(row.get_ref(1)?)?;
+            ledgers.push((row.get(0)?, serde_json::from_str(&data)?));
+        }
+        drop(rows);
         drop(stmt);
         Ok(Snapshot {
             samples,
@@ -445,6 +462,7 @@ impl Store for SqliteStore {
         super::check_finite(batch)?;
         self.commits += 1;
         let tx = self.conn.transaction()?;
+        let packer = self.packer.get_mut();
         {
             let mut sample = tx.prepare_cached(
                 "INSERT OR REPLACE INTO samples (id, workflow, state, creator, product, category, data)
@@ -463,7 +481,7 @@ impl Store for SqliteStore {
                     s.creator.as_str(),
                     s.product.as_str(),
                     s.category.as_str(),
-                    serde_json::to_string(inst)?,
+                    packer.pack(&serde_json::to_string(inst)?)?,
                 ])?;
                 clear.execute([s.id.as_str()])?;
                 for d in &inst.deadlines {
@@ -479,7 +497,7 @@ impl Store for SqliteStore {
             let mut ledger = tx
                 .prepare_cached("INSERT OR REPLACE INTO ledgers (creator, data) VALUES (?1, ?2)")?;
             for (id, l) in &batch.changes.ledgers {
-                ledger.execute(params![id, serde_json::to_string(l)?])?;
+                ledger.execute(params![id, packer.pack(&serde_json::to_string(l)?)?])?;
             }
             let mut event = tx.prepare_cached(
                 "INSERT INTO events (id, run, line, raw) VALUES (?1, ?2, ?3, ?4)",
@@ -487,7 +505,12 @@ impl Store for SqliteStore {
             let mut platform =
                 tx.prepare_cached("INSERT OR IGNORE INTO platform (application) VALUES (?1)")?;
             for e in &batch.events {
-                event.execute(params![e.id, batch.run.id, e.line as i64, e.raw])?;
+                event.execute(params![
+                    e.id,
+                    batch.run.id,
+                    e.line as i64,
+                    packer.pack(&e.raw)?
+                ])?;
                 if let Some(app) = platform_application(&e.id) {
                     platform.execute([app])?;
                     self.platform = true;
@@ -504,7 +527,12 @@ impl Store for SqliteStore {
                  WHERE EXISTS (SELECT 1 FROM platform WHERE application = ?1)",
             )?;
             for l in &batch.log {
-                log.execute(params![batch.run.id, l.line as i64, l.sample, l.text])?;
+                log.execute(params![
+                    batch.run.id,
+                    l.line as i64,
+                    l.sample,
+                    packer.pack(&l.text)?
+                ])?;
                 if !self.platform {
                     continue;
                 }
@@ -552,22 +580,12 @@ impl Store for SqliteStore {
     }
 
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
-        let text: Option<String> = self
-            .conn
-            .query_row("SELECT data FROM samples WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?;
+        let text = self.one("SELECT data FROM samples WHERE id = ?1", id)?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     }
 
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
-        let text: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT data FROM ledgers WHERE creator = ?1",
-                [creator],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let text = self.one("SELECT data FROM ledgers WHERE creator = ?1", creator)?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     }
 
@@ -583,8 +601,9 @@ impl Store for SqliteStore {
             .conn
             .prepare("SELECT text FROM log WHERE sample IS NOT NULL ORDER BY seq")?;
         let mut rows = stmt.query([])?;
+        let mut packer = self.packer.borrow_mut();
         while let Some(row) = rows.next()? {
-            f(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?;
+            f(&packer.unpack(row.get_ref(0)?)?)?;
         }
         Ok(())
     }
@@ -685,6 +704,54 @@ mod tests {
         };
         store.save_versions(&[later]).expect("saves again");
         assert_eq!(store.versions().expect("reads"), vec![v]);
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_schema_3_store_keeps_its_text_rows_readable_beside_packed_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v3.db");
+        let ledger = Ledger {
+            samples: 2,
+            credit: -5.0,
+            ..Ledger::default()
+        };
+        let text = serde_json::to_string(&ledger).expect("json");
+        {
+            let conn = Connection::open(&path).expect("opens");
+            conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 3; COMMIT;"))
+                .expect("a schema 3 store");
+            conn.execute(
+                "INSERT INTO ledgers (creator, data) VALUES ('c-old', ?1)",
+                [&text],
+            )
+            .expect("a text row");
+        }
+        let mut store = SqliteStore::open(&path).expect("upgrades");
+        let batch = Batch {
+            changes: crate::model::Changes {
+                ledgers: vec![("c-new".into(), ledger.clone())],
+                ..Default::default()
+            },
+            events: Vec::new(),
+            log: Vec::new(),
+            run: RunState::default(),
+        };
+        store.commit(&batch).expect("commits");
+        assert_eq!(store.ledger("c-old").expect("reads"), Some(ledger.clone()));
+        assert_eq!(store.ledger("c-new").expect("reads"), Some(ledger));
+        let kinds: Vec<String> = store
+            .strings("SELECT typeof(data) FROM ledgers ORDER BY creator", None)
+            .expect("types");
+        assert_eq!(
+            kinds,
+            ["blob", "text"],
+            "the new row is packed, the old one kept"
+        );
         let version: i64 = store
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
