@@ -79,6 +79,46 @@ pub const HOOKS: &[HookSpec] = &[
     },
 ];
 
+/// A hook as a workflow names it and the runner calls it: the engine's own, each called with
+/// the arguments it takes, or a script's own function by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    Screen,
+    Deposit,
+    ContentCheck,
+    RemovalCheck,
+    Penalty,
+    Reward,
+    /// A function of the scripts that the engine gives the sample and ledger.
+    Own(String),
+}
+
+impl Hook {
+    pub fn named(name: &str) -> Hook {
+        match name {
+            "screen" => Hook::Screen,
+            "deposit" => Hook::Deposit,
+            "content_check" => Hook::ContentCheck,
+            "removal_check" => Hook::RemovalCheck,
+            "penalty" => Hook::Penalty,
+            "reward" => Hook::Reward,
+            other => Hook::Own(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Hook::Screen => "screen",
+            Hook::Deposit => "deposit",
+            Hook::ContentCheck => "content_check",
+            Hook::RemovalCheck => "removal_check",
+            Hook::Penalty => "penalty",
+            Hook::Reward => "reward",
+            Hook::Own(name) => name,
+        }
+    }
+}
+
 /// The spec of hook `name`.
 pub fn hook_spec(name: &str) -> Option<&'static HookSpec> {
     HOOKS.iter().find(|h| h.name == name)
@@ -1320,6 +1360,17 @@ fn compile_category(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hook_name_is_its_hook_and_back() {
+        for spec in HOOKS.iter().filter(|h| h.name != "tier") {
+            let hook = Hook::named(spec.name);
+            assert!(!matches!(hook, Hook::Own(_)), "{}", spec.name);
+            assert_eq!(hook.as_str(), spec.name);
+        }
+        assert_eq!(Hook::named("bonus"), Hook::Own("bonus".into()));
+        assert_eq!(Hook::named("bonus").as_str(), "bonus");
+    }
 
     fn shipped() -> RuleSet {
         RuleSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap()

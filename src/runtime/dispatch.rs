@@ -11,7 +11,7 @@ use super::*;
 use crate::definition::vocab::{self, EventKind};
 use crate::definition::{Move, Reason, DEFAULT_WORKFLOW};
 use crate::model::{Action, Quarter, Request, Verdict};
-use crate::rules::{RuleFault, ScreenInput};
+use crate::rules::{Hook, RuleFault, ScreenInput};
 
 impl Runner {
     /// Applies one line of input; returns the event's id when it was applied.
@@ -288,7 +288,11 @@ impl Runner {
         let initial = flow.graph.initial();
         let mut step = Step::of_event(sample, e, "");
         let mut auto_approved = false;
-        if initial.hook.as_ref().is_some_and(|h| h.value == "screen") {
+        if initial
+            .hook
+            .as_ref()
+            .is_some_and(|h| Hook::named(&h.value) == Hook::Screen)
+        {
             let input = self.screen_input(&inst, e.at);
             let screening = rules.screen(input);
             if let Some(fault) = screening.fault.clone() {
@@ -423,9 +427,9 @@ impl Runner {
         self.extend_deadlines(&flow, &id, e);
         self.event_facts(&id, e);
         let mut step = Step::of_event(&id, e, "");
-        let hook = mv.hook.as_ref().map(|h| h.value.clone());
+        let hook = mv.hook.as_ref().map(|h| Hook::named(&h.value));
         let mut outcome = None;
-        match hook.as_deref() {
+        match &hook {
             Some(hook) if !mv.outcomes.is_empty() => match self.outcome_hook(hook, &id, e) {
                 Ok(name) => outcome = Some(name),
                 Err(fault) => {
@@ -513,7 +517,7 @@ impl Runner {
 
     pub(super) fn outcome_hook(
         &mut self,
-        hook: &str,
+        hook: &Hook,
         id: &ImmutableString,
         e: &Event,
     ) -> Result<String, Box<RuleFault>> {
@@ -523,13 +527,15 @@ impl Runner {
         let sample = Arc::new(inst.sample.clone());
         let rules = self.program.rules.clone();
         let outcome = match (&e.body, hook) {
-            (Body::Posted(post), "content_check") => rules.content_check(post.clone(), sample)?.0,
-            (Body::Removed { content_id }, "removal_check") => {
+            (Body::Posted(post), Hook::ContentCheck) => {
+                rules.content_check(post.clone(), sample)?.0
+            }
+            (Body::Removed { content_id }, Hook::RemovalCheck) => {
                 rules.removal_check(content_id.clone(), sample)?.0
             }
             _ => {
                 let ledger = self.ledger_arc(&inst.sample.creator);
-                match rules.call_hook(hook, sample, ledger, e.at)? {
+                match rules.call_hook(hook.as_str(), sample, ledger, e.at)? {
                     crate::rules::HookResult::Outcome(o) => o,
                     crate::rules::HookResult::Actions(_) => ImmutableString::new(),
                 }
@@ -541,7 +547,7 @@ impl Runner {
     /// A hook that gives actions; a failing one gives none and is reported.
     pub(super) fn action_hook(
         &mut self,
-        hook: &str,
+        hook: &Hook,
         id: &ImmutableString,
         at: DateTime<Utc>,
     ) -> Vec<Act> {
@@ -552,13 +558,15 @@ impl Runner {
         let sample = Arc::new(inst.sample.clone());
         let ledger = self.ledger_arc(&inst.sample.creator);
         let result = match hook {
-            "deposit" => rules.deposit(&self.screen_input(inst, at)),
-            "penalty" => rules.penalty(sample, ledger, at),
-            "reward" => rules.reward(sample, ledger, at),
-            other => rules.call_hook(other, sample, ledger, at).map(|r| match r {
-                crate::rules::HookResult::Actions(a) => a,
-                crate::rules::HookResult::Outcome(_) => Vec::new(),
-            }),
+            Hook::Deposit => rules.deposit(&self.screen_input(inst, at)),
+            Hook::Penalty => rules.penalty(sample, ledger, at),
+            Hook::Reward => rules.reward(sample, ledger, at),
+            other => rules
+                .call_hook(other.as_str(), sample, ledger, at)
+                .map(|r| match r {
+                    crate::rules::HookResult::Actions(a) => a,
+                    crate::rules::HookResult::Outcome(_) => Vec::new(),
+                }),
         };
         match result {
             Ok(actions) => actions.into_iter().map(Act::Rule).collect(),
@@ -627,7 +635,7 @@ impl Runner {
             // Enter the new state: its hooks, then its actions.
             if let Some(state) = flow.graph.state(&step.to) {
                 for hook in &state.enter.hooks {
-                    let acts = self.action_hook(&hook.value, &id, step.at);
+                    let acts = self.action_hook(&Hook::named(&hook.value), &id, step.at);
                     step.acts.extend(acts);
                 }
                 step.acts.extend(named_actions(&state.enter.actions));

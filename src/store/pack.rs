@@ -18,7 +18,7 @@ use super::StoreError;
 const TAG_1: u8 = 1;
 
 /// The compression level: small rows gain little from more.
-const LEVEL: i32 = 3;
+const LEVEL: i32 = 1;
 
 /// The largest row a frame may unpack to: no row the runner writes comes near it, and a damaged
 /// frame cannot make a reader allocate more.
