@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::input::{LineReader, KEEP};
+use super::input::{Line, LineReader, KEEP};
 use super::{Output, Program, Runner, Stats};
 use crate::rules::RuleFault;
 use crate::store::{
@@ -150,6 +150,80 @@ pub fn run_one(
     )
 }
 
+/// The session layer every front end shares (`run`, an ops command, `watch`, `serve`): the
+/// runner, and the batch of what it applied and said since the last commit, which the next
+/// commit makes durable with the run's position and counts.
+pub(crate) struct Batcher {
+    pub(crate) runner: Runner,
+    batch: Batch,
+    /// Lines applied since the last commit.
+    pub(crate) pending: usize,
+    pub(crate) run: RunState,
+}
+
+impl Batcher {
+    pub(crate) fn new(runner: Runner, run: RunState) -> Self {
+        Batcher {
+            runner,
+            batch: Batch::default(),
+            pending: 0,
+            run,
+        }
+    }
+
+    /// Applies one line; an applied event is kept for the store.
+    pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
+        if let Some((id, text)) = self.runner.apply_input(line, input) {
+            self.batch.events.push(EventRow {
+                id: id.to_string(),
+                line,
+                raw: text.to_string(),
+            });
+        }
+        self.pending += 1;
+    }
+
+    /// What the runner said since the last drain: its rule faults to `fault`, then each output
+    /// line to `write` (which may amend it and gives the text to keep), and on to the record log,
+    /// written out or not: the store keeps what was decided.
+    pub(crate) fn drain(
+        &mut self,
+        mut fault: impl FnMut(RuleFault),
+        mut write: impl FnMut(&mut Output) -> String,
+    ) {
+        for f in self.runner.drain_faults() {
+            fault(f);
+        }
+        for mut output in self.runner.drain_output() {
+            let text = write(&mut output);
+            let line = match &output {
+                Output::Record(_) => 0,
+                Output::Error(e) => e.line,
+            };
+            self.batch.log.push(LogRow {
+                line,
+                sample: output.sample().map(str::to_string),
+                text,
+            });
+        }
+    }
+
+    /// True when a commit has something to write.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending > 0 || !self.batch.log.is_empty() || !self.batch.events.is_empty()
+    }
+
+    /// What the next commit writes: the batch, what changed, and the run as it stands.
+    pub(crate) fn seal(&mut self) -> Batch {
+        self.run.stats = self.runner.stats.clone();
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.changes = self.runner.take_changes();
+        batch.run = self.run.clone();
+        self.pending = 0;
+        batch
+    }
+}
+
 enum Input<'a> {
     /// A regular file: resumable at an offset.
     File(File),
@@ -177,7 +251,7 @@ fn run_input(
         }
         _ => None,
     };
-    let mut run = match &resume {
+    let run = match &resume {
         Some(run) => run.clone(),
         None => RunState {
             id: last.as_ref().map_or(1, |r| r.id + 1),
@@ -213,11 +287,10 @@ fn run_input(
         }
         Input::Stream(reader) => LineReader::new(reader),
     };
+    let mut session = Batcher::new(runner, run);
     let mut writer = Writer::spawn(store);
     let crash_after = crash_point("event");
     let batch_size = batch_events();
-    let mut batch = Batch::default();
-    let mut in_batch = 0usize;
     let mut here = 0u64;
     // A failure to read the input or write the output stops the run, but only after what was
     // applied is committed (the run left unfinished, so the same command continues it).
@@ -231,21 +304,15 @@ fn run_input(
                 break;
             }
         };
+        let run = &mut session.run;
         run.lines += 1;
         run.offset += input.consumed;
         run.last_len = input.consumed;
         run.last_digest = digest(input.raw);
         here += 1;
         let line = run.lines;
-        if let Some((id, text)) = runner.apply_input(line, &input) {
-            batch.events.push(EventRow {
-                id: id.to_string(),
-                line,
-                raw: text.to_string(),
-            });
-        }
-        let drained = drain(&mut runner, &mut batch, out, observer);
-        in_batch += 1;
+        session.apply(line, &input);
+        let drained = drain(&mut session, out, observer);
         if crash_after == Some(here) {
             std::process::abort();
         }
@@ -253,75 +320,60 @@ fn run_input(
             failure = Some(e);
             break;
         }
-        if in_batch >= batch_size {
-            observer.progress(run.offset);
-            run.stats = runner.stats.clone();
-            batch.changes = runner.take_changes();
-            batch.run = run.clone();
-            writer.send(std::mem::take(&mut batch))?;
-            in_batch = 0;
-            if runner.wants_eviction() {
+        if session.pending >= batch_size {
+            observer.progress(session.run.offset);
+            writer.send(session.seal())?;
+            if session.runner.wants_eviction() {
                 // What leaves memory must be in the store the fallback reads.
                 writer.wait_committed();
-                runner.evict(false);
+                session.runner.evict(false);
             }
         }
     }
     if failure.is_none() {
-        runner.finish();
-        let ended = drain(&mut runner, &mut batch, out, observer)
-            .and_then(|()| out.flush().map_err(RunError::Output));
+        session.runner.finish();
+        let ended =
+            drain(&mut session, out, observer).and_then(|()| out.flush().map_err(RunError::Output));
         failure = ended.err();
     }
-    run.stats = runner.stats.clone();
-    run.finished = failure.is_none();
-    batch.changes = runner.take_changes();
-    batch.run = run.clone();
-    writer.send(batch)?;
+    session.run.finished = failure.is_none();
+    writer.send(session.seal())?;
     let mut store = writer.finish()?;
     if let Some(failure) = failure {
         return Err(failure);
     }
-    observer.progress(run.offset);
+    observer.progress(session.run.offset);
     Ok(Summary {
-        stats: runner.stats.clone(),
+        stats: session.runner.stats.clone(),
         states: store.state_counts()?,
         elapsed: started.elapsed(),
         resumed_after: resume.map(|r| r.lines),
         lines_here: here,
-        left_memory: runner.left_memory(),
+        left_memory: session.runner.left_memory(),
     })
 }
 
+/// Writes the session's output to `out` (the first failure is kept and returned) and hands the
+/// rule faults to the observer.
 fn drain(
-    runner: &mut Runner,
-    batch: &mut Batch,
+    session: &mut Batcher,
     out: &mut dyn Write,
     observer: &mut dyn Observer,
 ) -> Result<(), RunError> {
-    for fault in runner.drain_faults() {
-        observer.fault(&fault);
-    }
-    // Every line goes to the record log, written out or not: the store keeps what was decided.
     let mut failed = None;
-    for output in runner.drain_output() {
-        let text = output.to_json();
-        if failed.is_none() {
-            failed = out
-                .write_all(text.as_bytes())
-                .and_then(|()| out.write_all(b"\n"))
-                .err();
-        }
-        let line = match &output {
-            Output::Record(_) => 0,
-            Output::Error(e) => e.line,
-        };
-        batch.log.push(LogRow {
-            line,
-            sample: output.sample().map(str::to_string),
-            text,
-        });
-    }
+    session.drain(
+        |fault| observer.fault(&fault),
+        |output| {
+            let text = output.to_json();
+            if failed.is_none() {
+                failed = out
+                    .write_all(text.as_bytes())
+                    .and_then(|()| out.write_all(b"\n"))
+                    .err();
+            }
+            text
+        },
+    );
     failed.map_or(Ok(()), |e| Err(RunError::Output(e)))
 }
 

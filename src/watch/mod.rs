@@ -22,9 +22,9 @@ use chrono::{DateTime, Utc};
 pub use reload::{Folders, Request, Trigger};
 
 use crate::runtime::input::{Line, LineReader, OwnedLine};
-use crate::runtime::session::RunError;
+use crate::runtime::session::{Batcher, RunError};
 use crate::runtime::{Output, Program, Runner, Stats};
-use crate::store::{Batch, EventRow, LogRow, RunState, Store};
+use crate::store::{RunState, Store};
 
 /// The input name a watch session's run is kept under in the store.
 pub const WATCH_INPUT: &str = "<watch>";
@@ -180,13 +180,11 @@ pub struct Summary {
 
 /// The runner's side of a session.
 struct Session<'a> {
-    runner: Runner,
+    /// The runner and what it did since the last commit.
+    batcher: Batcher,
     store: Box<dyn Store>,
     out: &'a mut dyn Write,
     log: &'a mut dyn Write,
-    batch: Batch,
-    pending: usize,
-    run: RunState,
     summary: Summary,
     spool: Option<PathBuf>,
     spool_done: Option<Sender<PathBuf>>,
@@ -215,56 +213,40 @@ impl Session<'_> {
     }
 
     fn apply(&mut self, line: u64, input: &Line<'_>, place: Option<&str>) {
-        self.runner.set_wall_clock(self.clock.now());
-        if let Some((id, text)) = self.runner.apply_input(line, input) {
-            self.batch.events.push(EventRow {
-                id: id.to_string(),
-                line,
-                raw: text.to_string(),
-            });
-        }
-        self.pending += 1;
+        self.batcher.runner.set_wall_clock(self.clock.now());
+        self.batcher.apply(line, input);
         self.drain(place);
     }
 
     /// Records and refusals out; rule faults to the log.
     fn drain(&mut self, place: Option<&str>) {
-        let faults: Vec<String> = self
-            .runner
-            .drain_faults()
-            .map(|f| format!("rule fault: {f}"))
-            .collect();
+        let mut faults = Vec::new();
+        self.batcher.drain(
+            |f| faults.push(format!("rule fault: {f}")),
+            |output| {
+                let mut text = output.to_json();
+                if let Some(reply) = &mut self.reply {
+                    reply.push(text.clone());
+                }
+                if let Some(line_out) = &mut self.line_out {
+                    line_out.push((matches!(output, Output::Error(_)), text.clone()));
+                }
+                // Refusals from a spool file say which file they were in.
+                if let (Output::Error(e), Some(place)) = (&mut *output, place) {
+                    e.message = format!("{place}: {}", e.message);
+                    text = output.to_json();
+                }
+                match writeln!(self.out, "{text}") {
+                    Ok(()) => self.out_bytes += text.len() as u64 + 1,
+                    Err(e) => {
+                        self.out_error.get_or_insert(e);
+                    }
+                }
+                text
+            },
+        );
         for f in faults {
             self.note(&f);
-        }
-        for mut output in self.runner.drain_output() {
-            let mut text = output.to_json();
-            if let Some(reply) = &mut self.reply {
-                reply.push(text.clone());
-            }
-            if let Some(line_out) = &mut self.line_out {
-                line_out.push((matches!(output, Output::Error(_)), text.clone()));
-            }
-            // Refusals from a spool file say which file they were in.
-            if let (Output::Error(e), Some(place)) = (&mut output, place) {
-                e.message = format!("{place}: {}", e.message);
-                text = output.to_json();
-            }
-            match writeln!(self.out, "{text}") {
-                Ok(()) => self.out_bytes += text.len() as u64 + 1,
-                Err(e) => {
-                    self.out_error.get_or_insert(e);
-                }
-            }
-            let line = match &output {
-                Output::Record(_) => 0,
-                Output::Error(e) => e.line,
-            };
-            self.batch.log.push(LogRow {
-                line,
-                sample: output.sample().map(str::to_string),
-                text,
-            });
         }
     }
 
@@ -275,14 +257,10 @@ impl Session<'_> {
     fn commit(&mut self) -> Result<(), RunError> {
         let flushed = self.out.flush();
         let failed = self.out_error.take().map_or(flushed, Err);
-        if self.pending > 0 || !self.batch.log.is_empty() || !self.batch.events.is_empty() {
-            self.run.stats = self.runner.stats.clone();
-            self.run.out_len = self.out_bytes;
-            self.batch.changes = self.runner.take_changes();
-            self.batch.run = self.run.clone();
-            self.store.commit(&std::mem::take(&mut self.batch))?;
-            self.pending = 0;
-            self.runner.evict(false);
+        if self.batcher.has_pending() {
+            self.batcher.run.out_len = self.out_bytes;
+            self.store.commit(&self.batcher.seal())?;
+            self.batcher.runner.evict(false);
             self.count();
         }
         // Committed: the HTTP callers may now be told.
@@ -318,7 +296,7 @@ impl Session<'_> {
 
     /// Tells the metrics recorder what changed since it was last told (a no-op without one).
     fn count(&mut self) {
-        let now = &self.runner.stats;
+        let now = &self.batcher.runner.stats;
         let applied = now.applied.saturating_sub(self.reported.applied);
         metrics::counter!("sampleflow_events_total", "result" => "applied").increment(applied);
         for (kind, n) in &now.refused {
@@ -425,7 +403,7 @@ impl Session<'_> {
         trigger: Trigger,
         started: Instant,
     ) -> Result<(), RunError> {
-        let old = hashes(self.runner.program());
+        let old = hashes(self.batcher.runner.program());
         let program = match candidate {
             Ok(program) => program,
             Err(why) => {
@@ -446,7 +424,7 @@ impl Session<'_> {
             return Ok(());
         }
         let versions = program.versions();
-        match self.runner.swap_program(program) {
+        match self.batcher.runner.swap_program(program) {
             Err(why) => {
                 self.summary.refused_reloads += 1;
                 metrics::counter!("sampleflow_reloads_total", "result" => "refused").increment(1);
@@ -592,13 +570,10 @@ pub fn watch(
         runner.evict(true);
     }
     let mut session = Session {
-        runner,
+        batcher: Batcher::new(runner, run),
         store,
         out,
         log,
-        batch: Batch::default(),
-        pending: 0,
-        run,
         summary: Summary::default(),
         spool: options.spool.clone(),
         spool_done: None,
@@ -687,7 +662,7 @@ pub fn watch(
             Msg::SpoolFile(file) => session.spool_file(file)?,
             Msg::SpoolRefused(file, why) => session.spool_refused(file, &why),
             Msg::Tick => {
-                session.runner.tick(options.clock.now());
+                session.batcher.runner.tick(options.clock.now());
                 session.drain(None);
             }
             Msg::Candidate {
@@ -731,7 +706,7 @@ pub fn watch(
                 return finish(session, why);
             }
         }
-        if session.pending >= options.commit_every {
+        if session.batcher.pending >= options.commit_every {
             session.commit()?;
         }
         // Flush and commit as soon as nothing else waits, so what was decided is visible.
@@ -754,12 +729,12 @@ const STOP_LIMIT: Duration = Duration::from_secs(5);
 const IDLE_COMMIT: Duration = Duration::from_millis(200);
 
 fn finish(mut session: Session<'_>, why: &str) -> Result<Summary, RunError> {
-    session.runner.finish();
+    session.batcher.runner.finish();
     session.drain(None);
-    session.run.finished = true;
-    session.pending += 1;
+    session.batcher.run.finished = true;
+    session.batcher.pending += 1;
     session.commit()?;
-    session.summary.stats = session.runner.stats.clone();
+    session.summary.stats = session.batcher.runner.stats.clone();
     let s = &session.summary;
     let text = format!(
         "watch: stopped ({why}): {} events read, {} applied, {} refused; {} deadlines fired; {} reloads, {} refused; {} spool files",
