@@ -1362,6 +1362,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_string_in_a_list_answers_as_rhai_itself_does() {
+        let mut ours = sandbox::engine(Limits::default());
+        types::register(&mut ours);
+        let plain = rhai::Engine::new();
+        for expr in [
+            r#""b" in ["a", "b"]"#,
+            r#""z" in ["a", "b"]"#,
+            r#""c" in ["a", 1, 'c', "c"]"#,
+            r#""c" in [1, 'c', 2.5, true, ()]"#,
+            r#""1" in [1]"#,
+            r#""" in []"#,
+            r#""x" in [["x"], #{x: 1}]"#,
+            r#"["a", "b"].contains("a")"#,
+        ] {
+            let want = plain.eval::<bool>(expr).expect(expr);
+            assert_eq!(ours.eval::<bool>(expr).expect(expr), want, "{expr}");
+        }
+    }
+
+    #[test]
     fn a_hook_name_is_its_hook_and_back() {
         for spec in HOOKS.iter().filter(|h| h.name != "tier") {
             let hook = Hook::named(spec.name);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rhai::{Dynamic, Engine, ImmutableString};
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext};
 
 use crate::model::{
     Action, Creator, Decision, LedgerView, Post, Product, Request, Sample, Verdict, DAY,
@@ -147,6 +147,43 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_fn("invite_paid_collab", || Action::InvitePaidCollab)
         .register_fn("flag_disclosure", || Action::FlagDisclosure)
         .register_fn("remind_creator", || Action::RemindCreator);
+
+    // `x in list` of a string: compared as strings directly, not through a dynamic `==` call
+    // per item (screening's first row does it on every request); an item of another type
+    // compares exactly as Rhai's own `contains` does.
+    engine.register_fn(
+        "contains",
+        |ctx: NativeCallContext,
+         list: &mut rhai::Array,
+         needle: ImmutableString|
+         -> Result<bool, Box<EvalAltResult>> {
+            for item in list.iter_mut() {
+                if let Some(text) = item.read_lock::<ImmutableString>() {
+                    if *text == needle {
+                        return Ok(true);
+                    }
+                    continue;
+                }
+                let mut value = Dynamic::from(needle.clone());
+                let equal = ctx
+                    .call_native_fn_raw("==", true, &mut [item, &mut value])
+                    .or_else(|err| match *err {
+                        EvalAltResult::ErrorFunctionNotFound(ref sig, ..)
+                            if sig.starts_with("==") =>
+                        {
+                            Ok(Dynamic::FALSE)
+                        }
+                        _ => Err(err),
+                    })?
+                    .as_bool()
+                    .unwrap_or(false);
+                if equal {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        },
+    );
 
     // Durations reach scripts as seconds.
     engine
