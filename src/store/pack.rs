@@ -76,8 +76,16 @@ pub(super) struct Packer {
 
 impl Packer {
     pub(super) fn new() -> Result<Self, StoreError> {
+        let mut compressor = Compressor::with_prepared_dictionary(encoder()).map_err(packing)?;
+        // A row is a few hundred bytes: Huffman tables for its literals cost more time than
+        // they save bytes.
+        compressor
+            .set_parameter(zstd::zstd_safe::CParameter::LiteralCompressionMode(
+                zstd::zstd_safe::ParamSwitch::Disable,
+            ))
+            .map_err(packing)?;
         Ok(Packer {
-            compressor: Compressor::with_prepared_dictionary(encoder()).map_err(packing)?,
+            compressor,
             decompressor: Decompressor::with_prepared_dictionary(decoder()).map_err(packing)?,
         })
     }
