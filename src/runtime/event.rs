@@ -1,12 +1,11 @@
 //! Events in: one JSON object per line, checked into a typed [`Event`] or refused with the
 //! contract's error kind.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
-use std::borrow::Cow;
-
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -417,7 +416,7 @@ impl<'de> Deserialize<'de> for Top<'de> {
                 mut map: A,
             ) -> Result<Top<'de>, A::Error> {
                 let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((k, v)) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
+                while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     fields.push((k, v));
                 }
                 Ok(Top::Object(Fields(fields)))
@@ -452,6 +451,28 @@ impl<'de> Deserialize<'de> for Top<'de> {
     }
 }
 
+/// A key: borrowed from the line, or unescaped into its own string when it holds an escape.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
 /// One object's fields as raw JSON text borrowed from the line (a key with an escape is
 /// unescaped into its own string), read with the field's path in every message. A key given
 /// twice means its last value, as JSON parsers agree.
@@ -464,8 +485,8 @@ enum Text<'a> {
 }
 
 fn text(raw: &RawValue) -> Text<'_> {
-    match serde_json::from_str::<Cow<str>>(raw.get()) {
-        Ok(s) => Text::Str(s),
+    match serde_json::from_str::<Key>(raw.get()) {
+        Ok(Key(s)) => Text::Str(s),
         Err(_) => Text::Other,
     }
 }
@@ -526,17 +547,20 @@ impl<'a> Fields<'a> {
         known: &[&str],
         prefix: Option<&str>,
     ) -> Result<T, String> {
-        let mut kept: Vec<(&str, &RawValue)> = Vec::with_capacity(known.len());
+        // A key given again keeps its first place with its last value, as a JSON object would.
+        let mut kept: Vec<(&str, Option<&RawValue>)> = Vec::with_capacity(known.len());
         for (k, v) in &self.0 {
             if !known.contains(&k.as_ref()) {
                 continue;
             }
-            kept.retain(|(seen, _)| *seen != k.as_ref());
-            if !is_null(v) {
-                kept.push((k.as_ref(), v));
+            let value = (!is_null(v)).then_some(*v);
+            match kept.iter_mut().find(|(seen, _)| *seen == k.as_ref()) {
+                Some(slot) => slot.1 = value,
+                None => kept.push((k.as_ref(), value)),
             }
         }
-        let map = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(kept.into_iter());
+        let kept = kept.into_iter().filter_map(|(k, v)| Some((k, v?)));
+        let map = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(kept);
         serde_path_to_error::deserialize(map).map_err(|e| field_error(prefix, &e))
     }
 }

@@ -68,31 +68,46 @@ fn decoder() -> &'static DecoderDictionary<'static> {
     DICT.get_or_init(|| DecoderDictionary::copy(DICTIONARY_1.as_bytes()))
 }
 
-/// One connection's compression contexts, reused for every row.
+/// One connection's compression contexts, made when first needed (a reader never packs, and
+/// a short-lived read of one row should not pay for a compressor) and reused for every row.
+#[derive(Default)]
 pub(super) struct Packer {
-    compressor: Compressor<'static>,
-    decompressor: Decompressor<'static>,
+    compressor: Option<Compressor<'static>>,
+    decompressor: Option<Decompressor<'static>>,
 }
 
 impl Packer {
-    pub(super) fn new() -> Result<Self, StoreError> {
-        let mut compressor = Compressor::with_prepared_dictionary(encoder()).map_err(packing)?;
-        // A row is a few hundred bytes: Huffman tables for its literals cost more time than
-        // they save bytes.
-        compressor
-            .set_parameter(zstd::zstd_safe::CParameter::LiteralCompressionMode(
-                zstd::zstd_safe::ParamSwitch::Disable,
-            ))
-            .map_err(packing)?;
-        Ok(Packer {
-            compressor,
-            decompressor: Decompressor::with_prepared_dictionary(decoder()).map_err(packing)?,
-        })
+    fn compressor(&mut self) -> Result<&mut Compressor<'static>, StoreError> {
+        let c = match self.compressor.take() {
+            Some(c) => c,
+            None => {
+                let mut c = Compressor::with_prepared_dictionary(encoder()).map_err(packing)?;
+                // A row is a few hundred bytes: Huffman tables for its literals cost more time
+                // than they save bytes.
+                c.set_parameter(zstd::zstd_safe::CParameter::LiteralCompressionMode(
+                    zstd::zstd_safe::ParamSwitch::Disable,
+                ))
+                .map_err(packing)?;
+                c
+            }
+        };
+        Ok(self.compressor.insert(c))
+    }
+
+    fn decompressor(&mut self) -> Result<&mut Decompressor<'static>, StoreError> {
+        let d = match self.decompressor.take() {
+            Some(d) => d,
+            None => Decompressor::with_prepared_dictionary(decoder()).map_err(packing)?,
+        };
+        Ok(self.decompressor.insert(d))
     }
 
     /// `text` as the store keeps it.
     pub(super) fn pack(&mut self, text: &str) -> Result<Vec<u8>, StoreError> {
-        let frame = self.compressor.compress(text.as_bytes()).map_err(packing)?;
+        let frame = self
+            .compressor()?
+            .compress(text.as_bytes())
+            .map_err(packing)?;
         let mut packed = Vec::with_capacity(frame.len() + 1);
         packed.push(TAG_1);
         packed.extend_from_slice(&frame);
@@ -110,7 +125,7 @@ impl Packer {
                     .filter(|n| *n <= MAX_ROW)
                     .ok_or_else(damaged)?;
                 let bytes = self
-                    .decompressor
+                    .decompressor()?
                     .decompress(frame, size as usize)
                     .map_err(|_| damaged())?;
                 String::from_utf8(bytes).map_err(|_| damaged())
@@ -134,7 +149,7 @@ mod tests {
 
     #[test]
     fn a_row_comes_back_as_it_went_and_smaller() {
-        let mut p = Packer::new().expect("contexts");
+        let mut p = Packer::default();
         let record = r#"{"sample":"s9","at":"2026-03-02T18:00:00Z","from":"shipped","to":"delivered","trigger":"sample_delivered","event":"s9-4","decision":null,"reason":null,"actions":[],"rules":"20085d663de4","workflow":"a31f113387a4","explain":null,"by":null,"note":null}"#;
         let packed = p.pack(record).expect("packs");
         assert!(packed.len() * 3 < record.len(), "{} bytes", packed.len());
@@ -145,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_damaged_row_is_an_error_not_a_panic() {
-        let mut p = Packer::new().expect("contexts");
+        let mut p = Packer::default();
         let mut packed = p.pack("{\"a\":1}").expect("packs");
         for bad in [&[9u8, 1, 2][..], &[TAG_1][..], &packed[..packed.len() - 1]] {
             assert!(p.unpack(ValueRef::Blob(bad)).is_err());

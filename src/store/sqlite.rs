@@ -200,7 +200,7 @@ impl SqliteStore {
             commits: 0,
             crash_at: None,
             platform,
-            packer: RefCell::new(Packer::new()?),
+            packer: RefCell::new(Packer::default()),
         })
     }
 
@@ -236,7 +236,7 @@ impl SqliteStore {
             commits: 0,
             crash_at: crash_point("commit"),
             platform,
-            packer: RefCell::new(Packer::new()?),
+            packer: RefCell::new(Packer::default()),
         })
     }
 
