@@ -1379,6 +1379,13 @@ mod tests {
             let want = plain.eval::<bool>(expr).expect(expr);
             assert_eq!(ours.eval::<bool>(expr).expect(expr), want, "{expr}");
         }
+        // And it is the engine's own function that answers, not the package's.
+        let own: Vec<String> = ours
+            .gen_fn_signatures(false)
+            .into_iter()
+            .filter(|s| s.starts_with("contains("))
+            .collect();
+        assert_eq!(own.len(), 1, "{own:?}");
     }
 
     #[test]

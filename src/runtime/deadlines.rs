@@ -108,7 +108,11 @@ impl Runner {
             else {
                 return;
             };
-            (d.to.value.clone(), d.reason.clone(), d.actions.clone())
+            (
+                d.to.value.clone(),
+                d.reason.clone(),
+                named_actions(&d.actions).collect::<Vec<Act>>(),
+            )
         } else {
             let Some(d) = flow
                 .graph
@@ -133,7 +137,11 @@ impl Runner {
                 self.dirty_samples.insert(id.clone());
                 return;
             }
-            (d.to.value.clone(), d.reason.clone(), d.actions.clone())
+            (
+                d.to.value.clone(),
+                d.reason.clone(),
+                named_actions(&d.actions).collect::<Vec<Act>>(),
+            )
         };
         if let Some(inst) = self.samples.get_mut(id) {
             inst.deadlines.retain(|a| a.seq != seq);
@@ -143,7 +151,7 @@ impl Runner {
             Reason::Code(code) => Some(code),
             _ => None,
         });
-        step.acts = named_actions(&acts).collect();
+        step.acts = acts;
         self.step(step);
     }
 
