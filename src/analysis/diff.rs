@@ -121,8 +121,9 @@ impl Fallback for SpillReader {
 /// memory follows the samples in flight.
 pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
     let rules = program.rules.hash().to_string();
-    let mut collector =
-        Collector::new(Roles::from_graphs(program.flows.values().map(|f| &f.graph)));
+    let mut collector = Collector::new(Roles::from_graphs(
+        program.flows.values().map(|f| &*f.graph),
+    ));
     let mut runner = Runner::new(program, Snapshot::default());
     let spill = SpillReader(Arc::new(Mutex::new(Spill::new().map_err(|source| {
         DiffError::Input {

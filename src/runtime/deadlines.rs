@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 
 use super::*;
-use crate::definition::Reason;
 
 /// Arms a deadline: on the sample, and in the heap that fires it.
 pub(super) fn arm_deadline(
@@ -38,21 +37,18 @@ impl Runner {
 
     /// Moves sample deadlines that this event extends.
     pub(super) fn extend_deadlines(&mut self, flow: &Flow, id: &ImmutableString, e: &Event) {
-        for d in flow.graph.sample_deadlines() {
+        for d in flow.sample_deadlines() {
             let Some(extend) = &d.extend else { continue };
-            if extend.on.value != e.kind.name() {
+            if extend.on != Some(e.kind) {
                 continue;
             }
-            let Some(inst) = self.samples.get(id) else {
-                return;
-            };
-            let by = self.seconds(&extend.by.value, &inst.sample.category);
             let seq = self.next_seq();
             let Some(inst) = self.samples.get_mut(id) else {
                 return;
             };
-            *inst.extensions.entry(d.name.value.clone()).or_insert(0) += 1;
-            if let Some(armed) = inst.deadlines.iter_mut().find(|a| a.name == d.name.value) {
+            let by = extend.by.of(&inst.sample.category);
+            *inst.extensions.entry(d.name.clone()).or_insert(0) += 1;
+            if let Some(armed) = inst.deadlines.iter_mut().find(|a| a.name == d.name) {
                 armed.due = after(armed.due, by);
                 armed.seq = seq;
                 armed.held = false;
@@ -98,33 +94,25 @@ impl Runner {
         let Some(flow) = self.flow(&inst.workflow) else {
             return;
         };
-        let state = inst.state().to_string();
+        // None only for a sample whose state its workflow no longer has.
+        let state = flow.id(inst.state());
         let (to, reason, acts) = if armed.of_state {
-            let Some(d) = flow
-                .graph
-                .state_deadlines(&state)
-                .iter()
-                .find(|d| d.name.value == name)
+            let Some(d) =
+                state.and_then(|s| flow.state(s).deadlines.iter().find(|d| d.name == name))
             else {
                 return;
             };
             (
-                d.to.value.clone(),
+                d.to,
                 d.reason.clone(),
-                named_actions(&d.actions).collect::<Vec<Act>>(),
+                named(&d.actions).collect::<Vec<Act>>(),
             )
         } else {
-            let Some(d) = flow
-                .graph
-                .sample_deadlines()
-                .iter()
-                .find(|d| d.name.value == name)
-            else {
+            let Some(d) = flow.sample_deadline(name) else {
                 return;
             };
-            let fires = d.fires_in.iter().any(|s| s.value == state);
-            let held = d.held_in.iter().any(|s| s.value == state);
-            if !fires {
+            if !state.is_some_and(|s| d.fires_in(s)) {
+                let held = state.is_some_and(|s| d.held_in(s));
                 if let Some(inst) = self.samples.get_mut(id) {
                     if held {
                         if let Some(a) = inst.deadlines.iter_mut().find(|a| a.seq == seq) {
@@ -138,19 +126,16 @@ impl Runner {
                 return;
             }
             (
-                d.to.value.clone(),
+                d.to,
                 d.reason.clone(),
-                named_actions(&d.actions).collect::<Vec<Act>>(),
+                named(&d.actions).collect::<Vec<Act>>(),
             )
         };
         if let Some(inst) = self.samples.get_mut(id) {
             inst.deadlines.retain(|a| a.seq != seq);
         }
-        let mut step = Step::new(id, due, &to, format!("deadline:{name}"));
-        step.reason = reason.and_then(|r| match r.value {
-            Reason::Code(code) => Some(code),
-            _ => None,
-        });
+        let mut step = Step::new(id, due, to, Trigger::Deadline(name.to_string()));
+        step.reason = reason;
         step.acts = acts;
         self.step(step);
     }
@@ -161,13 +146,14 @@ impl Runner {
         let Some(inst) = self.samples.get(id) else {
             return;
         };
-        let state = inst.state().to_string();
+        let Some(state) = flow.id(inst.state()) else {
+            return;
+        };
         let held: Vec<Armed> = inst.deadlines.iter().filter(|d| d.held).cloned().collect();
         for armed in held {
-            let fires =
-                flow.graph.sample_deadlines().iter().any(|d| {
-                    d.name.value == armed.name && d.fires_in.iter().any(|s| s.value == state)
-                });
+            let fires = flow
+                .sample_deadline(&armed.name)
+                .is_some_and(|d| d.fires_in(state));
             if !fires {
                 continue;
             }
@@ -178,7 +164,11 @@ impl Runner {
                     }
                 }
                 self.fire(id, &armed.name, armed.seq, at);
-                if self.samples.get(id).is_none_or(|i| i.state() != state) {
+                if self
+                    .samples
+                    .get(id)
+                    .is_none_or(|i| flow.id(i.state()) != Some(state))
+                {
                     return;
                 }
             } else if let Some(inst) = self.samples.get_mut(id) {

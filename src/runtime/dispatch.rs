@@ -7,9 +7,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 
+use super::flow::MoveCode;
 use super::*;
 use crate::definition::vocab::{self, EventKind};
-use crate::definition::{Move, Reason, DEFAULT_WORKFLOW};
+use crate::definition::{Reason, DEFAULT_WORKFLOW};
 use crate::model::{Action, Quarter, Request, Verdict};
 use crate::rules::{Hook, RuleFault, ScreenInput};
 
@@ -285,27 +286,23 @@ impl Runner {
             deadlines: Vec::new(),
             records: 0,
         };
-        let initial = flow.graph.initial();
-        let mut step = Step::of_event(sample, e, "");
+        let initial = flow.initial();
+        let mut step = Step::of_event(sample, e, flow.nowhere());
         let mut auto_approved = false;
-        if initial
-            .hook
-            .as_ref()
-            .is_some_and(|h| Hook::named(&h.value) == Hook::Screen)
-        {
+        if initial.hook == Some(Hook::Screen) {
             let input = self.screen_input(&inst, e.at);
             let screening = rules.screen(input);
             if let Some(fault) = screening.fault.clone() {
                 self.fault(sample, *fault);
             }
             let verdict = screening.decision.as_str();
-            let Some(outcome) = initial.outcomes.iter().find(|o| o.name.value == verdict) else {
+            let Some(outcome) = initial.outcomes.iter().find(|o| o.name == verdict) else {
                 return Err(Refusal::new(
                     ErrorKind::NotAllowed,
                     format!("workflow `{workflow}` has no outcome `{verdict}` for screening"),
                 ));
             };
-            step.to = outcome.to.value.clone();
+            step.to = outcome.to;
             step.decision = Some(verdict.to_string());
             step.reason = Some(screening.reason.to_string());
             step.explain = Some(screening.explain);
@@ -316,7 +313,7 @@ impl Runner {
             inst.decision = step.decision.clone();
             inst.reason = step.reason.clone();
         } else {
-            let (to, reason, acts) = self.resolve(initial, e, None);
+            let (to, reason, acts) = resolve(&flow, initial, e, None);
             step.to = to;
             step.reason = reason;
             step.acts = acts;
@@ -339,35 +336,6 @@ impl Runner {
         Ok(())
     }
 
-    /// The target, reason and actions of a move that needs no rule (a plain target or a field).
-    pub(super) fn resolve(
-        &self,
-        mv: &Move,
-        e: &Event,
-        outcome_name: Option<&str>,
-    ) -> (String, Option<String>, Vec<Act>) {
-        let chosen = outcome_name
-            .or_else(|| mv.field.as_ref().and_then(|f| e.field(&f.value)))
-            .and_then(|name| mv.outcomes.iter().find(|o| o.name.value == name));
-        let to = chosen
-            .map(|o| o.to.value.clone())
-            .or_else(|| mv.to.as_ref().map(|t| t.value.clone()))
-            .unwrap_or_default();
-        let reason = chosen
-            .and_then(|o| o.reason.as_ref())
-            .or(mv.reason.as_ref())
-            .and_then(|r| match &r.value {
-                Reason::Code(code) => Some(code.clone()),
-                Reason::EventReason => e.field("reason").map(str::to_string),
-            });
-        let acts = named_actions(&mv.actions)
-            .chain(named_actions(
-                chosen.map_or(&[][..], |o| o.actions.as_slice()),
-            ))
-            .collect();
-        (to, reason, acts)
-    }
-
     pub(super) fn sample_event(&mut self, e: &Event) -> Result<(), Refusal> {
         let id = e.sample.clone().unwrap_or_default();
         let Some(inst) = self.samples.get(&id) else {
@@ -378,7 +346,6 @@ impl Runner {
             ));
         };
         self.not_earlier(e, inst)?;
-        let state = inst.state().to_string();
         let Some(flow) = self.flow(&inst.workflow) else {
             return Err(Refusal::new(
                 ErrorKind::NotAllowed,
@@ -388,11 +355,12 @@ impl Runner {
                 ),
             ));
         };
-        let Some(mv) = flow.graph.move_for(&state, e.kind.name()) else {
+        let state = flow.id(inst.state());
+        let Some((state, mv)) = state.and_then(|s| Some((s, flow.state(s).move_for(e.kind)?)))
+        else {
             let takes: Vec<&str> = flow
-                .graph
-                .state(&state)
-                .map(|s| s.on.iter().map(|m| m.event.value.as_str()).collect())
+                .declared(inst.state())
+                .map(|s| s.takes().map(EventKind::name).collect())
                 .unwrap_or_default();
             let help = if takes.is_empty() {
                 String::new()
@@ -402,23 +370,24 @@ impl Runner {
             return Err(Refusal::new(
                 ErrorKind::NotAllowed,
                 format!(
-                    "`{}` is not allowed in state `{state}` (sample `{id}`){help}",
-                    e.kind
+                    "`{}` is not allowed in state `{}` (sample `{id}`){help}",
+                    e.kind,
+                    inst.state()
                 ),
             ));
         };
-        for d in flow.graph.sample_deadlines() {
+        for d in flow.sample_deadlines() {
             let Some(extend) = &d.extend else { continue };
-            if extend.on.value != e.kind.name() {
+            if extend.on != Some(e.kind) {
                 continue;
             }
-            let used = inst.extensions.get(&d.name.value).copied().unwrap_or(0);
-            if used >= extend.times.value {
+            let used = inst.extensions.get(&d.name).copied().unwrap_or(0);
+            if used >= extend.times {
                 return Err(Refusal::new(
                     ErrorKind::SecondExtension,
                     format!(
                         "the `{}` deadline of sample `{id}` was extended {used} time(s) already; {} allowed",
-                        d.name.value, extend.times.value
+                        d.name, extend.times
                     ),
                 ));
             }
@@ -426,15 +395,13 @@ impl Runner {
         // The event is accepted: its effects on the sample first, then the move.
         self.extend_deadlines(&flow, &id, e);
         self.event_facts(&id, e);
-        let mut step = Step::of_event(&id, e, "");
-        let hook = mv.hook.as_ref().map(|h| Hook::named(&h.value));
+        let mut step = Step::of_event(&id, e, state);
         let mut outcome = None;
-        match &hook {
+        match &mv.hook {
             Some(hook) if !mv.outcomes.is_empty() => match self.outcome_hook(hook, &id, e) {
                 Ok(name) => outcome = Some(name),
                 Err(fault) => {
                     self.fault(&id, *fault);
-                    step.to = state.clone();
                     step.reason = Some(crate::rules::RULE_ERROR.to_string());
                     self.step(step);
                     return Ok(());
@@ -446,12 +413,12 @@ impl Runner {
             }
             None => {}
         }
-        let (to, reason, acts) = self.resolve(mv, e, outcome.as_deref());
+        let (to, reason, acts) = resolve(&flow, mv, e, outcome.as_deref());
         step.to = to;
         step.reason = reason;
         step.acts.extend(acts);
         if let Some(field) = &mv.field {
-            if field.value == "decision" {
+            if field == "decision" {
                 step.decision = e.field("decision").map(str::to_string);
                 if let Some(inst) = self.samples.get_mut(&id) {
                     inst.review = step.decision.clone();
@@ -592,27 +559,27 @@ impl Runner {
         let Some(flow) = self.flow(&inst.workflow) else {
             return;
         };
-        let from = inst.state().to_string();
+        let from = inst.sample.state.clone();
         let is_new = from.is_empty();
-        let changed = from != step.to;
-        let category = inst.sample.category.to_string();
-        let terminal = flow.graph.is_terminal(&step.to).unwrap_or(false);
+        let to = flow.state(step.to);
+        let changed = flow.id(&from) != Some(step.to);
+        let category = inst.sample.category.clone();
+        let terminal = to.declared && to.terminal;
         if changed {
             // Exit the old state: its deadlines are cancelled.
             let mut arm = Vec::new();
-            for d in flow.graph.state_deadlines(&step.to) {
-                let secs = self.seconds(&d.after.value, &category);
-                arm.push((d.name.value.clone(), after(step.at, secs)));
+            for d in &to.deadlines {
+                arm.push((d.name.clone(), after(step.at, d.after.of(&category))));
             }
             let seqs: Vec<u64> = arm.iter().map(|_| self.next_seq()).collect();
             let Some(inst) = self.samples.get_mut(&id) else {
                 return;
             };
             inst.deadlines.retain(|d| !d.of_state);
-            inst.sample.state = step.to.as_str().into();
+            inst.sample.state = to.name.clone();
             if let Some(content) = &step.content {
                 inst.sample.keep_up_content = Some(content.clone());
-            } else if step.trigger == EventKind::ContentRemoved.name() {
+            } else if step.trigger.event() == Some(EventKind::ContentRemoved) {
                 inst.sample.keep_up_content = None;
             }
             if !terminal {
@@ -628,29 +595,27 @@ impl Runner {
                     .approvals
                     .entry(q)
                     .or_default()
-                    .entry(category.clone())
+                    .entry(category.to_string())
                     .or_insert(0) += 1;
                 self.dirty_ledgers.insert(creator);
             }
             // Enter the new state: its hooks, then its actions.
-            if let Some(state) = flow.graph.state(&step.to) {
-                for hook in &state.enter.hooks {
-                    let acts = self.action_hook(&Hook::named(&hook.value), &id, step.at);
-                    step.acts.extend(acts);
-                }
-                step.acts.extend(named_actions(&state.enter.actions));
+            for hook in &to.enter_hooks {
+                let acts = self.action_hook(hook, &id, step.at);
+                step.acts.extend(acts);
             }
+            step.acts.extend(named(&to.enter_actions));
         }
         // Sample deadlines measured from this event.
-        for d in flow.graph.sample_deadlines() {
-            if d.from.value != step.trigger || terminal {
+        for d in flow.sample_deadlines() {
+            if terminal || d.from.is_none() || d.from != step.trigger.event() {
                 continue;
             }
-            let due = after(step.at, self.seconds(&d.after.value, &category));
+            let due = after(step.at, d.after.of(&category));
             let seq = self.next_seq();
             if let Some(inst) = self.samples.get_mut(&id) {
-                inst.deadlines.retain(|a| a.name != d.name.value);
-                arm_deadline(&mut self.heap, inst, d.name.value.clone(), false, due, seq);
+                inst.deadlines.retain(|a| a.name != d.name);
+                arm_deadline(&mut self.heap, inst, d.name.clone(), false, due, seq);
             }
         }
         let actions = self.issue(&id, &step);
@@ -674,9 +639,9 @@ impl Runner {
         let record = Record {
             sample: id.clone(),
             at: step.at,
-            from: (!is_new).then(|| from.as_str().into()),
-            to: step.to.as_str().into(),
-            trigger: step.trigger.clone(),
+            from: (!is_new).then_some(from),
+            to: to.name.clone(),
+            trigger: step.trigger.text(),
             event: step.event.clone(),
             decision: step.decision.clone(),
             reason: step.reason.clone(),
@@ -695,8 +660,7 @@ impl Runner {
             self.index_product(product.clone(), id.clone());
         }
         if changed && terminal {
-            let role = flow.graph.role(&step.to);
-            self.end(&id, role, step.at, was_open);
+            self.end(&id, to.role, step.at, was_open);
         }
         if step.event.is_none() {
             self.stats.deadlines += 1;
@@ -727,4 +691,32 @@ impl Runner {
             ledger: self.ledger_arc(&inst.sample.creator),
         }
     }
+}
+
+/// The target, reason and actions of a move that needs no rule (a plain target or a field), or
+/// of the outcome a hook chose.
+pub(super) fn resolve(
+    flow: &Flow,
+    mv: &MoveCode,
+    e: &Event,
+    outcome_name: Option<&str>,
+) -> (StateId, Option<String>, Vec<Act>) {
+    let chosen = outcome_name
+        .or_else(|| mv.field.as_deref().and_then(|f| e.field(f)))
+        .and_then(|name| mv.outcomes.iter().find(|o| o.name == name));
+    let to = chosen
+        .map(|o| o.to)
+        .or(mv.to)
+        .unwrap_or_else(|| flow.nowhere());
+    let reason = chosen
+        .and_then(|o| o.reason.as_ref())
+        .or(mv.reason.as_ref())
+        .and_then(|r| match r {
+            Reason::Code(code) => Some(code.clone()),
+            Reason::EventReason => e.field("reason").map(str::to_string),
+        });
+    let acts = named(&mv.actions)
+        .chain(named(chosen.map_or(&[][..], |o| o.actions.as_slice())))
+        .collect();
+    (to, reason, acts)
 }

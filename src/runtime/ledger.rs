@@ -141,11 +141,14 @@ impl Runner {
             let Some(flow) = self.flow(&inst.workflow) else {
                 continue;
             };
-            let Some(mv) = flow.graph.move_for(inst.state(), e.kind.name()) else {
+            let Some(mv) = flow
+                .id(inst.state())
+                .and_then(|s| flow.state(s).move_for(e.kind))
+            else {
                 continue;
             };
-            let (to, reason, acts) = self.resolve(mv, e, None);
-            let mut step = Step::of_event(&id, e, &to);
+            let (to, reason, acts) = dispatch::resolve(&flow, mv, e, None);
+            let mut step = Step::of_event(&id, e, to);
             step.reason = reason;
             step.acts = acts;
             self.step(step);

@@ -7,6 +7,7 @@
 mod deadlines;
 mod dispatch;
 pub(crate) mod event;
+mod flow;
 pub(crate) mod gen;
 pub(crate) mod input;
 mod ledger;
@@ -21,10 +22,12 @@ pub use crate::model::{
 };
 use deadlines::arm_deadline;
 pub use event::{Body, ErrorKind, Event, Refusal};
+pub use flow::Flow;
+use flow::StateId;
 pub use gen::{generate, Options as GenOptions};
 use memory::evict_after;
 pub use memory::EVICT_AFTER;
-pub use program::{short_hash, Flow, Program};
+pub use program::{short_hash, Program};
 pub use session::{run_file, run_stream, Observer, Quiet, RunError, Summary};
 pub use swap::Swap;
 
@@ -36,7 +39,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rhai::ImmutableString;
 use sha2::{Digest, Sha256};
 
-use crate::definition::vocab::ActionKind;
+use crate::definition::vocab::{ActionKind, EventKind};
 use crate::model::{Action, Explain, Ledger, DAY};
 use crate::rules::RuleFault;
 
@@ -47,20 +50,40 @@ enum Act {
     Named(ActionKind),
 }
 
-/// The actions a workflow names, as the runner matches them (`validate` refuses any other name,
-/// so none is dropped here).
-fn named_actions(names: &[crate::Spanned<String>]) -> impl Iterator<Item = Act> + '_ {
-    names
-        .iter()
-        .filter_map(|a| ActionKind::named(&a.value).map(Act::Named))
+fn named(actions: &[ActionKind]) -> impl Iterator<Item = Act> + '_ {
+    actions.iter().copied().map(Act::Named)
+}
+
+/// What made a move: an event of a kind, or a deadline by name.
+#[derive(Debug, Clone)]
+enum Trigger {
+    Event(EventKind),
+    Deadline(String),
+}
+
+impl Trigger {
+    /// The record's `trigger`: the event type, or `deadline:<name>`.
+    fn text(&self) -> String {
+        match self {
+            Trigger::Event(kind) => kind.name().to_string(),
+            Trigger::Deadline(name) => format!("deadline:{name}"),
+        }
+    }
+
+    fn event(&self) -> Option<EventKind> {
+        match self {
+            Trigger::Event(kind) => Some(*kind),
+            Trigger::Deadline(_) => None,
+        }
+    }
 }
 
 /// One move of one sample, before it becomes a record.
 struct Step {
     sample: ImmutableString,
     at: DateTime<Utc>,
-    to: String,
-    trigger: String,
+    to: StateId,
+    trigger: Trigger,
     event: Option<ImmutableString>,
     decision: Option<String>,
     reason: Option<String>,
@@ -74,11 +97,11 @@ struct Step {
 }
 
 impl Step {
-    fn new(sample: &ImmutableString, at: DateTime<Utc>, to: &str, trigger: String) -> Self {
+    fn new(sample: &ImmutableString, at: DateTime<Utc>, to: StateId, trigger: Trigger) -> Self {
         Step {
             sample: sample.clone(),
             at,
-            to: to.to_string(),
+            to,
             trigger,
             event: None,
             decision: None,
@@ -92,8 +115,8 @@ impl Step {
     }
 
     /// A move made by event `e`: it names the event and who made it.
-    fn of_event(sample: &ImmutableString, e: &Event, to: &str) -> Self {
-        let mut step = Step::new(sample, e.at, to, e.kind.to_string());
+    fn of_event(sample: &ImmutableString, e: &Event, to: StateId) -> Self {
+        let mut step = Step::new(sample, e.at, to, Trigger::Event(e.kind));
         step.event = Some(e.id.clone());
         step.by = e.by.clone();
         step.note = e.note.clone();
@@ -283,7 +306,7 @@ impl Runner {
 
     fn is_terminal(&self, inst: &Instance) -> bool {
         self.flow(&inst.workflow)
-            .and_then(|f| f.graph.is_terminal(inst.state()))
+            .and_then(|f| f.is_terminal(inst.state()))
             .unwrap_or(false)
     }
 
@@ -294,13 +317,6 @@ impl Runner {
     fn day(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&self.program.rules.policy().timezone)
             .date_naive()
-    }
-
-    /// Seconds of a workflow duration for a category: literal, or from the policy.
-    fn seconds(&self, after: &str, category: &str) -> i64 {
-        let secs = self.program.durations.seconds(after, category);
-        debug_assert!(secs.is_some(), "duration `{after}` was not resolved");
-        secs.unwrap_or(0)
     }
 
     fn ledger_arc(&self, creator: &str) -> Arc<Ledger> {
@@ -338,13 +354,29 @@ mod tests {
         Program::new(vec![graph], rules())
     }
 
+    /// The review deadline of `pending` and the extension of the post deadline, in seconds for
+    /// a category, as the compiled flow holds them.
+    fn review_and_extension(program: &Program, category: &str) -> (i64, i64) {
+        let flow = &program.flows["sample"];
+        let review = flow.declared("pending").expect("pending").deadlines[0]
+            .after
+            .of(category);
+        let extension = flow
+            .sample_deadlines()
+            .iter()
+            .find_map(|d| d.extend.as_ref())
+            .expect("an extensible deadline")
+            .by
+            .of(category);
+        (review, extension)
+    }
+
     #[test]
     fn durations_are_resolved_once_per_category() {
         let shipped = program(|t| t);
         assert!(shipped.unresolved_durations().is_empty());
-        let d = &shipped.durations;
-        assert_eq!(d.seconds("policy.review_window", "toys"), Some(7 * DAY));
-        assert_eq!(d.seconds("policy.post_extension", "beauty"), Some(7 * DAY));
+        assert_eq!(review_and_extension(&shipped, "toys"), (7 * DAY, 7 * DAY));
+        assert_eq!(review_and_extension(&shipped, "beauty"), (7 * DAY, 7 * DAY));
         // A category's own value, once its policy says so; the rest keep the default.
         let overrides = [(
             "review_window".to_string(),
@@ -358,10 +390,23 @@ mod tests {
             .with_overrides("beauty", &overrides)
             .expect("a valid override");
         let tuned = shipped.with_rules(Arc::new(shipped.rules.with_policy(policy)));
-        let d = &tuned.durations;
-        assert_eq!(d.seconds("policy.review_window", "beauty"), Some(3 * DAY));
-        assert_eq!(d.seconds("policy.review_window", "toys"), Some(7 * DAY));
-        assert_eq!(d.seconds("no such text", "toys"), None);
+        assert_eq!(review_and_extension(&tuned, "beauty"), (3 * DAY, 7 * DAY));
+        assert_eq!(review_and_extension(&tuned, "toys"), (7 * DAY, 7 * DAY));
+        assert_eq!(tuned.flows["sample"].hash, shipped.flows["sample"].hash);
+    }
+
+    #[test]
+    fn a_duration_that_does_not_resolve_is_named() {
+        let path = root("workflows/sample.yaml");
+        let text = std::fs::read_to_string(&path).expect("workflow").replacen(
+            "after: policy.review_window",
+            "after: policy.no_such_knob",
+            1,
+        );
+        let workflow = crate::load_str(&path, &text).expect("loads");
+        let (graph, _) = crate::check_workflow(workflow);
+        let program = Program::new(vec![graph], rules());
+        assert_eq!(program.unresolved_durations(), ["policy.no_such_knob"]);
     }
 
     fn request(id: &str, price: f64) -> String {

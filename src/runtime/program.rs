@@ -7,26 +7,8 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::*;
-use crate::definition::Duration;
 use crate::graph::WorkflowGraph;
 use crate::rules::RuleSet;
-
-/// One workflow ready to run, with the short hash of its file.
-#[derive(Debug, Clone)]
-pub struct Flow {
-    pub graph: WorkflowGraph,
-    pub hash: Arc<str>,
-}
-
-impl Flow {
-    pub fn new(graph: WorkflowGraph) -> Self {
-        let text = graph.workflow().source.inner().to_string();
-        Flow {
-            hash: short_hash(text.as_bytes()).into(),
-            graph,
-        }
-    }
-}
 
 /// Twelve hex digits of sha256, as `rules` and `workflow` are written in records.
 pub fn short_hash(bytes: &[u8]) -> String {
@@ -34,94 +16,48 @@ pub fn short_hash(bytes: &[u8]) -> String {
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
-/// What the runner runs: the workflows by name and the rule set.
+/// What the runner runs: the workflows by name, compiled against the rule set's policy.
 #[derive(Debug, Clone)]
 pub struct Program {
     pub flows: HashMap<String, Arc<Flow>>,
     pub rules: Arc<RuleSet>,
     pub(super) rules_hash: Arc<str>,
-    /// Every duration the workflows write, resolved once per category.
-    pub(super) durations: Arc<Durations>,
-}
-
-/// The workflows' durations (`7d`, `policy.review_window`) resolved against the policy when a
-/// program is made: the runner reads seconds, never text, when it arms a deadline.
-#[derive(Debug, Default)]
-pub(super) struct Durations {
-    /// By the text as written: seconds for `default` and for each category with a policy block.
-    pub(super) resolved: HashMap<String, (i64, HashMap<String, i64>)>,
-    /// What did not resolve (`validate` refuses such workflows before anything runs).
-    pub(super) unresolved: Vec<String>,
-}
-
-impl Durations {
-    pub(super) fn of<'a>(
-        graphs: impl Iterator<Item = &'a WorkflowGraph>,
-        rules: &RuleSet,
-    ) -> Durations {
-        let policy = rules.policy();
-        let mut out = Durations::default();
-        for g in graphs {
-            let w = g.workflow();
-            let texts = w
-                .states
-                .iter()
-                .flat_map(|s| s.deadlines.iter().map(|d| &d.after.value))
-                .chain(w.deadlines.iter().flat_map(|d| {
-                    std::iter::once(&d.after.value).chain(d.extend.as_ref().map(|e| &e.by.value))
-                }));
-            for text in texts {
-                if out.resolved.contains_key(text) || out.unresolved.contains(text) {
-                    continue;
-                }
-                let resolved = match Duration::parse(text) {
-                    Ok(Duration::Seconds(secs)) => Some((secs, HashMap::new())),
-                    Ok(Duration::Policy(name)) => policy.duration("default", &name).map(|d| {
-                        let by_category = policy
-                            .categories
-                            .keys()
-                            .filter_map(|c| Some((c.clone(), policy.duration(c, &name)?)))
-                            .collect();
-                        (d, by_category)
-                    }),
-                    Err(_) => None,
-                };
-                match resolved {
-                    Some(r) => {
-                        out.resolved.insert(text.clone(), r);
-                    }
-                    None => out.unresolved.push(text.clone()),
-                }
-            }
-        }
-        out
-    }
-
-    pub(super) fn seconds(&self, text: &str, category: &str) -> Option<i64> {
-        let (default, by_category) = self.resolved.get(text)?;
-        Some(by_category.get(category).copied().unwrap_or(*default))
-    }
+    /// Durations the workflows write that did not resolve against the policy.
+    unresolved: Vec<String>,
 }
 
 impl Program {
     pub fn new(graphs: Vec<WorkflowGraph>, rules: RuleSet) -> Self {
-        let durations = Arc::new(Durations::of(graphs.iter(), &rules));
+        let graphs = graphs.into_iter().map(|g| {
+            let hash = short_hash(g.workflow().source.inner().as_bytes()).into();
+            (Arc::new(g), hash)
+        });
+        Program::compile(graphs, Arc::new(rules))
+    }
+
+    fn compile(
+        graphs: impl Iterator<Item = (Arc<WorkflowGraph>, Arc<str>)>,
+        rules: Arc<RuleSet>,
+    ) -> Self {
+        let mut unresolved = Vec::new();
         let flows = graphs
-            .into_iter()
-            .map(|g| (g.workflow().name.value.clone(), Arc::new(Flow::new(g))))
+            .map(|(graph, hash)| {
+                let flow = Flow::compile(graph, hash, rules.policy(), &mut unresolved);
+                (flow.name().to_string(), Arc::new(flow))
+            })
             .collect();
         Program {
             flows,
             rules_hash: rules.hash().into(),
-            rules: Arc::new(rules),
-            durations,
+            rules,
+            unresolved,
         }
     }
 
     /// Durations of the workflows that do not resolve against the policy: none in a program
     /// whose files passed `validate`.
     pub fn unresolved_durations(&self) -> &[String] {
-        &self.durations.unresolved
+        &self.unresolved
     }
 
     pub fn rules_hash(&self) -> &str {
@@ -132,13 +68,7 @@ impl Program {
     pub fn versions(&self) -> Vec<crate::store::Version> {
         let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut flows: Vec<&Arc<Flow>> = self.flows.values().collect();
-        flows.sort_by(|a, b| {
-            a.graph
-                .workflow()
-                .name
-                .value
-                .cmp(&b.graph.workflow().name.value)
-        });
+        flows.sort_by(|a, b| a.name().cmp(b.name()));
         std::iter::once(crate::store::Version {
             kind: "rules".into(),
             hash: self.rules_hash.to_string(),
@@ -164,14 +94,12 @@ impl Program {
         .collect()
     }
 
-    /// The same workflows with another rule set (a reload, or the candidate of a diff).
+    /// The same workflows with another rule set (a reload, or the candidate of a diff): compiled
+    /// anew, since the policy's durations are part of a flow.
     pub fn with_rules(&self, rules: Arc<RuleSet>) -> Self {
-        let durations = Arc::new(Durations::of(self.flows.values().map(|f| &f.graph), &rules));
-        Program {
-            flows: self.flows.clone(),
-            rules_hash: rules.hash().into(),
-            rules,
-            durations,
-        }
+        let mut flows: Vec<&Arc<Flow>> = self.flows.values().collect();
+        flows.sort_by(|a, b| a.name().cmp(b.name()));
+        let graphs = flows.into_iter().map(|f| (f.graph.clone(), f.hash.clone()));
+        Program::compile(graphs, rules)
     }
 }

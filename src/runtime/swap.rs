@@ -30,7 +30,7 @@ impl Runner {
             let kept = program
                 .flows
                 .get(&inst.workflow)
-                .is_some_and(|f| f.graph.state(inst.state()).is_some());
+                .is_some_and(|f| f.declared(inst.state()).is_some());
             if !kept {
                 *stranded
                     .entry((inst.workflow.clone(), inst.state().to_string()))
@@ -55,19 +55,13 @@ impl Runner {
             let Some(flow) = program.flows.get(&inst.workflow) else {
                 continue;
             };
-            let state = inst.sample.state.to_string();
+            let state = flow.declared(&inst.sample.state);
             let before = inst.deadlines.len();
             inst.deadlines.retain(|d| {
                 if d.of_state {
-                    flow.graph
-                        .state_deadlines(&state)
-                        .iter()
-                        .any(|x| x.name.value == d.name)
+                    state.is_some_and(|s| s.deadlines.iter().any(|x| x.name == d.name))
                 } else {
-                    flow.graph
-                        .sample_deadlines()
-                        .iter()
-                        .any(|x| x.name.value == d.name)
+                    flow.sample_deadline(&d.name).is_some()
                 }
             });
             if inst.deadlines.len() != before {
@@ -85,11 +79,13 @@ impl Runner {
                 else {
                     continue;
                 };
-                for d in flow.graph.state_deadlines(inst.state()) {
-                    if inst.armed(&d.name.value).is_none() {
-                        let secs = self.seconds(&d.after.value, &inst.sample.category);
-                        let due = after(now, secs);
-                        arm.push((inst.id().clone(), d.name.value.clone(), due));
+                let Some(state) = flow.declared(inst.state()) else {
+                    continue;
+                };
+                for d in &state.deadlines {
+                    if inst.armed(&d.name).is_none() {
+                        let due = after(now, d.after.of(&inst.sample.category));
+                        arm.push((inst.id().clone(), d.name.clone(), due));
                     }
                 }
             }
