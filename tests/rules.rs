@@ -185,3 +185,108 @@ fn a_wake_declaration_that_is_no_number_is_refused_at_load() {
         Some(format!("{}:1:22", dir.path().join("beauty.rhai").display()).as_str())
     );
 }
+
+/// Every hook gives the same answer lowered (`src/rules/lower.rs`) as on Rhai's interpreter:
+/// screening and deposits over the corpus and a random mix, and the post-screening hooks over
+/// posts and samples on both sides of every threshold.
+#[test]
+fn lowered_rules_agree_with_rhai_on_every_hook() {
+    let rules = shipped();
+    agree_on_every_hook(&rules);
+}
+
+/// The same, for scripts that take the lowered form's fallbacks: a function outside its subset
+/// (a loop), values Rhai refuses (a fault with its place), and a limit that only Rhai reports.
+#[test]
+fn lowered_rules_agree_with_rhai_where_they_fall_back() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir("rules").unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    // Beauty counts its creator's top categories with a loop (not lowered); toys divides by
+    // the number of completed samples (a fault when there are none); home recurses too deep.
+    std::fs::write(
+        dir.path().join("beauty.rhai"),
+        "fn category_check(request, creator, product, ledger) {\n    let n = 0;\n    for c in creator.top_categories { n += 1; }\n    if n < 2 { return review(\"category_mismatch\"); }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("toys.rhai"),
+        "fn category_check(request, creator, product, ledger) {\n    if ledger.samples / ledger.completed > 3 { return review(\"inactive\"); }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("home.rhai"),
+        "fn category_check(request, creator, product, ledger) {\n    deep(40)\n}\nfn deep(n) { if n == 0 { () } else { deep(n - 1) } }\n",
+    )
+    .unwrap();
+    let rules = RuleSet::load(dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
+    let faults = agree_on_every_hook(&rules);
+    assert!(faults > 0, "the toys and home scripts fault somewhere");
+}
+
+/// Holds `rules` lowered to `rules.interpreted()` on every hook; returns how many faulted.
+fn agree_on_every_hook(rules: &RuleSet) -> usize {
+    use sampleflow::model::{LedgerView, Post, Sample};
+    use std::sync::Arc;
+    let rhai = rules.interpreted();
+    let inputs: Vec<_> = corpus()
+        .into_iter()
+        .map(|(_, input)| input)
+        .chain(corpus::random(5_000, 11))
+        .collect();
+    let mut faults = 0;
+    for input in &inputs {
+        let lowered = rules.screen(input.clone());
+        assert_eq!(lowered, rhai.screen(input.clone()), "{input:?}");
+        faults += usize::from(lowered.fault.is_some());
+        assert_eq!(rules.deposit(input), rhai.deposit(input), "{input:?}");
+    }
+    let at = corpus::now();
+    for (i, input) in inputs.iter().take(400).enumerate() {
+        let sample = Arc::new(Sample {
+            id: format!("s{i}").into(),
+            state: "content_pending".into(),
+            creator: input.creator.id.clone(),
+            product: input.product.id.clone(),
+            category: input.product.category.clone(),
+            quantity: input.request.quantity,
+            cost: 12.5,
+            gmv: [0.0, 499.99, 500.0, 2500.0][i % 4],
+            deposit: (i % 3 == 0).then_some(10.0),
+            keep_up_content: (i % 2 == 0).then(|| format!("v{}", i % 5).into()),
+        });
+        let post = Arc::new(Post {
+            content_id: format!("v{}", i % 5).into(),
+            format: if i % 3 == 0 { "live" } else { "video" }.into(),
+            has_product_link: i % 7 != 0,
+            has_ad_disclosure: i % 2 == 0,
+            live_minutes: [None, Some(9.99), Some(10.0), Some(45.0)][i % 4],
+        });
+        let ledger = input.ledger.clone();
+        assert_eq!(
+            rules.content_check(post.clone(), sample.clone()),
+            rhai.content_check(post.clone(), sample.clone())
+        );
+        assert_eq!(
+            rules.removal_check(post.content_id.clone(), sample.clone()),
+            rhai.removal_check(post.content_id.clone(), sample.clone())
+        );
+        for hook in ["penalty", "reward"] {
+            assert_eq!(
+                rules.call_hook(hook, sample.clone(), ledger.clone(), at),
+                rhai.call_hook(hook, sample.clone(), ledger.clone(), at),
+                "{hook} {sample:?}"
+            );
+        }
+        let view = LedgerView::new(ledger.clone(), at, rules.policy().timezone);
+        assert_eq!(
+            rules.tier(&input.product.category, &input.creator, &view),
+            rhai.tier(&input.product.category, &input.creator, &view)
+        );
+    }
+    faults
+}

@@ -9,6 +9,7 @@ pub(crate) mod cases;
 mod check;
 mod error;
 pub(crate) mod explain;
+mod lower;
 mod policy;
 mod sandbox;
 mod types;
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rhai::{CallFnOptions, Dynamic, Engine, FuncArgs, ImmutableString, Map, Scope, AST};
+use rhai::{CallFnOptions, Dynamic, Engine, ImmutableString, Map, Scope, AST};
 use sha2::{Digest, Sha256};
 
 use crate::definition::vocab::did_you_mean;
@@ -165,6 +166,8 @@ pub struct ScriptFile {
 #[derive(Debug, Clone)]
 struct Compiled {
     ast: AST,
+    /// The functions that run without Rhai's interpreter (`lower.rs`).
+    lowered: lower::Lowered,
     /// Function name to where the category's script gets it from.
     places: HashMap<String, Place>,
     /// Reason code to the function that decides it with a literal `approve|reject|review`.
@@ -195,6 +198,9 @@ pub struct RuleSet {
     reads: Arc<Vec<Read>>,
     default: Arc<Compiled>,
     categories: HashMap<String, Arc<Compiled>>,
+    /// Hooks run lowered where they can; off where every step must go through Rhai (coverage,
+    /// explain traces).
+    lowered: bool,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -410,7 +416,16 @@ impl RuleSet {
             reads: Arc::default(),
             default,
             categories,
+            lowered: true,
         }
+    }
+
+    /// The same rules with every hook on Rhai's interpreter, none lowered: the reference that
+    /// the lowered form is held to, and the baseline the screening bench compares it with.
+    pub fn interpreted(&self) -> RuleSet {
+        let mut rules = self.clone();
+        rules.lowered = false;
+        rules
     }
 
     /// The same scripts under another policy (rule test cases override parameters this way).
@@ -425,6 +440,7 @@ impl RuleSet {
         );
         rules.texts = self.texts.clone();
         rules.reads = self.reads.clone();
+        rules.lowered = self.lowered;
         rules
     }
 
@@ -433,6 +449,7 @@ impl RuleSet {
     pub fn covering<T>(&self, f: impl FnOnce(&RuleSet) -> T) -> (T, BTreeSet<String>) {
         let mut traced = self.clone();
         traced.engine = self.tracer.clone();
+        traced.lowered = false;
         sandbox::cover(|| f(&traced))
     }
 
@@ -445,6 +462,7 @@ impl RuleSet {
     ) -> (T, Vec<explain::Row>) {
         let mut traced = self.clone();
         traced.engine = explain::with_types(self.limits);
+        traced.lowered = false;
         let (out, raw) = explain::record(|| f(&traced));
         let policy = self.policy.resolved(category);
         let rows = raw
@@ -551,8 +569,26 @@ impl RuleSet {
         c: &Compiled,
         category: &str,
         hook: &str,
-        args: impl FuncArgs + Clone,
+        args: impl lower::HookArgs,
     ) -> Result<Dynamic, Box<RuleFault>> {
+        self.call_typed(c, category, hook, &args)
+            .map(Returned::into_dynamic)
+    }
+
+    /// Calls `hook`: lowered where it can run so, else on Rhai.
+    fn call_typed<'a, A: lower::HookArgs>(
+        &self,
+        c: &Compiled,
+        category: &str,
+        hook: &str,
+        args: &'a A,
+    ) -> Result<Returned<'a>, Box<RuleFault>> {
+        if self.lowered {
+            if let Some(out) = c.lowered.call(hook, args.vals(), &self.limits) {
+                return Ok(Returned::Lowered(out));
+            }
+        }
+        let args = args.clone();
         let run = |engine: &Engine, args| {
             sandbox::with_budget(&self.limits, || {
                 engine.call_fn_with_options::<Dynamic>(
@@ -564,15 +600,17 @@ impl RuleSet {
                 )
             })
         };
-        run(&self.engine, args.clone()).map_err(|e| {
-            // Limits are reported at the outermost call; run again, tracing, to find the place.
-            let trace = sandbox::innermost(&e)
-                .1
-                .is_system_exception()
-                .then(|| sandbox::trace(|| run(&self.tracer, args)))
-                .flatten();
-            Box::new(RuleFault::from_eval(hook, category, &e, &c.places, trace))
-        })
+        run(&self.engine, args.clone())
+            .map_err(|e| {
+                // Limits are reported at the outermost call; run again, tracing, to find the place.
+                let trace = sandbox::innermost(&e)
+                    .1
+                    .is_system_exception()
+                    .then(|| sandbox::trace(|| run(&self.tracer, args)))
+                    .flatten();
+                Box::new(RuleFault::from_eval(hook, category, &e, &c.places, trace))
+            })
+            .map(Returned::Rhai)
     }
 
     fn explain(&self, c: &Compiled, category: &str, hook: &str, function: &str) -> Explain {
@@ -608,7 +646,11 @@ impl RuleSet {
         ledger: &LedgerView,
     ) -> Result<ImmutableString, Box<RuleFault>> {
         let c = self.compiled(category);
-        let out = self.call(c, category, "tier", (creator.clone(), ledger.clone()))?;
+        let args = (creator.clone(), ledger.clone());
+        let out = match self.call_typed(c, category, "tier", &args)? {
+            Returned::Lowered(lower::Val::Str(tier)) => return Ok(tier),
+            other => other.into_dynamic(),
+        };
         out.clone()
             .into_immutable_string()
             .map_err(|_| self.bad_return(c, category, "tier", "a tier name", &out))
@@ -640,8 +682,11 @@ impl RuleSet {
         let mut request = input.request;
         request.tier = tier.clone();
         let args = (Arc::new(request), input.creator, input.product, ledger);
-        let out = match self.call(c, &category, "screen", args) {
-            Ok(out) => out,
+        let out = match self.call_typed(c, &category, "screen", &args) {
+            Ok(Returned::Lowered(lower::Val::Decision(decision))) => {
+                return self.screened(c, &category, decision, tier)
+            }
+            Ok(out) => out.into_dynamic(),
             Err(fault) => return fallback(fault, tier),
         };
         let Some(decision) = out.clone().try_cast::<Decision>() else {
@@ -654,13 +699,24 @@ impl RuleSet {
             );
             return fallback(fault, tier);
         };
+        self.screened(c, &category, decision, tier)
+    }
+
+    /// A screening decision with the function that made it.
+    fn screened(
+        &self,
+        c: &Compiled,
+        category: &str,
+        decision: Decision,
+        tier: ImmutableString,
+    ) -> Screening {
         let function = c
             .decided_by
             .get(decision.reason.as_str())
             .map_or("screen", String::as_str);
         Screening {
             decision: decision.verdict,
-            explain: self.explain(c, &category, "screen", function),
+            explain: self.explain(c, category, "screen", function),
             reason: decision.reason,
             tier,
             rules: self.hash.clone(),
@@ -788,7 +844,7 @@ impl RuleSet {
         &self,
         category: &str,
         hook: &str,
-        args: impl FuncArgs + Clone,
+        args: impl lower::HookArgs,
     ) -> Result<(ImmutableString, Explain), Box<RuleFault>> {
         let c = self.compiled(category);
         let out = self.call(c, category, hook, args)?;
@@ -823,6 +879,21 @@ impl RuleSet {
             .into_iter()
             .map(|item| item.clone().try_cast::<Action>().ok_or_else(|| bad(&item)))
             .collect()
+    }
+}
+
+/// What a hook returned: a lowered value (borrowing the hook's arguments) or Rhai's.
+enum Returned<'a> {
+    Lowered(lower::Val<'a>),
+    Rhai(Dynamic),
+}
+
+impl Returned<'_> {
+    fn into_dynamic(self) -> Dynamic {
+        match self {
+            Returned::Lowered(v) => v.into_dynamic(),
+            Returned::Rhai(d) => d,
+        }
     }
 }
 
@@ -1350,6 +1421,7 @@ fn compile_category(
             }
         });
     Compiled {
+        lowered: lower::Lowered::new(&ast),
         ast,
         places,
         decided_by,
@@ -1430,6 +1502,26 @@ mod tests {
                 flags: vec![],
             }),
             ledger: Arc::new(Ledger::default()),
+        }
+    }
+
+    #[test]
+    fn every_shipped_hook_runs_lowered_in_every_category() {
+        let rules = shipped();
+        let hooks = [
+            ("screen", 4),
+            ("tier", 2),
+            ("category_check", 4),
+            ("deposit", 4),
+            ("content_check", 2),
+            ("removal_check", 2),
+            ("penalty", 2),
+            ("reward", 2),
+        ];
+        for c in std::iter::once(&rules.default).chain(rules.categories.values()) {
+            for (hook, arity) in hooks {
+                assert!(c.lowered.has(hook, arity), "{hook}");
+            }
         }
     }
 
