@@ -126,38 +126,45 @@ pub(crate) trait HookArgs: rhai::FuncArgs + Clone {
     fn vals(&self) -> Vec<Val<'_>>;
 }
 
+/// A frame that starts with the hook's arguments, with room for its locals and calls.
+fn frame<'a, const N: usize>(args: [Val<'a>; N]) -> Vec<Val<'a>> {
+    let mut frame = Vec::with_capacity(16);
+    frame.extend(args);
+    frame
+}
+
 impl HookArgs for (Arc<Request>, Arc<Creator>, Arc<Product>, LedgerView) {
     fn vals(&self) -> Vec<Val<'_>> {
-        vec![
+        frame([
             Val::Request(&self.0),
             Val::Creator(&self.1),
             Val::Product(&self.2),
             Val::Ledger(&self.3),
-        ]
+        ])
     }
 }
 
 impl HookArgs for (Arc<Creator>, LedgerView) {
     fn vals(&self) -> Vec<Val<'_>> {
-        vec![Val::Creator(&self.0), Val::Ledger(&self.1)]
+        frame([Val::Creator(&self.0), Val::Ledger(&self.1)])
     }
 }
 
 impl HookArgs for (Arc<Post>, Arc<Sample>) {
     fn vals(&self) -> Vec<Val<'_>> {
-        vec![Val::Post(&self.0), Val::Sample(&self.1)]
+        frame([Val::Post(&self.0), Val::Sample(&self.1)])
     }
 }
 
 impl HookArgs for (ImmutableString, Arc<Sample>) {
     fn vals(&self) -> Vec<Val<'_>> {
-        vec![Val::Str(self.0.clone()), Val::Sample(&self.1)]
+        frame([Val::Str(self.0.clone()), Val::Sample(&self.1)])
     }
 }
 
 impl HookArgs for (Arc<Sample>, LedgerView) {
     fn vals(&self) -> Vec<Val<'_>> {
-        vec![Val::Sample(&self.0), Val::Ledger(&self.1)]
+        frame([Val::Sample(&self.0), Val::Ledger(&self.1)])
     }
 }
 
@@ -546,6 +553,8 @@ enum Node {
     /// A parameter or `let` of the running function, by its place in the frame.
     Local(usize),
     Get(Box<Node>, Prop),
+    /// A property of a local (`creator.followers`): read in place.
+    GetLocal(usize, Prop),
     Native(Native, Box<[Node]>),
     /// A script function, by its index.
     Script(usize, Box<[Node]>),
@@ -819,9 +828,10 @@ impl Scope<'_> {
 
     fn chain(&mut self, base: Node, rhs: &Expr) -> Lowering<Node> {
         match rhs {
-            Expr::Property(prop, _) => Ok(match Prop::named(prop.2.as_str()) {
-                Some(p) => Node::Get(Box::new(base), p),
-                None => Node::Bail,
+            Expr::Property(prop, _) => Ok(match (Prop::named(prop.2.as_str()), base) {
+                (Some(p), Node::Local(slot)) => Node::GetLocal(slot, p),
+                (Some(p), base) => Node::Get(Box::new(base), p),
+                (None, _) => Node::Bail,
             }),
             Expr::MethodCall(call, _) => {
                 let arity = call.args.len() + 1;
@@ -928,6 +938,7 @@ impl<'a> Run<'_, 'a> {
     }
 
     /// A value a call returned, where it is well within Rhai's size limits.
+    #[inline]
     fn sized(&self, value: Option<Val<'a>>) -> Step<'a> {
         match value {
             Some(Val::Str(s)) if s.len() >= self.max_string => Err(Stop::Bail),
@@ -965,6 +976,11 @@ impl<'a> Run<'_, 'a> {
             Node::Get(of, prop) => {
                 let of = self.eval(of)?;
                 self.sized(get(&of, *prop))?
+            }
+            Node::GetLocal(slot, prop) => {
+                let of = self.frame.get(self.base + slot).ok_or(Stop::Bail)?;
+                let value = get(of, *prop);
+                self.sized(value)?
             }
             Node::Native(native, args) => {
                 // The arguments go on the frame for the call (no allocation per call).

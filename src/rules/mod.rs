@@ -645,7 +645,16 @@ impl RuleSet {
         creator: &Arc<Creator>,
         ledger: &LedgerView,
     ) -> Result<ImmutableString, Box<RuleFault>> {
-        let c = self.compiled(category);
+        self.tier_in(self.compiled(category), category, creator, ledger)
+    }
+
+    fn tier_in(
+        &self,
+        c: &Compiled,
+        category: &str,
+        creator: &Arc<Creator>,
+        ledger: &LedgerView,
+    ) -> Result<ImmutableString, Box<RuleFault>> {
         let args = (creator.clone(), ledger.clone());
         let out = match self.call_typed(c, category, "tier", &args)? {
             Returned::Lowered(lower::Val::Str(tier)) => return Ok(tier),
@@ -675,7 +684,7 @@ impl RuleSet {
             rules: self.hash.clone(),
             fault: Some(fault),
         };
-        let tier = match self.tier(&category, &input.creator, &ledger) {
+        let tier = match self.tier_in(c, &category, &input.creator, &ledger) {
             Ok(tier) => tier,
             Err(fault) => return fallback(fault, ImmutableString::new()),
         };
