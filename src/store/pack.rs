@@ -5,6 +5,11 @@
 //! A packed value is a BLOB: one tag byte naming the dictionary, then the frame. A TEXT value is
 //! a row written before rows were packed (a schema 3 store), read as it is. The dictionary a tag
 //! names is frozen: a store's rows must stay readable, so a better dictionary gets a new tag.
+//!
+//! Rows are packed with dictionary 2, trained by zstd on the rows of a generated run
+//! (`examples/dictionary.rs`): it carries entropy tables, so a small frame reuses them instead
+//! of building its own (building them was most of the writer's packing time), and it knows the
+//! rows' current words. Rows packed with dictionary 1 (raw content) are still read.
 
 use std::sync::OnceLock;
 
@@ -16,6 +21,12 @@ use super::StoreError;
 
 /// The tag of [`DICTIONARY_1`].
 const TAG_1: u8 = 1;
+
+/// The tag of [`DICTIONARY_2`], the one rows are packed with.
+const TAG_2: u8 = 2;
+
+/// A dictionary trained by zstd on the rows of a run (`examples/dictionary.rs`). Frozen.
+const DICTIONARY_2: &[u8] = include_bytes!("dictionary-2.zdict");
 
 /// The compression level: small rows gain little from more.
 const LEVEL: i32 = 1;
@@ -60,12 +71,18 @@ const DICTIONARY_1: &str = concat!(
 
 fn encoder() -> &'static EncoderDictionary<'static> {
     static DICT: OnceLock<EncoderDictionary<'static>> = OnceLock::new();
-    DICT.get_or_init(|| EncoderDictionary::copy(DICTIONARY_1.as_bytes(), LEVEL))
+    DICT.get_or_init(|| EncoderDictionary::copy(DICTIONARY_2, LEVEL))
 }
 
-fn decoder() -> &'static DecoderDictionary<'static> {
-    static DICT: OnceLock<DecoderDictionary<'static>> = OnceLock::new();
-    DICT.get_or_init(|| DecoderDictionary::copy(DICTIONARY_1.as_bytes()))
+/// The dictionary of a frame's tag.
+fn decoder(tag: u8) -> Option<&'static DecoderDictionary<'static>> {
+    static DICT_1: OnceLock<DecoderDictionary<'static>> = OnceLock::new();
+    static DICT_2: OnceLock<DecoderDictionary<'static>> = OnceLock::new();
+    match tag {
+        TAG_1 => Some(DICT_1.get_or_init(|| DecoderDictionary::copy(DICTIONARY_1.as_bytes()))),
+        TAG_2 => Some(DICT_2.get_or_init(|| DecoderDictionary::copy(DICTIONARY_2))),
+        _ => None,
+    }
 }
 
 /// One connection's compression contexts, made when first needed (a reader never packs, and
@@ -73,33 +90,30 @@ fn decoder() -> &'static DecoderDictionary<'static> {
 #[derive(Default)]
 pub(super) struct Packer {
     compressor: Option<Compressor<'static>>,
-    decompressor: Option<Decompressor<'static>>,
+    /// One per dictionary, by tag.
+    decompressors: [Option<Decompressor<'static>>; 2],
 }
 
 impl Packer {
     fn compressor(&mut self) -> Result<&mut Compressor<'static>, StoreError> {
         let c = match self.compressor.take() {
             Some(c) => c,
-            None => {
-                let mut c = Compressor::with_prepared_dictionary(encoder()).map_err(packing)?;
-                // A row is a few hundred bytes: Huffman tables for its literals cost more time
-                // than they save bytes.
-                c.set_parameter(zstd::zstd_safe::CParameter::LiteralCompressionMode(
-                    zstd::zstd_safe::ParamSwitch::Disable,
-                ))
-                .map_err(packing)?;
-                c
-            }
+            None => Compressor::with_prepared_dictionary(encoder()).map_err(packing)?,
         };
         Ok(self.compressor.insert(c))
     }
 
-    fn decompressor(&mut self) -> Result<&mut Decompressor<'static>, StoreError> {
-        let d = match self.decompressor.take() {
+    fn decompressor(&mut self, tag: u8) -> Result<&mut Decompressor<'static>, StoreError> {
+        let dictionary = decoder(tag).ok_or_else(damaged)?;
+        let slot = self
+            .decompressors
+            .get_mut(usize::from(tag) - 1)
+            .ok_or_else(damaged)?;
+        let d = match slot.take() {
             Some(d) => d,
-            None => Decompressor::with_prepared_dictionary(decoder()).map_err(packing)?,
+            None => Decompressor::with_prepared_dictionary(dictionary).map_err(packing)?,
         };
-        Ok(self.decompressor.insert(d))
+        Ok(slot.insert(d))
     }
 
     /// `text` as the store keeps it.
@@ -107,7 +121,7 @@ impl Packer {
         // The tag, then the frame written straight after it: one buffer per row, no copy.
         let bound = zstd::zstd_safe::compress_bound(text.len());
         let mut packed = Vec::with_capacity(1 + bound);
-        packed.push(TAG_1);
+        packed.push(TAG_2);
         let mut out = std::io::Cursor::new(packed);
         out.set_position(1);
         self.compressor()?
@@ -120,14 +134,14 @@ impl Packer {
     pub(super) fn unpack(&mut self, value: ValueRef<'_>) -> Result<String, StoreError> {
         match value {
             ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec()).map_err(|_| damaged()),
-            ValueRef::Blob([TAG_1, frame @ ..]) => {
+            ValueRef::Blob([tag @ (TAG_1 | TAG_2), frame @ ..]) => {
                 let size = zstd::zstd_safe::get_frame_content_size(frame)
                     .ok()
                     .flatten()
                     .filter(|n| *n <= MAX_ROW)
                     .ok_or_else(damaged)?;
                 let bytes = self
-                    .decompressor()?
+                    .decompressor(*tag)?
                     .decompress(frame, size as usize)
                     .map_err(|_| damaged())?;
                 String::from_utf8(bytes).map_err(|_| damaged())
@@ -164,19 +178,42 @@ mod tests {
     fn a_damaged_row_is_an_error_not_a_panic() {
         let mut p = Packer::default();
         let mut packed = p.pack("{\"a\":1}").expect("packs");
-        for bad in [&[9u8, 1, 2][..], &[TAG_1][..], &packed[..packed.len() - 1]] {
+        for bad in [&[9u8, 1, 2][..], &[TAG_2][..], &packed[..packed.len() - 1]] {
             assert!(p.unpack(ValueRef::Blob(bad)).is_err());
         }
-        packed[0] = 2;
+        packed[0] = TAG_1;
         assert!(p.unpack(ValueRef::Blob(&packed)).is_err());
         assert!(p.unpack(ValueRef::Integer(1)).is_err());
     }
 
     #[test]
-    fn the_dictionary_is_frozen() {
-        // Rows packed with tag 1 are only readable with exactly this text: a change must be a
-        // new dictionary with a new tag, never an edit of this one.
+    fn the_dictionaries_are_frozen() {
+        // Rows packed with a tag are only readable with exactly its dictionary: a change must be
+        // a new dictionary with a new tag, never an edit of one.
         let hash = xxhash_rust::xxh3::xxh3_64(DICTIONARY_1.as_bytes());
         assert_eq!(format!("{hash:016x}"), "e15fbfb26694cf91");
+        let hash = xxhash_rust::xxh3::xxh3_64(DICTIONARY_2);
+        assert_eq!(format!("{hash:016x}"), "4c42a26279e3841f");
+    }
+
+    #[test]
+    fn rows_packed_with_the_first_dictionary_are_still_read() {
+        let record = r#"{"sample":"s9","at":"2026-03-02T18:00:00Z","from":"shipped","to":"content_pending","trigger":"sample_delivered","event":"s9-4","decision":null,"reason":null,"actions":[],"rules":"20085d663de4","workflow":"a31f113387a4","explain":null,"by":null,"note":null}"#;
+        let old = EncoderDictionary::copy(DICTIONARY_1.as_bytes(), LEVEL);
+        let mut c = Compressor::with_prepared_dictionary(&old).expect("compressor");
+        let mut row = vec![TAG_1];
+        row.extend(c.compress(record.as_bytes()).expect("packs"));
+        let mut p = Packer::default();
+        assert_eq!(p.unpack(ValueRef::Blob(&row)).expect("unpacks"), record);
+        // And a row of dictionary 2 beside it, with the same packer.
+        let packed = p.pack(record).expect("packs");
+        assert_eq!(packed[0], TAG_2);
+        assert!(
+            packed.len() < row.len(),
+            "{} against {}",
+            packed.len(),
+            row.len()
+        );
+        assert_eq!(p.unpack(ValueRef::Blob(&packed)).expect("unpacks"), record);
     }
 }
