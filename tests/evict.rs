@@ -132,6 +132,71 @@ fn evicting_ended_samples_changes_no_output_of_a_generated_stream() {
     assert_eq!(out, reference);
 }
 
+/// The same as `evicting`, with a writer that lags: each batch is committed only `lag` batches
+/// after it was taken, and an eviction is marked at one batch and done once that batch is
+/// committed (as `run` does), while later batches change samples and ledgers the mark saw.
+fn evicting_lazily(lines: &[String], every: usize, lag: usize) -> (Vec<String>, usize) {
+    let store = Shared::default();
+    let mut runner = Runner::new(common::shipped_program(), Snapshot::default());
+    runner.set_fallback(Box::new(store.clone()));
+    let mut out = Vec::new();
+    let mut queued: std::collections::VecDeque<Batch> = Default::default();
+    let (mut sent, mut committed, mut marked_at, mut evicted) = (0, 0, 0, 0);
+    for (i, line) in lines.iter().enumerate() {
+        runner.apply_line(i as u64 + 1, line);
+        out.extend(runner.drain_output().map(|o| o.to_json()));
+        if (i + 1) % every == 0 {
+            queued.push_back(Batch {
+                changes: runner.take_changes(),
+                ..Batch::default()
+            });
+            sent += 1;
+            while queued.len() > lag {
+                let batch = queued.pop_front().unwrap();
+                store.0.lock().unwrap().commit(&batch).unwrap();
+                committed += 1;
+            }
+            if runner.eviction_marked() {
+                if committed >= marked_at {
+                    evicted += runner.evict_marked();
+                }
+            } else if runner.wants_eviction() {
+                runner.mark_eviction();
+                marked_at = sent;
+            }
+        }
+    }
+    runner.finish();
+    out.extend(runner.drain_output().map(|o| o.to_json()));
+    (out, evicted)
+}
+
+#[test]
+fn a_marked_eviction_done_after_its_commit_changes_no_output() {
+    let mut text = Vec::new();
+    let options = Options {
+        samples: 1_500,
+        seed: 11,
+        ..Options::default()
+    };
+    generate(&options, &mut text).unwrap();
+    let lines: Vec<String> = String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let reference = kept(&lines);
+    std::env::set_var("SAMPLEFLOW_EVICT_AFTER", "10");
+    for (every, lag) in [(13, 1), (7, 3), (50, 2)] {
+        let (out, evicted) = evicting_lazily(&lines, every, lag);
+        assert!(evicted > 500, "samples left memory: {evicted}");
+        assert_eq!(
+            out, reference,
+            "batches of {every} lines, committed {lag} late"
+        );
+    }
+}
+
 /// A generated stream of `samples` in a new folder: the folder, the file and its text.
 fn generated(samples: u64, seed: u64) -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();

@@ -52,6 +52,39 @@ impl Runner {
         self.drop_ended(&mut |_| {})
     }
 
+    /// Marks an eviction without waiting for the writer: call it right after the changes were
+    /// taken for a batch, then [`Runner::evict_marked`] once that batch is committed. What ended
+    /// by the mark is in that batch or an earlier one; what changes after it is kept until a
+    /// later eviction, as its last state may not be committed yet. The runner goes on while the
+    /// writer commits, instead of waiting for it at every eviction.
+    pub fn mark_eviction(&mut self) {
+        if self.fallback.is_some() {
+            self.ended_since = 0;
+            self.touched = Some(Default::default());
+        }
+    }
+
+    /// True when an eviction is marked and not yet done.
+    pub fn eviction_marked(&self) -> bool {
+        self.touched.is_some()
+    }
+
+    /// The marked eviction, now that the batch of the mark is committed: drops what ended and
+    /// what is idle, but for what changed since the mark. Returns the samples dropped.
+    pub fn evict_marked(&mut self) -> usize {
+        let Some(touched) = self.touched.take() else {
+            return 0;
+        };
+        if self.fallback.is_none() {
+            return 0;
+        }
+        let ended = self.ended_since;
+        let dropped = self.drop_ended_but(&mut |_| {}, Some(&touched));
+        // What ended after the mark still counts toward the next eviction.
+        self.ended_since = ended;
+        dropped
+    }
+
     /// For a runner with no store (a diff's replay): hands every ended sample and idle ledger
     /// to `keep`, which the fallback must give back, and drops them from memory. Changes are
     /// not kept for a store either. Returns the samples handed over.
@@ -62,11 +95,25 @@ impl Runner {
     }
 
     pub(super) fn drop_ended(&mut self, keep: &mut dyn FnMut(Spilled)) -> usize {
+        self.drop_ended_but(keep, None)
+    }
+
+    /// Drops what ended and what is idle, but for what is dirty and what `touched` names.
+    fn drop_ended_but(
+        &mut self,
+        keep: &mut dyn FnMut(Spilled),
+        touched: Option<&(HashSet<ImmutableString>, HashSet<ImmutableString>)>,
+    ) -> usize {
         self.ended_since = 0;
+        let recent = |id: &ImmutableString, which: usize| {
+            touched.is_some_and(|t| if which == 0 { &t.0 } else { &t.1 }.contains(id))
+        };
         let ended: Vec<ImmutableString> = self
             .samples
             .values()
-            .filter(|i| !self.dirty_samples.contains(i.id()) && self.is_terminal(i))
+            .filter(|i| {
+                !self.dirty_samples.contains(i.id()) && !recent(i.id(), 0) && self.is_terminal(i)
+            })
             .map(|i| i.id().clone())
             .collect();
         // An ended sample is in no product's index: `end` took it out.
@@ -82,7 +129,7 @@ impl Runner {
         let idle: Vec<ImmutableString> = self
             .ledgers
             .keys()
-            .filter(|c| !busy.contains(c) && !self.dirty_ledgers.contains(*c))
+            .filter(|c| !busy.contains(c) && !self.dirty_ledgers.contains(*c) && !recent(c, 1))
             .cloned()
             .collect();
         for creator in idle {

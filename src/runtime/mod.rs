@@ -149,6 +149,9 @@ pub struct Runner {
     evicted_ledgers: HashSet<u64>,
     /// Samples that ended since the last eviction, and how many make an eviction.
     ended_since: usize,
+    /// Since an eviction was marked ([`Runner::mark_eviction`]): the samples and ledgers
+    /// changed after the mark, whose last state may be in a batch not yet committed.
+    touched: Option<(HashSet<ImmutableString>, HashSet<ImmutableString>)>,
     evict_after: usize,
     /// Samples dropped from memory so far (a sample read back and ended again counts again).
     left_memory: u64,
@@ -197,6 +200,7 @@ impl Runner {
             evicted_samples: HashSet::new(),
             evicted_ledgers: HashSet::new(),
             ended_since: 0,
+            touched: None,
             evict_after: evict_after(),
             left_memory: 0,
             stats: Stats::default(),
@@ -260,6 +264,10 @@ impl Runner {
 
     /// What changed since the last call, for the store.
     pub fn take_changes(&mut self) -> Changes {
+        if let Some((samples, ledgers)) = &mut self.touched {
+            samples.extend(self.dirty_samples.iter().cloned());
+            ledgers.extend(self.dirty_ledgers.iter().cloned());
+        }
         let samples = self
             .dirty_samples
             .drain()

@@ -292,6 +292,7 @@ fn run_input(
     let crash_after = crash_point("event");
     let batch_size = batch_events();
     let mut here = 0u64;
+    let mut eviction_at = 0u64;
     // A failure to read the input or write the output stops the run, but only after what was
     // applied is committed (the run left unfinished, so the same command continues it).
     let mut failure = None;
@@ -323,10 +324,15 @@ fn run_input(
         if session.pending >= batch_size {
             observer.progress(session.run.offset);
             writer.send(session.seal())?;
-            if session.runner.wants_eviction() {
-                // What leaves memory must be in the store the fallback reads.
-                writer.wait_committed();
-                session.runner.evict(false);
+            // What leaves memory must be in the store the fallback reads: an eviction is marked
+            // at a batch and done once the writer committed it, while the runner goes on.
+            if session.runner.eviction_marked() {
+                if writer.committed() >= eviction_at {
+                    session.runner.evict_marked();
+                }
+            } else if session.runner.wants_eviction() {
+                session.runner.mark_eviction();
+                eviction_at = writer.sent();
             }
         }
     }

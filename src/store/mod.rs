@@ -254,6 +254,17 @@ impl Writer {
         self.finish().map(|_| ()).and(Err(StoreError::Writer))
     }
 
+    /// Batches sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Batches committed so far, without waiting (`u64::MAX` once the thread stopped).
+    pub fn committed(&self) -> u64 {
+        let (count, _) = &*self.committed;
+        count.lock().map_or(u64::MAX, |c| *c)
+    }
+
     /// Waits until every batch sent so far is committed (or the thread stopped, whose failure
     /// the next `send` or `finish` gives).
     pub fn wait_committed(&self) {
