@@ -327,7 +327,7 @@ fn run_input(
             // What leaves memory must be in the store the fallback reads: an eviction is marked
             // at a batch and done once the writer committed it, while the runner goes on.
             if session.runner.eviction_marked() {
-                if writer.committed() >= eviction_at {
+                if writer.committed().is_some_and(|n| n >= eviction_at) {
                     session.runner.evict_marked();
                 }
             } else if session.runner.wants_eviction() {

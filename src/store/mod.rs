@@ -15,8 +15,9 @@ pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
 pub use memory::MemoryStore;
 pub use sqlite::{OutboxCall, SqliteStore, SCHEMA_VERSION};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
@@ -206,24 +207,18 @@ type Finished = (Box<dyn Store>, Result<(), StoreError>);
 pub struct Writer {
     tx: Option<SyncSender<Batch>>,
     handle: Option<JoinHandle<Finished>>,
-    /// Batches committed so far (or `u64::MAX` once the thread stopped), and its signal.
-    committed: Arc<(Mutex<u64>, Condvar)>,
+    /// Batches committed so far (`u64::MAX` once the thread stopped).
+    committed: Arc<AtomicU64>,
     sent: u64,
 }
 
 impl Writer {
     pub fn spawn(mut store: Box<dyn Store>) -> Writer {
         let (tx, rx) = sync_channel::<Batch>(2);
-        let committed = Arc::new((Mutex::new(0u64), Condvar::new()));
+        let committed = Arc::new(AtomicU64::new(0));
         let signal = committed.clone();
         let handle = std::thread::spawn(move || {
-            let done = |n: Option<u64>| {
-                let (count, cv) = &*signal;
-                if let Ok(mut c) = count.lock() {
-                    *c = n.unwrap_or(u64::MAX);
-                }
-                cv.notify_all();
-            };
+            let done = |n: Option<u64>| signal.store(n.unwrap_or(u64::MAX), Ordering::Release);
             let mut n = 0;
             for batch in rx {
                 if let Err(e) = store.commit(&batch) {
@@ -259,23 +254,10 @@ impl Writer {
         self.sent
     }
 
-    /// Batches committed so far, without waiting (`u64::MAX` once the thread stopped).
-    pub fn committed(&self) -> u64 {
-        let (count, _) = &*self.committed;
-        count.lock().map_or(u64::MAX, |c| *c)
-    }
-
-    /// Waits until every batch sent so far is committed (or the thread stopped, whose failure
-    /// the next `send` or `finish` gives).
-    pub fn wait_committed(&self) {
-        let (count, cv) = &*self.committed;
-        let Ok(mut c) = count.lock() else { return };
-        while *c < self.sent {
-            match cv.wait(c) {
-                Ok(next) => c = next,
-                Err(_) => return,
-            }
-        }
+    /// Batches committed so far, without waiting; `None` once the thread stopped (a failure,
+    /// which the next `send` or `finish` gives).
+    pub fn committed(&self) -> Option<u64> {
+        Some(self.committed.load(Ordering::Acquire)).filter(|n| *n != u64::MAX)
     }
 
     /// Waits for every queued batch and gives the store back.
