@@ -112,20 +112,25 @@ fn evicting_ended_samples_changes_no_output_of_the_example() {
     }
 }
 
-#[test]
-fn evicting_ended_samples_changes_no_output_of_a_generated_stream() {
+/// The lines of a generated stream of `samples`.
+fn generated_lines(samples: u64, seed: u64) -> Vec<String> {
     let mut text = Vec::new();
     let options = Options {
-        samples: 1_500,
-        seed: 7,
+        samples,
+        seed,
         ..Options::default()
     };
     generate(&options, &mut text).unwrap();
-    let lines: Vec<String> = String::from_utf8(text)
+    String::from_utf8(text)
         .unwrap()
         .lines()
         .map(str::to_string)
-        .collect();
+        .collect()
+}
+
+#[test]
+fn evicting_ended_samples_changes_no_output_of_a_generated_stream() {
+    let lines = generated_lines(1_500, 7);
     let reference = kept(&lines);
     let (out, evicted) = evicting(&lines, 50);
     assert!(evicted > 1_000, "samples left memory: {evicted}");
@@ -173,18 +178,7 @@ fn evicting_lazily(lines: &[String], every: usize, lag: usize) -> (Vec<String>, 
 
 #[test]
 fn a_marked_eviction_done_after_its_commit_changes_no_output() {
-    let mut text = Vec::new();
-    let options = Options {
-        samples: 1_500,
-        seed: 11,
-        ..Options::default()
-    };
-    generate(&options, &mut text).unwrap();
-    let lines: Vec<String> = String::from_utf8(text)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let lines = generated_lines(1_500, 11);
     let reference = kept(&lines);
     std::env::set_var("SAMPLEFLOW_EVICT_AFTER", "10");
     for (every, lag) in [(13, 1), (7, 3), (50, 2)] {
