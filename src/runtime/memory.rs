@@ -105,14 +105,14 @@ impl Runner {
         touched: Option<&(HashSet<ImmutableString>, HashSet<ImmutableString>)>,
     ) -> usize {
         self.ended_since = 0;
-        let recent = |id: &ImmutableString, which: usize| {
-            touched.is_some_and(|t| if which == 0 { &t.0 } else { &t.1 }.contains(id))
-        };
+        let (recent_samples, recent_ledgers) = touched.map(|(s, l)| (s, l)).unzip();
         let ended: Vec<ImmutableString> = self
             .samples
             .values()
             .filter(|i| {
-                !self.dirty_samples.contains(i.id()) && !recent(i.id(), 0) && self.is_terminal(i)
+                !self.dirty_samples.contains(i.id())
+                    && !recent_samples.is_some_and(|t| t.contains(i.id()))
+                    && self.is_terminal(i)
             })
             .map(|i| i.id().clone())
             .collect();
@@ -129,7 +129,11 @@ impl Runner {
         let idle: Vec<ImmutableString> = self
             .ledgers
             .keys()
-            .filter(|c| !busy.contains(c) && !self.dirty_ledgers.contains(*c) && !recent(c, 1))
+            .filter(|c| {
+                !busy.contains(c)
+                    && !self.dirty_ledgers.contains(*c)
+                    && !recent_ledgers.is_some_and(|t| t.contains(*c))
+            })
             .cloned()
             .collect();
         for creator in idle {
