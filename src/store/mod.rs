@@ -163,6 +163,20 @@ pub trait Store: Send {
     fn last_run(&mut self) -> Result<Option<RunState>, StoreError>;
     /// Writes one batch atomically.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+    /// Writes `first` and then each batch `more` gives (it is told how many are written so
+    /// far, and gives none to end the group) in one transaction, and gives how many batches
+    /// were committed. A batch is written whole or not at all; a batch refused (a number that
+    /// is not finite) is refused after the ones before it commit. One commit for several
+    /// batches is what lets a writer that falls behind catch up: a commit's cost (its pages
+    /// written to the log, checkpoints) is shared. By default, one batch per commit.
+    fn commit_group(
+        &mut self,
+        first: Batch,
+        _more: &mut dyn FnMut(u64) -> Option<Batch>,
+    ) -> Result<u64, StoreError> {
+        self.commit(&first)?;
+        Ok(1)
+    }
     /// The output lines of one run, in order.
     fn run_log(&mut self, run: i64) -> Result<Vec<String>, StoreError>;
     /// The records of one sample, in order.
@@ -199,11 +213,16 @@ pub trait Store: Send {
     ) -> Result<(), StoreError>;
 }
 
+/// The most batches one commit of the [`Writer`] takes: enough to share a commit's cost when
+/// the writer falls behind, few enough that a commit stays short.
+pub const GROUP: u64 = 8;
+
 /// The store back from its writer thread, with the first failure if any.
 type Finished = (Box<dyn Store>, Result<(), StoreError>);
 
 /// Commits batches on a thread of their own, so that the runner goes on with the next batch
-/// while SQLite writes this one. At most two batches wait.
+/// while SQLite writes this one. At most two batches wait; batches that are waiting when a
+/// commit begins join it, up to [`GROUP`] batches a commit.
 pub struct Writer {
     tx: Option<SyncSender<Batch>>,
     handle: Option<JoinHandle<Finished>>,
@@ -220,12 +239,17 @@ impl Writer {
         let handle = std::thread::spawn(move || {
             let done = |n: Option<u64>| signal.store(n.unwrap_or(u64::MAX), Ordering::Release);
             let mut n = 0;
-            for batch in rx {
-                if let Err(e) = store.commit(&batch) {
-                    done(None);
-                    return (store, Err(e));
+            while let Ok(first) = rx.recv() {
+                let mut more = |written| (written < GROUP).then(|| rx.try_recv().ok()).flatten();
+                match store.commit_group(first, &mut more) {
+                    Ok(written) => {
+                        n += written;
+                    }
+                    Err(e) => {
+                        done(None);
+                        return (store, Err(e));
+                    }
                 }
-                n += 1;
                 done(Some(n));
             }
             done(None);
@@ -270,8 +294,8 @@ impl Writer {
 }
 
 /// The crash hook for tests: `SAMPLEFLOW_CRASH=event:N` aborts after the Nth event of this
-/// process (inside an open batch), `commit:N` inside the Nth commit (its rows written, not
-/// committed). An abort is as abrupt as a kill -9: nothing is flushed or unwound.
+/// process (inside an open batch), `commit:N` inside the commit that holds the Nth batch (its
+/// rows written, not committed). An abort is as abrupt as a kill -9: nothing is flushed or unwound.
 pub(crate) fn crash_point(kind: &str) -> Option<u64> {
     let spec = std::env::var("SAMPLEFLOW_CRASH").ok()?;
     let (k, n) = spec.split_once(':')?;

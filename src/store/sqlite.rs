@@ -5,11 +5,13 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use chrono::SecondsFormat;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use indexmap::IndexMap;
+use rhai::ImmutableString;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use super::pack::Packer;
 use super::{crash_point, Batch, Focus, RunState, Store, StoreError, Version};
-use crate::model::{Instance, Ledger, Meta, Snapshot};
+use crate::model::{Changes, Instance, Ledger, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
 pub const SCHEMA_VERSION: i64 = 4;
@@ -373,6 +375,118 @@ impl SqliteStore {
     }
 }
 
+/// The latest version of each sample and ledger a commit changed, written once at its end
+/// however many of its batches changed them.
+#[derive(Default)]
+struct Latest {
+    samples: IndexMap<ImmutableString, Instance>,
+    ledgers: IndexMap<String, Ledger>,
+}
+
+impl Latest {
+    fn keep(&mut self, changes: Changes) {
+        for inst in changes.samples {
+            self.samples.insert(inst.sample.id.clone(), inst);
+        }
+        self.ledgers.extend(changes.ledgers);
+    }
+
+    fn write(&self, tx: &Transaction<'_>, packer: &mut Packer) -> Result<(), StoreError> {
+        let mut sample = tx.prepare_cached(
+            "INSERT OR REPLACE INTO samples (id, workflow, state, creator, product, category, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut clear = tx.prepare_cached("DELETE FROM deadlines WHERE sample = ?1")?;
+        let mut deadline = tx.prepare_cached(
+            "INSERT INTO deadlines (sample, name, due, seq, held) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for inst in self.samples.values() {
+            let s = &inst.sample;
+            sample.execute(params![
+                s.id.as_str(),
+                inst.workflow,
+                s.state.as_str(),
+                s.creator.as_str(),
+                s.product.as_str(),
+                s.category.as_str(),
+                packer.pack(&serde_json::to_string(inst)?)?,
+            ])?;
+            clear.execute([s.id.as_str()])?;
+            for d in &inst.deadlines {
+                deadline.execute(params![
+                    s.id.as_str(),
+                    d.name,
+                    d.due.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                    d.seq as i64,
+                    d.held,
+                ])?;
+            }
+        }
+        let mut ledger =
+            tx.prepare_cached("INSERT OR REPLACE INTO ledgers (creator, data) VALUES (?1, ?2)")?;
+        for (id, l) in &self.ledgers {
+            ledger.execute(params![id, packer.pack(&serde_json::to_string(l)?)?])?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes what a batch adds (its events, its records, the outbox calls they make) into an open
+/// transaction, and the batch's position in its run and the runner's counters.
+fn append(
+    tx: &Transaction<'_>,
+    packer: &mut Packer,
+    connected: &mut bool,
+    batch: &Batch,
+) -> Result<(), StoreError> {
+    let mut event =
+        tx.prepare_cached("INSERT INTO events (id, run, line, raw) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut platform =
+        tx.prepare_cached("INSERT OR IGNORE INTO platform (application) VALUES (?1)")?;
+    for e in &batch.events {
+        event.execute(params![
+            e.id,
+            batch.run.id,
+            e.line as i64,
+            packer.pack(&e.raw)?
+        ])?;
+        if let Some(app) = platform_application(&e.id) {
+            platform.execute([app])?;
+            *connected = true;
+        }
+    }
+    let mut log =
+        tx.prepare_cached("INSERT INTO log (run, line, sample, text) VALUES (?1, ?2, ?3, ?4)")?;
+    // A decision on a platform sample is queued for the platform in this same transaction:
+    // committed together, or neither.
+    let mut outbox = tx.prepare_cached(
+        "INSERT OR IGNORE INTO outbox (sample, event, decision, reason, state, queued_at, updated_at)
+         SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?5
+         WHERE EXISTS (SELECT 1 FROM platform WHERE application = ?1)",
+    )?;
+    for l in &batch.log {
+        log.execute(params![
+            batch.run.id,
+            l.line as i64,
+            l.sample,
+            packer.pack(&l.text)?
+        ])?;
+        if !*connected {
+            continue;
+        }
+        if let (Some(sample), Some((event, decision, reason, at))) =
+            (&l.sample, decision_of(&l.text))
+        {
+            outbox.execute(params![sample, event, decision, reason, at])?;
+        }
+    }
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?1)")?
+        .execute([serde_json::to_string(&batch.changes.meta)?])?;
+    tx.prepare_cached("INSERT OR REPLACE INTO runs (id, data) VALUES (?1, ?2)")?
+        .execute(params![batch.run.id, serde_json::to_string(&batch.run)?])?;
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         let mut stmt = self
@@ -459,103 +573,42 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        super::check_finite(batch)?;
-        self.commits += 1;
+        self.commit_group(batch.clone(), &mut |_| None).map(|_| ())
+    }
+
+    fn commit_group(
+        &mut self,
+        first: Batch,
+        more: &mut dyn FnMut(u64) -> Option<Batch>,
+    ) -> Result<u64, StoreError> {
+        super::check_finite(&first)?;
         let tx = self.conn.transaction()?;
         let packer = self.packer.get_mut();
-        {
-            let mut sample = tx.prepare_cached(
-                "INSERT OR REPLACE INTO samples (id, workflow, state, creator, product, category, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let mut clear = tx.prepare_cached("DELETE FROM deadlines WHERE sample = ?1")?;
-            let mut deadline = tx.prepare_cached(
-                "INSERT INTO deadlines (sample, name, due, seq, held) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for inst in &batch.changes.samples {
-                let s = &inst.sample;
-                sample.execute(params![
-                    s.id.as_str(),
-                    inst.workflow,
-                    s.state.as_str(),
-                    s.creator.as_str(),
-                    s.product.as_str(),
-                    s.category.as_str(),
-                    packer.pack(&serde_json::to_string(inst)?)?,
-                ])?;
-                clear.execute([s.id.as_str()])?;
-                for d in &inst.deadlines {
-                    deadline.execute(params![
-                        s.id.as_str(),
-                        d.name,
-                        d.due.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-                        d.seq as i64,
-                        d.held,
-                    ])?;
-                }
+        let mut latest = Latest::default();
+        let mut written = 0;
+        let mut refused = None;
+        let mut crash = false;
+        let mut next = Some(first);
+        while let Some(batch) = next {
+            append(&tx, packer, &mut self.platform, &batch)?;
+            latest.keep(batch.changes);
+            self.commits += 1;
+            crash |= self.crash_at == Some(self.commits);
+            written += 1;
+            next = more(written);
+            // A batch that cannot be written is refused whole, after the ones before it
+            // commit, as it would be if each were committed alone.
+            if let Some(e) = next.as_ref().and_then(|b| super::check_finite(b).err()) {
+                refused = Some(e);
+                break;
             }
-            let mut ledger = tx
-                .prepare_cached("INSERT OR REPLACE INTO ledgers (creator, data) VALUES (?1, ?2)")?;
-            for (id, l) in &batch.changes.ledgers {
-                ledger.execute(params![id, packer.pack(&serde_json::to_string(l)?)?])?;
-            }
-            let mut event = tx.prepare_cached(
-                "INSERT INTO events (id, run, line, raw) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            let mut platform =
-                tx.prepare_cached("INSERT OR IGNORE INTO platform (application) VALUES (?1)")?;
-            for e in &batch.events {
-                event.execute(params![
-                    e.id,
-                    batch.run.id,
-                    e.line as i64,
-                    packer.pack(&e.raw)?
-                ])?;
-                if let Some(app) = platform_application(&e.id) {
-                    platform.execute([app])?;
-                    self.platform = true;
-                }
-            }
-            let mut log = tx.prepare_cached(
-                "INSERT INTO log (run, line, sample, text) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            // A decision on a platform sample is queued for the platform in this same
-            // transaction: committed together, or neither.
-            let mut outbox = tx.prepare_cached(
-                "INSERT OR IGNORE INTO outbox (sample, event, decision, reason, state, queued_at, updated_at)
-                 SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?5
-                 WHERE EXISTS (SELECT 1 FROM platform WHERE application = ?1)",
-            )?;
-            for l in &batch.log {
-                log.execute(params![
-                    batch.run.id,
-                    l.line as i64,
-                    l.sample,
-                    packer.pack(&l.text)?
-                ])?;
-                if !self.platform {
-                    continue;
-                }
-                if let (Some(sample), Some((event, decision, reason, at))) =
-                    (&l.sample, decision_of(&l.text))
-                {
-                    outbox.execute(params![sample, event, decision, reason, at])?;
-                }
-            }
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?1)",
-                [serde_json::to_string(&batch.changes.meta)?],
-            )?;
-            tx.execute(
-                "INSERT OR REPLACE INTO runs (id, data) VALUES (?1, ?2)",
-                params![batch.run.id, serde_json::to_string(&batch.run)?],
-            )?;
         }
-        if self.crash_at == Some(self.commits) {
+        latest.write(&tx, packer)?;
+        if crash {
             std::process::abort();
         }
         tx.commit()?;
-        Ok(())
+        refused.map_or(Ok(written), Err)
     }
 
     fn run_log(&mut self, run: i64) -> Result<Vec<String>, StoreError> {
@@ -709,6 +762,82 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    fn batch(n: u64, credit: f64) -> Batch {
+        let ledger = Ledger {
+            credit,
+            ..Ledger::default()
+        };
+        Batch {
+            changes: crate::model::Changes {
+                ledgers: vec![("c1".into(), ledger)],
+                ..Default::default()
+            },
+            events: vec![super::super::EventRow {
+                id: format!("e{n}"),
+                line: n,
+                raw: format!("{{\"id\":\"e{n}\"}}"),
+            }],
+            log: Vec::new(),
+            run: RunState {
+                id: 1,
+                lines: n,
+                ..RunState::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_group_commits_every_batch_and_the_last_version_of_what_they_changed() {
+        let mut store = SqliteStore::open_in_memory().expect("store");
+        let mut rest = vec![batch(3, 3.0), batch(2, 2.0)];
+        let written = store
+            .commit_group(batch(1, 1.0), &mut |_| rest.pop())
+            .expect("commits");
+        assert_eq!(written, 3);
+        assert_eq!(
+            store.ledger("c1").expect("reads").map(|l| l.credit),
+            Some(3.0)
+        );
+        let events = store.events().expect("events");
+        assert_eq!(events.len(), 3, "every batch's events: {events:?}");
+        assert_eq!(store.last_run().expect("run").map(|r| r.lines), Some(3));
+    }
+
+    #[test]
+    fn a_group_stops_at_the_number_it_is_given() {
+        let mut store = SqliteStore::open_in_memory().expect("store");
+        let mut rest = vec![batch(3, 3.0), batch(2, 2.0)];
+        let written = store
+            .commit_group(batch(1, 1.0), &mut |n| {
+                (n < 2).then(|| rest.pop()).flatten()
+            })
+            .expect("commits");
+        assert_eq!(written, 2);
+        assert_eq!(
+            store.ledger("c1").expect("reads").map(|l| l.credit),
+            Some(2.0)
+        );
+        assert_eq!(rest.len(), 1, "the third batch was left to the next commit");
+    }
+
+    #[test]
+    fn a_batch_refused_in_a_group_leaves_the_ones_before_it_committed() {
+        let mut store = SqliteStore::open_in_memory().expect("store");
+        let mut rest = vec![batch(4, 4.0), batch(3, f64::NAN), batch(2, 2.0)];
+        let refused = store.commit_group(batch(1, 1.0), &mut |_| rest.pop());
+        assert!(
+            matches!(refused, Err(StoreError::NotFinite(ref what)) if what.contains("c1")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            store.ledger("c1").expect("reads").map(|l| l.credit),
+            Some(2.0)
+        );
+        assert_eq!(store.events().expect("events").len(), 2);
+        assert_eq!(store.last_run().expect("run").map(|r| r.lines), Some(2));
+        assert_eq!(rest.len(), 1, "nothing after the refused batch was taken");
     }
 
     #[test]

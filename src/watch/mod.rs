@@ -259,7 +259,8 @@ impl Session<'_> {
         let failed = self.out_error.take().map_or(flushed, Err);
         if self.batcher.has_pending() {
             self.batcher.run.out_len = self.out_bytes;
-            self.store.commit(&self.batcher.seal())?;
+            self.store
+                .commit_group(self.batcher.seal(), &mut |_| None)?;
             self.batcher.runner.evict(false);
             self.count();
         }
