@@ -393,8 +393,9 @@ impl Latest {
 
     fn write(&self, tx: &Transaction<'_>, packer: &mut Packer) -> Result<(), StoreError> {
         let mut sample = tx.prepare_cached(
-            "INSERT OR REPLACE INTO samples (id, workflow, state, creator, product, category, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO samples (id, workflow, state, creator, product, category, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET workflow = ?2, state = ?3, data = ?7",
         )?;
         let mut clear = tx.prepare_cached("DELETE FROM deadlines WHERE sample = ?1")?;
         let mut deadline = tx.prepare_cached(
@@ -423,7 +424,7 @@ impl Latest {
             }
         }
         let mut ledger =
-            tx.prepare_cached("INSERT OR REPLACE INTO ledgers (creator, data) VALUES (?1, ?2)")?;
+            tx.prepare_cached("INSERT INTO ledgers (creator, data) VALUES (?1, ?2) ON CONFLICT (creator) DO UPDATE SET data = ?2")?;
         for (id, l) in &self.ledgers {
             ledger.execute(params![id, packer.pack(&serde_json::to_string(l)?)?])?;
         }
