@@ -42,6 +42,17 @@ fn run(db: &Path, events: &Path, out: &Path, crash: Option<&str>) -> Output {
 /// Everything a run leaves that must not depend on crashes.
 fn dump(db: &Path) -> Vec<String> {
     let conn = Connection::open(db).expect("opens");
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'samples'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("sqlite_master");
+    if tables == 0 {
+        // Killed before the store had its schema: nothing committed.
+        return vec!["-- no schema".to_string()];
+    }
     let mut rows = Vec::new();
     for sql in [
         "SELECT id || ' ' || hex(data) FROM samples ORDER BY id",

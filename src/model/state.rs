@@ -34,8 +34,10 @@ pub struct Snapshot {
 /// What changed since the last `take_changes`.
 #[derive(Debug, Clone, Default)]
 pub struct Changes {
-    pub samples: Vec<Instance>,
-    pub ledgers: Vec<(String, Ledger)>,
+    /// Shared with the runner, which copies one only if it changes it again before the store
+    /// has written it.
+    pub samples: Vec<Arc<Instance>>,
+    pub ledgers: Vec<(String, Arc<Ledger>)>,
     pub meta: Meta,
 }
 

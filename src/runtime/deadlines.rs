@@ -43,7 +43,7 @@ impl Runner {
                 continue;
             }
             let seq = self.next_seq();
-            let Some(inst) = self.samples.get_mut(id) else {
+            let Some(inst) = self.samples.get_mut(id).map(Arc::make_mut) else {
                 return;
             };
             let by = extend.by.of(&inst.sample.category);
@@ -113,7 +113,7 @@ impl Runner {
             };
             if !state.is_some_and(|s| d.fires_in(s)) {
                 let held = state.is_some_and(|s| d.held_in(s));
-                if let Some(inst) = self.samples.get_mut(id) {
+                if let Some(inst) = self.samples.get_mut(id).map(Arc::make_mut) {
                     if held {
                         if let Some(a) = inst.deadlines.iter_mut().find(|a| a.seq == seq) {
                             a.held = true;
@@ -131,7 +131,7 @@ impl Runner {
                 named(&d.actions).collect::<Vec<Act>>(),
             )
         };
-        if let Some(inst) = self.samples.get_mut(id) {
+        if let Some(inst) = self.samples.get_mut(id).map(Arc::make_mut) {
             inst.deadlines.retain(|a| a.seq != seq);
         }
         let mut step = Step::new(id, due, to, Trigger::Deadline(name.to_string()));
@@ -158,7 +158,7 @@ impl Runner {
                 continue;
             }
             if armed.due <= at {
-                if let Some(inst) = self.samples.get_mut(id) {
+                if let Some(inst) = self.samples.get_mut(id).map(Arc::make_mut) {
                     if let Some(a) = inst.deadlines.iter_mut().find(|a| a.seq == armed.seq) {
                         a.held = false;
                     }
@@ -171,7 +171,7 @@ impl Runner {
                 {
                     return;
                 }
-            } else if let Some(inst) = self.samples.get_mut(id) {
+            } else if let Some(inst) = self.samples.get_mut(id).map(Arc::make_mut) {
                 if let Some(a) = inst.deadlines.iter_mut().find(|a| a.seq == armed.seq) {
                     a.held = false;
                     self.heap

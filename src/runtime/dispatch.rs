@@ -325,7 +325,7 @@ impl Runner {
                 .entry(product.category.to_string())
                 .or_default() += 1;
         }
-        self.samples.insert(sample.clone(), inst);
+        self.samples.insert(sample.clone(), Arc::new(inst));
         let ledger = Arc::make_mut(self.ledgers.entry(creator.id.clone()).or_default());
         ledger.samples += 1;
         self.dirty_ledgers.insert(creator.id.clone());
@@ -420,7 +420,7 @@ impl Runner {
         if let Some(field) = &mv.field {
             if field == "decision" {
                 step.decision = e.field("decision").map(str::to_string);
-                if let Some(inst) = self.samples.get_mut(&id) {
+                if let Some(inst) = self.samples.get_mut(&id).map(Arc::make_mut) {
                     inst.review = step.decision.clone();
                     inst.review_reason = step.reason.clone();
                     inst.reviewed_by = e.by.as_ref().map(ToString::to_string);
@@ -440,7 +440,7 @@ impl Runner {
 
     /// What an accepted event changes on the sample before it moves.
     pub(super) fn event_facts(&mut self, id: &ImmutableString, e: &Event) {
-        let Some(inst) = self.samples.get_mut(id) else {
+        let Some(inst) = self.samples.get_mut(id).map(Arc::make_mut) else {
             return;
         };
         match &e.body {
@@ -572,7 +572,7 @@ impl Runner {
                 arm.push((d.name.clone(), after(step.at, d.after.of(&category))));
             }
             let seqs: Vec<u64> = arm.iter().map(|_| self.next_seq()).collect();
-            let Some(inst) = self.samples.get_mut(&id) else {
+            let Some(inst) = self.samples.get_mut(&id).map(Arc::make_mut) else {
                 return;
             };
             inst.deadlines.retain(|d| !d.of_state);
@@ -613,13 +613,13 @@ impl Runner {
             }
             let due = after(step.at, d.after.of(&category));
             let seq = self.next_seq();
-            if let Some(inst) = self.samples.get_mut(&id) {
+            if let Some(inst) = self.samples.get_mut(&id).map(Arc::make_mut) {
                 inst.deadlines.retain(|a| a.name != d.name);
                 arm_deadline(&mut self.heap, inst, d.name.clone(), false, due, seq);
             }
         }
         let actions = self.issue(&id, &step);
-        let Some(inst) = self.samples.get_mut(&id) else {
+        let Some(inst) = self.samples.get_mut(&id).map(Arc::make_mut) else {
             return;
         };
         if changed && terminal {

@@ -51,7 +51,7 @@ impl Runner {
 
     /// Gives each action its id and applies it to the sample and the ledger.
     pub(super) fn issue(&mut self, id: &ImmutableString, step: &Step) -> Vec<ActionOut> {
-        let Some(inst) = self.samples.get_mut(id) else {
+        let Some(inst) = self.samples.get_mut(id).map(Arc::make_mut) else {
             return Vec::new();
         };
         let number = inst.records + 1;

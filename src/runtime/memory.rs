@@ -119,7 +119,7 @@ impl Runner {
         // An ended sample is in no product's index: `end` took it out.
         for id in &ended {
             if let Some(inst) = self.samples.remove(id) {
-                keep(Spilled::Sample(Box::new(inst)));
+                keep(Spilled::Sample(Box::new(Arc::unwrap_or_clone(inst))));
             }
             self.evicted_samples.insert(short_fingerprint(id));
         }
@@ -158,7 +158,7 @@ impl Runner {
                 let found = self.fallback.as_mut().and_then(|f| f.sample(id));
                 if let Some(inst) = found {
                     let creator = inst.sample.creator.clone();
-                    self.samples.insert(id.clone(), inst);
+                    self.samples.insert(id.clone(), Arc::new(inst));
                     self.restore_ledger(&creator);
                 }
             }

@@ -129,7 +129,7 @@ type Due = Reverse<(DateTime<Utc>, u64, ImmutableString, String)>;
 /// Applies events to samples and ledgers.
 pub struct Runner {
     program: Program,
-    samples: HashMap<ImmutableString, Instance>,
+    samples: HashMap<ImmutableString, Arc<Instance>>,
     ledgers: HashMap<ImmutableString, Arc<Ledger>>,
     meta: Meta,
     applied: HashSet<u128>,
@@ -214,7 +214,7 @@ impl Runner {
             if inst.opened && !runner.is_terminal(&inst) {
                 runner.index_product(inst.sample.product.clone(), inst.id().clone());
             }
-            runner.samples.insert(inst.id().clone(), inst);
+            runner.samples.insert(inst.id().clone(), Arc::new(inst));
         }
         runner
     }
@@ -228,11 +228,11 @@ impl Runner {
     }
 
     pub fn samples(&self) -> impl Iterator<Item = &Instance> {
-        self.samples.values()
+        self.samples.values().map(|i| &**i)
     }
 
     pub fn sample(&self, id: &str) -> Option<&Instance> {
-        self.samples.get(id)
+        self.samples.get(id).map(|i| &**i)
     }
 
     pub fn ledger(&self, creator: &str) -> Option<&Ledger> {
@@ -276,11 +276,7 @@ impl Runner {
         let ledgers = self
             .dirty_ledgers
             .drain()
-            .filter_map(|id| {
-                self.ledgers
-                    .get(&id)
-                    .map(|l| (id.to_string(), (**l).clone()))
-            })
+            .filter_map(|id| self.ledgers.get(&id).map(|l| (id.to_string(), l.clone())))
             .collect();
         Changes {
             samples,

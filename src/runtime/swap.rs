@@ -56,14 +56,19 @@ impl Runner {
                 continue;
             };
             let state = flow.declared(&inst.sample.state);
-            let before = inst.deadlines.len();
-            inst.deadlines.retain(|d| {
+            let kept = |d: &Armed| {
                 if d.of_state {
                     state.is_some_and(|s| s.deadlines.iter().any(|x| x.name == d.name))
                 } else {
                     flow.sample_deadline(&d.name).is_some()
                 }
-            });
+            };
+            if inst.deadlines.iter().all(kept) {
+                continue;
+            }
+            let inst = Arc::make_mut(inst);
+            let before = inst.deadlines.len();
+            inst.deadlines.retain(kept);
             if inst.deadlines.len() != before {
                 dropped += before - inst.deadlines.len();
                 self.dirty_samples.insert(id.clone());
@@ -93,7 +98,7 @@ impl Runner {
         let armed = arm.len();
         for (id, name, due) in arm {
             let seq = self.next_seq();
-            if let Some(inst) = self.samples.get_mut(&id) {
+            if let Some(inst) = self.samples.get_mut(&id).map(Arc::make_mut) {
                 arm_deadline(&mut self.heap, inst, name, true, due, seq);
                 self.dirty_samples.insert(id);
             }

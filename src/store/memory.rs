@@ -49,10 +49,10 @@ impl Store for MemoryStore {
         super::check_finite(batch)?;
         for inst in &batch.changes.samples {
             self.samples
-                .insert(inst.sample.id.to_string(), inst.clone());
+                .insert(inst.sample.id.to_string(), (**inst).clone());
         }
         for (id, l) in &batch.changes.ledgers {
-            self.ledgers.insert(id.clone(), l.clone());
+            self.ledgers.insert(id.clone(), (**l).clone());
         }
         self.meta = batch.changes.meta.clone();
         self.events

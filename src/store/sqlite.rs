@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::SecondsFormat;
 use indexmap::IndexMap;
@@ -379,8 +380,8 @@ impl SqliteStore {
 /// however many of its batches changed them.
 #[derive(Default)]
 struct Latest {
-    samples: IndexMap<ImmutableString, Instance>,
-    ledgers: IndexMap<String, Ledger>,
+    samples: IndexMap<ImmutableString, Arc<Instance>>,
+    ledgers: IndexMap<String, Arc<Ledger>>,
 }
 
 impl Latest {
@@ -772,7 +773,7 @@ mod tests {
         };
         Batch {
             changes: crate::model::Changes {
-                ledgers: vec![("c1".into(), ledger)],
+                ledgers: vec![("c1".into(), ledger.into())],
                 ..Default::default()
             },
             events: vec![super::super::EventRow {
@@ -864,7 +865,7 @@ mod tests {
         let mut store = SqliteStore::open(&path).expect("upgrades");
         let batch = Batch {
             changes: crate::model::Changes {
-                ledgers: vec![("c-new".into(), ledger.clone())],
+                ledgers: vec![("c-new".into(), ledger.clone().into())],
                 ..Default::default()
             },
             events: Vec::new(),
