@@ -66,13 +66,12 @@ impl Runner {
             if inst.deadlines.iter().all(kept) {
                 continue;
             }
+            // One is dropped at least: only then is a shared sample copied.
             let inst = Arc::make_mut(inst);
             let before = inst.deadlines.len();
             inst.deadlines.retain(kept);
-            if inst.deadlines.len() != before {
-                dropped += before - inst.deadlines.len();
-                self.dirty_samples.insert(id.clone());
-            }
+            dropped += before - inst.deadlines.len();
+            self.dirty_samples.insert(id.clone());
         }
         self.program = program;
         let mut arm = Vec::new();
