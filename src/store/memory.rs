@@ -1,6 +1,7 @@
 //! The same store in memory: for tests, property tests and replays (`diff`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{Batch, RunState, Store, StoreError, Version};
 use crate::model::{Instance, Ledger, Meta, Snapshot};
@@ -8,8 +9,9 @@ use crate::model::{Instance, Ledger, Meta, Snapshot};
 /// Keeps what [`super::SqliteStore`] keeps, in maps.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    samples: BTreeMap<String, Instance>,
-    ledgers: BTreeMap<String, Ledger>,
+    /// Shared with the batch that wrote them: what the runner changes later it copies first.
+    samples: BTreeMap<String, Arc<Instance>>,
+    ledgers: BTreeMap<String, Arc<Ledger>>,
     meta: Meta,
     events: Vec<(String, String)>,
     log: Vec<(i64, Option<String>, String)>,
@@ -26,11 +28,11 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         Ok(Snapshot {
-            samples: self.samples.values().cloned().collect(),
+            samples: self.samples.values().map(|i| (**i).clone()).collect(),
             ledgers: self
                 .ledgers
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (k.clone(), (**v).clone()))
                 .collect(),
             meta: self.meta.clone(),
             applied: self.events.iter().map(|(id, _)| id.clone()).collect(),
@@ -49,10 +51,10 @@ impl Store for MemoryStore {
         super::check_finite(batch)?;
         for inst in &batch.changes.samples {
             self.samples
-                .insert(inst.sample.id.to_string(), (**inst).clone());
+                .insert(inst.sample.id.to_string(), inst.clone());
         }
         for (id, l) in &batch.changes.ledgers {
-            self.ledgers.insert(id.clone(), (**l).clone());
+            self.ledgers.insert(id.clone(), l.clone());
         }
         self.meta = batch.changes.meta.clone();
         self.events
@@ -86,15 +88,15 @@ impl Store for MemoryStore {
     }
 
     fn samples(&mut self) -> Result<Vec<Instance>, StoreError> {
-        Ok(self.samples.values().cloned().collect())
+        Ok(self.samples.values().map(|i| (**i).clone()).collect())
     }
 
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
-        Ok(self.samples.get(id).cloned())
+        Ok(self.samples.get(id).map(|i| (**i).clone()))
     }
 
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
-        Ok(self.ledgers.get(creator).cloned())
+        Ok(self.ledgers.get(creator).map(|l| (**l).clone()))
     }
 
     fn events(&mut self) -> Result<Vec<String>, StoreError> {
