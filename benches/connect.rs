@@ -73,13 +73,19 @@ fn main() {
 
     // The floor: the events the connector applied, read back from its store, through `run`.
     let events = data.join("events.jsonl");
-    let dump = Command::new("sqlite3")
-        .arg(&db)
-        .arg("SELECT raw FROM events ORDER BY rowid")
-        .output()
-        .expect("the sqlite3 command (in the base image) reads the applied events back");
-    assert!(dump.status.success());
-    let lines = dump.stdout;
+    let raw = {
+        use sampleflow::store::Store;
+        sampleflow::store::SqliteStore::open_read(&db)
+            .expect("the connector's store")
+            .events()
+            .expect("its applied events")
+    };
+    let lines = raw
+        .iter()
+        .flat_map(|e| [e.as_bytes(), b"\n"])
+        .flatten()
+        .copied()
+        .collect::<Vec<u8>>();
     std::fs::write(&events, &lines).expect("events");
     let run_db = data.join("run.db");
     fresh(&run_db);

@@ -399,7 +399,7 @@ fn two_runs_of_one_store_at_once_never_write_side_by_side() {
         }
         let conn = rusqlite::Connection::open(&db).unwrap();
         let (rows, ids): (i64, i64) = conn
-            .query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| {
+            .query_row("SELECT count(*), count(DISTINCT value) FROM event_chunks, json_each(event_chunks.ids)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .unwrap();

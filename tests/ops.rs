@@ -428,9 +428,11 @@ fn of_two_runs_started_together_exactly_one_writes() {
 /// Rows of the store's `events` table, and how many distinct ids they hold.
 fn stored_events(db: &Path) -> (i64, i64) {
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })
+    conn.query_row(
+        "SELECT count(*), count(DISTINCT value) FROM event_chunks, json_each(event_chunks.ids)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
     .unwrap()
 }
 

@@ -15,7 +15,7 @@ use super::{crash_point, Batch, Focus, RunState, Store, StoreError, Version};
 use crate::model::{Changes, Instance, Ledger, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS samples (
     creator TEXT NOT NULL,
     product TEXT NOT NULL,
     category TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    chunks TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS samples_state ON samples(state);
 CREATE TABLE IF NOT EXISTS deadlines (
@@ -41,20 +42,20 @@ CREATE TABLE IF NOT EXISTS ledgers (
     creator TEXT PRIMARY KEY,
     data TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT NOT NULL,
-    run INTEGER NOT NULL,
-    line INTEGER NOT NULL,
-    raw TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS log (
+CREATE TABLE IF NOT EXISTS event_chunks (
     seq INTEGER PRIMARY KEY,
     run INTEGER NOT NULL,
-    line INTEGER NOT NULL,
-    sample TEXT,
-    text TEXT NOT NULL
+    ids TEXT NOT NULL,
+    lens TEXT,
+    raw BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS log_sample ON log(sample) WHERE sample IS NOT NULL;
+CREATE TABLE IF NOT EXISTS log_chunks (
+    seq INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL,
+    samples TEXT NOT NULL,
+    lens TEXT,
+    text BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     data TEXT NOT NULL
@@ -95,6 +96,29 @@ CREATE TABLE IF NOT EXISTS unmappable (
 );
 ";
 
+// A batch's events are kept as one chunk (`event_chunks`): their ids (a JSON array), their
+// lengths (space-separated; none for a chunk of one) and their raw text, concatenated and
+// packed as one frame. Its records likewise (`log_chunks`), with the sample each concerns (a
+// JSON array, null for a refusal); a sample lists the record chunks that concern it (`chunks`,
+// each seq followed by a space), which is all `history` needs to find them.
+
+/// Schema 4 kept one row per event (`events`) and per record (`log`, indexed by sample). Each
+/// becomes a chunk of one, with the same seq, and each sample lists its records' chunks; the
+/// rows are packed frames (or schema 3 text) that read as they are in a chunk of one.
+const UPGRADE_EVENTS: &str = "
+INSERT INTO event_chunks (seq, run, ids, lens, raw)
+    SELECT rowid, run, json_array(id), NULL, raw FROM events ORDER BY rowid;
+DROP TABLE events;
+";
+const UPGRADE_LOG: &str = "
+INSERT INTO log_chunks (seq, run, samples, lens, text)
+    SELECT seq, run, json_array(sample), NULL, text FROM log ORDER BY seq;
+UPDATE samples SET chunks = coalesce(
+    (SELECT group_concat(seq || ' ', '' ORDER BY seq) FROM log WHERE log.sample = samples.id),
+    '');
+DROP TABLE log;
+";
+
 /// The event id the connector gives an application's first event (`tts-<app>-requested`):
 /// the application it marks as the platform's.
 fn platform_application(event: &str) -> Option<&str> {
@@ -129,6 +153,44 @@ fn has_tables(conn: &Connection) -> Result<bool, StoreError> {
         |r| r.get(0),
     )?;
     Ok(n > 0)
+}
+
+/// True when the file has a table of this name.
+fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// The script that brings a store of an older schema (or none) to this one, in one
+/// transaction: what is missing is created, and rows kept the old way are moved.
+fn upgrade(conn: &Connection) -> Result<String, StoreError> {
+    let mut sql = String::from("BEGIN;");
+    let has_chunks = conn
+        .query_row(
+            "SELECT 1 FROM pragma_table_info('samples') WHERE name = 'chunks'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if has_table(conn, "samples")? && !has_chunks {
+        sql.push_str("ALTER TABLE samples ADD COLUMN chunks TEXT NOT NULL DEFAULT '';");
+    }
+    sql.push_str(SCHEMA);
+    if has_table(conn, "events")? {
+        sql.push_str(UPGRADE_EVENTS);
+    }
+    if has_table(conn, "log")? {
+        sql.push_str(UPGRADE_LOG);
+    }
+    sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
+    Ok(sql)
 }
 
 fn has_platform(conn: &Connection) -> Result<bool, StoreError> {
@@ -229,9 +291,7 @@ impl SqliteStore {
             });
         }
         if version < SCHEMA_VERSION {
-            conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
+            conn.execute_batch(&upgrade(&conn)?)?;
         }
         let platform = has_platform(&conn)?;
         Ok(SqliteStore {
@@ -259,8 +319,9 @@ impl SqliteStore {
     /// The ids of the connector's events applied so far (`tts-...`).
     pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
         Ok(self
-            .strings("SELECT id FROM events WHERE id LIKE 'tts-%'", None)?
+            .event_ids(Some("tts-"))?
             .into_iter()
+            .filter(|id| id.starts_with("tts-"))
             .collect())
     }
 
@@ -347,6 +408,40 @@ impl SqliteStore {
         Ok(rows)
     }
 
+    /// The ids of the events applied, in order; with `hint`, at least those that contain it.
+    fn event_ids(&self, hint: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT ids FROM event_chunks WHERE ?1 IS NULL OR instr(ids, ?1) > 0 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([hint])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let ids: Vec<String> = serde_json::from_str(&row.get::<_, String>(0)?)?;
+            out.extend(ids);
+        }
+        Ok(out)
+    }
+
+    /// Each line of the record log, in order (of one run, or all), with its sample.
+    fn each_log(
+        &self,
+        run: Option<i64>,
+        f: &mut dyn FnMut(Option<String>, String) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT samples, lens, text FROM log_chunks WHERE ?1 IS NULL OR run = ?1 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([run])?;
+        let mut packer = self.packer.borrow_mut();
+        while let Some(row) = rows.next()? {
+            let (samples, texts) = log_chunk(&mut packer, row)?;
+            for (sample, text) in samples.into_iter().zip(texts) {
+                f(sample, text)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The one packed value `sql` selects for `key`, if there is a row.
     fn one(&self, sql: &str, key: &str) -> Result<Option<String>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
@@ -376,12 +471,30 @@ impl SqliteStore {
     }
 }
 
+/// The samples and texts of a record chunk (a row of `samples, lens, text`), as many of each.
+fn log_chunk(
+    packer: &mut Packer,
+    row: &rusqlite::Row<'_>,
+) -> Result<(Vec<Option<String>>, Vec<String>), StoreError> {
+    let samples: Vec<Option<String>> = serde_json::from_str(&row.get::<_, String>(0)?)?;
+    let lens: Option<String> = row.get(1)?;
+    let texts = packer.unpack_many(lens.as_deref(), row.get_ref(2)?)?;
+    if samples.len() != texts.len() {
+        return Err(StoreError::Damaged(
+            "a record chunk whose samples and records do not pair".into(),
+        ));
+    }
+    Ok((samples, texts))
+}
+
 /// The latest version of each sample and ledger a commit changed, written once at its end
-/// however many of its batches changed them.
+/// however many of its batches changed them, with the record chunks each sample gained.
 #[derive(Default)]
 struct Latest {
     samples: IndexMap<ImmutableString, Arc<Instance>>,
     ledgers: IndexMap<String, Arc<Ledger>>,
+    /// Per sample, the seqs of this commit's record chunks that concern it (`chunks`' form).
+    links: IndexMap<String, String>,
 }
 
 impl Latest {
@@ -392,11 +505,21 @@ impl Latest {
         self.ledgers.extend(changes.ledgers);
     }
 
-    fn write(&self, tx: &Transaction<'_>, packer: &mut Packer) -> Result<(), StoreError> {
+    /// Notes that the record chunk `seq` concerns `sample`.
+    fn link(&mut self, sample: &str, seq: i64) {
+        let entry = self.links.entry(sample.to_string()).or_default();
+        let seq = format!("{seq} ");
+        // Once per chunk: a chunk's records of one sample come together.
+        if !(*entry == seq || entry.ends_with(&format!(" {seq}"))) {
+            entry.push_str(&seq);
+        }
+    }
+
+    fn write(&mut self, tx: &Transaction<'_>, packer: &mut Packer) -> Result<(), StoreError> {
         let mut sample = tx.prepare_cached(
-            "INSERT INTO samples (id, workflow, state, creator, product, category, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (id) DO UPDATE SET workflow = ?2, state = ?3, data = ?7",
+            "INSERT INTO samples (id, workflow, state, creator, product, category, data, chunks)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET workflow = ?2, state = ?3, data = ?7, chunks = chunks || ?8",
         )?;
         let mut clear = tx.prepare_cached("DELETE FROM deadlines WHERE sample = ?1")?;
         let mut deadline = tx.prepare_cached(
@@ -404,6 +527,7 @@ impl Latest {
         )?;
         for inst in self.samples.values() {
             let s = &inst.sample;
+            let links = self.links.swap_remove(s.id.as_str()).unwrap_or_default();
             sample.execute(params![
                 s.id.as_str(),
                 inst.workflow,
@@ -412,6 +536,7 @@ impl Latest {
                 s.product.as_str(),
                 s.category.as_str(),
                 packer.pack(&serde_json::to_string(inst)?)?,
+                links,
             ])?;
             clear.execute([s.id.as_str()])?;
             for d in &inst.deadlines {
@@ -424,6 +549,13 @@ impl Latest {
                 ])?;
             }
         }
+        // A record is made by a change of its sample, so a sample left here is unusual; it
+        // is linked all the same where it is stored.
+        let mut link =
+            tx.prepare_cached("UPDATE samples SET chunks = chunks || ?2 WHERE id = ?1")?;
+        for (id, links) in &self.links {
+            link.execute(params![id, links])?;
+        }
         let mut ledger =
             tx.prepare_cached("INSERT INTO ledgers (creator, data) VALUES (?1, ?2) ON CONFLICT (creator) DO UPDATE SET data = ?2")?;
         for (id, l) in &self.ledgers {
@@ -433,53 +565,66 @@ impl Latest {
     }
 }
 
-/// Writes what a batch adds (its events, its records, the outbox calls they make) into an open
-/// transaction, and the batch's position in its run and the runner's counters.
+/// Writes what a batch adds (its events and its records, each as one chunk; the outbox calls
+/// they make) into an open transaction, and the batch's position in its run and the runner's
+/// counters.
 fn append(
     tx: &Transaction<'_>,
     packer: &mut Packer,
     connected: &mut bool,
+    latest: &mut Latest,
     batch: &Batch,
 ) -> Result<(), StoreError> {
-    let mut event =
-        tx.prepare_cached("INSERT INTO events (id, run, line, raw) VALUES (?1, ?2, ?3, ?4)")?;
-    let mut platform =
-        tx.prepare_cached("INSERT OR IGNORE INTO platform (application) VALUES (?1)")?;
-    for e in &batch.events {
-        event.execute(params![
-            e.id,
+    if !batch.events.is_empty() {
+        let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
+        let (lens, raw) = packer.pack_many(batch.events.iter().map(|e| e.raw.as_str()))?;
+        tx.prepare_cached(
+            "INSERT INTO event_chunks (run, ids, lens, raw) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
             batch.run.id,
-            e.line as i64,
-            packer.pack(&e.raw)?
+            serde_json::to_string(&ids)?,
+            lens,
+            raw
         ])?;
-        if let Some(app) = platform_application(&e.id) {
+        let mut platform =
+            tx.prepare_cached("INSERT OR IGNORE INTO platform (application) VALUES (?1)")?;
+        for app in ids.iter().filter_map(|id| platform_application(id)) {
             platform.execute([app])?;
             *connected = true;
         }
     }
-    let mut log =
-        tx.prepare_cached("INSERT INTO log (run, line, sample, text) VALUES (?1, ?2, ?3, ?4)")?;
+    if !batch.log.is_empty() {
+        let samples: Vec<Option<&str>> = batch.log.iter().map(|l| l.sample.as_deref()).collect();
+        let (lens, text) = packer.pack_many(batch.log.iter().map(|l| l.text.as_str()))?;
+        tx.prepare_cached(
+            "INSERT INTO log_chunks (run, samples, lens, text) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            batch.run.id,
+            serde_json::to_string(&samples)?,
+            lens,
+            text
+        ])?;
+        let seq = tx.last_insert_rowid();
+        for sample in samples.iter().flatten() {
+            latest.link(sample, seq);
+        }
+    }
     // A decision on a platform sample is queued for the platform in this same transaction:
     // committed together, or neither.
-    let mut outbox = tx.prepare_cached(
-        "INSERT OR IGNORE INTO outbox (sample, event, decision, reason, state, queued_at, updated_at)
-         SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?5
-         WHERE EXISTS (SELECT 1 FROM platform WHERE application = ?1)",
-    )?;
-    for l in &batch.log {
-        log.execute(params![
-            batch.run.id,
-            l.line as i64,
-            l.sample,
-            packer.pack(&l.text)?
-        ])?;
-        if !*connected {
-            continue;
-        }
-        if let (Some(sample), Some((event, decision, reason, at))) =
-            (&l.sample, decision_of(&l.text))
-        {
-            outbox.execute(params![sample, event, decision, reason, at])?;
+    if *connected {
+        let mut outbox = tx.prepare_cached(
+            "INSERT OR IGNORE INTO outbox (sample, event, decision, reason, state, queued_at, updated_at)
+             SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?5
+             WHERE EXISTS (SELECT 1 FROM platform WHERE application = ?1)",
+        )?;
+        for l in &batch.log {
+            if let (Some(sample), Some((event, decision, reason, at))) =
+                (&l.sample, decision_of(&l.text))
+            {
+                outbox.execute(params![sample, event, decision, reason, at])?;
+            }
         }
     }
     tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?1)")?
@@ -524,7 +669,7 @@ impl Store for SqliteStore {
             samples,
             ledgers,
             meta: self.runner_meta()?,
-            applied: self.strings("SELECT id FROM events", None)?,
+            applied: self.event_ids(None)?,
         })
     }
 
@@ -592,7 +737,7 @@ impl Store for SqliteStore {
         let mut crash = false;
         let mut next = Some(first);
         while let Some(batch) = next {
-            append(&tx, packer, &mut self.platform, &batch)?;
+            append(&tx, packer, &mut self.platform, &mut latest, &batch)?;
             latest.keep(batch.changes);
             self.commits += 1;
             crash |= self.crash_at == Some(self.commits);
@@ -614,17 +759,49 @@ impl Store for SqliteStore {
     }
 
     fn run_log(&mut self, run: i64) -> Result<Vec<String>, StoreError> {
-        self.strings(
-            "SELECT text FROM log WHERE run = ?1 ORDER BY seq",
-            Some(&run),
-        )
+        let mut out = Vec::new();
+        self.each_log(Some(run), &mut |_, text| {
+            out.push(text);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn sample_log(&mut self, sample: &str) -> Result<Vec<String>, StoreError> {
-        self.strings(
-            "SELECT text FROM log WHERE sample = ?1 ORDER BY seq",
-            Some(&sample),
-        )
+        let Some(chunks) = self
+            .conn
+            .query_row("SELECT chunks FROM samples WHERE id = ?1", [sample], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT samples, lens, text FROM log_chunks WHERE seq = ?1")?;
+        let mut packer = self.packer.borrow_mut();
+        let mut out = Vec::new();
+        for seq in chunks.split_whitespace() {
+            let seq: i64 = seq.parse().map_err(|_| {
+                StoreError::Damaged(format!("sample `{sample}` lists record chunk `{seq}`"))
+            })?;
+            let mut rows = stmt.query([seq])?;
+            let Some(row) = rows.next()? else {
+                return Err(StoreError::Damaged(format!(
+                    "sample `{sample}` lists record chunk {seq}, which is missing"
+                )));
+            };
+            let (samples, texts) = log_chunk(&mut packer, row)?;
+            out.extend(
+                samples
+                    .into_iter()
+                    .zip(texts)
+                    .filter(|(s, _)| s.as_deref() == Some(sample))
+                    .map(|(_, text)| text),
+            );
+        }
+        Ok(out)
     }
 
     fn samples(&mut self) -> Result<Vec<Instance>, StoreError> {
@@ -645,22 +822,27 @@ impl Store for SqliteStore {
     }
 
     fn events(&mut self) -> Result<Vec<String>, StoreError> {
-        self.strings("SELECT raw FROM events ORDER BY rowid", None)
+        let mut stmt = self
+            .conn
+            .prepare("SELECT lens, raw FROM event_chunks ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        let mut packer = self.packer.borrow_mut();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let lens: Option<String> = row.get(0)?;
+            out.extend(packer.unpack_many(lens.as_deref(), row.get_ref(1)?)?);
+        }
+        Ok(out)
     }
 
     fn each_record(
         &mut self,
         f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT text FROM log WHERE sample IS NOT NULL ORDER BY seq")?;
-        let mut rows = stmt.query([])?;
-        let mut packer = self.packer.borrow_mut();
-        while let Some(row) = rows.next()? {
-            f(&packer.unpack(row.get_ref(0)?)?)?;
-        }
-        Ok(())
+        self.each_log(None, &mut |sample, text| match sample {
+            Some(_) => f(&text),
+            None => Ok(()),
+        })
     }
 
     fn save_versions(&mut self, versions: &[Version]) -> Result<(), StoreError> {
@@ -888,5 +1070,258 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+    use crate::store::{EventRow, LogRow};
+
+    fn instance(id: &str, records: u32) -> Arc<Instance> {
+        let text = format!(
+            r#"{{"sample":{{"id":"{id}","state":"shipped","creator":"c1","product":"p1","category":"beauty","quantity":1,"cost":6.0,"gmv":0.0,"deposit":null,"keep_up_content":null}},"workflow":"sample","creator":{{"id":"c1","followers":10000,"engagement_rate":0.05,"posts_30d":10,"gmv_30d":1000.0,"avg_video_views":5000.0,"fulfillment_rate_90d":0.9,"top_categories":["beauty"]}},"product":{{"id":"p1","category":"beauty","price":19.99,"unit_cost":6.0,"flags":[]}},"requested_at":"2026-01-01T00:00:00Z","last_at":"2026-01-01T00:00:00Z","decision":"approve","reason":"auto_approved","tier":"new","rules":"","opened":true,"shipping_cost":0.0,"tracking_number":null,"carrier":null,"review":null,"review_reason":null,"reviewed_by":null,"contents":{{}},"extensions":{{}},"deadlines":[],"records":{records}}}"#
+        );
+        Arc::new(serde_json::from_str(&text).expect("an instance"))
+    }
+
+    fn record(sample: &str, n: u32) -> LogRow {
+        LogRow {
+            line: 0,
+            sample: Some(sample.to_string()),
+            text: format!(r#"{{"sample":"{sample}","n":{n}}}"#),
+        }
+    }
+
+    fn refusal(line: u64) -> LogRow {
+        LogRow {
+            line,
+            sample: None,
+            text: format!(r#"{{"line":{line},"error":"duplicate_event"}}"#),
+        }
+    }
+
+    fn event(id: &str) -> EventRow {
+        EventRow {
+            id: id.to_string(),
+            line: 0,
+            raw: format!(r#"{{"id":"{id}","type":"tick"}}"#),
+        }
+    }
+
+    fn count(store: &SqliteStore, table: &str) -> i64 {
+        store
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .expect("count")
+    }
+
+    fn texts(rows: &[LogRow]) -> Vec<String> {
+        rows.iter().map(|l| l.text.clone()).collect()
+    }
+
+    #[test]
+    fn a_batch_keeps_its_events_and_records_as_one_chunk_each_and_reads_them_back() {
+        let mut store = SqliteStore::open_in_memory().expect("store");
+        let log = vec![
+            record("s1", 1),
+            refusal(2),
+            record("s2", 1),
+            record("s1", 2),
+        ];
+        let first = Batch {
+            changes: Changes {
+                samples: vec![instance("s1", 2), instance("s2", 1)],
+                ..Default::default()
+            },
+            events: vec![event("e1"), event("e2"), event("tts-a1-requested")],
+            log: log.clone(),
+            run: RunState {
+                id: 1,
+                ..RunState::default()
+            },
+        };
+        store.commit(&first).expect("commits");
+        assert_eq!(count(&store, "event_chunks"), 1);
+        assert_eq!(count(&store, "log_chunks"), 1);
+        // A second batch, of another run: a record of s1 whose sample did not change (it is
+        // linked all the same), and one of a sample that is not stored (nothing to link).
+        let second = Batch {
+            events: vec![event("e3")],
+            log: vec![record("s1", 3), record("s9", 1)],
+            run: RunState {
+                id: 2,
+                ..RunState::default()
+            },
+            ..Batch::default()
+        };
+        store.commit(&second).expect("commits");
+
+        let all: Vec<String> = first
+            .events
+            .iter()
+            .chain(&second.events)
+            .map(|e| e.raw.clone())
+            .collect();
+        assert_eq!(store.events().expect("events"), all);
+        let ids = store.load().expect("load").applied;
+        assert_eq!(ids, ["e1", "e2", "tts-a1-requested", "e3"]);
+        assert_eq!(
+            store.platform_events().expect("platform"),
+            ["tts-a1-requested".to_string()].into_iter().collect()
+        );
+        assert_eq!(store.run_log(1).expect("run 1"), texts(&log));
+        assert_eq!(store.run_log(2).expect("run 2"), texts(&second.log));
+        assert_eq!(
+            store.sample_log("s1").expect("s1"),
+            [
+                log[0].text.clone(),
+                log[3].text.clone(),
+                second.log[0].text.clone()
+            ]
+        );
+        assert_eq!(store.sample_log("s2").expect("s2"), [log[2].text.clone()]);
+        assert!(store.sample_log("s3").expect("s3").is_empty());
+        let mut records = Vec::new();
+        store
+            .each_record(&mut |r| {
+                records.push(r.to_string());
+                Ok(())
+            })
+            .expect("records");
+        assert_eq!(records.len(), 5, "every record, no refusal: {records:?}");
+        let chunks: String = store
+            .conn
+            .query_row("SELECT chunks FROM samples WHERE id = 's1'", [], |r| {
+                r.get(0)
+            })
+            .expect("chunks");
+        assert_eq!(chunks, "1 2 ", "each chunk once");
+    }
+
+    /// The tables of a schema 4 store that schema 5 keeps otherwise.
+    const SCHEMA_4: &str = "
+        CREATE TABLE samples (id TEXT PRIMARY KEY, workflow TEXT NOT NULL, state TEXT NOT NULL,
+            creator TEXT NOT NULL, product TEXT NOT NULL, category TEXT NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE events (id TEXT NOT NULL, run INTEGER NOT NULL, line INTEGER NOT NULL, raw TEXT NOT NULL);
+        CREATE TABLE log (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, line INTEGER NOT NULL,
+            sample TEXT, text TEXT NOT NULL);
+        CREATE INDEX log_sample ON log(sample) WHERE sample IS NOT NULL;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        PRAGMA user_version = 4;";
+
+    #[test]
+    fn a_schema_4_store_is_upgraded_to_chunks_and_reads_as_it_did() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v4.db");
+        let log = [
+            record("s1", 1),
+            refusal(2),
+            record("s2", 1),
+            record("s1", 2),
+        ];
+        let events = [event("e1"), event("e2")];
+        {
+            let conn = Connection::open(&path).expect("opens");
+            conn.execute_batch(SCHEMA_4).expect("a schema 4 store");
+            let mut packer = Packer::default();
+            for id in ["s1", "s2"] {
+                let data = serde_json::to_string(&instance(id, 1)).expect("json");
+                conn.execute(
+                    "INSERT INTO samples VALUES (?1, 'sample', 'shipped', 'c1', 'p1', 'beauty', ?2)",
+                    params![id, packer.pack(&data).expect("packs")],
+                )
+                .expect("a sample");
+            }
+            for e in &events {
+                conn.execute(
+                    "INSERT INTO events VALUES (?1, 1, 1, ?2)",
+                    params![e.id, packer.pack(&e.raw).expect("packs")],
+                )
+                .expect("an event");
+            }
+            // A schema 3 row (text) beside packed ones.
+            conn.execute(
+                "INSERT INTO events VALUES ('e0', 1, 1, '{\"id\":\"e0\"}')",
+                [],
+            )
+            .expect("a text event");
+            for l in &log {
+                conn.execute(
+                    "INSERT INTO log (run, line, sample, text) VALUES (1, 0, ?1, ?2)",
+                    params![l.sample, packer.pack(&l.text).expect("packs")],
+                )
+                .expect("a record");
+            }
+        }
+        let mut store = SqliteStore::open(&path).expect("upgrades");
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        assert!(!has_table(&store.conn, "events").expect("tables"));
+        assert!(!has_table(&store.conn, "log").expect("tables"));
+        assert_eq!(
+            store.events().expect("events"),
+            [
+                events[0].raw.clone(),
+                events[1].raw.clone(),
+                "{\"id\":\"e0\"}".to_string()
+            ]
+        );
+        assert_eq!(store.load().expect("load").applied, ["e1", "e2", "e0"]);
+        assert_eq!(store.run_log(1).expect("log"), texts(&log));
+        assert_eq!(
+            store.sample_log("s1").expect("s1"),
+            [log[0].text.clone(), log[3].text.clone()]
+        );
+        // New records go on after the old ones, in chunks.
+        let batch = Batch {
+            changes: Changes {
+                samples: vec![instance("s1", 3)],
+                ..Default::default()
+            },
+            events: vec![event("e3")],
+            log: vec![record("s1", 3)],
+            run: RunState {
+                id: 2,
+                ..RunState::default()
+            },
+        };
+        store.commit(&batch).expect("commits");
+        assert_eq!(
+            store.sample_log("s1").expect("s1"),
+            [
+                log[0].text.clone(),
+                log[3].text.clone(),
+                batch.log[0].text.clone()
+            ]
+        );
+        assert_eq!(store.sample_log("s2").expect("s2"), [log[2].text.clone()]);
+        assert_eq!(store.events().expect("events").len(), 4);
+    }
+
+    #[test]
+    fn a_damaged_chunk_list_is_an_error() {
+        let mut store = SqliteStore::open_in_memory().expect("store");
+        store
+            .commit(&Batch {
+                changes: Changes {
+                    samples: vec![instance("s1", 1)],
+                    ..Default::default()
+                },
+                log: vec![record("s1", 1)],
+                ..Batch::default()
+            })
+            .expect("commits");
+        store
+            .conn
+            .execute("UPDATE samples SET chunks = chunks || '7 '", [])
+            .expect("damages");
+        assert!(matches!(
+            store.sample_log("s1"),
+            Err(StoreError::Damaged(ref why)) if why.contains("chunk 7")
+        ));
     }
 }
