@@ -565,7 +565,30 @@ impl Latest {
     }
 }
 
-/// Writes what a batch adds (its events and its records, each as one chunk; the outbox calls
+/// The most text a chunk holds (more makes another): a batch of long lines stays in frames a
+/// reader may unpack (see `MAX_ROW` in `pack.rs`).
+const CHUNK_BYTES: usize = 8 << 20;
+
+/// `items` cut into runs of at most [`CHUNK_BYTES`] of text (an item longer than that alone),
+/// in order; none for no items.
+fn chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let n = size(item);
+        if i > start && bytes + n > CHUNK_BYTES {
+            out.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += n;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
+/// Writes what a batch adds (its events and its records, each as one chunk or a few; the outbox calls
 /// they make) into an open transaction, and the batch's position in its run and the runner's
 /// counters.
 fn append(
@@ -575,9 +598,9 @@ fn append(
     latest: &mut Latest,
     batch: &Batch,
 ) -> Result<(), StoreError> {
-    if !batch.events.is_empty() {
-        let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
-        let (lens, raw) = packer.pack_many(batch.events.iter().map(|e| e.raw.as_str()))?;
+    for events in chunks(&batch.events, |e| e.raw.len()) {
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        let (lens, raw) = packer.pack_many(events.iter().map(|e| e.raw.as_str()))?;
         tx.prepare_cached(
             "INSERT INTO event_chunks (run, ids, lens, raw) VALUES (?1, ?2, ?3, ?4)",
         )?
@@ -594,9 +617,9 @@ fn append(
             *connected = true;
         }
     }
-    if !batch.log.is_empty() {
-        let samples: Vec<Option<&str>> = batch.log.iter().map(|l| l.sample.as_deref()).collect();
-        let (lens, text) = packer.pack_many(batch.log.iter().map(|l| l.text.as_str()))?;
+    for log in chunks(&batch.log, |l| l.text.len()) {
+        let samples: Vec<Option<&str>> = log.iter().map(|l| l.sample.as_deref()).collect();
+        let (lens, text) = packer.pack_many(log.iter().map(|l| l.text.as_str()))?;
         tx.prepare_cached(
             "INSERT INTO log_chunks (run, samples, lens, text) VALUES (?1, ?2, ?3, ?4)",
         )?
@@ -1300,6 +1323,40 @@ mod chunk_tests {
         );
         assert_eq!(store.sample_log("s2").expect("s2"), [log[2].text.clone()]);
         assert_eq!(store.events().expect("events").len(), 4);
+    }
+
+    #[test]
+    fn a_batch_of_long_lines_is_cut_into_chunks_a_reader_can_unpack() {
+        let sizes = [3, CHUNK_BYTES - 3, 1, CHUNK_BYTES + 5, 2, 2];
+        let cut: Vec<Vec<usize>> = chunks(&sizes, |n| *n).iter().map(|c| c.to_vec()).collect();
+        assert_eq!(
+            cut,
+            [
+                vec![3, CHUNK_BYTES - 3],
+                vec![1],
+                vec![CHUNK_BYTES + 5],
+                vec![2, 2]
+            ]
+        );
+        assert!(chunks(&[] as &[usize], |n| *n).is_empty());
+        // Through the store: 12 lines of 1 MiB are two chunks, read back whole.
+        let mut store = SqliteStore::open_in_memory().expect("store");
+        let events: Vec<EventRow> = (0..12)
+            .map(|i| EventRow {
+                id: format!("e{i}"),
+                line: i,
+                raw: format!("{{\"id\":\"e{i}\",\"pad\":\"{}\"}}", "x".repeat(1 << 20)),
+            })
+            .collect();
+        store
+            .commit(&Batch {
+                events: events.clone(),
+                ..Batch::default()
+            })
+            .expect("commits");
+        assert_eq!(count(&store, "event_chunks"), 2);
+        let raw: Vec<String> = events.into_iter().map(|e| e.raw).collect();
+        assert_eq!(store.events().expect("events"), raw);
     }
 
     #[test]
