@@ -560,14 +560,20 @@ impl<'a> Fields<'a> {
             }
         }
         let kept = kept.into_iter().filter_map(|(k, v)| Some((k, v?)));
-        let map = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(kept);
-        serde_path_to_error::deserialize(map).map_err(|e| field_error(prefix, &e))
+        let map = |fields| serde::de::value::MapDeserializer::<_, serde_json::Error>::new(fields);
+        // Tracking the path costs on every field, and only a failure needs it: a failure is
+        // deserialized again, tracked, for the message.
+        T::deserialize(map(kept.clone())).or_else(|_| {
+            serde_path_to_error::deserialize(map(kept)).map_err(|e| field_error(prefix, &e))
+        })
     }
 }
 
 fn typed<T: DeserializeOwned>(name: &str, raw: &RawValue) -> Result<T, String> {
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    serde_path_to_error::deserialize(&mut de).map_err(|e| field_error(Some(name), &e))
+    serde_json::from_str(raw.get()).or_else(|_| {
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        serde_path_to_error::deserialize(&mut de).map_err(|e| field_error(Some(name), &e))
+    })
 }
 
 fn field_error(prefix: Option<&str>, e: &serde_path_to_error::Error<serde_json::Error>) -> String {

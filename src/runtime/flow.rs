@@ -2,7 +2,7 @@
 //! category, hooks and actions as enums, each state's role. The runner reads this and never the
 //! YAML model: a name is looked up once, when the sample's current state is found.
 
-use std::collections::HashMap;
+use super::HashMap;
 use std::sync::Arc;
 
 use rhai::ImmutableString;
@@ -121,7 +121,7 @@ impl Seconds {
         match Duration::parse(text).ok()? {
             Duration::Seconds(default) => Some(Seconds {
                 default,
-                by_category: HashMap::new(),
+                by_category: HashMap::default(),
             }),
             Duration::Policy(name) => {
                 let default = policy.duration("default", &name)?;
@@ -176,7 +176,7 @@ impl Flow {
             policy,
             unresolved,
             states: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
         };
         // A state named twice: the first is the one the graph keeps.
         let mut first = Vec::new();

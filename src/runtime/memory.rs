@@ -1,7 +1,7 @@
 //! Memory stays bounded: ended samples leave once committed, and are read back from the
 //! store (the [`Fallback`]) when an event names them again.
 
-use std::collections::HashSet;
+use super::HashSet;
 use std::sync::Arc;
 
 use rhai::ImmutableString;

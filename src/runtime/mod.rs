@@ -32,7 +32,12 @@ pub use session::{run_file, run_stream, Observer, Quiet, RunError, Summary};
 pub use swap::Swap;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+/// The runner's maps and sets, hashed with aHash (keyed per process): std's SipHash was a
+/// measurable share of the runner, hashing ids on every event.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+pub(crate) type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -181,7 +186,7 @@ impl Runner {
     pub fn new(program: Program, snapshot: Snapshot) -> Self {
         let mut runner = Runner {
             program,
-            samples: HashMap::with_capacity(snapshot.samples.len()),
+            samples: HashMap::with_capacity_and_hasher(snapshot.samples.len(), Default::default()),
             ledgers: snapshot
                 .ledgers
                 .into_iter()
@@ -190,15 +195,15 @@ impl Runner {
             meta: snapshot.meta,
             applied: snapshot.applied.iter().map(|id| fingerprint(id)).collect(),
             heap: BinaryHeap::new(),
-            by_product: HashMap::new(),
-            dirty_samples: HashSet::new(),
-            dirty_ledgers: HashSet::new(),
+            by_product: HashMap::default(),
+            dirty_samples: HashSet::default(),
+            dirty_ledgers: HashSet::default(),
             out: Vec::new(),
             faults: Vec::new(),
             horizon: None,
             fallback: None,
-            evicted_samples: HashSet::new(),
-            evicted_ledgers: HashSet::new(),
+            evicted_samples: HashSet::default(),
+            evicted_ledgers: HashSet::default(),
             ended_since: 0,
             touched: None,
             evict_after: evict_after(),
