@@ -75,22 +75,31 @@ fn main() {
     let rss_before = peak_rss_mib();
 
     // The real run: shipped workflows and rules from disk, the SQLite store, records to a file.
-    let (graphs, report) = sampleflow::validate_dir(&root.join("workflows")).expect("workflows");
-    assert!(!report.has_errors());
-    let rules = sampleflow::RuleSet::load(&root.join("rules")).expect("rules");
-    let program = Program::new(graphs, rules);
+    // Twice, each into a fresh store, the faster kept: the floor is the fastest of three passes,
+    // and the machine's speed moves between runs as much for one as for the other.
     let db: PathBuf = data.join("bench.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    let mut runs = Vec::new();
+    let mut summary = None;
+    for _ in 0..2 {
+        let (graphs, report) =
+            sampleflow::validate_dir(&root.join("workflows")).expect("workflows");
+        assert!(!report.has_errors());
+        let rules = sampleflow::RuleSet::load(&root.join("rules")).expect("rules");
+        let program = Program::new(graphs, rules);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let store = Box::new(SqliteStore::open(&db).expect("store"));
+        let mut out = BufWriter::with_capacity(
+            1 << 16,
+            File::create(data.join("records.jsonl")).expect("out"),
+        );
+        let start = Instant::now();
+        summary = Some(run_file(program, store, &events, &mut out, &mut Quiet).expect("run"));
+        runs.push(start.elapsed().as_secs_f64());
     }
-    let store = Box::new(SqliteStore::open(&db).expect("store"));
-    let mut out = BufWriter::with_capacity(
-        1 << 16,
-        File::create(data.join("records.jsonl")).expect("out"),
-    );
-    let start = Instant::now();
-    let summary = run_file(program, store, &events, &mut out, &mut Quiet).expect("run");
-    let run = start.elapsed().as_secs_f64();
+    let summary = summary.expect("a run");
+    let run = runs.iter().copied().fold(f64::MAX, f64::min);
     let rss = peak_rss_mib();
     let store_bytes: u64 = ["", "-wal"]
         .iter()
@@ -143,7 +152,11 @@ fn main() {
         lines as f64 / parse
     );
     println!(
-        "run (SQLite, WAL, NORMAL): {:.2}s, {:.0} events/s",
+        "run (SQLite, WAL, NORMAL; fastest of {}): {:.2}s, {:.0} events/s",
+        runs.iter()
+            .map(|t| format!("{t:.2}s"))
+            .collect::<Vec<_>>()
+            .join(", "),
         run,
         lines as f64 / run
     );

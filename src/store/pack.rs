@@ -140,7 +140,7 @@ impl Packer {
         texts: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<(String, Vec<u8>), StoreError> {
         let mut lens = String::new();
-        let mut all = String::new();
+        let mut all = String::with_capacity(texts.clone().map(str::len).sum());
         for t in texts {
             if !lens.is_empty() {
                 lens.push(' ');
