@@ -93,11 +93,10 @@ impl Output {
             Output::Record(r) => serde_json::to_writer(&mut buf, r),
             Output::Error(e) => serde_json::to_writer(&mut buf, e),
         };
-        match written.map(|()| String::from_utf8(buf)) {
-            Ok(Ok(text)) => text,
-            Ok(Err(e)) => format!("{{\"error\":\"cannot write record: {e}\"}}"),
-            Err(e) => format!("{{\"error\":\"cannot write record: {e}\"}}"),
-        }
+        written
+            .map_err(|e| e.to_string())
+            .and_then(|()| String::from_utf8(buf).map_err(|e| e.to_string()))
+            .unwrap_or_else(|e| format!("{{\"error\":\"cannot write record: {e}\"}}"))
     }
 }
 

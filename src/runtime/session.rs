@@ -326,10 +326,7 @@ fn run_input(
         }
         if session.pending >= batch_size {
             observer.progress(session.run.offset);
-            if let Some(hash) = last_hash.take() {
-                session.run.last_digest = hex(hash);
-            }
-            writer.send(session.seal())?;
+            writer.send(seal(&mut session, &mut last_hash))?;
             // What leaves memory must be in the store the fallback reads: an eviction is marked
             // at a batch and done once the writer committed it, while the runner goes on.
             if session.runner.eviction_marked() {
@@ -349,10 +346,7 @@ fn run_input(
         failure = ended.err();
     }
     session.run.finished = failure.is_none();
-    if let Some(hash) = last_hash.take() {
-        session.run.last_digest = hex(hash);
-    }
-    writer.send(session.seal())?;
+    writer.send(seal(&mut session, &mut last_hash))?;
     let mut store = writer.finish()?;
     if let Some(failure) = failure {
         return Err(failure);
@@ -390,6 +384,14 @@ fn drain(
         },
     );
     failed.map_or(Ok(()), |e| Err(RunError::Output(e)))
+}
+
+/// The session's batch, with the digest of the last line consumed since the last seal.
+fn seal(session: &mut Batcher, last_hash: &mut Option<u64>) -> Batch {
+    if let Some(hash) = last_hash.take() {
+        session.run.last_digest = hex(hash);
+    }
+    session.seal()
 }
 
 fn digest(bytes: &[u8]) -> String {

@@ -155,30 +155,36 @@ fn has_tables(conn: &Connection) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
-/// True when the file has a table of this name.
-fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+/// True when `sql` selects a row.
+fn any_row(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<bool, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [name],
-            |_| Ok(()),
-        )
+        .query_row(sql, params, |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+/// True when the file has a table of this name.
+fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    any_row(
+        conn,
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+    )
 }
 
 /// The script that brings a store of an older schema (or none) to this one, in one
 /// transaction: what is missing is created, and rows kept the old way are moved.
 fn upgrade(conn: &Connection) -> Result<String, StoreError> {
     let mut sql = String::from("BEGIN;");
-    let has_chunks = conn
-        .query_row(
-            "SELECT 1 FROM pragma_table_info('samples') WHERE name = 'chunks'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
+    let has_chunks = any_row(
+        conn,
+        "SELECT 1 FROM pragma_table_info('samples') WHERE name = 'chunks'",
+        [],
+    )?;
     if has_table(conn, "samples")? && !has_chunks {
         sql.push_str("ALTER TABLE samples ADD COLUMN chunks TEXT NOT NULL DEFAULT '';");
     }
@@ -194,10 +200,7 @@ fn upgrade(conn: &Connection) -> Result<String, StoreError> {
 }
 
 fn has_platform(conn: &Connection) -> Result<bool, StoreError> {
-    Ok(conn
-        .query_row("SELECT 1 FROM platform LIMIT 1", [], |_| Ok(()))
-        .optional()?
-        .is_some())
+    any_row(conn, "SELECT 1 FROM platform LIMIT 1", [])
 }
 
 /// One review call for the platform, as the outbox keeps it.
@@ -323,9 +326,11 @@ impl SqliteStore {
     /// The ids of the connector's events applied so far (`tts-...`).
     pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
         Ok(self
-            .event_ids(Some("tts-"))?
+            .strings(
+                "SELECT value FROM event_chunks, json_each(event_chunks.ids) WHERE value LIKE 'tts-%'",
+                None,
+            )?
             .into_iter()
-            .filter(|id| id.starts_with("tts-"))
             .collect())
     }
 
@@ -412,20 +417,6 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    /// The ids of the events applied, in order; with `hint`, at least those that contain it.
-    fn event_ids(&self, hint: Option<&str>) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT ids FROM event_chunks WHERE ?1 IS NULL OR instr(ids, ?1) > 0 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([hint])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let ids: Vec<String> = serde_json::from_str(&row.get::<_, String>(0)?)?;
-            out.extend(ids);
-        }
-        Ok(out)
-    }
-
     /// Each line of the record log, in order (of one run, or all), with its sample.
     fn each_log(
         &self,
@@ -497,8 +488,8 @@ fn log_chunk(
 struct Latest {
     samples: IndexMap<ImmutableString, Arc<Instance>>,
     ledgers: IndexMap<String, Arc<Ledger>>,
-    /// Per sample, the seqs of this commit's record chunks that concern it (`chunks`' form).
-    links: IndexMap<String, String>,
+    /// Per sample, the seqs of this commit's record chunks that concern it, in order.
+    links: IndexMap<String, Vec<i64>>,
 }
 
 impl Latest {
@@ -509,13 +500,15 @@ impl Latest {
         self.ledgers.extend(changes.ledgers);
     }
 
-    /// Notes that the record chunk `seq` concerns `sample`.
+    /// Notes that the record chunk `seq` concerns `sample`: once per chunk, since chunks are
+    /// written in order.
     fn link(&mut self, sample: &str, seq: i64) {
-        let entry = self.links.entry(sample.to_string()).or_default();
-        let seq = format!("{seq} ");
-        // Once per chunk: a chunk's records of one sample come together.
-        if !(*entry == seq || entry.ends_with(&format!(" {seq}"))) {
-            entry.push_str(&seq);
+        match self.links.get_mut(sample) {
+            Some(seqs) if seqs.last() == Some(&seq) => {}
+            Some(seqs) => seqs.push(seq),
+            None => {
+                self.links.insert(sample.to_string(), vec![seq]);
+            }
         }
     }
 
@@ -531,7 +524,7 @@ impl Latest {
         )?;
         for inst in self.samples.values() {
             let s = &inst.sample;
-            let links = self.links.swap_remove(s.id.as_str()).unwrap_or_default();
+            let links = chunk_list(&self.links.swap_remove(s.id.as_str()).unwrap_or_default());
             sample.execute(params![
                 s.id.as_str(),
                 inst.workflow,
@@ -557,8 +550,8 @@ impl Latest {
         // is linked all the same where it is stored.
         let mut link =
             tx.prepare_cached("UPDATE samples SET chunks = chunks || ?2 WHERE id = ?1")?;
-        for (id, links) in &self.links {
-            link.execute(params![id, links])?;
+        for (id, seqs) in &self.links {
+            link.execute(params![id, chunk_list(seqs)])?;
         }
         let mut ledger =
             tx.prepare_cached("INSERT INTO ledgers (creator, data) VALUES (?1, ?2) ON CONFLICT (creator) DO UPDATE SET data = ?2")?;
@@ -567,6 +560,11 @@ impl Latest {
         }
         Ok(())
     }
+}
+
+/// Seqs as `samples.chunks` lists them: each followed by a space, so lists append.
+fn chunk_list(seqs: &[i64]) -> String {
+    seqs.iter().map(|seq| format!("{seq} ")).collect()
 }
 
 /// The most text a chunk holds (more makes another): a batch of long lines stays in frames a
@@ -696,7 +694,11 @@ impl Store for SqliteStore {
             samples,
             ledgers,
             meta: self.runner_meta()?,
-            applied: self.event_ids(None)?,
+            applied: self.strings(
+                "SELECT value FROM event_chunks, json_each(event_chunks.ids)
+                 ORDER BY event_chunks.seq, json_each.key",
+                None,
+            )?,
         })
     }
 
@@ -1161,7 +1163,7 @@ mod chunk_tests {
                 samples: vec![instance("s1", 2), instance("s2", 1)],
                 ..Default::default()
             },
-            events: vec![event("e1"), event("e2"), event("tts-a1-requested")],
+            events: vec![event("e1"), event("x-tts-2"), event("tts-a1-requested")],
             log: log.clone(),
             run: RunState {
                 id: 1,
@@ -1192,7 +1194,7 @@ mod chunk_tests {
             .collect();
         assert_eq!(store.events().expect("events"), all);
         let ids = store.load().expect("load").applied;
-        assert_eq!(ids, ["e1", "e2", "tts-a1-requested", "e3"]);
+        assert_eq!(ids, ["e1", "x-tts-2", "tts-a1-requested", "e3"]);
         assert_eq!(
             store.platform_events().expect("platform"),
             ["tts-a1-requested".to_string()].into_iter().collect()
