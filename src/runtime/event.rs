@@ -176,25 +176,35 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
         Err(e) => return Err(malformed(None, format!("not JSON: {e}"))),
     };
     let id = match fields.raw("id").map(text) {
-        Some(Text::Str(id)) if !id.is_empty() => id.into_owned(),
+        Some(Text::Str(id)) if !id.is_empty() => id,
         Some(Text::Str(_)) => return Err(malformed(None, "`id` is empty".into())),
         Some(_) => return Err(malformed(None, "`id` is not a string".into())),
         None => return Err(malformed(None, "no `id`".into())),
     };
     let kind = match fields.raw("type").map(text) {
         Some(Text::Str(kind)) => kind,
-        Some(_) => return Err(malformed(Some(id), "`type` is not a string".into())),
-        None => return Err(malformed(Some(id), "no `type`".into())),
+        Some(_) => {
+            return Err(malformed(
+                Some(id.into_owned()),
+                "`type` is not a string".into(),
+            ))
+        }
+        None => return Err(malformed(Some(id.into_owned()), "no `type`".into())),
     };
     let at = match fields.raw("at").map(text) {
         Some(Text::Str(at)) => DateTime::parse_from_rfc3339(&at)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| malformed(Some(id.clone()), format!("bad time `{at}`: {e}")))?,
-        Some(_) => return Err(malformed(Some(id), "`at` is not a string".into())),
-        None => return Err(malformed(Some(id), "no `at`".into())),
+            .map_err(|e| malformed(Some(id.to_string()), format!("bad time `{at}`: {e}")))?,
+        Some(_) => {
+            return Err(malformed(
+                Some(id.into_owned()),
+                "`at` is not a string".into(),
+            ))
+        }
+        None => return Err(malformed(Some(id.into_owned()), "no `at`".into())),
     };
     let bad = |kind: ErrorKind, message: String| Bad {
-        id: Some(id.clone()),
+        id: Some(id.to_string()),
         refusal: Refusal::new(kind, message),
     };
     let Some(event_type) = vocab::event_type(&kind) else {
@@ -209,27 +219,27 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
     let sample = match event_type.scope {
         EventScope::Create | EventScope::Sample => Some(
             fields
-                .required::<String>("sample")
-                .and_then(|s| non_empty("sample", s))
-                .map_err(|m| bad(ErrorKind::InvalidField, m))?
-                .into(),
+                .required_string("sample")
+                .and_then(|s| filled("sample", &s).map(|()| s))
+                .map(|s| ImmutableString::from(s.as_ref()))
+                .map_err(|m| bad(ErrorKind::InvalidField, m))?,
         ),
         _ => None,
     };
     let body = body(event_type.kind, &fields).map_err(|m| bad(ErrorKind::InvalidField, m))?;
     let by = fields
-        .optional::<String>("by")
+        .string("by")
         .map_err(|m| bad(ErrorKind::InvalidField, m))?;
     let note = fields
-        .optional::<String>("note")
+        .string("note")
         .map_err(|m| bad(ErrorKind::InvalidField, m))?;
     Ok(Event {
-        id: id.into(),
+        id: id.as_ref().into(),
         kind: event_type.kind,
         at,
         sample,
-        by: by.map(Into::into),
-        note: note.map(Into::into),
+        by: by.map(|s| s.as_ref().into()),
+        note: note.map(|s| s.as_ref().into()),
         body,
     })
 }
@@ -240,8 +250,8 @@ fn body(kind: EventKind, f: &Fields) -> Result<Body, String> {
             let creator: Creator = f.object("creator", CREATOR_FIELDS)?;
             check_creator(&creator)?;
             let product: Product = f.object("product", PRODUCT_FIELDS)?;
-            non_empty("product.id", product.id.to_string())?;
-            non_empty("product.category", product.category.to_string())?;
+            filled("product.id", &product.id)?;
+            filled("product.category", &product.category)?;
             money("product.price", product.price)?;
             money("product.unit_cost", product.unit_cost)?;
             let quantity = f.optional::<i64>("quantity")?.unwrap_or(1);
@@ -271,8 +281,8 @@ fn body(kind: EventKind, f: &Fields) -> Result<Body, String> {
             }
         }
         EventKind::TrackingUpdated => {
-            f.optional::<String>("status")?;
-            f.optional::<String>("location")?;
+            f.string("status")?;
+            f.string("location")?;
             Body::Plain
         }
         EventKind::DeliveryFailed => Body::DeliveryFailed {
@@ -283,12 +293,12 @@ fn body(kind: EventKind, f: &Fields) -> Result<Body, String> {
             )?,
         },
         EventKind::AppealFiled => {
-            f.optional::<String>("reason")?;
+            f.string("reason")?;
             Body::Plain
         }
         EventKind::ContentPosted => {
             let post: Post = f.whole(POST_FIELDS)?;
-            non_empty("content_id", post.content_id.to_string())?;
+            filled("content_id", &post.content_id)?;
             match post.format.as_str() {
                 "video" => {}
                 "live" => match post.live_minutes {
@@ -304,11 +314,15 @@ fn body(kind: EventKind, f: &Fields) -> Result<Body, String> {
             Body::Posted(Arc::new(post))
         }
         EventKind::ContentRemoved => Body::Removed {
-            content_id: non_empty("content_id", f.required::<String>("content_id")?)?.into(),
+            content_id: {
+                let id = f.required_string("content_id")?;
+                filled("content_id", &id)?;
+                id.as_ref().into()
+            },
         },
         EventKind::ContentMetrics => {
             let metrics: Metrics = f.whole(METRICS_FIELDS)?;
-            non_empty("content_id", metrics.content_id.to_string())?;
+            filled("content_id", &metrics.content_id)?;
             for (name, v) in [
                 ("views", metrics.views),
                 ("likes", metrics.likes),
@@ -381,7 +395,7 @@ const POST_FIELDS: &[&str] = &[
 const METRICS_FIELDS: &[&str] = &["content_id", "views", "likes", "comments", "orders", "gmv"];
 
 fn check_creator(c: &Creator) -> Result<(), String> {
-    non_empty("creator.id", c.id.to_string())?;
+    filled("creator.id", &c.id)?;
     count("creator.followers", c.followers)?;
     count("creator.posts_30d", c.posts_30d)?;
     rate("creator.engagement_rate", c.engagement_rate)?;
@@ -485,10 +499,23 @@ enum Text<'a> {
 }
 
 fn text(raw: &RawValue) -> Text<'_> {
+    if let Some(s) = plain(raw) {
+        return Text::Str(Cow::Borrowed(s));
+    }
     match serde_json::from_str::<Key>(raw.get()) {
         Ok(Key(s)) => Text::Str(s),
         Err(_) => Text::Other,
     }
+}
+
+/// A JSON string with no escapes, as the text between its quotes (what deserializing it would
+/// give, without a deserializer); `None` for anything else. A raw value is valid JSON, so a
+/// string in it holds no control characters.
+fn plain(raw: &RawValue) -> Option<&str> {
+    raw.get()
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .filter(|s| !s.contains('\\'))
 }
 
 fn is_null(raw: &RawValue) -> bool {
@@ -507,6 +534,22 @@ impl<'a> Fields<'a> {
     /// The field, absent when null.
     fn present(&self, name: &str) -> Option<&'a RawValue> {
         self.raw(name).filter(|v| !is_null(v))
+    }
+
+    /// A string field, borrowed from the line where it has no escapes.
+    fn string(&self, name: &str) -> Result<Option<Cow<'a, str>>, String> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(v) => match plain(v) {
+                Some(s) => Ok(Some(Cow::Borrowed(s))),
+                None => typed::<String>(name, v).map(|s| Some(Cow::Owned(s))),
+            },
+        }
+    }
+
+    fn required_string(&self, name: &str) -> Result<Cow<'a, str>, String> {
+        self.string(name)?
+            .ok_or_else(|| format!("`{name}` is required"))
     }
 
     fn required<T: DeserializeOwned>(&self, name: &str) -> Result<T, String> {
@@ -611,9 +654,9 @@ fn without_position(e: &serde_json::Error) -> String {
 }
 
 fn one_of(f: &Fields, name: &str, allowed: &[&str]) -> Result<ImmutableString, String> {
-    let value: String = f.required(name)?;
-    if allowed.contains(&value.as_str()) {
-        return Ok(value.into());
+    let value = f.required_string(name)?;
+    if allowed.contains(&value.as_ref()) {
+        return Ok(value.as_ref().into());
     }
     let list = allowed
         .iter()
@@ -624,10 +667,16 @@ fn one_of(f: &Fields, name: &str, allowed: &[&str]) -> Result<ImmutableString, S
 }
 
 fn non_empty(name: &str, value: String) -> Result<String, String> {
+    filled(name, &value)?;
+    Ok(value)
+}
+
+/// `value` is not empty (a check that keeps the value where it is).
+fn filled(name: &str, value: &str) -> Result<(), String> {
     if value.is_empty() {
         Err(format!("`{name}` is empty"))
     } else {
-        Ok(value)
+        Ok(())
     }
 }
 
@@ -816,5 +865,26 @@ mod tests {
                 .expect_err("no tracking number");
         assert_eq!(bad.refusal.kind, ErrorKind::InvalidField);
         assert_eq!(bad.id.as_deref(), Some("e"));
+    }
+
+    #[test]
+    fn a_string_without_escapes_is_borrowed_and_one_with_them_is_read_as_json() {
+        fn raw(t: &str) -> &RawValue {
+            serde_json::from_str(t).expect("raw")
+        }
+        assert_eq!(plain(raw(r#""s1""#)), Some("s1"));
+        assert_eq!(plain(raw(r#""""#)), Some(""));
+        for other in [r#""a\"b""#, r#""\u0041""#, "5", "null", r#"{"a":"b"}"#] {
+            assert_eq!(plain(raw(other)), None, "{other}");
+        }
+        // Both ways give what deserializing the field gives.
+        let e = parse(
+            r#"{"id":"e\u0031","type":"tracking_updated","at":"2026-01-01T00:00:00Z","sample":"s\"1","by":"ops","note":"a\nb"}"#,
+        )
+        .expect("event");
+        assert_eq!(e.id.as_str(), "e1");
+        assert_eq!(e.sample.as_deref(), Some("s\"1"));
+        assert_eq!(e.by.as_deref(), Some("ops"));
+        assert_eq!(e.note.as_deref(), Some("a\nb"));
     }
 }

@@ -175,9 +175,9 @@ impl Batcher {
     pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
         if let Some((id, text)) = self.runner.apply_input(line, input) {
             self.batch.events.push(EventRow {
-                id: id.to_string(),
+                id: id.as_str().to_owned(),
                 line,
-                raw: text.to_string(),
+                raw: text.to_owned(),
             });
         }
         self.pending += 1;
