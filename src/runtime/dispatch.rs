@@ -197,7 +197,7 @@ impl Runner {
                 }
                 ledger.adjustments.push(crate::model::Adjustment {
                     at: e.at,
-                    event: e.id.to_string(),
+                    event: e.id.as_str().to_owned(),
                     by: e.by.as_ref().map(ToString::to_string),
                     note: e.note.as_ref().map(ToString::to_string),
                     credit: *credit,
@@ -325,6 +325,7 @@ impl Runner {
                 .entry(product.category.to_string())
                 .or_default() += 1;
         }
+        self.created.insert(sample.clone());
         self.samples.insert(sample.clone(), Arc::new(inst));
         let ledger = Arc::make_mut(self.ledgers.entry(creator.id.clone()).or_default());
         ledger.samples += 1;
@@ -456,13 +457,19 @@ impl Runner {
                     inst.product.unit_cost * inst.sample.quantity as f64 + shipping_cost;
             }
             Body::Posted(post) => {
-                inst.contents
-                    .entry(post.content_id.to_string())
-                    .or_insert(0.0);
+                if !inst.contents.contains_key(post.content_id.as_str()) {
+                    inst.contents
+                        .insert(post.content_id.as_str().to_owned(), 0.0);
+                }
             }
             Body::Metrics(m) => {
                 if let Some(gmv) = m.gmv {
-                    inst.contents.insert(m.content_id.to_string(), gmv);
+                    match inst.contents.get_mut(m.content_id.as_str()) {
+                        Some(latest) => *latest = gmv,
+                        None => {
+                            inst.contents.insert(m.content_id.as_str().to_owned(), gmv);
+                        }
+                    }
                     let total: f64 = inst.contents.values().sum();
                     let delta = total - inst.sample.gmv;
                     inst.sample.gmv = total;
