@@ -485,7 +485,7 @@ fn state_tables(db: &Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut rows = Vec::new();
     for sql in [
-        "SELECT id || ' ' || hex(data) || ' ' || hex(origin) FROM samples ORDER BY id",
+        "SELECT id || ' ' || hex(data) FROM samples ORDER BY id",
         "SELECT sample || ' ' || name || ' ' || due || ' ' || seq || ' ' || held FROM deadlines ORDER BY sample, name",
         "SELECT creator || ' ' || hex(data) FROM ledgers ORDER BY creator",
         "SELECT key || ' ' || value FROM meta ORDER BY key",

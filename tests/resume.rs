@@ -55,7 +55,7 @@ fn dump(db: &Path) -> Vec<String> {
     }
     let mut rows = Vec::new();
     for sql in [
-        "SELECT id || ' ' || hex(data) || ' ' || chunks || ' ' || hex(origin) FROM samples ORDER BY id",
+        "SELECT id || ' ' || hex(data) || ' ' || chunks FROM samples ORDER BY id",
         "SELECT sample || ' ' || name || ' ' || due || ' ' || seq || ' ' || held FROM deadlines ORDER BY sample, name",
         "SELECT creator || ' ' || hex(data) FROM ledgers ORDER BY creator",
         "SELECT seq || ' ' || run || ' ' || ids || ' ' || ifnull(lens, '-') || ' ' || hex(raw) FROM event_chunks ORDER BY seq",

@@ -1,7 +1,6 @@
 //! One sample in flight: its state, what screening saw and decided, its contents and the
 //! deadlines armed for it.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,11 +16,8 @@ pub struct Instance {
     /// What the post-screening hooks see (id, state, creator, product, cost, GMV, deposit...).
     pub sample: Sample,
     pub workflow: String,
-    /// The creator's figures and the product as the request gave them: the sample's origin,
-    /// which never changes (see [`Instance::state_json`]).
-    #[serde(skip_serializing_if = "origin_left_out")]
+    /// The creator's figures and the product as the request gave them.
     pub creator: Arc<Creator>,
-    #[serde(skip_serializing_if = "origin_left_out")]
     pub product: Arc<Product>,
     pub requested_at: DateTime<Utc>,
     /// The time of its last record (event or deadline); an earlier event is `time_back`.
@@ -67,63 +63,7 @@ pub struct Armed {
     pub held: bool,
 }
 
-thread_local! {
-    /// Set while [`Instance::state_json`] writes: serde has no other way to pass a choice down.
-    static ORIGIN_LEFT_OUT: Cell<bool> = const { Cell::new(false) };
-}
-
-fn origin_left_out<T>(_: &T) -> bool {
-    ORIGIN_LEFT_OUT.with(Cell::get)
-}
-
-/// The fields [`Instance::origin_json`] writes.
-#[derive(Serialize)]
-struct Origin<'a> {
-    creator: &'a Creator,
-    product: &'a Product,
-}
-
 impl Instance {
-    /// The sample as JSON without its origin (the creator and product as requested), which
-    /// never changes once it is made: a store that keeps the origin once can save a change
-    /// without writing it again. [`Instance::from_parts`] puts the two back together.
-    pub fn state_json(&self) -> serde_json::Result<String> {
-        struct Reset;
-        impl Drop for Reset {
-            fn drop(&mut self) {
-                ORIGIN_LEFT_OUT.with(|c| c.set(false));
-            }
-        }
-        ORIGIN_LEFT_OUT.with(|c| c.set(true));
-        let _reset = Reset;
-        serde_json::to_string(self)
-    }
-
-    /// The sample's origin as JSON: `{"creator":{..},"product":{..}}`.
-    pub fn origin_json(&self) -> serde_json::Result<String> {
-        serde_json::to_string(&Origin {
-            creator: &self.creator,
-            product: &self.product,
-        })
-    }
-
-    /// A sample from [`Instance::state_json`] and [`Instance::origin_json`]: the origin's
-    /// fields joined to the state's, as one object.
-    pub fn from_parts(state: &str, origin: &str) -> serde_json::Result<Instance> {
-        use serde::de::Error;
-        let (Some(origin), Some(state)) = (origin.strip_suffix('}'), state.strip_prefix('{'))
-        else {
-            return Err(serde_json::Error::custom(
-                "a sample's parts are not two objects",
-            ));
-        };
-        let mut joined = String::with_capacity(origin.len() + state.len() + 1);
-        joined.push_str(origin);
-        joined.push(',');
-        joined.push_str(state);
-        serde_json::from_str(&joined)
-    }
-
     pub fn id(&self) -> &ImmutableString {
         &self.sample.id
     }
@@ -214,36 +154,5 @@ impl<'a> SampleView<'a> {
             updated_at: inst.last_at,
             deadlines,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> Instance {
-        serde_json::from_str(
-            r#"{"sample":{"id":"s1","state":"shipped","creator":"c1","product":"p1","category":"beauty","quantity":1,"cost":6.0,"gmv":0.0,"deposit":null,"keep_up_content":null},"workflow":"sample","creator":{"id":"c1","followers":10000,"engagement_rate":0.05,"posts_30d":10,"gmv_30d":1000.0,"avg_video_views":5000.0,"fulfillment_rate_90d":0.9,"top_categories":["beauty"]},"product":{"id":"p1","category":"beauty","price":19.99,"unit_cost":6.0,"flags":[]},"requested_at":"2026-01-01T00:00:00Z","last_at":"2026-01-01T00:00:00Z","decision":"approve","reason":"auto_approved","tier":"new","rules":"","opened":true,"shipping_cost":0.0,"tracking_number":null,"carrier":null,"review":null,"review_reason":null,"reviewed_by":null,"contents":{},"extensions":{},"deadlines":[],"records":1}"#,
-        )
-        .expect("an instance")
-    }
-
-    #[test]
-    fn a_sample_splits_into_state_and_origin_and_joins_back_whole() {
-        let inst = sample();
-        let whole = serde_json::to_string(&inst).expect("json");
-        let state = inst.state_json().expect("state");
-        let origin = inst.origin_json().expect("origin");
-        let top: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&state).expect("an object");
-        assert!(!top.contains_key("creator") && !top.contains_key("product"));
-        assert!(top.contains_key("sample") && top.contains_key("deadlines"));
-        assert!(origin.starts_with(r#"{"creator":{"id":"c1""#), "{origin}");
-        // Leaving the origin out is for that one write: the next is whole again.
-        assert_eq!(serde_json::to_string(&inst).expect("json"), whole);
-        let back = Instance::from_parts(&state, &origin).expect("joins");
-        assert_eq!(serde_json::to_string(&back).expect("json"), whole);
-        assert!(Instance::from_parts("[]", &origin).is_err());
-        assert!(Instance::from_parts(&state, "5").is_err());
     }
 }

@@ -2,11 +2,10 @@
 //! from, the changes of one batch, the counts of a run, and how a runner reads back what it let
 //! go of.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
 use super::{Instance, Ledger};
@@ -38,10 +37,6 @@ pub struct Changes {
     /// Shared with the runner, which copies one only if it changes it again before the store
     /// has written it.
     pub samples: Vec<Arc<Instance>>,
-    /// Those of `samples` whose origin (the creator and product as requested, which never
-    /// change) the store already holds: it need not write it again. One missing here only
-    /// costs a rewrite of the origin.
-    pub origin_stored: HashSet<ImmutableString, ahash::RandomState>,
     pub ledgers: Vec<(String, Arc<Ledger>)>,
     pub meta: Meta,
 }

@@ -325,7 +325,6 @@ impl Runner {
                 .entry(product.category.to_string())
                 .or_default() += 1;
         }
-        self.created.insert(sample.clone());
         self.samples.insert(sample.clone(), Arc::new(inst));
         let ledger = Arc::make_mut(self.ledgers.entry(creator.id.clone()).or_default());
         ledger.samples += 1;

@@ -90,7 +90,6 @@ impl Runner {
     /// not kept for a store either. Returns the samples handed over.
     pub fn spill(&mut self, keep: &mut dyn FnMut(Spilled)) -> usize {
         self.dirty_samples.clear();
-        self.created.clear();
         self.dirty_ledgers.clear();
         self.drop_ended(keep)
     }

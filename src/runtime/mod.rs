@@ -142,8 +142,6 @@ pub struct Runner {
     /// Open samples per product, for `product_unavailable`.
     by_product: HashMap<ImmutableString, BTreeSet<ImmutableString>>,
     dirty_samples: HashSet<ImmutableString>,
-    /// Samples made since the last `take_changes`: the store has not seen their origin yet.
-    created: HashSet<ImmutableString>,
     dirty_ledgers: HashSet<ImmutableString>,
     out: Vec<Output>,
     faults: Vec<RuleFault>,
@@ -199,7 +197,6 @@ impl Runner {
             heap: BinaryHeap::new(),
             by_product: HashMap::default(),
             dirty_samples: HashSet::default(),
-            created: HashSet::default(),
             dirty_ledgers: HashSet::default(),
             out: Vec::new(),
             faults: Vec::new(),
@@ -276,31 +273,18 @@ impl Runner {
             samples.extend(self.dirty_samples.iter().cloned());
             ledgers.extend(self.dirty_ledgers.iter().cloned());
         }
-        let mut origin_stored = HashSet::default();
         let samples = self
             .dirty_samples
             .drain()
-            .filter_map(|id| {
-                let inst = self.samples.get(&id).cloned()?;
-                if !self.created.contains(&id) {
-                    origin_stored.insert(id);
-                }
-                Some(inst)
-            })
+            .filter_map(|id| self.samples.get(&id).cloned())
             .collect();
-        self.created.clear();
         let ledgers = self
             .dirty_ledgers
             .drain()
-            .filter_map(|id| {
-                self.ledgers
-                    .get(&id)
-                    .map(|l| (id.as_str().to_owned(), l.clone()))
-            })
+            .filter_map(|id| self.ledgers.get(&id).map(|l| (id.to_string(), l.clone())))
             .collect();
         Changes {
             samples,
-            origin_stored,
             ledgers,
             meta: self.meta.clone(),
         }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use chrono::SecondsFormat;
 use indexmap::IndexMap;
 use rhai::ImmutableString;
-use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use super::pack::Packer;
@@ -16,7 +15,7 @@ use super::{crash_point, Batch, Focus, RunState, Store, StoreError, Version};
 use crate::model::{Changes, Instance, Ledger, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -27,8 +26,7 @@ CREATE TABLE IF NOT EXISTS samples (
     product TEXT NOT NULL,
     category TEXT NOT NULL,
     data TEXT NOT NULL,
-    chunks TEXT NOT NULL DEFAULT '',
-    origin BLOB
+    chunks TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS samples_state ON samples(state);
 CREATE TABLE IF NOT EXISTS deadlines (
@@ -190,14 +188,6 @@ fn upgrade(conn: &Connection) -> Result<String, StoreError> {
     if has_table(conn, "samples")? && !has_chunks {
         sql.push_str("ALTER TABLE samples ADD COLUMN chunks TEXT NOT NULL DEFAULT '';");
     }
-    let has_origin = any_row(
-        conn,
-        "SELECT 1 FROM pragma_table_info('samples') WHERE name = 'origin'",
-        [],
-    )?;
-    if has_table(conn, "samples")? && !has_origin {
-        sql.push_str("ALTER TABLE samples ADD COLUMN origin BLOB;");
-    }
     sql.push_str(SCHEMA);
     if has_table(conn, "events")? {
         sql.push_str(UPGRADE_EVENTS);
@@ -205,37 +195,8 @@ fn upgrade(conn: &Connection) -> Result<String, StoreError> {
     if has_table(conn, "log")? {
         sql.push_str(UPGRADE_LOG);
     }
+    sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
     Ok(sql)
-}
-
-/// Schema 5 kept each sample's origin (the creator and product as requested) inside its
-/// `data`; schema 6 keeps it once, in `origin`, so a change of the sample need not write it
-/// again. Splits every row that has no `origin` yet, inside the upgrade's transaction.
-fn split_origins(conn: &Connection, packer: &mut Packer) -> Result<(), StoreError> {
-    let mut read = conn.prepare("SELECT id, data FROM samples WHERE origin IS NULL")?;
-    let mut write = conn.prepare("UPDATE samples SET data = ?2, origin = ?3 WHERE id = ?1")?;
-    let mut rows = read.query([])?;
-    while let Some(row) = rows.next()? {
-        let id: String = row.get(0)?;
-        let inst: Instance = serde_json::from_str(&packer.unpack(row.get_ref(1)?)?)?;
-        write.execute(params![
-            id,
-            packer.pack(&inst.state_json()?)?,
-            packer.pack(&inst.origin_json()?)?,
-        ])?;
-    }
-    Ok(())
-}
-
-/// A sample from its row's `data` and `origin`.
-fn instance_of(
-    packer: &mut Packer,
-    data: ValueRef<'_>,
-    origin: ValueRef<'_>,
-) -> Result<Instance, StoreError> {
-    let data = packer.unpack(data)?;
-    let origin = packer.unpack(origin)?;
-    Ok(Instance::from_parts(&data, &origin)?)
 }
 
 fn has_platform(conn: &Connection) -> Result<bool, StoreError> {
@@ -336,18 +297,8 @@ impl SqliteStore {
                 expected: SCHEMA_VERSION,
             });
         }
-        let mut packer = Packer::default();
         if version < SCHEMA_VERSION {
-            // One transaction: a failure (or a kill) leaves the store as it was.
             conn.execute_batch(&upgrade(&conn)?)?;
-            let upgraded = split_origins(&conn, &mut packer).and_then(|()| {
-                Ok(conn
-                    .execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?)
-            });
-            if let Err(e) = upgraded {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(e);
-            }
         }
         let platform = has_platform(&conn)?;
         Ok(SqliteStore {
@@ -355,7 +306,7 @@ impl SqliteStore {
             commits: 0,
             crash_at: crash_point("commit"),
             platform,
-            packer: RefCell::new(packer),
+            packer: RefCell::new(Packer::default()),
         })
     }
 
@@ -536,8 +487,6 @@ fn log_chunk(
 #[derive(Default)]
 struct Latest {
     samples: IndexMap<ImmutableString, Arc<Instance>>,
-    /// Samples whose origin the store does not hold yet (made in this commit's batches).
-    origin_new: std::collections::HashSet<ImmutableString>,
     ledgers: IndexMap<String, Arc<Ledger>>,
     /// Per sample, the seqs of this commit's record chunks that concern it, in order.
     links: IndexMap<String, Vec<i64>>,
@@ -546,9 +495,6 @@ struct Latest {
 impl Latest {
     fn keep(&mut self, changes: Changes) {
         for inst in changes.samples {
-            if !changes.origin_stored.contains(&inst.sample.id) {
-                self.origin_new.insert(inst.sample.id.clone());
-            }
             self.samples.insert(inst.sample.id.clone(), inst);
         }
         self.ledgers.extend(changes.ledgers);
@@ -568,10 +514,9 @@ impl Latest {
 
     fn write(&mut self, tx: &Transaction<'_>, packer: &mut Packer) -> Result<(), StoreError> {
         let mut sample = tx.prepare_cached(
-            "INSERT INTO samples (id, workflow, state, creator, product, category, data, chunks, origin)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (id) DO UPDATE SET workflow = ?2, state = ?3, data = ?7,
-                 chunks = chunks || ?8, origin = coalesce(?9, origin)",
+            "INSERT INTO samples (id, workflow, state, creator, product, category, data, chunks)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET workflow = ?2, state = ?3, data = ?7, chunks = chunks || ?8",
         )?;
         let mut clear = tx.prepare_cached("DELETE FROM deadlines WHERE sample = ?1")?;
         let mut deadline = tx.prepare_cached(
@@ -580,10 +525,6 @@ impl Latest {
         for inst in self.samples.values() {
             let s = &inst.sample;
             let links = chunk_list(&self.links.swap_remove(s.id.as_str()).unwrap_or_default());
-            let origin = match self.origin_new.contains(&s.id) {
-                true => Some(packer.pack(&inst.origin_json()?)?),
-                false => None,
-            };
             sample.execute(params![
                 s.id.as_str(),
                 inst.workflow,
@@ -591,9 +532,8 @@ impl Latest {
                 s.creator.as_str(),
                 s.product.as_str(),
                 s.category.as_str(),
-                packer.pack(&inst.state_json()?)?,
+                packer.pack(&serde_json::to_string(inst)?)?,
                 links,
-                origin,
             ])?;
             clear.execute([s.id.as_str()])?;
             for d in &inst.deadlines {
@@ -894,31 +834,15 @@ impl Store for SqliteStore {
     }
 
     fn samples(&mut self) -> Result<Vec<Instance>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT data, origin FROM samples ORDER BY id")?;
-        let mut rows = stmt.query([])?;
-        let mut packer = self.packer.borrow_mut();
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(instance_of(&mut packer, row.get_ref(0)?, row.get_ref(1)?)?);
-        }
-        Ok(out)
+        self.strings("SELECT data FROM samples ORDER BY id", None)?
+            .iter()
+            .map(|t| Ok(serde_json::from_str(t)?))
+            .collect()
     }
 
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT data, origin FROM samples WHERE id = ?1")?;
-        let mut rows = stmt.query([id])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(instance_of(
-                &mut self.packer.borrow_mut(),
-                row.get_ref(0)?,
-                row.get_ref(1)?,
-            )?)),
-            None => Ok(None),
-        }
+        let text = self.one("SELECT data FROM samples WHERE id = ?1", id)?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     }
 
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
@@ -1405,122 +1329,6 @@ mod chunk_tests {
         );
         assert_eq!(store.sample_log("s2").expect("s2"), [log[2].text.clone()]);
         assert_eq!(store.events().expect("events").len(), 4);
-    }
-
-    /// A sample as JSON, whole: what must come back from the store.
-    fn whole(inst: &Instance) -> String {
-        serde_json::to_string(inst).expect("json")
-    }
-
-    #[test]
-    fn a_sample_origin_is_written_once_and_read_back_with_every_later_change() {
-        let mut store = SqliteStore::open_in_memory().expect("store");
-        let first = instance("s1", 1);
-        store
-            .commit(&Batch {
-                changes: Changes {
-                    samples: vec![first.clone()],
-                    ..Default::default()
-                },
-                ..Batch::default()
-            })
-            .expect("commits");
-        // A later change the runner says the store has the origin of: written without it.
-        let mut later = (*instance("s1", 2)).clone();
-        later.sample.state = "delivered".into();
-        store
-            .commit(&Batch {
-                changes: Changes {
-                    samples: vec![Arc::new(later.clone())],
-                    origin_stored: [ImmutableString::from("s1")].into_iter().collect(),
-                    ..Default::default()
-                },
-                ..Batch::default()
-            })
-            .expect("commits");
-        let data: String = {
-            let bytes: Vec<u8> = store
-                .conn
-                .query_row("SELECT data FROM samples WHERE id = 's1'", [], |r| r.get(0))
-                .expect("data");
-            store
-                .packer
-                .borrow_mut()
-                .unpack(ValueRef::Blob(&bytes))
-                .expect("unpacks")
-        };
-        assert!(!data.contains("\"followers\""), "no origin in data: {data}");
-        let back = store.sample("s1").expect("reads").expect("s1");
-        assert_eq!(whole(&back), whole(&later));
-        assert_eq!(store.samples().expect("reads").len(), 1);
-    }
-
-    #[test]
-    fn a_schema_5_store_has_its_samples_origin_split_out_on_upgrade() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("v5.db");
-        let samples = [instance("s1", 1), instance("s2", 4)];
-        {
-            let mut store = SqliteStore::open(&path).expect("store");
-            store
-                .commit(&Batch {
-                    changes: Changes {
-                        samples: samples.to_vec(),
-                        ..Default::default()
-                    },
-                    log: vec![record("s1", 1)],
-                    ..Batch::default()
-                })
-                .expect("commits");
-            // As schema 5 kept them: the whole sample in `data`, no `origin`.
-            let mut packer = Packer::default();
-            for inst in &samples {
-                store
-                    .conn
-                    .execute(
-                        "UPDATE samples SET data = ?2 WHERE id = ?1",
-                        params![
-                            inst.id().as_str(),
-                            packer.pack(&whole(inst)).expect("packs")
-                        ],
-                    )
-                    .expect("a schema 5 row");
-            }
-            store
-                .conn
-                .execute_batch("ALTER TABLE samples DROP COLUMN origin; PRAGMA user_version = 5;")
-                .expect("schema 5");
-        }
-        let mut store = SqliteStore::open(&path).expect("upgrades");
-        assert_eq!(
-            stored_version(&store.conn).expect("version"),
-            SCHEMA_VERSION
-        );
-        let unsplit: i64 = store
-            .conn
-            .query_row(
-                "SELECT count(*) FROM samples WHERE origin IS NULL",
-                [],
-                |r| r.get(0),
-            )
-            .expect("count");
-        assert_eq!(unsplit, 0);
-        let back: Vec<String> = store.samples().expect("reads").iter().map(whole).collect();
-        assert_eq!(back, samples.iter().map(|s| whole(s)).collect::<Vec<_>>());
-        assert_eq!(store.sample_log("s1").expect("s1"), [record("s1", 1).text]);
-        // A change after the upgrade keeps the origin the upgrade split out.
-        store
-            .commit(&Batch {
-                changes: Changes {
-                    samples: vec![instance("s2", 5)],
-                    origin_stored: [ImmutableString::from("s2")].into_iter().collect(),
-                    ..Default::default()
-                },
-                ..Batch::default()
-            })
-            .expect("commits");
-        let s2 = store.sample("s2").expect("reads").expect("s2");
-        assert_eq!(whole(&s2), whole(&instance("s2", 5)));
     }
 
     #[test]
