@@ -78,7 +78,7 @@ pub enum Output {
 
 impl Output {
     /// The sample a record concerns (none for a refusal).
-    pub fn sample(&self) -> Option<&str> {
+    pub fn sample(&self) -> Option<&ImmutableString> {
         match self {
             Output::Record(r) => Some(&r.sample),
             Output::Error(_) => None,

@@ -568,7 +568,9 @@ impl Runner {
         let from = inst.sample.state.clone();
         let is_new = from.is_empty();
         let to = flow.state(step.to);
-        let changed = flow.id(&from) != Some(step.to);
+        // State names are unique in a flow: comparing names is `flow.id(&from) != Some(step.to)`
+        // without a lookup.
+        let changed = from.as_str() != to.name.as_str();
         let category = inst.sample.category.clone();
         let terminal = to.declared && to.terminal;
         if changed {

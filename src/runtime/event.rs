@@ -572,6 +572,14 @@ impl<'a> Fields<'a> {
         let Some(raw) = self.present(name) else {
             return Err(format!("`{name}` is required"));
         };
+        // Nearly every object is exactly its struct, read in one pass. Anything else (a key
+        // given twice, an unknown one where the struct refuses them, a null where a value must
+        // be, a bad value) is read field by field as the contract says, for its reading and
+        // its message. `known` lists exactly the struct's fields (a test holds them equal), so
+        // what one pass accepts is what the fields give.
+        if let Ok(value) = serde_json::from_str::<T>(raw.get()) {
+            return Ok(value);
+        }
         match serde_json::from_str::<Top>(raw.get()) {
             Ok(Top::Object(inner)) => inner.known(known, Some(name)),
             _ => Err(format!("`{name}` must be an object")),
@@ -886,5 +894,50 @@ mod tests {
         assert_eq!(e.sample.as_deref(), Some("s\"1"));
         assert_eq!(e.by.as_deref(), Some("ops"));
         assert_eq!(e.note.as_deref(), Some("a\nb"));
+    }
+
+    #[test]
+    fn the_fields_read_from_an_object_are_exactly_its_struct() {
+        fn keys<T: serde::Serialize>(value: T) -> Vec<String> {
+            match serde_json::to_value(value).expect("json") {
+                serde_json::Value::Object(map) => {
+                    let mut keys: Vec<String> = map.keys().cloned().collect();
+                    keys.sort();
+                    keys
+                }
+                other => panic!("not an object: {other}"),
+            }
+        }
+        let sorted = |fields: &[&str]| {
+            let mut v: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+            v.sort();
+            v
+        };
+        let e = parse(
+            r#"{"id":"e","type":"sample_requested","at":"2026-01-01T00:00:00Z","sample":"s","creator":{"id":"c","followers":1,"engagement_rate":0.1,"posts_30d":1},"product":{"id":"p","category":"beauty","price":1.0,"unit_cost":0.5}}"#,
+        )
+        .expect("a request");
+        let Body::Requested {
+            creator, product, ..
+        } = e.body
+        else {
+            panic!("not a request");
+        };
+        assert_eq!(keys(&*creator), sorted(CREATOR_FIELDS));
+        assert_eq!(keys(&*product), sorted(PRODUCT_FIELDS));
+        // An object that is not exactly the struct reads as the contract says: unknown keys
+        // ignored, null for the default, the last of a repeated key.
+        let e = parse(
+            r#"{"id":"e","type":"sample_requested","at":"2026-01-01T00:00:00Z","sample":"s","creator":{"id":"c","followers":1,"engagement_rate":0.1,"posts_30d":1,"top_categories":null,"extra":1},"product":{"id":"p","category":"beauty","price":1.0,"price":2.0,"unit_cost":0.5}}"#,
+        )
+        .expect("a request");
+        let Body::Requested {
+            creator, product, ..
+        } = e.body
+        else {
+            panic!("not a request");
+        };
+        assert!(creator.top_categories.is_empty());
+        assert_eq!(product.price, 2.0);
     }
 }

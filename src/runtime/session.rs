@@ -202,7 +202,7 @@ impl Batcher {
             };
             self.batch.log.push(LogRow {
                 line,
-                sample: output.sample().map(str::to_string),
+                sample: output.sample().cloned(),
                 text,
             });
         }

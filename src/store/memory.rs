@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rhai::ImmutableString;
+
 use super::{Batch, RunState, Store, StoreError, Version};
 use crate::model::{Instance, Ledger, Meta, Snapshot};
 
@@ -14,7 +16,7 @@ pub struct MemoryStore {
     ledgers: BTreeMap<String, Arc<Ledger>>,
     meta: Meta,
     events: Vec<(String, String)>,
-    log: Vec<(i64, Option<String>, String)>,
+    log: Vec<(i64, Option<ImmutableString>, String)>,
     runs: BTreeMap<i64, RunState>,
     versions: Vec<Version>,
 }
@@ -82,7 +84,7 @@ impl Store for MemoryStore {
         Ok(self
             .log
             .iter()
-            .filter(|(_, s, _)| s.as_deref() == Some(sample))
+            .filter(|(_, s, _)| s.as_ref().map(|s| s.as_str()) == Some(sample))
             .map(|(_, _, t)| t.clone())
             .collect())
     }

@@ -20,6 +20,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Changes, Instance, Ledger, Meta, Snapshot, Stats};
@@ -89,8 +90,8 @@ pub struct EventRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRow {
     pub line: u64,
-    /// The sample a record concerns; none for a refused event.
-    pub sample: Option<String>,
+    /// The sample a record concerns; none for a refused event. The record's own id, shared.
+    pub sample: Option<ImmutableString>,
     pub text: String,
 }
 

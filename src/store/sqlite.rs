@@ -620,7 +620,10 @@ fn append(
         }
     }
     for log in chunks(&batch.log, |l| l.text.len()) {
-        let samples: Vec<Option<&str>> = log.iter().map(|l| l.sample.as_deref()).collect();
+        let samples: Vec<Option<&str>> = log
+            .iter()
+            .map(|l| l.sample.as_ref().map(|s| s.as_str()))
+            .collect();
         let (lens, text) = packer.pack_many(log.iter().map(|l| l.text.as_str()))?;
         tx.prepare_cached(
             "INSERT INTO log_chunks (run, samples, lens, text) VALUES (?1, ?2, ?3, ?4)",
@@ -648,7 +651,7 @@ fn append(
             if let (Some(sample), Some((event, decision, reason, at))) =
                 (&l.sample, decision_of(&l.text))
             {
-                outbox.execute(params![sample, event, decision, reason, at])?;
+                outbox.execute(params![sample.as_str(), event, decision, reason, at])?;
             }
         }
     }
@@ -1117,7 +1120,7 @@ mod chunk_tests {
     fn record(sample: &str, n: u32) -> LogRow {
         LogRow {
             line: 0,
-            sample: Some(sample.to_string()),
+            sample: Some(sample.into()),
             text: format!(r#"{{"sample":"{sample}","n":{n}}}"#),
         }
     }
@@ -1278,7 +1281,10 @@ mod chunk_tests {
             for l in &log {
                 conn.execute(
                     "INSERT INTO log (run, line, sample, text) VALUES (1, 0, ?1, ?2)",
-                    params![l.sample, packer.pack(&l.text).expect("packs")],
+                    params![
+                        l.sample.as_ref().map(|s| s.as_str()),
+                        packer.pack(&l.text).expect("packs")
+                    ],
                 )
                 .expect("a record");
             }
