@@ -181,27 +181,18 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
         Some(_) => return Err(malformed(None, "`id` is not a string".into())),
         None => return Err(malformed(None, "no `id`".into())),
     };
+    let malformed_id = |message: String| malformed(Some(id.to_string()), message);
     let kind = match fields.raw("type").map(text) {
         Some(Text::Str(kind)) => kind,
-        Some(_) => {
-            return Err(malformed(
-                Some(id.into_owned()),
-                "`type` is not a string".into(),
-            ))
-        }
-        None => return Err(malformed(Some(id.into_owned()), "no `type`".into())),
+        Some(_) => return Err(malformed_id("`type` is not a string".into())),
+        None => return Err(malformed_id("no `type`".into())),
     };
     let at = match fields.raw("at").map(text) {
         Some(Text::Str(at)) => DateTime::parse_from_rfc3339(&at)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| malformed(Some(id.to_string()), format!("bad time `{at}`: {e}")))?,
-        Some(_) => {
-            return Err(malformed(
-                Some(id.into_owned()),
-                "`at` is not a string".into(),
-            ))
-        }
-        None => return Err(malformed(Some(id.into_owned()), "no `at`".into())),
+            .map_err(|e| malformed_id(format!("bad time `{at}`: {e}")))?,
+        Some(_) => return Err(malformed_id("`at` is not a string".into())),
+        None => return Err(malformed_id("no `at`".into())),
     };
     let bad = |kind: ErrorKind, message: String| Bad {
         id: Some(id.to_string()),
@@ -219,8 +210,7 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
     let sample = match event_type.scope {
         EventScope::Create | EventScope::Sample => Some(
             fields
-                .required_string("sample")
-                .and_then(|s| filled("sample", &s).map(|()| s))
+                .filled_string("sample")
                 .map(|s| ImmutableString::from(s.as_ref()))
                 .map_err(|m| bad(ErrorKind::InvalidField, m))?,
         ),
@@ -275,7 +265,7 @@ fn body(kind: EventKind, f: &Fields) -> Result<Body, String> {
             let shipping_cost = f.optional::<f64>("shipping_cost")?.unwrap_or(0.0);
             money("shipping_cost", shipping_cost)?;
             Body::Shipped {
-                tracking_number: non_empty("tracking_number", f.required("tracking_number")?)?,
+                tracking_number: f.filled_string("tracking_number")?.into_owned(),
                 carrier: f.optional("carrier")?,
                 shipping_cost,
             }
@@ -314,11 +304,7 @@ fn body(kind: EventKind, f: &Fields) -> Result<Body, String> {
             Body::Posted(Arc::new(post))
         }
         EventKind::ContentRemoved => Body::Removed {
-            content_id: {
-                let id = f.required_string("content_id")?;
-                filled("content_id", &id)?;
-                id.as_ref().into()
-            },
+            content_id: f.filled_string("content_id")?.as_ref().into(),
         },
         EventKind::ContentMetrics => {
             let metrics: Metrics = f.whole(METRICS_FIELDS)?;
@@ -552,11 +538,11 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| format!("`{name}` is required"))
     }
 
-    fn required<T: DeserializeOwned>(&self, name: &str) -> Result<T, String> {
-        match self.present(name) {
-            None => Err(format!("`{name}` is required")),
-            Some(v) => typed(name, v),
-        }
+    /// A string field that must be given and not empty.
+    fn filled_string(&self, name: &str) -> Result<Cow<'a, str>, String> {
+        let value = self.required_string(name)?;
+        filled(name, &value)?;
+        Ok(value)
     }
 
     /// Absent and null both mean the default.
@@ -913,30 +899,29 @@ mod tests {
             v.sort();
             v
         };
-        let e = parse(
-            r#"{"id":"e","type":"sample_requested","at":"2026-01-01T00:00:00Z","sample":"s","creator":{"id":"c","followers":1,"engagement_rate":0.1,"posts_30d":1},"product":{"id":"p","category":"beauty","price":1.0,"unit_cost":0.5}}"#,
-        )
-        .expect("a request");
-        let Body::Requested {
-            creator, product, ..
-        } = e.body
-        else {
-            panic!("not a request");
+        let requested = |creator: &str, product: &str| {
+            let line = format!(
+                r#"{{"id":"e","type":"sample_requested","at":"2026-01-01T00:00:00Z","sample":"s","creator":{creator},"product":{product}}}"#
+            );
+            match parse(&line).expect("a request").body {
+                Body::Requested {
+                    creator, product, ..
+                } => (creator, product),
+                _ => panic!("not a request"),
+            }
         };
+        let (creator, product) = requested(
+            r#"{"id":"c","followers":1,"engagement_rate":0.1,"posts_30d":1}"#,
+            r#"{"id":"p","category":"beauty","price":1.0,"unit_cost":0.5}"#,
+        );
         assert_eq!(keys(&*creator), sorted(CREATOR_FIELDS));
         assert_eq!(keys(&*product), sorted(PRODUCT_FIELDS));
         // An object that is not exactly the struct reads as the contract says: unknown keys
         // ignored, null for the default, the last of a repeated key.
-        let e = parse(
-            r#"{"id":"e","type":"sample_requested","at":"2026-01-01T00:00:00Z","sample":"s","creator":{"id":"c","followers":1,"engagement_rate":0.1,"posts_30d":1,"top_categories":null,"extra":1},"product":{"id":"p","category":"beauty","price":1.0,"price":2.0,"unit_cost":0.5}}"#,
-        )
-        .expect("a request");
-        let Body::Requested {
-            creator, product, ..
-        } = e.body
-        else {
-            panic!("not a request");
-        };
+        let (creator, product) = requested(
+            r#"{"id":"c","followers":1,"engagement_rate":0.1,"posts_30d":1,"top_categories":null,"extra":1}"#,
+            r#"{"id":"p","category":"beauty","price":1.0,"price":2.0,"unit_cost":0.5}"#,
+        );
         assert!(creator.top_categories.is_empty());
         assert_eq!(product.price, 2.0);
     }

@@ -84,7 +84,7 @@ impl Store for MemoryStore {
         Ok(self
             .log
             .iter()
-            .filter(|(_, s, _)| s.as_ref().map(|s| s.as_str()) == Some(sample))
+            .filter(|(_, s, _)| s.as_ref().is_some_and(|s| s == sample))
             .map(|(_, _, t)| t.clone())
             .collect())
     }

@@ -95,6 +95,13 @@ pub struct LogRow {
     pub text: String,
 }
 
+impl LogRow {
+    /// The sample's id, for the store's columns.
+    pub fn sample_id(&self) -> Option<&str> {
+        self.sample.as_ref().map(|s| s.as_str())
+    }
+}
+
 /// How far one run got through its input.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunState {

@@ -11,7 +11,7 @@ use rhai::ImmutableString;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use super::pack::Packer;
-use super::{crash_point, Batch, Focus, RunState, Store, StoreError, Version};
+use super::{crash_point, Batch, Focus, LogRow, RunState, Store, StoreError, Version};
 use crate::model::{Changes, Instance, Ledger, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
@@ -620,10 +620,7 @@ fn append(
         }
     }
     for log in chunks(&batch.log, |l| l.text.len()) {
-        let samples: Vec<Option<&str>> = log
-            .iter()
-            .map(|l| l.sample.as_ref().map(|s| s.as_str()))
-            .collect();
+        let samples: Vec<Option<&str>> = log.iter().map(LogRow::sample_id).collect();
         let (lens, text) = packer.pack_many(log.iter().map(|l| l.text.as_str()))?;
         tx.prepare_cached(
             "INSERT INTO log_chunks (run, samples, lens, text) VALUES (?1, ?2, ?3, ?4)",
@@ -649,9 +646,9 @@ fn append(
         )?;
         for l in &batch.log {
             if let (Some(sample), Some((event, decision, reason, at))) =
-                (&l.sample, decision_of(&l.text))
+                (l.sample_id(), decision_of(&l.text))
             {
-                outbox.execute(params![sample.as_str(), event, decision, reason, at])?;
+                outbox.execute(params![sample, event, decision, reason, at])?;
             }
         }
     }
@@ -1108,7 +1105,7 @@ mod tests {
 #[cfg(test)]
 mod chunk_tests {
     use super::*;
-    use crate::store::{EventRow, LogRow};
+    use crate::store::EventRow;
 
     fn instance(id: &str, records: u32) -> Arc<Instance> {
         let text = format!(
@@ -1281,10 +1278,7 @@ mod chunk_tests {
             for l in &log {
                 conn.execute(
                     "INSERT INTO log (run, line, sample, text) VALUES (1, 0, ?1, ?2)",
-                    params![
-                        l.sample.as_ref().map(|s| s.as_str()),
-                        packer.pack(&l.text).expect("packs")
-                    ],
+                    params![l.sample_id(), packer.pack(&l.text).expect("packs")],
                 )
                 .expect("a record");
             }
