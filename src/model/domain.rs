@@ -133,7 +133,9 @@ pub struct Ledger {
     /// Per product: samples open or completed, and the last cancellation.
     pub products: BTreeMap<String, ProductHistory>,
     /// When each breach (`unfulfill_cancelled`) happened.
+    #[serde(serialize_with = "super::utc_seq")]
     pub breaches: Vec<DateTime<Utc>>,
+    #[serde(serialize_with = "super::utc_opt")]
     pub blocked_until: Option<DateTime<Utc>>,
     /// Internal credit score, moved by penalties and `creator_adjusted`.
     pub credit: f64,
@@ -154,6 +156,7 @@ pub struct Ledger {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Adjustment {
+    #[serde(serialize_with = "super::utc")]
     pub at: DateTime<Utc>,
     /// The event that made it.
     pub event: String,
@@ -171,6 +174,7 @@ pub struct ProductHistory {
     pub open: i64,
     pub completed: i64,
     /// When a sample of it last ended in a cancelled state.
+    #[serde(serialize_with = "super::utc_opt")]
     pub last_cancelled: Option<DateTime<Utc>>,
 }
 

@@ -19,8 +19,10 @@ pub struct Instance {
     /// The creator's figures and the product as the request gave them.
     pub creator: Arc<Creator>,
     pub product: Arc<Product>,
+    #[serde(serialize_with = "super::utc")]
     pub requested_at: DateTime<Utc>,
     /// The time of its last record (event or deadline); an earlier event is `time_back`.
+    #[serde(serialize_with = "super::utc")]
     pub last_at: DateTime<Utc>,
     /// Screening's decision, reason and the tier it used.
     pub decision: Option<String>,
@@ -56,6 +58,7 @@ pub struct Armed {
     pub name: String,
     /// True for a deadline of the state the sample is in, false for a sample deadline.
     pub of_state: bool,
+    #[serde(serialize_with = "super::utc")]
     pub due: DateTime<Utc>,
     /// Global arming order: ties in due time fire in the order they were armed.
     pub seq: u64,
@@ -100,9 +103,9 @@ pub struct SampleView<'a> {
     pub cost: f64,
     pub gmv: f64,
     pub deposit: Option<f64>,
-    #[serde(serialize_with = "super::record::utc")]
+    #[serde(serialize_with = "super::utc")]
     pub requested_at: DateTime<Utc>,
-    #[serde(serialize_with = "super::record::utc")]
+    #[serde(serialize_with = "super::utc")]
     pub updated_at: DateTime<Utc>,
     pub deadlines: Vec<DeadlineView<'a>>,
 }
@@ -111,7 +114,7 @@ pub struct SampleView<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadlineView<'a> {
     pub name: &'a str,
-    #[serde(serialize_with = "super::record::utc")]
+    #[serde(serialize_with = "super::utc")]
     pub due: DateTime<Utc>,
     pub held: bool,
 }

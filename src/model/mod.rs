@@ -5,11 +5,13 @@ mod domain;
 mod instance;
 mod record;
 mod state;
+mod time;
 
 pub use domain::{
     Action, Adjustment, Creator, Decision, Ledger, LedgerView, Post, Product, ProductHistory,
     Quarter, Request, Sample, Verdict, DAY,
 };
 pub use instance::{Armed, DeadlineView, Instance, SampleView};
-pub use record::{utc, ActionOut, ErrorRecord, Explain, Output, Record};
+pub use record::{ActionOut, ErrorRecord, Explain, Output, Record};
+pub use time::{utc, utc_opt, utc_seq, Rfc3339};
 pub use state::{after, last_time, Changes, Fallback, Meta, Snapshot, Spilled, Stats};

@@ -532,7 +532,7 @@ impl Latest {
                 s.creator.as_str(),
                 s.product.as_str(),
                 s.category.as_str(),
-                packer.pack(&serde_json::to_string(inst)?)?,
+                packer.pack(&sonic_rs::to_string(inst).map_err(|e| StoreError::Pack(std::io::Error::other(e.to_string())))?)?,
                 links,
             ])?;
             clear.execute([s.id.as_str()])?;
@@ -540,7 +540,7 @@ impl Latest {
                 deadline.execute(params![
                     s.id.as_str(),
                     d.name,
-                    d.due.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                    crate::model::Rfc3339::new(&d.due).as_str(),
                     d.seq as i64,
                     d.held,
                 ])?;
@@ -556,7 +556,7 @@ impl Latest {
         let mut ledger =
             tx.prepare_cached("INSERT INTO ledgers (creator, data) VALUES (?1, ?2) ON CONFLICT (creator) DO UPDATE SET data = ?2")?;
         for (id, l) in &self.ledgers {
-            ledger.execute(params![id, packer.pack(&serde_json::to_string(l)?)?])?;
+            ledger.execute(params![id, packer.pack(&sonic_rs::to_string(l).map_err(|e| StoreError::Pack(std::io::Error::other(e.to_string())))?)?])?;
         }
         Ok(())
     }
