@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
+use super::json::Out;
 use super::{Creator, Product, Sample};
 
 /// A sample as the runner keeps it and the store saves it.
@@ -67,6 +68,113 @@ pub struct Armed {
 }
 
 impl Instance {
+    /// The row as its derived `Serialize` writes it (a test holds the two equal), written
+    /// field by field (see [`super::json`]): a sample's row is saved on every change.
+    pub fn write_json(&self, out: &mut String) {
+        let mut o = Out(out);
+        let s = &self.sample;
+        o.raw("{\"sample\":{\"id\":");
+        o.str(&s.id);
+        o.raw(",\"state\":");
+        o.str(&s.state);
+        o.raw(",\"creator\":");
+        o.str(&s.creator);
+        o.raw(",\"product\":");
+        o.str(&s.product);
+        o.raw(",\"category\":");
+        o.str(&s.category);
+        o.raw(",\"quantity\":");
+        o.int(s.quantity);
+        o.raw(",\"cost\":");
+        o.f64(s.cost);
+        o.raw(",\"gmv\":");
+        o.f64(s.gmv);
+        o.raw(",\"deposit\":");
+        o.opt_f64(s.deposit);
+        o.raw(",\"keep_up_content\":");
+        o.opt_str(s.keep_up_content.as_deref());
+        o.raw("},\"workflow\":");
+        o.str(&self.workflow);
+        let c = &self.creator;
+        o.raw(",\"creator\":{\"id\":");
+        o.str(&c.id);
+        o.raw(",\"followers\":");
+        o.int(c.followers);
+        o.raw(",\"engagement_rate\":");
+        o.f64(c.engagement_rate);
+        o.raw(",\"posts_30d\":");
+        o.int(c.posts_30d);
+        o.raw(",\"gmv_30d\":");
+        o.opt_f64(c.gmv_30d);
+        o.raw(",\"avg_video_views\":");
+        o.opt_f64(c.avg_video_views);
+        o.raw(",\"fulfillment_rate_90d\":");
+        o.opt_f64(c.fulfillment_rate_90d);
+        o.raw(",\"top_categories\":");
+        o.strs(&c.top_categories);
+        let p = &self.product;
+        o.raw("},\"product\":{\"id\":");
+        o.str(&p.id);
+        o.raw(",\"category\":");
+        o.str(&p.category);
+        o.raw(",\"price\":");
+        o.f64(p.price);
+        o.raw(",\"unit_cost\":");
+        o.f64(p.unit_cost);
+        o.raw(",\"flags\":");
+        o.strs(&p.flags);
+        o.raw("},\"requested_at\":");
+        o.time(&self.requested_at);
+        o.raw(",\"last_at\":");
+        o.time(&self.last_at);
+        o.raw(",\"decision\":");
+        o.opt_str(self.decision.as_deref());
+        o.raw(",\"reason\":");
+        o.opt_str(self.reason.as_deref());
+        o.raw(",\"tier\":");
+        o.opt_str(self.tier.as_deref());
+        o.raw(",\"rules\":");
+        o.str(&self.rules);
+        o.raw(",\"opened\":");
+        o.bool(self.opened);
+        o.raw(",\"shipping_cost\":");
+        o.f64(self.shipping_cost);
+        o.raw(",\"tracking_number\":");
+        o.opt_str(self.tracking_number.as_deref());
+        o.raw(",\"carrier\":");
+        o.opt_str(self.carrier.as_deref());
+        o.raw(",\"review\":");
+        o.opt_str(self.review.as_deref());
+        o.raw(",\"review_reason\":");
+        o.opt_str(self.review_reason.as_deref());
+        o.raw(",\"reviewed_by\":");
+        o.opt_str(self.reviewed_by.as_deref());
+        o.raw(",\"contents\":");
+        o.map(self.contents.iter(), |o, v| o.f64(*v));
+        o.raw(",\"extensions\":");
+        o.map(self.extensions.iter(), |o, v| o.int(*v));
+        o.raw(",\"deadlines\":[");
+        for (i, d) in self.deadlines.iter().enumerate() {
+            if i > 0 {
+                o.raw(",");
+            }
+            o.raw("{\"name\":");
+            o.str(&d.name);
+            o.raw(",\"of_state\":");
+            o.bool(d.of_state);
+            o.raw(",\"due\":");
+            o.time(&d.due);
+            o.raw(",\"seq\":");
+            o.int(d.seq);
+            o.raw(",\"held\":");
+            o.bool(d.held);
+            o.raw("}");
+        }
+        o.raw("],\"records\":");
+        o.int(self.records);
+        o.raw("}");
+    }
+
     pub fn id(&self) -> &ImmutableString {
         &self.sample.id
     }

@@ -3,6 +3,7 @@
 
 mod domain;
 mod instance;
+mod json;
 mod record;
 mod state;
 mod time;
@@ -13,5 +14,5 @@ pub use domain::{
 };
 pub use instance::{Armed, DeadlineView, Instance, SampleView};
 pub use record::{ActionOut, ErrorRecord, Explain, Output, Record};
-pub use time::{utc, utc_opt, utc_seq, Rfc3339};
 pub use state::{after, last_time, Changes, Fallback, Meta, Snapshot, Spilled, Stats};
+pub use time::{utc, utc_opt, utc_seq, Rfc3339};

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use super::Rfc3339;
+use super::json::Out;
 
 /// What happened to one sample: an event applied or a deadline fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,7 +16,8 @@ pub struct Record {
     pub at: DateTime<Utc>,
     pub from: Option<ImmutableString>,
     pub to: ImmutableString,
-    pub trigger: String,
+    /// An event type (a name of the vocabulary, not copied) or `deadline:<name>`.
+    pub trigger: std::borrow::Cow<'static, str>,
     pub event: Option<ImmutableString>,
     pub decision: Option<String>,
     pub reason: Option<String>,
@@ -33,57 +34,56 @@ pub struct Record {
 
 impl Record {
     /// The record as its derived `Serialize` writes it (a test holds the two equal), written
-    /// field by field: nearly every line out is a record, and serde's general path through 14
-    /// fields was the largest share of the runner after parsing. Strings with something to
-    /// escape, and numbers, are still written by serde_json.
+    /// field by field (see [`super::json`]).
     pub fn write_json(&self, out: &mut String) {
-        out.push_str("{\"sample\":");
-        json::str(out, &self.sample);
-        out.push_str(",\"at\":\"");
-        out.push_str(Rfc3339::new(&self.at).as_str());
-        out.push_str("\",\"from\":");
-        json::opt_str(out, self.from.as_deref());
-        out.push_str(",\"to\":");
-        json::str(out, &self.to);
-        out.push_str(",\"trigger\":");
-        json::str(out, &self.trigger);
-        out.push_str(",\"event\":");
-        json::opt_str(out, self.event.as_deref());
-        out.push_str(",\"decision\":");
-        json::opt_str(out, self.decision.as_deref());
-        out.push_str(",\"reason\":");
-        json::opt_str(out, self.reason.as_deref());
-        out.push_str(",\"actions\":[");
+        let mut o = Out(out);
+        o.raw("{\"sample\":");
+        o.str(&self.sample);
+        o.raw(",\"at\":");
+        o.time(&self.at);
+        o.raw(",\"from\":");
+        o.opt_str(self.from.as_deref());
+        o.raw(",\"to\":");
+        o.str(&self.to);
+        o.raw(",\"trigger\":");
+        o.str(&self.trigger);
+        o.raw(",\"event\":");
+        o.opt_str(self.event.as_deref());
+        o.raw(",\"decision\":");
+        o.opt_str(self.decision.as_deref());
+        o.raw(",\"reason\":");
+        o.opt_str(self.reason.as_deref());
+        o.raw(",\"actions\":[");
         for (i, a) in self.actions.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                o.raw(",");
             }
-            a.write_json(out);
+            a.write_json(&mut o);
         }
-        out.push_str("],\"rules\":");
-        json::str(out, &self.rules);
-        out.push_str(",\"workflow\":");
-        json::str(out, &self.workflow);
-        out.push_str(",\"explain\":");
+        o.raw("],\"rules\":");
+        o.str(&self.rules);
+        o.raw(",\"workflow\":");
+        o.str(&self.workflow);
+        o.raw(",\"explain\":");
         match &self.explain {
-            None => out.push_str("null"),
+            None => o.null(),
             Some(x) => {
-                out.push_str("{\"hook\":");
-                json::str(out, &x.hook);
-                out.push_str(",\"category\":");
-                json::str(out, &x.category);
-                out.push_str(",\"file\":");
-                json::str(out, &x.file);
-                out.push_str(",\"function\":");
-                json::str(out, &x.function);
-                out.push('}');
+                o.raw("{\"hook\":");
+                o.str(&x.hook);
+                o.raw(",\"category\":");
+                o.str(&x.category);
+                o.raw(",\"file\":");
+                o.str(&x.file);
+                o.raw(",\"function\":");
+                o.str(&x.function);
+                o.raw("}");
             }
         }
-        out.push_str(",\"by\":");
-        json::opt_str(out, self.by.as_deref());
-        out.push_str(",\"note\":");
-        json::opt_str(out, self.note.as_deref());
-        out.push('}');
+        o.raw(",\"by\":");
+        o.opt_str(self.by.as_deref());
+        o.raw(",\"note\":");
+        o.opt_str(self.note.as_deref());
+        o.raw("}");
     }
 }
 
@@ -117,83 +117,28 @@ impl ActionOut {
 }
 
 impl ActionOut {
-    fn write_json(&self, out: &mut String) {
-        out.push_str("{\"type\":");
-        json::str(out, &self.kind);
-        out.push_str(",\"id\":");
-        json::str(out, &self.id);
+    fn write_json(&self, o: &mut Out) {
+        o.raw("{\"type\":");
+        o.str(&self.kind);
+        o.raw(",\"id\":");
+        o.str(&self.id);
         if let Some(creator) = &self.creator {
-            out.push_str(",\"creator\":");
-            json::str(out, creator);
+            o.raw(",\"creator\":");
+            o.str(creator);
         }
         if let Some(amount) = self.amount {
-            out.push_str(",\"amount\":");
-            json::value(out, &amount);
+            o.raw(",\"amount\":");
+            o.f64(amount);
         }
         if let Some(credit) = self.credit {
-            out.push_str(",\"credit\":");
-            json::value(out, &credit);
+            o.raw(",\"credit\":");
+            o.int(credit);
         }
         if let Some(days) = self.days {
-            out.push_str(",\"days\":");
-            json::value(out, &days);
+            o.raw(",\"days\":");
+            o.int(days);
         }
-        out.push('}');
-    }
-}
-
-/// Pieces of JSON for [`Record::write_json`].
-mod json {
-    /// A string: as it is when nothing in it needs escaping, else as serde_json escapes it.
-    pub(super) fn str(out: &mut String, s: &str) {
-        if plain(s.as_bytes()) {
-            out.reserve(s.len() + 2);
-            out.push('"');
-            out.push_str(s);
-            out.push('"');
-        } else {
-            value(out, s);
-        }
-    }
-
-    /// True when no byte needs escaping: none below 0x20, no `"` and no `\\`. Eight bytes at
-    /// a time (a byte-wise loop was most of the cost of writing a record).
-    pub(super) fn plain(bytes: &[u8]) -> bool {
-        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-        const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-        // Whether any byte of `x` is below `n` (n <= 0x80): exact, with no false positives.
-        let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
-        let quote = ONES * u64::from(b'"');
-        let backslash = ONES * u64::from(b'\\');
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(c);
-            let x = u64::from_ne_bytes(word);
-            if below(x, 0x20) || below(x ^ quote, 1) || below(x ^ backslash, 1) {
-                return false;
-            }
-        }
-        chunks
-            .remainder()
-            .iter()
-            .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
-    }
-
-    pub(super) fn opt_str(out: &mut String, s: Option<&str>) {
-        match s {
-            Some(s) => str(out, s),
-            None => out.push_str("null"),
-        }
-    }
-
-    /// Any value, as serde_json writes it.
-    pub(super) fn value<T: serde::Serialize + ?Sized>(out: &mut String, v: &T) {
-        match serde_json::to_string(v) {
-            Ok(text) => out.push_str(&text),
-            // A string, a number or null cannot fail to serialize.
-            Err(_) => out.push_str("null"),
-        }
+        o.raw("}");
     }
 }
 

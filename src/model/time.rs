@@ -37,7 +37,10 @@ impl Rfc3339 {
         let len = if width == 0 {
             19
         } else {
-            digits(&mut bytes[20..20 + width], nanos / 10u32.pow(9 - width as u32));
+            digits(
+                &mut bytes[20..20 + width],
+                nanos / 10u32.pow(9 - width as u32),
+            );
             20 + width
         };
         bytes[len] = b'Z';
@@ -101,23 +104,47 @@ mod tests {
 
     #[test]
     fn writes_what_chrono_writes() {
-        let base = Utc.with_ymd_and_hms(2026, 1, 5, 16, 15, 46).single().expect("time");
+        let base = Utc
+            .with_ymd_and_hms(2026, 1, 5, 16, 15, 46)
+            .single()
+            .expect("time");
         let mut times = vec![
             base,
-            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).single().expect("time"),
-            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single().expect("time"),
-            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).single().expect("time"),
-            Utc.with_ymd_and_hms(-1, 6, 15, 12, 0, 0).single().expect("time"),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0)
+                .single()
+                .expect("time"),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
+                .single()
+                .expect("time"),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0)
+                .single()
+                .expect("time"),
+            Utc.with_ymd_and_hms(-1, 6, 15, 12, 0, 0)
+                .single()
+                .expect("time"),
             DateTime::<Utc>::MIN_UTC,
             DateTime::<Utc>::MAX_UTC,
         ];
-        for nanos in [1, 7, 10, 999, 1_000, 120_000, 123_456, 1_000_000, 5_000_000, 999_999_999] {
+        for nanos in [
+            1,
+            7,
+            10,
+            999,
+            1_000,
+            120_000,
+            123_456,
+            1_000_000,
+            5_000_000,
+            999_999_999,
+        ] {
             times.push(base + chrono::Duration::nanoseconds(nanos));
         }
         // A spread of times over years, with every fraction width.
         let mut x: i64 = 0x2545_f491;
         for _ in 0..2000 {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let secs = (x >> 20).rem_euclid(400 * 365 * 86_400) - 200 * 365 * 86_400;
             let nanos = match x & 3 {
                 0 => 0,
@@ -125,7 +152,9 @@ mod tests {
                 2 => (x >> 8).rem_euclid(1_000_000) * 1_000,
                 _ => (x >> 8).rem_euclid(1_000_000_000),
             };
-            times.push(base + chrono::Duration::seconds(secs) + chrono::Duration::nanoseconds(nanos));
+            times.push(
+                base + chrono::Duration::seconds(secs) + chrono::Duration::nanoseconds(nanos),
+            );
         }
         for at in &times {
             assert_eq!(Rfc3339::new(at).as_str(), chrono_text(at), "{at:?}");
@@ -158,7 +187,10 @@ mod tests {
             #[serde(serialize_with = "utc_seq")]
             list: Vec<DateTime<Utc>>,
         }
-        let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).single().expect("time");
+        let at = Utc
+            .with_ymd_and_hms(2026, 3, 1, 8, 0, 0)
+            .single()
+            .expect("time");
         let row = Row {
             none: None,
             some: Some(at),

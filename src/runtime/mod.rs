@@ -68,10 +68,10 @@ enum Trigger {
 
 impl Trigger {
     /// The record's `trigger`: the event type, or `deadline:<name>`.
-    fn text(&self) -> String {
+    fn text(&self) -> std::borrow::Cow<'static, str> {
         match self {
-            Trigger::Event(kind) => kind.name().to_string(),
-            Trigger::Deadline(name) => format!("deadline:{name}"),
+            Trigger::Event(kind) => kind.name().into(),
+            Trigger::Deadline(name) => format!("deadline:{name}").into(),
         }
     }
 
@@ -428,6 +428,70 @@ mod tests {
                         "unit_cost": 10}
         })
         .to_string()
+    }
+
+    /// Records and sample rows are written field by field (`write_json`); what they write must
+    /// be what their derived `Serialize` writes, for every record and every row of a run, and
+    /// for text that needs escaping.
+    #[test]
+    fn records_and_rows_are_written_as_serde_writes_them() {
+        let mut stream = Vec::new();
+        let options = GenOptions {
+            samples: 400,
+            ..GenOptions::default()
+        };
+        generate(&options, &mut stream).expect("writes");
+        let mut lines: Vec<String> = String::from_utf8(stream)
+            .expect("utf-8")
+            .lines()
+            .map(str::to_string)
+            .collect();
+        // Text with escapes in ids, names, notes and categories, and a reviewer's note.
+        let odd = serde_json::json!({
+            "id": "e-\"odd\"", "type": "sample_requested", "at": "2027-01-01T00:00:00.250Z",
+            "sample": "s\\1\u{1}",
+            "creator": {"id": "c\ttab", "followers": 6000, "engagement_rate": 0.05,
+                        "posts_30d": 5, "fulfillment_rate_90d": 0.8,
+                        "top_categories": ["sp\"orts", "caf\u{e9}"]},
+            "product": {"id": "p\n1", "category": "sports", "price": 60.0, "unit_cost": 10.5,
+                        "flags": ["x\\y"]}
+        });
+        lines.push(odd.to_string());
+        lines.push(
+            serde_json::json!({
+                "id": "e-review", "type": "sample_reviewed", "at": "2027-01-01T01:00:00Z",
+                "sample": "s\\1\u{1}", "decision": "approve", "by": "ops \"lead\"",
+                "note": "line\nbreak \u{1f600}"
+            })
+            .to_string(),
+        );
+        let mut runner = Runner::new(program(|t| t), Snapshot::default());
+        let (mut records, mut rows) = (0, 0);
+        for (i, line) in lines.iter().enumerate() {
+            runner.apply_line(i as u64 + 1, line);
+            for output in runner.drain_output() {
+                if let Output::Record(r) = &output {
+                    let mut text = String::new();
+                    r.write_json(&mut text);
+                    assert_eq!(text, serde_json::to_string(r).expect("json"));
+                    records += 1;
+                }
+            }
+            if i % 50 == 0 || i + 1 == lines.len() {
+                for inst in runner.samples.values() {
+                    let mut text = String::new();
+                    inst.write_json(&mut text);
+                    assert_eq!(text, serde_json::to_string(&**inst).expect("json"));
+                    rows += 1;
+                }
+            }
+        }
+        let odd = runner.sample("s\\1\u{1}").expect("the odd sample");
+        assert_eq!(odd.reviewed_by.as_deref(), Some("ops \"lead\""));
+        assert!(
+            records > 2000 && rows > 2000,
+            "{records} records, {rows} rows"
+        );
     }
 
     #[test]

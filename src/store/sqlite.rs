@@ -522,6 +522,8 @@ impl Latest {
         let mut deadline = tx.prepare_cached(
             "INSERT INTO deadlines (sample, name, due, seq, held) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
+        // One buffer for every row's text.
+        let mut row = String::with_capacity(2048);
         for inst in self.samples.values() {
             let s = &inst.sample;
             let links = chunk_list(&self.links.swap_remove(s.id.as_str()).unwrap_or_default());
@@ -532,7 +534,11 @@ impl Latest {
                 s.creator.as_str(),
                 s.product.as_str(),
                 s.category.as_str(),
-                packer.pack(&sonic_rs::to_string(inst).map_err(|e| StoreError::Pack(std::io::Error::other(e.to_string())))?)?,
+                {
+                    row.clear();
+                    inst.write_json(&mut row);
+                    packer.pack(&row)?
+                },
                 links,
             ])?;
             clear.execute([s.id.as_str()])?;
@@ -556,7 +562,7 @@ impl Latest {
         let mut ledger =
             tx.prepare_cached("INSERT INTO ledgers (creator, data) VALUES (?1, ?2) ON CONFLICT (creator) DO UPDATE SET data = ?2")?;
         for (id, l) in &self.ledgers {
-            ledger.execute(params![id, packer.pack(&sonic_rs::to_string(l).map_err(|e| StoreError::Pack(std::io::Error::other(e.to_string())))?)?])?;
+            ledger.execute(params![id, packer.pack(&serde_json::to_string(l)?)?])?;
         }
         Ok(())
     }

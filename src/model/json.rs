@@ -1,0 +1,200 @@
+//! JSON text written field by field for the two shapes written millions of times: a record
+//! (every line out) and a sample's row (every change saved). serde's general path through
+//! their fields was the largest share of the runner after parsing, and of the store's writer
+//! after compression. Each writer's output is held equal to its derived `Serialize` by a test,
+//! and the pieces are serde_json's own: strings with something to escape are escaped by it,
+//! floats are formatted by the crate it formats them with (`zmij`), integers by `itoa`.
+
+use chrono::{DateTime, Utc};
+
+use super::Rfc3339;
+
+/// Text being written: pieces of JSON appended in order.
+pub struct Out<'a>(pub &'a mut String);
+
+impl Out<'_> {
+    /// Literal JSON (a brace, a key with its quotes and colon, a comma).
+    pub fn raw(&mut self, text: &str) {
+        self.0.push_str(text);
+    }
+
+    /// A string: as it is when nothing in it needs escaping, else as serde_json escapes it.
+    pub fn str(&mut self, s: &str) {
+        if plain(s.as_bytes()) {
+            self.0.reserve(s.len() + 2);
+            self.0.push('"');
+            self.0.push_str(s);
+            self.0.push('"');
+        } else {
+            match serde_json::to_string(s) {
+                Ok(text) => self.0.push_str(&text),
+                // A string cannot fail to serialize.
+                Err(_) => self.0.push_str("null"),
+            }
+        }
+    }
+
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(s),
+            None => self.null(),
+        }
+    }
+
+    pub fn null(&mut self) {
+        self.0.push_str("null");
+    }
+
+    /// A float as serde_json writes one: the shortest text that reads back the same, with `.0`
+    /// on a whole number; `null` for one that is not finite.
+    pub fn f64(&mut self, v: f64) {
+        if v.is_finite() {
+            self.0.push_str(zmij::Buffer::new().format_finite(v));
+        } else {
+            self.null();
+        }
+    }
+
+    pub fn opt_f64(&mut self, v: Option<f64>) {
+        match v {
+            Some(v) => self.f64(v),
+            None => self.null(),
+        }
+    }
+
+    pub fn int(&mut self, v: impl itoa::Integer) {
+        self.0.push_str(itoa::Buffer::new().format(v));
+    }
+
+    pub fn bool(&mut self, v: bool) {
+        self.0.push_str(if v { "true" } else { "false" });
+    }
+
+    /// A time, as [`Rfc3339`] writes it.
+    pub fn time(&mut self, at: &DateTime<Utc>) {
+        self.0.push('"');
+        self.0.push_str(Rfc3339::new(at).as_str());
+        self.0.push('"');
+    }
+
+    /// A list of strings.
+    pub fn strs<S: AsRef<str>>(&mut self, items: &[S]) {
+        self.0.push('[');
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            self.str(s.as_ref());
+        }
+        self.0.push(']');
+    }
+
+    /// An object of `entries`, each value written by `value`.
+    pub fn map<'k, V: 'k>(
+        &mut self,
+        entries: impl Iterator<Item = (&'k String, &'k V)>,
+        mut value: impl FnMut(&mut Self, &V),
+    ) {
+        self.0.push('{');
+        for (i, (k, v)) in entries.enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            self.str(k);
+            self.0.push(':');
+            value(self, v);
+        }
+        self.0.push('}');
+    }
+}
+
+/// True when no byte needs escaping: none below 0x20, no `"` and no `\`. Eight bytes at a
+/// time: a byte-wise loop was most of the cost of writing a record.
+pub fn plain(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether any byte of `x` is below `n` (n <= 0x80): exact, with no false positives.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
+    let quote = ONES * u64::from(b'"');
+    let backslash = ONES * u64::from(b'\\');
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        let x = u64::from_ne_bytes(word);
+        if below(x, 0x20) || below(x ^ quote, 1) || below(x ^ backslash, 1) {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_finds_every_byte_that_needs_escaping_wherever_it_is() {
+        assert!(plain(b""));
+        assert!(plain(
+            "caf\u{e9} \u{1f600} and a long plain tail of text".as_bytes()
+        ));
+        for bad in [b'"', b'\\', 0x00, 0x1f, b'\n', b'\t'] {
+            for at in 0..20 {
+                let mut text = vec![b'a'; 20];
+                text[at] = bad;
+                assert!(!plain(&text), "byte {bad:#x} at {at}");
+            }
+        }
+        // Bytes just outside the escaped ones.
+        assert!(plain(&[
+            0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 0x20, 0x7f
+        ]));
+    }
+
+    #[test]
+    fn pieces_read_as_serde_json_writes_them() {
+        let check = |write: &dyn Fn(&mut Out), expected: String| {
+            let mut text = String::new();
+            write(&mut Out(&mut text));
+            assert_eq!(text, expected);
+        };
+        for s in [
+            "",
+            "plain",
+            "a \"quote\"",
+            "back\\slash",
+            "tab\there",
+            "\u{1}\u{1f}",
+            "\u{7f}é",
+        ] {
+            check(&|o| o.str(s), serde_json::to_string(s).expect("json"));
+        }
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            10.0,
+            0.1,
+            19.99,
+            1e21,
+            1e-7,
+            123456789.125,
+            f64::MAX,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            check(&|o| o.f64(v), serde_json::to_string(&v).expect("json"));
+        }
+        for v in [0i64, -1, i64::MAX, i64::MIN] {
+            check(&|o| o.int(v), serde_json::to_string(&v).expect("json"));
+        }
+        check(
+            &|o| o.strs(&["a", "b\"c"]),
+            serde_json::to_string(&["a", "b\"c"]).expect("json"),
+        );
+    }
+}
