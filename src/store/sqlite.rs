@@ -233,7 +233,14 @@ pub struct SqliteStore {
     platform: bool,
     /// Rows are packed on the way in and unpacked on the way out (reads take `&self`).
     packer: RefCell<Packer>,
+    /// Per sample, a fingerprint of the deadlines this store's commits last wrote for it (none
+    /// when none were, or unknown: then they are written). Most changes of a sample leave its
+    /// deadlines as they were, and deleting and inserting them again was much of a commit.
+    deadlines: Fingerprints,
 }
+
+/// Fingerprints of written deadlines, by sample.
+type Fingerprints = std::collections::HashMap<ImmutableString, u64, ahash::RandomState>;
 
 impl SqliteStore {
     /// Opens (or creates) the database at `path`, creating or checking the schema. An SQLite
@@ -269,6 +276,7 @@ impl SqliteStore {
             crash_at: None,
             platform,
             packer: RefCell::new(Packer::default()),
+            deadlines: Fingerprints::default(),
         })
     }
 
@@ -307,6 +315,7 @@ impl SqliteStore {
             crash_at: crash_point("commit"),
             platform,
             packer: RefCell::new(Packer::default()),
+            deadlines: Fingerprints::default(),
         })
     }
 
@@ -512,7 +521,15 @@ impl Latest {
         }
     }
 
-    fn write(&mut self, tx: &Transaction<'_>, packer: &mut Packer) -> Result<(), StoreError> {
+    /// Writes the commit's samples and ledgers; gives the deadline fingerprints to keep once
+    /// the transaction commits (`None`: forget the sample's).
+    fn write(
+        &mut self,
+        tx: &Transaction<'_>,
+        packer: &mut Packer,
+        written: &Fingerprints,
+    ) -> Result<Vec<(ImmutableString, Option<u64>)>, StoreError> {
+        let mut kept = Vec::new();
         let mut sample = tx.prepare_cached(
             "INSERT INTO samples (id, workflow, state, creator, product, category, data, chunks)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -541,7 +558,14 @@ impl Latest {
                 },
                 links,
             ])?;
+            let print = fingerprint(&inst.deadlines);
+            if print.is_some() && written.get(&s.id) == print.as_ref() {
+                continue;
+            }
             clear.execute([s.id.as_str()])?;
+            if print.is_some() || written.contains_key(&s.id) {
+                kept.push((s.id.clone(), print));
+            }
             for d in &inst.deadlines {
                 deadline.execute(params![
                     s.id.as_str(),
@@ -564,8 +588,25 @@ impl Latest {
         for (id, l) in &self.ledgers {
             ledger.execute(params![id, packer.pack(&serde_json::to_string(l)?)?])?;
         }
-        Ok(())
+        Ok(kept)
     }
+}
+
+/// What identifies a sample's deadlines as written (name, due time, arming order, held); none
+/// for no deadlines.
+fn fingerprint(deadlines: &[crate::model::Armed]) -> Option<u64> {
+    if deadlines.is_empty() {
+        return None;
+    }
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for d in deadlines {
+        h.update(d.name.as_bytes());
+        h.update(&[0, u8::from(d.held)]);
+        h.update(&d.due.timestamp().to_le_bytes());
+        h.update(&d.due.timestamp_subsec_nanos().to_le_bytes());
+        h.update(&d.seq.to_le_bytes());
+    }
+    Some(h.digest())
 }
 
 /// Seqs as `samples.chunks` lists them: each followed by a space, so lists append.
@@ -785,11 +826,18 @@ impl Store for SqliteStore {
                 break;
             }
         }
-        latest.write(&tx, packer)?;
+        let prints = latest.write(&tx, packer, &self.deadlines)?;
         if crash {
             std::process::abort();
         }
         tx.commit()?;
+        // Only what is committed is known to be in the store.
+        for (sample, print) in prints {
+            match print {
+                Some(print) => self.deadlines.insert(sample, print),
+                None => self.deadlines.remove(&sample),
+            };
+        }
         refused.map_or(Ok(written), Err)
     }
 
@@ -1153,6 +1201,122 @@ mod chunk_tests {
 
     fn texts(rows: &[LogRow]) -> Vec<String> {
         rows.iter().map(|l| l.text.clone()).collect()
+    }
+
+    /// A sample's deadlines as the store's table holds them.
+    fn stored_deadlines(store: &SqliteStore, sample: &str) -> Vec<(String, String, i64, bool)> {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT name, due, seq, held FROM deadlines WHERE sample = ?1 ORDER BY name")
+            .expect("query");
+        let rows = stmt
+            .query_map([sample], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .expect("rows");
+        rows.map(|r| r.expect("row")).collect()
+    }
+
+    fn armed(name: &str, due: &str, seq: u64, held: bool) -> crate::model::Armed {
+        crate::model::Armed {
+            name: name.into(),
+            of_state: true,
+            due: due.parse().expect("a time"),
+            seq,
+            held,
+        }
+    }
+
+    fn with_deadlines(id: &str, records: u32, deadlines: Vec<crate::model::Armed>) -> Batch {
+        let mut inst = (*instance(id, records)).clone();
+        inst.deadlines = deadlines;
+        Batch {
+            changes: Changes {
+                samples: vec![Arc::new(inst)],
+                ..Default::default()
+            },
+            ..Batch::default()
+        }
+    }
+
+    /// Deadlines are written again only when they changed since this store last wrote them:
+    /// the same ones are skipped, any change (a due time, held, a new one, none) is written,
+    /// and a store opened anew (which knows nothing it wrote) writes them.
+    #[test]
+    fn deadlines_are_written_when_they_changed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("s.db");
+        let mut store = SqliteStore::open(&path).expect("store");
+        let ship = armed("ship_by", "2026-01-08T00:00:00Z", 1, false);
+        store
+            .commit(&with_deadlines("s1", 1, vec![ship.clone()]))
+            .expect("commits");
+        let one = vec![(
+            "ship_by".to_string(),
+            "2026-01-08T00:00:00Z".to_string(),
+            1,
+            false,
+        )];
+        assert_eq!(stored_deadlines(&store, "s1"), one);
+        // Rows put there behind the store's back show whether it wrote them again.
+        store
+            .conn
+            .execute("UPDATE deadlines SET seq = 99 WHERE sample = 's1'", [])
+            .expect("update");
+        store
+            .commit(&with_deadlines("s1", 2, vec![ship.clone()]))
+            .expect("commits");
+        assert_eq!(
+            stored_deadlines(&store, "s1")[0].2,
+            99,
+            "unchanged: not written"
+        );
+        for (deadlines, expected) in [
+            (
+                vec![armed("ship_by", "2026-01-09T00:00:00.5Z", 1, false)],
+                vec![(
+                    "ship_by".into(),
+                    "2026-01-09T00:00:00.500Z".into(),
+                    1,
+                    false,
+                )],
+            ),
+            (
+                vec![armed("ship_by", "2026-01-09T00:00:00.5Z", 1, true)],
+                vec![("ship_by".into(), "2026-01-09T00:00:00.500Z".into(), 1, true)],
+            ),
+            (
+                vec![
+                    armed("ship_by", "2026-01-09T00:00:00.5Z", 1, true),
+                    armed("post_by", "2026-02-01T00:00:00Z", 2, false),
+                ],
+                vec![
+                    ("post_by".into(), "2026-02-01T00:00:00Z".into(), 2, false),
+                    ("ship_by".into(), "2026-01-09T00:00:00.500Z".into(), 1, true),
+                ],
+            ),
+            (vec![], vec![]),
+            (vec![ship.clone()], one.clone()),
+        ] {
+            store
+                .commit(&with_deadlines("s1", 3, deadlines))
+                .expect("commits");
+            assert_eq!(stored_deadlines(&store, "s1"), expected);
+        }
+        store
+            .conn
+            .execute("UPDATE deadlines SET seq = 99 WHERE sample = 's1'", [])
+            .expect("update");
+        drop(store);
+        let mut store = SqliteStore::open(&path).expect("store");
+        store
+            .commit(&with_deadlines("s1", 4, vec![ship]))
+            .expect("commits");
+        assert_eq!(
+            stored_deadlines(&store, "s1"),
+            one,
+            "a new store writes them"
+        );
     }
 
     #[test]
