@@ -152,6 +152,72 @@ pub struct Ledger {
     pub adjustments: Vec<Adjustment>,
 }
 
+impl Ledger {
+    /// The row as its derived `Serialize` writes it (a test holds the two equal), written
+    /// field by field (see [`super::json`]): a creator's ledger is saved on nearly every change
+    /// of one of their samples.
+    pub fn write_json(&self, out: &mut String) {
+        let mut o = super::json::Out(out);
+        o.raw("{\"samples\":");
+        o.int(self.samples);
+        o.raw(",\"completed\":");
+        o.int(self.completed);
+        o.raw(",\"approvals\":{");
+        for (i, (q, by_category)) in self.approvals.iter().enumerate() {
+            if i > 0 {
+                o.raw(",");
+            }
+            o.raw("\"");
+            o.int(q.year);
+            o.raw("-Q");
+            o.int(q.quarter);
+            o.raw("\":");
+            o.map(by_category.iter(), |o, n| o.int(*n));
+        }
+        o.raw("},\"products\":");
+        o.map(self.products.iter(), |o, h| {
+            o.raw("{\"open\":");
+            o.int(h.open);
+            o.raw(",\"completed\":");
+            o.int(h.completed);
+            o.raw(",\"last_cancelled\":");
+            match &h.last_cancelled {
+                Some(at) => o.time(at),
+                None => o.null(),
+            }
+            o.raw("}");
+        });
+        o.raw(",\"breaches\":[");
+        for (i, at) in self.breaches.iter().enumerate() {
+            if i > 0 {
+                o.raw(",");
+            }
+            o.time(at);
+        }
+        o.raw("],\"blocked_until\":");
+        match &self.blocked_until {
+            Some(at) => o.time(at),
+            None => o.null(),
+        }
+        o.raw(",\"credit\":");
+        o.f64(self.credit);
+        o.raw(",\"gmv\":");
+        o.f64(self.gmv);
+        o.raw(",\"tier\":");
+        o.opt_str(self.tier.as_deref());
+        o.raw(",\"paid_collab_invited\":");
+        o.bool(self.paid_collab_invited);
+        o.raw(",\"deposits_held\":");
+        o.f64(self.deposits_held);
+        o.raw(",\"deposits_forfeited\":");
+        o.f64(self.deposits_forfeited);
+        // Adjustments are rare (people make them by hand): serde writes them.
+        o.raw(",\"adjustments\":");
+        o.value(&self.adjustments);
+        o.raw("}");
+    }
+}
+
 /// One change a person made to a ledger.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

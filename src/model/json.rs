@@ -1,5 +1,5 @@
-//! JSON text written field by field for the two shapes written millions of times: a record
-//! (every line out) and a sample's row (every change saved). serde's general path through
+//! JSON text written field by field for the shapes written millions of times: a record (every
+//! line out), a sample's row and a ledger's row (every change saved). serde's general path through
 //! their fields was the largest share of the runner after parsing, and of the store's writer
 //! after compression. Each writer's output is held equal to its derived `Serialize` by a test,
 //! and the pieces are serde_json's own: strings with something to escape are escaped by it,
@@ -26,11 +26,7 @@ impl Out<'_> {
             self.0.push_str(s);
             self.0.push('"');
         } else {
-            match serde_json::to_string(s) {
-                Ok(text) => self.0.push_str(&text),
-                // A string cannot fail to serialize.
-                Err(_) => self.0.push_str("null"),
-            }
+            self.value(s);
         }
     }
 
@@ -38,6 +34,15 @@ impl Out<'_> {
         match s {
             Some(s) => self.str(s),
             None => self.null(),
+        }
+    }
+
+    /// Any value, as serde_json writes it (for what is rare enough not to be written here).
+    pub fn value<T: serde::Serialize + ?Sized>(&mut self, v: &T) {
+        match serde_json::to_string(v) {
+            Ok(text) => self.0.push_str(&text),
+            // What the store saves serializes: a failure would be a bug, written as null.
+            Err(_) => self.null(),
         }
     }
 

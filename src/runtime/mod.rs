@@ -465,6 +465,14 @@ mod tests {
             })
             .to_string(),
         );
+        lines.push(
+            serde_json::json!({
+                "id": "e-adjust", "type": "creator_adjusted", "at": "2027-01-01T02:00:00Z",
+                "creator": {"id": "c\ttab"}, "credit": -2.5, "block_days": 3,
+                "by": "ops", "note": "a \"note\""
+            })
+            .to_string(),
+        );
         let mut runner = Runner::new(program(|t| t), Snapshot::default());
         let (mut records, mut rows) = (0, 0);
         for (i, line) in lines.iter().enumerate() {
@@ -484,10 +492,28 @@ mod tests {
                     assert_eq!(text, serde_json::to_string(&**inst).expect("json"));
                     rows += 1;
                 }
+                for ledger in runner.ledgers.values() {
+                    let mut text = String::new();
+                    ledger.write_json(&mut text);
+                    assert_eq!(text, serde_json::to_string(&**ledger).expect("json"));
+                    rows += 1;
+                }
             }
         }
         let odd = runner.sample("s\\1\u{1}").expect("the odd sample");
         assert_eq!(odd.reviewed_by.as_deref(), Some("ops \"lead\""));
+        let ledger = runner
+            .ledgers
+            .get("c\ttab")
+            .expect("the odd creator's ledger");
+        assert!(ledger.blocked_until.is_some() && ledger.adjustments.len() == 1);
+        // The run reached every part of a ledger's row.
+        assert!(runner.ledgers.values().any(|l| !l.approvals.is_empty()));
+        assert!(runner.ledgers.values().any(|l| !l.breaches.is_empty()));
+        assert!(runner
+            .ledgers
+            .values()
+            .any(|l| l.products.values().any(|p| p.last_cancelled.is_some())));
         assert!(
             records > 2000 && rows > 2000,
             "{records} records, {rows} rows"

@@ -586,7 +586,9 @@ impl Latest {
         let mut ledger =
             tx.prepare_cached("INSERT INTO ledgers (creator, data) VALUES (?1, ?2) ON CONFLICT (creator) DO UPDATE SET data = ?2")?;
         for (id, l) in &self.ledgers {
-            ledger.execute(params![id, packer.pack(&serde_json::to_string(l)?)?])?;
+            row.clear();
+            l.write_json(&mut row);
+            ledger.execute(params![id, packer.pack(&row)?])?;
         }
         Ok(kept)
     }
