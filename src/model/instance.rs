@@ -16,7 +16,7 @@ use super::{Creator, Product, Sample};
 pub struct Instance {
     /// What the post-screening hooks see (id, state, creator, product, cost, GMV, deposit...).
     pub sample: Sample,
-    pub workflow: String,
+    pub workflow: ImmutableString,
     /// The creator's figures and the product as the request gave them.
     pub creator: Arc<Creator>,
     pub product: Arc<Product>,
@@ -29,7 +29,7 @@ pub struct Instance {
     pub decision: Option<String>,
     pub reason: Option<String>,
     pub tier: Option<String>,
-    pub rules: String,
+    pub rules: ImmutableString,
     /// Whether the sample was ever in an open state (it counts in the ledger's product history).
     pub opened: bool,
     pub shipping_cost: f64,
@@ -47,7 +47,7 @@ pub struct Instance {
     /// Latest GMV per content id.
     pub contents: BTreeMap<String, f64>,
     /// Times each sample deadline was extended.
-    pub extensions: BTreeMap<String, u32>,
+    pub extensions: BTreeMap<ImmutableString, u32>,
     pub deadlines: Vec<Armed>,
     /// Records written so far; numbers the next record's actions.
     pub records: u32,
@@ -56,7 +56,8 @@ pub struct Instance {
 /// An armed deadline with its absolute due time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Armed {
-    pub name: String,
+    /// Shared with the workflow's own name of it: arming copies no text.
+    pub name: ImmutableString,
     /// True for a deadline of the state the sample is in, false for a sample deadline.
     pub of_state: bool,
     #[serde(serialize_with = "super::utc")]

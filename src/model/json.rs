@@ -95,9 +95,9 @@ impl Out<'_> {
     }
 
     /// An object of `entries`, each value written by `value`.
-    pub fn map<'k, V: 'k>(
+    pub fn map<'k, K: AsRef<str> + 'k, V: 'k>(
         &mut self,
-        entries: impl Iterator<Item = (&'k String, &'k V)>,
+        entries: impl Iterator<Item = (&'k K, &'k V)>,
         mut value: impl FnMut(&mut Self, &V),
     ) {
         self.0.push('{');
@@ -105,7 +105,7 @@ impl Out<'_> {
             if i > 0 {
                 self.0.push(',');
             }
-            self.str(k);
+            self.str(k.as_ref());
             self.0.push(':');
             value(self, v);
         }

@@ -12,7 +12,7 @@ use super::*;
 pub(super) fn arm_deadline(
     heap: &mut BinaryHeap<Due>,
     inst: &mut Instance,
-    name: String,
+    name: ImmutableString,
     of_state: bool,
     due: DateTime<Utc>,
     seq: u64,
@@ -79,7 +79,13 @@ impl Runner {
         }
     }
 
-    pub(super) fn fire(&mut self, id: &ImmutableString, name: &str, seq: u64, due: DateTime<Utc>) {
+    pub(super) fn fire(
+        &mut self,
+        id: &ImmutableString,
+        name: &ImmutableString,
+        seq: u64,
+        due: DateTime<Utc>,
+    ) {
         let Some(inst) = self.samples.get(id) else {
             return;
         };
@@ -134,7 +140,7 @@ impl Runner {
         if let Some(inst) = self.samples.get_mut(id).map(Arc::make_mut) {
             inst.deadlines.retain(|a| a.seq != seq);
         }
-        let mut step = Step::new(id, due, to, Trigger::Deadline(name.to_string()));
+        let mut step = Step::new(id, due, to, Trigger::Deadline(name.clone()));
         step.reason = reason;
         step.acts = acts;
         self.step(step);

@@ -71,7 +71,7 @@ pub(super) struct OutcomeCode {
 /// A deadline armed on entering a state.
 #[derive(Debug, Clone)]
 pub(super) struct StateDeadlineCode {
-    pub(super) name: String,
+    pub(super) name: ImmutableString,
     pub(super) after: Seconds,
     pub(super) to: StateId,
     /// Only a fixed code: a deadline has no event to take a reason from.
@@ -82,7 +82,7 @@ pub(super) struct StateDeadlineCode {
 /// A deadline measured from an event in the sample's life.
 #[derive(Debug, Clone)]
 pub(super) struct SampleDeadlineCode {
-    pub(super) name: String,
+    pub(super) name: ImmutableString,
     pub(super) from: Option<EventKind>,
     pub(super) after: Seconds,
     fires_in: Vec<StateId>,
@@ -197,7 +197,7 @@ impl Flow {
                 .deadlines
                 .iter()
                 .map(|d| StateDeadlineCode {
-                    name: d.name.value.clone(),
+                    name: d.name.value.as_str().into(),
                     after: c.seconds(&d.after.value),
                     to: c.state(&d.to.value),
                     reason: code_of(d.reason.as_ref()),
@@ -275,7 +275,7 @@ fn sample_deadlines(c: &mut Compiler<'_>, w: &Workflow) -> Vec<SampleDeadlineCod
     w.deadlines
         .iter()
         .map(|d| SampleDeadlineCode {
-            name: d.name.value.clone(),
+            name: d.name.value.as_str().into(),
             from: event_kind(&d.from.value),
             after: c.seconds(&d.after.value),
             fires_in: d

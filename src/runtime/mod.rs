@@ -63,7 +63,7 @@ fn named(actions: &[ActionKind]) -> impl Iterator<Item = Act> + '_ {
 #[derive(Debug, Clone)]
 enum Trigger {
     Event(EventKind),
-    Deadline(String),
+    Deadline(ImmutableString),
 }
 
 impl Trigger {
@@ -129,7 +129,7 @@ impl Step {
     }
 }
 
-type Due = Reverse<(DateTime<Utc>, u64, ImmutableString, String)>;
+type Due = Reverse<(DateTime<Utc>, u64, ImmutableString, ImmutableString)>;
 
 /// Applies events to samples and ledgers.
 pub struct Runner {

@@ -29,11 +29,11 @@ impl Runner {
             }
             let kept = program
                 .flows
-                .get(&inst.workflow)
+                .get(inst.workflow.as_str())
                 .is_some_and(|f| f.declared(inst.state()).is_some());
             if !kept {
                 *stranded
-                    .entry((inst.workflow.clone(), inst.state().to_string()))
+                    .entry((inst.workflow.to_string(), inst.state().to_string()))
                     .or_insert(0) += 1;
             }
         }
@@ -52,7 +52,7 @@ impl Runner {
         }
         let mut dropped = 0;
         for (id, inst) in self.samples.iter_mut() {
-            let Some(flow) = program.flows.get(&inst.workflow) else {
+            let Some(flow) = program.flows.get(inst.workflow.as_str()) else {
                 continue;
             };
             let state = flow.declared(&inst.sample.state);

@@ -546,7 +546,7 @@ impl Latest {
             let links = chunk_list(&self.links.swap_remove(s.id.as_str()).unwrap_or_default());
             sample.execute(params![
                 s.id.as_str(),
-                inst.workflow,
+                inst.workflow.as_str(),
                 s.state.as_str(),
                 s.creator.as_str(),
                 s.product.as_str(),
@@ -569,7 +569,7 @@ impl Latest {
             for d in &inst.deadlines {
                 deadline.execute(params![
                     s.id.as_str(),
-                    d.name,
+                    d.name.as_str(),
                     crate::model::Rfc3339::new(&d.due).as_str(),
                     d.seq as i64,
                     d.held,
