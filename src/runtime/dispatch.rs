@@ -644,21 +644,23 @@ impl Runner {
         let was_open = inst.opened;
         let creator = inst.sample.creator.clone();
         let product = inst.sample.product.clone();
+        let by_deadline = step.event.is_none();
+        // The step ends here: the record takes its texts rather than copies of them.
         let record = Record {
             sample: id.clone(),
             at: step.at,
             from: (!is_new).then_some(from),
             to: to.name.clone(),
             trigger: step.trigger.text(),
-            event: step.event.clone(),
-            decision: step.decision.clone(),
-            reason: step.reason.clone(),
+            event: step.event,
+            decision: step.decision,
+            reason: step.reason,
             actions,
             rules: self.rules_hash(),
             workflow: flow.hash.clone(),
-            explain: step.explain.clone(),
-            by: step.by.clone(),
-            note: step.note.clone(),
+            explain: step.explain,
+            by: step.by,
+            note: step.note,
         };
         self.dirty_samples.insert(id.clone());
         if opened_now {
@@ -670,7 +672,7 @@ impl Runner {
         if changed && terminal {
             self.end(&id, to.role, step.at, was_open);
         }
-        if step.event.is_none() {
+        if by_deadline {
             self.stats.deadlines += 1;
         }
         self.stats.records += 1;

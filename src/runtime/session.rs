@@ -175,7 +175,7 @@ impl Batcher {
     pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
         if let Some((id, text)) = self.runner.apply_input(line, input) {
             self.batch.events.push(EventRow {
-                id: id.as_str().to_owned(),
+                id,
                 line,
                 raw: text.to_owned(),
             });

@@ -59,8 +59,12 @@ impl Store for MemoryStore {
             self.ledgers.insert(id.clone(), l.clone());
         }
         self.meta = batch.changes.meta.clone();
-        self.events
-            .extend(batch.events.iter().map(|e| (e.id.clone(), e.raw.clone())));
+        self.events.extend(
+            batch
+                .events
+                .iter()
+                .map(|e| (e.id.to_string(), e.raw.clone())),
+        );
         self.log.extend(
             batch
                 .log

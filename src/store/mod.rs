@@ -81,7 +81,8 @@ pub fn check_finite(batch: &Batch) -> Result<(), StoreError> {
 /// An event applied, kept as it came for replays.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
-    pub id: String,
+    /// The event's own id, shared.
+    pub id: ImmutableString,
     pub line: u64,
     pub raw: String,
 }

@@ -1044,7 +1044,7 @@ mod tests {
                 ..Default::default()
             },
             events: vec![super::super::EventRow {
-                id: format!("e{n}"),
+                id: format!("e{n}").into(),
                 line: n,
                 raw: format!("{{\"id\":\"e{n}\"}}"),
             }],
@@ -1188,7 +1188,7 @@ mod chunk_tests {
 
     fn event(id: &str) -> EventRow {
         EventRow {
-            id: id.to_string(),
+            id: id.into(),
             line: 0,
             raw: format!(r#"{{"id":"{id}","type":"tick"}}"#),
         }
@@ -1437,7 +1437,7 @@ mod chunk_tests {
             for e in &events {
                 conn.execute(
                     "INSERT INTO events VALUES (?1, 1, 1, ?2)",
-                    params![e.id, packer.pack(&e.raw).expect("packs")],
+                    params![e.id.as_str(), packer.pack(&e.raw).expect("packs")],
                 )
                 .expect("an event");
             }
@@ -1521,7 +1521,7 @@ mod chunk_tests {
         let mut store = SqliteStore::open_in_memory().expect("store");
         let events: Vec<EventRow> = (0..12)
             .map(|i| EventRow {
-                id: format!("e{i}"),
+                id: format!("e{i}").into(),
                 line: i,
                 raw: format!("{{\"id\":\"e{i}\",\"pad\":\"{}\"}}", "x".repeat(1 << 20)),
             })
