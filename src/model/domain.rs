@@ -181,10 +181,7 @@ impl Ledger {
             o.raw(",\"completed\":");
             o.int(h.completed);
             o.raw(",\"last_cancelled\":");
-            match &h.last_cancelled {
-                Some(at) => o.time(at),
-                None => o.null(),
-            }
+            o.opt_time(h.last_cancelled.as_ref());
             o.raw("}");
         });
         o.raw(",\"breaches\":[");
@@ -195,10 +192,7 @@ impl Ledger {
             o.time(at);
         }
         o.raw("],\"blocked_until\":");
-        match &self.blocked_until {
-            Some(at) => o.time(at),
-            None => o.null(),
-        }
+        o.opt_time(self.blocked_until.as_ref());
         o.raw(",\"credit\":");
         o.f64(self.credit);
         o.raw(",\"gmv\":");

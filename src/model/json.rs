@@ -82,6 +82,13 @@ impl Out<'_> {
         self.0.push('"');
     }
 
+    pub fn opt_time(&mut self, at: Option<&DateTime<Utc>>) {
+        match at {
+            Some(at) => self.time(at),
+            None => self.null(),
+        }
+    }
+
     /// A list of strings.
     pub fn strs<S: AsRef<str>>(&mut self, items: &[S]) {
         self.0.push('[');

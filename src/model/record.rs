@@ -1,5 +1,6 @@
 //! Records out: one JSON object per move of a sample, or per refused event.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +18,7 @@ pub struct Record {
     pub from: Option<ImmutableString>,
     pub to: ImmutableString,
     /// An event type (a name of the vocabulary, not copied) or `deadline:<name>`.
-    pub trigger: std::borrow::Cow<'static, str>,
+    pub trigger: Cow<'static, str>,
     pub event: Option<ImmutableString>,
     pub decision: Option<String>,
     pub reason: Option<String>,
@@ -114,9 +115,7 @@ impl ActionOut {
             days: None,
         }
     }
-}
 
-impl ActionOut {
     fn write_json(&self, o: &mut Out) {
         o.raw("{\"type\":");
         o.str(&self.kind);
@@ -170,17 +169,17 @@ impl Output {
     }
 
     pub fn to_json(&self) -> String {
-        // Room for a usual record at once: growing a buffer was a measurable share of the
-        // runner.
-        let mut out = String::with_capacity(512);
         match self {
-            Output::Record(r) => r.write_json(&mut out),
-            Output::Error(e) => match serde_json::to_string(e) {
-                Ok(text) => out = text,
-                Err(e) => out = format!("{{\"error\":\"cannot write record: {e}\"}}"),
-            },
+            Output::Record(r) => {
+                // Room for a usual record at once: growing a buffer was a measurable share of
+                // the runner.
+                let mut out = String::with_capacity(512);
+                r.write_json(&mut out);
+                out
+            }
+            Output::Error(e) => serde_json::to_string(e)
+                .unwrap_or_else(|e| format!("{{\"error\":\"cannot write record: {e}\"}}")),
         }
-        out
     }
 }
 
