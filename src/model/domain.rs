@@ -14,6 +14,8 @@ use chrono_tz::Tz;
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
+use super::json::{key, Out};
+
 /// Seconds in a day: durations are exact multiples of 24 hours.
 pub const DAY: i64 = 86_400;
 
@@ -157,57 +159,31 @@ impl Ledger {
     /// field by field (see [`super::json`]): a creator's ledger is saved on nearly every change
     /// of one of their samples.
     pub fn write_json(&self, out: &mut String) {
-        let mut o = super::json::Out(out);
-        o.raw("{\"samples\":");
-        o.int(self.samples);
-        o.raw(",\"completed\":");
-        o.int(self.completed);
-        o.raw(",\"approvals\":{");
-        for (i, (q, by_category)) in self.approvals.iter().enumerate() {
-            if i > 0 {
-                o.raw(",");
-            }
-            o.raw("\"");
-            o.int(q.year);
-            o.raw("-Q");
-            o.int(q.quarter);
-            o.raw("\":");
-            o.map(by_category.iter(), |o, n| o.int(*n));
-        }
-        o.raw("},\"products\":");
-        o.map(self.products.iter(), |o, h| {
-            o.raw("{\"open\":");
-            o.int(h.open);
-            o.raw(",\"completed\":");
-            o.int(h.completed);
-            o.raw(",\"last_cancelled\":");
-            o.opt_time(h.last_cancelled.as_ref());
+        let mut o = Out(out);
+        key!(o, first "samples").int(self.samples);
+        key!(o, "completed").int(self.completed);
+        key!(o, "approvals").entries(&self.approvals, |o, (q, by_category)| {
+            // A quarter's key as its `Display` writes it: `2026-Q1`.
+            o.raw("\"").int(q.year);
+            o.raw("-Q").int(q.quarter);
+            o.raw("\":").map(by_category, |o, n| o.int(*n));
+        });
+        key!(o, "products").map(&self.products, |o, h| {
+            key!(o, first "open").int(h.open);
+            key!(o, "completed").int(h.completed);
+            key!(o, "last_cancelled").opt_time(h.last_cancelled.as_ref());
             o.raw("}");
         });
-        o.raw(",\"breaches\":[");
-        for (i, at) in self.breaches.iter().enumerate() {
-            if i > 0 {
-                o.raw(",");
-            }
-            o.time(at);
-        }
-        o.raw("],\"blocked_until\":");
-        o.opt_time(self.blocked_until.as_ref());
-        o.raw(",\"credit\":");
-        o.f64(self.credit);
-        o.raw(",\"gmv\":");
-        o.f64(self.gmv);
-        o.raw(",\"tier\":");
-        o.opt_str(self.tier.as_deref());
-        o.raw(",\"paid_collab_invited\":");
-        o.bool(self.paid_collab_invited);
-        o.raw(",\"deposits_held\":");
-        o.f64(self.deposits_held);
-        o.raw(",\"deposits_forfeited\":");
-        o.f64(self.deposits_forfeited);
+        key!(o, "breaches").list(&self.breaches, |o, at| o.time(at));
+        key!(o, "blocked_until").opt_time(self.blocked_until.as_ref());
+        key!(o, "credit").f64(self.credit);
+        key!(o, "gmv").f64(self.gmv);
+        key!(o, "tier").opt_str(self.tier.as_deref());
+        key!(o, "paid_collab_invited").bool(self.paid_collab_invited);
+        key!(o, "deposits_held").f64(self.deposits_held);
+        key!(o, "deposits_forfeited").f64(self.deposits_forfeited);
         // Adjustments are rare (people make them by hand): serde writes them.
-        o.raw(",\"adjustments\":");
-        o.value(&self.adjustments);
+        key!(o, "adjustments").value(&self.adjustments);
         o.raw("}");
     }
 }

@@ -13,14 +13,15 @@ use super::Rfc3339;
 pub struct Out<'a>(pub &'a mut String);
 
 impl Out<'_> {
-    /// Literal JSON (a brace, a key with its quotes and colon, a comma).
-    pub fn raw(&mut self, text: &str) {
+    /// Literal JSON (a brace, a key with its quotes and colon, a comma); see [`key!`].
+    pub fn raw(&mut self, text: &str) -> &mut Self {
         self.0.push_str(text);
+        self
     }
 
     /// A string: as it is when nothing in it needs escaping, else as serde_json escapes it.
     pub fn str(&mut self, s: &str) {
-        if plain(s.as_bytes()) {
+        if escape_free(s.as_bytes()) {
             self.0.reserve(s.len() + 2);
             self.0.push('"');
             self.0.push_str(s);
@@ -91,38 +92,69 @@ impl Out<'_> {
 
     /// A list of strings.
     pub fn strs<S: AsRef<str>>(&mut self, items: &[S]) {
-        self.0.push('[');
-        for (i, s) in items.iter().enumerate() {
-            if i > 0 {
-                self.0.push(',');
-            }
-            self.str(s.as_ref());
-        }
-        self.0.push(']');
+        self.list(items, |o, s| o.str(s.as_ref()));
     }
 
-    /// An object of `entries`, each value written by `value`.
+    /// A list: each item written by `item`, commas between.
+    pub fn list<T>(&mut self, items: impl IntoIterator<Item = T>, item: impl FnMut(&mut Self, T)) {
+        self.each(('[', ']'), items, item);
+    }
+
+    /// An object of `entries`, each written whole (key, colon, value) by `entry`.
+    pub fn entries<T>(
+        &mut self,
+        entries: impl IntoIterator<Item = T>,
+        entry: impl FnMut(&mut Self, T),
+    ) {
+        self.each(('{', '}'), entries, entry);
+    }
+
+    /// An object of string keys, each value written by `value`.
     pub fn map<'k, K: AsRef<str> + 'k, V: 'k>(
         &mut self,
-        entries: impl Iterator<Item = (&'k K, &'k V)>,
+        entries: impl IntoIterator<Item = (&'k K, &'k V)>,
         mut value: impl FnMut(&mut Self, &V),
     ) {
-        self.0.push('{');
-        for (i, (k, v)) in entries.enumerate() {
+        self.entries(entries, |o, (k, v)| {
+            o.str(k.as_ref());
+            o.0.push(':');
+            value(o, v);
+        });
+    }
+
+    fn each<T>(
+        &mut self,
+        (open, close): (char, char),
+        items: impl IntoIterator<Item = T>,
+        mut item: impl FnMut(&mut Self, T),
+    ) {
+        self.0.push(open);
+        for (i, t) in items.into_iter().enumerate() {
             if i > 0 {
                 self.0.push(',');
             }
-            self.str(k.as_ref());
-            self.0.push(':');
-            value(self, v);
+            item(self, t);
         }
-        self.0.push('}');
+        self.0.push(close);
     }
 }
 
+/// An object's key as one literal: `key!(o, first "name")` opens the object at its first field
+/// (`{"name":`), `key!(o, "name")` is a field after it (`,"name":`). Gives the [`Out`] to
+/// write the value with.
+macro_rules! key {
+    ($o:expr, first $name:literal) => {
+        $o.raw(concat!("{\"", $name, "\":"))
+    };
+    ($o:expr, $name:literal) => {
+        $o.raw(concat!(",\"", $name, "\":"))
+    };
+}
+pub(crate) use key;
+
 /// True when no byte needs escaping: none below 0x20, no `"` and no `\`. Eight bytes at a
 /// time: a byte-wise loop was most of the cost of writing a record.
-pub fn plain(bytes: &[u8]) -> bool {
+pub fn escape_free(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     // Whether any byte of `x` is below `n` (n <= 0x80): exact, with no false positives.
@@ -149,20 +181,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_finds_every_byte_that_needs_escaping_wherever_it_is() {
-        assert!(plain(b""));
-        assert!(plain(
+    fn escape_free_finds_every_byte_that_needs_escaping_wherever_it_is() {
+        assert!(escape_free(b""));
+        assert!(escape_free(
             "caf\u{e9} \u{1f600} and a long plain tail of text".as_bytes()
         ));
         for bad in [b'"', b'\\', 0x00, 0x1f, b'\n', b'\t'] {
             for at in 0..20 {
                 let mut text = vec![b'a'; 20];
                 text[at] = bad;
-                assert!(!plain(&text), "byte {bad:#x} at {at}");
+                assert!(!escape_free(&text), "byte {bad:#x} at {at}");
             }
         }
         // Bytes just outside the escaped ones.
-        assert!(plain(&[
+        assert!(escape_free(&[
             0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 0x20, 0x7f
         ]));
     }

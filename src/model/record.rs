@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use super::json::Out;
+use super::json::{key, Out};
 
 /// What happened to one sample: an event applied or a deadline fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,52 +38,30 @@ impl Record {
     /// field by field (see [`super::json`]).
     pub fn write_json(&self, out: &mut String) {
         let mut o = Out(out);
-        o.raw("{\"sample\":");
-        o.str(&self.sample);
-        o.raw(",\"at\":");
-        o.time(&self.at);
-        o.raw(",\"from\":");
-        o.opt_str(self.from.as_deref());
-        o.raw(",\"to\":");
-        o.str(&self.to);
-        o.raw(",\"trigger\":");
-        o.str(&self.trigger);
-        o.raw(",\"event\":");
-        o.opt_str(self.event.as_deref());
-        o.raw(",\"decision\":");
-        o.opt_str(self.decision.as_deref());
-        o.raw(",\"reason\":");
-        o.opt_str(self.reason.as_deref());
-        o.raw(",\"actions\":[");
-        for (i, a) in self.actions.iter().enumerate() {
-            if i > 0 {
-                o.raw(",");
-            }
-            a.write_json(&mut o);
-        }
-        o.raw("],\"rules\":");
-        o.str(&self.rules);
-        o.raw(",\"workflow\":");
-        o.str(&self.workflow);
-        o.raw(",\"explain\":");
+        key!(o, first "sample").str(&self.sample);
+        key!(o, "at").time(&self.at);
+        key!(o, "from").opt_str(self.from.as_deref());
+        key!(o, "to").str(&self.to);
+        key!(o, "trigger").str(&self.trigger);
+        key!(o, "event").opt_str(self.event.as_deref());
+        key!(o, "decision").opt_str(self.decision.as_deref());
+        key!(o, "reason").opt_str(self.reason.as_deref());
+        key!(o, "actions").list(&self.actions, |o, a| a.write_json(o));
+        key!(o, "rules").str(&self.rules);
+        key!(o, "workflow").str(&self.workflow);
+        key!(o, "explain");
         match &self.explain {
             None => o.null(),
             Some(x) => {
-                o.raw("{\"hook\":");
-                o.str(&x.hook);
-                o.raw(",\"category\":");
-                o.str(&x.category);
-                o.raw(",\"file\":");
-                o.str(&x.file);
-                o.raw(",\"function\":");
-                o.str(&x.function);
+                key!(o, first "hook").str(&x.hook);
+                key!(o, "category").str(&x.category);
+                key!(o, "file").str(&x.file);
+                key!(o, "function").str(&x.function);
                 o.raw("}");
             }
         }
-        o.raw(",\"by\":");
-        o.opt_str(self.by.as_deref());
-        o.raw(",\"note\":");
-        o.opt_str(self.note.as_deref());
+        key!(o, "by").opt_str(self.by.as_deref());
+        key!(o, "note").opt_str(self.note.as_deref());
         o.raw("}");
     }
 }
@@ -117,25 +95,19 @@ impl ActionOut {
     }
 
     fn write_json(&self, o: &mut Out) {
-        o.raw("{\"type\":");
-        o.str(&self.kind);
-        o.raw(",\"id\":");
-        o.str(&self.id);
+        key!(o, first "type").str(&self.kind);
+        key!(o, "id").str(&self.id);
         if let Some(creator) = &self.creator {
-            o.raw(",\"creator\":");
-            o.str(creator);
+            key!(o, "creator").str(creator);
         }
         if let Some(amount) = self.amount {
-            o.raw(",\"amount\":");
-            o.f64(amount);
+            key!(o, "amount").f64(amount);
         }
         if let Some(credit) = self.credit {
-            o.raw(",\"credit\":");
-            o.int(credit);
+            key!(o, "credit").int(credit);
         }
         if let Some(days) = self.days {
-            o.raw(",\"days\":");
-            o.int(days);
+            key!(o, "days").int(days);
         }
         o.raw("}");
     }

@@ -558,12 +558,12 @@ impl Latest {
                 },
                 links,
             ])?;
-            let print = fingerprint(&inst.deadlines);
-            if print.is_some() && written.get(&s.id) == print.as_ref() {
+            let (print, before) = (fingerprint(&inst.deadlines), written.get(&s.id));
+            if print.is_some() && before == print.as_ref() {
                 continue;
             }
             clear.execute([s.id.as_str()])?;
-            if print.is_some() || written.contains_key(&s.id) {
+            if print.is_some() || before.is_some() {
                 kept.push((s.id.clone(), print));
             }
             for d in &inst.deadlines {
