@@ -41,6 +41,12 @@ pub struct Args {
     /// Milliseconds of quiet that end a burst of file changes before a reload.
     #[arg(long, default_value_t = 50, value_name = "MS")]
     pub debounce_ms: u64,
+    /// Who the spool's files are from: `operator` (the default: the spool is trusted by its
+    /// folder's permissions, and `review`, `ship` and `adjust` hand their events through it) or
+    /// `ingest` (a file holding `sample_reviewed` or `creator_adjusted` is refused whole, moved
+    /// to `rejected/`).
+    #[arg(long, default_value = "operator", value_name = "ROLE", value_parser = crate::watch::Poster::parse)]
+    pub spool_role: crate::watch::Poster,
 }
 
 fn max_future(text: &str) -> Result<(i64, String), String> {
@@ -192,6 +198,8 @@ pub(super) fn open_live(
         max_future: Some(args.max_future.clone()),
         serving: false,
         db: Some(cli.db.clone()),
+        spool_role: args.spool_role,
+        health: None,
     };
     Ok(Ok(Live {
         program,

@@ -8,11 +8,13 @@
 mod lock;
 mod memory;
 mod pack;
+mod sessions;
 mod sqlite;
 
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
 
 pub use memory::MemoryStore;
+pub use sessions::Sessions;
 pub use sqlite::{OutboxCall, SqliteStore, SCHEMA_VERSION};
 
 use std::sync::atomic::{AtomicU64, Ordering};

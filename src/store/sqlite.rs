@@ -15,7 +15,7 @@ use super::{crash_point, Batch, Focus, LogRow, RunState, Store, StoreError, Vers
 use crate::model::{Changes, Instance, Ledger, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -94,6 +94,13 @@ CREATE TABLE IF NOT EXISTS unmappable (
     reason TEXT NOT NULL,
     seen_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS console_sessions (
+    id_hash TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    started INTEGER NOT NULL,
+    used INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS console_sessions_used ON console_sessions(used);
 ";
 
 // A batch's events are kept as one chunk (`event_chunks`): their ids (a JSON array), their

@@ -8,7 +8,10 @@
 //! between two events, so no event sees half of a rule set, and a candidate that fails leaves the
 //! last good program running.
 
+pub(crate) mod health;
+pub(crate) mod posted;
 pub(crate) mod reload;
+pub(crate) mod role;
 pub(crate) mod spool;
 
 use std::io::{BufRead, Write};
@@ -19,7 +22,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+pub use health::Health;
+pub use posted::{Posted, Refused, MAX_LINES};
 pub use reload::{Folders, Request, Trigger};
+pub use role::Poster;
 
 use crate::runtime::input::{Line, LineReader, OwnedLine};
 use crate::runtime::session::{Batcher, RunError};
@@ -89,20 +95,70 @@ pub enum Msg {
     Http(Ingest),
 }
 
-/// Lines handed to the runner by a caller that waits for what they did: each line's output is
-/// sent back on `reply` only once the batch holding it is committed, so an answer means durable.
-/// Lines of many callers share one commit (group commit).
+/// Lines handed to the runner by a caller that waits for what they did: the answer is sent back
+/// on `reply` only once the batch holding them is committed, so an answer means durable. Lines of
+/// many callers share one commit (group commit).
 pub struct Ingest {
-    /// Each line's bytes, its ending left off.
-    pub lines: Vec<Vec<u8>>,
-    pub reply: tokio::sync::oneshot::Sender<Vec<LineResult>>,
+    pub posted: Posted,
+    /// `{"results":[...]}`: per non-blank line, in order, `{"records":[...]}` (deadlines its
+    /// time fired included) or its error record; written as the lines are applied, as bytes.
+    pub reply: tokio::sync::oneshot::Sender<Vec<u8>>,
 }
 
-/// What one non-blank line did: its records (deadlines its time fired included), or its refusal.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LineResult {
-    Records(Vec<String>),
-    Refused(String),
+/// The answer to an [`Ingest`], written as its lines are applied.
+struct Answer {
+    buf: Vec<u8>,
+    /// Where the current line's result starts.
+    start: usize,
+    records: usize,
+    refused: bool,
+}
+
+impl Answer {
+    fn new() -> Answer {
+        Answer {
+            buf: b"{\"results\":[".to_vec(),
+            start: 0,
+            records: 0,
+            refused: false,
+        }
+    }
+
+    fn begin(&mut self) {
+        if self.start > 0 {
+            self.buf.push(b',');
+        }
+        self.start = self.buf.len();
+        self.records = 0;
+        self.refused = false;
+        self.buf.extend_from_slice(b"{\"records\":[");
+    }
+
+    /// One output of the line: a record joins the list; a refusal is the line's whole result.
+    fn push(&mut self, refused: bool, text: &str) {
+        if self.refused {
+            return;
+        }
+        if refused {
+            self.buf.truncate(self.start);
+            self.refused = true;
+        } else if self.records > 0 {
+            self.buf.push(b',');
+        }
+        self.records += 1;
+        self.buf.extend_from_slice(text.as_bytes());
+    }
+
+    fn end(&mut self) {
+        if !self.refused {
+            self.buf.extend_from_slice(b"]}");
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.buf.extend_from_slice(b"]}");
+        self.buf
+    }
 }
 
 /// The queues of a session: messages for the runner's thread, requests for the reloader.
@@ -147,6 +203,12 @@ pub struct Options {
     /// The store's file: ended samples leave memory once committed and are read back from it
     /// through a connection of its own (none: everything stays in memory).
     pub db: Option<PathBuf>,
+    /// Who the files of the spool are from (`--spool-role`): trusted by the file system's
+    /// permissions like the store itself, as an operator by default; as `ingest`, a file holding
+    /// a decision or a ledger change is refused whole.
+    pub spool_role: Poster,
+    /// Where the session says whether its commits succeed (`serve`'s `/readyz`).
+    pub health: Option<Arc<Health>>,
 }
 
 /// Cuts `--out` back to what the store committed, when the last session of the store wrote to
@@ -191,12 +253,13 @@ struct Session<'a> {
     /// The output of the spool file being applied, when its sender waits for a reply.
     reply: Option<Vec<String>>,
     /// HTTP callers whose lines are applied, waiting for the commit that makes them durable.
-    awaiting: Vec<(
-        tokio::sync::oneshot::Sender<Vec<LineResult>>,
-        Vec<LineResult>,
-    )>,
-    /// The outputs of the HTTP line being applied.
-    line_out: Option<Vec<(bool, String)>>,
+    awaiting: Vec<(tokio::sync::oneshot::Sender<Vec<u8>>, Vec<u8>)>,
+    /// The answer being written for the HTTP lines being applied.
+    answer: Option<Answer>,
+    /// The buffer each posted line is stamped into.
+    stamp: Vec<u8>,
+    spool_role: Poster,
+    health: Option<Arc<Health>>,
     /// The counters already reported to the metrics recorder.
     reported: Stats,
     /// Bytes of `--out` written so far (its length at the start included).
@@ -228,8 +291,8 @@ impl Session<'_> {
                 if let Some(reply) = &mut self.reply {
                     reply.push(text.clone());
                 }
-                if let Some(line_out) = &mut self.line_out {
-                    line_out.push((matches!(output, Output::Error(_)), text.clone()));
+                if let Some(answer) = &mut self.answer {
+                    answer.push(matches!(output, Output::Error(_)), &text);
                 }
                 // Refusals from a spool file say which file they were in.
                 if let (Output::Error(e), Some(place)) = (&mut *output, place) {
@@ -259,8 +322,11 @@ impl Session<'_> {
         let failed = self.out_error.take().map_or(flushed, Err);
         if self.batcher.has_pending() {
             self.batcher.run.out_len = self.out_bytes;
-            self.store
-                .commit_group(self.batcher.seal(), &mut |_| None)?;
+            let committed = self.store.commit_group(self.batcher.seal(), &mut |_| None);
+            if let Some(health) = &self.health {
+                health.committed(committed.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            }
+            committed?;
             self.batcher.runner.evict(false);
             self.count();
         }
@@ -273,26 +339,24 @@ impl Session<'_> {
 
     /// Applies lines posted over HTTP; their callers are answered at the next commit.
     fn http(&mut self, ingest: Ingest) {
-        let mut results = Vec::with_capacity(ingest.lines.len());
-        for (n, bytes) in ingest.lines.iter().enumerate() {
-            if bytes.trim_ascii().is_empty() {
-                continue;
+        let Ingest { posted, reply } = ingest;
+        let mut stamp = std::mem::take(&mut self.stamp);
+        self.answer = Some(Answer::new());
+        posted.each(&mut stamp, |n, input| {
+            if let Some(answer) = &mut self.answer {
+                answer.begin();
             }
-            self.line_out = Some(Vec::new());
-            let input = Line {
-                bytes: &bytes[..bytes.len().min(crate::runtime::input::KEEP)],
-                raw: bytes,
-                consumed: bytes.len() as u64,
-                too_long: bytes.len() > crate::runtime::input::MAX_LINE,
-            };
-            self.apply(n as u64 + 1, &input, None);
-            let out = self.line_out.take().unwrap_or_default();
-            results.push(match out.iter().find(|(refused, _)| *refused) {
-                Some((_, error)) => LineResult::Refused(error.clone()),
-                None => LineResult::Records(out.into_iter().map(|(_, t)| t).collect()),
-            });
-        }
-        self.awaiting.push((ingest.reply, results));
+            self.apply(n, input, None);
+            if let Some(answer) = &mut self.answer {
+                answer.end();
+            }
+        });
+        // A large body's buffer is not kept for the next.
+        stamp.clear();
+        stamp.shrink_to(1 << 16);
+        self.stamp = stamp;
+        let body = self.answer.take().map(Answer::finish).unwrap_or_default();
+        self.awaiting.push((reply, body));
     }
 
     /// Tells the metrics recorder what changed since it was last told (a no-op without one).
@@ -325,6 +389,21 @@ impl Session<'_> {
         };
         let place = format!("spool `{name}`");
         let (mut line, mut lines) = (0u64, 0u64);
+        if self.spool_role != Poster::Operator {
+            drop(reader);
+            if let Some((n, kind)) = role::scan_file(self.spool_role, &file) {
+                self.spool_forbidden(file, &name, n, &kind);
+                return Ok(());
+            }
+            reader = match std::fs::File::open(&file) {
+                Ok(f) => LineReader::new(std::io::BufReader::with_capacity(1 << 16, f)),
+                Err(e) => {
+                    self.note(&format!("spool: cannot read `{name}`: {e}; left in place"));
+                    self.release(file);
+                    return Ok(());
+                }
+            };
+        }
         if name.starts_with(spool::OPS_PREFIX) {
             self.reply = Some(Vec::new());
         }
@@ -370,6 +449,26 @@ impl Session<'_> {
         self.summary.spool_files += 1;
         self.release(file);
         Ok(())
+    }
+
+    /// A spool file holding an event its role may not post: moved to `rejected/` whole, nothing
+    /// of it applied; an ops command waiting for it is told why.
+    fn spool_forbidden(&mut self, file: PathBuf, name: &str, line: u64, kind: &str) {
+        let why = role::forbidden_message(self.spool_role, line, kind);
+        if let (Some(dir), true) = (&self.spool, name.starts_with(spool::OPS_PREFIX)) {
+            let refusal = serde_json::json!({"line": line, "event": null, "error": "forbidden",
+                "message": format!("spool `{name}`: {why} (the spool runs with --spool-role {})", self.spool_role.as_str())});
+            if let Err(e) = spool::write_reply(dir, name, &[refusal.to_string()]) {
+                self.note(&format!("spool: cannot write the reply to `{name}`: {e}"));
+            }
+        }
+        self.spool_refused(
+            file,
+            &format!(
+                "{why} (the spool runs with --spool-role {})",
+                self.spool_role.as_str()
+            ),
+        );
     }
 
     /// A spool entry that is not a file of events to read (a link, a name that cannot be shown
@@ -580,7 +679,10 @@ pub fn watch(
         spool_done: None,
         reply: None,
         awaiting: Vec::new(),
-        line_out: None,
+        answer: None,
+        stamp: Vec::new(),
+        spool_role: options.spool_role,
+        health: options.health.clone(),
         reported: Stats::default(),
         out_bytes: options.out.as_ref().map_or(0, |(_, len)| *len),
         out_error: None,
@@ -640,6 +742,9 @@ pub fn watch(
     }
     drop(tx);
     session.note(&ready);
+    if let Some(health) = &session.health {
+        health.started();
+    }
     if !stdin_open && options.spool.is_none() && !options.serving {
         return finish(session, "nothing to read");
     }

@@ -133,8 +133,15 @@ impl Server {
         self.post_with(path, &auth(token), body)
     }
 
+    /// Posts `body`, as JSON unless `headers` name another content type.
     pub fn post_with(&self, path: &str, headers: &[(String, String)], body: &str) -> Answer {
         let mut req = self.agent.post(self.url(path));
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
         for (k, v) in headers {
             req = req.header(k, v);
         }

@@ -8,19 +8,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{body_bytes, error, store_error, App, Principal, Role, Shared};
+use super::{body_bytes, error, store_error, App, Permission, Principal, Shared};
 use crate::definition::vocab::EventKind;
 use crate::runtime::SampleView;
 use crate::store::Store;
-use crate::watch::LineResult;
+use crate::watch::{Posted, Refused, MAX_LINES};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(super::ready::readyz))
+        .route("/metrics", get(super::ready::metrics))
         .route("/v1/events", post(events))
         .route("/v1/samples/{id}", get(sample))
         .route("/v1/creators/{id}", get(creator))
@@ -29,52 +29,6 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v1/samples/{id}/review", post(review))
         .route("/v1/samples/{id}/ship", post(ship))
         .route("/v1/creators/{id}/adjust", post(adjust))
-}
-
-/// Prometheus text. Samples per state are read from the store at each scrape.
-async fn metrics(State(app): State<Shared>) -> Response {
-    let counts = app
-        .read(|_, store| store.state_counts().map_err(store_error))
-        .await;
-    if let Ok(counts) = counts {
-        for (state, n) in counts {
-            metrics::gauge!("sampleflow_samples", "state" => state).set(n as f64);
-        }
-    }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
-        .into_response()
-}
-
-/// Sets `by` of an event line to the principal's name: who posted an event is the token, never
-/// a field the client wrote. A line that is not a JSON object is left as it is, for the runner
-/// to refuse with its line number.
-pub(super) fn stamped(line: &[u8], by: &str) -> Vec<u8> {
-    match serde_json::from_slice::<serde_json::Map<String, Value>>(line) {
-        Ok(mut event) => {
-            event.insert("by".into(), Value::String(by.into()));
-            serde_json::to_vec(&event).unwrap_or_else(|_| line.to_vec())
-        }
-        Err(_) => line.to_vec(),
-    }
-}
-
-/// One result object per non-blank line: `{"records":[...]}` or the error record.
-fn results_json(results: &[LineResult]) -> Vec<Box<RawValue>> {
-    // Each text is JSON the runner serialized; a part that is not stands as null.
-    let raw = |text: String| RawValue::from_string(text).unwrap_or_default();
-    results
-        .iter()
-        .map(|r| match r {
-            LineResult::Records(records) => raw(format!("{{\"records\":[{}]}}", records.join(","))),
-            LineResult::Refused(error) => raw(error.clone()),
-        })
-        .collect()
 }
 
 fn unavailable() -> Response {
@@ -91,7 +45,7 @@ async fn events(State(app): State<Shared>, headers: HeaderMap, req: Request) -> 
     let early = if app.signed(&headers) {
         None
     } else {
-        match app.authorize(&headers, Role::Ingest, None) {
+        match app.authorize(&headers, Permission::Ingest, None) {
             Ok(p) => Some(p),
             Err(r) => return r,
         }
@@ -102,43 +56,70 @@ async fn events(State(app): State<Shared>, headers: HeaderMap, req: Request) -> 
     };
     let principal = match early {
         Some(p) => p,
-        None => match app.authorize(&headers, Role::Ingest, Some(&body)) {
+        None => match app.authorize(&headers, Permission::Ingest, Some(&body)) {
             Ok(p) => p,
             Err(r) => return r,
         },
     };
-    ingest(&app, &principal, &body).await
+    ingest(&app, &principal, body).await
 }
 
-async fn ingest(app: &App, principal: &Principal, body: &[u8]) -> Response {
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let lines: Vec<Vec<u8>> = body
-        .split(|b| *b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .map(|l| {
-            if l.trim_ascii().is_empty() {
-                Vec::new()
-            } else {
-                stamped(l, &principal.name)
-            }
-        })
-        .collect();
-    if lines.iter().all(Vec::is_empty) {
+/// Checks a body's lines (their number, what the principal may post), stamps `by` and hands
+/// them to the runner; the answer is the runner's bytes.
+async fn ingest(app: &App, principal: &Principal, body: bytes::Bytes) -> Response {
+    let Some(poster) = principal.role.poster() else {
         return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the body holds no event: send JSON Lines, one event per line",
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("`{}` is a `viewer`; viewers post no events", principal.name),
         );
-    }
-    match app.apply(lines).await {
-        Some(results) => Json(json!({"results": results_json(&results)})).into_response(),
+    };
+    let posted = match Posted::read(body, poster, Some(&principal.name)) {
+        Ok(posted) => posted,
+        Err(Refused::Empty) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the body holds no event: send JSON Lines, one event per line",
+            )
+        }
+        Err(Refused::TooManyLines) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "the body holds more than {MAX_LINES} events; nothing was applied, send them in smaller batches"
+                ),
+            )
+        }
+        Err(Refused::Forbidden { line, kind }) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "`{}`: {}",
+                    principal.name,
+                    crate::watch::role::forbidden_message(poster, line, &kind)
+                ),
+            )
+        }
+    };
+    match app.apply(posted).await {
+        Some(answer) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            answer,
+        )
+            .into_response(),
         None => unavailable(),
     }
 }
 
 /// Reads need a viewer (or an operator).
 fn viewer(app: &App, headers: &HeaderMap) -> Result<(), Response> {
-    app.authorize(headers, Role::Viewer, None).map(|_| ())
+    app.authorize(headers, Permission::Viewer, None).map(|_| ())
 }
 
 fn not_found(what: &str, id: &str) -> Response {
@@ -407,24 +388,25 @@ pub(super) async fn act(
         .map(|c| c.now())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "clock", e))?;
     let (_, event) = crate::cli::ops::make_event(command, kind.name(), fields, &principal.name, at);
-    let Some(results) = app.apply(vec![event.to_string().into_bytes()]).await else {
+    let posted = Posted::made(&[event.to_string()]).map_err(|_| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the action made no event",
+        )
+    })?;
+    let Some(answer) = app.apply(posted).await else {
         return Err(unavailable());
     };
-    Ok(match results.into_iter().next() {
-        Some(LineResult::Records(records)) => Acted::Records(
-            records
-                .iter()
-                .filter_map(|r| serde_json::from_str(r).ok())
-                .collect(),
-        ),
-        Some(LineResult::Refused(text)) => {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            Acted::Refused {
-                kind: v["error"].as_str().unwrap_or("refused").to_string(),
-                message: v["message"].as_str().unwrap_or_default().to_string(),
-            }
-        }
-        None => Acted::Records(Vec::new()),
+    let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+    let first = &answer["results"][0];
+    Ok(match first.get("records").and_then(Value::as_array) {
+        Some(records) => Acted::Records(records.clone()),
+        None if first.is_null() => Acted::Records(Vec::new()),
+        None => Acted::Refused {
+            kind: first["error"].as_str().unwrap_or("refused").to_string(),
+            message: first["message"].as_str().unwrap_or_default().to_string(),
+        },
     })
 }
 
@@ -443,7 +425,7 @@ async fn operator_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Principal, T), Response> {
-    let principal = app.authorize(headers, Role::Operator, None)?;
+    let principal = app.authorize(headers, Permission::Operator, None)?;
     let bytes = body_bytes(body).await?;
     let parsed = serde_json::from_slice(&bytes).map_err(|e| {
         error(
@@ -536,34 +518,4 @@ async fn adjust(
         note: body.note,
     };
     acted(act(&app, &principal, action).await)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn by_is_the_principal_whatever_the_client_wrote() {
-        let line = br#"{"id":"e1","type":"sample_reviewed","by":"mallory","sample":"s1"}"#;
-        let out: Value = serde_json::from_slice(&stamped(line, "ana")).expect("json");
-        assert_eq!(out["by"], "ana");
-        assert_eq!(out["id"], "e1");
-        let out: Value = serde_json::from_slice(&stamped(br#"{"id":"e2"}"#, "bot")).expect("json");
-        assert_eq!(out["by"], "bot");
-        assert_eq!(stamped(b"not json", "bot"), b"not json");
-    }
-
-    #[test]
-    fn results_are_the_records_or_the_refusal_per_line() {
-        let out = results_json(&[
-            LineResult::Records(vec!["{\"sample\":\"s1\"}".into()]),
-            LineResult::Refused("{\"line\":2,\"error\":\"malformed\"}".into()),
-            LineResult::Records(vec![]),
-        ]);
-        let text = serde_json::to_string(&out).expect("json");
-        assert_eq!(
-            text,
-            r#"[{"records":[{"sample":"s1"}]},{"line":2,"error":"malformed"},{"records":[]}]"#
-        );
-    }
 }

@@ -12,9 +12,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// What a principal may do, lowest first: each role may do what the ones below it may.
+/// What a principal may do (the tokens file's `role`): named `Permission` because `Role` is the
+/// workflow vocabulary's word for what a state means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
+pub enum Permission {
     /// Read: samples, creators, the queue, the report, the console's pages.
     Viewer,
     /// Post events.
@@ -23,31 +24,42 @@ pub enum Role {
     Operator,
 }
 
-impl Role {
+impl Permission {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Viewer => "viewer",
-            Role::Ingest => "ingest",
-            Role::Operator => "operator",
+            Permission::Viewer => "viewer",
+            Permission::Ingest => "ingest",
+            Permission::Operator => "operator",
         }
     }
 
     const NAMES: [&'static str; 3] = ["ingest", "operator", "viewer"];
 
-    fn parse(text: &str) -> Option<Role> {
+    fn parse(text: &str) -> Option<Permission> {
         match text {
-            "viewer" => Some(Role::Viewer),
-            "ingest" => Some(Role::Ingest),
-            "operator" => Some(Role::Operator),
+            "viewer" => Some(Permission::Viewer),
+            "ingest" => Some(Permission::Ingest),
+            "operator" => Some(Permission::Operator),
             _ => None,
+        }
+    }
+
+    /// Who may post what on every path that takes events (contract "Who may post what"): an
+    /// ingest token or a signed body posts what the platform, a warehouse or an ERP reports;
+    /// decisions and ledger changes need an operator.
+    pub fn poster(self) -> Option<crate::watch::Poster> {
+        match self {
+            Permission::Viewer => None,
+            Permission::Ingest => Some(crate::watch::Poster::Ingest),
+            Permission::Operator => Some(crate::watch::Poster::Operator),
         }
     }
 
     /// True when this role may do what `needed` allows. `ingest` posts events but reads
     /// nothing; `viewer` reads but posts nothing; `operator` does both and acts.
-    pub fn allows(self, needed: Role) -> bool {
+    pub fn allows(self, needed: Permission) -> bool {
         match (self, needed) {
-            (Role::Operator, _) => true,
+            (Permission::Operator, _) => true,
             (a, b) => a == b,
         }
     }
@@ -57,7 +69,7 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
-    pub role: Role,
+    pub role: Permission,
 }
 
 impl Principal {
@@ -65,15 +77,16 @@ impl Principal {
     pub fn local() -> Self {
         Principal {
             name: "local".into(),
-            role: Role::Operator,
+            role: Permission::Operator,
         }
     }
 
-    /// A body signed with the webhook secret.
-    pub fn webhook() -> Self {
+    /// A body signed with the webhook secret: `by` on its events is `signed` (the contract's
+    /// word for the signature's name).
+    pub fn signed() -> Self {
         Principal {
-            name: "webhook".into(),
-            role: Role::Ingest,
+            name: "signed".into(),
+            role: Permission::Ingest,
         }
     }
 }
@@ -88,12 +101,25 @@ struct RawToken {
 
 struct Token {
     name: String,
-    role: Role,
+    role: Permission,
     digest: [u8; 32],
 }
 
 /// The tokens file, loaded.
 pub struct Tokens(Vec<Token>);
+
+/// What a console session keeps of the token that opened it: a hash of the token's digest, so
+/// that a session ends when its token leaves the file (or changes) and the store holds nothing a
+/// token could be recovered or guessed from faster than from the tokens file itself.
+fn fingerprint(digest: &[u8; 32]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"sampleflow console session\0");
+    h.update(digest);
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The fingerprint of the local operator (serve without a tokens file).
+pub const LOCAL_KEY: &str = "local";
 
 impl Tokens {
     /// Loads a tokens file: every defect is named with its line and column.
@@ -117,8 +143,8 @@ impl Tokens {
         };
         let mut tokens = Vec::new();
         for t in raw {
-            let Some(role) = Role::parse(&t.role) else {
-                let hint = crate::definition::vocab::did_you_mean(&t.role, Role::NAMES)
+            let Some(role) = Permission::parse(&t.role) else {
+                let hint = crate::definition::vocab::did_you_mean(&t.role, Permission::NAMES)
                     .map(|m| format!("; did you mean `{m}`?"))
                     .unwrap_or_default();
                 return Err(format!(
@@ -163,17 +189,46 @@ impl Tokens {
     /// The principal a presented token belongs to. Every entry is compared, in constant time,
     /// so neither the time nor the order tells which entry is near.
     pub fn find(&self, presented: &str) -> Option<Principal> {
+        self.find_keyed(presented).map(|(p, _)| p)
+    }
+
+    /// [`Tokens::find`], with the token's fingerprint for a console session.
+    pub fn find_keyed(&self, presented: &str) -> Option<(Principal, String)> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let mut found = None;
         for t in &self.0 {
             if bool::from(t.digest.ct_eq(&digest)) {
-                found = Some(Principal {
-                    name: t.name.clone(),
-                    role: t.role,
-                });
+                found = Some(t);
             }
         }
-        found
+        found.map(|t| (t.principal(), fingerprint(&t.digest)))
+    }
+
+    /// The principal whose token has this fingerprint, while it is in the file.
+    pub fn by_key(&self, key: &str) -> Option<Principal> {
+        self.0
+            .iter()
+            .find(|t| fingerprint(&t.digest) == key)
+            .map(Token::principal)
+    }
+
+    /// The tokens' names, in the file's order.
+    pub fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    /// The fingerprints of every token, for ending the sessions of the others.
+    pub fn keys(&self) -> Vec<String> {
+        self.0.iter().map(|t| fingerprint(&t.digest)).collect()
+    }
+}
+
+impl Token {
+    fn principal(&self) -> Principal {
+        Principal {
+            name: self.name.clone(),
+            role: self.role,
+        }
     }
 }
 
@@ -240,10 +295,13 @@ mod tests {
             tokens.find("s3cret"),
             Some(Principal {
                 name: "bot".into(),
-                role: Role::Ingest
+                role: Permission::Ingest
             })
         );
-        assert_eq!(tokens.find("other").map(|p| p.role), Some(Role::Operator));
+        assert_eq!(
+            tokens.find("other").map(|p| p.role),
+            Some(Permission::Operator)
+        );
         assert_eq!(tokens.find("s3cre"), None);
         assert_eq!(
             tokens.find(&sha("s3cret")),
@@ -278,13 +336,13 @@ mod tests {
 
     #[test]
     fn roles_allow_what_the_contract_says() {
-        assert!(Role::Operator.allows(Role::Viewer));
-        assert!(Role::Operator.allows(Role::Ingest));
-        assert!(Role::Ingest.allows(Role::Ingest));
-        assert!(!Role::Ingest.allows(Role::Viewer));
-        assert!(!Role::Viewer.allows(Role::Ingest));
-        assert!(!Role::Viewer.allows(Role::Operator));
-        assert!(!Role::Ingest.allows(Role::Operator));
+        assert!(Permission::Operator.allows(Permission::Viewer));
+        assert!(Permission::Operator.allows(Permission::Ingest));
+        assert!(Permission::Ingest.allows(Permission::Ingest));
+        assert!(!Permission::Ingest.allows(Permission::Viewer));
+        assert!(!Permission::Viewer.allows(Permission::Ingest));
+        assert!(!Permission::Viewer.allows(Permission::Operator));
+        assert!(!Permission::Ingest.allows(Permission::Operator));
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //! resource). A token entered on the login page becomes a session cookie (HttpOnly,
 //! SameSite=Strict); every form carries the session's CSRF token, and a form posted without it
 //! is refused. Templates escape every value they print.
+//!
+//! Sessions are kept in the store ([`crate::store::Sessions`]: hashes of their ids, a 12-hour
+//! idle expiry), so a restart signs nobody out; a session is as good as the token that opened
+//! it, looked up in the tokens in force at each request, so a token removed from the file ends
+//! its sessions at once. A session's CSRF token is derived from its id (SHA-256 of a label and
+//! the id): nothing more is kept, and it survives a restart with the session.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -19,33 +23,38 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use super::api::{self, Acted, Action};
-use super::{App, Principal, Role, Shared};
+use super::{auth, App, Permission, Principal, Shared};
 use crate::definition::vocab::EventKind;
+use crate::store::Sessions;
+use sha2::{Digest, Sha256};
 
 /// The session cookie.
 const SESSION: &str = "sampleflow_session";
 /// The cookie the login form's CSRF token is checked against (before there is a session).
 const LOGIN: &str = "sampleflow_login";
-/// A session ends after this long unused.
-const IDLE: Duration = Duration::from_secs(12 * 3600);
-/// Sessions kept at most (the least recently used go first): visitors without a cookie, such
-/// as scripts on an open console, cannot grow memory without bound.
-const MAX_SESSIONS: usize = 10_000;
-
-struct Session {
-    principal: Principal,
-    csrf: String,
-    used: Instant,
-}
 
 /// The console's templates and sessions.
 pub(crate) struct Console {
     env: Environment<'static>,
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: Sessions,
     /// No tokens file: every visitor is the local operator, with no login.
     open: bool,
-    /// Sessions kept at most.
-    cap: usize,
+}
+
+/// The CSRF token of session `id`.
+fn csrf_of(id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"sampleflow csrf\0");
+    h.update(id.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Now, in Unix seconds, on the wall clock every command uses (`SAMPLEFLOW_NOW` in tests).
+fn now() -> i64 {
+    crate::cli::wall_clock()
+        .map(|c| c.now())
+        .unwrap_or_else(|_| chrono::Utc::now())
+        .timestamp()
 }
 
 /// 32 random bytes from the OS, as hex: session ids and CSRF tokens.
@@ -63,7 +72,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl Console {
-    pub fn new(open: bool) -> Console {
+    pub fn new(open: bool, sessions: Sessions) -> Console {
         let mut env = Environment::new();
         // A path part: `/` too is encoded, so an id holding one stays one segment.
         env.add_filter("urlencode", |text: String| urlencoding(&text));
@@ -83,9 +92,8 @@ impl Console {
         }
         Console {
             env,
-            sessions: Mutex::new(HashMap::new()),
+            sessions,
             open,
-            cap: MAX_SESSIONS,
         }
     }
 
@@ -100,40 +108,48 @@ impl Console {
         }
     }
 
-    fn start(&self, principal: Principal) -> (String, String) {
-        let (id, csrf) = (random(), random());
-        if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.retain(|_, s| s.used.elapsed() < IDLE);
-            if sessions.len() >= self.cap {
-                let oldest = sessions
-                    .iter()
-                    .min_by_key(|(_, s)| s.used)
-                    .map(|(id, _)| id.clone());
-                if let Some(id) = oldest {
-                    sessions.remove(&id);
-                }
-            }
-            sessions.insert(
-                id.clone(),
-                Session {
-                    principal,
-                    csrf: csrf.clone(),
-                    used: Instant::now(),
-                },
-            );
-        }
-        (id, csrf)
-    }
-
-    fn find(&self, id: &str) -> Option<(Principal, String)> {
-        let mut sessions = self.sessions.lock().ok()?;
-        let s = sessions.get_mut(id)?;
-        if s.used.elapsed() >= IDLE {
-            sessions.remove(id);
+    /// A new session for the token with fingerprint `key`: its id and CSRF token (`None` when
+    /// it cannot be kept).
+    fn start(&self, key: &str) -> Option<(String, String)> {
+        let id = random();
+        if id.is_empty() {
             return None;
         }
-        s.used = Instant::now();
-        Some((s.principal.clone(), s.csrf.clone()))
+        match self.sessions.start(&id, key, now()) {
+            Ok(()) => {
+                let csrf = csrf_of(&id);
+                Some((id, csrf))
+            }
+            Err(e) => {
+                eprintln!("console: cannot keep a session: {e}");
+                None
+            }
+        }
+    }
+
+    /// The principal and CSRF token of session `id`, while it lives and its token is in force.
+    fn find(&self, app: &App, id: &str) -> Option<(Principal, String)> {
+        let found = match self.sessions.find(id, now()) {
+            Ok(found) => found?,
+            Err(e) => {
+                eprintln!("console: cannot read a session: {e}");
+                return None;
+            }
+        };
+        let principal = match &app.tokens {
+            None if found.key == auth::LOCAL_KEY => Principal::local(),
+            None => return None,
+            Some(keys) => keys.current().by_key(&found.key)?,
+        };
+        Some((principal, csrf_of(id)))
+    }
+
+    /// Ends the sessions of tokens whose fingerprints are not in `keys`; how many ended.
+    pub fn keep_sessions_of(&self, keys: &[String]) -> usize {
+        self.sessions.keep_only(keys).unwrap_or_else(|e| {
+            eprintln!("console: cannot end the sessions of removed tokens: {e}");
+            0
+        })
     }
 }
 
@@ -159,7 +175,10 @@ impl Viewer {
             ("who", self.principal.name.clone().into()),
             ("role", self.principal.role.as_str().into()),
             ("csrf", self.csrf.clone().into()),
-            ("operator", (self.principal.role == Role::Operator).into()),
+            (
+                "operator",
+                (self.principal.role == Permission::Operator).into(),
+            ),
             ("can_logout", (!app.console.open).into()),
         ]
     }
@@ -195,7 +214,10 @@ impl Viewer {
 /// The session's viewer, or (without tokens) a new session of the local operator; else the way
 /// to the login page. Ingest tokens do not open the console.
 fn viewer(app: &App, jar: CookieJar) -> Result<Viewer, Response> {
-    if let Some((principal, csrf)) = jar.get(SESSION).and_then(|c| app.console.find(c.value())) {
+    if let Some((principal, csrf)) = jar
+        .get(SESSION)
+        .and_then(|c| app.console.find(app, c.value()))
+    {
         return Ok(Viewer {
             principal,
             csrf,
@@ -203,12 +225,18 @@ fn viewer(app: &App, jar: CookieJar) -> Result<Viewer, Response> {
         });
     }
     if app.console.open {
-        let (id, csrf) = app.console.start(Principal::local());
-        return Ok(Viewer {
-            principal: Principal::local(),
-            csrf,
-            jar: jar.add(cookie(SESSION, id)),
-        });
+        if let Some((id, csrf)) = app.console.start(auth::LOCAL_KEY) {
+            return Ok(Viewer {
+                principal: Principal::local(),
+                csrf,
+                jar: jar.add(cookie(SESSION, id)),
+            });
+        }
+        return Err(super::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "no console session can be kept now; try again",
+        ));
     }
     Err(Redirect::to("/login").into_response())
 }
@@ -222,7 +250,7 @@ fn may_act(app: &App, v: &Viewer, csrf: Option<&str>) -> Result<(), Response> {
             "this form was sent without the page's CSRF token, so nothing was done; reload the page and try again".into(),
         ));
     }
-    if v.principal.role != Role::Operator {
+    if v.principal.role != Permission::Operator {
         return Err(v.fail(
             app,
             StatusCode::FORBIDDEN,
@@ -298,17 +326,25 @@ async fn login(State(app): State<Shared>, jar: CookieJar, Form(form): Form<Login
             "the sign-in form was sent without its CSRF token; try again",
         );
     }
-    let found = app.tokens.as_ref().and_then(|t| t.find(form.token.trim()));
-    let Some(principal) = found else {
+    let found = app
+        .tokens
+        .as_ref()
+        .and_then(|t| t.current().find_keyed(form.token.trim()));
+    let Some((principal, key)) = found else {
         return refuse(StatusCode::UNAUTHORIZED, "that token is not valid");
     };
-    if principal.role == Role::Ingest {
+    if principal.role == Permission::Ingest {
         return refuse(
             StatusCode::FORBIDDEN,
             "an ingest token posts events; the console takes an operator or viewer token",
         );
     }
-    let (id, _) = app.console.start(principal);
+    let Some((id, _)) = app.console.start(&key) else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no session can be kept now; try again",
+        );
+    };
     (
         jar.remove(Cookie::from(LOGIN)).add(cookie(SESSION, id)),
         Redirect::to("/queue"),
@@ -334,8 +370,8 @@ async fn logout(State(app): State<Shared>, jar: CookieJar, Form(form): Form<Csrf
         );
     }
     if let Some(id) = v.jar.get(SESSION).map(|c| c.value().to_string()) {
-        if let Ok(mut sessions) = app.console.sessions.lock() {
-            sessions.remove(&id);
+        if let Err(e) = app.console.sessions.end(&id) {
+            eprintln!("console: cannot end a session: {e}");
         }
     }
     (v.jar.remove(Cookie::from(SESSION)), Redirect::to("/login")).into_response()
@@ -684,7 +720,7 @@ mod tests {
 
     #[test]
     fn values_are_escaped_in_every_page() {
-        let console = Console::new(true);
+        let console = Console::new(true, Sessions::in_memory(10).expect("sessions"));
         let ctx = context! {
             style => "", who => "<b>x</b>", role => "operator", csrf => "t", operator => true,
             items => vec![json!({"sample": "<script>alert(1)</script>", "creator": "c\"1",
@@ -743,20 +779,11 @@ mod tests {
     }
 
     #[test]
-    fn sessions_are_bounded_and_the_least_recently_used_goes_first() {
-        let mut console = Console::new(true);
-        console.cap = 50;
-        let (first, _) = console.start(Principal::local());
-        let (second, _) = console.start(Principal::local());
-        for _ in 0..console.cap {
-            // `second` stays in use; `first` is the least recently used.
-            assert!(console.find(&second).is_some());
-            console.start(Principal::local());
-        }
-        let kept = console.sessions.lock().expect("lock").len();
-        assert_eq!(kept, console.cap);
-        assert!(console.find(&first).is_none());
-        assert!(console.find(&second).is_some());
+    fn a_sessions_csrf_token_is_its_own_and_unguessable_without_the_id() {
+        assert_eq!(csrf_of("a"), csrf_of("a"));
+        assert_ne!(csrf_of("a"), csrf_of("b"));
+        assert_ne!(csrf_of("a"), "a");
+        assert_eq!(csrf_of("a").len(), 64);
     }
 
     #[test]

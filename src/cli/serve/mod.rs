@@ -14,7 +14,11 @@
 mod api;
 mod auth;
 mod console;
+mod layers;
+mod ready;
+mod server;
 mod tiktok;
+mod tokens;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -35,9 +39,9 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use super::{Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::store::{Holder, SqliteStore, Store};
-use crate::watch::{watch, Ingest, LineResult, Msg, Request as Reload};
+use crate::watch::{watch, Health, Ingest, Msg, Posted, Request as Reload};
 
-pub use auth::{Principal, Role};
+pub use auth::{Permission, Principal};
 
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "serve_args")]
@@ -52,6 +56,15 @@ pub struct Args {
     /// Seconds a request may take before it is answered 408.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub request_timeout: u64,
+    /// Connections open at once at most; past that a new one takes the place of the one idle
+    /// longest, or waits while every one is being served.
+    #[arg(
+        long,
+        default_value_t = 1024,
+        value_name = "N",
+        env = "SAMPLEFLOW_MAX_CONNECTIONS"
+    )]
+    pub max_connections: usize,
     /// Run the TikTok connector from this config (default: `connectors/tiktok.yaml` when it
     /// exists) and take its webhooks at `POST /v1/tiktok/webhook`.
     #[arg(long, value_name = "FILE")]
@@ -70,8 +83,13 @@ pub(crate) struct App {
     pub tx: std::sync::mpsc::SyncSender<Msg>,
     /// Set once a stop signal came: every request is then answered 503.
     pub stopping: AtomicBool,
-    pub tokens: Option<auth::Tokens>,
+    /// The tokens file, read again on SIGHUP and when it changes (none: open mode).
+    pub tokens: Option<tokens::Keys>,
     pub secret: Option<auth::Secret>,
+    /// The port served, for open mode's `Origin` check.
+    pub port: u16,
+    /// Whether the session takes writes.
+    pub health: Arc<Health>,
     pub metrics: PrometheusHandle,
     /// The last lines the session said about reloads, newest last.
     pub reloads: Arc<Mutex<VecDeque<String>>>,
@@ -93,17 +111,18 @@ pub(crate) fn error(status: StatusCode, kind: &str, message: impl Into<String>) 
 
 impl App {
     /// Who sent this request, if they may do what `needed` allows: a bearer token, or for
-    /// `Role::Ingest` a signed `body`; the local operator when serve runs without tokens.
+    /// `Permission::Ingest` a signed `body`; the local operator when serve runs without tokens.
     /// `body` is `None` where it is not read yet (a bearer token is checked before any work).
     pub fn authorize(
         &self,
         headers: &HeaderMap,
-        needed: Role,
+        needed: Permission,
         body: Option<&[u8]>,
     ) -> Result<Principal, Response> {
-        let Some(tokens) = &self.tokens else {
+        let Some(keys) = &self.tokens else {
             return Ok(Principal::local());
         };
+        let tokens = keys.current();
         let bearer = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -111,10 +130,10 @@ impl App {
         let principal = match bearer {
             Some(token) => tokens.find(token),
             None => match (needed, headers.get(SIGNATURE), &self.secret, body) {
-                (Role::Ingest, Some(sig), Some(secret), Some(body)) => sig
+                (Permission::Ingest, Some(sig), Some(secret), Some(body)) => sig
                     .to_str()
                     .is_ok_and(|sig| secret.verifies(sig, body))
-                    .then(Principal::webhook),
+                    .then(Principal::signed),
                 _ => None,
             },
         };
@@ -161,11 +180,12 @@ impl App {
         }
     }
 
-    /// Hands lines to the runner and waits until they are committed. `None`: the session
-    /// stopped before it took them, so nothing of them was acknowledged.
-    pub async fn apply(&self, lines: Vec<Vec<u8>>) -> Option<Vec<LineResult>> {
+    /// Hands lines to the runner and waits until they are committed; the answer is
+    /// `{"results":[...]}` as bytes. `None`: the session stopped before it took them, so nothing
+    /// of them was acknowledged.
+    pub async fn apply(&self, posted: Posted) -> Option<Vec<u8>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let msg = Msg::Http(Ingest { lines, reply });
+        let msg = Msg::Http(Ingest { posted, reply });
         match self.tx.try_send(msg) {
             Ok(()) => {}
             Err(std::sync::mpsc::TrySendError::Full(msg)) => {
@@ -208,10 +228,10 @@ impl App {
     }
 }
 
-fn article(role: Role) -> String {
+fn article(role: Permission) -> String {
     match role {
-        Role::Ingest | Role::Operator => format!("an `{}`", role.as_str()),
-        Role::Viewer => "a `viewer`".into(),
+        Permission::Ingest | Permission::Operator => format!("an `{}`", role.as_str()),
+        Permission::Viewer => "a `viewer`".into(),
     }
 }
 
@@ -303,14 +323,21 @@ async fn guard(State(app): State<Shared>, req: Request, next: Next) -> Response 
 fn router(app: Shared, timeout: Duration) -> Router {
     Router::new()
         .merge(api::routes())
-        .merge(console::routes())
+        .merge(layers::console_headers(console::routes()))
         .route("/v1/tiktok/webhook", axum::routing::post(tiktok::webhook))
+        .fallback(layers::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
-        .layer(axum::middleware::from_fn(observe))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            layers::open_mode,
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::from_fn(layers::json_errors))
+        .layer(axum::middleware::from_fn(observe))
+        .layer(layers::common_headers())
         .with_state(app)
 }
 
@@ -344,6 +371,26 @@ fn recorder() -> Result<PrometheusHandle, String> {
     for result in ["applied", "refused"] {
         metrics::counter!("sampleflow_reloads_total", "result" => result).absolute(0);
     }
+    metrics::describe_gauge!(
+        "sampleflow_queue_pending",
+        "samples waiting for a reviewer's decision"
+    );
+    metrics::describe_gauge!(
+        "sampleflow_queue_oldest_seconds",
+        "how long the oldest sample in the review queue has waited since its request, on the wall clock"
+    );
+    metrics::describe_gauge!(
+        "sampleflow_outbox",
+        "platform calls in the outbox, by status"
+    );
+    metrics::describe_counter!(
+        "sampleflow_connector_polls_total",
+        "connector polls, by result: ok or error"
+    );
+    metrics::describe_gauge!(
+        "sampleflow_connector_last_success_seconds",
+        "Unix time of the connector's last successful poll (0: none yet)"
+    );
     Ok(handle)
 }
 
@@ -393,8 +440,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         }
     };
     let tokens = match &args.tokens {
-        Some(path) => match auth::Tokens::load(path) {
-            Ok(tokens) => Some(tokens),
+        Some(path) => match tokens::Keys::load(path) {
+            Ok(keys) => Some(keys),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(EXIT_USAGE);
@@ -451,10 +498,29 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     listener.set_nonblocking(true)?;
     let mut holder = Holder::me("serve");
     holder.listen = Some(local.to_string());
-    let live = match super::watch::open_live(cli, &args.watch, holder)? {
+    let mut live = match super::watch::open_live(cli, &args.watch, holder)? {
         Ok(live) => live,
         Err(code) => return Ok(code),
     };
+    let health = Arc::new(Health::default());
+    live.options.health = Some(health.clone());
+    let sessions = match crate::store::Sessions::open(&cli.db) {
+        Ok(sessions) => sessions,
+        Err(e) => {
+            eprintln!(
+                "error: cannot keep console sessions in `{}`: {e}",
+                cli.db.display()
+            );
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let (max_connections, limit) = server::cap(args.max_connections);
+    if let Some(limit) = limit {
+        eprintln!(
+            "serve: `--max-connections {}` is more than the open-file limit ({limit}) allows; at most {max_connections} connections at once (raise `ulimit -n` for more)",
+            args.max_connections
+        );
+    }
     let metrics = match recorder() {
         Ok(h) => h,
         Err(e) => {
@@ -475,9 +541,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         cli: cli.clone(),
         tx: live.channels.msgs.0.clone(),
         stopping: AtomicBool::new(false),
-        console: console::Console::new(tokens.is_none()),
+        console: console::Console::new(tokens.is_none(), sessions),
         tokens,
         secret,
+        port: local.port(),
+        health: health.clone(),
         metrics,
         reloads: reloads.clone(),
         connector,
@@ -494,6 +562,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             for signal in signals.forever() {
                 let why = match signal {
                     SIGHUP => {
+                        app.reload_tokens("SIGHUP");
                         if req_tx.send(Reload::Now).is_err() {
                             return;
                         }
@@ -530,6 +599,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
                 partial: Vec::new(),
             };
             let result = watch(program, store, options, None, &mut out, &mut log, channels);
+            health.stopped(match &result {
+                Ok(_) => "stopped",
+                Err(_) => "failed",
+            });
             stopped.notify_one();
             result
         })
@@ -555,12 +628,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         .enable_all()
         .build()?;
     let timeout = Duration::from_secs(args.request_timeout.max(1));
+    tokens::watch_file(&app);
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         eprintln!("listening on http://{local}");
-        axum::serve(listener, router(app, timeout))
-            .with_graceful_shutdown(async move { stopped.notified().await })
-            .await
+        server::serve(
+            listener,
+            router(app, timeout),
+            max_connections,
+            async move { stopped.notified().await },
+        )
+        .await;
+        Ok::<(), std::io::Error>(())
     });
     if served.is_err() {
         // No more requests can come: the session commits what it has and ends.

@@ -22,19 +22,57 @@ use crate::connect::map::Catalog;
 use crate::connect::platform::Client;
 use crate::connect::{sign, Config};
 use crate::store::SqliteStore;
-use crate::watch::{Ingest, Msg};
+use crate::watch::{Ingest, Msg, Posted};
 
 /// Notification ids remembered for deduplication.
 const SEEN_KEPT: usize = 10_000;
 
 pub(crate) struct Connector {
     poll_now: Mutex<Sender<()>>,
+    /// How the polls go, for `/readyz`.
+    polls: std::sync::Arc<Mutex<Polls>>,
+    poll_every: i64,
     seen: Mutex<(HashSet<String>, VecDeque<String>)>,
     app_key: String,
     secret: crate::connect::Secret,
 }
 
+/// The connector's last polls.
+#[derive(Debug, Default)]
+struct Polls {
+    last_success: Option<chrono::DateTime<chrono::Utc>>,
+    last_error: Option<String>,
+}
+
 impl Connector {
+    /// Ready when the last poll succeeded within three `poll_every` (on the wall clock).
+    pub fn ready(&self) -> Result<String, String> {
+        let polls = self
+            .polls
+            .lock()
+            .map_err(|_| "the connector's state is unreadable".to_string())?;
+        let now = crate::cli::wall_clock()
+            .map(|c| c.now())
+            .unwrap_or_else(|_| chrono::Utc::now());
+        let window = chrono::Duration::seconds(3 * self.poll_every.max(1));
+        let at =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match (polls.last_success, &polls.last_error) {
+            (Some(t), _) if now - t <= window => Ok(format!("last poll succeeded at {}", at(t))),
+            (last, error) => Err(format!(
+                "no poll has succeeded {}{}",
+                match last {
+                    Some(t) => format!("since {} (more than three poll_every)", at(t)),
+                    None => "yet".to_string(),
+                },
+                error
+                    .as_ref()
+                    .map(|e| format!("; the last failed: {e}"))
+                    .unwrap_or_default()
+            )),
+        }
+    }
+
     /// Starts the connector's thread.
     pub fn start(
         db: std::path::PathBuf,
@@ -43,8 +81,15 @@ impl Connector {
         runner: SyncSender<Msg>,
     ) -> Connector {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let polls = std::sync::Arc::new(Mutex::new(Polls::default()));
+        for result in ["ok", "error"] {
+            metrics::counter!("sampleflow_connector_polls_total", "result" => result).absolute(0);
+        }
+        metrics::gauge!("sampleflow_connector_last_success_seconds").set(0.0);
         let connector = Connector {
             poll_now: Mutex::new(tx),
+            polls: polls.clone(),
+            poll_every: config.poll_every,
             seen: Mutex::new((HashSet::new(), VecDeque::new())),
             app_key: config.app_key.clone(),
             secret: config.app_secret.clone(),
@@ -53,9 +98,32 @@ impl Connector {
         std::thread::spawn(move || {
             let client = Client::new(config.clone());
             loop {
-                match cycle(&db, &config, &catalog, &client, &runner) {
-                    Ok(c) => eprintln!("{}", summary(&c)),
-                    Err(e) => eprintln!("connect: {e}; tried again at the next poll"),
+                let result = cycle(&db, &config, &catalog, &client, &runner);
+                let now = crate::cli::wall_clock()
+                    .map(|c| c.now())
+                    .unwrap_or_else(|_| chrono::Utc::now());
+                if let Ok(mut p) = polls.lock() {
+                    match &result {
+                        Ok(_) => {
+                            p.last_success = Some(now);
+                            p.last_error = None;
+                        }
+                        Err(e) => p.last_error = Some(e.clone()),
+                    }
+                }
+                match result {
+                    Ok(c) => {
+                        metrics::counter!("sampleflow_connector_polls_total", "result" => "ok")
+                            .increment(1);
+                        metrics::gauge!("sampleflow_connector_last_success_seconds")
+                            .set(now.timestamp() as f64);
+                        eprintln!("{}", summary(&c));
+                    }
+                    Err(e) => {
+                        metrics::counter!("sampleflow_connector_polls_total", "result" => "error")
+                            .increment(1);
+                        eprintln!("connect: {e}; tried again at the next poll");
+                    }
                 }
                 match rx.recv_timeout(every) {
                     Ok(()) | Err(RecvTimeoutError::Timeout) => {
@@ -83,9 +151,10 @@ fn cycle(
     let mut c = found.counts();
     if !found.lines.is_empty() {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let lines = found.lines.iter().map(|l| l.clone().into_bytes()).collect();
+        let posted =
+            Posted::made(&found.lines).map_err(|_| "the poll's events make no body".to_string())?;
         runner
-            .send(Msg::Http(Ingest { lines, reply }))
+            .send(Msg::Http(Ingest { posted, reply }))
             .map_err(|_| "the runner has stopped".to_string())?;
         answer
             .blocking_recv()

@@ -1,0 +1,255 @@
+//! A body of event lines handed to the runner by a caller that waits for the outcome (`serve`'s
+//! `POST /v1/events`, its ops routes and console, the connector): one buffer and the places of its
+//! lines, so that a request costs its body and a few bytes a line, never a copy of each line.
+//!
+//! `by` on every event of a body is its poster's name, never the client's: the runner's thread
+//! splices `,"by":NAME` before a line's closing brace as it applies it (the runner reads the last
+//! of a key given twice), so the line is neither parsed into a tree nor written again, and every
+//! refusal stays exactly what the runner says of the line.
+
+use bytes::Bytes;
+
+use super::role::{self, Poster};
+use crate::runtime::input::{Line, KEEP, MAX_LINE};
+
+/// The most lines a body may hold (blank lines not counted).
+pub const MAX_LINES: usize = 100_000;
+
+/// One non-blank line of a body.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// Its number in the body, blank lines counted.
+    line: u32,
+    start: u32,
+    end: u32,
+    /// What `by` is spliced into.
+    shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Not a JSON object: left as it is, for the runner to refuse.
+    Other,
+    /// `{}`.
+    Empty,
+    /// An object with fields.
+    Fields,
+}
+
+/// Why a body is refused before anything of it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// No line holds anything.
+    Empty,
+    /// More than [`MAX_LINES`] lines.
+    TooManyLines,
+    /// A line its poster may not post: its number and type.
+    Forbidden { line: u64, kind: String },
+}
+
+/// A body of lines, checked and ready for the runner.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    body: Bytes,
+    spans: Vec<Span>,
+    /// `"by":"NAME"` as JSON, spliced into every object line.
+    by: Option<String>,
+}
+
+impl Posted {
+    /// Reads a body of JSON Lines (a UTF-8 byte-order mark at its start skipped, `\r\n` endings
+    /// taken) posted by `poster`; `by` is the name stamped on each event, none to leave them as
+    /// written (events a trusted part of this process made itself).
+    pub fn read(body: Bytes, poster: Poster, by: Option<&str>) -> Result<Posted, Refused> {
+        Posted::read_capped(body, poster, by, MAX_LINES)
+    }
+
+    fn read_capped(
+        body: Bytes,
+        poster: Poster,
+        by: Option<&str>,
+        cap: usize,
+    ) -> Result<Posted, Refused> {
+        let from = if body.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let mut spans = Vec::new();
+        let mut start = from;
+        let mut number = 0u32;
+        while start <= body.len() {
+            let end = body[start..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(body.len(), |i| start + i);
+            number = number.saturating_add(1);
+            let mut text_end = end;
+            if text_end > start && body[text_end - 1] == b'\r' {
+                text_end -= 1;
+            }
+            let text = &body[start..text_end];
+            if !text.trim_ascii().is_empty() {
+                if spans.len() == cap {
+                    return Err(Refused::TooManyLines);
+                }
+                let shape = if text.len() > MAX_LINE {
+                    Shape::Other
+                } else {
+                    match role::head(text) {
+                        None => Shape::Other,
+                        Some(head) => {
+                            if let Some(kind) = head.kind.as_deref() {
+                                if !poster.may_post(kind) {
+                                    return Err(Refused::Forbidden {
+                                        line: u64::from(number),
+                                        kind: kind.to_string(),
+                                    });
+                                }
+                            }
+                            if head.fields {
+                                Shape::Fields
+                            } else {
+                                Shape::Empty
+                            }
+                        }
+                    }
+                };
+                spans.push(Span {
+                    line: number,
+                    start: start as u32,
+                    end: text_end as u32,
+                    shape,
+                });
+            }
+            start = end + 1;
+        }
+        if spans.is_empty() {
+            return Err(Refused::Empty);
+        }
+        let by = by.map(|name| {
+            let quoted = serde_json::to_string(name).unwrap_or_else(|_| "null".into());
+            format!("\"by\":{quoted}")
+        });
+        Ok(Posted { body, spans, by })
+    }
+
+    /// Lines a part of this process made itself (an ops action, a connector poll, however many
+    /// it found), `by` as they say.
+    pub fn made(lines: &[String]) -> Result<Posted, Refused> {
+        Posted::read_capped(
+            Bytes::from(lines.join("\n")),
+            Poster::Operator,
+            None,
+            usize::MAX,
+        )
+    }
+
+    /// The non-blank lines it holds.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Hands each line to `apply` as the line reader would give it, `by` spliced in; `buf` is
+    /// the one buffer every stamped line is written into.
+    pub fn each(&self, buf: &mut Vec<u8>, mut apply: impl FnMut(u64, &Line<'_>)) {
+        for span in &self.spans {
+            let text = &self.body[span.start as usize..span.end as usize];
+            let len = text.len();
+            let bytes: &[u8] = match (&self.by, span.shape) {
+                (Some(by), Shape::Fields | Shape::Empty) => {
+                    // The object's closing brace is its last byte but blanks.
+                    let close = text.len() - (text.len() - text.trim_ascii_end().len()) - 1;
+                    buf.clear();
+                    buf.extend_from_slice(&text[..close]);
+                    if span.shape == Shape::Fields {
+                        buf.push(b',');
+                    }
+                    buf.extend_from_slice(by.as_bytes());
+                    buf.extend_from_slice(&text[close..]);
+                    buf
+                }
+                _ => text,
+            };
+            let too_long = len > MAX_LINE;
+            let input = Line {
+                bytes: &bytes[..bytes.len().min(KEEP)],
+                raw: bytes,
+                consumed: len as u64,
+                too_long,
+            };
+            apply(u64::from(span.line), &input);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamped(body: &str, poster: Poster, by: Option<&str>) -> Vec<(u64, String)> {
+        let posted = Posted::read(Bytes::from(body.to_string()), poster, by).expect("reads");
+        let mut out = Vec::new();
+        posted.each(&mut Vec::new(), |n, l| {
+            out.push((n, String::from_utf8_lossy(l.bytes).into_owned()))
+        });
+        out
+    }
+
+    #[test]
+    fn by_is_spliced_into_each_object_and_nothing_else_changes() {
+        let body =
+            "\u{feff}{\"id\":\"e1\",\"by\":\"mallory\"}\r\n\n  \n{}\nnot json\n{\"id\":\"e2\"}  \n";
+        assert_eq!(
+            stamped(body, Poster::Ingest, Some("ana \"x\"")),
+            vec![
+                (
+                    1,
+                    r#"{"id":"e1","by":"mallory","by":"ana \"x\""}"#.to_string()
+                ),
+                (4, r#"{"by":"ana \"x\""}"#.to_string()),
+                (5, "not json".to_string()),
+                (6, r#"{"id":"e2","by":"ana \"x\""}  "#.to_string()),
+            ]
+        );
+        assert_eq!(
+            stamped("{\"id\":\"e\"}", Poster::Operator, None),
+            vec![(1, r#"{"id":"e"}"#.to_string())]
+        );
+    }
+
+    #[test]
+    fn a_body_is_refused_whole_for_one_line_its_poster_may_not_post() {
+        let body = "{\"type\":\"tick\"}\nnot json\n{\"type\":\"sample_reviewed\"}\n";
+        let refused = Posted::read(Bytes::from(body), Poster::Ingest, Some("bot")).err();
+        assert_eq!(
+            refused,
+            Some(Refused::Forbidden {
+                line: 3,
+                kind: "sample_reviewed".into()
+            })
+        );
+        assert!(Posted::read(Bytes::from(body), Poster::Operator, Some("ana")).is_ok());
+        assert_eq!(
+            Posted::read(Bytes::from("\n \n"), Poster::Operator, None).err(),
+            Some(Refused::Empty)
+        );
+    }
+
+    #[test]
+    fn more_lines_than_the_cap_are_refused_blank_ones_not_counted() {
+        let full = "{}\n\n".repeat(MAX_LINES);
+        assert_eq!(
+            Posted::read(Bytes::from(full.clone()), Poster::Ingest, None)
+                .map(|p| p.len())
+                .ok(),
+            Some(MAX_LINES)
+        );
+        let over = format!("{full}{{}}");
+        assert_eq!(
+            Posted::read(Bytes::from(over), Poster::Ingest, None).err(),
+            Some(Refused::TooManyLines)
+        );
+    }
+}
