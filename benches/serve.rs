@@ -133,6 +133,7 @@ fn load(addr: &str, mode: Mode, clients: usize, events: &Arc<Vec<String>>, secs:
                         let body = events[from..from + n].join("\n");
                         let mut r = agent
                             .post(format!("http://{addr}/v1/events"))
+                            .header("content-type", "application/x-ndjson")
                             .send(body)
                             .expect("post");
                         assert_eq!(r.status(), 200);

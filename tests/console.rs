@@ -142,7 +142,48 @@ fn examples_and_a_hostile_one(s: &Server) {
         .replace("\"c51\"", "\"<b>c-bold</b>\"");
     body.push_str(&hostile);
     body.push('\n');
-    s.events(Some(common::serve::INGEST), &body);
+    // The examples hold reviews: an operator posts them.
+    s.events(Some(OPERATOR), &body);
+}
+
+/// Enter in the note field submits nothing: the sample stays pending, no record is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_in_the_note_field_neither_approves_nor_rejects() {
+    let s = Server::with_tokens(NOW);
+    examples_and_a_hostile_one(&s);
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &s, OPERATOR).await;
+    let row = c.find(Locator::Id("row-s50")).await.unwrap();
+    row.find(Locator::Css("input[name=note]"))
+        .await
+        .unwrap()
+        .send_keys("too pricey, reject\u{E007}")
+        .await
+        .unwrap();
+    // Then a real click elsewhere on the page (Approve of another sample) is answered: had
+    // Enter posted anything, it would have been handled before this.
+    c.find(Locator::Id("row-s52"))
+        .await
+        .unwrap()
+        .find(Locator::Css("button.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let flash = c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    assert_eq!(flash.text().await.unwrap(), "`s52` approved by ana");
+    c.find(Locator::Id("row-s50")).await.unwrap();
+    let sample = s.get("/v1/samples/s50", Some(OPERATOR)).json();
+    assert_eq!(sample["sample"]["state"], "pending", "{sample}");
+    let reviewed = sample["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["trigger"] == "sample_reviewed");
+    assert!(!reviewed, "{sample}");
+    c.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,14 +45,15 @@ fn every_route_answers_with_the_contracts_status_and_shape() {
     let mut body = example();
     body.push_str("not json\n\n");
     let lines = body.lines().filter(|l| !l.trim().is_empty()).count();
-    let results = s.events(Some(INGEST), &body);
+    // The example holds reviews: an operator posts it (an ingest token may not).
+    let results = s.events(Some(OPERATOR), &body);
     assert_eq!(results.len(), lines);
     assert_eq!(results[lines - 1]["error"], "malformed");
     let at = body.lines().position(|l| l == "not json").unwrap() + 1;
     assert_eq!(results[lines - 1]["line"], at as u64);
     let first = &results[0]["records"][0];
     assert_eq!(first["trigger"], "sample_requested");
-    assert_eq!(first["by"], "feeder", "by is the token's name");
+    assert_eq!(first["by"], "ana", "by is the token's name");
 
     // Health and metrics need no token.
     let h = s.get("/healthz", None);
@@ -205,7 +206,7 @@ fn every_route_answers_with_the_contracts_status_and_shape() {
     let body = format!("{line}\n");
     let signed = s.post_with("/v1/events", &[signature(WEBHOOK, &body)], &body);
     assert_eq!(signed.status, 200, "{}", signed.body);
-    assert_eq!(signed.json()["results"][0]["records"][0]["by"], "webhook");
+    assert_eq!(signed.json()["results"][0]["records"][0]["by"], "signed");
     let line = request("sig2", "sig-2");
     let body = format!("{line}\n");
     for headers in [
@@ -279,7 +280,7 @@ fn raw_post(addr: &str, token: &str, body: &[u8], chunked: bool) -> (u16, String
         format!("content-length: {}", body.len())
     };
     let head = format!(
-        "POST /v1/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n{length}\r\nconnection: close\r\n\r\n"
+        "POST /v1/events HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nauthorization: Bearer {token}\r\n{length}\r\nconnection: close\r\n\r\n"
     );
     let body = body.to_vec();
     let sender = std::thread::spawn(move || {
@@ -316,7 +317,7 @@ fn raw_post(addr: &str, token: &str, body: &[u8], chunked: bool) -> (u16, String
 fn the_records_are_what_run_writes_for_the_same_events() {
     let s = Server::with_tokens(NOW);
     let body = example();
-    let results = s.events(Some(INGEST), &body);
+    let results = s.events(Some(OPERATOR), &body);
     assert_eq!(
         results.len(),
         body.lines().filter(|l| !l.trim().is_empty()).count()
@@ -330,7 +331,7 @@ fn the_records_are_what_run_writes_for_the_same_events() {
         .map(
             |l| match serde_json::from_str::<serde_json::Map<String, Value>>(l) {
                 Ok(mut e) => {
-                    e.insert("by".into(), json!("feeder"));
+                    e.insert("by".into(), json!("ana"));
                     serde_json::to_string(&e).unwrap() + "\n"
                 }
                 Err(_) => format!("{l}\n"),
@@ -417,7 +418,10 @@ fn kill_9_under_load_loses_no_acknowledged_event_and_applies_none_twice() {
                     n += 1;
                     let sample = format!("k{t}-{n}");
                     let body = format!("{}\n", request(&sample, &format!("ev-{sample}")));
-                    let sent = agent.post(format!("http://{addr}/v1/events")).send(body);
+                    let sent = agent
+                        .post(format!("http://{addr}/v1/events"))
+                        .header("content-type", "application/json")
+                        .send(body);
                     if let Ok(mut r) = sent {
                         let text = r.body_mut().read_to_string().unwrap_or_default();
                         if r.status() == 200 && text.contains("\"records\"") {
@@ -481,7 +485,11 @@ fn a_stopping_server_answers_503_commits_what_it_acknowledged_and_exits_0() {
         n += 1;
         let sample = format!("late{n}");
         let body = format!("{}\n", request(&sample, &format!("ev-{sample}")));
-        match agent.post(s.url("/v1/events")).send(body) {
+        match agent
+            .post(s.url("/v1/events"))
+            .header("content-type", "application/json")
+            .send(body)
+        {
             Ok(mut r) => {
                 let text = r.body_mut().read_to_string().unwrap_or_default();
                 match r.status().as_u16() {
@@ -524,7 +532,7 @@ fn a_client_that_disconnects_mid_body_changes_nothing() {
     let mut tcp = TcpStream::connect(&s.addr).unwrap();
     write!(
         tcp,
-        "POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{line}\n",
+        "POST /v1/events HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{line}\n",
         line.len() + 500
     )
     .unwrap();
@@ -544,7 +552,7 @@ fn an_announced_body_over_the_limit_is_refused_before_it_is_read() {
     let mut tcp = TcpStream::connect(&s.addr).unwrap();
     write!(
         tcp,
-        "POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        "POST /v1/events HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
         9 << 20
     )
     .unwrap();
@@ -591,7 +599,7 @@ fn serve_refuses_to_listen_beyond_loopback_without_tokens_and_names_a_bad_tokens
 #[test]
 fn a_second_writer_is_sent_to_the_api_and_ops_commands_hand_their_event_over() {
     let s = Server::with_tokens(NOW);
-    s.events(Some(INGEST), &example());
+    s.events(Some(OPERATOR), &example());
     let db = s.path("s.db");
     // `run` on a held store: exit 1, the holder named and the API shown.
     let events = s.path("more.jsonl");

@@ -285,7 +285,7 @@ fn held_message(db: &std::path::Path, holder: Option<&Holder>) -> String {
         Some(Holder {
             listen: Some(addr), ..
         }) => format!(
-            "hand it the events instead: POST them to http://{addr}/v1/events; `review`, `ship` and `adjust` do that by themselves (with `SAMPLEFLOW_TOKEN` set when it has a tokens file)"
+            "hand it the events instead: POST them to http://{addr}/v1/events; `review`, `ship` and `adjust` do that by themselves (with `SAMPLEFLOW_TOKEN` set to an operator token when it has a tokens file: reviews and adjustments need one)"
         ),
         Some(h) => format!(
             "wait for it to finish, or stop it (`kill -TERM {}`), then try again; to write while a store is live, run `watch --spool DIR` and hand it the events",

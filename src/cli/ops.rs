@@ -344,7 +344,7 @@ fn post_over(holder: &Holder, line: &str) -> Result<Vec<String>, u8> {
         .map_err(|e| failed(e.to_string()))?;
     if status != 200 {
         let hint = if status == 401 || status == 403 {
-            "; set SAMPLEFLOW_TOKEN to a token of role ingest or operator"
+            "; set SAMPLEFLOW_TOKEN to an operator token of the server's tokens file (reviews, shipments and adjustments need an operator)"
         } else {
             ""
         };
