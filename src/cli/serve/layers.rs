@@ -42,7 +42,7 @@ pub(super) async fn not_found(req: Request) -> Response {
     )
 }
 
-fn is_json(r: &Response) -> bool {
+fn has_own_body(r: &Response) -> bool {
     r.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -56,7 +56,7 @@ pub(super) async fn json_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let response = next.run(req).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+    if !(status.is_client_error() || status.is_server_error()) || has_own_body(&response) {
         return response;
     }
     let (parts, body) = response.into_parts();
