@@ -434,3 +434,27 @@ fn an_ingest_spool_refuses_a_file_holding_a_decision_whole() {
     });
     assert_eq!(s.get("/v1/samples/p2", None).status, 200);
 }
+
+#[test]
+fn a_request_past_its_time_is_answered_408_in_json() {
+    let s = Server::start_in(common::serve::folder(), &["--request-timeout", "1"], NOW);
+    // A body announced and never sent whole.
+    let mut tcp = TcpStream::connect(&s.addr).unwrap();
+    tcp.set_read_timeout(Some(common::live::TIMEOUT)).unwrap();
+    tcp.write_all(
+        b"POST /v1/events HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"id\":",
+    )
+    .unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    while !text.contains("}") {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    assert_eq!(json_error(body)["error"], "timeout");
+    assert!(healthz(&s.addr));
+}
