@@ -458,3 +458,60 @@ fn a_request_past_its_time_is_answered_408_in_json() {
     assert_eq!(json_error(body)["error"], "timeout");
     assert!(healthz(&s.addr));
 }
+
+#[test]
+fn a_stop_is_not_held_by_idle_or_half_sent_connections() {
+    let s = Server::open(NOW);
+    let mut held = Vec::new();
+    for i in 0..20 {
+        let mut tcp = TcpStream::connect(&s.addr).unwrap();
+        if i % 2 == 0 {
+            tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+                .unwrap();
+        }
+        held.push(tcp);
+    }
+    assert!(healthz(&s.addr));
+    let (_, err) = s.stop();
+    assert!(
+        err.iter().any(|l| l.starts_with("watch: stopped")),
+        "{err:?}"
+    );
+    for tcp in &mut held {
+        assert!(closed_by_server(tcp));
+    }
+}
+
+/// One keep-alive request on `tcp`; true when it was answered `ok`.
+fn keep_alive_healthz(tcp: &mut TcpStream) -> bool {
+    tcp.set_read_timeout(Some(common::live::TIMEOUT)).unwrap();
+    if tcp
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.ends_with("\r\n\r\nok") {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    text.starts_with("HTTP/1.1 200")
+}
+
+#[test]
+fn an_idle_keep_alive_connection_outlives_the_head_limit_a_slow_head_does_not() {
+    let s = Server::open(NOW);
+    let mut idle = TcpStream::connect(&s.addr).unwrap();
+    let mut slow = TcpStream::connect(&s.addr).unwrap();
+    assert!(keep_alive_healthz(&mut idle));
+    assert!(keep_alive_healthz(&mut slow));
+    // The next head, begun and never ended: closed at the head's limit (10 s)...
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    assert!(closed_by_server(&mut slow));
+    // ...while the connection idle all that time is kept (60 s) and serves its next request.
+    assert!(keep_alive_healthz(&mut idle));
+}

@@ -187,8 +187,10 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stopping.send(true);
-    // Every connection's task ends once its request is answered.
+    // Connections not being served close now (one still sending its head would otherwise
+    // hold the stop for its 10 s); the others once their request is answered.
     while server.open() > 0 {
+        while server.evict_one() {}
         tokio::select! {
             _ = server.freed.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
