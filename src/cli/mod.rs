@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand; `run` dispatches and returns the exit code.
 
+mod catch_up;
 mod connect;
 mod diff;
 mod eval;
