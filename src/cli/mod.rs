@@ -7,6 +7,7 @@ mod eval;
 mod gen;
 mod graph;
 mod ops;
+mod options;
 mod outbox;
 mod queue;
 mod report;
@@ -21,6 +22,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+pub use options::{parse, parse_from, Failure};
 
 use crate::graph::WorkflowGraph;
 use crate::rules::RuleSet;
@@ -386,5 +389,7 @@ mod tests {
     fn every_subcommand_and_flag_is_well_formed() {
         // Catches clashes such as a `--version` argument beside clap's own.
         super::Cli::command().debug_assert();
+        // And with the environment and `--config FILE` added to every command.
+        super::options::command().debug_assert();
     }
 }
