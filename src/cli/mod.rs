@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand; `run` dispatches and returns the exit code.
 
+mod backup;
 mod catch_up;
 mod connect;
 mod diff;
@@ -103,6 +104,8 @@ pub enum Command {
     Connect(connect::Args),
     /// The review calls for a connected shop (queued, sent, failed) and unmappable applications.
     Outbox(outbox::Args),
+    /// A consistent copy of the store, taken beside a running writer; `--db FILE` restores it.
+    Backup(backup::Args),
 }
 
 /// A failure of the tool itself (exit 1), as opposed to a defect in the user's files (exit 3).
@@ -143,6 +146,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Adjust(args) => ops::adjust(&cli, args),
         Command::Connect(args) => connect::run(&cli, args),
         Command::Outbox(args) => outbox::run(&cli, args),
+        Command::Backup(args) => backup::run(&cli, args),
     }
 }
 
