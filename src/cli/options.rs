@@ -56,6 +56,17 @@ pub const RESERVED_ENV: &[&str] = &[
     "SAMPLEFLOW_DOCS_SCREENSHOTS",
 ];
 
+/// Whether `env` already means something else (a name ending in `_` reserves a prefix).
+fn reserved(env: &str) -> bool {
+    RESERVED_ENV.iter().any(|r| {
+        if r.ends_with('_') {
+            env.starts_with(r)
+        } else {
+            env == *r
+        }
+    })
+}
+
 /// The largest options file read.
 const MAX_FILE: u64 = 1 << 20;
 
@@ -106,7 +117,7 @@ fn with_env(mut cmd: Command, name: &str, under_connect: bool) -> Command {
         .filter(|a| settable(name, a) && a.get_env().is_none())
         .filter_map(|a| Some((a.get_id().clone(), env_name(a.get_long()?))))
         // A future `--now` must not start reading the tests' clock.
-        .filter(|(_, env)| !RESERVED_ENV.iter().any(|r| env.starts_with(r)))
+        .filter(|(_, env)| !reserved(env))
         .collect();
     for (id, env) in ids {
         cmd = cmd.mut_arg(id, |a| a.env(env));
@@ -470,11 +481,12 @@ mod tests {
         assert!(all
             .iter()
             .any(|(o, e)| o == "serve --listen" && e == "SAMPLEFLOW_LISTEN"));
+        // A name that only begins as a reserved one does is an option's all the same.
+        assert!(all
+            .iter()
+            .any(|(o, e)| o == "serve --tokens" && e == "SAMPLEFLOW_TOKENS"));
         for (option, env) in &all {
-            assert!(
-                !RESERVED_ENV.iter().any(|r| env.starts_with(r)),
-                "{option} reads {env}"
-            );
+            assert!(!reserved(env), "{option} reads {env}");
         }
         // The event an ops command makes is said on its command line.
         for (option, env) in &all {
