@@ -11,9 +11,12 @@ bin=${2:-target/release/sampleflow}
 bin=$(realpath "$bin")
 tck=$(getconf CLK_TCK)
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Whatever ends this script (a closed pipe, ^C) stops the process it started.
+pid= work=
+trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; [ -n "$work" ] && rm -rf "$work"' EXIT
 
 measure() { # command [flags...]
-  local command=$1 work pid a b
+  local command=$1 a b
   shift
   work=$(mktemp -d)
   cp -r rules workflows "$work"/
@@ -40,7 +43,9 @@ measure() { # command [flags...]
   kill -TERM "$pid"
   exec 3>&-
   wait "$pid" || true
+  pid=
   rm -rf "$work"
+  work=
 }
 
 measure watch
