@@ -67,6 +67,10 @@ pub mod store;
 pub mod validate;
 mod watch;
 
+#[cfg(feature = "machinery")]
+#[doc(hidden)]
+pub mod machinery;
+
 pub use definition::{load_dir, load_str, Duration, Loaded, Workflow, DEFAULT_WORKFLOW};
 pub use diagnostic::{Source, Span, Spanned};
 pub use graph::{to_dot, to_mermaid, WorkflowGraph};

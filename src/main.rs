@@ -3,16 +3,15 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// mimalloc: the runner allocates and frees many small values on two threads (runner and store
 /// writer, or a diff's two replays), where glibc's arenas fragment and hold memory.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use sampleflow::cli::{self, Cli};
+use sampleflow::cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The command line, with what the environment and `--config FILE` add.
+    let cli = cli::parse();
     match cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         // A closed stdout is a failure like any other: whatever was applied is committed by

@@ -59,6 +59,51 @@ fn a_search_reads_every_page_through_a_rate_limit_and_a_cut_connection() {
     assert_eq!(f.calls.len(), 6, "{:?}", f.calls);
 }
 
+/// The search's outcome, which must come within the tests' generous timeout (a search that
+/// pages forever would never give one).
+fn search_ends(client: Client) -> Result<usize, CallError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(client.search_all().map(|all| all.len())));
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the search ended")
+}
+
+#[test]
+fn a_search_that_pages_forever_stops_after_10000_pages_with_an_error() {
+    let fake = Fake::start(chrono::Utc::now().timestamp());
+    {
+        let mut f = fake.inner.lock().unwrap();
+        f.applications = applications(3);
+        f.paging = tiktok::Paging::EverNew;
+    }
+    let (_dir, client) = client(&fake, tiktok::APP_SECRET);
+    let e = search_ends(client).unwrap_err();
+    assert!(matches!(e, CallError::Paging(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "paging: the platform still had a next page after 10000 pages (3 applications); the poll stopped there and applied nothing of it"
+    );
+    assert_eq!(fake.inner.lock().unwrap().calls.len(), 10_000);
+}
+
+#[test]
+fn a_search_given_a_page_token_again_stops_at_once_with_an_error() {
+    let fake = Fake::start(chrono::Utc::now().timestamp());
+    {
+        let mut f = fake.inner.lock().unwrap();
+        f.applications = applications(250);
+        f.paging = tiktok::Paging::BackToStart;
+    }
+    let (_dir, client) = client(&fake, tiktok::APP_SECRET);
+    let e = search_ends(client).unwrap_err();
+    // Pages from none, p100, p200 and p0, which gives p100 again: stopped at the repeat.
+    assert_eq!(
+        e.to_string(),
+        "paging: the platform gave the page token `p100` a second time, after 4 pages; the poll stopped there and applied nothing of it"
+    );
+    assert_eq!(fake.inner.lock().unwrap().calls.len(), 4);
+}
+
 #[test]
 fn a_wrong_secret_is_refused_by_the_platform_and_not_tried_again() {
     let fake = Fake::start(chrono::Utc::now().timestamp());

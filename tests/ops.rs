@@ -199,9 +199,10 @@ fn a_refused_ops_event_exits_5_says_why_and_changes_nothing() {
     );
     assert!(err.contains("\"error\":\"not_allowed\""), "{err}");
 
-    // An unknown sample, at the wall clock's now (months after the store's clock): refused
-    // before the state checks, so the clock does not move and no review deadline fires.
-    let out = ops(&dir, &["ship", "nope", "--tracking", "1Z"]);
+    // An unknown sample, at the wall clock's now (months after the store's clock, so only with
+    // `--catch-up`): refused before the state checks, so the clock does not move and no review
+    // deadline fires.
+    let out = ops(&dir, &["ship", "nope", "--tracking", "1Z", "--catch-up"]);
     assert_eq!(out.status.code(), Some(5));
     assert!(
         stderr(&out).contains("ship refused (unknown_sample): no sample `nope`"),
@@ -503,7 +504,8 @@ fn state_tables(db: &Path) -> Vec<String> {
 #[test]
 fn an_ops_command_loading_one_sample_ends_as_a_run_of_the_same_event() {
     // Four days after the example's clock: deadlines of other samples fall due on the way (a
-    // keep-up completes, a remind fires), and the review still comes inside s50's window.
+    // keep-up completes, a remind fires), and the review still comes inside s50's window
+    // (past the default day the guard allows, so with `--catch-up`).
     let at = "2026-03-31T00:00:00Z";
     let ops_store = example_store();
     let out = ops(
@@ -518,6 +520,7 @@ fn an_ops_command_loading_one_sample_ends_as_a_run_of_the_same_event() {
             "ana",
             "--at",
             at,
+            "--catch-up",
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sampleflow::runtime::input::LineReader;
+use sampleflow::machinery::LineReader;
 use sampleflow::runtime::{ErrorKind, Output, Program, Runner, Snapshot};
 use sampleflow::store::{Batch, MemoryStore, Store};
 

@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(errors) = sampleflow::rules::cases::parse("cases.yaml", text) {
+    if let Err(errors) = sampleflow::machinery::parse_rule_cases("cases.yaml", text) {
         for error in &errors {
             for label in error.labels().into_iter().flatten() {
                 let end = label.offset() + label.len();

@@ -1,11 +1,14 @@
 //! The command line: one file per subcommand; `run` dispatches and returns the exit code.
 
+mod backup;
+mod catch_up;
 mod connect;
 mod diff;
 mod eval;
 mod gen;
 mod graph;
 mod ops;
+mod options;
 mod outbox;
 mod queue;
 mod report;
@@ -20,6 +23,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+pub use options::{parse, parse_from, Failure};
 
 use crate::graph::WorkflowGraph;
 use crate::rules::RuleSet;
@@ -99,6 +104,8 @@ pub enum Command {
     Connect(connect::Args),
     /// The review calls for a connected shop (queued, sent, failed) and unmappable applications.
     Outbox(outbox::Args),
+    /// A consistent copy of the store, taken beside a running writer; `--db FILE` restores it.
+    Backup(backup::Args),
 }
 
 /// A failure of the tool itself (exit 1), as opposed to a defect in the user's files (exit 3).
@@ -139,6 +146,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Adjust(args) => ops::adjust(&cli, args),
         Command::Connect(args) => connect::run(&cli, args),
         Command::Outbox(args) => outbox::run(&cli, args),
+        Command::Backup(args) => backup::run(&cli, args),
     }
 }
 
@@ -385,5 +393,7 @@ mod tests {
     fn every_subcommand_and_flag_is_well_formed() {
         // Catches clashes such as a `--version` argument beside clap's own.
         super::Cli::command().debug_assert();
+        // And with the environment and `--config FILE` added to every command.
+        super::options::command().debug_assert();
     }
 }

@@ -31,6 +31,8 @@ pub struct Who {
     /// When it happened (RFC 3339; default: now).
     #[arg(long, value_name = "TIME")]
     pub at: Option<DateTime<FixedOffset>>,
+    #[command(flatten)]
+    pub guard: super::catch_up::Guard,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -174,7 +176,7 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
         return Ok(EXIT_FAILED);
     }
     let lines = match crate::store::acquire(&cli.db, &Holder::me(command)) {
-        Ok(_lock) => match apply_here(cli, &made, at, &line)? {
+        Ok(_lock) => match apply_here(cli, &made, at, &line, &who.guard)? {
             Ok(lines) => lines,
             Err(code) => return Ok(code),
         },
@@ -249,17 +251,28 @@ fn apply_here(
     made: &Made,
     at: DateTime<Utc>,
     line: &str,
+    guard: &super::catch_up::Guard,
 ) -> Result<Result<Vec<String>, u8>, CliError> {
     let program = match load_program(cli)? {
         Ok(program) => program,
         Err(code) => return Ok(Err(code)),
     };
-    let store = open_for(cli, &program)?;
     let focus = Focus {
         at,
         samples: made.sample.iter().cloned().collect(),
         creators: made.creator.iter().cloned().collect(),
     };
+    // Checked on the store read-only, before anything (even the program's versions) is written.
+    let jump = super::catch_up::check(guard, &mut *open_existing_store(cli)?, &program, &focus)
+        .map_err(|source| CliError::Store {
+            path: cli.db.clone(),
+            source,
+        })?;
+    if let Some(jump) = jump {
+        eprintln!("{}", jump.message(&made.command));
+        return Ok(Err(super::EXIT_USAGE));
+    }
+    let store = open_for(cli, &program)?;
     let mut out = Vec::new();
     let name = format!("<{}>", made.command);
     if let Err(e) = run_one(program, store, &name, line, &focus, &mut out) {

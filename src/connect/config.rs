@@ -12,13 +12,15 @@ use serde::Deserialize;
 pub struct Secret(String);
 
 impl Secret {
-    /// The file's text without its trailing newline; an empty file is an error.
+    /// The file's text without its trailing newline; an empty file is an error. An error names
+    /// the key `what` that gave the file, never the file's name: a secret pasted where its name
+    /// belongs must not be repeated.
     pub fn read(path: &Path, what: &str) -> Result<Secret, String> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the {what} file `{}`: {e}", path.display()))?;
+            .map_err(|e| format!("cannot read the file `{what}` names: {}", io_kind(&e)))?;
         let text = text.trim_end_matches(['\n', '\r']).to_string();
         if text.trim().is_empty() {
-            return Err(format!("the {what} file `{}` is empty", path.display()));
+            return Err(format!("the file `{what}` names is empty"));
         }
         Ok(Secret(text))
     }
@@ -31,6 +33,18 @@ impl Secret {
     #[cfg(test)]
     pub fn new(text: &str) -> Secret {
         Secret(text.to_string())
+    }
+}
+
+/// What went wrong reading a file, without the file's name (the OS's text holds none, but an
+/// error from elsewhere might).
+pub(crate) fn io_kind(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "a folder, not a file".into(),
+        std::io::ErrorKind::InvalidData => "not UTF-8 text".into(),
+        kind => kind.to_string(),
     }
 }
 
@@ -313,9 +327,13 @@ mod tests {
         let e = parse(&format!("{GOOD}colour: red\n"), dir.path()).expect_err("unknown key");
         assert!(e.contains("unknown field `colour`"), "{e}");
         let e = parse(&GOOD.replace("app.secret", "missing"), dir.path()).expect_err("no file");
-        assert!(
-            e.starts_with("3:1: cannot read the app_secret_file file"),
-            "{e}"
+        assert_eq!(
+            e,
+            "3:1: cannot read the file `app_secret_file` names: no such file"
         );
+        // A secret pasted where the file's name belongs is not repeated.
+        let e =
+            parse(&GOOD.replace("app.secret", "sk-live-7f3a9"), dir.path()).expect_err("no file");
+        assert!(!e.contains("sk-live-7f3a9"), "{e}");
     }
 }

@@ -34,13 +34,16 @@ pub enum CallError {
     /// The platform answered with a non-zero code.
     #[error("code {code}: {message}")]
     Platform { code: i64, message: String },
+    /// A search whose pages never end: past [`MAX_PAGES`], or a page token given twice.
+    #[error("paging: {0}")]
+    Paging(String),
 }
 
 impl CallError {
     pub fn code(&self) -> Option<i64> {
         match self {
             CallError::Platform { code, .. } => Some(*code),
-            CallError::Transport(_) => None,
+            CallError::Transport(_) | CallError::Paging(_) => None,
         }
     }
 }
@@ -143,6 +146,18 @@ impl Default for Retry {
     }
 }
 
+/// The most pages one search reads.
+pub const MAX_PAGES: usize = 10_000;
+
+/// A page token as an error may show it: the platform's text, escaped and cut short.
+fn shown_token(token: &str) -> String {
+    let mut shown: String = token.chars().take(64).collect();
+    if shown.len() < token.len() {
+        shown.push('…');
+    }
+    shown.escape_debug().to_string()
+}
+
 /// The platform, as the connector calls it.
 pub struct Client {
     config: Config,
@@ -231,6 +246,7 @@ impl Client {
         match e {
             CallError::Transport(_) => true,
             CallError::Platform { code, .. } => self.config.retry_codes.contains(code),
+            CallError::Paging(_) => false,
         }
     }
 
@@ -253,11 +269,14 @@ impl Client {
             .call()
     }
 
-    /// Every application, page by page until the platform gives no next page token.
+    /// Every application, page by page until the platform gives no next page token. A platform
+    /// that pages forever (ever new tokens, or one given before in this search) stops the search
+    /// with [`CallError::Paging`] rather than polling without end.
     pub fn search_all(&self) -> Result<Vec<Application>, CallError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for pages in 1.. {
             let mut extra = vec![("page_size", self.config.page_size.to_string())];
             if let Some(t) = &token {
                 extra.push(("page_token", t.clone()));
@@ -267,11 +286,24 @@ impl Client {
                 CallError::Transport(format!("a search page is not as expected: {e}"))
             })?;
             all.extend(page.sample_applications);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(next) if Some(&next) != token.as_ref() => token = Some(next),
-                _ => return Ok(all),
+            let Some(next) = page.next_page_token.filter(|t| !t.is_empty()) else {
+                return Ok(all);
+            };
+            if !seen.insert(next.clone()) {
+                return Err(CallError::Paging(format!(
+                    "the platform gave the page token `{}` a second time, after {pages} pages; the poll stopped there and applied nothing of it",
+                    shown_token(&next)
+                )));
             }
+            if pages >= MAX_PAGES {
+                return Err(CallError::Paging(format!(
+                    "the platform still had a next page after {MAX_PAGES} pages ({} applications); the poll stopped there and applied nothing of it",
+                    all.len()
+                )));
+            }
+            token = Some(next);
         }
+        Ok(all)
     }
 
     /// The content posted for one application.

@@ -5,12 +5,14 @@
 //! same things in memory for tests and replays. A batch is committed whole or not at all, with
 //! the input position it reached, so a run killed at any moment resumes exactly there.
 
+mod backup;
 mod lock;
 mod memory;
 mod pack;
 mod sessions;
 mod sqlite;
 
+pub use backup::{backup, BackupError, Copied};
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
 
 pub use memory::MemoryStore;

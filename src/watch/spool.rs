@@ -150,6 +150,19 @@ fn move_into(to: &Path, file: &Path) -> std::io::Result<PathBuf> {
     Ok(target)
 }
 
+/// Whether a notify event in the spool folder may have brought a file to take. Opening or
+/// reading the folder (the scan itself does both) is no change: waking on it would make every
+/// scan wake the scanner again, forever, burning a core while nothing arrives. A file closed
+/// after writing still counts: it may have been written in place.
+fn wakes(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// The scanner's loop: sends each ready file once, in name order, when notify or the poll sees it.
 /// `done` gives back the files the runner has archived (or failed on), so a name can come again.
 pub fn run(
@@ -162,7 +175,7 @@ pub fn run(
     let (tx, seen) = std::sync::mpsc::channel::<()>();
     let watcher = if use_notify {
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            if event.is_ok_and(|e| wakes(&e.kind)) {
                 let _ = tx.send(());
             }
         })
@@ -196,5 +209,30 @@ pub fn run(
             Ok(()) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(poll),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RenameMode};
+
+    use super::wakes;
+
+    #[test]
+    fn reading_the_folder_does_not_wake_the_scanner_but_a_new_name_does() {
+        // What the scan itself causes: it opens and reads the folder.
+        assert!(!wakes(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!wakes(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(!wakes(&EventKind::Access(AccessKind::Read)));
+        // What brings a file: a rename into the folder, a new file, a file written in place.
+        assert!(wakes(&EventKind::Modify(ModifyKind::Name(RenameMode::To))));
+        assert!(wakes(&EventKind::Create(CreateKind::File)));
+        assert!(wakes(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
     }
 }

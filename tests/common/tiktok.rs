@@ -41,6 +41,20 @@ pub struct Inner {
     pub cut_next_page: usize,
     /// Its clock, Unix seconds.
     pub now: i64,
+    /// How the search pages: as documented, or a platform that pages forever.
+    pub paging: Paging,
+}
+
+/// How the fake's search gives its next page token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Paging {
+    /// A token while applications are left, then none.
+    #[default]
+    Documented,
+    /// Always a token never given before (empty pages past the end).
+    EverNew,
+    /// After the last page, the token of the first page again.
+    BackToStart,
 }
 
 #[derive(Clone)]
@@ -144,8 +158,10 @@ async fn search(
         .take(size)
         .cloned()
         .collect();
-    let next = if from + size < inner.applications.len() {
+    let next = if from + size < inner.applications.len() || inner.paging == Paging::EverNew {
         format!("p{}", from + size)
+    } else if inner.paging == Paging::BackToStart {
+        "p0".to_string()
     } else {
         String::new()
     };

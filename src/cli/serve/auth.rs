@@ -124,8 +124,13 @@ pub const LOCAL_KEY: &str = "local";
 impl Tokens {
     /// Loads a tokens file: every defect is named with its line and column.
     pub fn load(path: &Path) -> Result<Tokens, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        // Named by the option only: a token pasted where the file's name belongs is not repeated.
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read the tokens file that `--tokens` names: {}",
+                crate::connect::config::io_kind(&e)
+            )
+        })?;
         Self::parse(&text).map_err(|e| format!("{}:{e}", path.display()))
     }
 
@@ -238,18 +243,20 @@ pub struct Secret(Vec<u8>);
 
 impl Secret {
     pub fn load(path: &Path) -> Result<Secret, String> {
+        // Named by the variable only: a secret pasted where the file's name belongs is not
+        // repeated.
         let bytes = std::fs::read(path).map_err(|e| {
             format!(
-                "cannot read the webhook secret `{}` (SAMPLEFLOW_WEBHOOK_SECRET_FILE): {e}",
-                path.display()
+                "cannot read the webhook secret file that `SAMPLEFLOW_WEBHOOK_SECRET_FILE` names: {}",
+                crate::connect::config::io_kind(&e)
             )
         })?;
         let text = bytes.trim_ascii_end().to_vec();
         if text.is_empty() {
-            return Err(format!(
-                "the webhook secret `{}` (SAMPLEFLOW_WEBHOOK_SECRET_FILE) is empty",
-                path.display()
-            ));
+            return Err(
+                "the webhook secret file that `SAMPLEFLOW_WEBHOOK_SECRET_FILE` names is empty"
+                    .into(),
+            );
         }
         Ok(Secret(text))
     }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command: installs what the suite needs when it is missing, then runs every test file,
+# going on past a failing one, and exits 1 if any test failed. Arguments go to `cargo test`
+# (`bash scripts/test.sh --test serve`).
+#
+# What the suite needs beyond Rust, as Debian packages, each with the command that shows it is
+# there: Chromium and chromedriver for the console's browser tests (they fail, never skip, without
+# them). PostgreSQL's server joins this list with the PostgreSQL issue.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+needs=(
+  "chromium chromium"
+  "chromedriver chromium-driver"
+)
+
+missing=()
+for need in "${needs[@]}"; do
+  read -r command package <<<"$need"
+  command -v "$command" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing what the tests need: ${missing[*]}"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: no apt-get here; install ${missing[*]} (Debian's names) by hand, then run me again" >&2
+    exit 1
+  fi
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "== cargo test --no-fail-fast $*"
+status=0
+cargo test --no-fail-fast "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "test.sh: some tests failed (each failing file is named above, after \`error: test failed\`)" >&2
+fi
+exit "$status"
