@@ -216,3 +216,36 @@ fn deposit_of(amount: f64) -> Result<Action, Box<rhai::EvalAltResult>> {
     }
     Err(format!("`require_deposit({amount})`: the amount must be from 0 to 1e9").into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{sandbox, Limits};
+
+    #[test]
+    fn a_string_in_a_list_answers_as_rhai_itself_does() {
+        let mut ours = sandbox::engine(Limits::default());
+        register(&mut ours);
+        let plain = rhai::Engine::new();
+        for expr in [
+            r#""b" in ["a", "b"]"#,
+            r#""z" in ["a", "b"]"#,
+            r#""c" in ["a", 1, 'c', "c"]"#,
+            r#""c" in [1, 'c', 2.5, true, ()]"#,
+            r#""1" in [1]"#,
+            r#""" in []"#,
+            r#""x" in [["x"], #{x: 1}]"#,
+            r#"["a", "b"].contains("a")"#,
+        ] {
+            let want = plain.eval::<bool>(expr).expect(expr);
+            assert_eq!(ours.eval::<bool>(expr).expect(expr), want, "{expr}");
+        }
+        // And it is the engine's own function that answers, not the package's.
+        let own: Vec<String> = ours
+            .gen_fn_signatures(false)
+            .into_iter()
+            .filter(|s| s.starts_with("contains("))
+            .collect();
+        assert_eq!(own.len(), 1, "{own:?}");
+    }
+}
