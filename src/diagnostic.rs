@@ -241,6 +241,19 @@ fn plain(diagnostic: &dyn Diagnostic) -> String {
     out
 }
 
+/// The closest of `candidates` to `name`, for "did you mean" hints.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +270,15 @@ mod tests {
                 assert_eq!(index.line_col(offset), Span::new(offset, 0).line_col(text));
             }
         }
+    }
+
+    #[test]
+    fn suggestions_find_typos_and_ignore_strangers() {
+        let events = crate::model::vocab::EVENT_TYPES.iter().map(|e| e.name);
+        assert_eq!(
+            did_you_mean("sample_shiped", events.clone()),
+            Some("sample_shipped")
+        );
+        assert_eq!(did_you_mean("zzz", events), None);
     }
 }

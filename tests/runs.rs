@@ -186,8 +186,8 @@ fn fixture_runs() {
             .collect();
         assert_eq!(before, after);
     });
-    let kinds = sampleflow::runtime::ErrorKind::ALL.map(|k| k.as_str());
-    let actions = sampleflow::definition::vocab::ACTION_TYPES;
+    let kinds = sampleflow::model::ErrorKind::ALL.map(|k| k.as_str());
+    let actions = sampleflow::model::vocab::ACTION_TYPES;
     for name in REASONS.iter().chain(actions).chain(&kinds) {
         assert!(seen.contains(*name), "no fixture run reaches `{name}`");
     }

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::definition::vocab::{EventKind, Role};
 use crate::graph::WorkflowGraph;
+use crate::model::vocab::{EventKind, Role};
 use crate::runtime::{Instance, Record};
 
 /// What each state means, as the workflows declare it with `role:`: milestones are read off the

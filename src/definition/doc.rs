@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
 use super::error::{DuplicateKey, LoadError, SchemaError, SyntaxError};
-use super::vocab::did_you_mean;
 use super::yaml::{self, Duplicate, Node};
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::{self, Source, Span};
 
 /// A parsed YAML document.

@@ -7,7 +7,6 @@ mod doc;
 mod duration;
 mod error;
 mod load;
-pub mod vocab;
 pub mod yaml;
 
 pub use doc::{join, Doc};
@@ -20,6 +19,7 @@ pub use load::{load_dir, load_str, Loaded};
 use std::path::PathBuf;
 
 use crate::diagnostic::{Source, Spanned};
+use crate::model::vocab;
 
 /// The name of the workflow that a `sample_requested` event without a `workflow` field starts.
 pub const DEFAULT_WORKFLOW: &str = "sample";

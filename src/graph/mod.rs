@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed};
 
-use crate::definition::vocab::Role;
 use crate::definition::{Duration, Move, SampleDeadline, State, StateDeadline, Workflow};
 use crate::diagnostic::Spanned;
+use crate::model::vocab::Role;
 
 /// A node: the start (before a sample exists) or a state.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -254,7 +254,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Case>, Vec<LoadError>> {
                     false,
                     format!("rule tests cannot call hook `{hook}`"),
                     "no such hook",
-                    crate::definition::vocab::did_you_mean(&hook, HOOKS.iter().copied())
+                    crate::diagnostic::did_you_mean(&hook, HOOKS.iter().copied())
                         .map(|b| format!("did you mean `{b}`?"))
                         .or_else(|| Some(format!("one of {}", HOOKS.join(", ")))),
                 ),

@@ -14,7 +14,7 @@ use super::error::{
 use super::hooks::{hook_spec, param_type};
 use super::script::{span_at, Read, ScriptFile};
 use super::{param_named, PARAMS};
-use crate::definition::vocab::did_you_mean;
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::{LineIndex, Span};
 
 /// Calls that Rhai handles itself rather than through the function registry.

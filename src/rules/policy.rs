@@ -12,8 +12,8 @@ use serde_yaml::Value;
 use super::error::{
     BadValue, MissingParam, RuleProblem, UndeclaredCategory, UnknownParam, UnknownTimezone,
 };
-use crate::definition::vocab::did_you_mean;
 use crate::definition::{join, Doc, Duration};
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::{Source, Span};
 
 /// The timezone when `policy.yaml` names none.

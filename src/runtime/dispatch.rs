@@ -9,8 +9,8 @@ use rhai::ImmutableString;
 
 use super::flow::MoveCode;
 use super::*;
-use crate::definition::vocab::{self, EventKind};
 use crate::definition::{Reason, DEFAULT_WORKFLOW};
+use crate::model::vocab::EventKind;
 use crate::model::{Action, Quarter, Request, Verdict};
 use crate::rules::{Hook, RuleFault, ScreenInput};
 
@@ -18,7 +18,7 @@ impl Runner {
     /// Applies one line of input; returns the event's id when it was applied.
     pub fn apply_line(&mut self, line: u64, text: &str) -> Option<ImmutableString> {
         self.stats.read += 1;
-        let (id, refusal) = match event::parse(text) {
+        let (id, refusal) = match parse::parse(text) {
             // Refused before any deadline could matter: nothing changes, the clock included.
             Err(bad) => (bad.id, bad.refusal),
             Ok(event) => {
@@ -129,9 +129,12 @@ impl Runner {
         } = &e.body
         {
             if !self.program.flows.contains_key(name) {
-                let hint = vocab::did_you_mean(name, self.program.flows.keys().map(|k| k.as_str()))
-                    .map(|m| format!("; did you mean `{m}`?"))
-                    .unwrap_or_default();
+                let hint = crate::diagnostic::did_you_mean(
+                    name,
+                    self.program.flows.keys().map(|k| k.as_str()),
+                )
+                .map(|m| format!("; did you mean `{m}`?"))
+                .unwrap_or_default();
                 return Err(Refusal::new(
                     ErrorKind::InvalidField,
                     format!("unknown workflow `{name}`{hint}"),

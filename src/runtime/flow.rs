@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use rhai::ImmutableString;
 
-use crate::definition::vocab::{self, ActionKind, EventKind, Role};
 use crate::definition::{Duration, Reason, Workflow};
 use crate::graph::WorkflowGraph;
+use crate::model::vocab::{self, ActionKind, EventKind, Role};
 use crate::rules::{Hook, Policy};
 use crate::Spanned;
 

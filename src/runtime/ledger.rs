@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 
 use super::*;
-use crate::definition::vocab::{ActionKind, Role};
+use crate::model::vocab::{ActionKind, Role};
 use crate::model::Action;
 
 impl Runner {

@@ -6,12 +6,12 @@
 
 mod deadlines;
 mod dispatch;
-pub(crate) mod event;
 mod flow;
 pub(crate) mod gen;
 pub(crate) mod input;
 mod ledger;
 mod memory;
+pub(crate) mod parse;
 mod program;
 pub(crate) mod session;
 mod swap;
@@ -21,7 +21,6 @@ pub use crate::model::{
     Meta, Output, Record, SampleView, Snapshot, Spilled, Stats,
 };
 use deadlines::arm_deadline;
-pub use event::{Body, ErrorKind, Event, Refusal};
 pub use flow::Flow;
 use flow::StateId;
 pub use gen::{generate, Options as GenOptions};
@@ -44,8 +43,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rhai::ImmutableString;
 use sha2::{Digest, Sha256};
 
-use crate::definition::vocab::{ActionKind, EventKind};
-use crate::model::{Action, Explain, Ledger, DAY};
+use crate::model::vocab::{ActionKind, EventKind};
+use crate::model::{Action, Body, ErrorKind, Event, Explain, Ledger, Refusal, DAY};
 use crate::rules::RuleFault;
 
 /// An action before it has its id: from a rule, or one the workflow names.

@@ -2,10 +2,11 @@
 //! hook and action against the contract's vocabulary, and the graph's reachability. Each defect
 //! is collected with its place; nothing stops at the first.
 
-use crate::definition::vocab::{self, did_you_mean, EventScope};
 use crate::definition::{self, Duration, Move, Reason, SampleDeadline, State, Workflow};
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::{self, Source, Span, Spanned};
 use crate::graph::WorkflowGraph;
+use crate::model::vocab::{self, EventScope};
 
 use super::error::*;
 

@@ -1,9 +1,10 @@
 //! Checks between workflows and rules: every hook a workflow names is defined in
 //! `default.rhai`, and every `policy.<name>` a workflow reads is a duration of the policy.
 
-use crate::definition::vocab::{did_you_mean, Role};
 use crate::definition::{Duration, Workflow};
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::Spanned;
+use crate::model::vocab::Role;
 use crate::rules::{
     param_named, BadValue, Kind, MissingHook, RuleSet, UnknownPolicyParam, DEFAULT_SCRIPT, PARAMS,
 };

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{body_bytes, error, store_error, App, Principal, Role, Shared};
-use crate::definition::vocab::EventKind;
+use crate::model::vocab::EventKind;
 use crate::runtime::SampleView;
 use crate::store::Store;
 use crate::watch::LineResult;

@@ -118,7 +118,7 @@ impl Tokens {
         let mut tokens = Vec::new();
         for t in raw {
             let Some(role) = Role::parse(&t.role) else {
-                let hint = crate::definition::vocab::did_you_mean(&t.role, Role::NAMES)
+                let hint = crate::diagnostic::did_you_mean(&t.role, Role::NAMES)
                     .map(|m| format!("; did you mean `{m}`?"))
                     .unwrap_or_default();
                 return Err(format!(

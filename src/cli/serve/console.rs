@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq;
 
 use super::api::{self, Acted, Action};
 use super::{App, Principal, Role, Shared};
-use crate::definition::vocab::EventKind;
+use crate::model::vocab::EventKind;
 
 /// The session cookie.
 const SESSION: &str = "sampleflow_session";

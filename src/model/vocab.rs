@@ -1,4 +1,5 @@
-//! The contract's fixed vocabulary: event types and action types, letter for letter.
+//! The contract's fixed vocabulary: event types and action types, letter for letter, and the
+//! roles a workflow may give its states.
 //!
 //! Workflows may only name these: the runner parses exactly these events and issues exactly these
 //! actions, so a name outside the lists is a typo to report, not a new feature to accept.
@@ -214,19 +215,6 @@ pub fn is_action_type(name: &str) -> bool {
     ActionKind::named(name).is_some()
 }
 
-/// The closest of `candidates` to `name`, for "did you mean" hints.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,16 +249,6 @@ mod tests {
         assert!(names
             .iter()
             .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
-    }
-
-    #[test]
-    fn suggestions_find_typos_and_ignore_strangers() {
-        let events = EVENT_TYPES.iter().map(|e| e.name);
-        assert_eq!(
-            did_you_mean("sample_shiped", events.clone()),
-            Some("sample_shipped")
-        );
-        assert_eq!(did_you_mean("zzz", events), None);
     }
 
     #[test]
