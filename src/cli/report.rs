@@ -10,7 +10,7 @@ use super::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::analysis::report::{Options, Report, Window};
+use crate::analysis::report::{Report, ReportOptions, Window};
 use crate::analysis::{html, Collector, Roles};
 use crate::definition::load_str;
 use crate::graph::WorkflowGraph;
@@ -208,7 +208,7 @@ pub(crate) fn build(
     for f in facts.values_mut() {
         f.settle(terminal);
     }
-    let options = Options {
+    let options = ReportOptions {
         window,
         by_creator: args.by == Some(By::Creator),
     };

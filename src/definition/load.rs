@@ -282,10 +282,10 @@ impl Reader {
         })
     }
 
-    fn hook(&mut self, name: String, value: Value) -> Option<Hook> {
+    fn hook(&mut self, name: String, value: Value) -> Option<HookDecl> {
         let path = join(&[], &["hooks", &name]);
         let raw: RawHook = self.typed_or_default(&value, &path)?;
-        Some(Hook {
+        Some(HookDecl {
             name: self.spanned_key(&path, name),
             description: raw.description,
             outcomes: self.spanned_list(&join(&path, &["outcomes"]), raw.outcomes),
@@ -397,11 +397,16 @@ impl Reader {
         })
     }
 
-    fn outcome(&mut self, outcomes: &[String], name: String, value: Value) -> Option<Outcome> {
+    fn outcome(
+        &mut self,
+        outcomes: &[String],
+        name: String,
+        value: Value,
+    ) -> Option<OutcomeTarget> {
         let path = join(outcomes, &[&name]);
         let key = self.spanned_key(&path, name);
         match value {
-            Value::String(to) => Some(Outcome {
+            Value::String(to) => Some(OutcomeTarget {
                 name: key,
                 to: self.spanned(&path, to),
                 reason: None,
@@ -409,7 +414,7 @@ impl Reader {
             }),
             Value::Mapping(_) => {
                 let raw: RawTarget = self.typed(&value, &path)?;
-                Some(Outcome {
+                Some(OutcomeTarget {
                     name: key,
                     to: self.spanned(&join(&path, &["to"]), raw.to),
                     reason: self.reason(&path, raw.reason),

@@ -14,14 +14,14 @@ use chrono_tz::Tz;
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use super::json::{key, Out};
+use super::json::{key, JsonWriter};
 
 /// Seconds in a day: durations are exact multiples of 24 hours.
 pub const DAY: i64 = 86_400;
 
 /// A new sample request, as screening sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Request {
+pub struct SampleRequest {
     pub sample: ImmutableString,
     pub at: DateTime<Utc>,
     #[serde(default = "one")]
@@ -159,7 +159,7 @@ impl Ledger {
     /// field by field (see [`super::json`]): a creator's ledger is saved on nearly every change
     /// of one of their samples.
     pub fn write_json(&self, out: &mut String) {
-        let mut o = Out(out);
+        let mut o = JsonWriter(out);
         key!(o, first "samples").int(self.samples);
         key!(o, "completed").int(self.completed);
         key!(o, "approvals").entries(&self.approvals, |o, (q, by_category)| {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use super::json::{key, Out};
+use super::json::{key, JsonWriter};
 use super::{Creator, Product, Sample};
 
 /// A sample as the runner keeps it and the store saves it.
@@ -72,7 +72,7 @@ impl Instance {
     /// The row as its derived `Serialize` writes it (a test holds the two equal), written
     /// field by field (see [`super::json`]): a sample's row is saved on every change.
     pub fn write_json(&self, out: &mut String) {
-        let mut o = Out(out);
+        let mut o = JsonWriter(out);
         let s = &self.sample;
         key!(o, first "sample");
         key!(o, first "id").str(&s.id);

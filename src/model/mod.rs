@@ -16,7 +16,7 @@ pub mod vocab;
 
 pub use domain::{
     Action, Adjustment, Creator, Decision, Ledger, LedgerView, Post, Product, ProductHistory,
-    Quarter, Request, Sample, Verdict, DAY,
+    Quarter, Sample, SampleRequest, Verdict, DAY,
 };
 pub use event::{Body, ErrorKind, Event, Metrics, Refusal};
 pub use instance::{Armed, DeadlineView, Instance, SampleView};

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use super::json::{key, Out};
+use super::json::{key, JsonWriter};
 
 /// What happened to one sample: an event applied or a deadline fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ impl Record {
     /// The record as its derived `Serialize` writes it (a test holds the two equal), written
     /// field by field (see [`super::json`]).
     pub fn write_json(&self, out: &mut String) {
-        let mut o = Out(out);
+        let mut o = JsonWriter(out);
         key!(o, first "sample").str(&self.sample);
         key!(o, "at").time(&self.at);
         key!(o, "from").opt_str(self.from.as_deref());
@@ -94,7 +94,7 @@ impl ActionOut {
         }
     }
 
-    fn write_json(&self, o: &mut Out) {
+    fn write_json(&self, o: &mut JsonWriter) {
         key!(o, first "type").str(&self.kind);
         key!(o, "id").str(&self.id);
         if let Some(creator) = &self.creator {

@@ -9,7 +9,8 @@ use rhai::{CallFnOptions, Dynamic, Engine, ImmutableString, Scope};
 use super::load::Compiled;
 use super::{lower, sandbox, RuleFault, RuleSet};
 use crate::model::{
-    Action, Creator, Decision, Explain, Ledger, LedgerView, Post, Product, Request, Sample, Verdict,
+    Action, Creator, Decision, Explain, Ledger, LedgerView, Post, Product, Sample, SampleRequest,
+    Verdict,
 };
 
 /// What screening decided, and why.
@@ -29,7 +30,7 @@ pub struct Screening {
 /// Everything screening reads.
 #[derive(Debug, Clone)]
 pub struct ScreenInput {
-    pub request: Request,
+    pub request: SampleRequest,
     pub creator: Arc<Creator>,
     pub product: Arc<Product>,
     pub ledger: Arc<Ledger>,
@@ -395,7 +396,7 @@ mod tests {
 
     pub(crate) fn input(category: &str) -> ScreenInput {
         ScreenInput {
-            request: Request {
+            request: SampleRequest {
                 sample: "s1".into(),
                 at: "2026-03-10T18:00:00Z".parse().unwrap(),
                 quantity: 1,

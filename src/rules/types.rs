@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext};
 
 use crate::model::{
-    Action, Creator, Decision, LedgerView, Post, Product, Request, Sample, Verdict, DAY,
+    Action, Creator, Decision, LedgerView, Post, Product, Sample, SampleRequest, Verdict, DAY,
 };
 
 /// The functions, types and properties that scripts may use, registered once per engine.
@@ -18,14 +18,14 @@ pub(crate) fn register(engine: &mut Engine) {
         v.map_or(Dynamic::UNIT, Dynamic::from_float)
     }
     engine
-        .register_type_with_name::<Arc<Request>>("Request")
-        .register_get("sample", |r: &mut Arc<Request>| text(&r.sample))
-        .register_get("quantity", |r: &mut Arc<Request>| r.quantity)
-        .register_get("auto_approvals_today", |r: &mut Arc<Request>| {
+        .register_type_with_name::<Arc<SampleRequest>>("Request")
+        .register_get("sample", |r: &mut Arc<SampleRequest>| text(&r.sample))
+        .register_get("quantity", |r: &mut Arc<SampleRequest>| r.quantity)
+        .register_get("auto_approvals_today", |r: &mut Arc<SampleRequest>| {
             r.auto_approvals_today
         })
-        .register_get("tier", |r: &mut Arc<Request>| text(&r.tier))
-        .register_get("at", |r: &mut Arc<Request>| r.at.to_rfc3339());
+        .register_get("tier", |r: &mut Arc<SampleRequest>| text(&r.tier))
+        .register_get("at", |r: &mut Arc<SampleRequest>| r.at.to_rfc3339());
 
     engine
         .register_type_with_name::<Arc<Creator>>("Creator")

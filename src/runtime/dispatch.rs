@@ -11,7 +11,7 @@ use super::flow::MoveCode;
 use super::*;
 use crate::definition::{Reason, DEFAULT_WORKFLOW};
 use crate::model::vocab::EventKind;
-use crate::model::{Action, Quarter, Request, Verdict};
+use crate::model::{Action, Quarter, SampleRequest, Verdict};
 use crate::rules::{Hook, RuleFault, ScreenInput};
 
 impl Runner {
@@ -687,7 +687,7 @@ impl Runner {
 
     pub(super) fn screen_input(&self, inst: &Instance, at: DateTime<Utc>) -> ScreenInput {
         ScreenInput {
-            request: Request {
+            request: SampleRequest {
                 sample: inst.id().clone(),
                 at,
                 quantity: inst.sample.quantity,

@@ -23,11 +23,11 @@ pub use crate::model::{
 use deadlines::arm_deadline;
 pub use flow::Flow;
 use flow::StateId;
-pub use gen::{generate, Options as GenOptions};
+pub use gen::{generate, GenOptions};
 use memory::evict_after;
 pub use memory::EVICT_AFTER;
 pub use program::{short_hash, Program};
-pub use session::{run_file, run_stream, Observer, Quiet, RunError, Summary};
+pub use session::{run_file, run_stream, Observer, Quiet, RunError, RunSummary};
 pub use swap::Swap;
 
 use std::cmp::Reverse;

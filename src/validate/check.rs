@@ -142,10 +142,10 @@ impl Checker<'_> {
     /// to two.
     fn roles(&mut self) {
         let w = self.w;
-        let mut first: Vec<(vocab::Role, &Spanned<String>)> = Vec::new();
+        let mut first: Vec<(vocab::StateRole, &Spanned<String>)> = Vec::new();
         for state in &w.states {
             let Some(role) = &state.role else { continue };
-            let Some(known) = vocab::Role::named(&role.value) else {
+            let Some(known) = vocab::StateRole::named(&role.value) else {
                 self.push(BadRole {
                     message: format!("unknown role `{}`", role.value),
                     src: self.src.clone(),
@@ -452,7 +452,7 @@ impl Checker<'_> {
         }
     }
 
-    fn hook(&mut self, name: &Spanned<String>) -> Option<&definition::Hook> {
+    fn hook(&mut self, name: &Spanned<String>) -> Option<&definition::HookDecl> {
         let w = self.w;
         let found = w.hook(&name.value);
         if found.is_none() {

@@ -4,7 +4,7 @@
 use crate::definition::{Duration, Workflow};
 use crate::diagnostic::did_you_mean;
 use crate::diagnostic::Spanned;
-use crate::model::vocab::Role;
+use crate::model::vocab::StateRole;
 use crate::rules::{
     param_named, BadValue, Kind, MissingHook, RuleSet, UnknownPolicyParam, DEFAULT_SCRIPT, PARAMS,
 };
@@ -12,25 +12,25 @@ use crate::rules::{
 use super::{MissingRole, Problem};
 
 /// What the ledger keeps of a role's states, and the reads of it that need the role.
-const NEEDS: &[(&str, Role, &str)] = &[
+const NEEDS: &[(&str, StateRole, &str)] = &[
     (
         "breaches_within",
-        Role::Breach,
+        StateRole::Breach,
         "a breach on the creator's ledger",
     ),
     (
         "completed",
-        Role::Fulfilled,
+        StateRole::Fulfilled,
         "a completed sample on the creator's ledger",
     ),
     (
         "has_product",
-        Role::Fulfilled,
+        StateRole::Fulfilled,
         "a completed sample of the product",
     ),
     (
         "cancelled_within",
-        Role::Cancelled,
+        StateRole::Cancelled,
         "the product's last cancellation",
     ),
 ];
@@ -65,7 +65,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
                 }
             }
         }
-        let mut missing: Vec<Role> = Vec::new();
+        let mut missing: Vec<StateRole> = Vec::new();
         for (read, role, keeps) in NEEDS {
             let Some(at) = rules.reads("Ledger", read) else {
                 continue;
@@ -76,7 +76,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
             // A breach is a cancellation too.
             let has = w.states.iter().any(|s| {
                 s.role().is_some_and(|r| {
-                    r == *role || (*role == Role::Cancelled && r.is_cancellation())
+                    r == *role || (*role == StateRole::Cancelled && r.is_cancellation())
                 })
             });
             if !has {

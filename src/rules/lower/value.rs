@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, ImmutableString, Token};
 
-use crate::model::{Action, Creator, Decision, LedgerView, Post, Product, Request, Sample};
+use crate::model::{Action, Creator, Decision, LedgerView, Post, Product, Sample, SampleRequest};
 
 /// A value while a lowered function runs; the hook's arguments are borrowed.
 #[derive(Debug, Clone)]
@@ -15,7 +15,7 @@ pub(crate) enum Val<'a> {
     Int(i64),
     Float(f64),
     Str(ImmutableString),
-    Request(&'a Arc<Request>),
+    Request(&'a Arc<SampleRequest>),
     Creator(&'a Arc<Creator>),
     Product(&'a Arc<Product>),
     Ledger(&'a LedgerView),
@@ -117,7 +117,7 @@ pub(super) fn frame<'a, const N: usize>(args: [Val<'a>; N]) -> Vec<Val<'a>> {
     frame
 }
 
-impl HookArgs for (Arc<Request>, Arc<Creator>, Arc<Product>, LedgerView) {
+impl HookArgs for (Arc<SampleRequest>, Arc<Creator>, Arc<Product>, LedgerView) {
     fn vals(&self) -> Vec<Val<'_>> {
         frame([
             Val::Request(&self.0),
