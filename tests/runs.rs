@@ -10,7 +10,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use sampleflow::runtime::{Output, Program, Runner, SampleView, Snapshot};
+use sampleflow::model::{Output, SampleView, Snapshot};
+use sampleflow::runtime::{Program, Runner};
 use serde_json::{json, Value};
 
 #[derive(serde::Deserialize)]

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::model::Ledger;
-use crate::runtime::{Fallback, Instance, Output, Program, Runner, Snapshot, Spilled, Stats};
+use crate::model::{Fallback, Instance, Output, Snapshot, Spilled, Stats};
+use crate::runtime::{Program, Runner};
 
 /// Where the events come from: a JSON Lines file, or the raw events kept in the store.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::graph::WorkflowGraph;
 use crate::model::vocab::{EventKind, StateRole};
-use crate::runtime::{Instance, Record};
+use crate::model::{Instance, Record};
 
 /// What each state means, as the workflows declare it with `role:`: milestones are read off the
 /// records by the roles of the states they enter, never by state names.

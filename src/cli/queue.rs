@@ -11,7 +11,7 @@ use super::{
 };
 use crate::graph::WorkflowGraph;
 use crate::model::utc;
-use crate::runtime::Instance;
+use crate::model::Instance;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

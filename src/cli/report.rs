@@ -14,8 +14,8 @@ use crate::analysis::report::{Report, ReportOptions, Window};
 use crate::analysis::{html, Collector, Roles};
 use crate::definition::load_str;
 use crate::graph::WorkflowGraph;
+use crate::model::Record;
 use crate::rules::{RuleSet, DEFAULT_TIMEZONE};
-use crate::runtime::Record;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

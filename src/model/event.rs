@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rhai::ImmutableString;
 use serde::Deserialize;
 
 use super::vocab::EventKind;
-use super::{Creator, Post, Product};
+use super::{Creator, Post, Product, SharedStr};
 
 /// Why an event was refused, in the contract's order: the first that applies is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,14 +68,14 @@ impl Refusal {
 /// One event that passed the checks of its own text.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub id: ImmutableString,
+    pub id: SharedStr,
     pub kind: EventKind,
     pub at: DateTime<Utc>,
     /// The sample it names (absent for product, creator and clock events).
-    pub sample: Option<ImmutableString>,
+    pub sample: Option<SharedStr>,
     /// Who made it (a reviewer, an operator), and their note: copied to its records.
-    pub by: Option<ImmutableString>,
-    pub note: Option<ImmutableString>,
+    pub by: Option<SharedStr>,
+    pub note: Option<SharedStr>,
     pub body: Body,
 }
 
@@ -91,7 +90,7 @@ pub enum Body {
         workflow: Option<String>,
     },
     Reviewed {
-        decision: ImmutableString,
+        decision: SharedStr,
         reason: Option<String>,
     },
     Shipped {
@@ -100,19 +99,19 @@ pub enum Body {
         shipping_cost: f64,
     },
     DeliveryFailed {
-        reason: ImmutableString,
+        reason: SharedStr,
     },
     Posted(Arc<Post>),
     Removed {
-        content_id: ImmutableString,
+        content_id: SharedStr,
     },
     Metrics(Metrics),
     ProductUnavailable {
-        product: ImmutableString,
-        reason: ImmutableString,
+        product: SharedStr,
+        reason: SharedStr,
     },
     CreatorAdjusted {
-        creator: ImmutableString,
+        creator: SharedStr,
         credit: Option<f64>,
         block_days: Option<i64>,
     },
@@ -137,7 +136,7 @@ impl Event {
 /// Totals to date for one content.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Metrics {
-    pub content_id: ImmutableString,
+    pub content_id: SharedStr,
     #[serde(default)]
     pub views: Option<i64>,
     #[serde(default)]

@@ -14,6 +14,12 @@ mod state;
 mod time;
 pub mod vocab;
 
+/// A shared, immutable string: ids, states, categories and reasons, cloned by a reference count
+/// on every record and hook call. It is Rhai's own string type, so that the rule engine reads
+/// the model's strings without a copy; this alias is the one place the model names it, and
+/// callers name `SharedStr`, not the engine.
+pub type SharedStr = rhai::ImmutableString;
+
 pub use domain::{
     Action, Adjustment, Creator, Decision, Ledger, LedgerView, Post, Product, ProductHistory,
     Quarter, Sample, SampleRequest, Verdict, DAY,

@@ -16,10 +16,6 @@ mod program;
 pub(crate) mod session;
 mod swap;
 
-pub use crate::model::{
-    after, last_time, ActionOut, Armed, Changes, DeadlineView, ErrorRecord, Fallback, Instance,
-    Meta, Output, Record, SampleView, Snapshot, Spilled, Stats,
-};
 use deadlines::arm_deadline;
 pub use flow::Flow;
 use flow::StateId;
@@ -44,7 +40,12 @@ use rhai::ImmutableString;
 use sha2::{Digest, Sha256};
 
 use crate::model::vocab::{ActionKind, EventKind};
-use crate::model::{Action, Body, ErrorKind, Event, Explain, Ledger, Refusal, DAY};
+// The model's types, for this module and (through `use super::*`) its files; callers outside
+// the runtime import them from `crate::model`.
+use crate::model::{
+    after, Action, ActionOut, Armed, Body, Changes, ErrorKind, ErrorRecord, Event, Explain,
+    Fallback, Instance, Ledger, Meta, Output, Record, Refusal, Snapshot, Spilled, Stats, DAY,
+};
 use crate::rules::RuleFault;
 
 /// An action before it has its id: from a rule, or one the workflow names.
@@ -341,6 +342,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::model::last_time;
     use crate::rules::RuleSet;
 
     fn root(rel: &str) -> std::path::PathBuf {

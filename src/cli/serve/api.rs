@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::{body_bytes, error, store_error, App, Principal, Role, Shared};
 use crate::model::vocab::EventKind;
-use crate::runtime::SampleView;
+use crate::model::SampleView;
 use crate::store::Store;
 use crate::watch::LineResult;
 
