@@ -16,7 +16,7 @@ use super::doc::{self, join, Doc};
 use super::error::*;
 use super::yaml;
 use super::*;
-use crate::diagnostic::Span;
+use crate::diagnostic::{Loc, Span};
 
 /// The workflows of a folder, and the defects that kept any file from loading.
 #[derive(Debug, Default)]
@@ -89,17 +89,15 @@ fn duplicate_error(d: yaml::Duplicate, src: &Source) -> LoadError {
     match path.as_slice() {
         ["states"] => DuplicateState {
             name: d.key,
-            src: src.clone(),
-            first: d.first.into(),
-            again: d.again.into(),
+            first: d.first,
+            loc: Loc::new(src.clone(), d.again),
         }
         .into(),
         ["states", state, "on"] if !d.same_value => DuplicateMove {
             state: state.to_string(),
             event: d.key,
-            src: src.clone(),
-            first: d.first.into(),
-            again: d.again.into(),
+            first: d.first,
+            loc: Loc::new(src.clone(), d.again),
         }
         .into(),
         _ => doc::duplicate_key(d, src),

@@ -14,8 +14,7 @@ use super::error::{
 use super::hooks::{hook_spec, param_type};
 use super::script::{span_at, Read, ScriptFile};
 use super::{param_named, PARAMS};
-use crate::diagnostic::did_you_mean;
-use crate::diagnostic::{LineIndex, Span};
+use crate::diagnostic::{did_you_mean, LineIndex, Loc, Span};
 
 /// Calls that Rhai handles itself rather than through the function registry.
 const KEYWORDS: &[&str] = &[
@@ -336,8 +335,7 @@ pub(super) fn check_scripts(
             UnknownFunction {
                 help: did_you_mean(&name, candidates).map(|b| format!("did you mean `{b}`?")),
                 name,
-                src: file.source.clone(),
-                span: span.into(),
+                loc: Loc::new(file.source.clone(), span),
             }
             .into()
         };
@@ -374,8 +372,7 @@ pub(super) fn check_scripts(
                                 name,
                                 expected,
                                 found: arity.to_string(),
-                                src: file.source.clone(),
-                                span: span.into(),
+                                loc: Loc::new(file.source.clone(), span),
                             }
                             .into(),
                         );
@@ -443,8 +440,7 @@ pub(super) fn check_scripts(
                             type_name: type_name.to_string(),
                             kind,
                             name,
-                            src: file.source.clone(),
-                            span: span.into(),
+                            loc: Loc::new(file.source.clone(), span),
                             var,
                         }
                         .into()
@@ -463,8 +459,7 @@ pub(super) fn check_scripts(
                                         .join(" or "),
                                     name: format!("{var}.{name}"),
                                     found: n.to_string(),
-                                    src: file.source.clone(),
-                                    span: span.into(),
+                                    loc: Loc::new(file.source.clone(), span),
                                 }
                                 .into(),
                             ),
@@ -483,8 +478,7 @@ pub(super) fn check_scripts(
                                 help: did_you_mean(&name, PARAMS.iter().map(|p| p.name))
                                     .map(|b| format!("did you mean `{b}`?")),
                                 name,
-                                src: file.source.clone(),
-                                span: span.into(),
+                                loc: Loc::new(file.source.clone(), span),
                             }
                             .into(),
                         );
@@ -493,8 +487,7 @@ pub(super) fn check_scripts(
                 Use::Import { position } => problems.push(
                     ScriptSyntax {
                         message: "`import` is not allowed".into(),
-                        src: file.source.clone(),
-                        span: span_at(&lines, position).into(),
+                        loc: Loc::new(file.source.clone(), span_at(&lines, position)),
                         help: Some(
                             "rules cannot load modules or files; put shared functions in `default.rhai`"
                                 .into(),
@@ -513,8 +506,7 @@ pub(super) fn check_scripts(
                             hook: f.name.clone(),
                             expected: format!("({})", spec.params.join(", ")),
                             found: f.arity,
-                            src: file.source.clone(),
-                            span: f.span.into(),
+                            loc: Loc::new(file.source.clone(), f.span),
                         }
                         .into(),
                     );

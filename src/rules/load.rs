@@ -14,7 +14,7 @@ use super::sandbox::{self, Place};
 use super::script::{parse_script, ScriptFile};
 use super::{check, lower, types, Limits, ParamValue, Policy, RuleSet};
 use crate::definition::ReadFailed;
-use crate::diagnostic::{self, LineIndex, Span};
+use crate::diagnostic::{self, LineIndex, Loc, Span};
 
 /// The script every category falls back to.
 pub const DEFAULT_SCRIPT: &str = "default.rhai";
@@ -170,8 +170,7 @@ impl RuleSet {
                 let lines = LineIndex::new(file.source.inner());
                 return Err(vec![ScriptSyntax {
                     message: format!("`{REWARD_WAKES_AT}()` must give a number (for `{category}`): {why}"),
-                    src: file.source.clone(),
-                    span: lines.char_span(place.line, place.column.saturating_sub(1)).into(),
+                    loc: Loc::new(file.source.clone(), lines.char_span(place.line, place.column.saturating_sub(1))),
                     help: Some("the GMV of one sample below which `reward` gives nothing, e.g. `policy.paid_collab_gmv`".into()),
                 }
                 .into()]);

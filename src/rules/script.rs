@@ -9,7 +9,7 @@ use super::check;
 use super::error::{RuleProblem, ScriptSyntax};
 use super::load::DEFAULT_SCRIPT;
 use super::sandbox;
-use crate::diagnostic::{self, LineIndex, Source, Span};
+use crate::diagnostic::{self, LineIndex, Loc, Source, Span};
 
 /// A property or method that a script reads on a hook's parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +81,7 @@ fn too_long(path: &Path, text: &str, lines: &LineIndex) -> Option<Box<RuleProble
     };
     Some(Box::new(RuleProblem::from(ScriptSyntax {
         message,
-        src: source,
-        span: span.into(),
+        loc: Loc::new(source, span),
         help: Some("split it: rules are for people to read".into()),
     })))
 }
@@ -105,8 +104,7 @@ pub(super) fn parse_script(
             .then(|| "`eval` is disabled: rules cannot run code built at run time".to_string());
         Box::new(RuleProblem::from(ScriptSyntax {
             message,
-            src: source.clone(),
-            span: span_at(&lines, e.position()).into(),
+            loc: Loc::new(source.clone(), span_at(&lines, e.position())),
             help,
         }))
     })?;
@@ -118,8 +116,7 @@ pub(super) fn parse_script(
     {
         return Err(Box::new(RuleProblem::from(ScriptSyntax {
             message: "a statement outside any function: it would never run".into(),
-            src: source,
-            span: span_at(&lines, stmt.position()).into(),
+            loc: Loc::new(source, span_at(&lines, stmt.position())),
             help: Some(
                 "a rule script holds only functions; move it into the hook it belongs to".into(),
             ),

@@ -3,8 +3,7 @@
 //! is collected with its place; nothing stops at the first.
 
 use crate::definition::{self, Duration, Move, Reason, SampleDeadline, State, Workflow};
-use crate::diagnostic::did_you_mean;
-use crate::diagnostic::{self, Source, Span, Spanned};
+use crate::diagnostic::{self, did_you_mean, Loc, Source, Span, Spanned};
 use crate::graph::WorkflowGraph;
 use crate::model::vocab::{self, EventScope};
 
@@ -34,8 +33,7 @@ pub(super) fn graph(graph: &WorkflowGraph, problems: &mut Vec<Problem>) {
             problems.push(
                 UnreachableState {
                     name: state.name.value.clone(),
-                    src: w.source.clone(),
-                    span: state.name.span.into(),
+                    loc: Loc::new(w.source.clone(), state.name.span),
                 }
                 .into(),
             );
@@ -46,8 +44,7 @@ pub(super) fn graph(graph: &WorkflowGraph, problems: &mut Vec<Problem>) {
             problems.push(
                 DeadEnd {
                     name: name.to_string(),
-                    src: w.source.clone(),
-                    span: state.name.span.into(),
+                    loc: Loc::new(w.source.clone(), state.name.span),
                 }
                 .into(),
             );
@@ -97,8 +94,7 @@ impl Checker<'_> {
                     name: w.name.value.clone(),
                     file: w.path.display().to_string(),
                     stem: stem.to_string(),
-                    src: self.src.clone(),
-                    span: w.name.span.into(),
+                    loc: Loc::new(self.src.clone(), w.name.span),
                 });
             }
         }
@@ -126,9 +122,8 @@ impl Checker<'_> {
             if let Some(first) = deadlines[..i].iter().find(|d| d.value == name.value) {
                 self.push(DuplicateDeadline {
                     name: name.value.clone(),
-                    src: self.src.clone(),
-                    first: first.span.into(),
-                    again: name.span.into(),
+                    first: first.span,
+                    loc: Loc::new(self.src.clone(), name.span),
                 });
             }
         }
@@ -148,8 +143,7 @@ impl Checker<'_> {
             let Some(known) = vocab::StateRole::named(&role.value) else {
                 self.push(BadRole {
                     message: format!("unknown role `{}`", role.value),
-                    src: self.src.clone(),
-                    span: role.span.into(),
+                    loc: Loc::new(self.src.clone(), role.span),
                     help: hint(did_you_mean(
                         &role.value,
                         vocab::ROLES.iter().map(|(n, _)| *n),
@@ -172,8 +166,7 @@ impl Checker<'_> {
                 };
                 self.push(BadRole {
                     message,
-                    src: self.src.clone(),
-                    span: role.span.into(),
+                    loc: Loc::new(self.src.clone(), role.span),
                     help: Some(
                         "`fulfilled`, `breach` and `cancelled` are for ends; `approved` and `shipped` for states on the way".into(),
                     ),
@@ -186,8 +179,7 @@ impl Checker<'_> {
                             "role `{}` is given to two states; one state has it",
                             role.value
                         ),
-                        src: self.src.clone(),
-                        span: role.span.into(),
+                        loc: Loc::new(self.src.clone(), role.span),
                         help: Some(format!(
                             "also given at line {}",
                             diagnostic::LineIndex::new(self.src.inner())
@@ -207,8 +199,7 @@ impl Checker<'_> {
             self.push(InvalidName {
                 what,
                 name: name.value.clone(),
-                src: self.src.clone(),
-                span: name.span.into(),
+                loc: Loc::new(self.src.clone(), name.span),
             });
         }
     }
@@ -219,8 +210,7 @@ impl Checker<'_> {
             None => self.unknown_event(&m.event),
             Some(event) if event.scope != EventScope::Create => self.push(EventNotRoutable {
                 name: m.event.value.clone(),
-                src: self.src.clone(),
-                span: m.event.span.into(),
+                loc: Loc::new(self.src.clone(), m.event.span),
                 why: "does not create a sample".into(),
                 help: Some("`initial` takes the creating event: `on: sample_requested`".into()),
             }),
@@ -235,8 +225,7 @@ impl Checker<'_> {
                 if !declared.outcomes.is_empty() {
                     self.push(HookMisuse {
                         message: format!("hook `{}` returns outcomes, which `enter` cannot use", hook.value),
-                        src: self.src.clone(),
-                        span: hook.span.into(),
+                        loc: Loc::new(self.src.clone(), hook.span),
                         help: Some("call it from a move with `outcomes`, or declare a hook without outcomes".into()),
                     });
                 }
@@ -260,8 +249,7 @@ impl Checker<'_> {
                     };
                     self.push(EventNotRoutable {
                         name: m.event.value.clone(),
-                        src: self.src.clone(),
-                        span: m.event.span.into(),
+                        loc: Loc::new(self.src.clone(), m.event.span),
                         why: why.into(),
                         help: Some(help.into()),
                     });
@@ -279,8 +267,7 @@ impl Checker<'_> {
                 self.push(TerminalWithDeadline {
                     state: state.name.value.clone(),
                     deadline: deadline.name.value.clone(),
-                    src: self.src.clone(),
-                    span: deadline.name.span.into(),
+                    loc: Loc::new(self.src.clone(), deadline.name.span),
                 });
             }
         }
@@ -293,8 +280,7 @@ impl Checker<'_> {
         let ambiguous = |span: Span, why: &str, help: &str| AmbiguousMove {
             event: event.to_string(),
             why: why.to_string(),
-            src: src.clone(),
-            span: span.into(),
+            loc: Loc::new(src.clone(), span),
             help: Some(help.to_string()),
         };
         if let (Some(_), Some(field)) = (&m.hook, &m.field) {
@@ -330,8 +316,7 @@ impl Checker<'_> {
             self.cut_edges = true;
             self.push(MissingTarget {
                 event: event.to_string(),
-                src: self.src.clone(),
-                span: here.into(),
+                loc: Loc::new(self.src.clone(), here),
             });
         }
         let allowed = self.allowed_outcomes(m);
@@ -342,15 +327,13 @@ impl Checker<'_> {
                         "`{}` returns outcomes but the move on `{event}` maps none",
                         chooser.value
                     ),
-                    src: self.src.clone(),
-                    span: chooser.span.into(),
+                    loc: Loc::new(self.src.clone(), chooser.span),
                     help: Some(format!("map each of {} under `outcomes`", quoted(allowed))),
                 });
             } else if allowed.is_empty() && !m.outcomes.is_empty() {
                 self.push(HookMisuse {
                     message: format!("hook `{}` returns no outcome to choose by", chooser.value),
-                    src: self.src.clone(),
-                    span: chooser.span.into(),
+                    loc: Loc::new(self.src.clone(), chooser.span),
                     help: Some(
                         "declare its `outcomes` in `hooks`, or give the move a single `to`".into(),
                     ),
@@ -366,8 +349,7 @@ impl Checker<'_> {
                         self.push(UnknownOutcome {
                             name: outcome.name.value.clone(),
                             chooser: chooser.value.clone(),
-                            src: self.src.clone(),
-                            span: outcome.name.span.into(),
+                            loc: Loc::new(self.src.clone(), outcome.name.span),
                             help: hint(best).or_else(|| {
                                 Some(format!("`{}` returns {}", chooser.value, quoted(allowed)))
                             }),
@@ -384,8 +366,7 @@ impl Checker<'_> {
                             event: event.to_string(),
                             outcome: outcome.clone(),
                             chooser: chooser.value.clone(),
-                            src: self.src.clone(),
-                            span: chooser.span.into(),
+                            loc: Loc::new(self.src.clone(), chooser.span),
                         });
                     }
                 }
@@ -399,8 +380,7 @@ impl Checker<'_> {
                         state: state.name.value.clone(),
                         event: event.to_string(),
                         target: to.value.clone(),
-                        src: self.src.clone(),
-                        span: to.span.into(),
+                        loc: Loc::new(self.src.clone(), to.span),
                     });
                 }
             }
@@ -430,8 +410,7 @@ impl Checker<'_> {
                 self.push(UnknownChoiceField {
                     event: event.name.to_string(),
                     field: field.value.clone(),
-                    src: self.src.clone(),
-                    span: field.span.into(),
+                    loc: Loc::new(self.src.clone(), field.span),
                     help: if fields.is_empty() {
                         Some(format!(
                             "`{}` has no field that can pick a move; use a `hook`",
@@ -459,8 +438,7 @@ impl Checker<'_> {
             self.unknown_hooks = true;
             self.push(UnknownHook {
                 name: name.value.clone(),
-                src: self.src.clone(),
-                span: name.span.into(),
+                loc: Loc::new(self.src.clone(), name.span),
                 help: hint(did_you_mean(
                     &name.value,
                     w.hooks.iter().map(|h| h.name.as_str()),
@@ -479,8 +457,7 @@ impl Checker<'_> {
         let names = self.w.states.iter().map(|s| s.name.as_str());
         self.push(UnknownState {
             name: to.value.clone(),
-            src: self.src.clone(),
-            span: to.span.into(),
+            loc: Loc::new(self.src.clone(), to.span),
             help: hint(did_you_mean(&to.value, names)),
         });
     }
@@ -489,8 +466,7 @@ impl Checker<'_> {
         self.unknown_events = true;
         self.push(UnknownEvent {
             name: event.value.clone(),
-            src: self.src.clone(),
-            span: event.span.into(),
+            loc: Loc::new(self.src.clone(), event.span),
             help: hint(did_you_mean(
                 &event.value,
                 vocab::EVENT_TYPES.iter().map(|e| e.name),
@@ -503,8 +479,7 @@ impl Checker<'_> {
             if !vocab::is_action_type(&action.value) {
                 self.push(UnknownAction {
                     name: action.value.clone(),
-                    src: self.src.clone(),
-                    span: action.span.into(),
+                    loc: Loc::new(self.src.clone(), action.span),
                     help: hint(did_you_mean(
                         &action.value,
                         vocab::ACTION_TYPES.iter().copied(),
@@ -529,8 +504,7 @@ impl Checker<'_> {
                             Some(event) => format!("`{event}`"),
                             None => "a deadline".to_string(),
                         },
-                        src: self.src.clone(),
-                        span: reason.span.into(),
+                        loc: Loc::new(self.src.clone(), reason.span),
                     });
                 }
             }
@@ -542,8 +516,7 @@ impl Checker<'_> {
             self.push(BadDuration {
                 text: text.value.clone(),
                 why: e.0,
-                src: self.src.clone(),
-                span: text.span.into(),
+                loc: Loc::new(self.src.clone(), text.span),
             });
         }
     }
@@ -558,8 +531,7 @@ impl Checker<'_> {
         self.push(DeadlineScope {
             deadline: deadline.name.value.clone(),
             message,
-            src: self.src.clone(),
-            span: span.into(),
+            loc: Loc::new(self.src.clone(), span),
             help,
         });
     }
@@ -596,8 +568,7 @@ impl Checker<'_> {
                 self.push(TerminalWithDeadline {
                     state: state.value.clone(),
                     deadline: d.name.value.clone(),
-                    src: self.src.clone(),
-                    span: state.span.into(),
+                    loc: Loc::new(self.src.clone(), state.span),
                 });
             }
         }
@@ -662,8 +633,7 @@ impl Checker<'_> {
             if !timed {
                 self.push(WaitingWithoutDeadline {
                     name: state.name.value.clone(),
-                    src: self.src.clone(),
-                    span: state.name.span.into(),
+                    loc: Loc::new(self.src.clone(), state.name.span),
                 });
             }
         }
@@ -683,8 +653,7 @@ impl Checker<'_> {
             if !called {
                 self.push(UnusedHook {
                     name: hook.name.value.clone(),
-                    src: self.src.clone(),
-                    span: hook.name.span.into(),
+                    loc: Loc::new(self.src.clone(), hook.name.span),
                 });
             }
         }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::definition::{self, Loaded, Workflow, DEFAULT_WORKFLOW};
-use crate::diagnostic;
+use crate::diagnostic::{self, Loc};
 use crate::graph::WorkflowGraph;
 
 /// What `validate` found: errors and warnings, in file order.
@@ -99,8 +99,7 @@ pub fn validate(loaded: Loaded, dir: &str) -> (Vec<WorkflowGraph>, Report) {
                 DuplicateWorkflow {
                     name: workflow.name.value.clone(),
                     other: other.clone(),
-                    src: workflow.source.clone(),
-                    span: workflow.name.span.into(),
+                    loc: Loc::new(workflow.source.clone(), workflow.name.span),
                 }
                 .into(),
             );

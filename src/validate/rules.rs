@@ -2,8 +2,7 @@
 //! `default.rhai`, and every `policy.<name>` a workflow reads is a duration of the policy.
 
 use crate::definition::{Duration, Workflow};
-use crate::diagnostic::did_you_mean;
-use crate::diagnostic::Spanned;
+use crate::diagnostic::{did_you_mean, Loc, Spanned};
 use crate::model::vocab::StateRole;
 use crate::rules::{
     param_named, BadValue, Kind, MissingHook, RuleSet, UnknownPolicyParam, DEFAULT_SCRIPT, PARAMS,
@@ -54,8 +53,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
                         MissingHook {
                             hook: needed.to_string(),
                             file: rules.dir().join(DEFAULT_SCRIPT).display().to_string(),
-                            src: w.source.clone(),
-                            span: hook.span.into(),
+                            loc: Loc::new(w.source.clone(), hook.span),
                             help: Some(format!(
                                 "define `fn {needed}(...)` in `{DEFAULT_SCRIPT}`; category files may override it"
                             )),
@@ -84,8 +82,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
                 problems.push(Problem::from(MissingRole {
                     workflow: w.name.value.clone(),
                     role: role.name(),
-                    src: w.source.clone(),
-                    span: w.name.span.into(),
+                    loc: Loc::new(w.source.clone(), w.name.span),
                     help: Some(format!(
                         "`{}:{}:{}` reads `ledger.{read}`, which counts {keeps}; give the state that means it `role: {}`",
                         rules.dir().join(&at.file).display(),
@@ -111,8 +108,7 @@ fn check_param(w: &Workflow, at: &Spanned<String>, name: &str, problems: &mut Ve
         Some(p) => problems.push(Problem::Rules(
             BadValue {
                 message: format!("policy parameter `{name}` is not a duration"),
-                src: w.source.clone(),
-                span: at.span.into(),
+                loc: Loc::new(w.source.clone(), at.span),
                 help: Some(format!("`{name}` is {}", p.kind)),
             }
             .into(),
@@ -120,8 +116,7 @@ fn check_param(w: &Workflow, at: &Spanned<String>, name: &str, problems: &mut Ve
         None => problems.push(Problem::Rules(
             UnknownPolicyParam {
                 name: name.to_string(),
-                src: w.source.clone(),
-                span: at.span.into(),
+                loc: Loc::new(w.source.clone(), at.span),
                 help: did_you_mean(
                     name,
                     PARAMS
