@@ -7,7 +7,7 @@
 //!
 //! By idea: the hook catalogue (`hooks`), one script file (`script`), loading and
 //! compiling a folder (`load`), the loaded set (`set`), calling hooks (`call`), the static checks
-//! of scripts (`check`), the lowered fast path (`lower`), the sandbox, the policy and its parameters, the types
+//! of scripts (`check`), the lowered fast path (`lower`), the sandbox, the policy, the types
 //! scripts see, explain traces and rule test cases.
 
 mod call;
@@ -18,7 +18,6 @@ pub(crate) mod explain;
 mod hooks;
 mod load;
 mod lower;
-mod params;
 mod policy;
 mod sandbox;
 mod script;
@@ -29,8 +28,7 @@ pub use call::{HookResult, ScreenInput, Screening, RULE_ERROR};
 pub use error::*;
 pub use hooks::{hook_spec, Hook, HookSpec, HOOKS, REWARD_WAKES_AT};
 pub use load::{DEFAULT_SCRIPT, POLICY_FILE};
-pub use params::{param_named, Kind, Param, ParamValue, PARAMS};
-pub use policy::{Policy, DEFAULT_TIMEZONE};
+pub use policy::{param_named, Kind, Param, ParamValue, Policy, DEFAULT_TIMEZONE, PARAMS};
 pub use sandbox::{Limits, RuleFault};
 pub use script::{FnInfo, Read, ScriptFile, MAX_SCRIPT_LINE, MAX_SCRIPT_LINES};
 pub use set::RuleSet;

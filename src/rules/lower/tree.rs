@@ -1,11 +1,46 @@
 //! The lowered tree, and lowering a script function into it: a function outside the subset
 //! is refused whole and stays with Rhai.
 
-use rhai::{ASTFlags, Expr, FnCallExpr, ImmutableString, Stmt, StmtBlock, Token};
+use rhai::{ASTFlags, Dynamic, Expr, FnCallExpr, ImmutableString, Stmt, StmtBlock, Token};
 
-use super::native::{Native, Prop};
-use super::value::{constant, Op, Val};
+use super::run::{Native, Op, Prop, Val};
 use super::Lowered;
+use crate::model::{Action, Decision};
+
+/// A constant of the script (a literal, or what Rhai's optimizer folded), where it is one
+/// the lowered form knows.
+fn constant(value: &Dynamic) -> Option<Val<'static>> {
+    if value.is_unit() {
+        return Some(Val::Unit);
+    }
+    if let Ok(b) = value.as_bool() {
+        return Some(Val::Bool(b));
+    }
+    if let Ok(n) = value.as_int() {
+        return Some(Val::Int(n));
+    }
+    if let Ok(x) = value.as_float() {
+        return Some(Val::Float(x));
+    }
+    if value.is_string() {
+        return value.clone().into_immutable_string().ok().map(Val::Str);
+    }
+    if let Some(d) = value.read_lock::<Decision>() {
+        return Some(Val::Decision(d.clone()));
+    }
+    if let Some(a) = value.read_lock::<Action>() {
+        return Some(Val::Action(a.clone()));
+    }
+    if value.is_array() {
+        let items = value.read_lock::<rhai::Array>()?;
+        return items
+            .iter()
+            .map(constant)
+            .collect::<Option<_>>()
+            .map(Val::Array);
+    }
+    None
+}
 
 /// A lowered expression or statement.
 #[derive(Debug, Clone)]

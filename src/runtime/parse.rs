@@ -1,22 +1,19 @@
-//! Events in: one JSON object per line, checked into a typed [`Event`] or refused with the
-//! contract's error kind.
-//!
-//! The raw fields of a line and their typed reads are `fields`; the ranges of its numbers are
-//! `range`; the checks of each event type's own fields are here.
+//! The wire parser: one JSON object per line, checked into a typed [`Event`] (the model's) or
+//! refused with the contract's error kind. The line's raw fields and their typed reads, the
+//! ranges of its numbers and the checks of each event type's own fields are one pass here, in
+//! one module (one compiled unit: the hot path of every line).
 
-mod fields;
-mod range;
-
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::model::vocab::{self, EventKind, EventScope};
 use crate::model::{Body, Creator, ErrorKind, Event, Metrics, Post, Product, Refusal};
-use fields::{filled, text, Fields, Text, Top};
-use range::{count, count_f, money, num, rate, MAX_BLOCK_DAYS, MAX_CREDIT, MAX_QUANTITY};
 
 /// A line that could not become an [`Event`]: it changes nothing, not even the clock.
 #[derive(Debug, Clone)]
@@ -263,6 +260,256 @@ fn check_creator(c: &Creator) -> Result<(), String> {
     Ok(())
 }
 
+/// A line's top level: an object's fields, or anything else (which is refused).
+enum Top<'a> {
+    Object(Fields<'a>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Top<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Top<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Top<'de>, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    fields.push((k, v));
+                }
+                Ok(Top::Object(Fields(fields)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Top<'de>, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Top::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Top<'de>, E> {
+                Ok(Top::Other)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A key: borrowed from the line, or unescaped into its own string when it holds an escape.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+/// One object's fields as raw JSON text borrowed from the line (a key with an escape is
+/// unescaped into its own string), read with the field's path in every message. A key given
+/// twice means its last value, as JSON parsers agree.
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+/// What a raw field holds, for the envelope's checks.
+enum Text<'a> {
+    Str(Cow<'a, str>),
+    Other,
+}
+
+fn text(raw: &RawValue) -> Text<'_> {
+    if let Some(s) = plain(raw) {
+        return Text::Str(Cow::Borrowed(s));
+    }
+    match serde_json::from_str::<Key>(raw.get()) {
+        Ok(Key(s)) => Text::Str(s),
+        Err(_) => Text::Other,
+    }
+}
+
+/// A JSON string with no escapes, as the text between its quotes (what deserializing it would
+/// give, without a deserializer); `None` for anything else. A raw value is valid JSON, so a
+/// string in it holds no control characters.
+fn plain(raw: &RawValue) -> Option<&str> {
+    raw.get()
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .filter(|s| !s.contains('\\'))
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get() == "null"
+}
+
+impl<'a> Fields<'a> {
+    fn raw(&self, name: &str) -> Option<&'a RawValue> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// The field, absent when null.
+    fn present(&self, name: &str) -> Option<&'a RawValue> {
+        self.raw(name).filter(|v| !is_null(v))
+    }
+
+    /// A string field, borrowed from the line where it has no escapes.
+    fn string(&self, name: &str) -> Result<Option<Cow<'a, str>>, String> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(v) => match plain(v) {
+                Some(s) => Ok(Some(Cow::Borrowed(s))),
+                None => typed::<String>(name, v).map(|s| Some(Cow::Owned(s))),
+            },
+        }
+    }
+
+    fn required_string(&self, name: &str) -> Result<Cow<'a, str>, String> {
+        self.string(name)?
+            .ok_or_else(|| format!("`{name}` is required"))
+    }
+
+    /// A string field that must be given and not empty.
+    fn filled_string(&self, name: &str) -> Result<Cow<'a, str>, String> {
+        let value = self.required_string(name)?;
+        filled(name, &value)?;
+        Ok(value)
+    }
+
+    /// Absent and null both mean the default.
+    fn optional<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, String> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(v) => typed(name, v).map(Some),
+        }
+    }
+
+    /// A nested object, keeping only the fields the contract names (others are ignored).
+    fn object<T: DeserializeOwned>(&self, name: &str, known: &[&str]) -> Result<T, String> {
+        let Some(raw) = self.present(name) else {
+            return Err(format!("`{name}` is required"));
+        };
+        // Nearly every object is exactly its struct, read in one pass. Anything else (a key
+        // given twice, an unknown one where the struct refuses them, a null where a value must
+        // be, a bad value) is read field by field as the contract says, for its reading and
+        // its message. `known` lists exactly the struct's fields (a test holds them equal), so
+        // what one pass accepts is what the fields give.
+        if let Ok(value) = serde_json::from_str::<T>(raw.get()) {
+            return Ok(value);
+        }
+        match serde_json::from_str::<Top>(raw.get()) {
+            Ok(Top::Object(inner)) => inner.known(known, Some(name)),
+            _ => Err(format!("`{name}` must be an object")),
+        }
+    }
+
+    /// The event's own fields as one struct.
+    fn whole<T: DeserializeOwned>(&self, known: &[&str]) -> Result<T, String> {
+        self.known(known, None)
+    }
+
+    /// The fields `known` names and that are not null, deserialized as one struct from their
+    /// raw text (null fields mean the default, like absent ones).
+    fn known<T: DeserializeOwned>(
+        &self,
+        known: &[&str],
+        prefix: Option<&str>,
+    ) -> Result<T, String> {
+        // A key given again keeps its first place with its last value, as a JSON object would.
+        let mut kept: Vec<(&str, Option<&RawValue>)> = Vec::with_capacity(known.len());
+        for (k, v) in &self.0 {
+            if !known.contains(&k.as_ref()) {
+                continue;
+            }
+            let value = (!is_null(v)).then_some(*v);
+            match kept.iter_mut().find(|(seen, _)| *seen == k.as_ref()) {
+                Some(slot) => slot.1 = value,
+                None => kept.push((k.as_ref(), value)),
+            }
+        }
+        let kept = kept.into_iter().filter_map(|(k, v)| Some((k, v?)));
+        let map = |fields| serde::de::value::MapDeserializer::<_, serde_json::Error>::new(fields);
+        // Tracking the path costs on every field, and only a failure needs it: a failure is
+        // deserialized again, tracked, for the message.
+        T::deserialize(map(kept.clone())).or_else(|_| {
+            serde_path_to_error::deserialize(map(kept)).map_err(|e| field_error(prefix, &e))
+        })
+    }
+}
+
+fn typed<T: DeserializeOwned>(name: &str, raw: &RawValue) -> Result<T, String> {
+    serde_json::from_str(raw.get()).or_else(|_| {
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        serde_path_to_error::deserialize(&mut de).map_err(|e| field_error(Some(name), &e))
+    })
+}
+
+fn field_error(prefix: Option<&str>, e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = e.path().to_string();
+    let path = match (prefix, inner.as_str()) {
+        (Some(p), ".") => p.to_string(),
+        (Some(p), inner) => format!("{p}.{inner}"),
+        (None, inner) => inner.to_string(),
+    };
+    let message = without_position(e.inner());
+    // serde says "missing field `x`" at the parent: name the whole path.
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return match (path.as_str(), field) {
+            (".", f) => format!("`{f}` is required"),
+            (p, f) => format!("`{p}.{f}` is required"),
+        };
+    }
+    format!("`{path}`: {message}")
+}
+
+/// serde_json's message without its " at line L column C": a field's text is parsed on its own,
+/// so its place in the line is the path, not a column.
+fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if e.line() == 0 {
+        return message;
+    }
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    message
+        .strip_suffix(&suffix)
+        .map_or_else(|| message.clone(), str::to_string)
+}
+
 fn one_of(f: &Fields, name: &str, allowed: &[&str]) -> Result<ImmutableString, String> {
     let value = f.required_string(name)?;
     if allowed.contains(&value.as_ref()) {
@@ -281,11 +528,80 @@ fn non_empty(name: &str, value: String) -> Result<String, String> {
     Ok(value)
 }
 
+/// `value` is not empty (a check that keeps the value where it is).
+fn filled(name: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        Err(format!("`{name}` is empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The largest amount of money an event may carry, in USD.
+pub const MAX_MONEY: f64 = 1e9;
+/// The largest count (followers, views, orders...).
+pub const MAX_COUNT: i64 = 1_000_000_000_000;
+/// The most units one request may ask for.
+pub const MAX_QUANTITY: i64 = 10_000;
+/// The longest block `creator_adjusted` may set, in days (100 years).
+pub const MAX_BLOCK_DAYS: i64 = 36_500;
+/// The largest change of credit one `creator_adjusted` may make, either way.
+pub const MAX_CREDIT: f64 = 1e6;
+
+/// Ranges are checked once, here, for every number an event carries: with them no sum over a
+/// sample or a ledger can leave the numbers a store can write and read back.
+fn money(name: &str, value: f64) -> Result<(), String> {
+    if (0.0..=MAX_MONEY).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is {}; money must be from 0 to 1e9",
+            num(value)
+        ))
+    }
+}
+
+fn count(name: &str, value: i64) -> Result<(), String> {
+    if (0..=MAX_COUNT).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is {value}; a count must be from 0 to 1e12"
+        ))
+    }
+}
+
+fn count_f(name: &str, value: f64) -> Result<(), String> {
+    if (0.0..=MAX_COUNT as f64).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is {}; it must be from 0 to 1e12",
+            num(value)
+        ))
+    }
+}
+
+/// A number as a message shows it: `1e308`, not three hundred digits.
+fn num(value: f64) -> String {
+    if value.is_finite() && value != 0.0 && !(1e-6..1e15).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
+    }
+}
+
+fn rate(name: &str, value: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is {value}; a rate must be within 0..1"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fields::plain;
     use super::*;
-    use serde_json::value::RawValue;
 
     fn refused(line: &str) -> (ErrorKind, String) {
         let bad = parse(line).expect_err("refused");
