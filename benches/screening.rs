@@ -2,7 +2,7 @@
 //! API the runner uses, against a plain-Rust implementation of the same policy, in one process.
 //!
 //! `cargo bench --bench screening`; the closing lines give decisions/s on one core and the ratio.
-//! The rules run as the runner runs them (hooks lowered, `src/rules/lower.rs`); Rhai's own
+//! The rules run as the runner runs them (hooks lowered, `src/rules/lower/`); Rhai's own
 //! interpreter on the same scripts is measured beside them.
 
 #[allow(dead_code)] // the tests use the rest

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use sampleflow::runtime::{generate, GenOptions, Program, Runner, Snapshot};
+use sampleflow::model::Snapshot;
+use sampleflow::runtime::{generate, GenOptions, Program, Runner};
 
 /// Rows of each kind given to the trainer, at most.
 const PER_KIND: usize = 25_000;

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, Severity, SourceSpan,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, MietteError, NamedSource, Severity,
+    SourceCode, SourceSpan, SpanContents,
 };
 
 /// A file's name and text, shared cheaply by every diagnostic that points into it.
@@ -62,6 +63,85 @@ impl From<Span> for SourceSpan {
         SourceSpan::new(span.offset.into(), span.len)
     }
 }
+
+/// Where a defect is: the file it is in and the span in it, together (cedar calls it `Loc`).
+///
+/// A defect declares its place once, as one field that miette both quotes (the source) and
+/// underlines (the span): see `defect!`.
+#[derive(Debug, Clone)]
+pub struct Loc {
+    pub src: Source,
+    pub span: Span,
+}
+
+impl Loc {
+    pub fn new(src: Source, span: Span) -> Self {
+        Self { src, span }
+    }
+}
+
+impl From<Loc> for SourceSpan {
+    fn from(loc: Loc) -> Self {
+        loc.span.into()
+    }
+}
+
+/// The file a [`Loc`] points into, as miette reads it: the quote comes from the source, so a
+/// diagnostic renders exactly as one holding the source itself.
+impl SourceCode for Loc {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        self.src
+            .read_span(span, context_lines_before, context_lines_after)
+    }
+}
+
+/// Declares a defect found in a file: a thiserror + miette struct whose `loc` field is its
+/// place, the source quoted and the span underlined with the label given after `at`
+/// (`at primary "..."` where another label of the struct is not the primary one).
+///
+/// ```ignore
+/// defect! {
+///     /// A target that names no state of the workflow.
+///     #[error("unknown state `{name}`")]
+///     #[diagnostic(code(workflow::unknown_state))]
+///     pub struct UnknownState at "no state of this name" {
+///         pub name: String,
+///         #[help]
+///         pub help: Option<String>,
+///     }
+/// }
+/// ```
+macro_rules! defect {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident at primary $label:literal { $($fields:tt)* }
+    ) => {
+        $crate::diagnostic::defect!(@struct [$(#[$meta])*] $vis $name [primary, $label] { $($fields)* });
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident at $label:literal { $($fields:tt)* }
+    ) => {
+        $crate::diagnostic::defect!(@struct [$(#[$meta])*] $vis $name [$label] { $($fields)* });
+    };
+    (@struct [$($meta:tt)*] $vis:vis $name:ident [$($label:tt)*] { $($fields:tt)* }) => {
+        #[derive(Debug, thiserror::Error, miette::Diagnostic)]
+        $($meta)*
+        $vis struct $name {
+            $($fields)*
+            /// Where it is: the file quoted and the span underlined.
+            #[source_code]
+            #[label($($label)*)]
+            pub loc: $crate::diagnostic::Loc,
+        }
+    };
+}
+pub(crate) use defect;
 
 /// Turns (1-based line, 0-based character column) into byte offsets, after one pass over the
 /// text: every place a parser reports costs a look-up, not a scan of the file.
@@ -241,6 +321,19 @@ fn plain(diagnostic: &dyn Diagnostic) -> String {
     out
 }
 
+/// The closest of `candidates` to `name`, for "did you mean" hints.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +350,53 @@ mod tests {
                 assert_eq!(index.line_col(offset), Span::new(offset, 0).line_col(text));
             }
         }
+    }
+
+    #[test]
+    fn suggestions_find_typos_and_ignore_strangers() {
+        let events = crate::model::vocab::EVENT_TYPES.iter().map(|e| e.name);
+        assert_eq!(
+            did_you_mean("sample_shiped", events.clone()),
+            Some("sample_shipped")
+        );
+        assert_eq!(did_you_mean("zzz", events), None);
+    }
+
+    #[test]
+    fn a_defect_declared_with_its_loc_renders_as_one_holding_source_and_span() {
+        defect! {
+            /// A defect declared with its place once.
+            #[error("unknown state `{name}`")]
+            #[diagnostic(code(test::loc), help("did you mean `ended`?"))]
+            struct WithLoc at "no state of this name" {
+                name: String,
+            }
+        }
+        /// The same defect with the source and the span apart, as defects were written before.
+        #[derive(Debug, thiserror::Error, Diagnostic)]
+        #[error("unknown state `{name}`")]
+        #[diagnostic(code(test::loc), help("did you mean `ended`?"))]
+        struct Apart {
+            name: String,
+            #[source_code]
+            src: Source,
+            #[label("no state of this name")]
+            span: SourceSpan,
+        }
+        let src = source("flow.yaml", "states:\n  waiting: {to: endd}\n");
+        let span = Span::new(24, 4);
+        let with_loc = WithLoc {
+            name: "endd".into(),
+            loc: Loc::new(src.clone(), span),
+        };
+        let apart = Apart {
+            name: "endd".into(),
+            src,
+            span: span.into(),
+        };
+        let rendered = render([&with_loc as &dyn Diagnostic], false);
+        assert_eq!(rendered, render([&apart as &dyn Diagnostic], false));
+        assert!(rendered.contains("no state of this name"), "{rendered}");
+        assert_eq!(location(&with_loc).as_deref(), Some("flow.yaml:2:17"));
     }
 }

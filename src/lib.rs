@@ -11,14 +11,14 @@
 //! sandboxed and explain every decision ([`rules`]).
 //!
 //! The layers, each depending only on those above it:
-//! - [`model`]: the data every layer shares (a request, a creator's ledger, a sample in flight,
-//!   records, the runner's figures);
+//! - [`model`]: the data every layer shares (the contract's vocabulary, the typed event, a
+//!   request, a creator's ledger, a sample in flight, records, the runner's figures);
 //! - [`definition`], [`validate`], [`graph`]: workflows loaded with positions, checked, built;
 //! - [`rules`]: the scripts and policy, compiled per category and run sandboxed;
 //! - [`store`]: saves the model (it knows nothing of rules or the runner);
 //! - [`runtime`]: the compiled program and the runner that applies events to it, split by idea
-//!   (program, dispatch, deadlines, ledger, memory, swap), and the session that batches a run
-//!   into the store;
+//!   (the wire parser, program, dispatch, deadlines, ledger, memory, swap), and the session
+//!   that batches a run into the store;
 //! - [`analysis`], [`connect`] and [`cli`]: figures, the shop's platform and the commands.
 //!
 //! ```

@@ -5,7 +5,8 @@
 
 mod common;
 
-use sampleflow::runtime::{ErrorKind, Output, Runner, Snapshot};
+use sampleflow::model::{ErrorKind, Output, Snapshot};
+use sampleflow::runtime::Runner;
 use serde_json::Value;
 
 /// The fenced blocks of `lang` in `text`, in order, each as its lines.
@@ -47,7 +48,7 @@ fn the_event_page_is_what_the_runner_does() {
     }
     runner.finish();
     // Every event type has its line.
-    for t in sampleflow::definition::vocab::EVENT_TYPES {
+    for t in sampleflow::model::vocab::EVENT_TYPES {
         assert!(
             lifecycle
                 .iter()

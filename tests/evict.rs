@@ -8,8 +8,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use sampleflow::model::Ledger;
+use sampleflow::model::{Fallback, Instance, Snapshot};
+use sampleflow::runtime::Runner;
 use sampleflow::runtime::{generate, GenOptions as Options};
-use sampleflow::runtime::{Fallback, Instance, Runner, Snapshot};
 use sampleflow::store::{Batch, MemoryStore, Store};
 
 /// A store shared by the runner's writer and its fallback, as the SQLite file is in `watch`.

@@ -186,7 +186,7 @@ fn a_wake_declaration_that_is_no_number_is_refused_at_load() {
     );
 }
 
-/// Every hook gives the same answer lowered (`src/rules/lower.rs`) as on Rhai's interpreter:
+/// Every hook gives the same answer lowered (`src/rules/lower/`) as on Rhai's interpreter:
 /// screening and deposits over the corpus and a random mix, and the post-screening hooks over
 /// posts and samples on both sides of every threshold.
 #[test]

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use sampleflow::runtime::{Output, Program, Runner, Snapshot};
+use sampleflow::model::{Output, Snapshot};
+use sampleflow::runtime::{Program, Runner};
 use sampleflow::store::{Batch, MemoryStore, Store};
 use serde_json::{json, Value};
 

@@ -10,7 +10,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use sampleflow::runtime::{Output, Program, Runner, SampleView, Snapshot};
+use sampleflow::model::{Output, SampleView, Snapshot};
+use sampleflow::runtime::{Program, Runner};
 use serde_json::{json, Value};
 
 #[derive(serde::Deserialize)]
@@ -186,8 +187,8 @@ fn fixture_runs() {
             .collect();
         assert_eq!(before, after);
     });
-    let kinds = sampleflow::runtime::ErrorKind::ALL.map(|k| k.as_str());
-    let actions = sampleflow::definition::vocab::ACTION_TYPES;
+    let kinds = sampleflow::model::ErrorKind::ALL.map(|k| k.as_str());
+    let actions = sampleflow::model::vocab::ACTION_TYPES;
     for name in REASONS.iter().chain(actions).chain(&kinds) {
         assert!(seen.contains(*name), "no fixture run reaches `{name}`");
     }

@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sampleflow::machinery::LineReader;
-use sampleflow::runtime::{ErrorKind, Output, Program, Runner, Snapshot};
+use sampleflow::model::{ErrorKind, Output, Snapshot};
+use sampleflow::runtime::{Program, Runner};
 use sampleflow::store::{Batch, MemoryStore, Store};
 
 fn program() -> &'static Program {

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::model::Ledger;
-use crate::runtime::{Fallback, Instance, Output, Program, Runner, Snapshot, Spilled, Stats};
+use crate::model::{Fallback, Instance, Output, Snapshot, Spilled, Stats};
+use crate::runtime::{Program, Runner};
 
 /// Where the events come from: a JSON Lines file, or the raw events kept in the store.
 #[derive(Debug, Clone)]
@@ -213,15 +214,15 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
 
 /// What one side decided for one sample.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Outcome {
+pub struct SampleOutcome {
     pub decision: Option<String>,
     pub reason: Option<String>,
     pub state: String,
 }
 
-impl Outcome {
+impl SampleOutcome {
     fn of(f: &Facts) -> Self {
-        Outcome {
+        SampleOutcome {
             decision: f.decision.clone(),
             reason: f.reason.clone(),
             state: f.state.clone(),
@@ -235,8 +236,8 @@ impl Outcome {
 pub struct Change {
     pub sample: String,
     pub category: String,
-    pub base: Option<Outcome>,
-    pub candidate: Option<Outcome>,
+    pub base: Option<SampleOutcome>,
+    pub candidate: Option<SampleOutcome>,
     /// The sides whose rules faulted on this sample: its change is no saving, no approval lost
     /// or gained, and no cost; only a broken rule.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -284,7 +285,7 @@ pub const FAULTS_SHOWN: usize = 10;
 
 /// The totals of a diff.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
+pub struct DiffSummary {
     pub samples: u64,
     pub changed: u64,
     pub by_category: BTreeMap<String, u64>,
@@ -308,7 +309,7 @@ pub struct Summary {
 pub struct Diff {
     pub faults: Faults,
     pub changes: Vec<Change>,
-    pub summary: Summary,
+    pub summary: DiffSummary,
 }
 
 impl Diff {
@@ -378,7 +379,7 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
     for id in &ids {
         let b = base.facts.get(*id);
         let c = candidate.facts.get(*id);
-        let (bo, co) = (b.map(Outcome::of), c.map(Outcome::of));
+        let (bo, co) = (b.map(SampleOutcome::of), c.map(SampleOutcome::of));
         if bo == co {
             continue;
         }
@@ -456,7 +457,7 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
             base: side_faults(base),
             candidate: side_faults(candidate),
         },
-        summary: Summary {
+        summary: DiffSummary {
             samples: ids.len() as u64,
             changed: changes.len() as u64,
             by_category,
@@ -474,7 +475,7 @@ pub fn compare(base: &Replay, candidate: &Replay) -> Diff {
     }
 }
 
-fn outcome_text(o: &Option<Outcome>) -> String {
+fn outcome_text(o: &Option<SampleOutcome>) -> String {
     match o {
         None => "(no such sample)".into(),
         Some(o) => format!(

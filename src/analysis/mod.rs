@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::definition::vocab::{EventKind, Role};
 use crate::graph::WorkflowGraph;
-use crate::runtime::{Instance, Record};
+use crate::model::vocab::{EventKind, StateRole};
+use crate::model::{Instance, Record};
 
 /// What each state means, as the workflows declare it with `role:`: milestones are read off the
 /// records by the roles of the states they enter, never by state names.
@@ -25,7 +25,7 @@ use crate::runtime::{Instance, Record};
 /// States are looked up by name over every workflow given (records name the state, not the
 /// workflow); where two workflows give one state name two roles, the first workflow's counts.
 #[derive(Debug, Clone, Default)]
-pub struct Roles(std::collections::HashMap<String, Role>);
+pub struct Roles(std::collections::HashMap<String, StateRole>);
 
 impl Roles {
     pub fn from_graphs<'a>(graphs: impl IntoIterator<Item = &'a WorkflowGraph>) -> Roles {
@@ -38,7 +38,7 @@ impl Roles {
         Roles(roles)
     }
 
-    pub fn role(&self, state: &str) -> Option<Role> {
+    pub fn role(&self, state: &str) -> Option<StateRole> {
         self.0.get(state).copied()
     }
 }
@@ -66,15 +66,15 @@ pub struct Milestones {
 impl Milestones {
     /// Takes one record of this sample into account (records come in the order written), `role`
     /// being the role of the state it enters.
-    pub fn observe(&mut self, r: &Record, role: Option<Role>) {
+    pub fn observe(&mut self, r: &Record, role: Option<StateRole>) {
         let first = |slot: &mut Option<DateTime<Utc>>| {
             slot.get_or_insert(r.at);
         };
         match role {
-            Some(Role::Approved) => first(&mut self.approved),
-            Some(Role::Shipped) => first(&mut self.shipped),
-            Some(Role::Fulfilled) => first(&mut self.completed),
-            Some(Role::Breach) => first(&mut self.breached),
+            Some(StateRole::Approved) => first(&mut self.approved),
+            Some(StateRole::Shipped) => first(&mut self.shipped),
+            Some(StateRole::Fulfilled) => first(&mut self.completed),
+            Some(StateRole::Breach) => first(&mut self.breached),
             _ => {}
         }
         if r.trigger == DELIVERED_TRIGGER {

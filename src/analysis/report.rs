@@ -213,7 +213,7 @@ impl Window {
 
 /// What a report is asked for.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+pub struct ReportOptions {
     pub window: Window,
     pub by_creator: bool,
 }
@@ -234,7 +234,7 @@ impl Report {
     pub fn build_with<'a>(
         facts: impl Iterator<Item = &'a Facts> + Clone,
         tz: Tz,
-        options: Options,
+        options: ReportOptions,
     ) -> Report {
         let window = options.window;
         let facts = facts.filter(move |f| window.contains(f.requested_at));

@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::runtime::{Output, Program, Runner};
+use crate::model::Output;
+use crate::runtime::{Program, Runner};
 use crate::store::{Focus, Store};
 
 /// The guard's options, shared by `review`, `ship` and `adjust`.

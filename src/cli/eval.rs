@@ -38,7 +38,7 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     if !cases::HOOKS.contains(&args.hook.as_str()) {
-        let hint = crate::definition::vocab::did_you_mean(&args.hook, cases::HOOKS.iter().copied())
+        let hint = crate::diagnostic::did_you_mean(&args.hook, cases::HOOKS.iter().copied())
             .map(|b| format!("; did you mean `{b}`?"))
             .unwrap_or_default();
         eprintln!(
@@ -206,10 +206,9 @@ fn find_case(spec: &str, hook: &str) -> Result<Loaded, u8> {
         .iter()
         .find(|c| c.name == name || Some(c.line) == by_line)
     else {
-        let hint =
-            crate::definition::vocab::did_you_mean(name, found.iter().map(|c| c.name.as_str()))
-                .map(|b| format!("; did you mean `{b}`?"))
-                .unwrap_or_default();
+        let hint = crate::diagnostic::did_you_mean(name, found.iter().map(|c| c.name.as_str()))
+            .map(|b| format!("; did you mean `{b}`?"))
+            .unwrap_or_default();
         eprintln!("error: `{file}` has no case named `{name}`{hint}");
         return Err(EXIT_USAGE);
     };

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use chrono::{DateTime, Utc};
 
 use super::{CliError, EXIT_OK};
-use crate::runtime::gen::{generate, Options};
+use crate::runtime::gen::{generate, GenOptions};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<u8, CliError> {
-    let options = Options {
+    let options = GenOptions {
         samples: args.samples,
         seed: args.seed,
         start: args.start,

@@ -6,7 +6,7 @@
 //! `watch --spool` holds it, the event is handed to that process through its spool and the
 //! command waits for the reply; any other holder is named and the command exits 1.
 
-use crate::definition::vocab::EventKind;
+use crate::model::vocab::EventKind;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -291,7 +291,7 @@ fn from_file(
             continue;
         };
         let Some(uses) = known.iter().find(|(long, _)| long == name).map(|(_, u)| u) else {
-            let help = crate::definition::vocab::did_you_mean(
+            let help = crate::diagnostic::did_you_mean(
                 name,
                 known.iter().map(|(long, _)| long.as_str()),
             )

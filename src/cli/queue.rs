@@ -1,7 +1,7 @@
 //! `sampleflow queue`: pending reviews, soonest expiry first, with the screening reason and
 //! the creator's key figures. The ops team's daily work list.
 
-use crate::definition::vocab::EventKind;
+use crate::model::vocab::EventKind;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -11,7 +11,7 @@ use super::{
 };
 use crate::graph::WorkflowGraph;
 use crate::model::utc;
-use crate::runtime::Instance;
+use crate::model::Instance;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

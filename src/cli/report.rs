@@ -10,12 +10,12 @@ use super::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::analysis::report::{Options, Report, Window};
+use crate::analysis::report::{Report, ReportOptions, Window};
 use crate::analysis::{html, Collector, Roles};
 use crate::definition::load_str;
 use crate::graph::WorkflowGraph;
+use crate::model::Record;
 use crate::rules::{RuleSet, DEFAULT_TIMEZONE};
-use crate::runtime::Record;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -208,7 +208,7 @@ pub(crate) fn build(
     for f in facts.values_mut() {
         f.settle(terminal);
     }
-    let options = Options {
+    let options = ReportOptions {
         window,
         by_creator: args.by == Some(By::Creator),
     };

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{check_out, load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK};
 use crate::analysis::counted;
 use crate::rules::RuleFault;
-use crate::runtime::session::{run_file, Observer, RunError, Summary, STDIN};
+use crate::runtime::session::{run_file, Observer, RunError, RunSummary, STDIN};
 use crate::store::Holder;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -120,7 +120,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
 }
 
 /// The summary: what was read, applied and refused, what fired, where the samples are.
-pub fn render_summary(input: &str, s: &Summary) -> String {
+pub fn render_summary(input: &str, s: &RunSummary) -> String {
     let st = &s.stats;
     let mut text = String::new();
     if let Some(lines) = s.resumed_after {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{open_existing_store, write_lines, Cli, CliError, EXIT_OK, EXIT_USAGE};
-use crate::runtime::SampleView;
+use crate::model::SampleView;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

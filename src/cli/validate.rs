@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use super::{check_all, stderr_color, Cli, CliError, EXIT_INVALID, EXIT_OK};
-use crate::definition::vocab::EventKind;
+use crate::model::vocab::EventKind;
 use crate::rules::RuleSet;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -133,7 +133,7 @@ fn write_requests(
             policy.display()
         );
         for (k, (count, first)) in &undeclared {
-            let hint = crate::definition::vocab::did_you_mean(
+            let hint = crate::diagnostic::did_you_mean(
                 k,
                 rules.policy().declared.iter().map(String::as_str),
             )

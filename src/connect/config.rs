@@ -218,7 +218,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<Config, String> {
     };
     for (ours, theirs) in &raw.reject_reasons {
         if !REJECT_REASONS.contains(&theirs.as_str()) {
-            let hint = crate::definition::vocab::did_you_mean(theirs, REJECT_REASONS)
+            let hint = crate::diagnostic::did_you_mean(theirs, REJECT_REASONS)
                 .map(|m| format!("; did you mean `{m}`?"))
                 .unwrap_or_default();
             return Err(format!(

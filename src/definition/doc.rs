@@ -7,9 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
 use super::error::{DuplicateKey, LoadError, SchemaError, SyntaxError};
-use super::vocab::did_you_mean;
 use super::yaml::{self, Duplicate, Node};
-use crate::diagnostic::{self, Source, Span};
+use crate::diagnostic::{self, did_you_mean, Loc, Source, Span};
 
 /// A parsed YAML document.
 #[derive(Debug, Clone)]
@@ -35,8 +34,7 @@ impl Doc {
         let tree = yaml::parse(text).map_err(|e| {
             vec![LoadError::from(SyntaxError {
                 message: e.message,
-                src: src.clone(),
-                span: e.span.into(),
+                loc: Loc::new(src.clone(), e.span),
             })]
         })?;
         let duplicates = yaml::duplicates(&tree, text);
@@ -54,8 +52,7 @@ impl Doc {
                 .unwrap_or_default();
             vec![LoadError::from(SyntaxError {
                 message: e.to_string(),
-                src: src.clone(),
-                span: span.into(),
+                loc: Loc::new(src.clone(), span),
             })]
         })?;
         Ok(Doc { src, tree, value })
@@ -97,8 +94,7 @@ impl Doc {
     ) -> LoadError {
         SchemaError {
             message,
-            src: self.src.clone(),
-            span: self.span(path, key).into(),
+            loc: Loc::new(self.src.clone(), self.span(path, key)),
             label: label.to_string(),
             help,
         }
@@ -122,9 +118,8 @@ pub(crate) fn duplicate_key(d: Duplicate, src: &Source) -> LoadError {
         } else {
             format!("in `{}`", d.path.join("."))
         },
-        src: src.clone(),
-        first: d.first.into(),
-        again: d.again.into(),
+        first: d.first,
+        loc: Loc::new(src.clone(), d.again),
     }
     .into()
 }

@@ -1,9 +1,9 @@
 //! Defects found while reading a workflow file: syntax, types and duplicate keys.
 
-use miette::{Diagnostic, SourceSpan};
+use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::diagnostic::Source;
+use crate::diagnostic::{defect, Span};
 
 /// A defect that stops a file from being read into the model.
 #[derive(Debug, Error, Diagnostic)]
@@ -38,83 +38,68 @@ pub struct ReadFailed {
     pub cause: String,
 }
 
-/// Text that is not YAML.
-#[derive(Debug, Error, Diagnostic)]
-#[error("yaml syntax error: {message}")]
-#[diagnostic(code(yaml::syntax))]
-pub struct SyntaxError {
-    pub message: String,
-    #[source_code]
-    pub src: Source,
-    #[label("here")]
-    pub span: SourceSpan,
+defect! {
+    /// Text that is not YAML.
+    #[error("yaml syntax error: {message}")]
+    #[diagnostic(code(yaml::syntax))]
+    pub struct SyntaxError at "here" {
+        pub message: String,
+    }
 }
 
-/// YAML of the wrong shape: an unknown or missing field, a value of the wrong type.
-#[derive(Debug, Error, Diagnostic)]
-#[error("{message}")]
-#[diagnostic(code(yaml::schema))]
-pub struct SchemaError {
-    pub message: String,
-    #[source_code]
-    pub src: Source,
-    #[label("{label}")]
-    pub span: SourceSpan,
-    pub label: String,
-    #[help]
-    pub help: Option<String>,
+defect! {
+    /// YAML of the wrong shape: an unknown or missing field, a value of the wrong type.
+    #[error("{message}")]
+    #[diagnostic(code(yaml::schema))]
+    pub struct SchemaError at "{label}" {
+        pub message: String,
+        pub label: String,
+        #[help]
+        pub help: Option<String>,
+    }
 }
 
-/// Two states with one name.
-#[derive(Debug, Error, Diagnostic)]
-#[error("state `{name}` is defined twice")]
-#[diagnostic(
-    code(workflow::duplicate_state),
-    help("rename one of them, or merge their `on` and `deadlines` blocks")
-)]
-pub struct DuplicateState {
-    pub name: String,
-    #[source_code]
-    pub src: Source,
-    #[label("first defined here")]
-    pub first: SourceSpan,
-    #[label(primary, "defined again here")]
-    pub again: SourceSpan,
+defect! {
+    /// Two states with one name.
+    #[error("state `{name}` is defined twice")]
+    #[diagnostic(
+        code(workflow::duplicate_state),
+        help("rename one of them, or merge their `on` and `deadlines` blocks")
+    )]
+    pub struct DuplicateState at primary "defined again here" {
+        pub name: String,
+        #[label("first defined here")]
+        pub first: Span,
+    }
 }
 
-/// One event handled twice by one state: two targets with nothing to choose between them.
-#[derive(Debug, Error, Diagnostic)]
-#[error("ambiguous move: state `{state}` handles `{event}` twice")]
-#[diagnostic(
-    code(workflow::ambiguous_move),
-    help("one event needs one move per state; to pick between targets, name a `hook` (or an event `field`) and map its `outcomes`")
-)]
-pub struct DuplicateMove {
-    pub state: String,
-    pub event: String,
-    #[source_code]
-    pub src: Source,
-    #[label("first move")]
-    pub first: SourceSpan,
-    #[label(primary, "second move")]
-    pub again: SourceSpan,
+defect! {
+    /// One event handled twice by one state: two targets with nothing to choose between them.
+    #[error("ambiguous move: state `{state}` handles `{event}` twice")]
+    #[diagnostic(
+        code(workflow::ambiguous_move),
+        help("one event needs one move per state; to pick between targets, name a `hook` (or an event `field`) and map its `outcomes`")
+    )]
+    pub struct DuplicateMove at primary "second move" {
+        pub state: String,
+        pub event: String,
+        #[label("first move")]
+        pub first: Span,
+    }
 }
 
-/// Any other key written twice in one mapping: YAML keeps only one of them.
-#[derive(Debug, Error, Diagnostic)]
-#[error("key `{key}` appears twice {within}")]
-#[diagnostic(
-    code(yaml::duplicate_key),
-    help("only one of them would count; remove the other")
-)]
-pub struct DuplicateKey {
-    pub key: String,
-    /// `at the top level`, or `in `states.pending``.
-    pub within: String,
-    #[source_code]
-    pub src: Source,
-    #[label("first here")]
-    pub first: SourceSpan,
-    #[label(primary, "again here")]
-    pub again: SourceSpan,
+defect! {
+    /// Any other key written twice in one mapping: YAML keeps only one of them.
+    #[error("key `{key}` appears twice {within}")]
+    #[diagnostic(
+        code(yaml::duplicate_key),
+        help("only one of them would count; remove the other")
+    )]
+    pub struct DuplicateKey at primary "again here" {
+        pub key: String,
+        /// `at the top level`, or `in `states.pending``.
+        pub within: String,
+        #[label("first here")]
+        pub first: Span,
+    }
 }

@@ -16,7 +16,7 @@ use super::doc::{self, join, Doc};
 use super::error::*;
 use super::yaml;
 use super::*;
-use crate::diagnostic::Span;
+use crate::diagnostic::{Loc, Span};
 
 /// The workflows of a folder, and the defects that kept any file from loading.
 #[derive(Debug, Default)]
@@ -89,17 +89,15 @@ fn duplicate_error(d: yaml::Duplicate, src: &Source) -> LoadError {
     match path.as_slice() {
         ["states"] => DuplicateState {
             name: d.key,
-            src: src.clone(),
-            first: d.first.into(),
-            again: d.again.into(),
+            first: d.first,
+            loc: Loc::new(src.clone(), d.again),
         }
         .into(),
         ["states", state, "on"] if !d.same_value => DuplicateMove {
             state: state.to_string(),
             event: d.key,
-            src: src.clone(),
-            first: d.first.into(),
-            again: d.again.into(),
+            first: d.first,
+            loc: Loc::new(src.clone(), d.again),
         }
         .into(),
         _ => doc::duplicate_key(d, src),
@@ -282,10 +280,10 @@ impl Reader {
         })
     }
 
-    fn hook(&mut self, name: String, value: Value) -> Option<Hook> {
+    fn hook(&mut self, name: String, value: Value) -> Option<HookDecl> {
         let path = join(&[], &["hooks", &name]);
         let raw: RawHook = self.typed_or_default(&value, &path)?;
-        Some(Hook {
+        Some(HookDecl {
             name: self.spanned_key(&path, name),
             description: raw.description,
             outcomes: self.spanned_list(&join(&path, &["outcomes"]), raw.outcomes),
@@ -397,11 +395,16 @@ impl Reader {
         })
     }
 
-    fn outcome(&mut self, outcomes: &[String], name: String, value: Value) -> Option<Outcome> {
+    fn outcome(
+        &mut self,
+        outcomes: &[String],
+        name: String,
+        value: Value,
+    ) -> Option<OutcomeTarget> {
         let path = join(outcomes, &[&name]);
         let key = self.spanned_key(&path, name);
         match value {
-            Value::String(to) => Some(Outcome {
+            Value::String(to) => Some(OutcomeTarget {
                 name: key,
                 to: self.spanned(&path, to),
                 reason: None,
@@ -409,7 +412,7 @@ impl Reader {
             }),
             Value::Mapping(_) => {
                 let raw: RawTarget = self.typed(&value, &path)?;
-                Some(Outcome {
+                Some(OutcomeTarget {
                     name: key,
                     to: self.spanned(&join(&path, &["to"]), raw.to),
                     reason: self.reason(&path, raw.reason),

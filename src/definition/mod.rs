@@ -7,7 +7,6 @@ mod doc;
 mod duration;
 mod error;
 mod load;
-pub mod vocab;
 pub mod yaml;
 
 pub use doc::{join, Doc};
@@ -20,6 +19,7 @@ pub use load::{load_dir, load_str, Loaded};
 use std::path::PathBuf;
 
 use crate::diagnostic::{Source, Spanned};
+use crate::model::vocab;
 
 /// The name of the workflow that a `sample_requested` event without a `workflow` field starts.
 pub const DEFAULT_WORKFLOW: &str = "sample";
@@ -34,7 +34,7 @@ pub struct Workflow {
     pub description: Option<String>,
     /// The move that creates a sample: its event and where it goes.
     pub initial: Move,
-    pub hooks: Vec<Hook>,
+    pub hooks: Vec<HookDecl>,
     pub states: Vec<State>,
     /// Deadlines measured from a moment in the sample's life, living across states.
     pub deadlines: Vec<SampleDeadline>,
@@ -46,11 +46,11 @@ impl Workflow {
     }
 
     /// The states declared with `role`.
-    pub fn states_with(&self, role: vocab::Role) -> impl Iterator<Item = &State> {
+    pub fn states_with(&self, role: vocab::StateRole) -> impl Iterator<Item = &State> {
         self.states.iter().filter(move |s| s.role() == Some(role))
     }
 
-    pub fn hook(&self, name: &str) -> Option<&Hook> {
+    pub fn hook(&self, name: &str) -> Option<&HookDecl> {
         self.hooks.iter().find(|h| h.name.value == name)
     }
 
@@ -66,10 +66,10 @@ impl Workflow {
 
 impl State {
     /// The state's role, when it names a known one.
-    pub fn role(&self) -> Option<vocab::Role> {
+    pub fn role(&self) -> Option<vocab::StateRole> {
         self.role
             .as_ref()
-            .and_then(|r| vocab::Role::named(&r.value))
+            .and_then(|r| vocab::StateRole::named(&r.value))
     }
 }
 
@@ -77,7 +77,7 @@ impl State {
 ///
 /// A hook with outcomes picks a move's target; one without only adds actions.
 #[derive(Debug, Clone)]
-pub struct Hook {
+pub struct HookDecl {
     pub name: Spanned<String>,
     pub description: Option<String>,
     pub outcomes: Vec<Spanned<String>>,
@@ -113,14 +113,14 @@ pub struct Move {
     pub to: Option<Spanned<String>>,
     pub hook: Option<Spanned<String>>,
     pub field: Option<Spanned<String>>,
-    pub outcomes: Vec<Outcome>,
+    pub outcomes: Vec<OutcomeTarget>,
     pub reason: Option<Spanned<Reason>>,
     pub actions: Vec<Spanned<String>>,
 }
 
 impl Move {
     /// Every target this move may go to, with the outcome that picks it.
-    pub fn targets(&self) -> impl Iterator<Item = (Option<&Outcome>, &Spanned<String>)> {
+    pub fn targets(&self) -> impl Iterator<Item = (Option<&OutcomeTarget>, &Spanned<String>)> {
         self.to
             .iter()
             .map(|to| (None, to))
@@ -129,7 +129,7 @@ impl Move {
 }
 
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct OutcomeTarget {
     pub name: Spanned<String>,
     pub to: Spanned<String>,
     pub reason: Option<Spanned<Reason>>,

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed};
 
-use crate::definition::vocab::Role;
 use crate::definition::{Duration, Move, SampleDeadline, State, StateDeadline, Workflow};
 use crate::diagnostic::Spanned;
+use crate::model::vocab::StateRole;
 
 /// A node: the start (before a sample exists) or a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub struct WorkflowGraph {
     index: HashMap<String, NodeIndex>,
     start: NodeIndex,
     /// Each state's role, read once from its `role:` text.
-    roles: HashMap<String, Role>,
+    roles: HashMap<String, StateRole>,
 }
 
 impl WorkflowGraph {
@@ -132,12 +132,12 @@ impl WorkflowGraph {
     }
 
     /// The role `state` declares, if any.
-    pub fn role(&self, state: &str) -> Option<Role> {
+    pub fn role(&self, state: &str) -> Option<StateRole> {
         self.roles.get(state).copied()
     }
 
     /// Every state with a role, and the role.
-    pub fn roles(&self) -> impl Iterator<Item = (&str, Role)> {
+    pub fn roles(&self) -> impl Iterator<Item = (&str, StateRole)> {
         self.roles.iter().map(|(s, r)| (s.as_str(), *r))
     }
 

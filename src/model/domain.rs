@@ -11,18 +11,18 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
-use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use super::json::{key, Out};
+use super::json::{key, JsonWriter};
+use super::SharedStr;
 
 /// Seconds in a day: durations are exact multiples of 24 hours.
 pub const DAY: i64 = 86_400;
 
 /// A new sample request, as screening sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Request {
-    pub sample: ImmutableString,
+pub struct SampleRequest {
+    pub sample: SharedStr,
     pub at: DateTime<Utc>,
     #[serde(default = "one")]
     pub quantity: i64,
@@ -31,7 +31,7 @@ pub struct Request {
     pub auto_approvals_today: i64,
     /// The creator's tier, from the `tier` hook; screening fills it before calling `screen`.
     #[serde(default)]
-    pub tier: ImmutableString,
+    pub tier: SharedStr,
 }
 
 fn one() -> i64 {
@@ -42,7 +42,7 @@ fn one() -> i64 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Creator {
-    pub id: ImmutableString,
+    pub id: SharedStr,
     pub followers: i64,
     pub engagement_rate: f64,
     pub posts_30d: i64,
@@ -54,19 +54,19 @@ pub struct Creator {
     #[serde(default)]
     pub fulfillment_rate_90d: Option<f64>,
     #[serde(default)]
-    pub top_categories: Vec<ImmutableString>,
+    pub top_categories: Vec<SharedStr>,
 }
 
 /// The product asked for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
-    pub id: ImmutableString,
-    pub category: ImmutableString,
+    pub id: SharedStr,
+    pub category: SharedStr,
     pub price: f64,
     pub unit_cost: f64,
     #[serde(default)]
-    pub flags: Vec<ImmutableString>,
+    pub flags: Vec<SharedStr>,
 }
 
 /// A calendar quarter in the shop's timezone, written `2026-Q1`.
@@ -159,7 +159,7 @@ impl Ledger {
     /// field by field (see [`super::json`]): a creator's ledger is saved on nearly every change
     /// of one of their samples.
     pub fn write_json(&self, out: &mut String) {
-        let mut o = Out(out);
+        let mut o = JsonWriter(out);
         key!(o, first "samples").int(self.samples);
         key!(o, "completed").int(self.completed);
         key!(o, "approvals").entries(&self.approvals, |o, (q, by_category)| {
@@ -280,8 +280,8 @@ impl LedgerView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Post {
-    pub content_id: ImmutableString,
-    pub format: ImmutableString,
+    pub content_id: SharedStr,
+    pub format: SharedStr,
     pub has_product_link: bool,
     #[serde(default)]
     pub has_ad_disclosure: bool,
@@ -293,11 +293,11 @@ pub struct Post {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sample {
-    pub id: ImmutableString,
-    pub state: ImmutableString,
-    pub creator: ImmutableString,
-    pub product: ImmutableString,
-    pub category: ImmutableString,
+    pub id: SharedStr,
+    pub state: SharedStr,
+    pub creator: SharedStr,
+    pub product: SharedStr,
+    pub category: SharedStr,
     pub quantity: i64,
     /// Unit cost x quantity + shipping.
     pub cost: f64,
@@ -306,7 +306,7 @@ pub struct Sample {
     /// The deposit taken, if any.
     pub deposit: Option<f64>,
     /// The content whose keep-up period is running.
-    pub keep_up_content: Option<ImmutableString>,
+    pub keep_up_content: Option<SharedStr>,
 }
 
 /// Screening's verdict.
@@ -338,7 +338,7 @@ impl fmt::Display for Verdict {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub verdict: Verdict,
-    pub reason: ImmutableString,
+    pub reason: SharedStr,
 }
 
 /// An action that a hook asks for; the runner adds the creator, ids and applies it.

@@ -5,18 +5,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use super::json::{key, Out};
-use super::{Creator, Product, Sample};
+use super::json::{key, JsonWriter};
+use super::{Creator, Product, Sample, SharedStr};
 
 /// A sample as the runner keeps it and the store saves it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Instance {
     /// What the post-screening hooks see (id, state, creator, product, cost, GMV, deposit...).
     pub sample: Sample,
-    pub workflow: ImmutableString,
+    pub workflow: SharedStr,
     /// The creator's figures and the product as the request gave them.
     pub creator: Arc<Creator>,
     pub product: Arc<Product>,
@@ -29,7 +28,7 @@ pub struct Instance {
     pub decision: Option<String>,
     pub reason: Option<String>,
     pub tier: Option<String>,
-    pub rules: ImmutableString,
+    pub rules: SharedStr,
     /// Whether the sample was ever in an open state (it counts in the ledger's product history).
     pub opened: bool,
     pub shipping_cost: f64,
@@ -47,7 +46,7 @@ pub struct Instance {
     /// Latest GMV per content id.
     pub contents: BTreeMap<String, f64>,
     /// Times each sample deadline was extended.
-    pub extensions: BTreeMap<ImmutableString, u32>,
+    pub extensions: BTreeMap<SharedStr, u32>,
     pub deadlines: Vec<Armed>,
     /// Records written so far; numbers the next record's actions.
     pub records: u32,
@@ -57,7 +56,7 @@ pub struct Instance {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Armed {
     /// Shared with the workflow's own name of it: arming copies no text.
-    pub name: ImmutableString,
+    pub name: SharedStr,
     /// True for a deadline of the state the sample is in, false for a sample deadline.
     pub of_state: bool,
     #[serde(serialize_with = "super::utc")]
@@ -72,7 +71,7 @@ impl Instance {
     /// The row as its derived `Serialize` writes it (a test holds the two equal), written
     /// field by field (see [`super::json`]): a sample's row is saved on every change.
     pub fn write_json(&self, out: &mut String) {
-        let mut o = Out(out);
+        let mut o = JsonWriter(out);
         let s = &self.sample;
         key!(o, first "sample");
         key!(o, first "id").str(&s.id);
@@ -133,7 +132,7 @@ impl Instance {
         o.raw("}");
     }
 
-    pub fn id(&self) -> &ImmutableString {
+    pub fn id(&self) -> &SharedStr {
         &self.sample.id
     }
 

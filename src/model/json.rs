@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use super::Rfc3339;
 
 /// Text being written: pieces of JSON appended in order.
-pub struct Out<'a>(pub &'a mut String);
+pub struct JsonWriter<'a>(pub &'a mut String);
 
-impl Out<'_> {
+impl JsonWriter<'_> {
     /// Literal JSON (a brace, a key with its quotes and colon, a comma); see [`key!`].
     pub fn raw(&mut self, text: &str) -> &mut Self {
         self.0.push_str(text);
@@ -140,7 +140,7 @@ impl Out<'_> {
 }
 
 /// An object's key as one literal: `key!(o, first "name")` opens the object at its first field
-/// (`{"name":`), `key!(o, "name")` is a field after it (`,"name":`). Gives the [`Out`] to
+/// (`{"name":`), `key!(o, "name")` is a field after it (`,"name":`). Gives the [`JsonWriter`] to
 /// write the value with.
 macro_rules! key {
     ($o:expr, first $name:literal) => {
@@ -201,9 +201,9 @@ mod tests {
 
     #[test]
     fn pieces_read_as_serde_json_writes_them() {
-        let check = |write: &dyn Fn(&mut Out), expected: String| {
+        let check = |write: &dyn Fn(&mut JsonWriter), expected: String| {
             let mut text = String::new();
-            write(&mut Out(&mut text));
+            write(&mut JsonWriter(&mut text));
             assert_eq!(text, expected);
         };
         for s in [

@@ -4,22 +4,22 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rhai::ImmutableString;
 use serde::{Deserialize, Serialize};
 
-use super::json::{key, Out};
+use super::json::{key, JsonWriter};
+use super::SharedStr;
 
 /// What happened to one sample: an event applied or a deadline fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    pub sample: ImmutableString,
+    pub sample: SharedStr,
     #[serde(serialize_with = "super::utc")]
     pub at: DateTime<Utc>,
-    pub from: Option<ImmutableString>,
-    pub to: ImmutableString,
+    pub from: Option<SharedStr>,
+    pub to: SharedStr,
     /// An event type (a name of the vocabulary, not copied) or `deadline:<name>`.
     pub trigger: Cow<'static, str>,
-    pub event: Option<ImmutableString>,
+    pub event: Option<SharedStr>,
     pub decision: Option<String>,
     pub reason: Option<String>,
     pub actions: Vec<ActionOut>,
@@ -28,16 +28,16 @@ pub struct Record {
     pub explain: Option<Explain>,
     /// Who made the event (null for a deadline or an event that names nobody), and their note.
     #[serde(default)]
-    pub by: Option<ImmutableString>,
+    pub by: Option<SharedStr>,
     #[serde(default)]
-    pub note: Option<ImmutableString>,
+    pub note: Option<SharedStr>,
 }
 
 impl Record {
     /// The record as its derived `Serialize` writes it (a test holds the two equal), written
     /// field by field (see [`super::json`]).
     pub fn write_json(&self, out: &mut String) {
-        let mut o = Out(out);
+        let mut o = JsonWriter(out);
         key!(o, first "sample").str(&self.sample);
         key!(o, "at").time(&self.at);
         key!(o, "from").opt_str(self.from.as_deref());
@@ -73,7 +73,7 @@ pub struct ActionOut {
     pub kind: String,
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub creator: Option<ImmutableString>,
+    pub creator: Option<SharedStr>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub amount: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -94,7 +94,7 @@ impl ActionOut {
         }
     }
 
-    fn write_json(&self, o: &mut Out) {
+    fn write_json(&self, o: &mut JsonWriter) {
         key!(o, first "type").str(&self.kind);
         key!(o, "id").str(&self.id);
         if let Some(creator) = &self.creator {
@@ -133,7 +133,7 @@ pub enum Output {
 
 impl Output {
     /// The sample a record concerns (none for a refusal).
-    pub fn sample(&self) -> Option<&ImmutableString> {
+    pub fn sample(&self) -> Option<&SharedStr> {
         match self {
             Output::Record(r) => Some(&r.sample),
             Output::Error(_) => None,

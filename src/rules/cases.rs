@@ -29,7 +29,9 @@ use serde_yaml::Value;
 
 use super::{RuleSet, ScreenInput};
 use crate::definition::{join, Doc, LoadError, ReadFailed};
-use crate::model::{Action, Creator, Ledger, LedgerView, Post, Product, Request, Sample, Verdict};
+use crate::model::{
+    Action, Creator, Ledger, LedgerView, Post, Product, Sample, SampleRequest, Verdict,
+};
 
 /// The folder of test cases inside a rules folder.
 pub const TESTS_DIR: &str = "tests";
@@ -178,7 +180,7 @@ pub struct Case {
 
 /// What a case did.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct CaseOutcome {
     pub case: String,
     /// `file:line` of the case.
     pub place: String,
@@ -254,7 +256,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Case>, Vec<LoadError>> {
                     false,
                     format!("rule tests cannot call hook `{hook}`"),
                     "no such hook",
-                    crate::definition::vocab::did_you_mean(&hook, HOOKS.iter().copied())
+                    crate::diagnostic::did_you_mean(&hook, HOOKS.iter().copied())
                         .map(|b| format!("did you mean `{b}`?"))
                         .or_else(|| Some(format!("one of {}", HOOKS.join(", ")))),
                 ),
@@ -377,7 +379,7 @@ pub fn build(hook: &str, raw: RawInput, index: usize) -> Result<Input, String> {
     });
     let mut input = Input {
         screen: ScreenInput {
-            request: Request {
+            request: SampleRequest {
                 sample: id,
                 at: raw.at,
                 quantity: raw.quantity,
@@ -575,14 +577,14 @@ fn merge(under: &Value, over: &Value) -> Value {
 }
 
 /// Runs one case against `rules`.
-pub fn run(rules: &RuleSet, case: &Case) -> Outcome {
+pub fn run(rules: &RuleSet, case: &Case) -> CaseOutcome {
     run_case(rules, case, false)
 }
 
 /// Runs one case, recording the script functions it reaches when `cover` is set.
-pub fn run_case(rules: &RuleSet, case: &Case, cover: bool) -> Outcome {
+pub fn run_case(rules: &RuleSet, case: &Case, cover: bool) -> CaseOutcome {
     let place = format!("{}:{}", case.file, case.line);
-    let fail = |detail: String| Outcome {
+    let fail = |detail: String| CaseOutcome {
         case: case.name.clone(),
         place: place.clone(),
         passed: false,
@@ -622,7 +624,7 @@ pub fn run_case(rules: &RuleSet, case: &Case, cover: bool) -> Outcome {
         .then(|| got_out.reason.clone())
         .flatten();
     if let Some(fault) = &got_out.fault {
-        return Outcome {
+        return CaseOutcome {
             reason,
             functions,
             ..fail(format!("rule failed: {fault}"))
@@ -667,7 +669,7 @@ pub fn run_case(rules: &RuleSet, case: &Case, cover: bool) -> Outcome {
         got_out.actions.as_deref().map(actions_text),
     );
     let passed = expected == got;
-    Outcome {
+    CaseOutcome {
         case: case.name.clone(),
         place,
         passed,

@@ -12,9 +12,8 @@ use serde_yaml::Value;
 use super::error::{
     BadValue, MissingParam, RuleProblem, UndeclaredCategory, UnknownParam, UnknownTimezone,
 };
-use crate::definition::vocab::did_you_mean;
 use crate::definition::{join, Doc, Duration};
-use crate::diagnostic::{Source, Span};
+use crate::diagnostic::{did_you_mean, Loc, Source, Span};
 
 /// The timezone when `policy.yaml` names none.
 pub const DEFAULT_TIMEZONE: Tz = Tz::America__Los_Angeles;
@@ -359,8 +358,7 @@ impl Policy {
                         .map(|n| format!("`{n}`"))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    src: doc.src.clone(),
-                    span: doc.span(&path, true).into(),
+                    loc: Loc::new(doc.src.clone(), doc.span(&path, true)),
                 }
                 .into(),
             );
@@ -371,8 +369,7 @@ impl Policy {
             problems.push(
                 UndeclaredCategory {
                     message: "the policy declares no `categories:`".into(),
-                    src: doc.src.clone(),
-                    span: doc.span(&[], true).into(),
+                    loc: Loc::new(doc.src.clone(), doc.span(&[], true)),
                     label: "here".into(),
                     help: Some(
                         "list the shop's categories, e.g. `categories: [beauty, home, adult]`: a block, a script or a restricted category naming another is then caught".into(),
@@ -446,8 +443,7 @@ impl Policy {
     pub fn undeclared(&self, what: &str, name: &str, src: Source, span: Span) -> RuleProblem {
         UndeclaredCategory {
             message: format!("{what} `{name}` is not a declared category"),
-            src,
-            span: span.into(),
+            loc: Loc::new(src, span),
             label: "not in `categories:`".into(),
             help: Some(
                 match did_you_mean(name, self.declared.iter().map(String::as_str)) {
@@ -514,8 +510,7 @@ impl Policy {
                                 message: format!(
                                     "`silver_gmv` ({silver}) is above `gold_gmv` ({gold}) for `{category}`"
                                 ),
-                                src: self.source.clone(),
-                                span: (*span).into(),
+                                loc: Loc::new(self.source.clone(), *span),
                                 help: Some("a higher tier needs the higher threshold".into()),
                             }
                             .into(),
@@ -534,8 +529,7 @@ fn unknown_timezone(doc: &Doc, path: &[String], value: &Value) -> RuleProblem {
         .or_else(|| Some("an IANA name such as `America/Los_Angeles`".into()));
     UnknownTimezone {
         name,
-        src: doc.src.clone(),
-        span: doc.span(path, false).into(),
+        loc: Loc::new(doc.src.clone(), doc.span(path, false)),
         help,
     }
     .into()
@@ -580,8 +574,7 @@ fn read_block(
             problems.push(
                 UnknownParam {
                     name: name.to_string(),
-                    src: doc.src.clone(),
-                    span: doc.span(&here, true).into(),
+                    loc: Loc::new(doc.src.clone(), doc.span(&here, true)),
                     help: best.map(|best| format!("did you mean `{best}`?")),
                 }
                 .into(),
@@ -592,8 +585,7 @@ fn read_block(
             problems.push(
                 BadValue {
                     message: format!("`{name}` is shop-wide and cannot differ per category"),
-                    src: doc.src.clone(),
-                    span: doc.span(&here, true).into(),
+                    loc: Loc::new(doc.src.clone(), doc.span(&here, true)),
                     help: Some("set it in the `default` block".into()),
                 }
                 .into(),
@@ -609,8 +601,7 @@ fn read_block(
             Err(message) => problems.push(
                 BadValue {
                     message: format!("`{name}`: {message}"),
-                    src: doc.src.clone(),
-                    span: doc.span(&here, false).into(),
+                    loc: Loc::new(doc.src.clone(), doc.span(&here, false)),
                     help: Some(param.about.to_string()),
                 }
                 .into(),
@@ -652,8 +643,7 @@ fn read_declared(
             problems.push(
                 BadValue {
                     message: "a category is a snake_case name".into(),
-                    src: doc.src.clone(),
-                    span: doc.span(&here, false).into(),
+                    loc: Loc::new(doc.src.clone(), doc.span(&here, false)),
                     help: Some("as events write it: `beauty`, `medical_devices`".into()),
                 }
                 .into(),
@@ -662,8 +652,7 @@ fn read_declared(
             problems.push(
                 BadValue {
                     message: format!("category `{name}` is declared twice"),
-                    src: doc.src.clone(),
-                    span: doc.span(&here, false).into(),
+                    loc: Loc::new(doc.src.clone(), doc.span(&here, false)),
                     help: None,
                 }
                 .into(),

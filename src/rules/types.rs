@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext};
 
 use crate::model::{
-    Action, Creator, Decision, LedgerView, Post, Product, Request, Sample, Verdict, DAY,
+    Action, Creator, Decision, LedgerView, Post, Product, Sample, SampleRequest, Verdict, DAY,
 };
 
 /// The functions, types and properties that scripts may use, registered once per engine.
@@ -18,14 +18,14 @@ pub(crate) fn register(engine: &mut Engine) {
         v.map_or(Dynamic::UNIT, Dynamic::from_float)
     }
     engine
-        .register_type_with_name::<Arc<Request>>("Request")
-        .register_get("sample", |r: &mut Arc<Request>| text(&r.sample))
-        .register_get("quantity", |r: &mut Arc<Request>| r.quantity)
-        .register_get("auto_approvals_today", |r: &mut Arc<Request>| {
+        .register_type_with_name::<Arc<SampleRequest>>("Request")
+        .register_get("sample", |r: &mut Arc<SampleRequest>| text(&r.sample))
+        .register_get("quantity", |r: &mut Arc<SampleRequest>| r.quantity)
+        .register_get("auto_approvals_today", |r: &mut Arc<SampleRequest>| {
             r.auto_approvals_today
         })
-        .register_get("tier", |r: &mut Arc<Request>| text(&r.tier))
-        .register_get("at", |r: &mut Arc<Request>| r.at.to_rfc3339());
+        .register_get("tier", |r: &mut Arc<SampleRequest>| text(&r.tier))
+        .register_get("at", |r: &mut Arc<SampleRequest>| r.at.to_rfc3339());
 
     engine
         .register_type_with_name::<Arc<Creator>>("Creator")
@@ -215,4 +215,37 @@ fn deposit_of(amount: f64) -> Result<Action, Box<rhai::EvalAltResult>> {
         return Ok(Action::RequireDeposit { amount });
     }
     Err(format!("`require_deposit({amount})`: the amount must be from 0 to 1e9").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{sandbox, Limits};
+
+    #[test]
+    fn a_string_in_a_list_answers_as_rhai_itself_does() {
+        let mut ours = sandbox::engine(Limits::default());
+        register(&mut ours);
+        let plain = rhai::Engine::new();
+        for expr in [
+            r#""b" in ["a", "b"]"#,
+            r#""z" in ["a", "b"]"#,
+            r#""c" in ["a", 1, 'c', "c"]"#,
+            r#""c" in [1, 'c', 2.5, true, ()]"#,
+            r#""1" in [1]"#,
+            r#""" in []"#,
+            r#""x" in [["x"], #{x: 1}]"#,
+            r#"["a", "b"].contains("a")"#,
+        ] {
+            let want = plain.eval::<bool>(expr).expect(expr);
+            assert_eq!(ours.eval::<bool>(expr).expect(expr), want, "{expr}");
+        }
+        // And it is the engine's own function that answers, not the package's.
+        let own: Vec<String> = ours
+            .gen_fn_signatures(false)
+            .into_iter()
+            .filter(|s| s.starts_with("contains("))
+            .collect();
+        assert_eq!(own.len(), 1, "{own:?}");
+    }
 }

@@ -9,16 +9,16 @@ use rhai::ImmutableString;
 
 use super::flow::MoveCode;
 use super::*;
-use crate::definition::vocab::{self, EventKind};
 use crate::definition::{Reason, DEFAULT_WORKFLOW};
-use crate::model::{Action, Quarter, Request, Verdict};
+use crate::model::vocab::EventKind;
+use crate::model::{Action, Quarter, SampleRequest, Verdict};
 use crate::rules::{Hook, RuleFault, ScreenInput};
 
 impl Runner {
     /// Applies one line of input; returns the event's id when it was applied.
     pub fn apply_line(&mut self, line: u64, text: &str) -> Option<ImmutableString> {
         self.stats.read += 1;
-        let (id, refusal) = match event::parse(text) {
+        let (id, refusal) = match parse::parse(text) {
             // Refused before any deadline could matter: nothing changes, the clock included.
             Err(bad) => (bad.id, bad.refusal),
             Ok(event) => {
@@ -129,9 +129,12 @@ impl Runner {
         } = &e.body
         {
             if !self.program.flows.contains_key(name) {
-                let hint = vocab::did_you_mean(name, self.program.flows.keys().map(|k| k.as_str()))
-                    .map(|m| format!("; did you mean `{m}`?"))
-                    .unwrap_or_default();
+                let hint = crate::diagnostic::did_you_mean(
+                    name,
+                    self.program.flows.keys().map(|k| k.as_str()),
+                )
+                .map(|m| format!("; did you mean `{m}`?"))
+                .unwrap_or_default();
                 return Err(Refusal::new(
                     ErrorKind::InvalidField,
                     format!("unknown workflow `{name}`{hint}"),
@@ -684,7 +687,7 @@ impl Runner {
 
     pub(super) fn screen_input(&self, inst: &Instance, at: DateTime<Utc>) -> ScreenInput {
         ScreenInput {
-            request: Request {
+            request: SampleRequest {
                 sample: inst.id().clone(),
                 at,
                 quantity: inst.sample.quantity,

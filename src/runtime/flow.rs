@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use rhai::ImmutableString;
 
-use crate::definition::vocab::{self, ActionKind, EventKind, Role};
 use crate::definition::{Duration, Reason, Workflow};
 use crate::graph::WorkflowGraph;
+use crate::model::vocab::{self, ActionKind, EventKind, StateRole};
 use crate::rules::{Hook, Policy};
 use crate::Spanned;
 
@@ -39,7 +39,7 @@ pub(super) struct StateCode {
     /// such workflows; the runner still runs them as it did, a sample there takes no event).
     pub(super) declared: bool,
     pub(super) terminal: bool,
-    pub(super) role: Option<Role>,
+    pub(super) role: Option<StateRole>,
     pub(super) enter_hooks: Vec<Hook>,
     pub(super) enter_actions: Vec<ActionKind>,
     moves: Vec<MoveCode>,

@@ -72,7 +72,7 @@ const PATHS: &[(Path, u32)] = &[
 
 /// What to generate.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct GenOptions {
     pub samples: u64,
     pub seed: u64,
     pub start: DateTime<Utc>,
@@ -80,9 +80,9 @@ pub struct Options {
     pub per_day: f64,
 }
 
-impl Default for Options {
+impl Default for GenOptions {
     fn default() -> Self {
-        Options {
+        GenOptions {
             samples: 1000,
             seed: 1,
             start: DateTime::parse_from_rfc3339("2026-01-05T16:00:00Z")
@@ -137,7 +137,7 @@ impl Ord for Pending {
 }
 
 /// Writes the stream; returns its mix.
-pub fn generate(options: &Options, out: &mut dyn Write) -> std::io::Result<Mix> {
+pub fn generate(options: &GenOptions, out: &mut dyn Write) -> std::io::Result<Mix> {
     let mut g = Gen {
         rng: fastrand::Rng::with_seed(options.seed),
         heap: BinaryHeap::new(),
@@ -492,9 +492,9 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_stream_in_time_order() {
-        let options = Options {
+        let options = GenOptions {
             samples: 300,
-            ..Options::default()
+            ..GenOptions::default()
         };
         let (mut a, mut b) = (Vec::new(), Vec::new());
         let mix = generate(&options, &mut a).expect("writes");

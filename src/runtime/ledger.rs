@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rhai::ImmutableString;
 
 use super::*;
-use crate::definition::vocab::{ActionKind, Role};
+use crate::model::vocab::{ActionKind, StateRole};
 use crate::model::Action;
 
 impl Runner {
@@ -14,7 +14,7 @@ impl Runner {
     pub(super) fn end(
         &mut self,
         id: &ImmutableString,
-        role: Option<Role>,
+        role: Option<StateRole>,
         at: DateTime<Utc>,
         was_open: bool,
     ) {
@@ -36,14 +36,14 @@ impl Runner {
             history.open -= 1;
         }
         match role {
-            Some(Role::Fulfilled) => {
+            Some(StateRole::Fulfilled) => {
                 history.completed += 1;
                 ledger.completed += 1;
             }
             Some(r) if r.is_cancellation() => history.last_cancelled = Some(at),
             _ => {}
         }
-        if role == Some(Role::Breach) {
+        if role == Some(StateRole::Breach) {
             ledger.breaches.push(at);
         }
         self.dirty_ledgers.insert(creator);

@@ -6,29 +6,24 @@
 
 mod deadlines;
 mod dispatch;
-pub(crate) mod event;
 mod flow;
 pub(crate) mod gen;
 pub(crate) mod input;
 mod ledger;
 mod memory;
+pub(crate) mod parse;
 mod program;
 pub(crate) mod session;
 mod swap;
 
-pub use crate::model::{
-    after, last_time, ActionOut, Armed, Changes, DeadlineView, ErrorRecord, Fallback, Instance,
-    Meta, Output, Record, SampleView, Snapshot, Spilled, Stats,
-};
 use deadlines::arm_deadline;
-pub use event::{Body, ErrorKind, Event, Refusal};
 pub use flow::Flow;
 use flow::StateId;
-pub use gen::{generate, Options as GenOptions};
+pub use gen::{generate, GenOptions};
 use memory::evict_after;
 pub use memory::EVICT_AFTER;
 pub use program::{short_hash, Program};
-pub use session::{run_file, run_stream, Observer, Quiet, RunError, Summary};
+pub use session::{run_file, run_stream, Observer, Quiet, RunError, RunSummary};
 pub use swap::Swap;
 
 use std::cmp::Reverse;
@@ -44,8 +39,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rhai::ImmutableString;
 use sha2::{Digest, Sha256};
 
-use crate::definition::vocab::{ActionKind, EventKind};
-use crate::model::{Action, Explain, Ledger, DAY};
+use crate::model::vocab::{ActionKind, EventKind};
+// The model's types, for this module and (through `use super::*`) its files; callers outside
+// the runtime import them from `crate::model`.
+use crate::model::{
+    after, Action, ActionOut, Armed, Body, Changes, ErrorKind, ErrorRecord, Event, Explain,
+    Fallback, Instance, Ledger, Meta, Output, Record, Refusal, Snapshot, Spilled, Stats, DAY,
+};
 use crate::rules::RuleFault;
 
 /// An action before it has its id: from a rule, or one the workflow names.
@@ -342,6 +342,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::model::last_time;
     use crate::rules::RuleSet;
 
     fn root(rel: &str) -> std::path::PathBuf {

@@ -42,7 +42,7 @@ pub enum RunError {
 
 /// What a run did, for the summary.
 #[derive(Debug, Clone)]
-pub struct Summary {
+pub struct RunSummary {
     pub stats: Stats,
     pub states: std::collections::BTreeMap<String, u64>,
     pub elapsed: Duration,
@@ -78,7 +78,7 @@ pub fn run_file(
     input: &Path,
     out: &mut dyn Write,
     observer: &mut dyn Observer,
-) -> Result<Summary, RunError> {
+) -> Result<RunSummary, RunError> {
     let name = input.display().to_string();
     if name == STDIN {
         let stdin = std::io::stdin().lock();
@@ -114,7 +114,7 @@ pub fn run_stream(
     reader: Box<dyn BufRead + '_>,
     out: &mut dyn Write,
     observer: &mut dyn Observer,
-) -> Result<Summary, RunError> {
+) -> Result<RunSummary, RunError> {
     run_input(
         program,
         store,
@@ -136,7 +136,7 @@ pub fn run_one(
     line: &str,
     focus: &Focus,
     out: &mut dyn Write,
-) -> Result<Summary, RunError> {
+) -> Result<RunSummary, RunError> {
     let input = format!("{line}\n");
     let reader = Box::new(input.as_bytes());
     run_input(
@@ -238,7 +238,7 @@ fn run_input(
     focus: Option<&Focus>,
     out: &mut dyn Write,
     observer: &mut dyn Observer,
-) -> Result<Summary, RunError> {
+) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let read_err = |source| RunError::Input {
         path: name.to_string(),
@@ -352,7 +352,7 @@ fn run_input(
         return Err(failure);
     }
     observer.progress(session.run.offset);
-    Ok(Summary {
+    Ok(RunSummary {
         stats: session.runner.stats.clone(),
         states: store.state_counts()?,
         elapsed: started.elapsed(),

@@ -1,9 +1,9 @@
 //! Checks between workflows and rules: every hook a workflow names is defined in
 //! `default.rhai`, and every `policy.<name>` a workflow reads is a duration of the policy.
 
-use crate::definition::vocab::{did_you_mean, Role};
 use crate::definition::{Duration, Workflow};
-use crate::diagnostic::Spanned;
+use crate::diagnostic::{did_you_mean, Loc, Spanned};
+use crate::model::vocab::StateRole;
 use crate::rules::{
     param_named, BadValue, Kind, MissingHook, RuleSet, UnknownPolicyParam, DEFAULT_SCRIPT, PARAMS,
 };
@@ -11,25 +11,25 @@ use crate::rules::{
 use super::{MissingRole, Problem};
 
 /// What the ledger keeps of a role's states, and the reads of it that need the role.
-const NEEDS: &[(&str, Role, &str)] = &[
+const NEEDS: &[(&str, StateRole, &str)] = &[
     (
         "breaches_within",
-        Role::Breach,
+        StateRole::Breach,
         "a breach on the creator's ledger",
     ),
     (
         "completed",
-        Role::Fulfilled,
+        StateRole::Fulfilled,
         "a completed sample on the creator's ledger",
     ),
     (
         "has_product",
-        Role::Fulfilled,
+        StateRole::Fulfilled,
         "a completed sample of the product",
     ),
     (
         "cancelled_within",
-        Role::Cancelled,
+        StateRole::Cancelled,
         "the product's last cancellation",
     ),
 ];
@@ -53,8 +53,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
                         MissingHook {
                             hook: needed.to_string(),
                             file: rules.dir().join(DEFAULT_SCRIPT).display().to_string(),
-                            src: w.source.clone(),
-                            span: hook.span.into(),
+                            loc: Loc::new(w.source.clone(), hook.span),
                             help: Some(format!(
                                 "define `fn {needed}(...)` in `{DEFAULT_SCRIPT}`; category files may override it"
                             )),
@@ -64,7 +63,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
                 }
             }
         }
-        let mut missing: Vec<Role> = Vec::new();
+        let mut missing: Vec<StateRole> = Vec::new();
         for (read, role, keeps) in NEEDS {
             let Some(at) = rules.reads("Ledger", read) else {
                 continue;
@@ -75,7 +74,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
             // A breach is a cancellation too.
             let has = w.states.iter().any(|s| {
                 s.role().is_some_and(|r| {
-                    r == *role || (*role == Role::Cancelled && r.is_cancellation())
+                    r == *role || (*role == StateRole::Cancelled && r.is_cancellation())
                 })
             });
             if !has {
@@ -83,8 +82,7 @@ pub fn check(workflows: &[&Workflow], rules: &RuleSet) -> Vec<Problem> {
                 problems.push(Problem::from(MissingRole {
                     workflow: w.name.value.clone(),
                     role: role.name(),
-                    src: w.source.clone(),
-                    span: w.name.span.into(),
+                    loc: Loc::new(w.source.clone(), w.name.span),
                     help: Some(format!(
                         "`{}:{}:{}` reads `ledger.{read}`, which counts {keeps}; give the state that means it `role: {}`",
                         rules.dir().join(&at.file).display(),
@@ -110,8 +108,7 @@ fn check_param(w: &Workflow, at: &Spanned<String>, name: &str, problems: &mut Ve
         Some(p) => problems.push(Problem::Rules(
             BadValue {
                 message: format!("policy parameter `{name}` is not a duration"),
-                src: w.source.clone(),
-                span: at.span.into(),
+                loc: Loc::new(w.source.clone(), at.span),
                 help: Some(format!("`{name}` is {}", p.kind)),
             }
             .into(),
@@ -119,8 +116,7 @@ fn check_param(w: &Workflow, at: &Spanned<String>, name: &str, problems: &mut Ve
         None => problems.push(Problem::Rules(
             UnknownPolicyParam {
                 name: name.to_string(),
-                src: w.source.clone(),
-                span: at.span.into(),
+                loc: Loc::new(w.source.clone(), at.span),
                 help: did_you_mean(
                     name,
                     PARAMS

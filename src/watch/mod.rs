@@ -27,9 +27,10 @@ pub use posted::{Posted, Refused, MAX_LINES};
 pub use reload::{Folders, Request, Trigger};
 pub use role::Poster;
 
+use crate::model::{Output, Stats};
 use crate::runtime::input::{Line, LineReader, OwnedLine};
 use crate::runtime::session::{Batcher, RunError};
-use crate::runtime::{Output, Program, Runner, Stats};
+use crate::runtime::{Program, Runner};
 use crate::store::{RunState, Store};
 
 /// The input name a watch session's run is kept under in the store.

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
-use crate::definition::vocab::EventKind;
+use crate::model::vocab::EventKind;
 use crate::runtime::input::LineReader;
 
 /// Who posts a body of events.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use sampleflow::model::{Creator, Ledger, Product, ProductHistory, Quarter, Request};
+use sampleflow::model::{Creator, Ledger, Product, ProductHistory, Quarter, SampleRequest};
 use sampleflow::rules::ScreenInput;
 
 pub const CATEGORIES: &[&str] = &[
@@ -25,7 +25,7 @@ pub fn now() -> DateTime<Utc> {
 /// The pieces of one request, before they are frozen into a `ScreenInput`.
 #[derive(Clone)]
 pub struct Draft {
-    pub request: Request,
+    pub request: SampleRequest,
     pub creator: Creator,
     pub product: Product,
     pub ledger: Ledger,
@@ -34,7 +34,7 @@ pub struct Draft {
 impl Draft {
     pub fn new(category: &str) -> Draft {
         Draft {
-            request: Request {
+            request: SampleRequest {
                 sample: "s1".into(),
                 at: now(),
                 quantity: 1,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono_tz::Tz;
 
-use sampleflow::model::{Creator, LedgerView, Product, Request, Verdict};
+use sampleflow::model::{Creator, LedgerView, Product, SampleRequest, Verdict};
 use sampleflow::rules::{ParamValue, Policy, ScreenInput};
 
 /// One category's numbers, resolved once.
@@ -113,7 +113,7 @@ fn tier(n: &Numbers, ledger: &LedgerView) -> &'static str {
 
 fn decide(
     n: &Numbers,
-    request: &Request,
+    request: &SampleRequest,
     tier: &str,
     creator: &Creator,
     product: &Product,

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{body_bytes, error, store_error, App, Permission, Principal, Shared};
-use crate::definition::vocab::EventKind;
-use crate::runtime::SampleView;
+use crate::model::vocab::EventKind;
+use crate::model::SampleView;
 use crate::store::Store;
 use crate::watch::{Posted, Refused, MAX_LINES};
 

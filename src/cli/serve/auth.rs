@@ -149,7 +149,7 @@ impl Tokens {
         let mut tokens = Vec::new();
         for t in raw {
             let Some(role) = Permission::parse(&t.role) else {
-                let hint = crate::definition::vocab::did_you_mean(&t.role, Permission::NAMES)
+                let hint = crate::diagnostic::did_you_mean(&t.role, Permission::NAMES)
                     .map(|m| format!("; did you mean `{m}`?"))
                     .unwrap_or_default();
                 return Err(format!(

@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 
 use super::api::{self, Acted, Action};
 use super::{auth, App, Permission, Principal, Shared};
-use crate::definition::vocab::EventKind;
+use crate::model::vocab::EventKind;
 use crate::store::Sessions;
 use sha2::{Digest, Sha256};
 

@@ -1,4 +1,5 @@
-//! The contract's fixed vocabulary: event types and action types, letter for letter.
+//! The contract's fixed vocabulary: event types and action types, letter for letter, and the
+//! roles a workflow may give its states.
 //!
 //! Workflows may only name these: the runner parses exactly these events and issues exactly these
 //! actions, so a name outside the lists is a typo to report, not a new feature to accept.
@@ -214,17 +215,60 @@ pub fn is_action_type(name: &str) -> bool {
     ActionKind::named(name).is_some()
 }
 
-/// The closest of `candidates` to `name`, for "did you mean" hints.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
+/// What a state means to the ledger and to the figures: declared per state with `role:` in the
+/// workflow, so that no state name is written in Rust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StateRole {
+    /// Entered once a sample is approved (by screening or a reviewer): the funnel's `approved`.
+    Approved,
+    /// The sample is on its way: the funnel's `shipped`.
+    Shipped,
+    /// An end: the obligation is met (`completed` in the ledger and the figures).
+    Fulfilled,
+    /// An end: the creator breached (a breach on the ledger, with its date). Also a cancellation.
+    Breach,
+    /// An end: cancelled (the product's cooldown counts from it).
+    Cancelled,
+}
+
+/// Every role, by the name a workflow gives it.
+pub const ROLES: &[(&str, StateRole)] = &[
+    ("approved", StateRole::Approved),
+    ("shipped", StateRole::Shipped),
+    ("fulfilled", StateRole::Fulfilled),
+    ("breach", StateRole::Breach),
+    ("cancelled", StateRole::Cancelled),
+];
+
+impl StateRole {
+    pub fn named(name: &str) -> Option<StateRole> {
+        ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+    }
+
+    pub fn name(self) -> &'static str {
+        ROLES
+            .iter()
+            .find(|(_, r)| *r == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// Roles of ends: a state with one must be terminal.
+    pub fn is_end(self) -> bool {
+        matches!(
+            self,
+            StateRole::Fulfilled | StateRole::Breach | StateRole::Cancelled
+        )
+    }
+
+    /// True where at most one state of a workflow may have the role.
+    pub fn is_unique(self) -> bool {
+        !matches!(self, StateRole::Cancelled)
+    }
+
+    /// An end in a cancelled state (the product's cooldown): a breach is one too.
+    pub fn is_cancellation(self) -> bool {
+        matches!(self, StateRole::Breach | StateRole::Cancelled)
+    }
 }
 
 #[cfg(test)]
@@ -264,16 +308,6 @@ mod tests {
     }
 
     #[test]
-    fn suggestions_find_typos_and_ignore_strangers() {
-        let events = EVENT_TYPES.iter().map(|e| e.name);
-        assert_eq!(
-            did_you_mean("sample_shiped", events.clone()),
-            Some("sample_shipped")
-        );
-        assert_eq!(did_you_mean("zzz", events), None);
-    }
-
-    #[test]
     fn only_sample_and_product_events_are_routable() {
         assert!(event_type("sample_shipped").unwrap().is_routable());
         assert!(event_type("product_unavailable").unwrap().is_routable());
@@ -285,58 +319,5 @@ mod tests {
                 .choice_field("reason"),
             Some(DELIVERY_FAILURES)
         );
-    }
-}
-
-/// What a state means to the ledger and to the figures: declared per state with `role:` in the
-/// workflow, so that no state name is written in Rust.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    /// Entered once a sample is approved (by screening or a reviewer): the funnel's `approved`.
-    Approved,
-    /// The sample is on its way: the funnel's `shipped`.
-    Shipped,
-    /// An end: the obligation is met (`completed` in the ledger and the figures).
-    Fulfilled,
-    /// An end: the creator breached (a breach on the ledger, with its date). Also a cancellation.
-    Breach,
-    /// An end: cancelled (the product's cooldown counts from it).
-    Cancelled,
-}
-
-/// Every role, by the name a workflow gives it.
-pub const ROLES: &[(&str, Role)] = &[
-    ("approved", Role::Approved),
-    ("shipped", Role::Shipped),
-    ("fulfilled", Role::Fulfilled),
-    ("breach", Role::Breach),
-    ("cancelled", Role::Cancelled),
-];
-
-impl Role {
-    pub fn named(name: &str) -> Option<Role> {
-        ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
-    }
-
-    pub fn name(self) -> &'static str {
-        ROLES
-            .iter()
-            .find(|(_, r)| *r == self)
-            .map_or("?", |(n, _)| n)
-    }
-
-    /// Roles of ends: a state with one must be terminal.
-    pub fn is_end(self) -> bool {
-        matches!(self, Role::Fulfilled | Role::Breach | Role::Cancelled)
-    }
-
-    /// True where at most one state of a workflow may have the role.
-    pub fn is_unique(self) -> bool {
-        !matches!(self, Role::Cancelled)
-    }
-
-    /// An end in a cancelled state (the product's cooldown): a breach is one too.
-    pub fn is_cancellation(self) -> bool {
-        matches!(self, Role::Breach | Role::Cancelled)
     }
 }

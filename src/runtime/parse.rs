@@ -1,5 +1,7 @@
-//! Events in: one JSON object per line, checked into a typed [`Event`] or refused with the
-//! contract's error kind.
+//! The wire parser: one JSON object per line, checked into a typed [`Event`] (the model's) or
+//! refused with the contract's error kind. The line's raw fields and their typed reads, the
+//! ranges of its numbers and the checks of each event type's own fields are one pass here, in
+//! one module (one compiled unit: the hot path of every line).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -10,148 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::definition::vocab::{self, EventKind, EventScope};
-use crate::model::{Creator, Post, Product};
-
-/// Why an event was refused, in the contract's order: the first that applies is reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    Malformed,
-    UnknownType,
-    InvalidField,
-    DuplicateId,
-    UnknownSample,
-    TimeBack,
-    NotAllowed,
-    SecondExtension,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
-        ErrorKind::Malformed,
-        ErrorKind::UnknownType,
-        ErrorKind::InvalidField,
-        ErrorKind::DuplicateId,
-        ErrorKind::UnknownSample,
-        ErrorKind::TimeBack,
-        ErrorKind::NotAllowed,
-        ErrorKind::SecondExtension,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Malformed => "malformed",
-            ErrorKind::UnknownType => "unknown_type",
-            ErrorKind::InvalidField => "invalid_field",
-            ErrorKind::DuplicateId => "duplicate_id",
-            ErrorKind::UnknownSample => "unknown_sample",
-            ErrorKind::TimeBack => "time_back",
-            ErrorKind::NotAllowed => "not_allowed",
-            ErrorKind::SecondExtension => "second_extension",
-        }
-    }
-}
-
-/// A refusal: its kind and a one-line message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
-    pub kind: ErrorKind,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Refusal {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-/// One event that passed the checks of its own text.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub id: ImmutableString,
-    pub kind: EventKind,
-    pub at: DateTime<Utc>,
-    /// The sample it names (absent for product, creator and clock events).
-    pub sample: Option<ImmutableString>,
-    /// Who made it (a reviewer, an operator), and their note: copied to its records.
-    pub by: Option<ImmutableString>,
-    pub note: Option<ImmutableString>,
-    pub body: Body,
-}
-
-/// What each event type carries beyond the envelope.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Body {
-    Requested {
-        creator: Arc<Creator>,
-        product: Arc<Product>,
-        quantity: i64,
-        workflow: Option<String>,
-    },
-    Reviewed {
-        decision: ImmutableString,
-        reason: Option<String>,
-    },
-    Shipped {
-        tracking_number: String,
-        carrier: Option<String>,
-        shipping_cost: f64,
-    },
-    DeliveryFailed {
-        reason: ImmutableString,
-    },
-    Posted(Arc<Post>),
-    Removed {
-        content_id: ImmutableString,
-    },
-    Metrics(Metrics),
-    ProductUnavailable {
-        product: ImmutableString,
-        reason: ImmutableString,
-    },
-    CreatorAdjusted {
-        creator: ImmutableString,
-        credit: Option<f64>,
-        block_days: Option<i64>,
-    },
-    /// Events with no fields of their own that matter to the runner (withdrawn, tracking,
-    /// delivered, extension, appeal, tick).
-    Plain,
-}
-
-impl Event {
-    /// The value of a field that can pick a move (`field:` in a workflow) or give a reason.
-    pub fn field(&self, name: &str) -> Option<&str> {
-        match (&self.body, name) {
-            (Body::Reviewed { decision, .. }, "decision") => Some(decision),
-            (Body::Reviewed { reason, .. }, "reason") => reason.as_deref(),
-            (Body::DeliveryFailed { reason }, "reason") => Some(reason),
-            (Body::ProductUnavailable { reason, .. }, "reason") => Some(reason),
-            _ => None,
-        }
-    }
-}
-
-/// Totals to date for one content.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Metrics {
-    pub content_id: ImmutableString,
-    #[serde(default)]
-    pub views: Option<i64>,
-    #[serde(default)]
-    pub likes: Option<i64>,
-    #[serde(default)]
-    pub comments: Option<i64>,
-    #[serde(default)]
-    pub orders: Option<i64>,
-    #[serde(default)]
-    pub gmv: Option<f64>,
-}
+use crate::model::vocab::{self, EventKind, EventScope};
+use crate::model::{Body, Creator, ErrorKind, Event, Metrics, Post, Product, Refusal};
 
 /// A line that could not become an [`Event`]: it changes nothing, not even the clock.
 #[derive(Debug, Clone)]
@@ -199,9 +61,10 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
         refusal: Refusal::new(kind, message),
     };
     let Some(event_type) = vocab::event_type(&kind) else {
-        let hint = vocab::did_you_mean(&kind, vocab::EVENT_TYPES.iter().map(|e| e.name))
-            .map(|m| format!("; did you mean `{m}`?"))
-            .unwrap_or_default();
+        let hint =
+            crate::diagnostic::did_you_mean(&kind, vocab::EVENT_TYPES.iter().map(|e| e.name))
+                .map(|m| format!("; did you mean `{m}`?"))
+                .unwrap_or_default();
         return Err(bad(
             ErrorKind::UnknownType,
             format!("unknown event type `{kind}`{hint}"),
