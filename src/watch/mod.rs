@@ -271,8 +271,13 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// One log line, written whole in one call: `writeln!` writes the text and its newline
+    /// apart, and another thread's line (`listening on ...`) could land between them.
     fn note(&mut self, text: &str) {
-        let _ = writeln!(self.log, "{text}");
+        let mut line = String::with_capacity(text.len() + 1);
+        line.push_str(text);
+        line.push('\n');
+        let _ = self.log.write_all(line.as_bytes());
         let _ = self.log.flush();
     }
 
