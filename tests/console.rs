@@ -186,6 +186,62 @@ async fn enter_in_the_note_field_neither_approves_nor_rejects() {
     c.close().await.unwrap();
 }
 
+/// Enter in a field of the creator's Adjust form submits nothing: typing a block of 100 years
+/// and pressing Enter blocks nobody; the Adjust button still applies what is typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_in_the_adjust_form_blocks_nobody() {
+    let s = Server::with_tokens(NOW);
+    examples_and_a_hostile_one(&s);
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &s, OPERATOR).await;
+    let before = s.get("/v1/creators/c50", Some(OPERATOR)).json();
+    assert!(before["blocked_until"].is_null(), "{before}");
+    c.goto(&s.url("/creators/c50")).await.unwrap();
+    c.find(Locator::Css("input[name=block_days]"))
+        .await
+        .unwrap()
+        .send_keys("36500\u{E007}")
+        .await
+        .unwrap();
+    // Had Enter posted the form, the page would have moved on before this click is handled.
+    c.find(Locator::Css("input[name=block_days]"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=credit]"))
+        .await
+        .unwrap()
+        .send_keys("2")
+        .await
+        .unwrap();
+    c.find(Locator::XPath("//button[normalize-space()='Adjust']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let credit = |v: &serde_json::Value| v["credit"].as_f64().unwrap();
+    until("the Adjust click to apply", || async {
+        credit(&s.get("/v1/creators/c50", Some(OPERATOR)).json()) != credit(&before)
+    })
+    .await;
+    let after = s.get("/v1/creators/c50", Some(OPERATOR)).json();
+    assert!(
+        after["blocked_until"].is_null(),
+        "blocked by Enter: {after}"
+    );
+    // The click applied once, the Enter not at all: the credit moved by 2, not 4.
+    let moved = credit(&after) - credit(&before);
+    assert_eq!(moved, 2.0, "{before} -> {after}");
+    let adjustments = after["adjustments"].as_array().unwrap().len();
+    let earlier = before["adjustments"].as_array().map_or(0, Vec::len);
+    assert_eq!(adjustments, earlier + 1, "{after}");
+    c.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_signs_in_approves_from_the_queue_and_the_timeline_names_them() {
     let s = Server::with_tokens(NOW);
