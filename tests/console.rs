@@ -217,7 +217,7 @@ async fn enter_in_the_adjust_form_blocks_nobody() {
         .send_keys("2")
         .await
         .unwrap();
-    c.find(Locator::XPath("//button[normalize-space()='Adjust']"))
+    c.find(Locator::Css("button.adjust"))
         .await
         .unwrap()
         .click()
@@ -331,7 +331,7 @@ async fn an_operator_signs_in_approves_from_the_queue_and_the_timeline_names_the
         .set_by_name("carrier", "UPS")
         .await
         .unwrap()
-        .submit()
+        .submit_with(Locator::Css("button.ship"))
         .await
         .unwrap();
     until("the sample is shipped", || async {
