@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod pg;
 pub mod live;
 pub mod serve;
 pub mod tiktok;
