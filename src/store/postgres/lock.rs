@@ -43,12 +43,28 @@ pub fn acquire(db: &Path, holder: &Holder) -> Result<PgLock, LockError> {
     };
     let mut client = connect(db, Role::Lock).map_err(failed)?;
     let key = shop_key(DEFAULT_SHOP);
-    let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &key])
-        .map_err(|e| failed(e.into()))?
-        .get(0);
-    if !got {
-        return Err(LockError::Held(read(&mut client, key)));
+    // A holder that died on this host a moment ago may still hold the lock until the server has
+    // seen its connection close: its lock is waited for, a live holder's is not.
+    let wait_until = std::time::Instant::now() + DEAD_WAIT;
+    loop {
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &key])
+            .map_err(|e| failed(e.into()))?
+            .get(0);
+        if got {
+            break;
+        }
+        let holder = read(&mut client, key);
+        // Unknown: a holder that has just taken the lock (creating the schema, say) or one that
+        // died before saying who it is; either way the lock is asked again.
+        let waiting = std::time::Instant::now() < wait_until;
+        match &holder {
+            None if waiting => {}
+            Some(h) if waiting && died_here(h) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            _ => return Err(LockError::Held(holder)),
+        }
     }
     match schema::ensure(&mut client) {
         Ok(()) => {}
@@ -95,6 +111,28 @@ fn read(client: &mut Client, key: i32) -> Option<Holder> {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     None
+}
+
+/// How long a writer asks again for the lock of a holder that died on this host, or that has not
+/// said who it is.
+const DEAD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// True when the holder ran on this host and its process is gone (or a zombie: dead, not yet
+/// reaped).
+fn died_here(holder: &Holder) -> bool {
+    if holder.host.is_none() || holder.host != Holder::me("").host {
+        return false;
+    }
+    if !Path::new("/proc/self/stat").exists() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{}/stat", holder.pid)) {
+        // The state follows the command's closing parenthesis.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
 }
 
 /// The holder as this host can reach it.
