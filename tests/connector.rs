@@ -422,7 +422,10 @@ fn a_shops_day(postgres: bool) {
     );
     // a3's platform status never moved (its approval failed there): ours says cancelled.
     // What `outbox` shows a person.
-    let table = common::bin(&common::db_in(d)).arg("outbox").output().unwrap();
+    let table = common::bin(&common::db_in(d))
+        .arg("outbox")
+        .output()
+        .unwrap();
     insta::assert_snapshot!("outbox_after_a_day", String::from_utf8_lossy(&table.stdout));
     // The platform and ours agree; nothing was sent twice, every request was signed.
     let f = fake.inner.lock().unwrap();

@@ -202,10 +202,10 @@ fn reference() -> Reference {
 }
 
 fn resume_and_compare(reference: &Reference, db: &Path, label: &str) {
-    let out = reference.dir.path().join(format!(
-        "resumed-{}.out",
-        fastrand::u64(..)
-    ));
+    let out = reference
+        .dir
+        .path()
+        .join(format!("resumed-{}.out", fastrand::u64(..)));
     let r = run(db, &reference.events, &out, None);
     assert!(
         r.status.success(),

@@ -331,7 +331,10 @@ fn deadlines_due_by_a_time_are_found_as_they_were_last_written(db: Db) {
     };
     let ids = |store: &mut AnyStore, at: &str| -> Vec<String> {
         let snap = store.load_around(&focus(at)).unwrap();
-        snap.samples.iter().map(|s| s.sample.id.to_string()).collect()
+        snap.samples
+            .iter()
+            .map(|s| s.sample.id.to_string())
+            .collect()
     };
     let mut read = db.read();
     assert_eq!(ids(&mut read, "2026-01-07T00:00:00Z"), Vec::<String>::new());
@@ -479,7 +482,13 @@ fn decisions_on_platform_samples_are_queued_once_in_the_outbox(db: Db) {
         .set_call(&call, "sending", None, None, "2026-01-03T00:00:00Z")
         .unwrap();
     store
-        .set_call(&call, "sent", Some(0), Some("Success"), "2026-01-03T00:00:01Z")
+        .set_call(
+            &call,
+            "sent",
+            Some(0),
+            Some("Success"),
+            "2026-01-03T00:00:01Z",
+        )
         .unwrap();
     let after = db.read().outbox().unwrap();
     assert_eq!(after[1].state, "sent");
@@ -593,7 +602,10 @@ fn a_store_that_is_not_ours_is_refused_and_left_as_it_was(db: Db) {
     };
     let before = dump(&db.path);
     assert!(matches!(store::open(&db.path), Err(StoreError::Foreign)));
-    assert!(matches!(store::open_read(&db.path), Err(StoreError::Foreign)));
+    assert!(matches!(
+        store::open_read(&db.path),
+        Err(StoreError::Foreign)
+    ));
     assert!(matches!(Sessions::open(&db.path), Err(StoreError::Foreign)));
     // The writer's lock is taken, and then the open refuses: nothing written either way.
     let lock = store::lock(&db.path, &Holder::me("run"));
@@ -626,7 +638,10 @@ fn readings(store: &mut AnyStore) -> Vec<String> {
     let mut out = Vec::new();
     let snap = store.load().unwrap();
     out.push(format!("applied {:?}", snap.applied));
-    out.push(format!("meta {}", serde_json::to_string(&snap.meta).unwrap()));
+    out.push(format!(
+        "meta {}",
+        serde_json::to_string(&snap.meta).unwrap()
+    ));
     let mut ledgers: Vec<String> = snap
         .ledgers
         .iter()
@@ -716,7 +731,12 @@ fn a_copy_into_the_other_kind_and_back_reads_the_same(db: Db) {
     };
     let copied = store::copy(&db.path, &other.path).unwrap();
     assert!(copied.rows.iter().any(|(t, n)| *t == "samples" && *n == 2));
-    assert_eq!(readings(&mut other.read()), expected, "{} -> other", db.kind);
+    assert_eq!(
+        readings(&mut other.read()),
+        expected,
+        "{} -> other",
+        db.kind
+    );
     assert!(Sessions::open(&other.path)
         .unwrap()
         .find("sid", 11)

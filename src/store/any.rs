@@ -22,37 +22,37 @@ pub fn shown(db: &Path) -> String {
 /// A store of either kind, with the methods beside the [`Store`] trait that the connector and
 /// `outbox` use.
 pub enum AnyStore {
-    Sqlite(SqliteStore),
-    Postgres(PgStore),
+    Sqlite(Box<SqliteStore>),
+    Postgres(Box<PgStore>),
 }
 
 /// Opens the store at `db` for writing, creating its schema on first use (see
 /// [`SqliteStore::open`], [`PgStore::open`]).
 pub fn open(db: &Path) -> Result<AnyStore, StoreError> {
     Ok(if is_url(db) {
-        AnyStore::Postgres(PgStore::open(db)?)
+        AnyStore::Postgres(Box::new(PgStore::open(db)?))
     } else {
-        AnyStore::Sqlite(SqliteStore::open(db)?)
+        AnyStore::Sqlite(Box::new(SqliteStore::open(db)?))
     })
 }
 
 /// Opens the existing store at `db` for reading only; nothing is created or written.
 pub fn open_read(db: &Path) -> Result<AnyStore, StoreError> {
     Ok(if is_url(db) {
-        AnyStore::Postgres(PgStore::open_read(db)?)
+        AnyStore::Postgres(Box::new(PgStore::open_read(db)?))
     } else {
         if !db.exists() {
             return Err(StoreError::Missing);
         }
-        AnyStore::Sqlite(SqliteStore::open_read(db)?)
+        AnyStore::Sqlite(Box::new(SqliteStore::open_read(db)?))
     })
 }
 
 /// A read-only view of the store at `db` for a runner that lets ended samples leave memory.
 pub fn fallback(db: &Path) -> Result<Box<dyn crate::model::Fallback>, StoreError> {
     Ok(match open_read(db)? {
-        AnyStore::Sqlite(s) => Box::new(s),
-        AnyStore::Postgres(s) => Box::new(s),
+        AnyStore::Sqlite(s) => s,
+        AnyStore::Postgres(s) => s,
     })
 }
 
@@ -67,6 +67,7 @@ pub fn exists(db: &Path) -> bool {
 
 /// Takes the writer lock of the store at `db` for `holder`, at once or not at all: SQLite's
 /// lock file, or PostgreSQL's advisory lock.
+#[allow(clippy::result_large_err)] // the holder's description, once per command
 pub fn lock(db: &Path, holder: &Holder) -> Result<WriterLock, LockError> {
     if is_url(db) {
         postgres::acquire(db, holder).map(WriterLock::from)
@@ -167,11 +168,11 @@ impl Store for AnyStore {
     }
 
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
-        either!(self, s => Store::sample(s, id))
+        either!(self, s => Store::sample(&mut **s, id))
     }
 
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
-        either!(self, s => Store::ledger(s, creator))
+        either!(self, s => Store::ledger(&mut **s, creator))
     }
 
     fn events(&mut self) -> Result<Vec<String>, StoreError> {

@@ -89,13 +89,15 @@ pub struct WriterLock {
 #[derive(Debug)]
 enum Held {
     File { _file: File },
-    Postgres { _lock: super::postgres::PgLock },
+    Postgres { _lock: Box<super::postgres::PgLock> },
 }
 
 impl From<super::postgres::PgLock> for WriterLock {
     fn from(lock: super::postgres::PgLock) -> Self {
         WriterLock {
-            _held: Held::Postgres { _lock: lock },
+            _held: Held::Postgres {
+                _lock: Box::new(lock),
+            },
         }
     }
 }
@@ -108,6 +110,7 @@ pub fn lock_path(db: &Path) -> PathBuf {
 }
 
 /// Takes the writer lock of the store at `db` for `holder`, at once or not at all.
+#[allow(clippy::result_large_err)] // the holder's description, once per command
 pub fn acquire(db: &Path, holder: &Holder) -> Result<WriterLock, LockError> {
     let path = lock_path(db);
     let io = |source| LockError::Io {

@@ -17,7 +17,7 @@ mod sessions;
 mod sqlite;
 
 pub use any::{exists, fallback, is_url, lock, open, open_read, shown, AnyStore};
-pub use copy::{copy, CopyError, Copied as CopiedRows};
+pub use copy::{copy, Copied as CopiedRows, CopyError};
 pub use postgres::{PgLock, PgSessions, PgStore, DEFAULT_SHOP, PG_SCHEMA_VERSION};
 
 pub use backup::{backup, BackupError, Copied};

@@ -32,7 +32,7 @@ pub struct Sessions {
 /// Where the sessions are kept: a connection to the SQLite file, or the PostgreSQL store's.
 enum Backend {
     Sqlite(Mutex<Connection>),
-    Postgres(PgSessions),
+    Postgres(Box<PgSessions>),
 }
 
 /// A session found: the fingerprint of the token that opened it.
@@ -55,7 +55,7 @@ impl Sessions {
     pub fn open(path: &Path) -> Result<Sessions, StoreError> {
         if super::postgres::is_url(path) {
             return Ok(Sessions {
-                backend: Backend::Postgres(PgSessions::open(path, Self::CAP)?),
+                backend: Backend::Postgres(Box::new(PgSessions::open(path, Self::CAP)?)),
                 cap: Self::CAP,
             });
         }

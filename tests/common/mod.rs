@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 pub mod corpus;
-pub mod pg;
 pub mod live;
+pub mod pg;
 pub mod serve;
 pub mod tiktok;
 

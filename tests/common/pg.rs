@@ -98,7 +98,16 @@ impl Cluster {
         cluster.watch(&root);
         let out = cluster
             .command("initdb")
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "-D",
+            ])
             .arg(&cluster.data)
             .output()
             .unwrap();
@@ -127,7 +136,8 @@ impl Cluster {
     }
 
     /// A watchdog in a session of its own: once this process is gone, it stops the server and
-    /// removes the folder.
+    /// removes the folder. It outlives this process on purpose: it is never waited for.
+    #[allow(clippy::zombie_processes)]
     fn watch(&self, root: &Path) {
         use std::os::unix::process::CommandExt;
         let stop = self.command("pg_ctl");
@@ -161,11 +171,7 @@ impl Cluster {
 
     /// A URL of the database `name` over the Unix socket.
     pub fn socket_url(&self, name: &str) -> String {
-        let dir: String = self
-            .socket_dir
-            .display()
-            .to_string()
-            .replace('/', "%2F");
+        let dir: String = self.socket_dir.display().to_string().replace('/', "%2F");
         format!("postgresql://postgres@{dir}:{}/{name}", self.port)
     }
 
@@ -193,7 +199,11 @@ pub fn cluster() -> &'static Cluster {
 pub fn database() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let cluster = cluster();
-    let name = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
     cluster
         .client("postgres")
         .batch_execute(&format!("CREATE DATABASE {name}"))

@@ -76,10 +76,11 @@ impl Source for Reader {
                     ValueRef::Null => Cell::Null,
                     ValueRef::Integer(n) => Cell::Int(n),
                     ValueRef::Real(x) => Cell::Text(x.to_string()),
-                    ValueRef::Text(t) => Cell::Text(
-                        String::from_utf8(t.to_vec())
-                            .map_err(|_| StoreError::Damaged(format!("a text in `{}`", table.name)))?,
-                    ),
+                    ValueRef::Text(t) => {
+                        Cell::Text(String::from_utf8(t.to_vec()).map_err(|_| {
+                            StoreError::Damaged(format!("a text in `{}`", table.name))
+                        })?)
+                    }
                     ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
                 };
                 cells.push(packed(&mut self.packer, *kind, cell)?);
@@ -109,11 +110,11 @@ impl Writer {
 impl Sink for Writer {
     fn first_filled(&mut self) -> Result<Option<(String, i64)>, StoreError> {
         for table in TABLES {
-            let n: i64 = self
-                .conn
-                .query_row(&format!("SELECT count(*) FROM {}", table.name), [], |r| {
-                    r.get(0)
-                })?;
+            let n: i64 =
+                self.conn
+                    .query_row(&format!("SELECT count(*) FROM {}", table.name), [], |r| {
+                        r.get(0)
+                    })?;
             if n > 0 {
                 return Ok(Some((table.name.to_string(), n)));
             }

@@ -36,6 +36,7 @@ fn shop_key(shop: &str) -> i32 {
 /// Takes the writer lock of `db`'s shop for `holder`, at once or not at all. The first writer
 /// of a database creates (or upgrades) the schema here, under the lock; a schema that is not
 /// sampleflow's is left alone, and the store's open refuses it.
+#[allow(clippy::result_large_err)] // the holder's description, once per command
 pub fn acquire(db: &Path, holder: &Holder) -> Result<PgLock, LockError> {
     let failed = |e: StoreError| LockError::Io {
         path: shown(db).into(),

@@ -92,8 +92,8 @@ pub(crate) enum Role {
 /// A connection to the database of `db` for `role`. TLS is not spoken: a URL asking for it
 /// (`sslmode=require`) is refused by the client; use a Unix socket or a local TLS proxy.
 pub(crate) fn connect(db: &Path, role: Role) -> Result<Client, StoreError> {
-    let mut config = postgres::Config::from_str(url_text(db)?)
-        .map_err(|e| StoreError::Url(e.to_string()))?;
+    let mut config =
+        postgres::Config::from_str(url_text(db)?).map_err(|e| StoreError::Url(e.to_string()))?;
     if config.get_application_name().is_none() {
         config.application_name("sampleflow");
     }
@@ -287,14 +287,19 @@ mod tests {
         assert!(!is_url(Path::new("sampleflow.db")));
         assert!(!is_url(Path::new("./postgres://x")));
         assert_eq!(
-            shown(Path::new("postgres://ana:s3cret@db.example:5432/shop?sslmode=disable")),
+            shown(Path::new(
+                "postgres://ana:s3cret@db.example:5432/shop?sslmode=disable"
+            )),
             "postgres://ana:***@db.example:5432/shop?sslmode=disable"
         );
         assert_eq!(
             shown(Path::new("postgresql://h/db?user=a&password=s3cret")),
             "postgresql://h/db?user=a&password=***"
         );
-        assert_eq!(shown(Path::new("postgres://ana@h/db")), "postgres://ana@h/db");
+        assert_eq!(
+            shown(Path::new("postgres://ana@h/db")),
+            "postgres://ana@h/db"
+        );
         assert_eq!(shown(Path::new("s.db")), "s.db");
     }
 }

@@ -53,7 +53,10 @@ impl PgStore {
 
     /// The one packed value `sql` selects for `key`, unpacked, if there is a row.
     fn one(&self, sql: &str, key: &str) -> Result<Option<String>, StoreError> {
-        let row = self.client.borrow_mut().query_opt(sql, &[&self.shop, &key])?;
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt(sql, &[&self.shop, &key])?;
         row.map(|r| {
             self.packer
                 .borrow_mut()

@@ -131,6 +131,14 @@ pub struct PgSessions {
     cap: usize,
 }
 
+impl std::fmt::Debug for PgSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSessions")
+            .field("shop", &self.shop)
+            .finish()
+    }
+}
+
 impl PgSessions {
     /// Opens the sessions of the store at `db` (a writer has made or upgraded it already).
     pub fn open(db: &Path, cap: usize) -> Result<PgSessions, StoreError> {

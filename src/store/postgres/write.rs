@@ -339,7 +339,14 @@ fn write_rows(
     if connected && !o.samples.is_empty() {
         tx.execute(
             &p.outbox,
-            &[&shop, &o.samples, &o.events, &o.decisions, &o.reasons, &o.ats],
+            &[
+                &shop,
+                &o.samples,
+                &o.events,
+                &o.decisions,
+                &o.reasons,
+                &o.ats,
+            ],
         )?;
     }
     if let Some(meta) = &g.meta {
@@ -436,15 +443,7 @@ fn write_samples(
     tx.execute(
         &p.samples,
         &[
-            &shop,
-            ids,
-            workflows,
-            states,
-            creators,
-            products,
-            categories,
-            &data,
-            &links,
+            &shop, ids, workflows, states, creators, products, categories, &data, &links,
         ],
     )?;
     if !clear.is_empty() {
