@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 
 /// The one cluster of this test binary.
 pub struct Cluster {
+    pub root: PathBuf,
     pub port: u16,
     pub socket_dir: PathBuf,
     pub data: PathBuf,
@@ -73,6 +74,12 @@ impl Cluster {
     }
 
     fn start() -> Cluster {
+        Cluster::start_with("-c max_connections=300")
+    }
+
+    /// A cluster whose server takes `options` (`-c name=value ...`) beside its port, socket and
+    /// `synchronous_commit` on; the server's other settings are its defaults (fsync on).
+    pub fn start_with(options: &str) -> Cluster {
         let root = tempfile::Builder::new()
             .prefix("sampleflow-pg-")
             .tempdir()
@@ -80,6 +87,7 @@ impl Cluster {
             .keep();
         let as_postgres = is_root();
         let cluster = Cluster {
+            root: root.clone(),
             port: free_port(),
             socket_dir: root.join("socket"),
             data: root.join("data"),
@@ -113,7 +121,7 @@ impl Cluster {
             .unwrap();
         assert!(out.status.success(), "initdb: {out:?}");
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c max_connections=300 -c shared_buffers=64MB",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=on {options}",
             cluster.port,
             cluster.socket_dir.display()
         );
