@@ -8,6 +8,7 @@
 //! samples they concern; and only the last meta and run position.
 
 use indexmap::IndexMap;
+use postgres::types::ToSql;
 use postgres::Statement;
 use std::sync::Arc;
 
@@ -210,17 +211,30 @@ impl PgStore {
         more: &mut dyn FnMut(u64) -> Option<Batch>,
     ) -> Result<u64, StoreError> {
         check_finite(&first)?;
-        let client = self.client.get_mut();
-        if self.prepared.is_none() {
-            self.prepared = Some(Prepared::new(client)?);
+        let PgStore {
+            client,
+            shop,
+            packer,
+            prepared,
+            next: stored_next,
+            commits,
+            crash_at,
+            platform,
+            deadlines,
+            ..
+        } = self;
+        let client = client.get_mut();
+        let packer = packer.get_mut();
+        if prepared.is_none() {
+            *prepared = Some(Prepared::new(client)?);
         }
-        let mut next = match self.next {
+        let mut next = match *stored_next {
             Some(next) => next,
             None => {
                 let row = client.query_one(
                     "SELECT (SELECT coalesce(max(seq), 0) + 1 FROM sampleflow.event_chunks WHERE shop = $1),
                             (SELECT coalesce(max(seq), 0) + 1 FROM sampleflow.log_chunks WHERE shop = $1)",
-                    &[&self.shop],
+                    &[&*shop],
                 )?;
                 Next {
                     event: row.get(0),
@@ -228,14 +242,13 @@ impl PgStore {
                 }
             }
         };
-        let packer = self.packer.get_mut();
         let mut gathered = Gathered::default();
         let (mut written, mut refused, mut crash) = (0, None, false);
         let mut batch = Some(first);
         while let Some(b) = batch {
             gathered.add(b, packer, &mut next)?;
-            self.commits += 1;
-            crash |= self.crash_at == Some(self.commits);
+            *commits += 1;
+            crash |= *crash_at == Some(*commits);
             written += 1;
             batch = more(written);
             // A batch that cannot be written is refused whole, after the ones before it
@@ -245,32 +258,43 @@ impl PgStore {
                 break;
             }
         }
-        let Some(prepared) = self.prepared.as_ref() else {
+        let Some(prepared) = prepared.as_ref() else {
             return Err(StoreError::Writer);
         };
-        let connected = self.platform || !gathered.platform.is_empty();
-        let mut tx = client.transaction()?;
-        let shop = self.shop.as_str();
-        let prints = write_rows(
-            &mut tx,
-            prepared,
-            shop,
-            packer,
-            &mut gathered,
-            connected,
-            &self.deadlines,
-        )?;
-        if crash {
-            std::process::abort();
-        }
-        tx.commit()?;
+        let connected = *platform || !gathered.platform.is_empty();
+        // The statements go to the server from a thread of their own, in order, while this
+        // one packs the next statement's rows: the server's work overlaps the packing.
+        let prints = std::thread::scope(|scope| {
+            let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(4);
+            let sender = scope.spawn(move || send_jobs(client, queue));
+            let pipe = Pipe(jobs);
+            let written = write_rows(
+                &pipe,
+                prepared,
+                shop,
+                packer,
+                &mut gathered,
+                connected,
+                deadlines,
+            );
+            let end = match (&written, crash) {
+                (Ok(_), true) => Job::Crash,
+                (Ok(_), false) => Job::Commit,
+                (Err(_), _) => Job::Rollback,
+            };
+            pipe.send(end);
+            drop(pipe);
+            let sent = sender.join().map_err(|_| StoreError::Writer)?;
+            let prints = written?;
+            sent.map(|()| prints)
+        })?;
         // Only what is committed is known to be in the store.
-        self.next = Some(next);
-        self.platform = connected;
+        *stored_next = Some(next);
+        *platform = connected;
         for (sample, print) in prints {
             match print {
-                Some(print) => self.deadlines.insert(sample, print),
-                None => self.deadlines.remove(&sample),
+                Some(print) => deadlines.insert(sample, print),
+                None => deadlines.remove(&sample),
             };
         }
         refused.map_or(Ok(written), Err)
@@ -304,13 +328,73 @@ impl PgStore {
     }
 }
 
+/// One parameter of a statement, owned: it crosses to the sending thread.
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// What the sending thread is asked to do, in order.
+enum Job {
+    Exec(Statement, Vec<Param>),
+    Commit,
+    Rollback,
+    /// The crash hook for tests: every statement executed, the process aborts before the commit.
+    Crash,
+}
+
+/// The way to the sending thread.
+struct Pipe(std::sync::mpsc::SyncSender<Job>);
+
+impl Pipe {
+    fn send(&self, job: Job) {
+        // The thread only stops early when the writer is done with it.
+        let _ = self.0.send(job);
+    }
+
+    fn exec(&self, statement: &Statement, params: Vec<Param>) {
+        self.send(Job::Exec(statement.clone(), params));
+    }
+}
+
+/// Executes the jobs in one transaction: committed at `Commit` if every statement went
+/// through; anything else rolls it back. After a failed statement the rest are drained unrun.
+fn send_jobs(
+    client: &mut postgres::Client,
+    queue: std::sync::mpsc::Receiver<Job>,
+) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    let mut failed = None;
+    for job in queue {
+        match job {
+            Job::Exec(statement, params) => {
+                if failed.is_none() {
+                    let refs: Vec<&(dyn ToSql + Sync)> = params
+                        .iter()
+                        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                        .collect();
+                    if let Err(e) = tx.execute(&statement, &refs) {
+                        failed = Some(e);
+                    }
+                }
+            }
+            Job::Commit => {
+                return match failed {
+                    Some(e) => Err(e.into()),
+                    None => Ok(tx.commit()?),
+                };
+            }
+            Job::Crash if failed.is_none() => std::process::abort(),
+            Job::Crash | Job::Rollback => break,
+        }
+    }
+    Err(failed.map_or(StoreError::Writer, Into::into))
+}
+
 /// A deadline fingerprint to keep once committed (`None`: forget the sample's).
 type Print = (rhai::ImmutableString, Option<u64>);
 
-/// Every statement of one commit, in an open transaction; gives the deadline fingerprints to
-/// keep once it commits.
+/// Every statement of one commit, sent in order; gives the deadline fingerprints to keep once
+/// it commits.
 fn write_rows(
-    tx: &mut postgres::Transaction<'_>,
+    pipe: &Pipe,
     p: &Prepared,
     shop: &str,
     packer: &mut crate::store::pack::Packer,
@@ -318,39 +402,51 @@ fn write_rows(
     connected: bool,
     written: &super::Fingerprints,
 ) -> Result<Vec<Print>, StoreError> {
-    let e = &g.events;
-    if !e.seqs.is_empty() {
-        tx.execute(
-            &p.events,
-            &[&shop, &e.seqs, &e.runs, &e.keys, &e.lens, &e.frames],
-        )?;
-    }
-    let l = &g.logs;
-    if !l.seqs.is_empty() {
-        tx.execute(
-            &p.logs,
-            &[&shop, &l.seqs, &l.runs, &l.keys, &l.lens, &l.frames],
-        )?;
+    let shop = || -> Param { Box::new(shop.to_string()) };
+    // Chunks first: packed already, the server writes them while the samples are packed.
+    for (rows, statement) in [
+        (std::mem::take(&mut g.events), &p.events),
+        (std::mem::take(&mut g.logs), &p.logs),
+    ] {
+        if !rows.seqs.is_empty() {
+            pipe.exec(
+                statement,
+                vec![
+                    shop(),
+                    Box::new(rows.seqs),
+                    Box::new(rows.runs),
+                    Box::new(rows.keys),
+                    Box::new(rows.lens),
+                    Box::new(rows.frames),
+                ],
+            );
+        }
     }
     if !g.platform.is_empty() {
-        tx.execute(&p.platform, &[&shop, &g.platform])?;
+        pipe.exec(
+            &p.platform,
+            vec![shop(), Box::new(std::mem::take(&mut g.platform))],
+        );
     }
-    let o = &g.outbox;
+    let o = std::mem::take(&mut g.outbox);
     if connected && !o.samples.is_empty() {
-        tx.execute(
+        pipe.exec(
             &p.outbox,
-            &[
-                &shop,
-                &o.samples,
-                &o.events,
-                &o.decisions,
-                &o.reasons,
-                &o.ats,
+            vec![
+                shop(),
+                Box::new(o.samples),
+                Box::new(o.events),
+                Box::new(o.decisions),
+                Box::new(o.reasons),
+                Box::new(o.ats),
             ],
-        )?;
+        );
     }
     if let Some(meta) = &g.meta {
-        tx.execute(&p.meta, &[&shop, &serde_json::to_string(meta)?])?;
+        pipe.exec(
+            &p.meta,
+            vec![shop(), Box::new(serde_json::to_string(meta)?)],
+        );
     }
     let run_ids: Vec<i64> = g.runs.keys().copied().collect();
     let run_data = g
@@ -358,23 +454,23 @@ fn write_rows(
         .values()
         .map(serde_json::to_string)
         .collect::<Result<Vec<_>, _>>()?;
-    tx.execute(&p.runs, &[&shop, &run_ids, &run_data])?;
-    let prints = write_samples(tx, p, shop, packer, g, written)?;
+    pipe.exec(&p.runs, vec![shop(), Box::new(run_ids), Box::new(run_data)]);
+    let prints = write_samples(pipe, p, shop, packer, g, written)?;
     if !g.links.is_empty() {
-        let ids: Vec<&str> = g.links.keys().map(String::as_str).collect();
+        let ids: Vec<String> = g.links.keys().cloned().collect();
         let lists: Vec<String> = g.links.values().map(|s| chunk_list(s)).collect();
-        tx.execute(&p.links, &[&shop, &ids, &lists])?;
+        pipe.exec(&p.links, vec![shop(), Box::new(ids), Box::new(lists)]);
     }
     if !g.ledgers.is_empty() {
         let mut row = String::with_capacity(1024);
-        let ids: Vec<&str> = g.ledgers.keys().map(String::as_str).collect();
+        let ids: Vec<String> = g.ledgers.keys().cloned().collect();
         let mut data = Vec::with_capacity(g.ledgers.len());
         for l in g.ledgers.values() {
             row.clear();
             l.write_json(&mut row);
             data.push(packer.pack(&row)?);
         }
-        tx.execute(&p.ledgers, &[&shop, &ids, &data])?;
+        pipe.exec(&p.ledgers, vec![shop(), Box::new(ids), Box::new(data)]);
     }
     Ok(prints)
 }
@@ -382,9 +478,9 @@ fn write_rows(
 /// The commit's samples (taking their record links from `g.links`) and the deadlines that
 /// changed.
 fn write_samples(
-    tx: &mut postgres::Transaction<'_>,
+    pipe: &Pipe,
     p: &Prepared,
-    shop: &str,
+    shop: impl Fn() -> Param,
     packer: &mut crate::store::pack::Packer,
     g: &mut Gathered,
     written: &super::Fingerprints,
@@ -393,13 +489,13 @@ fn write_samples(
     if n == 0 {
         return Ok(Vec::new());
     }
-    let mut cols: [Vec<&str>; 6] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut cols: [Vec<String>; 6] = std::array::from_fn(|_| Vec::with_capacity(n));
     let mut data = Vec::with_capacity(n);
     let mut links = Vec::with_capacity(n);
     let mut kept = Vec::new();
-    let mut clear: Vec<&str> = Vec::new();
-    let mut d_sample: Vec<&str> = Vec::new();
-    let mut d_name: Vec<&str> = Vec::new();
+    let mut clear: Vec<String> = Vec::new();
+    let mut d_sample: Vec<String> = Vec::new();
+    let mut d_name: Vec<String> = Vec::new();
     let mut d_due: Vec<String> = Vec::new();
     let mut d_seq: Vec<i64> = Vec::new();
     let mut d_held: Vec<bool> = Vec::new();
@@ -415,7 +511,7 @@ fn write_samples(
             s.product.as_str(),
             s.category.as_str(),
         ]) {
-            col.push(value);
+            col.push(value.to_string());
         }
         row.clear();
         inst.write_json(&mut row);
@@ -427,33 +523,48 @@ fn write_samples(
         if print.is_some() && before == print.as_ref() {
             continue;
         }
-        clear.push(s.id.as_str());
+        clear.push(s.id.to_string());
         if print.is_some() || before.is_some() {
             kept.push((s.id.clone(), print));
         }
         for d in &inst.deadlines {
-            d_sample.push(s.id.as_str());
-            d_name.push(d.name.as_str());
+            d_sample.push(s.id.to_string());
+            d_name.push(d.name.to_string());
             d_due.push(Rfc3339::new(&d.due).as_str().to_string());
             d_seq.push(d.seq as i64);
             d_held.push(d.held);
         }
     }
-    let [ids, workflows, states, creators, products, categories] = &cols;
-    tx.execute(
+    let [ids, workflows, states, creators, products, categories] = cols;
+    pipe.exec(
         &p.samples,
-        &[
-            &shop, ids, workflows, states, creators, products, categories, &data, &links,
+        vec![
+            shop(),
+            Box::new(ids),
+            Box::new(workflows),
+            Box::new(states),
+            Box::new(creators),
+            Box::new(products),
+            Box::new(categories),
+            Box::new(data),
+            Box::new(links),
         ],
-    )?;
+    );
     if !clear.is_empty() {
-        tx.execute(&p.clear, &[&shop, &clear])?;
+        pipe.exec(&p.clear, vec![shop(), Box::new(clear)]);
     }
     if !d_sample.is_empty() {
-        tx.execute(
+        pipe.exec(
             &p.deadlines,
-            &[&shop, &d_sample, &d_name, &d_due, &d_seq, &d_held],
-        )?;
+            vec![
+                shop(),
+                Box::new(d_sample),
+                Box::new(d_name),
+                Box::new(d_due),
+                Box::new(d_seq),
+                Box::new(d_held),
+            ],
+        );
     }
     Ok(kept)
 }
