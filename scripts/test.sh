@@ -4,20 +4,33 @@
 # (`bash scripts/test.sh --test serve`).
 #
 # What the suite needs beyond Rust, as Debian packages, each with the command that shows it is
-# there: Chromium and chromedriver for the console's browser tests (they fail, never skip, without
-# them). PostgreSQL's server joins this list with the PostgreSQL issue.
+# there: Chromium and chromedriver for the console's browser tests, and PostgreSQL's server
+# (`initdb`, `pg_ctl`) for the tests that start a throwaway cluster of their own (tests/store.rs,
+# tests/postgres.rs, and the PostgreSQL cases of resume, serve and connector). They fail, never
+# skip, without them. Debian keeps the server's commands off PATH, under
+# /usr/lib/postgresql/VERSION/bin: the tests look there too, and so does this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 needs=(
   "chromium chromium"
   "chromedriver chromium-driver"
+  "pg_ctl postgresql"
 )
+
+# True when `command` is on PATH (or, for PostgreSQL's server commands, where Debian puts them).
+have() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  case "$1" in
+    pg_ctl | initdb) compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null ;;
+    *) return 1 ;;
+  esac
+}
 
 missing=()
 for need in "${needs[@]}"; do
   read -r command package <<<"$need"
-  command -v "$command" >/dev/null 2>&1 || missing+=("$package")
+  have "$command" || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing what the tests need: ${missing[*]}"

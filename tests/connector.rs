@@ -240,7 +240,7 @@ fn a_polls_applications_map_to_events_that_run_applies_once() {
 const DAY: &str = "2026-06-01T12:00:00Z";
 
 fn connect(dir: &std::path::Path, now: &str, crash: Option<&str>) -> std::process::Output {
-    let mut cmd = common::bin(&dir.join("s.db"));
+    let mut cmd = common::bin(&common::db_in(dir));
     cmd.args(["connect", "tiktok", "--once", "--config"])
         .arg(dir.join("tiktok.yaml"))
         .env("SAMPLEFLOW_NOW", now);
@@ -251,7 +251,7 @@ fn connect(dir: &std::path::Path, now: &str, crash: Option<&str>) -> std::proces
 }
 
 fn outbox(dir: &std::path::Path) -> Vec<Value> {
-    let out = common::bin(&dir.join("s.db"))
+    let out = common::bin(&common::db_in(dir))
         .args(["outbox", "--format", "json"])
         .output()
         .unwrap();
@@ -284,8 +284,20 @@ fn reviews(fake: &Fake) -> Vec<(String, Value)> {
 
 #[test]
 fn a_shops_day_end_to_end() {
+    a_shops_day(false);
+}
+
+#[test]
+fn a_shops_day_end_to_end_on_postgres() {
+    a_shops_day(true);
+}
+
+fn a_shops_day(postgres: bool) {
     let (fake, dir) = shop();
     let d = dir.path();
+    if postgres {
+        common::use_postgres(d);
+    }
     // Poll 1: new applications screened by the shipped rules, decisions delivered.
     let out = connect(d, DAY, None);
     assert!(out.status.success(), "{}", common::stderr(&out));
@@ -340,7 +352,7 @@ fn a_shops_day_end_to_end() {
     assert_eq!(reviews(&fake).len(), 2);
 
     // A reviewer approves a1 by command; the next poll sends it.
-    let review = common::bin(&d.join("s.db"))
+    let review = common::bin(&common::db_in(d))
         .args(["review", "a1", "--approve", "--by", "ana"])
         .env("SAMPLEFLOW_NOW", "2026-06-01T13:00:00Z")
         .output()
@@ -410,7 +422,10 @@ fn a_shops_day_end_to_end() {
     );
     // a3's platform status never moved (its approval failed there): ours says cancelled.
     // What `outbox` shows a person.
-    let table = common::bin(&d.join("s.db")).arg("outbox").output().unwrap();
+    let table = common::bin(&common::db_in(d))
+        .arg("outbox")
+        .output()
+        .unwrap();
     insta::assert_snapshot!("outbox_after_a_day", String::from_utf8_lossy(&table.stdout));
     // The platform and ours agree; nothing was sent twice, every request was signed.
     let f = fake.inner.lock().unwrap();
@@ -422,9 +437,21 @@ fn a_shops_day_end_to_end() {
 /// after a restart, the platform has every decision exactly once.
 #[test]
 fn kill_9_during_delivery_sends_each_decision_exactly_once() {
+    kill_9_during_delivery(false);
+}
+
+#[test]
+fn kill_9_during_delivery_on_postgres_sends_each_decision_exactly_once() {
+    kill_9_during_delivery(true);
+}
+
+fn kill_9_during_delivery(postgres: bool) {
     for crash in ["call:1", "answered:1", "call:2", "answered:2"] {
         let (fake, dir) = shop();
         let d = dir.path();
+        if postgres {
+            common::use_postgres(d);
+        }
         let died = connect(d, DAY, Some(crash));
         assert!(!died.status.success(), "{crash}: it died");
         let restarted = connect(d, DAY, None);
@@ -449,8 +476,20 @@ fn kill_9_during_delivery_sends_each_decision_exactly_once() {
 /// and sends each decision once.
 #[test]
 fn kill_9_during_a_poll_then_restart_applies_and_sends_once() {
+    kill_9_during_a_poll(false);
+}
+
+#[test]
+fn kill_9_during_a_poll_on_postgres_then_restart_applies_and_sends_once() {
+    kill_9_during_a_poll(true);
+}
+
+fn kill_9_during_a_poll(postgres: bool) {
     let (fake, dir) = shop();
     let d = dir.path();
+    if postgres {
+        common::use_postgres(d);
+    }
     let died = connect(d, DAY, Some("commit:1"));
     assert!(!died.status.success());
     assert!(reviews(&fake).is_empty(), "nothing committed, nothing sent");

@@ -402,7 +402,18 @@ fn batches_from_many_clients_are_all_committed_and_answered_in_order() {
 /// Every event acknowledged with a 200 before a kill -9 is in the store after it, once.
 #[test]
 fn kill_9_under_load_loses_no_acknowledged_event_and_applies_none_twice() {
-    let s = Arc::new(Server::open(NOW));
+    kill_9_under_load(common::serve::folder());
+}
+
+#[test]
+fn kill_9_under_load_on_postgres_loses_no_acknowledged_event_and_applies_none_twice() {
+    let dir = common::serve::folder();
+    common::use_postgres(dir.path());
+    kill_9_under_load(dir);
+}
+
+fn kill_9_under_load(dir: tempfile::TempDir) {
+    let s = Arc::new(Server::start_in(dir, &[], NOW));
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
@@ -598,9 +609,21 @@ fn serve_refuses_to_listen_beyond_loopback_without_tokens_and_names_a_bad_tokens
 
 #[test]
 fn a_second_writer_is_sent_to_the_api_and_ops_commands_hand_their_event_over() {
-    let s = Server::with_tokens(NOW);
+    a_second_writer_is_sent_to_the_api(common::serve::folder());
+}
+
+#[test]
+fn on_postgres_a_second_writer_is_sent_to_the_api_and_ops_commands_hand_their_event_over() {
+    let dir = common::serve::folder();
+    common::use_postgres(dir.path());
+    a_second_writer_is_sent_to_the_api(dir);
+}
+
+fn a_second_writer_is_sent_to_the_api(dir: tempfile::TempDir) {
+    common::serve::write_tokens(dir.path());
+    let s = Server::start_in(dir, &["--tokens", "tokens.yaml"], NOW);
     s.events(Some(OPERATOR), &example());
-    let db = s.path("s.db");
+    let db = s.db();
     // `run` on a held store: exit 1, the holder named and the API shown.
     let events = s.path("more.jsonl");
     std::fs::write(&events, request("x1", "x-1") + "\n").unwrap();

@@ -18,12 +18,16 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Ok(copied) => {
             eprintln!(
                 "backup: `{}` copied to `{}` ({:.1} MiB), one consistent moment of it; restore by running with `--db {}`",
-                cli.db.display(),
+                crate::store::shown(&cli.db),
                 args.file.display(),
                 copied.bytes as f64 / (1 << 20) as f64,
                 args.file.display()
             );
             Ok(EXIT_OK)
+        }
+        Err(e @ BackupError::Postgres(_)) => {
+            eprintln!("error: {e}; nothing was written\n  help: `pg_dump --format=custom --schema=sampleflow --file FILE URL` takes one consistent moment of it beside a running writer; `pg_restore --dbname URL FILE` restores it into an empty database (see the README's backups)");
+            Ok(EXIT_USAGE)
         }
         Err(e @ BackupError::Exists(_)) => {
             eprintln!("error: {e}; nothing was written\n  help: name a new file, or move the old one away first");

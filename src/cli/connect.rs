@@ -22,7 +22,7 @@ use crate::connect::map::{self, Catalog};
 use crate::connect::platform::{Application, CallError, Client};
 use crate::connect::Config;
 use crate::runtime::session::{run_stream, Quiet};
-use crate::store::{Holder, OutboxCall, SqliteStore};
+use crate::store::{AnyStore, Holder, OutboxCall};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -136,7 +136,7 @@ pub(super) fn poll(
     client: &Client,
     config: &Config,
     catalog: &Catalog,
-    side: &mut SqliteStore,
+    side: &mut AnyStore,
 ) -> Result<Poll, String> {
     let apps = client
         .search_all()
@@ -208,7 +208,7 @@ impl Poll {
 pub(super) fn settle(
     client: &Client,
     config: &Config,
-    side: &mut SqliteStore,
+    side: &mut AnyStore,
     apps: &[Application],
     c: &mut Cycle,
 ) -> Result<(), crate::store::StoreError> {
@@ -245,7 +245,7 @@ fn cycle(
         path: cli.db.clone(),
         source,
     };
-    let mut side = SqliteStore::open(&cli.db).map_err(store_err)?;
+    let mut side = crate::store::open(&cli.db).map_err(store_err)?;
     let found = match poll(client, config, catalog, &mut side) {
         Ok(found) => found,
         Err(e) => {
@@ -281,7 +281,7 @@ fn cycle(
 }
 
 /// Where the platform's end status and ours differ: ours stands, and is said.
-fn disagreements(apps: &[Application], store: &mut SqliteStore) -> Vec<String> {
+fn disagreements(apps: &[Application], store: &mut AnyStore) -> Vec<String> {
     use crate::store::Store;
     let mut out = Vec::new();
     for app in apps {
@@ -306,7 +306,7 @@ fn disagreements(apps: &[Application], store: &mut SqliteStore) -> Vec<String> {
 fn deliver(
     client: &Client,
     config: &Config,
-    side: &mut SqliteStore,
+    side: &mut AnyStore,
     apps: &[Application],
     c: &mut Cycle,
 ) -> Result<(), crate::store::StoreError> {

@@ -44,7 +44,7 @@ pub struct Args {
 
 /// A rule set kept in the store, written out to a temporary folder so it loads like any other.
 fn stored_rules(cli: &Cli, hash: &str) -> Result<Option<tempfile::TempDir>, CliError> {
-    if !cli.db.exists() {
+    if !crate::store::exists(&cli.db) {
         return Ok(None);
     }
     let failed = |source| CliError::Store {
@@ -85,7 +85,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
                         "error: the {side} `{}` is neither a rules folder nor the hash of one rule \
                          set kept in `{}` (see `show --versions`)",
                         given.display(),
-                        cli.db.display()
+                        crate::store::shown(&cli.db)
                     );
                     return Ok(EXIT_USAGE);
                 }

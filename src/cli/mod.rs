@@ -3,6 +3,7 @@
 mod backup;
 mod catch_up;
 mod connect;
+mod copy;
 mod diff;
 mod eval;
 mod gen;
@@ -29,7 +30,7 @@ pub use options::{parse, parse_from, Failure};
 use crate::graph::WorkflowGraph;
 use crate::rules::RuleSet;
 use crate::runtime::Program;
-use crate::store::{Holder, LockError, SqliteStore, Store, WriterLock};
+use crate::store::{Holder, LockError, Store, WriterLock};
 use crate::validate::{validate_dir, validate_set, Report};
 
 /// Done: refused events and rejected samples are results, not failures.
@@ -106,6 +107,8 @@ pub enum Command {
     Outbox(outbox::Args),
     /// A consistent copy of the store, taken beside a running writer; `--db FILE` restores it.
     Backup(backup::Args),
+    /// The whole store into an empty one of either kind (SQLite file or PostgreSQL URL).
+    Copy(copy::Args),
 }
 
 /// A failure of the tool itself (exit 1), as opposed to a defect in the user's files (exit 3).
@@ -119,7 +122,7 @@ pub enum CliError {
     },
     #[error("cannot write output: {0}")]
     Write(#[from] std::io::Error),
-    #[error("`{path}`: {source}")]
+    #[error("`{}`: {source}", crate::store::shown(path))]
     Store {
         path: PathBuf,
         source: crate::store::StoreError,
@@ -147,6 +150,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Connect(args) => connect::run(&cli, args),
         Command::Outbox(args) => outbox::run(&cli, args),
         Command::Backup(args) => backup::run(&cli, args),
+        Command::Copy(args) => copy::run(&cli, args),
     }
 }
 
@@ -270,7 +274,7 @@ fn check_out(cli: &Cli, out: &std::path::Path, input: Option<&std::path::Path>) 
 /// Takes the store's writer lock for `holder`, or prints who holds it and what to do instead
 /// and gives exit 1: a store has one writer at a time.
 fn lock_store(cli: &Cli, holder: &Holder) -> Result<Result<WriterLock, u8>, CliError> {
-    match crate::store::acquire(&cli.db, holder) {
+    match crate::store::lock(&cli.db, holder) {
         Ok(lock) => Ok(Ok(lock)),
         Err(LockError::Held(other)) => {
             eprintln!("{}", held_message(&cli.db, other.as_ref()));
@@ -303,13 +307,13 @@ fn held_message(db: &std::path::Path, holder: Option<&Holder>) -> String {
     };
     format!(
         "error: `{}` is held by {who}; a store takes one writer at a time and nothing was written\n  help: {help}",
-        db.display()
+        crate::store::shown(db)
     )
 }
 
 /// The store named by `--db`, created on first use.
 fn open_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
-    SqliteStore::open(&cli.db)
+    crate::store::open(&cli.db)
         .map(|s| Box::new(s) as Box<dyn Store>)
         .map_err(|source| CliError::Store {
             path: cli.db.clone(),
@@ -335,10 +339,10 @@ fn open_existing_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
         path: cli.db.clone(),
         source,
     };
-    if !cli.db.exists() {
+    if !crate::store::exists(&cli.db) {
         return Err(failed(crate::store::StoreError::Missing));
     }
-    SqliteStore::open_read(&cli.db)
+    crate::store::open_read(&cli.db)
         .map(|s| Box::new(s) as Box<dyn Store>)
         .map_err(failed)
 }

@@ -168,14 +168,14 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
         sample: event["sample"].as_str().map(str::to_string),
         creator: event["creator"]["id"].as_str().map(str::to_string),
     };
-    if !cli.db.exists() {
+    if !crate::store::exists(&cli.db) {
         eprintln!(
             "error: no store at `{}`; `sampleflow run` or `watch` creates it",
-            cli.db.display()
+            crate::store::shown(&cli.db)
         );
         return Ok(EXIT_FAILED);
     }
-    let lines = match crate::store::acquire(&cli.db, &Holder::me(command)) {
+    let lines = match crate::store::lock(&cli.db, &Holder::me(command)) {
         Ok(_lock) => match apply_here(cli, &made, at, &line, &who.guard)? {
             Ok(lines) => lines,
             Err(code) => return Ok(code),
@@ -317,7 +317,7 @@ fn hand_over(
         holder.describe(),
         dir.display(),
         REPLY_WAIT.as_secs(),
-        cli.db.display()
+        crate::store::shown(&cli.db)
     );
     Ok(Err(EXIT_FAILED))
 }

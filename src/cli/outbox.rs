@@ -6,7 +6,6 @@ use serde_json::json;
 
 use super::queue::Format;
 use super::{write_lines, Cli, CliError, EXIT_OK};
-use crate::store::SqliteStore;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -19,10 +18,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         path: cli.db.clone(),
         source,
     };
-    if !cli.db.exists() {
+    if !crate::store::exists(&cli.db) {
         return Err(failed(crate::store::StoreError::Missing));
     }
-    let store = SqliteStore::open_read(&cli.db).map_err(failed)?;
+    let store = crate::store::open_read(&cli.db).map_err(failed)?;
     let calls = store.outbox().map_err(failed)?;
     let unmappable = store.unmappable().map_err(failed)?;
     match args.format {

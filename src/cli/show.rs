@@ -49,7 +49,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     if let Some(sample) = &args.sample {
         let records = store.sample_log(sample).map_err(failed)?;
         if records.is_empty() {
-            eprintln!("error: no sample `{sample}` in `{}`", cli.db.display());
+            eprintln!(
+                "error: no sample `{sample}` in `{}`",
+                crate::store::shown(&cli.db)
+            );
             return Ok(EXIT_USAGE);
         }
         match args.format {
@@ -58,7 +61,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         }
     } else if let Some(creator) = &args.creator {
         let Some(ledger) = store.ledger(creator).map_err(failed)? else {
-            eprintln!("error: no creator `{creator}` in `{}`", cli.db.display());
+            eprintln!(
+                "error: no creator `{creator}` in `{}`",
+                crate::store::shown(&cli.db)
+            );
             return Ok(EXIT_USAGE);
         };
         let view = CreatorView {
@@ -81,7 +87,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
                 } else {
                     "more than one"
                 },
-                cli.db.display()
+                crate::store::shown(&cli.db)
             );
             return Ok(EXIT_USAGE);
         };

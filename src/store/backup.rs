@@ -33,6 +33,9 @@ pub enum BackupError {
     },
     #[error("the copy failed its check ({0}); nothing was left under the target's name")]
     Check(String),
+    /// A PostgreSQL store: PostgreSQL's own tools back it up.
+    #[error("`{0}` is a PostgreSQL store, which `pg_dump` backs up (and `pg_restore` restores), not `sampleflow backup`")]
+    Postgres(String),
 }
 
 /// What a backup wrote.
@@ -45,6 +48,9 @@ pub struct Copied {
 pub fn backup(db: &Path, to: &Path) -> Result<Copied, BackupError> {
     if std::fs::symlink_metadata(to).is_ok() {
         return Err(BackupError::Exists(to.to_path_buf()));
+    }
+    if super::is_url(db) {
+        return Err(BackupError::Postgres(super::shown(db)));
     }
     let store_err = |source| BackupError::Store {
         path: db.to_path_buf(),

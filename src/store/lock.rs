@@ -19,6 +19,9 @@ pub struct Holder {
     /// The command (`run`, `watch`, `review`...).
     pub command: String,
     pub pid: u32,
+    /// The host it runs on: a PostgreSQL store's writer may run on any machine.
+    #[serde(default)]
+    pub host: Option<String>,
     /// When it took the store (wall clock, RFC 3339).
     pub started: String,
     /// The spool folder it takes events from (absolute), for `watch --spool` and `serve`.
@@ -35,13 +38,14 @@ impl Holder {
         Holder {
             command: command.to_string(),
             pid: std::process::id(),
+            host: whoami::hostname().ok().filter(|h| !h.is_empty()),
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             spool: None,
             listen: None,
         }
     }
 
-    /// `watch --spool /x (pid 12, since 2026-...)`
+    /// `watch --spool /x (pid 12 on host, since 2026-...)`
     pub fn describe(&self) -> String {
         let mut spool = self
             .spool
@@ -50,8 +54,12 @@ impl Holder {
         if let Some(addr) = &self.listen {
             spool.push_str(&format!(" --listen {addr}"));
         }
+        let host = self
+            .host
+            .as_ref()
+            .map_or(String::new(), |h| format!(" on {h}"));
         format!(
-            "`{}{spool}` (pid {}, since {})",
+            "`{}{spool}` (pid {}{host}, since {})",
             self.command, self.pid, self.started
         )
     }
@@ -74,7 +82,24 @@ pub enum LockError {
 /// The store's writer lock, released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct WriterLock {
-    _file: File,
+    _held: Held,
+}
+
+/// What holds the lock: the locked file, or the connection holding a PostgreSQL advisory lock.
+#[derive(Debug)]
+enum Held {
+    File { _file: File },
+    Postgres { _lock: Box<super::postgres::PgLock> },
+}
+
+impl From<super::postgres::PgLock> for WriterLock {
+    fn from(lock: super::postgres::PgLock) -> Self {
+        WriterLock {
+            _held: Held::Postgres {
+                _lock: Box::new(lock),
+            },
+        }
+    }
 }
 
 /// The lock file of the store at `db`.
@@ -85,6 +110,7 @@ pub fn lock_path(db: &Path) -> PathBuf {
 }
 
 /// Takes the writer lock of the store at `db` for `holder`, at once or not at all.
+#[allow(clippy::result_large_err)] // the holder's description, once per command
 pub fn acquire(db: &Path, holder: &Holder) -> Result<WriterLock, LockError> {
     let path = lock_path(db);
     let io = |source| LockError::Io {
@@ -108,7 +134,9 @@ pub fn acquire(db: &Path, holder: &Holder) -> Result<WriterLock, LockError> {
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)?;
     file.flush().map_err(io)?;
-    Ok(WriterLock { _file: file })
+    Ok(WriterLock {
+        _held: Held::File { _file: file },
+    })
 }
 
 /// The holder's own description. A holder that has just taken the lock may not have written it

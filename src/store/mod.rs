@@ -1,16 +1,24 @@
 //! Where the runner's state lives between runs: samples with their armed deadlines, ledgers,
 //! the raw events applied, the record log and each run's progress through its input.
 //!
-//! [`SqliteStore`] is the default (rusqlite, bundled SQLite, WAL); [`MemoryStore`] keeps the
-//! same things in memory for tests and replays. A batch is committed whole or not at all, with
+//! [`SqliteStore`] is the default (rusqlite, bundled SQLite, WAL); [`PgStore`] keeps the same
+//! tables in a PostgreSQL database (`--db postgres://...`); [`open`] and [`lock`] take either
+//! by `--db`; [`MemoryStore`] keeps the same things in memory for tests and replays. A batch is committed whole or not at all, with
 //! the input position it reached, so a run killed at any moment resumes exactly there.
 
+mod any;
 mod backup;
+mod copy;
 mod lock;
 mod memory;
 mod pack;
+mod postgres;
 mod sessions;
 mod sqlite;
+
+pub use any::{exists, fallback, is_url, lock, open, open_read, shown, AnyStore};
+pub use copy::{copy, Copied as CopiedRows, CopyError};
+pub use postgres::{PgLock, PgSessions, PgStore, DEFAULT_SHOP, PG_SCHEMA_VERSION};
 
 pub use backup::{backup, BackupError, Copied};
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
@@ -35,6 +43,10 @@ use crate::model::{Changes, Instance, Ledger, Meta, Snapshot, Stats};
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("not a database URL sampleflow can use: {0}")]
+    Url(String),
     #[error("database holds data this version cannot read: {0}")]
     Data(#[from] serde_json::Error),
     #[error("database schema is version {found}; this sampleflow reads version {expected}")]
@@ -43,7 +55,7 @@ pub enum StoreError {
     Writer,
     #[error("no database here yet; `sampleflow run` creates it")]
     Missing,
-    #[error("an SQLite file, but not a sampleflow store (it has tables of its own and no sampleflow schema); it was left unchanged")]
+    #[error("not a sampleflow store (an SQLite file, or a PostgreSQL schema `sampleflow`, that has tables of its own and no sampleflow schema version); it was left unchanged")]
     Foreign,
     #[error("a store of schema version {found}, older than this sampleflow reads; a writing command (`run`, `watch`) upgrades it")]
     Old { found: i64 },

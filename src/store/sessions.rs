@@ -14,6 +14,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use super::postgres::PgSessions;
 use super::{SqliteStore, StoreError};
 
 /// A session ends after this long unused.
@@ -23,9 +24,15 @@ pub const TOUCH_EVERY: i64 = 300;
 
 /// The console's sessions in a store.
 pub struct Sessions {
-    conn: Mutex<Connection>,
+    backend: Backend,
     /// Sessions kept at most (the least recently used go first).
     cap: usize,
+}
+
+/// Where the sessions are kept: a connection to the SQLite file, or the PostgreSQL store's.
+enum Backend {
+    Sqlite(Mutex<Connection>),
+    Postgres(Box<PgSessions>),
 }
 
 /// A session found: the fingerprint of the token that opened it.
@@ -46,12 +53,18 @@ impl Sessions {
 
     /// Opens the sessions of the store at `path` (a writer has made or upgraded it already).
     pub fn open(path: &Path) -> Result<Sessions, StoreError> {
+        if super::postgres::is_url(path) {
+            return Ok(Sessions {
+                backend: Backend::Postgres(Box::new(PgSessions::open(path, Self::CAP)?)),
+                cap: Self::CAP,
+            });
+        }
         // Checked the way every reader checks the store: ours, at this schema.
         SqliteStore::open_read(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         Ok(Sessions {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(Mutex::new(conn)),
             cap: Self::CAP,
         })
     }
@@ -64,19 +77,26 @@ impl Sessions {
                 started INTEGER NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;",
         )?;
         Ok(Sessions {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(Mutex::new(conn)),
             cap,
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The SQLite connection, or the PostgreSQL sessions that answer instead.
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, &PgSessions> {
+        match &self.backend {
+            Backend::Sqlite(conn) => Ok(conn.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres(pg) => Err(pg),
+        }
     }
 
     /// Keeps a new session `id` of the token with fingerprint `key`, at `now` (Unix seconds);
     /// expired sessions go, and the least recently used while there are too many.
     pub fn start(&self, id: &str, key: &str, now: i64) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(pg) => return pg.start(id, key, now),
+        };
         conn.execute(
             "DELETE FROM console_sessions WHERE used <= ?1",
             [now - IDLE_SECS],
@@ -105,7 +125,10 @@ impl Sessions {
         if id.is_empty() {
             return Ok(None);
         }
-        let conn = self.conn();
+        let conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(pg) => return pg.find(id, now),
+        };
         let hash = hashed(id);
         let row: Option<(String, i64)> = conn
             .query_row(
@@ -132,7 +155,11 @@ impl Sessions {
 
     /// Ends the session `id`.
     pub fn end(&self, id: &str) -> Result<(), StoreError> {
-        self.conn().execute(
+        let conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(pg) => return pg.end(id),
+        };
+        conn.execute(
             "DELETE FROM console_sessions WHERE id_hash = ?1",
             [hashed(id)],
         )?;
@@ -141,7 +168,10 @@ impl Sessions {
 
     /// Ends every session opened by a token whose fingerprint is not in `keys`; how many ended.
     pub fn keep_only(&self, keys: &[String]) -> Result<usize, StoreError> {
-        let conn = self.conn();
+        let conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(pg) => return pg.keep_only(keys),
+        };
         let mut stmt = conn.prepare("SELECT DISTINCT key FROM console_sessions")?;
         let stored: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
@@ -155,9 +185,11 @@ impl Sessions {
 
     /// Sessions kept.
     pub fn count(&self) -> Result<usize, StoreError> {
-        let n: i64 = self
-            .conn()
-            .query_row("SELECT count(*) FROM console_sessions", [], |r| r.get(0))?;
+        let conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(pg) => return pg.count(),
+        };
+        let n: i64 = conn.query_row("SELECT count(*) FROM console_sessions", [], |r| r.get(0))?;
         Ok(n as usize)
     }
 }
@@ -199,6 +231,7 @@ mod tests {
         s.start("other", "k2", 10).expect("start");
         let kept: Vec<String> = s
             .conn()
+            .expect("sqlite")
             .prepare("SELECT id_hash FROM console_sessions")
             .expect("prepare")
             .query_map([], |r| r.get(0))

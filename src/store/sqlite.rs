@@ -128,13 +128,13 @@ DROP TABLE log;
 
 /// The event id the connector gives an application's first event (`tts-<app>-requested`):
 /// the application it marks as the platform's.
-fn platform_application(event: &str) -> Option<&str> {
+pub(super) fn platform_application(event: &str) -> Option<&str> {
     event.strip_prefix("tts-")?.strip_suffix("-requested")
 }
 
 /// A decision a record makes that the platform must hear of: approve or reject, with its event
 /// and reason. Records are our own JSON, so a substring tells the candidates cheaply.
-fn decision_of(text: &str) -> Option<(String, String, Option<String>, String)> {
+pub(super) fn decision_of(text: &str) -> Option<(String, String, Option<String>, String)> {
     if !(text.contains("\"decision\":\"approve\"") || text.contains("\"decision\":\"reject\"")) {
         return None;
     }
@@ -603,7 +603,7 @@ impl Latest {
 
 /// What identifies a sample's deadlines as written (name, due time, arming order, held); none
 /// for no deadlines.
-fn fingerprint(deadlines: &[crate::model::Armed]) -> Option<u64> {
+pub(super) fn fingerprint(deadlines: &[crate::model::Armed]) -> Option<u64> {
     if deadlines.is_empty() {
         return None;
     }
@@ -619,7 +619,7 @@ fn fingerprint(deadlines: &[crate::model::Armed]) -> Option<u64> {
 }
 
 /// Seqs as `samples.chunks` lists them: each followed by a space, so lists append.
-fn chunk_list(seqs: &[i64]) -> String {
+pub(super) fn chunk_list(seqs: &[i64]) -> String {
     seqs.iter().map(|seq| format!("{seq} ")).collect()
 }
 
@@ -629,7 +629,7 @@ const CHUNK_BYTES: usize = 8 << 20;
 
 /// `items` cut into runs of at most [`CHUNK_BYTES`] of text (an item longer than that alone),
 /// in order; none for no items.
-fn chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+pub(super) fn chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, item) in items.iter().enumerate() {

@@ -672,7 +672,7 @@ pub fn watch(
         }
     }));
     if let Some(db) = &options.db {
-        runner.set_fallback(Box::new(crate::store::SqliteStore::open_read(db)?));
+        runner.set_fallback(crate::store::fallback(db)?);
         runner.evict(true);
     }
     let mut session = Session {

@@ -96,9 +96,12 @@ impl Watch {
     }
 
     pub fn start_in(dir: tempfile::TempDir, args: &[&str], now: &str, stdin: bool) -> Watch {
+        // `w.db`, or the PostgreSQL database the folder's `db-url` names.
+        let db = std::fs::read_to_string(dir.path().join("db-url"))
+            .map_or_else(|_| "w.db".to_string(), |url| url.trim().to_string());
         let mut child = Command::new(env!("CARGO_BIN_EXE_sampleflow"))
             .current_dir(dir.path())
-            .args(["--db", "w.db", "watch", "--tick-ms", "100"])
+            .args(["--db", &db, "watch", "--tick-ms", "100"])
             .args(if args.contains(&"--poll-ms") {
                 &[][..]
             } else {

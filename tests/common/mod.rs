@@ -4,6 +4,7 @@
 
 pub mod corpus;
 pub mod live;
+pub mod pg;
 pub mod serve;
 pub mod tiktok;
 
@@ -46,6 +47,20 @@ pub fn bin(db: &std::path::Path) -> std::process::Command {
         .arg("--db")
         .arg(db);
     cmd
+}
+
+/// The store of a test's folder: `s.db` in it, or the PostgreSQL database whose URL its file
+/// `db-url` holds ([`use_postgres`]).
+pub fn db_in(dir: &std::path::Path) -> std::path::PathBuf {
+    match std::fs::read_to_string(dir.join("db-url")) {
+        Ok(url) => std::path::PathBuf::from(url.trim()),
+        Err(_) => dir.join("s.db"),
+    }
+}
+
+/// Makes the folder's store a new database of this test binary's PostgreSQL cluster.
+pub fn use_postgres(dir: &std::path::Path) {
+    std::fs::write(dir.join("db-url"), pg::database()).unwrap();
 }
 
 /// The shipped workflows and rules, as `run` loads them.

@@ -83,9 +83,12 @@ impl Server {
         if secret.exists() {
             cmd.env("SAMPLEFLOW_WEBHOOK_SECRET_FILE", secret);
         }
+        let db = super::db_in(dir.path());
         let mut child = cmd
             .current_dir(dir.path())
-            .args(["--db", "s.db", "serve", "--listen", "127.0.0.1:0"])
+            .arg("--db")
+            .arg(db)
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .args(["--tick-ms", "100", "--poll-ms", "300", "--out", "out.jsonl"])
             .args(args)
             .env("SAMPLEFLOW_NOW", now)
@@ -115,6 +118,11 @@ impl Server {
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
+    }
+
+    /// The server's store: `s.db` in its folder, or its PostgreSQL database.
+    pub fn db(&self) -> PathBuf {
+        super::db_in(self.dir.path())
     }
 
     pub fn url(&self, path: &str) -> String {

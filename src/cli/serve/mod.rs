@@ -38,7 +38,7 @@ use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use super::{Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::store::{Holder, SqliteStore, Store};
+use crate::store::{Holder, Store};
 use crate::watch::{watch, Health, Ingest, Msg, Posted, Request as Reload};
 
 pub use auth::{Permission, Principal};
@@ -208,7 +208,7 @@ impl App {
     ) -> Result<T, Response> {
         let app = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut store = SqliteStore::open_read(&app.cli.db).map_err(|e| {
+            let mut store = crate::store::open_read(&app.cli.db).map_err(|e| {
                 error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "store",
@@ -509,7 +509,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Err(e) => {
             eprintln!(
                 "error: cannot keep console sessions in `{}`: {e}",
-                cli.db.display()
+                crate::store::shown(&cli.db)
             );
             return Ok(EXIT_FAILED);
         }

@@ -96,7 +96,7 @@ pub(super) async fn metrics(State(app): State<Shared>) -> Response {
                 .min();
             let mut outbox: Vec<(String, u64)> =
                 OUTBOX.iter().map(|s| (s.to_string(), 0)).collect();
-            if let Ok(sqlite) = crate::store::SqliteStore::open_read(&app.cli.db) {
+            if let Ok(sqlite) = crate::store::open_read(&app.cli.db) {
                 for call in sqlite.outbox().unwrap_or_default() {
                     match outbox.iter_mut().find(|(s, _)| *s == call.state) {
                         Some(slot) => slot.1 += 1,

@@ -21,7 +21,6 @@ use super::{body_bytes, error, Shared};
 use crate::connect::map::Catalog;
 use crate::connect::platform::Client;
 use crate::connect::{sign, Config};
-use crate::store::SqliteStore;
 use crate::watch::{Ingest, Msg, Posted};
 
 /// Notification ids remembered for deduplication.
@@ -146,7 +145,7 @@ fn cycle(
     client: &Client,
     runner: &SyncSender<Msg>,
 ) -> Result<Cycle, String> {
-    let mut side = SqliteStore::open(db).map_err(|e| e.to_string())?;
+    let mut side = crate::store::open(db).map_err(|e| e.to_string())?;
     let found = poll(client, config, catalog, &mut side)?;
     let mut c = found.counts();
     if !found.lines.is_empty() {
