@@ -9,8 +9,8 @@ pub(crate) mod html;
 pub(crate) mod report;
 pub(crate) mod tune;
 
-pub use diff::{diff, Diff, Events};
-pub use tune::{tune, Grid, GridError, Stream, Tune};
+pub use diff::{diff, replay, Diff, Events, Replay};
+pub use tune::{threads as tune_threads, tune, Figures, Grid, GridError, Point, Stream, Tune};
 
 use std::collections::BTreeMap;
 
