@@ -14,6 +14,20 @@ use super::super::html::{axis_title, esc, svg_open, ticks, STYLE, WIDTH};
 use super::render::describe;
 use super::{Point, Tune};
 
+/// Round ticks over `values` with a margin, never below zero: at least two, distinct.
+fn span_ticks(values: &[f64]) -> Vec<f64> {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.05).max(hi.abs() * 0.02).max(1.0);
+    let marks = ticks((lo - pad).max(0.0), hi + pad);
+    if marks.len() >= 2 {
+        marks
+    } else {
+        vec![0.0, hi.max(1.0)]
+    }
+}
+
 /// A tick's money, without cents when whole.
 fn money_tick(x: f64) -> String {
     let text = dollars(x);
@@ -51,23 +65,24 @@ fn hover(t: &Tune, p: &Point) -> String {
 pub fn front_chart(t: &Tune) -> String {
     let height = 460.0;
     let (top, bottom, left, right) = (40.0, 390.0, 90.0, WIDTH - 30.0);
-    let max_cost = t
+    // Both axes span the points (and the budget), not from zero: the points of a grid often
+    // differ by a few percent, which a chart from zero would draw as one blot.
+    let costs: Vec<f64> = t
         .points
         .iter()
         .map(|p| p.figures.cost)
         .chain(t.max_cost)
-        .fold(0.0f64, f64::max);
-    let max_gmv = t
+        .collect();
+    let gmvs: Vec<f64> = t
         .points
         .iter()
-        .map(|p| p.figures.gmv_total())
-        .fold(0.0f64, f64::max);
-    let xs = ticks(0.0, max_cost.max(1.0));
-    let ys = ticks(0.0, max_gmv.max(1.0));
-    let x_hi = xs.last().copied().unwrap_or(1.0).max(1e-9);
-    let y_hi = ys.last().copied().unwrap_or(1.0).max(1e-9);
-    let x_of = |c: f64| left + (right - left) * c / x_hi;
-    let y_of = |g: f64| bottom - (bottom - top) * g / y_hi;
+        .flat_map(|p| [p.figures.gmv_observed, p.figures.gmv_total()])
+        .collect();
+    let (xs, ys) = (span_ticks(&costs), span_ticks(&gmvs));
+    let (x_lo, x_hi) = (xs[0], xs[xs.len() - 1]);
+    let (y_lo, y_hi) = (ys[0], ys[ys.len() - 1]);
+    let x_of = |c: f64| left + (right - left) * (c - x_lo) / (x_hi - x_lo);
+    let y_of = |g: f64| bottom - (bottom - top) * (g - y_lo) / (y_hi - y_lo);
     let mut s = svg_open("front", height, "cost against GMV for every point");
     for y in &ys {
         let _ = writeln!(
@@ -207,8 +222,8 @@ pub fn front_chart(t: &Tune) -> String {
                 s,
                 "<circle class=\"today\" cx=\"{x:.1}\" cy=\"{y_all:.1}\" r=\"10\" fill=\"none\" stroke=\"#222\" stroke-width=\"2\"/>\
                  <text x=\"{:.1}\" y=\"{:.1}\" font-weight=\"bold\">today</text>",
-                x + 13.0,
-                y_all + 4.0
+                x + 12.0,
+                y_all + 20.0
             );
         }
         if t.best == Some(i) {
@@ -218,8 +233,8 @@ pub fn front_chart(t: &Tune) -> String {
                  <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#c0392b\" font-weight=\"bold\">best</text>",
                 x - 9.0,
                 y_all - 9.0,
-                x + 13.0,
-                y_all - 10.0
+                x - 14.0,
+                y_all - 14.0
             );
         }
         s.push_str("</g>\n");
