@@ -23,6 +23,8 @@ use crate::runtime::{Program, Runner};
 pub enum Events {
     File(PathBuf),
     Lines(Vec<String>),
+    /// Parsed once, for many replays (`tune`).
+    Parsed(Arc<super::tune::Stream>),
 }
 
 /// Why a replay could not run (exit 1).
@@ -164,6 +166,12 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
         }
     };
     match events {
+        Events::Parsed(stream) => {
+            for (line, parsed) in stream.iter() {
+                runner.apply_parsed(line, parsed);
+                drain(&mut runner);
+            }
+        }
         Events::Lines(lines) => {
             for (i, text) in lines.iter().enumerate() {
                 runner.apply_bytes(i as u64 + 1, text.as_bytes());
@@ -333,6 +341,7 @@ impl Events {
         match self {
             Events::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
             Events::Lines(lines) => lines.iter().map(|l| l.len() as u64 + 1).sum(),
+            Events::Parsed(stream) => stream.bytes(),
         }
     }
 }

@@ -13,11 +13,11 @@ use super::report::Report;
 use super::{dollars, percent};
 use crate::graph::{Node, WorkflowGraph};
 
-const WIDTH: f64 = 960.0;
+pub(crate) const WIDTH: f64 = 960.0;
 const FONT: &str = "font-family=\"system-ui, sans-serif\" font-size=\"12\"";
 
 /// Text for SVG and HTML.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -32,7 +32,7 @@ fn esc(text: &str) -> String {
     out
 }
 
-fn svg_open(id: &str, height: f64, title: &str) -> String {
+pub(crate) fn svg_open(id: &str, height: f64, title: &str) -> String {
     format!(
         "<svg id=\"{id}\" viewBox=\"0 0 {WIDTH} {height}\" \
          width=\"{WIDTH}\" height=\"{height}\" role=\"img\" aria-label=\"{}\" {FONT}>\n",
@@ -41,7 +41,7 @@ fn svg_open(id: &str, height: f64, title: &str) -> String {
 }
 
 /// An axis title: along the bottom, or turned up the left side.
-fn axis_title(s: &mut String, text: &str, x: f64, y: f64, vertical: bool) {
+pub(crate) fn axis_title(s: &mut String, text: &str, x: f64, y: f64, vertical: bool) {
     let turn = if vertical {
         format!(" transform=\"rotate(-90 {x:.1} {y:.1})\"")
     } else {
@@ -56,7 +56,7 @@ fn axis_title(s: &mut String, text: &str, x: f64, y: f64, vertical: bool) {
 }
 
 /// Round tick values from `lo` to `hi` (about five).
-fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+pub(crate) fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = (hi - lo).max(1e-9);
     let raw = span / 4.0;
     let mag = 10f64.powf(raw.log10().floor());

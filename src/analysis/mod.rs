@@ -1,14 +1,16 @@
 //! What happened, in figures: each sample's milestones read off its records, the what-if replay
-//! of recorded events under two rule sets (`diff`), and the program's results (`report`),
-//! with a self-contained HTML page of charts (`html`).
+//! of recorded events under two rule sets (`diff`) or under a grid of policy values (`tune`),
+//! and the program's results (`report`), with a self-contained HTML page of charts (`html`).
 //!
 //! Everything here reads records and samples; nothing writes to the store.
 
 pub(crate) mod diff;
 pub(crate) mod html;
 pub(crate) mod report;
+pub(crate) mod tune;
 
-pub use diff::{diff, Diff, Events};
+pub use diff::{diff, replay, Diff, Events, Replay};
+pub use tune::{threads as tune_threads, tune, Figures, Grid, GridError, Point, Stream, Tune};
 
 use std::collections::BTreeMap;
 

@@ -17,6 +17,7 @@ mod run;
 mod serve;
 mod show;
 mod test;
+mod tune;
 mod validate;
 mod watch;
 
@@ -93,6 +94,9 @@ pub enum Command {
     Diff(diff::Args),
     /// Funnel, fulfillment, cost, GMV and ROI per category, tier and rules hash.
     Report(report::Args),
+    /// Replay events under a grid of policy values: cost against GMV, the Pareto front, today's
+    /// point and the best within a budget.
+    Tune(tune::Args),
     /// Write a large valid event stream (JSON Lines) for benchmarks.
     Gen(gen::Args),
     /// Approve or reject a pending sample (exit 5 when refused).
@@ -143,6 +147,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Serve(args) => serve::run(&cli, args),
         Command::Diff(args) => diff::run(&cli, args),
         Command::Report(args) => report::run(&cli, args),
+        Command::Tune(args) => tune::run(&cli, args),
         Command::Gen(args) => gen::run(args),
         Command::Review(args) => ops::review(&cli, args),
         Command::Ship(args) => ops::ship(&cli, args),

@@ -149,7 +149,7 @@ impl RuleSet {
             .map(|b| format!("{b:02x}"))
             .collect();
         let engines = (Arc::new(engine), Arc::new(tracer(limits)));
-        let mut rules = Self::compile(engines, limits, Arc::new(policy), hash, dir, files);
+        let mut rules = Self::compile(engines, limits, Arc::new(policy), hash, dir, files, None);
         rules.texts = Arc::new(texts);
         rules.reads = Arc::new(reads);
         let broken = std::iter::once(("default", &rules.default))
@@ -186,6 +186,7 @@ impl RuleSet {
         hash: String,
         dir: &Path,
         files: Vec<ScriptFile>,
+        before: Option<&RuleSet>,
     ) -> RuleSet {
         let categories: BTreeSet<String> = policy
             .categories
@@ -193,12 +194,24 @@ impl RuleSet {
             .cloned()
             .chain(files.iter().filter_map(|f| f.category.clone()))
             .collect();
-        let default = Arc::new(compile_category(&engine, limits, &policy, &files, None));
+        // The same scripts (`before`'s) keep a category's compiled form where its policy
+        // resolves as before: folding and lowering are most of a build, and the tuner builds one
+        // set per point of its grid, each changing a number or two.
+        let default = match before {
+            Some(b) if b.policy.default.values == policy.default.values => b.default.clone(),
+            _ => Arc::new(compile_category(&engine, limits, &policy, &files, None)),
+        };
         let categories = categories
             .into_iter()
             .map(|c| {
-                let compiled = compile_category(&engine, limits, &policy, &files, Some(&c));
-                (c, Arc::new(compiled))
+                let kept = before.and_then(|b| {
+                    let same = b.policy.resolved(&c) == policy.resolved(&c);
+                    b.categories.get(&c).filter(|_| same).cloned()
+                });
+                let compiled = kept.unwrap_or_else(|| {
+                    Arc::new(compile_category(&engine, limits, &policy, &files, Some(&c)))
+                });
+                (c, compiled)
             })
             .collect();
         RuleSet {
@@ -226,6 +239,7 @@ impl RuleSet {
             self.hash.clone(),
             &self.dir,
             self.files.clone(),
+            Some(self),
         );
         rules.texts = self.texts.clone();
         rules.reads = self.reads.clone();
@@ -349,6 +363,43 @@ pub(crate) mod tests {
 
     pub(crate) fn shipped() -> RuleSet {
         RuleSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap()
+    }
+
+    #[test]
+    fn another_policy_recompiles_only_the_categories_it_changes() {
+        let rules = shipped();
+        let overrides = [("min_followers".to_string(), serde_yaml::Value::from(4000))];
+        let policy = rules
+            .policy()
+            .with_overrides("home", &overrides.into_iter().collect())
+            .unwrap();
+        let tuned = rules.with_policy(policy);
+        assert!(Arc::ptr_eq(&tuned.default, &rules.default));
+        assert!(Arc::ptr_eq(
+            &tuned.categories["beauty"],
+            &rules.categories["beauty"]
+        ));
+        assert!(!Arc::ptr_eq(
+            &tuned.categories["home"],
+            &rules.categories["home"]
+        ));
+        // The default block reaches every category that does not set the number itself.
+        let mut policy = rules.policy().clone();
+        policy
+            .default
+            .values
+            .insert("min_followers", ParamValue::Int(4000));
+        let tuned = rules.with_policy(policy);
+        assert!(!Arc::ptr_eq(&tuned.default, &rules.default));
+        assert!(!Arc::ptr_eq(
+            &tuned.categories["home"],
+            &rules.categories["home"]
+        ));
+        // Beauty sets its own floor: unchanged, kept.
+        assert!(Arc::ptr_eq(
+            &tuned.categories["beauty"],
+            &rules.categories["beauty"]
+        ));
     }
 
     #[test]

@@ -18,30 +18,54 @@ impl Runner {
     /// Applies one line of input; returns the event's id when it was applied.
     pub fn apply_line(&mut self, line: u64, text: &str) -> Option<ImmutableString> {
         self.stats.read += 1;
-        let (id, refusal) = match parse::parse(text) {
+        match parse::parse(text) {
             // Refused before any deadline could matter: nothing changes, the clock included.
-            Err(bad) => (bad.id, bad.refusal),
-            Ok(event) => {
-                let fp = fingerprint(&event.id);
-                self.restore(&event);
-                if let Err(refusal) = self.precheck(&event, fp) {
-                    self.refuse(line, Some(event.id.to_string()), refusal);
-                    return None;
-                }
-                // The event moves the clock, and due deadlines fire, before its state checks.
-                self.advance(event.at);
-                match self.apply(&event) {
-                    Ok(()) => {
-                        self.applied.insert(fp);
-                        self.stats.applied += 1;
-                        return Some(event.id);
-                    }
-                    Err(refusal) => (Some(event.id.to_string()), refusal),
-                }
+            Err(bad) => {
+                self.refuse(line, bad.id, bad.refusal);
+                None
             }
-        };
-        self.refuse(line, id, refusal);
-        None
+            Ok(event) => self.apply_event(line, &event),
+        }
+    }
+
+    /// Applies one line parsed beforehand, as [`Runner::apply_line`] applies its text: the
+    /// tuner parses a stream once and replays it under many rule sets.
+    pub fn apply_parsed(
+        &mut self,
+        line: u64,
+        parsed: &Result<Event, parse::Bad>,
+    ) -> Option<ImmutableString> {
+        self.stats.read += 1;
+        match parsed {
+            Err(bad) => {
+                self.refuse(line, bad.id.clone(), bad.refusal.clone());
+                None
+            }
+            Ok(event) => self.apply_event(line, event),
+        }
+    }
+
+    /// An event that parsed: the checks, the clock, then its move.
+    fn apply_event(&mut self, line: u64, event: &Event) -> Option<ImmutableString> {
+        let fp = fingerprint(&event.id);
+        self.restore(event);
+        if let Err(refusal) = self.precheck(event, fp) {
+            self.refuse(line, Some(event.id.to_string()), refusal);
+            return None;
+        }
+        // The event moves the clock, and due deadlines fire, before its state checks.
+        self.advance(event.at);
+        match self.apply(event) {
+            Ok(()) => {
+                self.applied.insert(fp);
+                self.stats.applied += 1;
+                Some(event.id.clone())
+            }
+            Err(refusal) => {
+                self.refuse(line, Some(event.id.to_string()), refusal);
+                None
+            }
+        }
     }
 
     /// Applies one raw line of input: a blank line is skipped, a line that is not UTF-8 is
