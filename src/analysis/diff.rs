@@ -553,6 +553,17 @@ pub fn render_table(d: &Diff) -> String {
             text.push('\n');
         }
     }
+    text.push_str(&format!(
+        "\n{} of {} samples changed (base rules {}, candidate rules {})\n",
+        s.changed, s.samples, s.base.rules, s.candidate.rules
+    ));
+    render_totals(s, &mut text);
+    text
+}
+
+/// The totals of a diff's summary as the table prints them, from `by category` on: the same
+/// lines for `diff` and `shadow`.
+pub fn render_totals(s: &DiffSummary, text: &mut String) {
     let join = |items: Vec<String>| {
         if items.is_empty() {
             "-".to_string()
@@ -560,10 +571,6 @@ pub fn render_table(d: &Diff) -> String {
             items.join(", ")
         }
     };
-    text.push_str(&format!(
-        "\n{} of {} samples changed (base rules {}, candidate rules {})\n",
-        s.changed, s.samples, s.base.rules, s.candidate.rules
-    ));
     text.push_str(&format!(
         "by category: {}\n",
         if s.by_category.is_empty() {
@@ -605,5 +612,4 @@ pub fn render_table(d: &Diff) -> String {
         "attributed GMV of samples the candidate would not approve: {}\n",
         dollars(s.gmv_refused)
     ));
-    text
 }

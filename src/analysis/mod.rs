@@ -1,12 +1,14 @@
 //! What happened, in figures: each sample's milestones read off its records, the what-if replay
 //! of recorded events under two rule sets (`diff`) or under a grid of policy values (`tune`),
-//! and the program's results (`report`), with a self-contained HTML page of charts (`html`).
+//! what a candidate screening beside the live rules measured (`shadow`), and the program's
+//! results (`report`), with a self-contained HTML page of charts (`html`).
 //!
 //! Everything here reads records and samples; nothing writes to the store.
 
 pub(crate) mod diff;
 pub(crate) mod html;
 pub(crate) mod report;
+pub(crate) mod shadow;
 pub(crate) mod tune;
 
 pub use diff::{diff, replay, Diff, Events, Replay};

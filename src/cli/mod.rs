@@ -15,6 +15,7 @@ mod queue;
 mod report;
 mod run;
 mod serve;
+pub(crate) mod shadow;
 mod show;
 mod test;
 mod tune;
@@ -97,6 +98,9 @@ pub enum Command {
     /// Replay events under a grid of policy values: cost against GMV, the Pareto front, today's
     /// point and the best within a budget.
     Tune(tune::Args),
+    /// What the candidate of `serve --shadow` / `watch --shadow` decided beside the live rules,
+    /// with `diff`'s totals for the screenings it decided otherwise.
+    Shadow(shadow::Args),
     /// Write a large valid event stream (JSON Lines) for benchmarks.
     Gen(gen::Args),
     /// Approve or reject a pending sample (exit 5 when refused).
@@ -148,6 +152,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Diff(args) => diff::run(&cli, args),
         Command::Report(args) => report::run(&cli, args),
         Command::Tune(args) => tune::run(&cli, args),
+        Command::Shadow(args) => shadow::run(&cli, args),
         Command::Gen(args) => gen::run(args),
         Command::Review(args) => ops::review(&cli, args),
         Command::Ship(args) => ops::ship(&cli, args),

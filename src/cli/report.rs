@@ -50,7 +50,7 @@ pub enum By {
 }
 
 /// A window bound: RFC 3339, or a date read as midnight in `tz`.
-fn bound(flag: &str, text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
+pub(super) fn bound(flag: &str, text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }

@@ -47,6 +47,11 @@ pub struct Args {
     /// to `rejected/`).
     #[arg(long, default_value = "operator", value_name = "ROLE", value_parser = crate::watch::Poster::parse)]
     pub spool_role: crate::watch::Poster,
+    /// A candidate rules folder (scripts, policy.yaml, tests/) that screens every request beside
+    /// the live rules, with the same inputs: its decisions are kept in the store and never acted
+    /// on (`sampleflow shadow`). Checked at start and hot-reloaded like the live rules.
+    #[arg(long, value_name = "DIR")]
+    pub shadow: Option<PathBuf>,
 }
 
 fn max_future(text: &str) -> Result<(i64, String), String> {
@@ -141,6 +146,23 @@ pub(super) fn open_live(
         Ok(program) => program,
         Err(code) => return Ok(Err(code)),
     };
+    let shadow = match &args.shadow {
+        None => None,
+        Some(dir) => match super::load_program_with(cli, dir)? {
+            Ok(candidate) => Some(crate::watch::Candidate::new(
+                dir.clone(),
+                &folders,
+                candidate,
+            )),
+            Err(code) => {
+                eprintln!(
+                    "error: the shadow candidate's rules in `{}` are invalid; nothing was started",
+                    dir.display()
+                );
+                return Ok(Err(code));
+            }
+        },
+    };
     if let Some(dir) = &args.spool {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Read {
             path: dir.clone(),
@@ -200,6 +222,7 @@ pub(super) fn open_live(
         db: Some(cli.db.clone()),
         spool_role: args.spool_role,
         health: None,
+        shadow,
     };
     Ok(Ok(Live {
         program,

@@ -10,6 +10,7 @@ mod event;
 mod instance;
 mod json;
 mod record;
+mod shadow;
 mod state;
 mod time;
 pub mod vocab;
@@ -27,5 +28,6 @@ pub use domain::{
 pub use event::{Body, ErrorKind, Event, Metrics, Refusal};
 pub use instance::{Armed, DeadlineView, Instance, SampleView};
 pub use record::{ActionOut, ErrorRecord, Explain, Output, Record};
+pub use shadow::ShadowDecision;
 pub use state::{after, last_time, Changes, Fallback, Meta, Snapshot, Spilled, Stats};
 pub use time::{utc, utc_opt, utc_seq, Rfc3339};

@@ -39,6 +39,8 @@ pub struct Changes {
     pub samples: Vec<Arc<Instance>>,
     pub ledgers: Vec<(String, Arc<Ledger>)>,
     pub meta: Meta,
+    /// What a candidate rule set decided beside the live rules (`--shadow`), for the same commit.
+    pub shadows: Vec<super::ShadowDecision>,
 }
 
 /// Counts for the summary.

@@ -318,6 +318,7 @@ impl Runner {
         let mut auto_approved = false;
         if initial.hook == Some(Hook::Screen) {
             let input = self.screen_input(&inst, e.at);
+            let beside = self.shadow.is_some().then(|| input.clone());
             let screening = rules.screen(input);
             if let Some(fault) = screening.fault.clone() {
                 self.fault(sample, *fault);
@@ -329,6 +330,9 @@ impl Runner {
                     format!("workflow `{workflow}` has no outcome `{verdict}` for screening"),
                 ));
             };
+            if let Some(input) = beside {
+                self.screen_shadow(&product.category, input, &screening);
+            }
             step.to = outcome.to;
             step.decision = Some(verdict.to_string());
             step.reason = Some(screening.reason.to_string());

@@ -14,6 +14,7 @@ mod memory;
 pub(crate) mod parse;
 mod program;
 pub(crate) mod session;
+mod shadow;
 mod swap;
 
 use deadlines::arm_deadline;
@@ -160,6 +161,11 @@ pub struct Runner {
     evict_after: usize,
     /// Samples dropped from memory so far (a sample read back and ended again counts again).
     left_memory: u64,
+    /// The candidate screening beside the live rules (`--shadow`), its decisions and faults
+    /// since the last `take_changes` / drain.
+    shadow: Option<shadow::Shadow>,
+    shadows: Vec<crate::model::ShadowDecision>,
+    shadow_faults: Vec<String>,
     pub stats: Stats,
 }
 
@@ -208,6 +214,9 @@ impl Runner {
             touched: None,
             evict_after: evict_after(),
             left_memory: 0,
+            shadow: None,
+            shadows: Vec::new(),
+            shadow_faults: Vec::new(),
             stats: Stats::default(),
         };
         for inst in snapshot.samples {
@@ -287,6 +296,7 @@ impl Runner {
             samples,
             ledgers,
             meta: self.meta.clone(),
+            shadows: std::mem::take(&mut self.shadows),
         }
     }
 

@@ -187,6 +187,10 @@ impl Store for AnyStore {
         either!(self, s => s.versions())
     }
 
+    fn shadows(&mut self) -> Result<Vec<crate::model::ShadowDecision>, StoreError> {
+        either!(self, s => s.shadows())
+    }
+
     fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         either!(self, s => s.state_counts())
     }

@@ -19,6 +19,7 @@ pub struct MemoryStore {
     log: Vec<(i64, Option<ImmutableString>, String)>,
     runs: BTreeMap<i64, RunState>,
     versions: Vec<Version>,
+    shadows: BTreeMap<(String, String), crate::model::ShadowDecision>,
 }
 
 impl MemoryStore {
@@ -72,6 +73,11 @@ impl Store for MemoryStore {
                 .map(|l| (batch.run.id, l.sample.clone(), l.text.clone())),
         );
         self.runs.insert(batch.run.id, batch.run.clone());
+        for d in &batch.changes.shadows {
+            self.shadows
+                .entry((d.sample.clone(), d.rules.clone()))
+                .or_insert_with(|| d.clone());
+        }
         Ok(())
     }
 
@@ -134,5 +140,11 @@ impl Store for MemoryStore {
 
     fn versions(&mut self) -> Result<Vec<Version>, StoreError> {
         Ok(self.versions.clone())
+    }
+
+    fn shadows(&mut self) -> Result<Vec<crate::model::ShadowDecision>, StoreError> {
+        let mut all: Vec<_> = self.shadows.values().cloned().collect();
+        all.sort_by(|a, b| (a.at, &a.sample, &a.rules).cmp(&(b.at, &b.sample, &b.rules)));
+        Ok(all)
     }
 }

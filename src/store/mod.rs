@@ -14,6 +14,7 @@ mod memory;
 mod pack;
 mod postgres;
 mod sessions;
+mod shadow;
 mod sqlite;
 
 pub use any::{exists, fallback, is_url, lock, open, open_read, shown, AnyStore};
@@ -218,6 +219,8 @@ pub trait Store: Send {
     fn save_versions(&mut self, versions: &[Version]) -> Result<(), StoreError>;
     /// Every version kept, oldest first.
     fn versions(&mut self) -> Result<Vec<Version>, StoreError>;
+    /// Every shadow decision kept (`--shadow`), by time.
+    fn shadows(&mut self) -> Result<Vec<crate::model::ShadowDecision>, StoreError>;
     /// Samples per state, counted in the store (a runner holds only the samples in flight).
     fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         let mut counts = std::collections::BTreeMap::new();

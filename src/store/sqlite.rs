@@ -15,7 +15,7 @@ use super::{crash_point, Batch, Focus, LogRow, RunState, Store, StoreError, Vers
 use crate::model::{Changes, Instance, Ledger, Meta, Snapshot};
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -196,6 +196,7 @@ fn upgrade(conn: &Connection) -> Result<String, StoreError> {
         sql.push_str("ALTER TABLE samples ADD COLUMN chunks TEXT NOT NULL DEFAULT '';");
     }
     sql.push_str(SCHEMA);
+    sql.push_str(super::shadow::SQLITE_TABLE);
     if has_table(conn, "events")? {
         sql.push_str(UPGRADE_EVENTS);
     }
@@ -708,6 +709,7 @@ fn append(
             }
         }
     }
+    super::shadow::sqlite_write(tx, &batch.changes.shadows)?;
     tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?1)")?
         .execute([serde_json::to_string(&batch.changes.meta)?])?;
     tx.prepare_cached("INSERT OR REPLACE INTO runs (id, data) VALUES (?1, ?2)")?
@@ -956,6 +958,10 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn shadows(&mut self) -> Result<Vec<crate::model::ShadowDecision>, StoreError> {
+        super::shadow::sqlite_read(&self.conn)
     }
 
     fn versions(&mut self) -> Result<Vec<Version>, StoreError> {

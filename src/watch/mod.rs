@@ -12,6 +12,7 @@ pub(crate) mod health;
 pub(crate) mod posted;
 pub(crate) mod reload;
 pub(crate) mod role;
+pub(crate) mod shadow;
 pub(crate) mod spool;
 
 use std::io::{BufRead, Write};
@@ -26,6 +27,7 @@ pub use health::Health;
 pub use posted::{Posted, Refused, MAX_LINES};
 pub use reload::{Folders, Request, Trigger};
 pub use role::Poster;
+pub use shadow::Candidate;
 
 use crate::model::{Output, Stats};
 use crate::runtime::input::{Line, LineReader, OwnedLine};
@@ -86,6 +88,12 @@ pub enum Msg {
     Tick,
     /// A new program, or why the files do not make one.
     Candidate {
+        candidate: Box<Result<Program, String>>,
+        trigger: Trigger,
+        started: Instant,
+    },
+    /// A new shadow candidate (`--shadow`), or why its files do not make one.
+    Shadow {
         candidate: Box<Result<Program, String>>,
         trigger: Trigger,
         started: Instant,
@@ -210,6 +218,8 @@ pub struct Options {
     pub spool_role: Poster,
     /// Where the session says whether its commits succeed (`serve`'s `/readyz`).
     pub health: Option<Arc<Health>>,
+    /// `--shadow DIR`: a candidate rules folder screening beside the live rules.
+    pub shadow: Option<Candidate>,
 }
 
 /// Cuts `--out` back to what the store committed, when the last session of the store wrote to
@@ -317,6 +327,7 @@ impl Session<'_> {
         for f in faults {
             self.note(&f);
         }
+        self.shadow_faults();
     }
 
     /// Writes what is pending to the store and flushes the output.
@@ -570,6 +581,19 @@ impl Session<'_> {
     }
 }
 
+/// The live program's reloader says so with this.
+fn candidate_msg(
+    candidate: Box<Result<Program, String>>,
+    trigger: Trigger,
+    started: Instant,
+) -> Msg {
+    Msg::Candidate {
+        candidate,
+        trigger,
+        started,
+    }
+}
+
 /// What a program is made of, each part named (`rules`, `workflow <name>`) with its hash.
 type Hashes = Vec<(String, String)>;
 
@@ -716,8 +740,18 @@ pub fn watch(
         let tx = tx.clone();
         let loaded = options.loaded;
         std::thread::spawn(move || {
-            reload::run(folders, loaded, (req_tx, req_rx), watcher, tx);
+            reload::run(
+                folders,
+                loaded,
+                (req_tx, req_rx),
+                watcher,
+                tx,
+                candidate_msg,
+            );
         });
+    }
+    if let Some(candidate) = &options.shadow {
+        shadow::start(&mut session, candidate, options.notify, tx.clone())?;
     }
     {
         let tx = tx.clone();
@@ -784,6 +818,14 @@ pub fn watch(
             } => {
                 session.commit()?;
                 session.candidate(*candidate, trigger, started)?;
+            }
+            Msg::Shadow {
+                candidate,
+                trigger,
+                started,
+            } => {
+                session.commit()?;
+                session.shadow_candidate(*candidate, trigger, started)?;
             }
             Msg::StdinEnd => {
                 if session.spool.is_none() && !options.serving {

@@ -168,7 +168,8 @@ pub fn notifier(
     Ok(watcher)
 }
 
-/// The reloader's loop: waits for a request or the poll, debounces, builds, sends the candidate.
+/// The reloader's loop: waits for a request or the poll, debounces, builds, sends the candidate
+/// (as `wrap` makes it a message: the live program's, or the shadow's).
 ///
 /// After each change the watcher (if any) is set up again, so that a folder swapped as a whole
 /// (a re-pointed symlink) is watched where it now is.
@@ -178,6 +179,7 @@ pub fn run(
     (again, requests): (Sender<Request>, Receiver<Request>),
     mut watcher: Option<notify::RecommendedWatcher>,
     to_runner: SyncSender<Msg>,
+    wrap: fn(Box<Result<Program, String>>, Trigger, Instant) -> Msg,
 ) {
     let mut last = loaded;
     loop {
@@ -218,11 +220,7 @@ pub fn run(
         let candidate = std::panic::catch_unwind(|| build(&folders)).unwrap_or_else(|_| {
             Err("an internal error while loading the files (a bug: please report it)".into())
         });
-        let msg = Msg::Candidate {
-            candidate: Box::new(candidate),
-            trigger,
-            started,
-        };
+        let msg = wrap(Box::new(candidate), trigger, started);
         if to_runner.send(msg).is_err() {
             return;
         }

@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v1/creators/{id}", get(creator))
         .route("/v1/queue", get(queue))
         .route("/v1/report", get(report))
+        .route("/v1/shadow", get(super::shadow::api))
         .route("/v1/samples/{id}/review", post(review))
         .route("/v1/samples/{id}/ship", post(ship))
         .route("/v1/creators/{id}/adjust", post(adjust))
@@ -118,7 +119,7 @@ async fn ingest(app: &App, principal: &Principal, body: bytes::Bytes) -> Respons
 }
 
 /// Reads need a viewer (or an operator).
-fn viewer(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+pub(super) fn viewer(app: &App, headers: &HeaderMap) -> Result<(), Response> {
     app.authorize(headers, Permission::Viewer, None).map(|_| ())
 }
 

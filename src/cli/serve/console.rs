@@ -84,6 +84,7 @@ impl Console {
             ("creator.html", include_str!("templates/creator.html")),
             ("report.html", include_str!("templates/report.html")),
             ("versions.html", include_str!("templates/versions.html")),
+            ("shadow.html", include_str!("templates/shadow.html")),
             ("error.html", include_str!("templates/error.html")),
         ] {
             if let Err(e) = env.add_template(name, text) {
@@ -162,7 +163,7 @@ fn cookie(name: &'static str, value: String) -> Cookie<'static> {
 }
 
 /// Who is looking at the console.
-struct Viewer {
+pub(super) struct Viewer {
     principal: Principal,
     csrf: String,
     jar: CookieJar,
@@ -183,7 +184,7 @@ impl Viewer {
         ]
     }
 
-    fn page(
+    pub(super) fn page(
         &self,
         app: &App,
         name: &str,
@@ -213,7 +214,7 @@ impl Viewer {
 
 /// The session's viewer, or (without tokens) a new session of the local operator; else the way
 /// to the login page. Ingest tokens do not open the console.
-fn viewer(app: &App, jar: CookieJar) -> Result<Viewer, Response> {
+pub(super) fn viewer(app: &App, jar: CookieJar) -> Result<Viewer, Response> {
     if let Some((principal, csrf)) = jar
         .get(SESSION)
         .and_then(|c| app.console.find(app, c.value()))
@@ -284,6 +285,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/creators/{id}/adjust", post(adjust))
         .route("/report", get(report))
         .route("/versions", get(versions))
+        .route("/shadow", get(super::shadow::page))
 }
 
 async fn login_page(State(app): State<Shared>, jar: CookieJar) -> Response {

@@ -17,6 +17,7 @@ mod console;
 mod layers;
 mod ready;
 mod server;
+mod shadow;
 mod tiktok;
 mod tokens;
 

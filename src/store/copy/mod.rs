@@ -171,6 +171,16 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         order: "id_hash",
     },
+    Table {
+        name: "shadow",
+        columns: &[
+            ("sample", Text),
+            ("rules", Text),
+            ("at", Text),
+            ("data", Text),
+        ],
+        order: "sample, rules",
+    },
 ];
 
 /// Why a copy was not made.

@@ -244,6 +244,10 @@ impl Store for PgStore {
         self.read_versions()
     }
 
+    fn shadows(&mut self) -> Result<Vec<crate::model::ShadowDecision>, StoreError> {
+        crate::store::shadow::pg_read(&mut *self.client.borrow_mut(), &self.shop)
+    }
+
     fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         self.read_state_counts()
     }

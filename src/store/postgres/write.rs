@@ -30,6 +30,7 @@ pub(super) struct Prepared {
     deadlines: Statement,
     links: Statement,
     ledgers: Statement,
+    shadow: Statement,
 }
 
 const EVENTS: &str = "INSERT INTO sampleflow.event_chunks (shop, seq, run, ids, lens, raw)
@@ -83,6 +84,7 @@ impl Prepared {
             deadlines: client.prepare(DEADLINES)?,
             links: client.prepare(LINKS)?,
             ledgers: client.prepare(LEDGERS)?,
+            shadow: client.prepare(crate::store::shadow::PG_INSERT)?,
         })
     }
 }
@@ -139,6 +141,7 @@ struct Gathered {
     /// The last position of each run, and the last meta.
     runs: IndexMap<i64, RunState>,
     meta: Option<Meta>,
+    shadows: Vec<crate::model::ShadowDecision>,
 }
 
 impl Gathered {
@@ -196,6 +199,7 @@ impl Gathered {
             self.samples.insert(inst.sample.id.clone(), inst);
         }
         self.ledgers.extend(batch.changes.ledgers);
+        self.shadows.extend(batch.changes.shadows);
         self.meta = Some(batch.changes.meta);
         self.runs.insert(run, batch.run);
         Ok(())
@@ -439,6 +443,20 @@ fn write_rows(
                 Box::new(o.decisions),
                 Box::new(o.reasons),
                 Box::new(o.ats),
+            ],
+        );
+    }
+    if !g.shadows.is_empty() {
+        let (samples, rules, ats, data) =
+            crate::store::shadow::pg_columns(&std::mem::take(&mut g.shadows))?;
+        pipe.exec(
+            &p.shadow,
+            vec![
+                shop(),
+                Box::new(samples),
+                Box::new(rules),
+                Box::new(ats),
+                Box::new(data),
             ],
         );
     }
