@@ -1,0 +1,224 @@
+//! `cargo bench --bench shadow`: what a shadow costs `serve`. The real binary serves the shipped
+//! rules from disk on the real SQLite store, once without and once with `--shadow DIR` (the
+//! shipped rules with the default follower floor raised to 20,000: every request is screened
+//! twice, and the candidate's decisions are written with each commit), in the same process,
+//! alternating, `SAMPLEFLOW_BENCH_ROUNDS` rounds (default 5) of each.
+//!
+//! A round posts `SAMPLEFLOW_BENCH_EVENTS` (default 12,000) of the generator's
+//! `sample_requested` lines (every one screened, each a new sample), all at one instant, the
+//! server's wall clock stopped there, from 8 keep-alive clients, in batches of 100 (where the
+//! screening is the largest share of the work) and then one per request, to a fresh store. The
+//! time per event is the round's wall time over its events; the figures are the medians, and the
+//! ratio is the shadow's median over the plain one's. Target: at most 1.3x.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sampleflow::runtime::{generate, GenOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sampleflow");
+const AT: &str = "2026-06-01T12:00:00Z";
+const CLIENTS: usize = 8;
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(root: &Path, db: &Path, shadow: Option<&Path>) -> Server {
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(root).arg("--db").arg(db).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--out",
+        "/dev/null",
+    ]);
+    if let Some(dir) = shadow {
+        cmd.arg("--shadow").arg(dir);
+    }
+    let mut child = cmd
+        .env("SAMPLEFLOW_NOW", AT)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut addr = None;
+    let mut line = String::new();
+    while err.read_line(&mut line).expect("stderr") > 0 {
+        if let Some(a) = line.trim().strip_prefix("listening on http://") {
+            addr = Some(a.to_string());
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    Server {
+        child,
+        addr: addr.expect("serve said where it listens"),
+    }
+}
+
+/// Posts every event, `per` a request, from [`CLIENTS`] clients; the wall time per event in µs.
+fn post_all(addr: &str, events: &Arc<Vec<String>>, per: usize) -> f64 {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (next, events, addr) = (next.clone(), events.clone(), addr.to_string());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .max_idle_connections_per_host(1)
+                    .build()
+                    .into();
+                loop {
+                    let from = next.fetch_add(per, Ordering::Relaxed);
+                    if from >= events.len() {
+                        return;
+                    }
+                    let body = events[from..(from + per).min(events.len())].join("\n");
+                    let mut r = agent
+                        .post(format!("http://{addr}/v1/events"))
+                        .header("content-type", "application/x-ndjson")
+                        .send(body)
+                        .expect("post");
+                    assert_eq!(r.status(), 200);
+                    let text = r.body_mut().read_to_string().expect("body");
+                    assert!(!text.contains("\"error\":"), "{text}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client");
+    }
+    started.elapsed().as_secs_f64() * 1e6 / events.len() as f64
+}
+
+/// `sampleflow shadow --format json`'s `compared` on the store `db`.
+fn kept_decisions(root: &Path, db: &Path) -> u64 {
+    let out = Command::new(BIN)
+        .current_dir(root)
+        .arg("--db")
+        .arg(db)
+        .args(["shadow", "--format", "json"])
+        .output()
+        .expect("shadow");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    report["compared"].as_u64().unwrap_or(0)
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// The candidate: the shipped rules with the default follower floor raised.
+fn candidate(root: &Path, data: &Path) -> PathBuf {
+    let dir = data.join("shadow-candidate");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("tests")).expect("candidate folder");
+    for entry in std::fs::read_dir(root.join("rules")).expect("rules") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let text = text.replace("min_followers: 5000 ", "min_followers: 20000");
+            std::fs::write(dir.join(path.file_name().expect("name")), text).expect("write");
+        }
+    }
+    dir
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = env("SAMPLEFLOW_BENCH_ROUNDS", 5).max(1);
+    let count = env("SAMPLEFLOW_BENCH_EVENTS", 12_000).max(100);
+    let data = root.join("target/bench-data");
+    std::fs::create_dir_all(&data).expect("bench-data folder");
+    let cand = candidate(root, &data);
+
+    let mut text = Vec::new();
+    let options = GenOptions {
+        samples: count as u64 * 2,
+        seed: 11,
+        ..GenOptions::default()
+    };
+    generate(&options, &mut text).expect("generate");
+    let events: Vec<String> = String::from_utf8(text)
+        .expect("utf-8")
+        .lines()
+        .filter(|l| l.contains("\"sample_requested\""))
+        .take(count)
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["at"] = serde_json::Value::String(AT.into());
+            v.to_string()
+        })
+        .collect();
+    let events = Arc::new(events);
+    let db = data.join("shadow-bench.db");
+    println!(
+        "serve with and without --shadow: {} requests a round, {rounds} rounds, {CLIENTS} clients",
+        events.len()
+    );
+    let mut checked = false;
+    for (label, per) in [("POST 100 events", 100), ("POST 1 event", 1)] {
+        let (mut plain, mut shadowed) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            // Alternating which goes first, so that neither always meets a warmer machine.
+            let order: [bool; 2] = if round % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for with in order {
+                let server = serve(root, &db, with.then_some(cand.as_path()));
+                let us = post_all(&server.addr, &events, per);
+                drop(server);
+                if with && !checked {
+                    checked = true;
+                    let kept = kept_decisions(root, &db);
+                    assert_eq!(kept, events.len() as u64, "a shadow decision per request");
+                    println!("shadow decisions kept in the store: {kept} of {count} requests");
+                }
+                if with {
+                    shadowed.push(us);
+                } else {
+                    plain.push(us);
+                }
+            }
+        }
+        let (p, s) = (median(&mut plain), median(&mut shadowed));
+        let ratio = s / p;
+        println!(
+            "{label:<16} without: {p:>8.1} µs/event   with --shadow: {s:>8.1} µs/event   ratio {ratio:.2}x (target 1.3x): {}",
+            if ratio <= 1.3 { "met" } else { "missed" }
+        );
+        std::io::stdout().flush().expect("flush");
+    }
+}
