@@ -132,9 +132,11 @@ fn median(xs: &mut [f64]) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// The candidate: the shipped rules with the default follower floor raised.
-fn candidate(root: &Path, data: &Path) -> PathBuf {
-    let dir = data.join("shadow-candidate");
+/// The candidate: the shipped rules with the default follower floor raised, in a folder of its
+/// own (the reloader watches a folder's parent too, for a folder swapped whole: the parent of a
+/// candidate should not be where the store writes, as in a deployment it is not).
+fn candidate(root: &Path) -> PathBuf {
+    let dir = root.join("target/bench-shadow/candidate");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("tests")).expect("candidate folder");
     for entry in std::fs::read_dir(root.join("rules")).expect("rules") {
@@ -160,7 +162,7 @@ fn main() {
     let count = env("SAMPLEFLOW_BENCH_EVENTS", 12_000).max(100);
     let data = root.join("target/bench-data");
     std::fs::create_dir_all(&data).expect("bench-data folder");
-    let cand = candidate(root, &data);
+    let cand = candidate(root);
 
     let mut text = Vec::new();
     let options = GenOptions {

@@ -417,3 +417,60 @@ async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
     assert_eq!(cookies, json!(""), "HttpOnly");
     c.close().await.unwrap();
 }
+
+/// The Shadow page, reached by its nav link as a viewer: the totals and the changed screenings
+/// that `GET /v1/shadow` gives, of a candidate raising the follower floor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shadow_page_shows_the_totals_and_changes_of_v1_shadow() {
+    let dir = common::serve::folder();
+    common::serve::write_tokens(dir.path());
+    let cand = dir.path().join("cand");
+    common::copy_dir(&dir.path().join("rules"), &cand);
+    common::edit(
+        &cand.join("policy.yaml"),
+        "min_followers: 5000 ",
+        "min_followers: 20000",
+    );
+    let s = Server::start_in(dir, &["--tokens", "tokens.yaml", "--shadow", "cand"], NOW);
+    s.events(
+        Some(OPERATOR),
+        &std::fs::read_to_string("examples/events.jsonl").unwrap(),
+    );
+    let api = s.get("/v1/shadow", Some(VIEWER)).json();
+    let changes = api["changes"].as_array().unwrap();
+    assert!(!changes.is_empty(), "{api}");
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &s, VIEWER).await;
+    c.find(Locator::LinkText("Shadow"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let compared = c.wait().for_element(Locator::Id("compared")).await.unwrap();
+    assert_eq!(compared.text().await.unwrap(), api["compared"].to_string());
+    let agreeing = c.find(Locator::Id("agreeing")).await.unwrap();
+    assert_eq!(agreeing.text().await.unwrap(), api["agreeing"].to_string());
+    let approvals = c.find(Locator::Id("approvals")).await.unwrap();
+    assert_eq!(
+        approvals.text().await.unwrap(),
+        format!(
+            "{} / {}",
+            api["summary"]["approvals_gained"], api["summary"]["approvals_lost"]
+        )
+    );
+    let table = c
+        .find(Locator::Id("changes"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for change in changes {
+        let sample = change["sample"].as_str().unwrap();
+        let reason = change["candidate"]["reason"].as_str().unwrap();
+        assert!(table.contains(sample) && table.contains(reason), "{table}");
+    }
+    c.close().await.unwrap();
+}
