@@ -24,7 +24,7 @@ pub enum Events {
     File(PathBuf),
     Lines(Vec<String>),
     /// Parsed once, for many replays (`tune`).
-    Parsed(Arc<super::tune::Stream>),
+    Parsed(Arc<super::stream::Stream>),
 }
 
 /// Why a replay could not run (exit 1).

@@ -66,9 +66,9 @@ pub fn validate_dir(dir: &Path) -> std::io::Result<(Vec<WorkflowGraph>, Report)>
 pub fn validate_set(
     workflows: &Path,
     rules: &Path,
-) -> std::io::Result<(Vec<WorkflowGraph>, Option<crate::RuleSet>, Report)> {
+) -> std::io::Result<(Vec<WorkflowGraph>, Option<crate::rules::RuleSet>, Report)> {
     let (graphs, mut report) = validate_dir(workflows)?;
-    let rules = match crate::RuleSet::load(rules) {
+    let rules = match crate::rules::RuleSet::load(rules) {
         Ok(rules) => {
             let loaded: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
             report.problems.extend(check_rules(&loaded, &rules));
