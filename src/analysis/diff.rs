@@ -20,6 +20,7 @@ use crate::runtime::{Program, Runner};
 
 /// Where the events come from: a JSON Lines file, or the raw events kept in the store.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Events {
     File(PathBuf),
     Lines(Vec<String>),

@@ -121,14 +121,17 @@ impl RuleSet {
         &self.hash
     }
 
+    /// The policy the scripts read.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
+    /// The rules folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The script files, parsed.
     pub fn files(&self) -> &[ScriptFile] {
         &self.files
     }

@@ -17,22 +17,27 @@ use crate::graph::WorkflowGraph;
 /// What `validate` found: errors and warnings, in file order.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Every problem, in the order found.
     pub problems: Vec<Problem>,
 }
 
 impl Report {
+    /// The problems that are errors.
     pub fn errors(&self) -> impl Iterator<Item = &Problem> {
         self.problems.iter().filter(|p| !diagnostic::is_warning(*p))
     }
 
+    /// The problems that are warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
         self.problems.iter().filter(|p| diagnostic::is_warning(*p))
     }
 
+    /// True when any problem is an error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
 
+    /// True when there is no problem at all.
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
