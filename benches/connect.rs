@@ -5,6 +5,9 @@
 //! events through `run`. The ratio is the connector's own cost: the platform calls, the
 //! mapping, the outbox and its deliveries.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../tests/common/tiktok.rs"]
 #[allow(dead_code)]
 mod tiktok;
@@ -74,8 +77,8 @@ fn main() {
     // The floor: the events the connector applied, read back from its store, through `run`.
     let events = data.join("events.jsonl");
     let raw = {
-        use sampleflow::store::Store;
-        sampleflow::store::SqliteStore::open_read(&db)
+        use sampleflow::machinery::store::Store;
+        sampleflow::machinery::store::SqliteStore::open_read(&db)
             .expect("the connector's store")
             .events()
             .expect("its applied events")

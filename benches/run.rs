@@ -5,15 +5,18 @@
 //!
 //! `SAMPLEFLOW_BENCH_SAMPLES` sets the number of samples (default 150,000: about 1M events).
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use sampleflow::runtime::Program;
-use sampleflow::runtime::{generate, GenOptions as Options};
-use sampleflow::runtime::{run_file, Quiet};
-use sampleflow::store::SqliteStore;
+use sampleflow::machinery::runtime::Program;
+use sampleflow::machinery::runtime::{generate, GenOptions as Options};
+use sampleflow::machinery::runtime::{run_file, Quiet};
+use sampleflow::machinery::store::SqliteStore;
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -120,7 +123,7 @@ fn main() {
         .sum();
 
     // The same run into the in-memory store: what the runner and rules cost without SQLite.
-    let memory = Box::new(sampleflow::store::MemoryStore::new());
+    let memory = Box::new(sampleflow::machinery::store::MemoryStore::new());
     let start = Instant::now();
     run_file(program(), memory, &events, &mut std::io::sink(), &mut Quiet).expect("run in memory");
     let in_memory = start.elapsed().as_secs_f64();

@@ -5,6 +5,9 @@
 //! The rules run as the runner runs them (hooks lowered, `src/rules/lower/`); Rhai's own
 //! interpreter on the same scripts is measured beside them.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[allow(dead_code)] // the tests use the rest
 #[path = "../tests/common/corpus.rs"]
 mod corpus;
@@ -18,7 +21,7 @@ use criterion::{Criterion, Throughput};
 mod native;
 
 use native::NativeRules;
-use sampleflow::rules::{RuleSet, ScreenInput};
+use sampleflow::machinery::rules::{RuleSet, ScreenInput};
 
 /// Decisions per second of `decide` over `inputs`, for about `time`.
 fn rate(inputs: &[ScreenInput], time: Duration, mut decide: impl FnMut(&ScreenInput)) -> f64 {

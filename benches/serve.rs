@@ -11,6 +11,9 @@
 //! out. Targets: single-event posts at 64 clients reach 50% of `/healthz`'s rate with p99 under
 //! 50 ms; batches of 100 reach 70% of `run`'s events/s.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sampleflow::runtime::{generate, GenOptions as Options};
+use sampleflow::machinery::runtime::{generate, GenOptions as Options};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sampleflow");
 const AT: &str = "2026-06-01T12:00:00Z";

@@ -11,6 +11,9 @@
 //! time per event is the round's wall time over its events; the figures are the medians, and the
 //! ratio is the shadow's median over the plain one's. Target: at most 1.3x.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sampleflow::runtime::{generate, GenOptions};
+use sampleflow::machinery::runtime::{generate, GenOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sampleflow");
 const AT: &str = "2026-06-01T12:00:00Z";

@@ -11,6 +11,9 @@
 //!
 //! `SAMPLEFLOW_BENCH_SAMPLES` (default 30,000) and `SAMPLEFLOW_BENCH_ROUNDS` (default 5).
 
+// A bench fails loudly: a panic is its failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../tests/common/pg.rs"]
 #[allow(dead_code)]
 mod pg;

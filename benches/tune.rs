@@ -10,14 +10,17 @@
 //! `SAMPLEFLOW_BENCH_SAMPLES` sets the stream's size (default 150,000: about 1M events);
 //! `SAMPLEFLOW_BENCH_POINTS` the points (default 50).
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sampleflow::analysis::{replay, tune, Events, Grid, Stream};
-use sampleflow::runtime::{generate, GenOptions, Program};
+use sampleflow::machinery::analysis::{replay, tune, Events, Grid, Stream};
+use sampleflow::machinery::runtime::{generate, GenOptions, Program};
 
 /// The allocator of the shipped binary (src/main.rs), so that the figures are the binary's.
 #[global_allocator]
@@ -97,7 +100,7 @@ fn main() {
     let parsed = start.elapsed().as_secs_f64();
     let rss_stream = status("VmRSS:");
     let grid = Grid::parse(program.rules.policy(), None, &[spec]).expect("grid");
-    let threads = sampleflow::analysis::tune_threads(grid.len());
+    let threads = sampleflow::machinery::analysis::tune_threads(grid.len());
     let t = tune(&program, grid, stream, None, threads, &|done, total| {
         eprint!("\r{done}/{total} points");
     })

@@ -6,11 +6,14 @@
 //! dictionary of tag 2). A dictionary is frozen once rows are packed with it: a better one gets
 //! a new tag and a new file, never a new version of an old file (`src/store/pack.rs`).
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use sampleflow::model::Snapshot;
-use sampleflow::runtime::{generate, GenOptions, Program, Runner};
+use sampleflow::machinery::model::Snapshot;
+use sampleflow::machinery::runtime::{generate, GenOptions, Program, Runner};
 
 /// Rows of each kind given to the trainer, at most.
 const PER_KIND: usize = 25_000;

@@ -3,6 +3,9 @@
 //! `cargo run --example lifecycle [WORKFLOWS_DIR]` — the library API that `validate` and `graph`
 //! are built on: load a folder, check it, walk the graph.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;

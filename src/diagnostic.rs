@@ -40,11 +40,14 @@ pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<String>
 /// A byte range in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Span {
+    /// Where it starts, in bytes.
     pub offset: usize,
+    /// Its length, in bytes.
     pub len: usize,
 }
 
 impl Span {
+    /// A span of `len` bytes from `offset`.
     pub fn new(offset: usize, len: usize) -> Self {
         Self { offset, len }
     }
@@ -199,17 +202,21 @@ impl<'a> LineIndex<'a> {
 /// A value from a file with the place it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<T> {
+    /// The value.
     pub value: T,
+    /// Where it was written.
     pub span: Span,
 }
 
 impl<T> Spanned<T> {
+    /// A value with its place.
     pub fn new(value: T, span: Span) -> Self {
         Self { value, span }
     }
 }
 
 impl Spanned<String> {
+    /// The text.
     pub fn as_str(&self) -> &str {
         &self.value
     }

@@ -12,13 +12,16 @@
 //!
 //! The candidate raises the price cap to $80 and the beauty follower floor to 5,000.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;
 
 use common::bin;
-use sampleflow::analysis::{diff, Events};
-use sampleflow::runtime::Program;
+use sampleflow::machinery::analysis::{diff, Events};
+use sampleflow::machinery::runtime::Program;
 use serde_json::{json, Value};
 
 const SMALL: &str = "tests/fixtures/analysis/small.jsonl";
@@ -50,7 +53,7 @@ fn program(rules: &Path) -> Program {
 }
 
 /// The diff as JSON with the two rules hashes replaced.
-fn redacted(d: &sampleflow::analysis::Diff) -> Value {
+fn redacted(d: &sampleflow::machinery::analysis::Diff) -> Value {
     let mut v = serde_json::to_value(d).unwrap();
     v["summary"]["base"]["rules"] = json!("[base]");
     v["summary"]["candidate"]["rules"] = json!("[candidate]");

@@ -3,6 +3,9 @@
 //! one file with no log beside it; `--db` of it is all a restore takes; an existing target is
 //! bad usage and is left as it was.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

@@ -4,6 +4,9 @@
 //! byte for byte as they were; `--catch-up` lets it go on; handed to a live `watch`, the check
 //! does not arise.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

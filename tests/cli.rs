@@ -1,5 +1,8 @@
 //! The real binary: exit codes, messages and outputs of `validate`, `graph` and `test`.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::ffi::OsStr;

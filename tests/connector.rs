@@ -3,12 +3,15 @@
 //! and on a connection cut mid-page, reviews, an application that stops being approvable, and
 //! what a poll's applications map to.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::Duration;
 
 use common::tiktok::{self, Fake};
-use sampleflow::connect::{application_events, CallError, Catalog, Client, Retry};
+use sampleflow::machinery::connect::{application_events, CallError, Catalog, Client, Retry};
 use serde_json::{json, Value};
 
 const NOW: i64 = 1_780_000_000;
@@ -16,7 +19,7 @@ const NOW: i64 = 1_780_000_000;
 fn client(fake: &Fake, secret: &str) -> (tempfile::TempDir, Client) {
     let dir = tempfile::tempdir().unwrap();
     let path = tiktok::config(dir.path(), &fake.url, secret);
-    let config = sampleflow::connect::load_config(&path).unwrap();
+    let config = sampleflow::machinery::connect::load_config(&path).unwrap();
     let quick = Retry {
         min: Duration::from_millis(5),
         max: Duration::from_millis(40),
@@ -557,7 +560,7 @@ fn inside_serve_a_signed_webhook_polls_at_once_and_a_bad_one_does_nothing() {
     assert_eq!(bad.json()["error"], "unauthorized");
     let unsigned = s.post_with("/v1/tiktok/webhook", &[], body);
     assert_eq!(unsigned.status, 401);
-    let sig = sampleflow::connect::webhook_signature(
+    let sig = sampleflow::machinery::connect::webhook_signature(
         tiktok::APP_SECRET,
         tiktok::APP_KEY,
         body.as_bytes(),

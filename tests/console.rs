@@ -4,6 +4,9 @@
 //!
 //! With `SAMPLEFLOW_DOCS_SCREENSHOTS=1` the queue and sample pages are also saved to `docs/`.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::process::{Child, Command, Stdio};

@@ -1,9 +1,12 @@
 //! workflows/sample.yaml against the contract's tables: every state, every event's allowed
 //! states and targets, every deadline. Nothing in the contract without its place in the graph.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
-use sampleflow::definition::{Move, Reason};
+use sampleflow::machinery::definition::{Move, Reason};
 use sampleflow::{load_str, Duration, WorkflowGraph};
 
 const OPEN: &[&str] = &[

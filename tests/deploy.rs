@@ -3,6 +3,9 @@
 //! command writes a copy beside the running service; and the README's restore puts that copy back,
 //! the records file cut back to match. The unit holds the settings the README promises.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,10 +3,13 @@
 //! example must be what the runner writes, and it must give an example of every event type and
 //! every error kind.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
-use sampleflow::model::{ErrorKind, Output, Snapshot};
-use sampleflow::runtime::Runner;
+use sampleflow::machinery::model::{ErrorKind, Output, Snapshot};
+use sampleflow::machinery::runtime::Runner;
 use serde_json::Value;
 
 /// The fenced blocks of `lang` in `text`, in order, each as its lines.
@@ -42,13 +45,13 @@ fn the_event_page_is_what_the_runner_does() {
         for out in outputs(&mut runner) {
             match out {
                 Output::Record(r) => records.push(r),
-                Output::Error(e) => panic!("the lifecycle line {} is refused: {e:?}", i + 1),
+                other => panic!("the lifecycle line {} gave {}", i + 1, other.to_json()),
             }
         }
     }
     runner.finish();
     // Every event type has its line.
-    for t in sampleflow::model::vocab::EVENT_TYPES {
+    for t in sampleflow::machinery::model::vocab::EVENT_TYPES {
         assert!(
             lifecycle
                 .iter()

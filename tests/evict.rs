@@ -3,15 +3,18 @@
 //! shipped example and on a generated stream, with samples and creators read back from the
 //! store whenever an event names them again.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};
 
-use sampleflow::model::Ledger;
-use sampleflow::model::{Fallback, Instance, Snapshot};
-use sampleflow::runtime::Runner;
-use sampleflow::runtime::{generate, GenOptions as Options};
-use sampleflow::store::{Batch, MemoryStore, Store};
+use sampleflow::machinery::model::Ledger;
+use sampleflow::machinery::model::{Fallback, Instance, Snapshot};
+use sampleflow::machinery::runtime::Runner;
+use sampleflow::machinery::runtime::{generate, GenOptions as Options};
+use sampleflow::machinery::store::{Batch, MemoryStore, Store};
 
 /// A store shared by the runner's writer and its fallback, as the SQLite file is in `watch`.
 #[derive(Clone, Default)]

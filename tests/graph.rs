@@ -1,5 +1,8 @@
 //! The picture sources of the shipped workflow, pinned so that a workflow change shows in review.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use sampleflow::{load_str, to_dot, to_mermaid, WorkflowGraph};

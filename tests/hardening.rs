@@ -3,6 +3,9 @@
 //! never a store that cannot be read back. Sandbox probes of rules are in `sandbox.rs`; the
 //! bounded line reader's own cases in `src/runtime/input.rs`.
 
+// Test helpers fail loudly: a panic is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

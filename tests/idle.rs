@@ -3,6 +3,9 @@
 //! `/proc/PID/stat`, is a threshold on CPU spent, not on time passed), on inotify and on
 //! `--poll-only`; and a file moved in afterwards is still applied at once.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::process::{Child, Command, Stdio};

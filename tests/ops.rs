@@ -4,6 +4,9 @@
 //! killed with -9 that blocks nobody, two runs at once, readers beside a writer. Every wait is
 //! on an observable line or a process ending, with a generous timeout.
 
+// Test helpers fail loudly: a panic is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::io::Write;

@@ -3,6 +3,9 @@
 //! usage at its line with a hint; switches come from the file; `serve` and `watch` take theirs;
 //! the options that describe an ops command's event never come from the environment.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

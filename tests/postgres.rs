@@ -4,6 +4,9 @@
 //! schema that is not ours, and a URL's password kept out of every message. The store's own
 //! cases run on both kinds in tests/store.rs; kill -9 and resume in tests/resume.rs.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

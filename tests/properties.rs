@@ -1,6 +1,9 @@
 //! Property tests: no text, however broken, makes loading or validation panic, and every
 //! diagnostic points inside its file. A workflow the validator passes is fully connected.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use miette::Diagnostic;
@@ -18,7 +21,7 @@ fn check_as(path: &str, text: &str) -> Vec<Problem> {
             let (graph, problems) = check_workflow(workflow);
             if !problems
                 .iter()
-                .any(|p| !sampleflow::diagnostic::is_warning(p))
+                .any(|p| !sampleflow::machinery::diagnostic::is_warning(p))
             {
                 let w = graph.workflow();
                 assert_eq!(
@@ -54,12 +57,15 @@ fn check_as(path: &str, text: &str) -> Vec<Problem> {
         }
         if problem.labels().is_some() {
             assert!(
-                sampleflow::diagnostic::location(problem).is_some(),
+                sampleflow::machinery::diagnostic::location(problem).is_some(),
                 "{problem}"
             );
         }
     }
-    let _ = sampleflow::diagnostic::render(problems.iter().map(|p| p as &dyn Diagnostic), false);
+    let _ = sampleflow::machinery::diagnostic::render(
+        problems.iter().map(|p| p as &dyn Diagnostic),
+        false,
+    );
     problems
 }
 

@@ -8,6 +8,9 @@
 //! Each case runs on SQLite and on PostgreSQL (a throwaway cluster, `common::pg`), and both are
 //! held to the same uninterrupted SQLite run: row for row, the same packed bytes.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

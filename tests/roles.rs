@@ -2,6 +2,9 @@
 //! (`role: breach`), so a renamed state keeps its meaning, and a workflow that lacks a role the
 //! rules read is refused by `validate` with its place.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

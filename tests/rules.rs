@@ -2,6 +2,9 @@
 //! change shows up as a snapshot diff to review), the plain-Rust baseline agreeing with the
 //! scripts, and editing policy.yaml changing decisions with no rebuild.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;
@@ -11,7 +14,7 @@ use common::corpus::{self, corpus};
 mod native;
 
 use native::NativeRules;
-use sampleflow::rules::RuleSet;
+use sampleflow::machinery::rules::RuleSet;
 
 fn shipped() -> RuleSet {
     RuleSet::load(Path::new("rules")).unwrap_or_else(|e| panic!("{e:?}"))
@@ -111,11 +114,11 @@ fn fixtures() {
             let short = code.rsplit("::").next().unwrap();
             assert!(defect.starts_with(short), "{name} gave `{code}`: {p}");
             assert!(
-                sampleflow::diagnostic::location(p).is_some(),
+                sampleflow::machinery::diagnostic::location(p).is_some(),
                 "{name}: no place for {p}"
             );
         }
-        let rendered = sampleflow::diagnostic::render(
+        let rendered = sampleflow::machinery::diagnostic::render(
             problems.iter().map(|p| p as &dyn miette::Diagnostic),
             false,
         );
@@ -137,21 +140,21 @@ fn reward_sleeps_below_its_declared_threshold() {
     let rules = RuleSet::load(dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
     let at = "2026-03-10T18:00:00Z".parse().unwrap();
     let sample = |gmv: f64| {
-        std::sync::Arc::new(sampleflow::model::Sample {
+        std::sync::Arc::new(sampleflow::machinery::model::Sample {
             id: "s1".into(),
             category: "beauty".into(),
             gmv,
             ..Default::default()
         })
     };
-    let ledger = std::sync::Arc::new(sampleflow::model::Ledger::default());
+    let ledger = std::sync::Arc::new(sampleflow::machinery::model::Ledger::default());
     assert!(rules
         .reward(sample(499.0), ledger.clone(), at)
         .unwrap()
         .is_empty());
     assert_eq!(
         rules.reward(sample(500.0), ledger.clone(), at).unwrap(),
-        [sampleflow::model::Action::InvitePaidCollab]
+        [sampleflow::machinery::model::Action::InvitePaidCollab]
     );
     // Without the declaration the same script invites at any GMV.
     std::fs::write(
@@ -162,7 +165,7 @@ fn reward_sleeps_below_its_declared_threshold() {
     let rules = RuleSet::load(dir.path()).unwrap();
     assert_eq!(
         rules.reward(sample(1.0), ledger, at).unwrap(),
-        [sampleflow::model::Action::InvitePaidCollab]
+        [sampleflow::machinery::model::Action::InvitePaidCollab]
     );
 }
 
@@ -181,7 +184,7 @@ fn a_wake_declaration_that_is_no_number_is_refused_at_load() {
         "{text}"
     );
     assert_eq!(
-        sampleflow::diagnostic::location(&problems[0]).as_deref(),
+        sampleflow::machinery::diagnostic::location(&problems[0]).as_deref(),
         Some(format!("{}:1:22", dir.path().join("beauty.rhai").display()).as_str())
     );
 }
@@ -230,7 +233,7 @@ fn lowered_rules_agree_with_rhai_where_they_fall_back() {
 
 /// Holds `rules` lowered to `rules.interpreted()` on every hook; returns how many faulted.
 fn agree_on_every_hook(rules: &RuleSet) -> usize {
-    use sampleflow::model::{LedgerView, Post, Sample};
+    use sampleflow::machinery::model::{LedgerView, Post, Sample};
     use std::sync::Arc;
     let rhai = rules.interpreted();
     let inputs: Vec<_> = corpus()

@@ -1,5 +1,8 @@
 //! The real binary on the shipped example: `run`'s summary, `queue`, `show`.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::bin;

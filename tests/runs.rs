@@ -5,13 +5,16 @@
 //! samples' end states and the ledgers are snapshotted with the hashes redacted. Every run is
 //! then fed its own events again, which must change nothing.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use sampleflow::model::{Output, SampleView, Snapshot};
-use sampleflow::runtime::{Program, Runner};
+use sampleflow::machinery::model::{Output, SampleView, Snapshot};
+use sampleflow::machinery::runtime::{Program, Runner};
 use serde_json::{json, Value};
 
 #[derive(serde::Deserialize)]
@@ -139,6 +142,7 @@ fn fixture_runs() {
                 Output::Error(e) => {
                     seen.insert(e.error.clone());
                 }
+                other => panic!("an output this test does not know: {}", other.to_json()),
             }
             if let Output::Record(r) = o {
                 assert!(states.contains(r.to.as_str()), "{} is no state", r.to);
@@ -187,8 +191,8 @@ fn fixture_runs() {
             .collect();
         assert_eq!(before, after);
     });
-    let kinds = sampleflow::model::ErrorKind::ALL.map(|k| k.as_str());
-    let actions = sampleflow::model::vocab::ACTION_TYPES;
+    let kinds = sampleflow::machinery::model::ErrorKind::ALL.map(|k| k.as_str());
+    let actions = sampleflow::machinery::model::vocab::ACTION_TYPES;
     for name in REASONS.iter().chain(actions).chain(&kinds) {
         assert!(seen.contains(*name), "no fixture run reaches `{name}`");
     }

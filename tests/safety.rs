@@ -1,6 +1,9 @@
 //! `serve` probed as an attacker would (contract "Who may post what", "Serving safely",
 //! "Operating it for a month"): the real binary on a free port of loopback, real sockets.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::io::{Read, Write};

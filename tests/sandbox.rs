@@ -1,12 +1,15 @@
 //! Hostile and broken rules: none can stall or crash anything. Each turns its decision into
 //! `review` / `rule_error`, is reported at its file, line and column, and the next decision runs.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::Duration;
 
-use sampleflow::model::Verdict;
-use sampleflow::rules::{Limits, RuleSet, ScreenInput};
+use sampleflow::machinery::model::Verdict;
+use sampleflow::machinery::rules::{Limits, RuleSet, ScreenInput};
 
 fn input(category: &str) -> ScreenInput {
     common::corpus::Draft::new(category).input()
@@ -124,7 +127,7 @@ fn load_problems(script: &str) -> Vec<String> {
         .unwrap_err()
         .iter()
         .map(|p| {
-            let place = sampleflow::diagnostic::location(p).unwrap_or_default();
+            let place = sampleflow::machinery::diagnostic::location(p).unwrap_or_default();
             let file = place.rsplit('/').next().unwrap_or_default().to_string();
             format!("{file}: {p}")
         })
@@ -196,7 +199,7 @@ fn an_action_out_of_range_is_a_fault_of_the_rule_not_a_number_in_the_ledger() {
     )
     .unwrap();
     let rules = RuleSet::load(dir.path()).unwrap();
-    let sample = sampleflow::model::Sample {
+    let sample = sampleflow::machinery::model::Sample {
         category: "toys".into(),
         ..Default::default()
     };

@@ -2,6 +2,9 @@
 //! binary: the connector's `app_secret_file` and `access_token_file`, `serve --tokens` and the
 //! file `SAMPLEFLOW_WEBHOOK_SECRET_FILE` names. The message names the key and its place only.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::process::{Command, Output, Stdio};

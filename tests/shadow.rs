@@ -3,6 +3,9 @@
 //! live rules, and what it measured equals `diff` of the same candidate over the same events;
 //! checked and hot-reloaded like the live rules; its decisions kept on both backends, once.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -13,8 +16,8 @@ use std::process::Stdio;
 use serde_json::Value;
 
 use common::serve::{Server, VIEWER};
-use sampleflow::model::{Changes, ShadowDecision};
-use sampleflow::store::{self, Batch, Store};
+use sampleflow::machinery::model::{Changes, ShadowDecision};
+use sampleflow::machinery::store::{self, Batch, Store};
 
 /// A generated stream of `samples` samples in `dir`; its path and the time of its last event.
 fn generated(dir: &Path, samples: u64) -> (PathBuf, String) {

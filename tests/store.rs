@@ -3,13 +3,16 @@
 //! backend-neutral entry points the commands use (`store::open`, `open_read`, `lock`, `copy`)
 //! and the `Store` trait. The same case, the same assertions: not two copies.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sampleflow::model::{Armed, Changes, Instance, Ledger};
-use sampleflow::store::{
+use sampleflow::machinery::model::{Armed, Changes, Instance, Ledger};
+use sampleflow::machinery::store::{
     self, AnyStore, Batch, EventRow, Focus, Holder, LockError, LogRow, RunState, Sessions, Store,
     StoreError, Version,
 };

@@ -1,6 +1,9 @@
 //! Rules you can trust, through the real binary: static checks that `validate` makes of scripts
 //! and categories, every hook testable, `test --coverage`, `test --filter`, and `eval`.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

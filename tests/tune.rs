@@ -3,6 +3,9 @@
 //! (the figures recomputed from the store by their definitions), the front, the best point and
 //! its `policy.yaml` lines, estimated GMV kept apart, bad usage, and a store left untouched.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -2,6 +2,9 @@
 //! the wall clock and signals. Every wait is for a line the process prints, with a generous
 //! timeout; no test sleeps and then looks.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::io::Write;

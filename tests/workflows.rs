@@ -1,6 +1,9 @@
 //! The workflow fixtures: `ok_*` load clean, `warn_*` give only warnings, and each `err_*` holds
 //! one defect whose code its name starts with. Rendered diagnostics are pinned in snapshots.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;
@@ -29,8 +32,10 @@ fn fixtures() {
         let stem = name.trim_end_matches(".yaml");
         let text = std::fs::read_to_string(path).unwrap();
         let found = problems(name, &text);
-        let rendered =
-            sampleflow::diagnostic::render(found.iter().map(|p| p as &dyn Diagnostic), false);
+        let rendered = sampleflow::machinery::diagnostic::render(
+            found.iter().map(|p| p as &dyn Diagnostic),
+            false,
+        );
         if stem.starts_with("ok_") {
             assert!(found.is_empty(), "{name}:\n{rendered}");
             return;
@@ -45,11 +50,12 @@ fn fixtures() {
                 "{name} gave `{code}`:\n{rendered}"
             );
             assert_eq!(
-                sampleflow::diagnostic::is_warning(problem),
+                sampleflow::machinery::diagnostic::is_warning(problem),
                 kind == "warn",
                 "{name}: {code}"
             );
-            let at = sampleflow::diagnostic::location(problem).expect("every defect has a place");
+            let at = sampleflow::machinery::diagnostic::location(problem)
+                .expect("every defect has a place");
             assert!(
                 at.starts_with(&format!("tests/fixtures/workflows/{name}:")),
                 "{at}"
@@ -63,8 +69,10 @@ fn fixtures() {
 fn the_shipped_workflow_is_clean() {
     let text = std::fs::read_to_string("workflows/sample.yaml").unwrap();
     let found = problems("sample.yaml", &text);
-    let rendered =
-        sampleflow::diagnostic::render(found.iter().map(|p| p as &dyn Diagnostic), false);
+    let rendered = sampleflow::machinery::diagnostic::render(
+        found.iter().map(|p| p as &dyn Diagnostic),
+        false,
+    );
     assert!(found.is_empty(), "{rendered}");
 }
 
@@ -80,7 +88,7 @@ fn a_typo_in_the_shipped_workflow_is_placed_and_named() {
     assert_eq!(found.len(), 1, "a typo must not cascade into other errors");
     let (line, column) = position_of(&text, "content_pendng");
     assert_eq!(
-        sampleflow::diagnostic::location(&found[0]).unwrap(),
+        sampleflow::machinery::diagnostic::location(&found[0]).unwrap(),
         format!("tests/fixtures/workflows/sample.yaml:{line}:{column}")
     );
     assert_eq!(

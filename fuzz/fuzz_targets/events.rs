@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sampleflow::machinery::LineReader;
-use sampleflow::model::{ErrorKind, Output, Snapshot};
-use sampleflow::runtime::{Program, Runner};
-use sampleflow::store::{Batch, MemoryStore, Store};
+use sampleflow::machinery::model::{ErrorKind, Output, Snapshot};
+use sampleflow::machinery::runtime::{Program, Runner};
+use sampleflow::machinery::store::{Batch, MemoryStore, Store};
 
 fn program() -> &'static Program {
     static PROGRAM: OnceLock<Program> = OnceLock::new();

@@ -15,6 +15,6 @@ fuzz_target!(|data: &[u8]| {
                 assert!(end <= text.len() && text.is_char_boundary(label.offset()));
             }
         }
-        let _ = sampleflow::diagnostic::render(problems.iter().map(|p| p as &dyn Diagnostic), false);
+        let _ = sampleflow::machinery::diagnostic::render(problems.iter().map(|p| p as &dyn Diagnostic), false);
     }
 });

@@ -16,6 +16,6 @@ fuzz_target!(|data: &[u8]| {
                 assert!(end <= text.len() && text.is_char_boundary(label.offset()));
             }
         }
-        let _ = sampleflow::diagnostic::render(errors.iter().map(|e| e as &dyn Diagnostic), false);
+        let _ = sampleflow::machinery::diagnostic::render(errors.iter().map(|e| e as &dyn Diagnostic), false);
     }
 });

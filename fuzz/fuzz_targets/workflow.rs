@@ -30,5 +30,5 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    let _ = sampleflow::diagnostic::render(problems.iter().map(|p| p as &dyn Diagnostic), false);
+    let _ = sampleflow::machinery::diagnostic::render(problems.iter().map(|p| p as &dyn Diagnostic), false);
 });

@@ -20,11 +20,12 @@ use crate::runtime::{Program, Runner};
 
 /// Where the events come from: a JSON Lines file, or the raw events kept in the store.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Events {
     File(PathBuf),
     Lines(Vec<String>),
     /// Parsed once, for many replays (`tune`).
-    Parsed(Arc<super::tune::Stream>),
+    Parsed(Arc<super::stream::Stream>),
 }
 
 /// Why a replay could not run (exit 1).

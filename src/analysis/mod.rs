@@ -9,10 +9,12 @@ pub(crate) mod diff;
 pub(crate) mod html;
 pub(crate) mod report;
 pub(crate) mod shadow;
+mod stream;
 pub(crate) mod tune;
 
 pub use diff::{diff, replay, Diff, Events, Replay};
-pub use tune::{threads as tune_threads, tune, Figures, Grid, GridError, Point, Stream, Tune};
+pub use stream::Stream;
+pub use tune::{threads as tune_threads, tune, Figures, Grid, GridError, Point, Tune};
 
 use std::collections::BTreeMap;
 

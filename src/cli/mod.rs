@@ -67,10 +67,13 @@ pub struct Cli {
     )]
     pub db: PathBuf,
     #[command(subcommand)]
+    /// The subcommand.
     pub command: Command,
 }
 
 #[derive(Debug, Clone, Subcommand)]
+/// The subcommands, as `sampleflow --help` lists them.
+#[non_exhaustive]
 pub enum Command {
     /// Check workflows, rules and policy; every problem with file:line:column (exit 3 when invalid).
     Validate(validate::Args),
@@ -124,15 +127,22 @@ pub enum Command {
 #[non_exhaustive]
 pub enum CliError {
     #[error("cannot read `{path}`: {source}")]
+    /// A file that cannot be read.
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     #[error("cannot write output: {0}")]
+    /// Standard output (or `--out`) cannot be written.
     Write(#[from] std::io::Error),
     #[error("`{}`: {source}", crate::store::shown(path))]
+    /// The store cannot be opened, read or written.
     Store {
+        /// The store's `--db`.
         path: PathBuf,
+        /// Why.
         source: crate::store::StoreError,
     },
 }

@@ -142,6 +142,7 @@ fn with_env(mut cmd: Command, name: &str, under_connect: bool) -> Command {
 
 /// Why the options could not be read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Failure {
     /// clap's own: bad usage, or `--help` and `--version`, which it prints and exits with.
     Clap(clap::Error),

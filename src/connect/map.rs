@@ -83,6 +83,7 @@ impl Catalog {
 
 /// Why an application cannot become a sample.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Unmappable {
     /// Its product is not in the catalogue: no category, price or cost to screen it by.
     NotInCatalog { product: String },

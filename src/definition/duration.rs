@@ -7,7 +7,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Duration {
+    /// A fixed length, in seconds.
     Seconds(i64),
+    /// A length read from `policy.yaml` at run time (`policy.<name>`).
     Policy(String),
 }
 
@@ -19,6 +21,7 @@ pub struct DurationError(pub String);
 const UNITS: [(char, i64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
 
 impl Duration {
+    /// Reads `7d`, `48h`, `30m`, `10s` (or sums like `1d12h`) or `policy.<name>`.
     pub fn parse(text: &str) -> Result<Self, DurationError> {
         let text = text.trim();
         if let Some(name) = text.strip_prefix("policy.") {

@@ -21,7 +21,9 @@ use crate::diagnostic::{Loc, Span};
 /// The workflows of a folder, and the defects that kept any file from loading.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// The workflows that loaded.
     pub workflows: Vec<Workflow>,
+    /// The files that did not, each with its place.
     pub errors: Vec<LoadError>,
     /// Every file that was read, loaded or not.
     pub files: Vec<PathBuf>,

@@ -27,20 +27,28 @@ pub const DEFAULT_WORKFLOW: &str = "sample";
 /// One workflow file.
 #[derive(Debug, Clone)]
 pub struct Workflow {
+    /// The file it was read from.
     pub path: PathBuf,
+    /// The file's text, for diagnostics.
     pub source: Source,
+    /// `workflow:`, with its place.
     pub name: Spanned<String>,
+    /// `version:`.
     pub version: u32,
+    /// `description:`, if any.
     pub description: Option<String>,
     /// The move that creates a sample: its event and where it goes.
     pub initial: Move,
+    /// `hooks:`: the rule hooks the workflow declares.
     pub hooks: Vec<HookDecl>,
+    /// `states:`, in file order.
     pub states: Vec<State>,
     /// Deadlines measured from a moment in the sample's life, living across states.
     pub deadlines: Vec<SampleDeadline>,
 }
 
 impl Workflow {
+    /// The state of that name.
     pub fn state(&self, name: &str) -> Option<&State> {
         self.states.iter().find(|s| s.name.value == name)
     }
@@ -50,6 +58,7 @@ impl Workflow {
         self.states.iter().filter(move |s| s.role() == Some(role))
     }
 
+    /// The declared hook of that name.
     pub fn hook(&self, name: &str) -> Option<&HookDecl> {
         self.hooks.iter().find(|h| h.name.value == name)
     }

@@ -17,6 +17,7 @@ pub struct Node {
 }
 
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum NodeKind {
     Scalar(String),
     Seq(Vec<Node>),

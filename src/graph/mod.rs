@@ -17,6 +17,7 @@ use crate::model::vocab::StateRole;
 
 /// A node: the start (before a sample exists) or a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Node {
     Start,
     State { name: String, terminal: bool },
@@ -24,6 +25,7 @@ pub enum Node {
 
 /// How an edge moves a sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Edge {
     /// An event's move; `outcome` names the hook or field value that picks this target.
     Move {
@@ -110,6 +112,7 @@ impl WorkflowGraph {
         }
     }
 
+    /// The workflow the graph was built from.
     pub fn workflow(&self) -> &Workflow {
         &self.workflow
     }
@@ -119,14 +122,17 @@ impl WorkflowGraph {
         &self.graph
     }
 
+    /// The node of a state.
     pub fn node(&self, state: &str) -> Option<NodeIndex> {
         self.index.get(state).copied()
     }
 
+    /// The state of that name.
     pub fn state(&self, state: &str) -> Option<&State> {
         self.workflow.state(state)
     }
 
+    /// Whether the state is terminal; `None` for no such state.
     pub fn is_terminal(&self, state: &str) -> Option<bool> {
         self.state(state).map(|s| s.terminal)
     }

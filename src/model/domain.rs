@@ -312,6 +312,7 @@ pub struct Sample {
 /// Screening's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     Approve,
     Reject,
@@ -344,6 +345,7 @@ pub struct Decision {
 /// An action that a hook asks for; the runner adds the creator, ids and applies it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Action {
     RequireDeposit { amount: f64 },
     Penalize { credit: i64 },

@@ -126,6 +126,7 @@ pub struct ErrorRecord {
 /// each to save the space of the rare refusal.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Output {
     Record(Record),
     Error(ErrorRecord),

@@ -71,6 +71,7 @@ pub trait Fallback: Send {
 
 /// What the runner's spill hands over as it leaves memory.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Spilled {
     Sample(Box<Instance>),
     Ledger(String, Arc<Ledger>),

@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 
 /// One time as text, on the stack for the years 0 to 9999 (chrono writes others, and leap
 /// seconds, itself).
+#[non_exhaustive]
 pub enum Rfc3339 {
     Short { bytes: [u8; 30], len: u8 },
     Other(String),

@@ -23,6 +23,7 @@ pub enum EventScope {
 /// Every event type of the contract, as one enum: a new event type is a new variant, and every
 /// `match` on it that the compiler finds is the checklist of what to do for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum EventKind {
     SampleRequested,
     SampleReviewed,
@@ -168,6 +169,7 @@ pub const ACTION_TYPES: &[&str] = &[
 /// An action a workflow names (`actions:` of a move, a deadline or a state's entry): one variant
 /// per action type of the contract, so the runner's match on it is exhaustive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ActionKind {
     RequireDeposit,
     RefundDeposit,
@@ -218,6 +220,7 @@ pub fn is_action_type(name: &str) -> bool {
 /// What a state means to the ledger and to the figures: declared per state with `role:` in the
 /// workflow, so that no state name is written in Rust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum StateRole {
     /// Entered once a sample is approved (by screening or a reviewer): the funnel's `approved`.
     Approved,

@@ -16,10 +16,13 @@ use crate::model::{
 /// What screening decided, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Screening {
+    /// Approve, reject or review.
     pub decision: Verdict,
+    /// The reason code.
     pub reason: ImmutableString,
     /// The tier that screening used.
     pub tier: ImmutableString,
+    /// How the rules got there, row by row.
     pub explain: Explain,
     /// The rules hash (scripts plus policy).
     pub rules: String,
@@ -30,9 +33,13 @@ pub struct Screening {
 /// Everything screening reads.
 #[derive(Debug, Clone)]
 pub struct ScreenInput {
+    /// The sample request.
     pub request: SampleRequest,
+    /// The creator, with the figures the request gave.
     pub creator: Arc<Creator>,
+    /// The product.
     pub product: Arc<Product>,
+    /// The creator's ledger as it stands.
     pub ledger: Arc<Ledger>,
 }
 
@@ -384,6 +391,7 @@ impl Returned<'_> {
 
 /// What a hook without a known signature returned.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum HookResult {
     Outcome(ImmutableString),
     Actions(Vec<Action>),

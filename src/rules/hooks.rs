@@ -43,6 +43,7 @@ pub const HOOKS: &[HookSpec] = &[
 /// A hook as a workflow names it and the runner calls it: the engine's own, each called with
 /// the arguments it takes, or a script's own function by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Hook {
     Screen,
     Deposit,

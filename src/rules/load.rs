@@ -11,13 +11,11 @@ use sha2::{Digest, Sha256};
 use super::error::{MissingFile, RuleProblem, ScriptSyntax};
 use super::hooks::REWARD_WAKES_AT;
 use super::sandbox::{self, Place};
-use super::script::{parse_script, ScriptFile};
-use super::{check, lower, types, Limits, ParamValue, Policy, RuleSet};
+use super::script::{parse_script, ScriptFile, DEFAULT_SCRIPT};
+use super::{check, lower, types, uses, Limits, ParamValue, Policy, RuleSet};
 use crate::definition::ReadFailed;
 use crate::diagnostic::{self, LineIndex, Loc, Span};
 
-/// The script every category falls back to.
-pub const DEFAULT_SCRIPT: &str = "default.rhai";
 /// The tunable numbers.
 pub const POLICY_FILE: &str = "policy.yaml";
 
@@ -320,7 +318,7 @@ fn compile_category(
     let mut decided_by: HashMap<String, String> = HashMap::new();
     for file in &chosen {
         for u in &file.uses {
-            if let check::Use::Decision { function, reason } = u {
+            if let uses::Use::Decision { function, reason } = u {
                 if places.get(function).is_some_and(|p| p.file == file.name) {
                     decided_by
                         .entry(reason.clone())

@@ -23,12 +23,14 @@ mod sandbox;
 mod script;
 mod set;
 mod types;
+mod uses;
 
 pub use call::{HookResult, ScreenInput, Screening, RULE_ERROR};
 pub use error::*;
 pub use hooks::{hook_spec, Hook, HookSpec, HOOKS, REWARD_WAKES_AT};
-pub use load::{DEFAULT_SCRIPT, POLICY_FILE};
+pub use load::POLICY_FILE;
 pub use policy::{param_named, Kind, Param, ParamValue, Policy, DEFAULT_TIMEZONE, PARAMS};
 pub use sandbox::{Limits, RuleFault};
+pub use script::DEFAULT_SCRIPT;
 pub use script::{FnInfo, Read, ScriptFile, MAX_SCRIPT_LINE, MAX_SCRIPT_LINES};
 pub use set::RuleSet;

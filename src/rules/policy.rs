@@ -20,6 +20,7 @@ pub const DEFAULT_TIMEZONE: Tz = Tz::America__Los_Angeles;
 
 /// What a parameter holds, and what values are possible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// A whole number, at least the bound.
     Count(i64),
@@ -209,6 +210,7 @@ pub fn param_named(name: &str) -> Option<&'static Param> {
 
 /// A parameter's value.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ParamValue {
     Int(i64),
     Number(f64),
@@ -268,9 +270,13 @@ pub struct Block {
 /// The loaded policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// The file's text, for diagnostics.
     pub source: Source,
+    /// The shop's timezone (`timezone:`).
     pub timezone: Tz,
+    /// The default block: every category's values unless it overrides them.
     pub default: Block,
+    /// Each category's block, over the default.
     pub categories: BTreeMap<String, Block>,
     /// The shop's categories, as `categories:` declares them, in their order.
     pub declared: Vec<String>,

@@ -205,12 +205,19 @@ pub(crate) fn innermost(error: &EvalAltResult) -> (Option<&str>, &EvalAltResult)
 /// A rule that failed while running: the decision falls back, the run goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleFault {
+    /// The hook that was running.
     pub hook: String,
+    /// The category whose rules ran.
     pub category: String,
+    /// The script file.
     pub file: String,
+    /// The function that failed.
     pub function: String,
+    /// Where, 1-based.
     pub line: usize,
+    /// Where, 1-based, in characters.
     pub column: usize,
+    /// What went wrong.
     pub message: String,
     /// The sample it was deciding for (set by the runner; empty where there is none).
     pub sample: String,

@@ -5,11 +5,14 @@ use std::path::Path;
 
 use rhai::{Engine, AST};
 
-use super::check;
 use super::error::{RuleProblem, ScriptSyntax};
-use super::load::DEFAULT_SCRIPT;
+use super::uses::{self, Use};
+
 use super::sandbox;
 use crate::diagnostic::{self, LineIndex, Loc, Source, Span};
+
+/// The script every category falls back to.
+pub const DEFAULT_SCRIPT: &str = "default.rhai";
 
 /// A property or method that a script reads on a hook's parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +48,7 @@ pub struct ScriptFile {
     pub functions: Vec<FnInfo>,
     pub(super) ast: AST,
     /// What the script calls and reads, walked once at load.
-    pub(super) uses: Vec<check::Use>,
+    pub(super) uses: Vec<Use>,
 }
 
 /// The span of a Rhai position in the text `lines` index.
@@ -132,7 +135,7 @@ pub(super) fn parse_script(
             span: span_at(&lines, f.body.start_position()),
         })
         .collect();
-    let uses = check::uses(&ast);
+    let uses = uses::uses(&ast);
     let stem = name.trim_end_matches(".rhai");
     Ok(ScriptFile {
         name: name.to_string(),

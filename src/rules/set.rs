@@ -9,7 +9,7 @@ use rhai::Engine;
 
 use super::load::Compiled;
 use super::script::{Read, ScriptFile};
-use super::{check, explain, sandbox, Limits, Policy};
+use super::{explain, sandbox, uses, Limits, Policy};
 
 /// A loaded, checked and compiled rules folder.
 #[derive(Clone)]
@@ -121,14 +121,17 @@ impl RuleSet {
         &self.hash
     }
 
+    /// The policy the scripts read.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
+    /// The rules folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The script files, parsed.
     pub fn files(&self) -> &[ScriptFile] {
         &self.files
     }
@@ -140,7 +143,7 @@ impl RuleSet {
             .iter()
             .flat_map(|f| f.uses.iter())
             .filter_map(|u| match u {
-                check::Use::Decision { reason, .. } => Some(reason.clone()),
+                uses::Use::Decision { reason, .. } => Some(reason.clone()),
                 _ => None,
             })
             .collect()

@@ -26,6 +26,7 @@ pub const CATEGORIES: &[&str] = &[
 
 /// One way through the workflow, with its weight in a thousand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Path {
     CompletedVideo,
     CompletedLive,

@@ -11,90 +11,119 @@ use crate::rules::RuleProblem;
 #[derive(Debug, Error, Diagnostic)]
 #[non_exhaustive]
 pub enum Problem {
+    /// A workflow file that cannot be read or parsed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Load(#[from] LoadError),
+    /// A defect of the rules folder (scripts or `policy.yaml`).
     #[error(transparent)]
     #[diagnostic(transparent)]
     Rules(#[from] RuleProblem),
+    /// A move or deadline to a state the workflow does not declare.
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnknownState(#[from] UnknownState),
+    /// A state's `role:` that is not one of the contract's roles.
     #[error(transparent)]
     #[diagnostic(transparent)]
     BadRole(#[from] BadRole),
+    /// A role the runner needs that no state declares.
     #[error(transparent)]
     #[diagnostic(transparent)]
     MissingRole(#[from] MissingRole),
+    /// An event type outside the contract's vocabulary.
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnknownEvent(#[from] UnknownEvent),
+    /// An event type no state of the workflow takes.
     #[error(transparent)]
     #[diagnostic(transparent)]
     EventNotRoutable(#[from] EventNotRoutable),
+    /// An action outside the contract's vocabulary.
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnknownAction(#[from] UnknownAction),
+    /// A rule hook that the rules do not know.
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnknownHook(#[from] UnknownHook),
+    /// A hook outcome that the hook never gives.
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnknownOutcome(#[from] UnknownOutcome),
+    /// A hook outcome that no move of the state takes.
     #[error(transparent)]
     #[diagnostic(transparent)]
     MissingOutcome(#[from] MissingOutcome),
+    /// A choice on a field that the event does not carry.
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnknownChoiceField(#[from] UnknownChoiceField),
+    /// Two moves that the same event could both take.
     #[error(transparent)]
     #[diagnostic(transparent)]
     AmbiguousMove(#[from] AmbiguousMove),
+    /// A move with no state to go to.
     #[error(transparent)]
     #[diagnostic(transparent)]
     MissingTarget(#[from] MissingTarget),
+    /// A hook called where its outcomes cannot be taken.
     #[error(transparent)]
     #[diagnostic(transparent)]
     HookMisuse(#[from] HookMisuse),
+    /// A duration that does not parse or is out of range.
     #[error(transparent)]
     #[diagnostic(transparent)]
     BadDuration(#[from] BadDuration),
+    /// A name (state, deadline) that is not a valid identifier.
     #[error(transparent)]
     #[diagnostic(transparent)]
     InvalidName(#[from] InvalidName),
+    /// Two deadlines of one state with the same name.
     #[error(transparent)]
     #[diagnostic(transparent)]
     DuplicateDeadline(#[from] DuplicateDeadline),
+    /// A state that no move reaches (a warning).
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnreachableState(#[from] UnreachableState),
+    /// A state that is not terminal and has no way out.
     #[error(transparent)]
     #[diagnostic(transparent)]
     DeadEnd(#[from] DeadEnd),
+    /// A terminal state with moves out of it.
     #[error(transparent)]
     #[diagnostic(transparent)]
     TerminalWithMove(#[from] TerminalWithMove),
+    /// A terminal state with deadlines.
     #[error(transparent)]
     #[diagnostic(transparent)]
     TerminalWithDeadline(#[from] TerminalWithDeadline),
+    /// A sample deadline armed or cleared where it cannot be.
     #[error(transparent)]
     #[diagnostic(transparent)]
     DeadlineScope(#[from] DeadlineScope),
+    /// A move into an ended state with no reason for its records.
     #[error(transparent)]
     #[diagnostic(transparent)]
     NoEventReason(#[from] NoEventReason),
+    /// A workflow whose `workflow:` name differs from its file name.
     #[error(transparent)]
     #[diagnostic(transparent)]
     NameMismatch(#[from] NameMismatch),
+    /// Two workflow files with the same name.
     #[error(transparent)]
     #[diagnostic(transparent)]
     DuplicateWorkflow(#[from] DuplicateWorkflow),
+    /// No `default` workflow in the folder.
     #[error(transparent)]
     #[diagnostic(transparent)]
     MissingDefaultWorkflow(#[from] MissingDefaultWorkflow),
+    /// A waiting state with no deadline to end the wait (a warning).
     #[error(transparent)]
     #[diagnostic(transparent)]
     WaitingWithoutDeadline(#[from] WaitingWithoutDeadline),
+    /// A rule hook that no workflow calls (a warning).
     #[error(transparent)]
     #[diagnostic(transparent)]
     UnusedHook(#[from] UnusedHook),

@@ -17,22 +17,27 @@ use crate::graph::WorkflowGraph;
 /// What `validate` found: errors and warnings, in file order.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Every problem, in the order found.
     pub problems: Vec<Problem>,
 }
 
 impl Report {
+    /// The problems that are errors.
     pub fn errors(&self) -> impl Iterator<Item = &Problem> {
         self.problems.iter().filter(|p| !diagnostic::is_warning(*p))
     }
 
+    /// The problems that are warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
         self.problems.iter().filter(|p| diagnostic::is_warning(*p))
     }
 
+    /// True when any problem is an error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
 
+    /// True when there is no problem at all.
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
@@ -66,9 +71,9 @@ pub fn validate_dir(dir: &Path) -> std::io::Result<(Vec<WorkflowGraph>, Report)>
 pub fn validate_set(
     workflows: &Path,
     rules: &Path,
-) -> std::io::Result<(Vec<WorkflowGraph>, Option<crate::RuleSet>, Report)> {
+) -> std::io::Result<(Vec<WorkflowGraph>, Option<crate::rules::RuleSet>, Report)> {
     let (graphs, mut report) = validate_dir(workflows)?;
-    let rules = match crate::RuleSet::load(rules) {
+    let rules = match crate::rules::RuleSet::load(rules) {
         Ok(rules) => {
             let loaded: Vec<_> = graphs.iter().map(|g| g.workflow()).collect();
             report.problems.extend(check_rules(&loaded, &rules));

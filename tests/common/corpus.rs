@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use sampleflow::model::{Creator, Ledger, Product, ProductHistory, Quarter, SampleRequest};
-use sampleflow::rules::ScreenInput;
+use sampleflow::machinery::model::{
+    Creator, Ledger, Product, ProductHistory, Quarter, SampleRequest,
+};
+use sampleflow::machinery::rules::ScreenInput;
 
 pub const CATEGORIES: &[&str] = &[
     "toys",

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+// Test helpers fail loudly: a panic is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
 pub mod corpus;
@@ -64,13 +66,13 @@ pub fn use_postgres(dir: &std::path::Path) {
 }
 
 /// The shipped workflows and rules, as `run` loads them.
-pub fn shipped_program() -> sampleflow::runtime::Program {
+pub fn shipped_program() -> sampleflow::machinery::runtime::Program {
     let (graphs, report) =
         sampleflow::validate_dir(std::path::Path::new("workflows")).expect("workflows");
     assert!(!report.has_errors(), "{}", report.render(false));
     let rules = sampleflow::RuleSet::load(std::path::Path::new("rules"))
         .unwrap_or_else(|e| panic!("{e:?}"));
-    sampleflow::runtime::Program::new(graphs, rules)
+    sampleflow::machinery::runtime::Program::new(graphs, rules)
 }
 
 /// Replaces the `rules` and `workflow` hashes of every record, so snapshots survive edits.

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use chrono_tz::Tz;
 
-use sampleflow::model::{Creator, LedgerView, Product, SampleRequest, Verdict};
-use sampleflow::rules::{ParamValue, Policy, ScreenInput};
+use sampleflow::machinery::model::{Creator, LedgerView, Product, SampleRequest, Verdict};
+use sampleflow::machinery::rules::{ParamValue, Policy, ScreenInput};
 
 /// One category's numbers, resolved once.
 #[derive(Debug, Clone)]

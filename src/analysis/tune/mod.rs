@@ -13,13 +13,12 @@ mod figures;
 mod grid;
 pub(crate) mod html;
 mod render;
-mod stream;
 mod sweep;
 
+pub use super::stream::Stream;
 pub use figures::{cents, Figures};
 pub use grid::{Grid, GridError};
 pub use render::{render_json, render_table};
-pub use stream::Stream;
 pub use sweep::{threads, Progress};
 
 use std::sync::Arc;

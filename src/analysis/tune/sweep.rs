@@ -11,8 +11,8 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use super::figures::{Baseline, Figures};
 use super::grid::Grid;
-use super::stream::Stream;
 use crate::analysis::diff::{replay, DiffError, Events};
+use crate::analysis::stream::Stream;
 use crate::rules::ParamValue;
 use crate::runtime::Program;
 

@@ -21,8 +21,9 @@
 
 mod run;
 mod tree;
+mod value;
 
-pub(crate) use run::{HookArgs, Val};
+pub(crate) use value::{HookArgs, Val};
 
 use rhai::{ImmutableString, Stmt, AST};
 

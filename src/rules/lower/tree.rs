@@ -3,7 +3,7 @@
 
 use rhai::{ASTFlags, Dynamic, Expr, FnCallExpr, ImmutableString, Stmt, StmtBlock, Token};
 
-use super::run::{Native, Op, Prop, Val};
+use super::value::{Native, Op, Prop, Val};
 use super::Lowered;
 use crate::model::{Action, Decision};
 

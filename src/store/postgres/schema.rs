@@ -156,6 +156,7 @@ const UPGRADES: &[(i32, &str)] = &[(1, V1), (2, crate::store::shadow::PG_TABLE)]
 
 /// What the database holds under the schema `sampleflow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Found {
     /// No schema, or an empty one: a store is yet to be made.
     Nothing,

@@ -1,5 +1,5 @@
-//! The events of a tune, read and parsed once and shared by every replay: parsing is about a
-//! third of a replay's work, and the same for every point of the grid.
+//! Events read and parsed once and shared by every replay (`tune`'s points, `diff` over a parsed
+//! input): parsing is about a third of a replay's work, and the same for every replay.
 
 use std::io::BufRead;
 use std::path::Path;

@@ -1,0 +1,146 @@
+//! The platform's side of the SQLite store: the outbox of review calls, the connector's
+//! applications and the ones it could not map.
+
+use rusqlite::params;
+
+use crate::store::StoreError;
+
+use super::*;
+
+/// The event id the connector gives an application's first event (`tts-<app>-requested`):
+/// the application it marks as the platform's.
+pub(crate) fn platform_application(event: &str) -> Option<&str> {
+    event.strip_prefix("tts-")?.strip_suffix("-requested")
+}
+
+/// A decision a record makes that the platform must hear of: approve or reject, with its event
+/// and reason. Records are our own JSON, so a substring tells the candidates cheaply.
+pub(crate) fn decision_of(text: &str) -> Option<(String, String, Option<String>, String)> {
+    if !(text.contains("\"decision\":\"approve\"") || text.contains("\"decision\":\"reject\"")) {
+        return None;
+    }
+    let r: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some((
+        r["event"].as_str()?.to_string(),
+        r["decision"].as_str()?.to_string(),
+        r["reason"].as_str().map(str::to_string),
+        r["at"].as_str()?.to_string(),
+    ))
+}
+
+/// One review call for the platform, as the outbox keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxCall {
+    /// The sample: the platform's application id.
+    pub sample: String,
+    /// The event whose record made the decision.
+    pub event: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Our reason code (mapped to the platform's reject reason when sent).
+    pub reason: Option<String>,
+    /// `queued`, `sending` (in doubt after a crash), `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    /// The platform's last answer.
+    pub code: Option<i64>,
+    pub message: Option<String>,
+    pub queued_at: String,
+    pub updated_at: String,
+}
+
+impl SqliteStore {
+    /// The ids of the connector's events applied so far (`tts-...`).
+    pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        Ok(self
+            .strings(
+                "SELECT value FROM event_chunks, json_each(event_chunks.ids) WHERE value LIKE 'tts-%'",
+                None,
+            )?
+            .into_iter()
+            .collect())
+    }
+
+    /// Every call of the outbox, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxCall>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT sample, event, decision, reason, state, attempts, code, message, queued_at, updated_at
+             FROM outbox ORDER BY queued_at, sample",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(OutboxCall {
+                    sample: r.get(0)?,
+                    event: r.get(1)?,
+                    decision: r.get(2)?,
+                    reason: r.get(3)?,
+                    state: r.get(4)?,
+                    attempts: r.get(5)?,
+                    code: r.get(6)?,
+                    message: r.get(7)?,
+                    queued_at: r.get(8)?,
+                    updated_at: r.get(9)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Moves one call of the outbox to `state`, with the platform's last answer; committed at
+    /// once (a call marked `sending` before it goes is known to be in doubt after a crash).
+    pub fn set_call(
+        &mut self,
+        call: &OutboxCall,
+        state: &str,
+        code: Option<i64>,
+        message: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET state = ?3, attempts = attempts + ?4, code = ?5, message = ?6, updated_at = ?7
+             WHERE sample = ?1 AND event = ?2",
+            params![
+                call.sample,
+                call.event,
+                state,
+                i64::from(state == "sending"),
+                code,
+                message,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps (or, with `None`, forgets) why an application could not be mapped.
+    pub fn set_unmappable(
+        &mut self,
+        application: &str,
+        product: &str,
+        why: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        match why {
+            Some(why) => self.conn.execute(
+                "INSERT INTO unmappable (application, product, reason, seen_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(application) DO UPDATE SET product = ?2, reason = ?3, seen_at = ?4",
+                params![application, product, why, now],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM unmappable WHERE application = ?1", [application])?,
+        };
+        Ok(())
+    }
+
+    /// Applications that could not be mapped: application, product, why, when last seen.
+    pub fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT application, product, reason, seen_at FROM unmappable ORDER BY application",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}
