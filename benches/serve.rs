@@ -14,64 +14,17 @@
 // Tests, benches and examples fail loudly: a panic is their failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sampleflow::machinery::runtime::{generate, GenOptions as Options};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sampleflow");
-const AT: &str = "2026-06-01T12:00:00Z";
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(root: &Path, db: &Path) -> Server {
-    for suffix in ["", "-wal", "-shm", ".lock"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    let mut child = Command::new(BIN)
-        .current_dir(root)
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--listen", "127.0.0.1:0", "--out", "/dev/null"])
-        .env("SAMPLEFLOW_NOW", AT)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut addr = None;
-    let mut line = String::new();
-    while err.read_line(&mut line).expect("stderr") > 0 {
-        if let Some(a) = line.trim().strip_prefix("listening on http://") {
-            addr = Some(a.to_string());
-            break;
-        }
-        line.clear();
-    }
-    // The request log is part of the server's work; it is read and dropped here.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    Server {
-        child,
-        addr: addr.expect("serve said where it listens"),
-    }
-}
+mod common;
+use common::{agent, post_events, serve, AT, BIN};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -113,11 +66,7 @@ fn load(addr: &str, mode: Mode, clients: usize, events: &Arc<Vec<String>>, secs:
         .map(|_| {
             let (next, events, addr) = (next.clone(), events.clone(), addr.to_string());
             std::thread::spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .max_idle_connections_per_host(1)
-                    .build()
-                    .into();
+                let agent = agent();
                 let (mut latencies, mut done, mut refused) = (Vec::new(), 0usize, 0usize);
                 while Instant::now() < deadline {
                     let t = Instant::now();
@@ -133,14 +82,7 @@ fn load(addr: &str, mode: Mode, clients: usize, events: &Arc<Vec<String>>, secs:
                         if from + n > events.len() {
                             break;
                         }
-                        let body = events[from..from + n].join("\n");
-                        let mut r = agent
-                            .post(format!("http://{addr}/v1/events"))
-                            .header("content-type", "application/x-ndjson")
-                            .send(body)
-                            .expect("post");
-                        assert_eq!(r.status(), 200);
-                        r.body_mut().read_to_string().expect("body")
+                        post_events(&agent, &addr, events[from..from + n].join("\n"))
                     };
                     latencies.push(t.elapsed());
                     done += mode.per_request();
@@ -218,8 +160,8 @@ fn main() {
             "single" => Mode::Single,
             _ => Mode::Batch,
         };
-        let server = serve(root, &data.join("serve.db"));
-        println!("server pid {}", server.child.id());
+        let server = serve::<&str>(root, &data.join("serve.db"), &[]);
+        println!("server pid {}", server.pid());
         let level = load(
             &server.addr,
             mode,
@@ -270,7 +212,7 @@ fn main() {
     let mut best_batch: f64 = 0.0;
     for mode in [Mode::Healthz, Mode::Single, Mode::Batch] {
         for clients in [1, 8, 64] {
-            let server = serve(root, &data.join("serve.db"));
+            let server = serve::<&str>(root, &data.join("serve.db"), &[]);
             let level = load(&server.addr, mode, clients, &events, secs);
             drop(server);
             println!(

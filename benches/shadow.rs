@@ -14,71 +14,19 @@
 // Tests, benches and examples fail loudly: a panic is their failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use sampleflow::machinery::runtime::{generate, GenOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sampleflow");
-const AT: &str = "2026-06-01T12:00:00Z";
+mod common;
+use common::{agent, median, post_events, serve, AT, BIN};
+
 const CLIENTS: usize = 8;
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(root: &Path, db: &Path, shadow: Option<&Path>) -> Server {
-    for suffix in ["", "-wal", "-shm", ".lock"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(root).arg("--db").arg(db).args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--out",
-        "/dev/null",
-    ]);
-    if let Some(dir) = shadow {
-        cmd.arg("--shadow").arg(dir);
-    }
-    let mut child = cmd
-        .env("SAMPLEFLOW_NOW", AT)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut addr = None;
-    let mut line = String::new();
-    while err.read_line(&mut line).expect("stderr") > 0 {
-        if let Some(a) = line.trim().strip_prefix("listening on http://") {
-            addr = Some(a.to_string());
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    Server {
-        child,
-        addr: addr.expect("serve said where it listens"),
-    }
-}
 
 /// Posts every event, `per` a request, from [`CLIENTS`] clients; the wall time per event in µs.
 fn post_all(addr: &str, events: &Arc<Vec<String>>, per: usize) -> f64 {
@@ -88,24 +36,14 @@ fn post_all(addr: &str, events: &Arc<Vec<String>>, per: usize) -> f64 {
         .map(|_| {
             let (next, events, addr) = (next.clone(), events.clone(), addr.to_string());
             std::thread::spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .max_idle_connections_per_host(1)
-                    .build()
-                    .into();
+                let agent = agent();
                 loop {
                     let from = next.fetch_add(per, Ordering::Relaxed);
                     if from >= events.len() {
                         return;
                     }
                     let body = events[from..(from + per).min(events.len())].join("\n");
-                    let mut r = agent
-                        .post(format!("http://{addr}/v1/events"))
-                        .header("content-type", "application/x-ndjson")
-                        .send(body)
-                        .expect("post");
-                    assert_eq!(r.status(), 200);
-                    let text = r.body_mut().read_to_string().expect("body");
+                    let text = post_events(&agent, &addr, body);
                     assert!(!text.contains("\"error\":"), "{text}");
                 }
             })
@@ -128,11 +66,6 @@ fn kept_decisions(root: &Path, db: &Path) -> u64 {
         .expect("shadow");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     report["compared"].as_u64().unwrap_or(0)
-}
-
-fn median(xs: &mut [f64]) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }
 
 /// The candidate: the shipped rules with the default follower floor raised, in a folder of its
@@ -202,7 +135,12 @@ fn main() {
                 [true, false]
             };
             for with in order {
-                let server = serve(root, &db, with.then_some(cand.as_path()));
+                let extra: Vec<&std::ffi::OsStr> = if with {
+                    vec!["--shadow".as_ref(), cand.as_os_str()]
+                } else {
+                    Vec::new()
+                };
+                let server = serve(root, &db, &extra);
                 let us = post_all(&server.addr, &events, per);
                 drop(server);
                 if with && !checked {
