@@ -21,7 +21,7 @@ use super::{
 use crate::connect::map::{self, Catalog};
 use crate::connect::platform::{Application, CallError, Client};
 use crate::connect::Config;
-use crate::runtime::session::{run_stream, Quiet};
+use crate::session::{run_stream, Quiet};
 use crate::store::{AnyStore, Holder, OutboxCall};
 
 #[derive(Debug, Clone, clap::Args)]

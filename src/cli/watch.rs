@@ -213,7 +213,7 @@ pub(super) fn open_live(
         folders,
         spool: args.spool.clone(),
         tick: Duration::from_millis(args.tick_ms.max(10)),
-        commit_every: crate::runtime::session::BATCH_EVENTS,
+        commit_every: crate::session::BATCH_EVENTS,
         notify: !args.poll_only,
         loaded,
         out: out_state,

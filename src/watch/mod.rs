@@ -31,8 +31,8 @@ pub use shadow::Candidate;
 
 use crate::model::{Output, Stats};
 use crate::runtime::input::{Line, LineReader, OwnedLine};
-use crate::runtime::session::{Batcher, RunError};
 use crate::runtime::{Program, Runner};
+use crate::session::{Batcher, RunError};
 use crate::store::{RunState, Store};
 
 /// The input name a watch session's run is kept under in the store.

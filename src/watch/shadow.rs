@@ -13,7 +13,8 @@ use std::time::Instant;
 use super::reload::{self, Folders, Trigger};
 use super::{Msg, Session};
 use crate::rules::RuleSet;
-use crate::runtime::{Program, RunError};
+use crate::runtime::Program;
+use crate::session::RunError;
 
 /// The candidate a session starts with.
 #[derive(Clone)]

@@ -1,0 +1,82 @@
+//! The batch since the last commit: what the runner applied and said, sealed for the one writer
+//! with the run's position and counts.
+
+use crate::model::Output;
+use crate::rules::RuleFault;
+use crate::runtime::input::Line;
+use crate::runtime::Runner;
+use crate::store::{Batch, EventRow, LogRow, RunState};
+
+/// The session layer every front end shares (`run`, an ops command, `watch`, `serve`): the
+/// runner, and the batch of what it applied and said since the last commit, which the next
+/// commit makes durable with the run's position and counts.
+pub(crate) struct Batcher {
+    pub(crate) runner: Runner,
+    batch: Batch,
+    /// Lines applied since the last commit.
+    pub(crate) pending: usize,
+    pub(crate) run: RunState,
+}
+
+impl Batcher {
+    pub(crate) fn new(runner: Runner, run: RunState) -> Self {
+        Batcher {
+            runner,
+            batch: Batch::default(),
+            pending: 0,
+            run,
+        }
+    }
+
+    /// Applies one line; an applied event is kept for the store.
+    pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
+        if let Some((id, text)) = self.runner.apply_input(line, input) {
+            self.batch.events.push(EventRow {
+                id,
+                line,
+                raw: text.to_owned(),
+            });
+        }
+        self.pending += 1;
+    }
+
+    /// What the runner said since the last drain: its rule faults to `fault`, then each output
+    /// line to `write` (which may amend it and gives the text to keep), and on to the record log,
+    /// written out or not: the store keeps what was decided.
+    pub(crate) fn drain(
+        &mut self,
+        mut fault: impl FnMut(RuleFault),
+        mut write: impl FnMut(&mut Output) -> String,
+    ) {
+        for f in self.runner.drain_faults() {
+            fault(f);
+        }
+        for mut output in self.runner.drain_output() {
+            let text = write(&mut output);
+            let line = match &output {
+                Output::Record(_) => 0,
+                Output::Error(e) => e.line,
+            };
+            self.batch.log.push(LogRow {
+                line,
+                sample: output.sample().cloned(),
+                text,
+            });
+        }
+    }
+
+    /// True when a commit has something to write.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending > 0 || !self.batch.log.is_empty() || !self.batch.events.is_empty()
+    }
+
+    /// What the next commit writes: the batch, what changed, and the run as it stands.
+    pub(crate) fn seal(&mut self) -> Batch {
+        self.run.stats = self.runner.stats.clone();
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.changes = self.runner.take_changes();
+        batch.run = self.run.clone();
+        self.pending = 0;
+        batch
+    }
+}

@@ -1,0 +1,13 @@
+//! The session: the one layer between the runtime and every front end (`run`, the ops
+//! commands, `watch`, `serve`, `connect`). It keeps the batch since the last commit
+//! ([`batch`]), drives a run of a file or a stream through the one writer ([`run`]), and
+//! builds the versions a program is made of for the store ([`versions`]). The runtime below it
+//! does no I/O and knows nothing of what keeps its state.
+
+pub(crate) mod batch;
+pub(crate) mod run;
+mod versions;
+
+pub(crate) use batch::Batcher;
+pub use run::{run_file, run_stream, Observer, Quiet, RunError, RunSummary};
+pub(crate) use run::{run_one, BATCH_EVENTS, STDIN};
