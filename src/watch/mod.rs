@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 
 pub use health::Health;
 pub use posted::{Posted, Refused, MAX_LINES};
-pub use reload::{Folders, Request, Trigger};
+pub use reload::{Folders, ReloadRequest, Trigger};
 pub use role::Poster;
 pub use shadow::Candidate;
 
@@ -175,7 +175,7 @@ impl Answer {
 /// is bounded, so that a producer faster than the runner waits instead of filling memory.
 pub struct Channels {
     pub msgs: (SyncSender<Msg>, Receiver<Msg>),
-    pub requests: (Sender<Request>, Receiver<Request>),
+    pub requests: (Sender<ReloadRequest>, Receiver<ReloadRequest>),
 }
 
 impl Default for Channels {
@@ -189,7 +189,7 @@ impl Default for Channels {
 
 /// How a watch session runs.
 #[derive(Clone)]
-pub struct Options {
+pub struct WatchOptions {
     /// The wall clock deadlines fire on.
     pub clock: Arc<dyn Clock>,
     pub folders: Folders,
@@ -244,7 +244,7 @@ pub fn reconcile_out(
 
 /// What a session did.
 #[derive(Debug, Clone, Default)]
-pub struct Summary {
+pub struct WatchSummary {
     pub stats: Stats,
     pub reloads: u64,
     pub refused_reloads: u64,
@@ -258,7 +258,7 @@ struct Session<'a> {
     store: Box<dyn Store>,
     out: &'a mut dyn Write,
     log: &'a mut dyn Write,
-    summary: Summary,
+    summary: WatchSummary,
     spool: Option<PathBuf>,
     spool_done: Option<Sender<PathBuf>>,
     /// The output of the spool file being applied, when its sender waits for a reply.
@@ -661,12 +661,12 @@ fn read_lines(input: Box<dyn BufRead + Send>, tx: SyncSender<Msg>) {
 pub fn watch(
     program: Program,
     mut store: Box<dyn Store>,
-    options: Options,
+    options: WatchOptions,
     input: Option<Box<dyn BufRead + Send>>,
     out: &mut dyn Write,
     log: &mut dyn Write,
     channels: Channels,
-) -> Result<Summary, RunError> {
+) -> Result<WatchSummary, RunError> {
     let Channels { msgs, requests } = channels;
     let (tx, rx) = msgs;
     store.save_versions(&program.versions())?;
@@ -704,7 +704,7 @@ pub fn watch(
         store,
         out,
         log,
-        summary: Summary::default(),
+        summary: WatchSummary::default(),
         spool: options.spool.clone(),
         spool_done: None,
         reply: None,
@@ -882,7 +882,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// With nothing arriving, what is pending is committed after this long.
 const IDLE_COMMIT: Duration = Duration::from_millis(200);
 
-fn finish(mut session: Session<'_>, why: &str) -> Result<Summary, RunError> {
+fn finish(mut session: Session<'_>, why: &str) -> Result<WatchSummary, RunError> {
     session.batcher.runner.finish();
     session.drain(None);
     session.batcher.run.finished = true;

@@ -40,7 +40,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use super::{Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::store::{Holder, Store};
-use crate::watch::{watch, Health, Ingest, Msg, Posted, Request as Reload};
+use crate::watch::{watch, Health, Ingest, Msg, Posted, ReloadRequest as Reload};
 
 pub use auth::{Permission, Principal};
 

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use postgres::Client;
 use sha2::{Digest, Sha256};
 
-use super::{connect, PgStore, Role, DEFAULT_SHOP};
+use super::{connect, ConnectionRole, PgStore, DEFAULT_SHOP};
 use crate::store::sessions::{Found, IDLE_SECS, TOUCH_EVERY};
 use crate::store::{OutboxCall, StoreError};
 
@@ -142,7 +142,7 @@ impl std::fmt::Debug for PgSessions {
 impl PgSessions {
     /// Opens the sessions of the store at `db` (a writer has made or upgraded it already).
     pub fn open(db: &Path, cap: usize) -> Result<PgSessions, StoreError> {
-        let mut client = connect(db, Role::Write)?;
+        let mut client = connect(db, ConnectionRole::Write)?;
         super::schema::check_readable(&mut client)?;
         Ok(PgSessions {
             client: Mutex::new(client),
