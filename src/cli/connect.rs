@@ -141,7 +141,9 @@ pub(super) fn poll(
     let apps = client
         .search_all()
         .map_err(|e| format!("the search of sample applications failed: {e}"))?;
-    let known = side.platform_events().map_err(|e| e.to_string())?;
+    let known = side
+        .events_with_prefix(crate::connect::map::EVENT_PREFIX)
+        .map_err(|e| e.to_string())?;
     let at = wall_clock()
         .map(|clock| clock.now())
         .unwrap_or_else(|_| chrono::Utc::now());

@@ -1,11 +1,11 @@
 //! The batch since the last commit: what the runner applied and said, sealed for the one writer
 //! with the run's position and counts.
 
-use crate::model::Output;
+use crate::model::{Output, Record, Rfc3339};
 use crate::rules::RuleFault;
 use crate::runtime::input::Line;
 use crate::runtime::Runner;
-use crate::store::{Batch, EventRow, LogRow, RunState};
+use crate::store::{Batch, EventRow, LogRow, ReviewCall, RunState};
 
 /// The session layer every front end shares (`run`, an ops command, `watch`, `serve`): the
 /// runner, and the batch of what it applied and said since the last commit, which the next
@@ -31,6 +31,9 @@ impl Batcher {
     /// Applies one line; an applied event is kept for the store.
     pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
         if let Some((id, text)) = self.runner.apply_input(line, input) {
+            if let Some(app) = crate::connect::map::platform_application(&id) {
+                self.batch.platform.push(app.to_string());
+            }
             self.batch.events.push(EventRow {
                 id,
                 line,
@@ -54,7 +57,12 @@ impl Batcher {
         for mut output in self.runner.drain_output() {
             let text = write(&mut output);
             let line = match &output {
-                Output::Record(_) => 0,
+                Output::Record(r) => {
+                    if let Some(call) = review_call(r) {
+                        self.batch.calls.push(call);
+                    }
+                    0
+                }
                 Output::Error(e) => e.line,
             };
             self.batch.log.push(LogRow {
@@ -79,4 +87,20 @@ impl Batcher {
         self.pending = 0;
         batch
     }
+}
+
+/// The review decision a record makes for the platform's outbox: an approval or a rejection by
+/// an event, with its reason and time as the record writes them.
+fn review_call(r: &Record) -> Option<ReviewCall> {
+    let decision = r
+        .decision
+        .as_deref()
+        .filter(|d| matches!(*d, "approve" | "reject"))?;
+    Some(ReviewCall {
+        sample: r.sample.to_string(),
+        event: r.event.as_deref()?.to_string(),
+        decision: decision.to_string(),
+        reason: r.reason.clone(),
+        at: Rfc3339::new(&r.at).as_str().to_string(),
+    })
 }

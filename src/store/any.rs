@@ -87,9 +87,12 @@ macro_rules! either {
 }
 
 impl AnyStore {
-    /// The ids of the connector's events applied so far (`tts-...`).
-    pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
-        either!(self, s => s.platform_events())
+    /// The ids of the events applied so far that begin with `prefix` (the connector's).
+    pub fn events_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        either!(self, s => s.events_with_prefix(prefix))
     }
 
     /// Every call of the outbox, oldest first.

@@ -163,6 +163,23 @@ pub struct Focus {
     pub creators: Vec<String>,
 }
 
+/// A review decision a record makes (approve or reject, by an event), for the platform's
+/// outbox: the session computes it from the typed record, and the store queues it when the
+/// sample is one of the platform's applications.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReviewCall {
+    /// The sample: the platform's application id when it is the platform's.
+    pub sample: String,
+    /// The event whose record made the decision.
+    pub event: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Our reason code.
+    pub reason: Option<String>,
+    /// The record's time, as it is written in the record.
+    pub at: String,
+}
+
 /// What one commit writes.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -170,6 +187,11 @@ pub struct Batch {
     pub events: Vec<EventRow>,
     pub log: Vec<LogRow>,
     pub run: RunState,
+    /// The platform's applications this batch's events bring in (from the connector's
+    /// mapping), kept as the platform's samples.
+    pub platform: Vec<String>,
+    /// The review decisions this batch's records make, in order.
+    pub calls: Vec<ReviewCall>,
 }
 
 /// The storage the runner's state goes to.

@@ -13,16 +13,21 @@ use crate::store::sessions::{Found, IDLE_SECS, TOUCH_EVERY};
 use crate::store::{OutboxCall, StoreError};
 
 impl PgStore {
-    /// The ids of the connector's events applied so far (`tts-...`).
-    pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+    /// The ids of the events applied so far that begin with `prefix` (the connector's).
+    pub fn events_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut out = std::collections::HashSet::new();
+        // A first cut by the text of the chunk (`"` opens each id in its JSON list), then by id.
         let rows = self.client.borrow_mut().query(
-            "SELECT ids FROM sampleflow.event_chunks WHERE shop = $1 AND ids LIKE '%\"tts-%'",
-            &[&self.shop],
+            "SELECT ids FROM sampleflow.event_chunks
+             WHERE shop = $1 AND strpos(ids, '\"' || $2) > 0",
+            &[&self.shop, &prefix],
         )?;
         for row in rows {
             let ids: Vec<String> = serde_json::from_str(row.try_get(0)?)?;
-            out.extend(ids.into_iter().filter(|id| id.starts_with("tts-")));
+            out.extend(ids.into_iter().filter(|id| id.starts_with(prefix)));
         }
         Ok(out)
     }
