@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::Msg;
 use crate::diagnostic;
 use crate::rules::cases;
 use crate::runtime::Program;
+use crate::session::live::Msg;
 use crate::validate::validate_set;
 
 /// Why a reload was tried.

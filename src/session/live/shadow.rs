@@ -10,11 +10,11 @@ use std::sync::mpsc::{channel, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::reload::{self, Folders, Trigger};
 use super::{Msg, Session};
 use crate::rules::RuleSet;
 use crate::runtime::Program;
 use crate::session::RunError;
+use crate::watch::reload::{self, Folders, Trigger};
 
 /// The candidate a session starts with.
 #[derive(Clone)]
