@@ -5,7 +5,7 @@ use crate::model::{Output, Record, Rfc3339};
 use crate::rules::RuleFault;
 use crate::runtime::input::Line;
 use crate::runtime::Runner;
-use crate::store::{Batch, EventRow, LogRow, ReviewCall, RunState};
+use crate::store::{Batch, EventRow, LogRow, ReviewCall, RunState, Writer};
 
 /// The session layer every front end shares (`run`, an ops command, `watch`, `serve`): the
 /// runner, and the batch of what it applied and said since the last commit, which the next
@@ -16,6 +16,9 @@ pub(crate) struct Batcher {
     /// Lines applied since the last commit.
     pub(crate) pending: usize,
     pub(crate) run: RunState,
+    /// The batches sent when the runner's eviction was marked: it is done once the writer has
+    /// committed that many.
+    eviction_at: u64,
 }
 
 impl Batcher {
@@ -25,6 +28,7 @@ impl Batcher {
             batch: Batch::default(),
             pending: 0,
             run,
+            eviction_at: 0,
         }
     }
 
@@ -76,6 +80,21 @@ impl Batcher {
     /// True when a commit has something to write.
     pub(crate) fn has_pending(&self) -> bool {
         self.pending > 0 || !self.batch.log.is_empty() || !self.batch.events.is_empty()
+    }
+
+    /// The one eviction handshake, for every driver that commits through the [`Writer`]: call
+    /// it right after a batch was sent (or committed). What leaves memory must be in the store
+    /// the fallback reads: an eviction is marked at a batch and done once the writer committed
+    /// it, while the runner goes on (a driver that waits for its commits evicts at once).
+    pub(crate) fn evict_committed(&mut self, writer: &Writer) {
+        let runner = &mut self.runner;
+        if !runner.eviction_marked() && runner.wants_eviction() {
+            runner.mark_eviction();
+            self.eviction_at = writer.sent();
+        }
+        if runner.eviction_marked() && writer.committed().is_some_and(|n| n >= self.eviction_at) {
+            runner.evict_marked();
+        }
     }
 
     /// What the next commit writes: the batch, what changed, and the run as it stands.

@@ -218,7 +218,6 @@ fn run_input(
     let crash_after = crash_point("event");
     let batch_size = batch_events();
     let mut here = 0u64;
-    let mut eviction_at = 0u64;
     // A failure to read the input or write the output stops the run, but only after what was
     // applied is committed (the run left unfinished, so the same command continues it).
     let mut failure = None;
@@ -253,16 +252,7 @@ fn run_input(
         if session.pending >= batch_size {
             observer.progress(session.run.offset);
             writer.send(seal(&mut session, &mut last_hash))?;
-            // What leaves memory must be in the store the fallback reads: an eviction is marked
-            // at a batch and done once the writer committed it, while the runner goes on.
-            if session.runner.eviction_marked() {
-                if writer.committed().is_some_and(|n| n >= eviction_at) {
-                    session.runner.evict_marked();
-                }
-            } else if session.runner.wants_eviction() {
-                session.runner.mark_eviction();
-                eviction_at = writer.sent();
-            }
+            session.evict_committed(&writer);
         }
     }
     if failure.is_none() {

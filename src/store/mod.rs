@@ -30,7 +30,7 @@ pub use sqlite::{OutboxCall, SqliteStore, SCHEMA_VERSION};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use rhai::ImmutableString;
@@ -270,27 +270,79 @@ pub const GROUP: u64 = 8;
 /// The store back from its writer thread, with the first failure if any.
 type Finished = (Box<dyn Store>, Result<(), StoreError>);
 
-/// Commits batches on a thread of their own, so that the runner goes on with the next batch
-/// while SQLite writes this one. At most two batches wait; batches that are waiting when a
-/// commit begins join it, up to [`GROUP`] batches a commit.
+/// What the writer's thread is handed, in order. Nearly every job is a batch: boxing it would
+/// cost an allocation each to save the space of the rare versions.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    /// A batch to commit.
+    Batch(Batch),
+    /// Versions of the program to keep (a live session's reload), before the batches after
+    /// them; told on the sender once kept.
+    Versions(Vec<Version>, SyncSender<()>),
+}
+
+/// How far the writer's thread got: batches committed (`u64::MAX` once it stopped), and the
+/// signal a caller waiting for a commit ([`Writer::wait`]) sleeps on.
+#[derive(Default)]
+struct Progress {
+    committed: AtomicU64,
+    lock: Mutex<()>,
+    signal: Condvar,
+}
+
+/// The one commit path of every front end (`run`, the ops commands, `watch`, `serve`):
+/// commits batches on a thread of their own, so that the runner goes on with the next batch
+/// while the store writes this one. At most two batches wait; batches that are waiting when a
+/// commit begins join it, up to [`GROUP`] batches a commit. A live session waits for each of
+/// its commits ([`Writer::wait`]) before it answers.
 pub struct Writer {
-    tx: Option<SyncSender<Batch>>,
+    tx: Option<SyncSender<Job>>,
     handle: Option<JoinHandle<Finished>>,
-    /// Batches committed so far (`u64::MAX` once the thread stopped).
-    committed: Arc<AtomicU64>,
+    progress: Arc<Progress>,
     sent: u64,
 }
 
 impl Writer {
     pub fn spawn(mut store: Box<dyn Store>) -> Writer {
-        let (tx, rx) = sync_channel::<Batch>(2);
-        let committed = Arc::new(AtomicU64::new(0));
-        let signal = committed.clone();
+        let (tx, rx) = sync_channel::<Job>(2);
+        let progress = Arc::new(Progress::default());
+        let signal = progress.clone();
         let handle = std::thread::spawn(move || {
-            let done = |n: Option<u64>| signal.store(n.unwrap_or(u64::MAX), Ordering::Release);
+            let done = |n: Option<u64>| {
+                signal
+                    .committed
+                    .store(n.unwrap_or(u64::MAX), Ordering::Release);
+                // Taken so that a waiter between its check and its sleep is not missed.
+                drop(signal.lock.lock());
+                signal.signal.notify_all();
+            };
             let mut n = 0;
-            while let Ok(first) = rx.recv() {
-                let mut more = |written| (written < GROUP).then(|| rx.try_recv().ok()).flatten();
+            // A job taken while gathering a group that is not a batch: the next to do.
+            let mut next: Option<Job> = None;
+            while let Some(job) = next.take().or_else(|| rx.recv().ok()) {
+                let first = match job {
+                    Job::Batch(batch) => batch,
+                    Job::Versions(versions, kept) => {
+                        if let Err(e) = store.save_versions(&versions) {
+                            done(None);
+                            return (store, Err(e));
+                        }
+                        let _ = kept.send(());
+                        continue;
+                    }
+                };
+                let mut more = |written| {
+                    if written >= GROUP || next.is_some() {
+                        return None;
+                    }
+                    match rx.try_recv().ok()? {
+                        Job::Batch(batch) => Some(batch),
+                        other => {
+                            next = Some(other);
+                            None
+                        }
+                    }
+                };
                 match store.commit_group(first, &mut more) {
                     Ok(written) => {
                         n += written;
@@ -308,19 +360,55 @@ impl Writer {
         Writer {
             tx: Some(tx),
             handle: Some(handle),
-            committed,
+            progress,
             sent: 0,
         }
     }
 
     /// Queues a batch; a failure of an earlier one comes back here.
     pub fn send(&mut self, batch: Batch) -> Result<(), StoreError> {
-        let sent = self.tx.as_ref().map(|tx| tx.send(batch).is_ok());
-        if sent == Some(true) {
-            self.sent += 1;
+        self.job(Job::Batch(batch))?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// Keeps versions of the program, after the batches sent before them: returns once they
+    /// are kept (a reader sees them, as a reload says it is done).
+    pub fn save_versions(&mut self, versions: Vec<Version>) -> Result<(), StoreError> {
+        let (kept, told) = sync_channel(1);
+        self.job(Job::Versions(versions, kept))?;
+        if told.recv().is_ok() {
             return Ok(());
         }
         self.finish().map(|_| ()).and(Err(StoreError::Writer))
+    }
+
+    fn job(&mut self, job: Job) -> Result<(), StoreError> {
+        if self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok()) {
+            return Ok(());
+        }
+        self.finish().map(|_| ()).and(Err(StoreError::Writer))
+    }
+
+    /// Waits until every batch sent so far is committed; a failure comes back here.
+    pub fn wait(&mut self) -> Result<(), StoreError> {
+        let mut guard = self.progress.lock.lock().map_err(|_| StoreError::Writer)?;
+        loop {
+            match self.committed() {
+                Some(n) if n >= self.sent => return Ok(()),
+                Some(_) => {
+                    guard = self
+                        .progress
+                        .signal
+                        .wait(guard)
+                        .map_err(|_| StoreError::Writer)?;
+                }
+                None => {
+                    drop(guard);
+                    return self.finish().map(|_| ()).and(Err(StoreError::Writer));
+                }
+            }
+        }
     }
 
     /// Batches sent so far.
@@ -331,7 +419,7 @@ impl Writer {
     /// Batches committed so far, without waiting; `None` once the thread stopped (a failure,
     /// which the next `send` or `finish` gives).
     pub fn committed(&self) -> Option<u64> {
-        Some(self.committed.load(Ordering::Acquire)).filter(|n| *n != u64::MAX)
+        Some(self.progress.committed.load(Ordering::Acquire)).filter(|n| *n != u64::MAX)
     }
 
     /// Waits for every queued batch and gives the store back.

@@ -34,7 +34,7 @@ use crate::model::{Output, Stats};
 use crate::runtime::input::{Line, LineReader, OwnedLine};
 use crate::runtime::{Program, Runner};
 use crate::session::{Batcher, RunError};
-use crate::store::{RunState, Store};
+use crate::store::{RunState, Store, Writer};
 
 /// The input name a watch session's run is kept under in the store.
 pub const WATCH_INPUT: &str = "<watch>";
@@ -159,7 +159,8 @@ pub struct WatchSummary {
 struct Session<'a> {
     /// The runner and what it did since the last commit.
     batcher: Batcher,
-    store: Box<dyn Store>,
+    /// The one commit path: the writer's thread, waited for at each commit.
+    writer: Writer,
     out: &'a mut dyn Write,
     log: &'a mut dyn Write,
     summary: WatchSummary,
@@ -243,12 +244,13 @@ impl Session<'_> {
         let failed = self.out_error.take().map_or(flushed, Err);
         if self.batcher.has_pending() {
             self.batcher.run.out_len = self.out_bytes;
-            let committed = self.store.commit_group(self.batcher.seal(), &mut |_| None);
+            let batch = self.batcher.seal();
+            let committed = self.writer.send(batch).and_then(|()| self.writer.wait());
             if let Some(health) = &self.health {
                 health.committed(committed.as_ref().map(|_| ()).map_err(|e| e.to_string()));
             }
             committed?;
-            self.batcher.runner.evict(false);
+            self.batcher.evict_committed(&self.writer);
             self.count();
         }
         // Committed: the HTTP callers may now be told.
@@ -456,7 +458,7 @@ impl Session<'_> {
                 ));
             }
             Ok(swap) => {
-                self.store.save_versions(&versions)?;
+                self.writer.save_versions(versions)?;
                 self.summary.reloads += 1;
                 metrics::counter!("sampleflow_reloads_total", "result" => "applied").increment(1);
                 let mut dropped = String::new();
@@ -605,7 +607,7 @@ pub fn watch(
     }
     let mut session = Session {
         batcher: Batcher::new(runner, run),
-        store,
+        writer: Writer::spawn(store),
         out,
         log,
         summary: WatchSummary::default(),
@@ -792,6 +794,7 @@ fn finish(mut session: Session<'_>, why: &str) -> Result<WatchSummary, RunError>
     session.batcher.run.finished = true;
     session.batcher.pending += 1;
     session.commit()?;
+    session.writer.finish()?;
     session.summary.stats = session.batcher.runner.stats.clone();
     let s = &session.summary;
     let text = format!(

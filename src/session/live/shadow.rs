@@ -63,7 +63,7 @@ pub(super) fn start(
     notify: bool,
     tx: SyncSender<Msg>,
 ) -> Result<(), RunError> {
-    session.store.save_versions(&versions(&candidate.rules))?;
+    session.writer.save_versions(versions(&candidate.rules))?;
     session
         .batcher
         .runner
@@ -124,7 +124,7 @@ impl Session<'_> {
                 self.note(&format!("shadow reload: no change ({})", trigger.as_str()));
             }
             Ok(program) => {
-                self.store.save_versions(&versions(&program.rules))?;
+                self.writer.save_versions(versions(&program.rules))?;
                 let new = program.rules.hash().to_string();
                 self.batcher.runner.set_shadow(Some(program.rules));
                 metrics::counter!("sampleflow_shadow_reloads_total", "result" => "applied")
