@@ -14,7 +14,7 @@ use std::sync::Arc;
 use sampleflow::machinery::model::{Armed, Changes, Instance, Ledger};
 use sampleflow::machinery::store::{
     self, AnyStore, Batch, EventRow, Focus, Holder, LockError, LogRow, ReviewCall, RunState,
-    Sessions, Store, StoreError, Version,
+    Sessions, StoreError, Version,
 };
 
 /// A store to test: an SQLite file in a folder of its own, or a database of its own.

@@ -284,7 +284,6 @@ fn cycle(
 
 /// Where the platform's end status and ours differ: ours stands, and is said.
 fn disagreements(apps: &[Application], store: &mut AnyStore) -> Vec<String> {
-    use crate::store::Store;
     let mut out = Vec::new();
     for app in apps {
         let Some((_, states)) = OURS.iter().find(|(s, _)| *s == app.status) else {

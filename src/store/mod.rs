@@ -261,7 +261,75 @@ pub trait Store: Send {
         &mut self,
         f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+
+    // The platform's side: what the connector keeps beside the runner's rows.
+
+    /// The ids of the events applied so far that begin with `prefix` (the connector's).
+    fn events_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError>;
+    /// Every call of the outbox, oldest first.
+    fn outbox(&self) -> Result<Vec<OutboxCall>, StoreError>;
+    /// Moves one call of the outbox to `state`, with the platform's last answer; committed at
+    /// once (a call marked `sending` before it goes is known to be in doubt after a crash).
+    fn set_call(
+        &mut self,
+        call: &OutboxCall,
+        state: &str,
+        code: Option<i64>,
+        message: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError>;
+    /// Keeps (or, with `None`, forgets) why an application could not be mapped.
+    fn set_unmappable(
+        &mut self,
+        application: &str,
+        product: &str,
+        why: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError>;
+    /// Applications that could not be mapped: application, product, why, when last seen.
+    fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError>;
 }
+
+/// Implements the platform's side of [`Store`] with the backend's own methods of the same names.
+macro_rules! platform_side {
+    () => {
+        fn events_with_prefix(
+            &self,
+            prefix: &str,
+        ) -> Result<std::collections::HashSet<String>, StoreError> {
+            Self::events_with_prefix(self, prefix)
+        }
+        fn outbox(&self) -> Result<Vec<crate::store::OutboxCall>, StoreError> {
+            Self::outbox(self)
+        }
+        fn set_call(
+            &mut self,
+            call: &crate::store::OutboxCall,
+            state: &str,
+            code: Option<i64>,
+            message: Option<&str>,
+            now: &str,
+        ) -> Result<(), StoreError> {
+            Self::set_call(self, call, state, code, message, now)
+        }
+        fn set_unmappable(
+            &mut self,
+            application: &str,
+            product: &str,
+            why: Option<&str>,
+            now: &str,
+        ) -> Result<(), StoreError> {
+            Self::set_unmappable(self, application, product, why, now)
+        }
+        fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
+            Self::unmappable(self)
+        }
+    };
+}
+pub(crate) use platform_side;
 
 /// The most batches one commit of the [`Writer`] takes: enough to share a commit's cost when
 /// the writer falls behind, few enough that a commit stays short.

@@ -216,7 +216,7 @@ impl App {
                     format!("cannot read the store: {e}"),
                 )
             })?;
-            f(&app, &mut store)
+            f(&app, &mut *store)
         })
         .await;
         joined.unwrap_or_else(|e| {

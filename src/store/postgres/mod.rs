@@ -179,6 +179,8 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    crate::store::platform_side!();
+
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         self.read_all()
     }

@@ -11,6 +11,8 @@ use crate::store::{Batch, Focus, RunState, Store, StoreError, Version};
 use super::*;
 
 impl Store for SqliteStore {
+    crate::store::platform_side!();
+
     fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         let mut stmt = self
             .conn
