@@ -1,7 +1,7 @@
 //! The batch since the last commit: what the runner applied and said, sealed for the one writer
 //! with the run's position and counts.
 
-use crate::model::{Output, Record, Rfc3339};
+use crate::model::{Output, Record, Rfc3339, Spilled};
 use crate::rules::RuleFault;
 use crate::runtime::input::Line;
 use crate::runtime::Runner;
@@ -55,26 +55,24 @@ impl Batcher {
         mut fault: impl FnMut(RuleFault),
         mut write: impl FnMut(&mut Output) -> String,
     ) {
-        for f in self.runner.drain_faults() {
-            fault(f);
-        }
-        for mut output in self.runner.drain_output() {
+        let batch = &mut self.batch;
+        drain(&mut self.runner, &mut fault, |mut output| {
             let text = write(&mut output);
             let line = match &output {
                 Output::Record(r) => {
                     if let Some(call) = review_call(r) {
-                        self.batch.calls.push(call);
+                        batch.calls.push(call);
                     }
                     0
                 }
                 Output::Error(e) => e.line,
             };
-            self.batch.log.push(LogRow {
+            batch.log.push(LogRow {
                 line,
                 sample: output.sample().cloned(),
                 text,
             });
-        }
+        });
     }
 
     /// True when a commit has something to write.
@@ -122,4 +120,27 @@ fn review_call(r: &Record) -> Option<ReviewCall> {
         reason: r.reason.clone(),
         at: Rfc3339::new(&r.at).as_str().to_string(),
     })
+}
+
+/// The one drain of a runner, for every driver (a run's or a live session's batch, a diff's
+/// replay): its rule faults to `fault`, then each output line to `each`, in order.
+pub(crate) fn drain(
+    runner: &mut Runner,
+    mut fault: impl FnMut(RuleFault),
+    mut each: impl FnMut(Output),
+) {
+    for f in runner.drain_faults() {
+        fault(f);
+    }
+    for output in runner.drain_output() {
+        each(output);
+    }
+}
+
+/// The eviction of a driver that keeps nothing (a diff's replay): once enough has ended, what
+/// ended and what is idle leaves memory for `keep`, which the runner's fallback reads back.
+pub(crate) fn spill_ended(runner: &mut Runner, keep: &mut dyn FnMut(Spilled)) {
+    if runner.wants_eviction() {
+        runner.spill(keep);
+    }
 }

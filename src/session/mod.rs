@@ -10,6 +10,6 @@ pub(crate) mod live;
 pub(crate) mod run;
 mod versions;
 
-pub(crate) use batch::Batcher;
+pub(crate) use batch::{drain, spill_ended, Batcher};
 pub use run::{run_file, run_stream, Observer, Quiet, RunError, RunSummary};
 pub(crate) use run::{run_one, BATCH_EVENTS, STDIN};
