@@ -25,7 +25,7 @@ pub use backup::{backup, BackupError, Copied};
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
 
 pub use memory::MemoryStore;
-pub use sessions::Sessions;
+pub use sessions::{SessionStore, Sessions};
 pub use sqlite::{OutboxCall, SqliteStore, SCHEMA_VERSION};
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -255,3 +255,25 @@ impl PgSessions {
         Ok(n as usize)
     }
 }
+
+impl crate::store::SessionStore for PgSessions {
+    fn start(&self, id: &str, key: &str, now: i64) -> Result<(), StoreError> {
+        PgSessions::start(self, id, key, now)
+    }
+
+    fn find(&self, id: &str, now: i64) -> Result<Option<Found>, StoreError> {
+        PgSessions::find(self, id, now)
+    }
+
+    fn end(&self, id: &str) -> Result<(), StoreError> {
+        PgSessions::end(self, id)
+    }
+
+    fn keep_only(&self, keys: &[String]) -> Result<usize, StoreError> {
+        PgSessions::keep_only(self, keys)
+    }
+
+    fn count(&self) -> Result<usize, StoreError> {
+        PgSessions::count(self)
+    }
+}
