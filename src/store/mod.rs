@@ -331,6 +331,41 @@ macro_rules! platform_side {
 }
 pub(crate) use platform_side;
 
+/// What one new event at `focus.at` can reach ([`Store::load_around`]), the same for every
+/// backend: `due_before` is the backend's query for the samples with a deadline due before a
+/// bound (RFC 3339 text).
+pub(crate) fn around<S: Store>(
+    store: &mut S,
+    focus: &Focus,
+    due_before: impl FnOnce(&mut S, &str) -> Result<Vec<String>, StoreError>,
+) -> Result<Snapshot, StoreError> {
+    let meta = store.meta()?;
+    let by = meta.clock.map_or(focus.at, |c| c.max(focus.at));
+    // Due times are kept as RFC 3339 text, whose fractions do not sort as numbers do: the
+    // next whole second is a bound every due time up to `by` sorts below.
+    let bound = crate::model::after(by, 1).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut ids: std::collections::BTreeSet<String> = focus.samples.iter().cloned().collect();
+    ids.extend(due_before(store, &bound)?);
+    let mut samples = Vec::new();
+    for id in &ids {
+        samples.extend(store.sample(id)?);
+    }
+    let mut creators: std::collections::BTreeSet<String> = focus.creators.iter().cloned().collect();
+    creators.extend(samples.iter().map(|s| s.sample.creator.to_string()));
+    let mut ledgers = Vec::new();
+    for creator in creators {
+        if let Some(ledger) = store.ledger(&creator)? {
+            ledgers.push((creator, ledger));
+        }
+    }
+    Ok(Snapshot {
+        samples,
+        ledgers,
+        meta,
+        applied: Vec::new(),
+    })
+}
+
 /// The most batches one commit of the [`Writer`] takes: enough to share a commit's cost when
 /// the writer falls behind, few enough that a commit stays short.
 pub const GROUP: u64 = 8;

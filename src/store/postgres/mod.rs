@@ -186,7 +186,7 @@ impl Store for PgStore {
     }
 
     fn load_around(&mut self, focus: &Focus) -> Result<Snapshot, StoreError> {
-        self.read_around(focus)
+        crate::store::around(self, focus, |store, bound| store.due_before(bound))
     }
 
     fn meta(&mut self) -> Result<Meta, StoreError> {
