@@ -542,3 +542,61 @@ pub(crate) fn crash_point(kind: &str) -> Option<u64> {
     let (k, n) = spec.split_once(':')?;
     (k == kind).then(|| n.parse().ok()).flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(hash: &str) -> Version {
+        Version {
+            kind: "rules".into(),
+            hash: hash.into(),
+            name: "rules".into(),
+            files: Vec::new(),
+            first_seen: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn batch(run: i64, lines: u64) -> Batch {
+        Batch {
+            run: RunState {
+                id: run,
+                lines,
+                ..RunState::default()
+            },
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn a_waiting_writer_returns_once_its_batches_are_committed_and_keeps_versions_in_order() {
+        let mut writer = Writer::spawn(Box::new(MemoryStore::new()));
+        writer.send(batch(1, 1)).expect("send");
+        writer.save_versions(vec![version("a")]).expect("versions");
+        writer.send(batch(1, 2)).expect("send");
+        writer.wait().expect("wait");
+        assert_eq!(writer.committed(), Some(2), "both batches committed");
+        let mut store = writer.finish().expect("finish");
+        assert_eq!(store.versions().expect("versions"), vec![version("a")]);
+        assert_eq!(store.last_run().expect("run").map(|r| r.lines), Some(2));
+    }
+
+    #[test]
+    fn a_failed_commit_comes_back_from_wait() {
+        let mut writer = Writer::spawn(Box::new(MemoryStore::new()));
+        let mut bad = batch(1, 1);
+        bad.changes.ledgers = vec![(
+            "c1".into(),
+            Ledger {
+                credit: f64::NAN,
+                ..Ledger::default()
+            }
+            .into(),
+        )];
+        writer.send(bad).expect("queued");
+        assert!(
+            writer.wait().is_err(),
+            "a number that is not finite is refused"
+        );
+    }
+}
