@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use sampleflow::machinery::runtime::Program;
 use sampleflow::machinery::runtime::{generate, GenOptions as Options};
-use sampleflow::machinery::runtime::{run_file, Quiet};
+use sampleflow::machinery::session::{run_file, Quiet};
 use sampleflow::machinery::store::SqliteStore;
 
 fn peak_rss_mib() -> f64 {

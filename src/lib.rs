@@ -17,8 +17,10 @@
 //! - [`rules`]: the scripts and policy, compiled per category and run sandboxed;
 //! - [`store`]: saves the model (it knows nothing of rules or the runner);
 //! - [`runtime`]: the compiled program and the runner that applies events to it, split by idea
-//!   (the wire parser, program, dispatch, deadlines, ledger, memory, swap), and the session
-//!   that batches a run into the store;
+//!   (the wire parser, program, dispatch, deadlines, ledger, memory, swap); it does no I/O and
+//!   names nothing of the store;
+//! - `session`: the one layer between the runtime and every front end: the batch since the last
+//!   commit, a run of a file or a stream through the one writer, the versions of a program;
 //! - [`analysis`], [`connect`] and [`cli`]: figures, the shop's platform and the commands.
 //!
 //! ```
@@ -72,6 +74,7 @@ mod graph;
 mod model;
 mod rules;
 mod runtime;
+mod session;
 mod store;
 mod validate;
 mod watch;

@@ -23,6 +23,9 @@ pub mod rules {
 pub mod runtime {
     pub use crate::runtime::*;
 }
+pub mod session {
+    pub use crate::session::*;
+}
 pub mod store {
     pub use crate::store::*;
 }

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use common::serve::{Server, VIEWER};
 use sampleflow::machinery::model::{Changes, ShadowDecision};
-use sampleflow::machinery::store::{self, Batch, Store};
+use sampleflow::machinery::store::{self, Batch};
 
 /// A generated stream of `samples` samples in `dir`; its path and the time of its last event.
 fn generated(dir: &Path, samples: u64) -> (PathBuf, String) {

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use sampleflow::machinery::model::{Armed, Changes, Instance, Ledger};
 use sampleflow::machinery::store::{
-    self, AnyStore, Batch, EventRow, Focus, Holder, LockError, LogRow, RunState, Sessions, Store,
-    StoreError, Version,
+    self, AnyStore, Batch, EventRow, Focus, Holder, LockError, LogRow, ReviewCall, RunState,
+    Sessions, StoreError, Version,
 };
 
 /// A store to test: an SQLite file in a folder of its own, or a database of its own.
@@ -159,6 +159,7 @@ fn ledger_batch(n: u64, credit: f64) -> Batch {
         events: vec![event(&format!("e{n}"))],
         log: Vec::new(),
         run: run(1, n),
+        ..Batch::default()
     }
 }
 
@@ -178,6 +179,8 @@ fn a_batch_keeps_its_events_and_records_and_reads_them_back(db: Db) {
         events: vec![event("e1"), event("x-tts-2"), event("tts-a1-requested")],
         log: log.clone(),
         run: run(1, 3),
+        platform: vec!["a1".into()],
+        calls: Vec::new(),
     };
     store.commit(&first).unwrap();
     // A second batch, of another run: a record of s1, whose sample did not change (it is linked
@@ -200,7 +203,7 @@ fn a_batch_keeps_its_events_and_records_and_reads_them_back(db: Db) {
         let applied = store.load().unwrap().applied;
         assert_eq!(applied, ["e1", "x-tts-2", "tts-a1-requested", "e3"]);
         assert_eq!(
-            store.platform_events().unwrap(),
+            store.events_with_prefix("tts-").unwrap(),
             ["tts-a1-requested".to_string()].into_iter().collect()
         );
         assert_eq!(store.run_log(1).unwrap(), texts(&log));
@@ -449,11 +452,20 @@ fn decisions_on_platform_samples_are_queued_once_in_the_outbox(db: Db) {
             if sample == "a2" { 1 } else { 2 }
         ),
     };
+    // The review call the session computes from such a record.
+    let call = |sample: &str, event: &str, decision: &str| ReviewCall {
+        sample: sample.into(),
+        event: event.into(),
+        decision: decision.into(),
+        reason: Some("auto_approved".into()),
+        at: format!("2026-01-0{}T00:00:00Z", if sample == "a2" { 1 } else { 2 }),
+    };
     // Before any platform event, decisions queue nothing.
     store
         .commit(&Batch {
             events: vec![event("e0")],
             log: vec![decision("x1", "e0", "approve")],
+            calls: vec![call("x1", "e0", "approve")],
             ..Batch::default()
         })
         .unwrap();
@@ -464,6 +476,12 @@ fn decisions_on_platform_samples_are_queued_once_in_the_outbox(db: Db) {
             decision("a1", "tts-a1-requested", "approve"),
             decision("a2", "tts-a2-requested", "reject"),
             decision("x2", "e5", "approve"),
+        ],
+        platform: vec!["a1".into(), "a2".into()],
+        calls: vec![
+            call("a1", "tts-a1-requested", "approve"),
+            call("a2", "tts-a2-requested", "reject"),
+            call("x2", "e5", "approve"),
         ],
         ..Batch::default()
     };
@@ -715,6 +733,14 @@ fn fill(db: &Db) {
             events: vec![event("e1"), event("tts-tts-1-requested")],
             log,
             run: run(1, 3),
+            platform: vec!["tts-1".into()],
+            calls: vec![ReviewCall {
+                sample: "tts-1".into(),
+                event: "tts-tts-1-requested".into(),
+                decision: "approve".into(),
+                reason: Some("auto_approved".into()),
+                at: "2026-01-02T00:00:00Z".into(),
+            }],
         })
         .unwrap();
     store.set_unmappable("a9", "p9", Some("why"), "t").unwrap();
@@ -763,6 +789,7 @@ fn a_copy_into_the_other_kind_and_back_reads_the_same(db: Db) {
             events: vec![event("e2")],
             log: vec![record("s1", 2)],
             run: run(2, 1),
+            ..Batch::default()
         })
         .unwrap();
     let log = back.read().sample_log("s1").unwrap();

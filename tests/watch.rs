@@ -244,8 +244,10 @@ fn spool_files_are_applied_once_then_archived() {
     });
     assert!(w.path("spool/archive/a.jsonl").exists());
     assert!(!w.path("spool/a.jsonl").exists());
-    // The same events again: refused, not applied twice.
-    std::fs::write(w.path("spool/b.jsonl"), &events).unwrap();
+    // The same events again: refused, not applied twice. Moved in whole too: a file written in
+    // place may be taken by the scanner before its bytes are there.
+    std::fs::write(&tmp, &events).unwrap();
+    std::fs::rename(&tmp, w.path("spool/b.jsonl")).unwrap();
     w.err.wait(0, 1, "the second file", |l| {
         l.starts_with("spool: applied `b.jsonl`")
     });

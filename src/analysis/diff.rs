@@ -139,20 +139,23 @@ pub fn replay(program: Program, events: &Events) -> Result<Replay, DiffError> {
     let mut faults = Vec::new();
     let mut faulted = std::collections::BTreeSet::new();
     let mut drain = |runner: &mut Runner| {
-        for f in runner.drain_faults() {
-            faults.push(format!("sample `{}`: {f}", f.sample));
-            faulted.insert(f.sample);
-        }
-        for out in runner.drain_output() {
-            if let Output::Record(r) = out {
-                collector.observe(&r);
-            }
-        }
+        crate::session::drain(
+            runner,
+            |f| {
+                faults.push(format!("sample `{}`: {f}", f.sample));
+                faulted.insert(f.sample);
+            },
+            |out| {
+                if let Output::Record(r) = out {
+                    collector.observe(&r);
+                }
+            },
+        );
         if runner.wants_eviction() {
             let Ok(mut packed) = spill.0.lock() else {
                 return;
             };
-            runner.spill(&mut |gone| match gone {
+            crate::session::spill_ended(runner, &mut |gone| match gone {
                 Spilled::Sample(inst) => {
                     if let Some(at) = pack(&*inst).and_then(|b| packed.put(&b)) {
                         packed.samples.insert(inst.id().to_string(), at);

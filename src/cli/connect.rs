@@ -21,7 +21,7 @@ use super::{
 use crate::connect::map::{self, Catalog};
 use crate::connect::platform::{Application, CallError, Client};
 use crate::connect::Config;
-use crate::runtime::session::{run_stream, Quiet};
+use crate::session::{run_stream, Quiet};
 use crate::store::{AnyStore, Holder, OutboxCall};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -141,7 +141,9 @@ pub(super) fn poll(
     let apps = client
         .search_all()
         .map_err(|e| format!("the search of sample applications failed: {e}"))?;
-    let known = side.platform_events().map_err(|e| e.to_string())?;
+    let known = side
+        .events_with_prefix(crate::connect::map::EVENT_PREFIX)
+        .map_err(|e| e.to_string())?;
     let at = wall_clock()
         .map(|clock| clock.now())
         .unwrap_or_else(|_| chrono::Utc::now());
@@ -282,7 +284,6 @@ fn cycle(
 
 /// Where the platform's end status and ours differ: ours stands, and is said.
 fn disagreements(apps: &[Application], store: &mut AnyStore) -> Vec<String> {
-    use crate::store::Store;
     let mut out = Vec::new();
     for app in apps {
         let Some((_, states)) = OURS.iter().find(|(s, _)| *s == app.status) else {

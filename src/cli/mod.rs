@@ -333,12 +333,10 @@ fn held_message(db: &std::path::Path, holder: Option<&Holder>) -> String {
 
 /// The store named by `--db`, created on first use.
 fn open_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
-    crate::store::open(&cli.db)
-        .map(|s| Box::new(s) as Box<dyn Store>)
-        .map_err(|source| CliError::Store {
-            path: cli.db.clone(),
-            source,
-        })
+    crate::store::open(&cli.db).map_err(|source| CliError::Store {
+        path: cli.db.clone(),
+        source,
+    })
 }
 
 /// The store named by `--db` for a writer of `program`, which keeps its versions first.
@@ -362,9 +360,7 @@ fn open_existing_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
     if !crate::store::exists(&cli.db) {
         return Err(failed(crate::store::StoreError::Missing));
     }
-    crate::store::open_read(&cli.db)
-        .map(|s| Box::new(s) as Box<dyn Store>)
-        .map_err(failed)
+    crate::store::open_read(&cli.db).map_err(failed)
 }
 
 /// Writes lines to stdout with a trailing newline each.

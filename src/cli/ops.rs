@@ -18,7 +18,7 @@ use super::{
     held_message, load_program, load_workflows, open_existing_store, open_for, wall_clock, Cli,
     CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED,
 };
-use crate::runtime::session::run_one;
+use crate::session::run_one;
 use crate::store::{Focus, Holder, LockError};
 use crate::watch::spool;
 

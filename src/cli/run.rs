@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{check_out, load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK};
 use crate::analysis::counted;
 use crate::rules::RuleFault;
-use crate::runtime::session::{run_file, Observer, RunError, RunSummary, STDIN};
+use crate::session::{run_file, Observer, RunError, RunSummary, STDIN};
 use crate::store::Holder;
 
 #[derive(Debug, Clone, clap::Args)]

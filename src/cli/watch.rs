@@ -13,7 +13,7 @@ use super::{
     EXIT_OK, EXIT_USAGE,
 };
 use crate::store::Holder;
-use crate::watch::{reconcile_out, watch, Channels, Folders, Msg, Options, Request};
+use crate::watch::{reconcile_out, watch, Channels, Folders, Msg, ReloadRequest, WatchOptions};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -74,7 +74,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         std::thread::spawn(move || {
             for signal in signals.forever() {
                 let sent = match signal {
-                    SIGHUP => req_tx.send(Request::Now).is_ok(),
+                    SIGHUP => req_tx.send(ReloadRequest::Now).is_ok(),
                     SIGINT => tx.send(Msg::Stop("SIGINT")).is_ok(),
                     _ => tx.send(Msg::Stop("SIGTERM")).is_ok(),
                 };
@@ -108,7 +108,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
 pub(super) struct Live {
     pub program: crate::runtime::Program,
     pub store: Box<dyn crate::store::Store>,
-    pub options: Options,
+    pub options: WatchOptions,
     pub out: Box<dyn Write + Send>,
     pub channels: Channels,
     pub _lock: crate::store::WriterLock,
@@ -208,12 +208,12 @@ pub(super) fn open_live(
         }
         None => Box::new(BufWriter::new(std::io::stdout())),
     };
-    let options = Options {
+    let options = WatchOptions {
         clock,
         folders,
         spool: args.spool.clone(),
         tick: Duration::from_millis(args.tick_ms.max(10)),
-        commit_every: crate::runtime::session::BATCH_EVENTS,
+        commit_every: crate::session::BATCH_EVENTS,
         notify: !args.poll_only,
         loaded,
         out: out_state,

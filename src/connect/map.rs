@@ -104,7 +104,18 @@ impl std::fmt::Display for Unmappable {
 
 /// The id of the event an application's change makes.
 pub fn event_id(application: &str, change: &str) -> String {
-    format!("tts-{application}-{change}")
+    format!("{EVENT_PREFIX}{application}-{change}")
+}
+
+/// How every id of the connector's events begins: the ids a store is asked for by
+/// [`crate::store::Store::events_with_prefix`].
+pub const EVENT_PREFIX: &str = "tts-";
+
+/// The application an event brings in from the platform, when it is the connector's first
+/// event of one (`tts-<app>-requested`): its sample is the platform's, and its review
+/// decisions go to the outbox.
+pub fn platform_application(event: &str) -> Option<&str> {
+    event.strip_prefix(EVENT_PREFIX)?.strip_suffix("-requested")
 }
 
 fn number(text: Option<&str>) -> Option<f64> {

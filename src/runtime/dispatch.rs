@@ -48,7 +48,7 @@ impl Runner {
     /// An event that parsed: the checks, the clock, then its move.
     fn apply_event(&mut self, line: u64, event: &Event) -> Option<ImmutableString> {
         let fp = fingerprint(&event.id);
-        self.restore(event);
+        self.recall(event);
         if let Err(refusal) = self.precheck(event, fp) {
             self.refuse(line, Some(event.id.to_string()), refusal);
             return None;

@@ -1,5 +1,5 @@
-//! Memory stays bounded: ended samples leave once committed, and are read back from the
-//! store (the [`Fallback`]) when an event names them again.
+//! Memory stays bounded: ended samples leave once committed, and are read back through the
+//! [`Fallback`] when an event names them again.
 
 use super::HashSet;
 use std::sync::Arc;
@@ -44,7 +44,7 @@ impl Runner {
 
     /// Drops from memory what has ended and is committed, when enough has ended since the last
     /// time (or always, with `force`). Call it only right after a commit: what it drops must be
-    /// in the store the fallback reads. Returns the samples dropped.
+    /// where the fallback reads. Returns the samples dropped.
     pub fn evict(&mut self, force: bool) -> usize {
         if self.fallback.is_none() || !(force || self.ended_since >= self.evict_after) {
             return 0;
@@ -52,11 +52,11 @@ impl Runner {
         self.drop_ended(&mut |_| {})
     }
 
-    /// Marks an eviction without waiting for the writer: call it right after the changes were
+    /// Marks an eviction without waiting for the commit: call it right after the changes were
     /// taken for a batch, then [`Runner::evict_marked`] once that batch is committed. What ended
     /// by the mark is in that batch or an earlier one; what changes after it is kept until a
     /// later eviction, as its last state may not be committed yet. The runner goes on while the
-    /// writer commits, instead of waiting for it at every eviction.
+    /// commit is made, instead of waiting for it at every eviction.
     pub fn mark_eviction(&mut self) {
         if self.fallback.is_some() {
             self.ended_since = 0;
@@ -85,9 +85,9 @@ impl Runner {
         dropped
     }
 
-    /// For a runner with no store (a diff's replay): hands every ended sample and idle ledger
+    /// For a runner that keeps nothing (a diff's replay): hands every ended sample and idle ledger
     /// to `keep`, which the fallback must give back, and drops them from memory. Changes are
-    /// not kept for a store either. Returns the samples handed over.
+    /// not kept for a commit either. Returns the samples handed over.
     pub fn spill(&mut self, keep: &mut dyn FnMut(Spilled)) -> usize {
         self.dirty_samples.clear();
         self.dirty_ledgers.clear();
@@ -147,7 +147,7 @@ impl Runner {
 
     /// Brings back what the event names, if it left memory: its sample (with the sample's
     /// creator's ledger) and the ledger of the creator it names.
-    pub(super) fn restore(&mut self, e: &Event) {
+    pub(super) fn recall(&mut self, e: &Event) {
         if self.fallback.is_none() {
             return;
         }
@@ -159,13 +159,13 @@ impl Runner {
                 if let Some(inst) = found {
                     let creator = inst.sample.creator.clone();
                     self.samples.insert(id.clone(), Arc::new(inst));
-                    self.restore_ledger(&creator);
+                    self.recall_ledger(&creator);
                 }
             }
         }
         match &e.body {
-            Body::Requested { creator, .. } => self.restore_ledger(&creator.id),
-            Body::CreatorAdjusted { creator, .. } => self.restore_ledger(creator),
+            Body::Requested { creator, .. } => self.recall_ledger(&creator.id),
+            Body::CreatorAdjusted { creator, .. } => self.recall_ledger(creator),
             // A sample's ledger came back with the sample above; a product event's samples are
             // those in memory, which hold every open one.
             Body::Reviewed { .. }
@@ -179,7 +179,7 @@ impl Runner {
         }
     }
 
-    pub(super) fn restore_ledger(&mut self, creator: &ImmutableString) {
+    pub(super) fn recall_ledger(&mut self, creator: &ImmutableString) {
         if self.ledgers.contains_key(creator)
             || !self.evicted_ledgers.contains(&short_fingerprint(creator))
         {

@@ -1,7 +1,7 @@
 //! The runner: events in, through the workflow graph and the rules, on event time; records out.
 //!
 //! The runner holds every sample, every creator's ledger, the clock and the armed deadlines in
-//! memory, and hands what changed to a [`crate::store::Store`] in batches (`take_changes`). It
+//! memory, and hands what changed to its caller in batches (`take_changes`). It
 //! never parses YAML and never touches a file: the caller feeds it lines and drains its output.
 
 mod deadlines;
@@ -13,7 +13,6 @@ mod ledger;
 mod memory;
 pub(crate) mod parse;
 mod program;
-pub(crate) mod session;
 mod shadow;
 mod swap;
 
@@ -24,7 +23,6 @@ pub use gen::{generate, GenOptions};
 use memory::evict_after;
 pub use memory::EVICT_AFTER;
 pub use program::{short_hash, Program};
-pub use session::{run_file, run_stream, Observer, Quiet, RunError, RunSummary};
 pub use swap::Swap;
 
 use std::cmp::Reverse;
@@ -276,7 +274,7 @@ impl Runner {
         self.faults.drain(..)
     }
 
-    /// What changed since the last call, for the store.
+    /// What changed since the last call, for the caller to keep.
     pub fn take_changes(&mut self) -> Changes {
         if let Some((samples, ledgers)) = &mut self.touched {
             samples.extend(self.dirty_samples.iter().cloned());
@@ -317,8 +315,8 @@ impl Runner {
         self.fire_due();
     }
 
-    /// Instances only name workflows that exist: requests naming others are refused. A store
-    /// written under other workflows may still hold one; its events are then not allowed.
+    /// Instances only name workflows that exist: requests naming others are refused. State
+    /// kept under other workflows may still hold one; its events are then not allowed.
     fn flow(&self, name: &str) -> Option<Arc<Flow>> {
         self.program.flows.get(name).cloned()
     }

@@ -549,7 +549,7 @@ pub const MAX_BLOCK_DAYS: i64 = 36_500;
 pub const MAX_CREDIT: f64 = 1e6;
 
 /// Ranges are checked once, here, for every number an event carries: with them no sum over a
-/// sample or a ledger can leave the numbers a store can write and read back.
+/// sample or a ledger can leave the numbers that can be written and read back.
 fn money(name: &str, value: f64) -> Result<(), String> {
     if (0.0..=MAX_MONEY).contains(&value) {
         Ok(())

@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::Utc;
-
 use super::*;
 use crate::graph::WorkflowGraph;
 use crate::rules::RuleSet;
@@ -62,36 +60,6 @@ impl Program {
 
     pub fn rules_hash(&self) -> &str {
         &self.rules_hash
-    }
-
-    /// The rule set and every workflow, as the store keeps them by hash.
-    pub fn versions(&self) -> Vec<crate::store::Version> {
-        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let mut flows: Vec<&Arc<Flow>> = self.flows.values().collect();
-        flows.sort_by(|a, b| a.name().cmp(b.name()));
-        std::iter::once(crate::store::Version {
-            kind: "rules".into(),
-            hash: self.rules_hash.to_string(),
-            name: self.rules.dir().display().to_string(),
-            files: self.rules.texts().to_vec(),
-            first_seen: now.clone(),
-        })
-        .chain(flows.into_iter().map(|f| {
-            let w = f.graph.workflow();
-            crate::store::Version {
-                kind: "workflow".into(),
-                hash: f.hash.to_string(),
-                name: w.name.value.clone(),
-                files: vec![(
-                    w.path
-                        .file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-                    w.source.inner().to_string(),
-                )],
-                first_seen: now.clone(),
-            }
-        }))
-        .collect()
     }
 
     /// The same workflows with another rule set (a reload, or the candidate of a diff): compiled

@@ -1,6 +1,6 @@
 //! The shadow: a candidate rule set screening every request beside the live rules, with the
 //! very input the live rules were given (request, creator, product, ledger, the day's automatic
-//! approvals, at the same moment). Its decision is kept for the store ([`ShadowDecision`], in the
+//! approvals, at the same moment). Its decision is handed on with the changes ([`ShadowDecision`], in the
 //! same [`crate::model::Changes`] as the screening's sample) and never acted on: it moves no
 //! sample, touches no ledger and counts in no quota. A fault of the candidate is kept with its
 //! decision and handed to the caller apart from the live rule faults.

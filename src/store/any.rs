@@ -6,11 +6,7 @@
 use std::path::Path;
 
 use super::postgres::{self, PgStore};
-use super::{
-    Batch, Focus, Holder, LockError, OutboxCall, RunState, SqliteStore, Store, StoreError, Version,
-    WriterLock,
-};
-use crate::model::{Instance, Ledger, Meta, Snapshot};
+use super::{Holder, LockError, SqliteStore, Store, StoreError, WriterLock};
 
 pub use super::postgres::is_url;
 
@@ -19,40 +15,40 @@ pub fn shown(db: &Path) -> String {
     postgres::shown(db)
 }
 
-/// A store of either kind, with the methods beside the [`Store`] trait that the connector and
-/// `outbox` use.
-pub enum AnyStore {
-    Sqlite(Box<SqliteStore>),
-    Postgres(Box<PgStore>),
-}
+/// A store of either kind, picked from the `--db` text: every method is the [`Store`] trait's.
+pub type AnyStore = Box<dyn Store>;
 
 /// Opens the store at `db` for writing, creating its schema on first use (see
 /// [`SqliteStore::open`], [`PgStore::open`]).
 pub fn open(db: &Path) -> Result<AnyStore, StoreError> {
     Ok(if is_url(db) {
-        AnyStore::Postgres(Box::new(PgStore::open(db)?))
+        Box::new(PgStore::open(db)?)
     } else {
-        AnyStore::Sqlite(Box::new(SqliteStore::open(db)?))
+        Box::new(SqliteStore::open(db)?)
     })
 }
 
 /// Opens the existing store at `db` for reading only; nothing is created or written.
 pub fn open_read(db: &Path) -> Result<AnyStore, StoreError> {
     Ok(if is_url(db) {
-        AnyStore::Postgres(Box::new(PgStore::open_read(db)?))
+        Box::new(PgStore::open_read(db)?)
     } else {
         if !db.exists() {
             return Err(StoreError::Missing);
         }
-        AnyStore::Sqlite(Box::new(SqliteStore::open_read(db)?))
+        Box::new(SqliteStore::open_read(db)?)
     })
 }
 
 /// A read-only view of the store at `db` for a runner that lets ended samples leave memory.
 pub fn fallback(db: &Path) -> Result<Box<dyn crate::model::Fallback>, StoreError> {
-    Ok(match open_read(db)? {
-        AnyStore::Sqlite(s) => s,
-        AnyStore::Postgres(s) => s,
+    Ok(if is_url(db) {
+        Box::new(PgStore::open_read(db)?)
+    } else {
+        if !db.exists() {
+            return Err(StoreError::Missing);
+        }
+        Box::new(SqliteStore::open_read(db)?)
     })
 }
 
@@ -73,146 +69,5 @@ pub fn lock(db: &Path, holder: &Holder) -> Result<WriterLock, LockError> {
         postgres::acquire(db, holder).map(WriterLock::from)
     } else {
         super::acquire(db, holder)
-    }
-}
-
-/// Forwards a call to the store inside, whichever kind it is.
-macro_rules! either {
-    ($self:expr, $s:ident => $call:expr) => {
-        match $self {
-            AnyStore::Sqlite($s) => $call,
-            AnyStore::Postgres($s) => $call,
-        }
-    };
-}
-
-impl AnyStore {
-    /// The ids of the connector's events applied so far (`tts-...`).
-    pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
-        either!(self, s => s.platform_events())
-    }
-
-    /// Every call of the outbox, oldest first.
-    pub fn outbox(&self) -> Result<Vec<OutboxCall>, StoreError> {
-        either!(self, s => s.outbox())
-    }
-
-    /// Moves one call of the outbox to `state`, with the platform's last answer, at once.
-    pub fn set_call(
-        &mut self,
-        call: &OutboxCall,
-        state: &str,
-        code: Option<i64>,
-        message: Option<&str>,
-        now: &str,
-    ) -> Result<(), StoreError> {
-        either!(self, s => s.set_call(call, state, code, message, now))
-    }
-
-    /// Keeps (or, with `None`, forgets) why an application could not be mapped.
-    pub fn set_unmappable(
-        &mut self,
-        application: &str,
-        product: &str,
-        why: Option<&str>,
-        now: &str,
-    ) -> Result<(), StoreError> {
-        either!(self, s => s.set_unmappable(application, product, why, now))
-    }
-
-    /// Applications that could not be mapped: application, product, why, when last seen.
-    pub fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
-        either!(self, s => s.unmappable())
-    }
-}
-
-impl Store for AnyStore {
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
-        either!(self, s => s.load())
-    }
-
-    fn load_around(&mut self, focus: &Focus) -> Result<Snapshot, StoreError> {
-        either!(self, s => s.load_around(focus))
-    }
-
-    fn meta(&mut self) -> Result<Meta, StoreError> {
-        either!(self, s => s.meta())
-    }
-
-    fn last_run(&mut self) -> Result<Option<RunState>, StoreError> {
-        either!(self, s => s.last_run())
-    }
-
-    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        either!(self, s => s.commit(batch))
-    }
-
-    fn commit_group(
-        &mut self,
-        first: Batch,
-        more: &mut dyn FnMut(u64) -> Option<Batch>,
-    ) -> Result<u64, StoreError> {
-        either!(self, s => s.commit_group(first, more))
-    }
-
-    fn run_log(&mut self, run: i64) -> Result<Vec<String>, StoreError> {
-        either!(self, s => s.run_log(run))
-    }
-
-    fn sample_log(&mut self, sample: &str) -> Result<Vec<String>, StoreError> {
-        either!(self, s => s.sample_log(sample))
-    }
-
-    fn samples(&mut self) -> Result<Vec<Instance>, StoreError> {
-        either!(self, s => s.samples())
-    }
-
-    fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
-        either!(self, s => Store::sample(&mut **s, id))
-    }
-
-    fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
-        either!(self, s => Store::ledger(&mut **s, creator))
-    }
-
-    fn events(&mut self) -> Result<Vec<String>, StoreError> {
-        either!(self, s => s.events())
-    }
-
-    fn save_versions(&mut self, versions: &[Version]) -> Result<(), StoreError> {
-        either!(self, s => s.save_versions(versions))
-    }
-
-    fn versions(&mut self) -> Result<Vec<Version>, StoreError> {
-        either!(self, s => s.versions())
-    }
-
-    fn shadows(&mut self) -> Result<Vec<crate::model::ShadowDecision>, StoreError> {
-        either!(self, s => s.shadows())
-    }
-
-    fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
-        either!(self, s => s.state_counts())
-    }
-
-    fn reader(&self) -> Option<Box<dyn crate::model::Fallback>> {
-        either!(self, s => s.reader())
-    }
-
-    fn each_record(
-        &mut self,
-        f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        either!(self, s => s.each_record(f))
-    }
-}
-
-impl crate::model::Fallback for AnyStore {
-    fn sample(&mut self, id: &str) -> Option<Instance> {
-        Store::sample(self, id).ok().flatten()
-    }
-
-    fn ledger(&mut self, creator: &str) -> Option<Ledger> {
-        Store::ledger(self, creator).ok().flatten()
     }
 }

@@ -1,11 +1,11 @@
 //! The same store in memory: for tests, property tests and replays (`diff`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use rhai::ImmutableString;
 
-use super::{Batch, RunState, Store, StoreError, Version};
+use super::{Batch, OutboxCall, RunState, Store, StoreError, Version};
 use crate::model::{Instance, Ledger, Meta, Snapshot};
 
 /// Keeps what [`super::SqliteStore`] keeps, in maps.
@@ -20,6 +20,10 @@ pub struct MemoryStore {
     runs: BTreeMap<i64, RunState>,
     versions: Vec<Version>,
     shadows: BTreeMap<(String, String), crate::model::ShadowDecision>,
+    /// The platform's applications, its outbox and the applications it could not map.
+    platform: BTreeSet<String>,
+    outbox: Vec<OutboxCall>,
+    unmappable: BTreeMap<String, (String, String, String)>,
 }
 
 impl MemoryStore {
@@ -73,6 +77,28 @@ impl Store for MemoryStore {
                 .map(|l| (batch.run.id, l.sample.clone(), l.text.clone())),
         );
         self.runs.insert(batch.run.id, batch.run.clone());
+        self.platform.extend(batch.platform.iter().cloned());
+        // A decision on a platform sample is queued once, like the stores on disk do.
+        for c in &batch.calls {
+            let queued = self
+                .outbox
+                .iter()
+                .any(|o| o.sample == c.sample && o.event == c.event);
+            if self.platform.contains(&c.sample) && !queued {
+                self.outbox.push(OutboxCall {
+                    sample: c.sample.clone(),
+                    event: c.event.clone(),
+                    decision: c.decision.clone(),
+                    reason: c.reason.clone(),
+                    state: "queued".into(),
+                    attempts: 0,
+                    code: None,
+                    message: None,
+                    queued_at: c.at.clone(),
+                    updated_at: c.at.clone(),
+                });
+            }
+        }
         for d in &batch.changes.shadows {
             self.shadows
                 .entry((d.sample.clone(), d.rules.clone()))
@@ -146,5 +172,119 @@ impl Store for MemoryStore {
         let mut all: Vec<_> = self.shadows.values().cloned().collect();
         all.sort_by(|a, b| (a.at, &a.sample, &a.rules).cmp(&(b.at, &b.sample, &b.rules)));
         Ok(all)
+    }
+
+    fn events_with_prefix(&self, prefix: &str) -> Result<HashSet<String>, StoreError> {
+        Ok(self
+            .events
+            .iter()
+            .filter(|(id, _)| id.starts_with(prefix))
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxCall>, StoreError> {
+        let mut calls = self.outbox.clone();
+        calls.sort_by(|a, b| (&a.queued_at, &a.sample).cmp(&(&b.queued_at, &b.sample)));
+        Ok(calls)
+    }
+
+    fn set_call(
+        &mut self,
+        call: &OutboxCall,
+        state: &str,
+        code: Option<i64>,
+        message: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        for o in &mut self.outbox {
+            if o.sample == call.sample && o.event == call.event {
+                o.state = state.to_string();
+                o.attempts += i64::from(state == "sending");
+                o.code = code;
+                o.message = message.map(str::to_string);
+                o.updated_at = now.to_string();
+            }
+        }
+        Ok(())
+    }
+
+    fn set_unmappable(
+        &mut self,
+        application: &str,
+        product: &str,
+        why: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        match why {
+            Some(why) => {
+                let row = (product.to_string(), why.to_string(), now.to_string());
+                self.unmappable.insert(application.to_string(), row);
+            }
+            None => {
+                self.unmappable.remove(application);
+            }
+        }
+        Ok(())
+    }
+
+    fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        Ok(self
+            .unmappable
+            .iter()
+            .map(|(a, (p, w, t))| (a.clone(), p.clone(), w.clone(), t.clone()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{EventRow, ReviewCall};
+
+    fn call(sample: &str, event: &str) -> ReviewCall {
+        ReviewCall {
+            sample: sample.into(),
+            event: event.into(),
+            decision: "approve".into(),
+            reason: None,
+            at: "2026-01-02T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn decisions_on_platform_samples_are_queued_once_and_moved_by_set_call() {
+        let mut store = MemoryStore::new();
+        let batch = Batch {
+            events: vec![EventRow {
+                id: "p-a1".into(),
+                line: 1,
+                raw: "{}".into(),
+            }],
+            platform: vec!["a1".into()],
+            calls: vec![call("a1", "p-a1"), call("x1", "e2")],
+            ..Batch::default()
+        };
+        store.commit(&batch).expect("commit");
+        store.commit(&batch).expect("commit again");
+        let calls = store.outbox().expect("outbox");
+        assert_eq!(calls.len(), 1, "only the platform's sample, once");
+        assert_eq!(
+            (calls[0].sample.as_str(), calls[0].state.as_str()),
+            ("a1", "queued")
+        );
+        store
+            .set_call(&calls[0], "sending", None, None, "t")
+            .expect("set");
+        let after = store.outbox().expect("outbox");
+        assert_eq!((after[0].state.as_str(), after[0].attempts), ("sending", 1));
+        let ids = store.events_with_prefix("p-").expect("ids");
+        assert!(ids.contains("p-a1") && ids.len() == 1);
+        store
+            .set_unmappable("a9", "p9", Some("why"), "t")
+            .expect("set");
+        assert_eq!(store.unmappable().expect("read").len(), 1);
+        store.set_unmappable("a9", "p9", None, "t").expect("forget");
+        assert!(store.unmappable().expect("read").is_empty());
     }
 }

@@ -25,12 +25,12 @@ pub use backup::{backup, BackupError, Copied};
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
 
 pub use memory::MemoryStore;
-pub use sessions::Sessions;
+pub use sessions::{SessionStore, Sessions};
 pub use sqlite::{OutboxCall, SqliteStore, SCHEMA_VERSION};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use rhai::ImmutableString;
@@ -163,6 +163,23 @@ pub struct Focus {
     pub creators: Vec<String>,
 }
 
+/// A review decision a record makes (approve or reject, by an event), for the platform's
+/// outbox: the session computes it from the typed record, and the store queues it when the
+/// sample is one of the platform's applications.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReviewCall {
+    /// The sample: the platform's application id when it is the platform's.
+    pub sample: String,
+    /// The event whose record made the decision.
+    pub event: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Our reason code.
+    pub reason: Option<String>,
+    /// The record's time, as it is written in the record.
+    pub at: String,
+}
+
 /// What one commit writes.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -170,6 +187,11 @@ pub struct Batch {
     pub events: Vec<EventRow>,
     pub log: Vec<LogRow>,
     pub run: RunState,
+    /// The platform's applications this batch's events bring in (from the connector's
+    /// mapping), kept as the platform's samples.
+    pub platform: Vec<String>,
+    /// The review decisions this batch's records make, in order.
+    pub calls: Vec<ReviewCall>,
 }
 
 /// The storage the runner's state goes to.
@@ -239,6 +261,109 @@ pub trait Store: Send {
         &mut self,
         f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+
+    // The platform's side: what the connector keeps beside the runner's rows.
+
+    /// The ids of the events applied so far that begin with `prefix` (the connector's).
+    fn events_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError>;
+    /// Every call of the outbox, oldest first.
+    fn outbox(&self) -> Result<Vec<OutboxCall>, StoreError>;
+    /// Moves one call of the outbox to `state`, with the platform's last answer; committed at
+    /// once (a call marked `sending` before it goes is known to be in doubt after a crash).
+    fn set_call(
+        &mut self,
+        call: &OutboxCall,
+        state: &str,
+        code: Option<i64>,
+        message: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError>;
+    /// Keeps (or, with `None`, forgets) why an application could not be mapped.
+    fn set_unmappable(
+        &mut self,
+        application: &str,
+        product: &str,
+        why: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError>;
+    /// Applications that could not be mapped: application, product, why, when last seen.
+    fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError>;
+}
+
+/// Implements the platform's side of [`Store`] with the backend's own methods of the same names.
+macro_rules! platform_side {
+    () => {
+        fn events_with_prefix(
+            &self,
+            prefix: &str,
+        ) -> Result<std::collections::HashSet<String>, StoreError> {
+            Self::events_with_prefix(self, prefix)
+        }
+        fn outbox(&self) -> Result<Vec<crate::store::OutboxCall>, StoreError> {
+            Self::outbox(self)
+        }
+        fn set_call(
+            &mut self,
+            call: &crate::store::OutboxCall,
+            state: &str,
+            code: Option<i64>,
+            message: Option<&str>,
+            now: &str,
+        ) -> Result<(), StoreError> {
+            Self::set_call(self, call, state, code, message, now)
+        }
+        fn set_unmappable(
+            &mut self,
+            application: &str,
+            product: &str,
+            why: Option<&str>,
+            now: &str,
+        ) -> Result<(), StoreError> {
+            Self::set_unmappable(self, application, product, why, now)
+        }
+        fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
+            Self::unmappable(self)
+        }
+    };
+}
+pub(crate) use platform_side;
+
+/// What one new event at `focus.at` can reach ([`Store::load_around`]), the same for every
+/// backend: `due_before` is the backend's query for the samples with a deadline due before a
+/// bound (RFC 3339 text).
+pub(crate) fn around<S: Store>(
+    store: &mut S,
+    focus: &Focus,
+    due_before: impl FnOnce(&mut S, &str) -> Result<Vec<String>, StoreError>,
+) -> Result<Snapshot, StoreError> {
+    let meta = store.meta()?;
+    let by = meta.clock.map_or(focus.at, |c| c.max(focus.at));
+    // Due times are kept as RFC 3339 text, whose fractions do not sort as numbers do: the
+    // next whole second is a bound every due time up to `by` sorts below.
+    let bound = crate::model::after(by, 1).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut ids: std::collections::BTreeSet<String> = focus.samples.iter().cloned().collect();
+    ids.extend(due_before(store, &bound)?);
+    let mut samples = Vec::new();
+    for id in &ids {
+        samples.extend(store.sample(id)?);
+    }
+    let mut creators: std::collections::BTreeSet<String> = focus.creators.iter().cloned().collect();
+    creators.extend(samples.iter().map(|s| s.sample.creator.to_string()));
+    let mut ledgers = Vec::new();
+    for creator in creators {
+        if let Some(ledger) = store.ledger(&creator)? {
+            ledgers.push((creator, ledger));
+        }
+    }
+    Ok(Snapshot {
+        samples,
+        ledgers,
+        meta,
+        applied: Vec::new(),
+    })
 }
 
 /// The most batches one commit of the [`Writer`] takes: enough to share a commit's cost when
@@ -248,27 +373,79 @@ pub const GROUP: u64 = 8;
 /// The store back from its writer thread, with the first failure if any.
 type Finished = (Box<dyn Store>, Result<(), StoreError>);
 
-/// Commits batches on a thread of their own, so that the runner goes on with the next batch
-/// while SQLite writes this one. At most two batches wait; batches that are waiting when a
-/// commit begins join it, up to [`GROUP`] batches a commit.
+/// What the writer's thread is handed, in order. Nearly every job is a batch: boxing it would
+/// cost an allocation each to save the space of the rare versions.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    /// A batch to commit.
+    Batch(Batch),
+    /// Versions of the program to keep (a live session's reload), before the batches after
+    /// them; told on the sender once kept.
+    Versions(Vec<Version>, SyncSender<()>),
+}
+
+/// How far the writer's thread got: batches committed (`u64::MAX` once it stopped), and the
+/// signal a caller waiting for a commit ([`Writer::wait`]) sleeps on.
+#[derive(Default)]
+struct Progress {
+    committed: AtomicU64,
+    lock: Mutex<()>,
+    signal: Condvar,
+}
+
+/// The one commit path of every front end (`run`, the ops commands, `watch`, `serve`):
+/// commits batches on a thread of their own, so that the runner goes on with the next batch
+/// while the store writes this one. At most two batches wait; batches that are waiting when a
+/// commit begins join it, up to [`GROUP`] batches a commit. A live session waits for each of
+/// its commits ([`Writer::wait`]) before it answers.
 pub struct Writer {
-    tx: Option<SyncSender<Batch>>,
+    tx: Option<SyncSender<Job>>,
     handle: Option<JoinHandle<Finished>>,
-    /// Batches committed so far (`u64::MAX` once the thread stopped).
-    committed: Arc<AtomicU64>,
+    progress: Arc<Progress>,
     sent: u64,
 }
 
 impl Writer {
     pub fn spawn(mut store: Box<dyn Store>) -> Writer {
-        let (tx, rx) = sync_channel::<Batch>(2);
-        let committed = Arc::new(AtomicU64::new(0));
-        let signal = committed.clone();
+        let (tx, rx) = sync_channel::<Job>(2);
+        let progress = Arc::new(Progress::default());
+        let signal = progress.clone();
         let handle = std::thread::spawn(move || {
-            let done = |n: Option<u64>| signal.store(n.unwrap_or(u64::MAX), Ordering::Release);
+            let done = |n: Option<u64>| {
+                signal
+                    .committed
+                    .store(n.unwrap_or(u64::MAX), Ordering::Release);
+                // Taken so that a waiter between its check and its sleep is not missed.
+                drop(signal.lock.lock());
+                signal.signal.notify_all();
+            };
             let mut n = 0;
-            while let Ok(first) = rx.recv() {
-                let mut more = |written| (written < GROUP).then(|| rx.try_recv().ok()).flatten();
+            // A job taken while gathering a group that is not a batch: the next to do.
+            let mut next: Option<Job> = None;
+            while let Some(job) = next.take().or_else(|| rx.recv().ok()) {
+                let first = match job {
+                    Job::Batch(batch) => batch,
+                    Job::Versions(versions, kept) => {
+                        if let Err(e) = store.save_versions(&versions) {
+                            done(None);
+                            return (store, Err(e));
+                        }
+                        let _ = kept.send(());
+                        continue;
+                    }
+                };
+                let mut more = |written| {
+                    if written >= GROUP || next.is_some() {
+                        return None;
+                    }
+                    match rx.try_recv().ok()? {
+                        Job::Batch(batch) => Some(batch),
+                        other => {
+                            next = Some(other);
+                            None
+                        }
+                    }
+                };
                 match store.commit_group(first, &mut more) {
                     Ok(written) => {
                         n += written;
@@ -286,19 +463,55 @@ impl Writer {
         Writer {
             tx: Some(tx),
             handle: Some(handle),
-            committed,
+            progress,
             sent: 0,
         }
     }
 
     /// Queues a batch; a failure of an earlier one comes back here.
     pub fn send(&mut self, batch: Batch) -> Result<(), StoreError> {
-        let sent = self.tx.as_ref().map(|tx| tx.send(batch).is_ok());
-        if sent == Some(true) {
-            self.sent += 1;
+        self.job(Job::Batch(batch))?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// Keeps versions of the program, after the batches sent before them: returns once they
+    /// are kept (a reader sees them, as a reload says it is done).
+    pub fn save_versions(&mut self, versions: Vec<Version>) -> Result<(), StoreError> {
+        let (kept, told) = sync_channel(1);
+        self.job(Job::Versions(versions, kept))?;
+        if told.recv().is_ok() {
             return Ok(());
         }
         self.finish().map(|_| ()).and(Err(StoreError::Writer))
+    }
+
+    fn job(&mut self, job: Job) -> Result<(), StoreError> {
+        if self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok()) {
+            return Ok(());
+        }
+        self.finish().map(|_| ()).and(Err(StoreError::Writer))
+    }
+
+    /// Waits until every batch sent so far is committed; a failure comes back here.
+    pub fn wait(&mut self) -> Result<(), StoreError> {
+        let mut guard = self.progress.lock.lock().map_err(|_| StoreError::Writer)?;
+        loop {
+            match self.committed() {
+                Some(n) if n >= self.sent => return Ok(()),
+                Some(_) => {
+                    guard = self
+                        .progress
+                        .signal
+                        .wait(guard)
+                        .map_err(|_| StoreError::Writer)?;
+                }
+                None => {
+                    drop(guard);
+                    return self.finish().map(|_| ()).and(Err(StoreError::Writer));
+                }
+            }
+        }
     }
 
     /// Batches sent so far.
@@ -309,7 +522,7 @@ impl Writer {
     /// Batches committed so far, without waiting; `None` once the thread stopped (a failure,
     /// which the next `send` or `finish` gives).
     pub fn committed(&self) -> Option<u64> {
-        Some(self.committed.load(Ordering::Acquire)).filter(|n| *n != u64::MAX)
+        Some(self.progress.committed.load(Ordering::Acquire)).filter(|n| *n != u64::MAX)
     }
 
     /// Waits for every queued batch and gives the store back.
@@ -328,4 +541,62 @@ pub(crate) fn crash_point(kind: &str) -> Option<u64> {
     let spec = std::env::var("SAMPLEFLOW_CRASH").ok()?;
     let (k, n) = spec.split_once(':')?;
     (k == kind).then(|| n.parse().ok()).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(hash: &str) -> Version {
+        Version {
+            kind: "rules".into(),
+            hash: hash.into(),
+            name: "rules".into(),
+            files: Vec::new(),
+            first_seen: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn batch(run: i64, lines: u64) -> Batch {
+        Batch {
+            run: RunState {
+                id: run,
+                lines,
+                ..RunState::default()
+            },
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn a_waiting_writer_returns_once_its_batches_are_committed_and_keeps_versions_in_order() {
+        let mut writer = Writer::spawn(Box::new(MemoryStore::new()));
+        writer.send(batch(1, 1)).expect("send");
+        writer.save_versions(vec![version("a")]).expect("versions");
+        writer.send(batch(1, 2)).expect("send");
+        writer.wait().expect("wait");
+        assert_eq!(writer.committed(), Some(2), "both batches committed");
+        let mut store = writer.finish().expect("finish");
+        assert_eq!(store.versions().expect("versions"), vec![version("a")]);
+        assert_eq!(store.last_run().expect("run").map(|r| r.lines), Some(2));
+    }
+
+    #[test]
+    fn a_failed_commit_comes_back_from_wait() {
+        let mut writer = Writer::spawn(Box::new(MemoryStore::new()));
+        let mut bad = batch(1, 1);
+        bad.changes.ledgers = vec![(
+            "c1".into(),
+            Ledger {
+                credit: f64::NAN,
+                ..Ledger::default()
+            }
+            .into(),
+        )];
+        writer.send(bad).expect("queued");
+        assert!(
+            writer.wait().is_err(),
+            "a number that is not finite is refused"
+        );
+    }
 }

@@ -4,8 +4,8 @@
 //!
 //! The runner's thread owns the store's writes; sessions are written rarely (sign-in, sign-out,
 //! a use at most once every [`TOUCH_EVERY`]) through a small connection of their own that waits
-//! for the runner's commits (busy timeout). Every session method is here, behind one type, so
-//! that they can move behind the store's trait with the other stores.
+//! for the runner's commits (busy timeout). Each backend implements one trait,
+//! [`SessionStore`]; [`Sessions`] opens the one `--db` names.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -22,17 +22,31 @@ pub const IDLE_SECS: i64 = 12 * 3600;
 /// A session's last use is written at most this often (in seconds).
 pub const TOUCH_EVERY: i64 = 300;
 
-/// The console's sessions in a store.
-pub struct Sessions {
-    backend: Backend,
-    /// Sessions kept at most (the least recently used go first).
-    cap: usize,
+/// The console's sessions as a store keeps them: what every backend implements. Methods take
+/// `&self`: the console's handlers share one.
+pub trait SessionStore: Send + Sync {
+    /// Keeps a new session `id` of the token with fingerprint `key`, at `now` (Unix seconds);
+    /// expired sessions go, and the least recently used while there are too many.
+    fn start(&self, id: &str, key: &str, now: i64) -> Result<(), StoreError>;
+    /// The session `id` at `now`, if it is kept and was used in the last 12 hours; its use is
+    /// written when the last was more than [`TOUCH_EVERY`] ago. `id` is not empty.
+    fn find(&self, id: &str, now: i64) -> Result<Option<Found>, StoreError>;
+    /// Ends the session `id`.
+    fn end(&self, id: &str) -> Result<(), StoreError>;
+    /// Ends every session opened by a token whose fingerprint is not in `keys`; how many ended.
+    fn keep_only(&self, keys: &[String]) -> Result<usize, StoreError>;
+    /// Sessions kept.
+    fn count(&self) -> Result<usize, StoreError>;
 }
 
-/// Where the sessions are kept: a connection to the SQLite file, or the PostgreSQL store's.
-enum Backend {
-    Sqlite(Mutex<Connection>),
-    Postgres(Box<PgSessions>),
+/// The console's sessions in the store `--db` names.
+pub struct Sessions(Box<dyn SessionStore>);
+
+/// The sessions of an SQLite store: a connection of their own to its file.
+struct SqliteSessions {
+    conn: Mutex<Connection>,
+    /// Sessions kept at most (the least recently used go first).
+    cap: usize,
 }
 
 /// A session found: the fingerprint of the token that opened it.
@@ -54,49 +68,75 @@ impl Sessions {
     /// Opens the sessions of the store at `path` (a writer has made or upgraded it already).
     pub fn open(path: &Path) -> Result<Sessions, StoreError> {
         if super::postgres::is_url(path) {
-            return Ok(Sessions {
-                backend: Backend::Postgres(Box::new(PgSessions::open(path, Self::CAP)?)),
-                cap: Self::CAP,
-            });
+            return Ok(Sessions(Box::new(PgSessions::open(path, Self::CAP)?)));
         }
         // Checked the way every reader checks the store: ours, at this schema.
         SqliteStore::open_read(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        Ok(Sessions {
-            backend: Backend::Sqlite(Mutex::new(conn)),
+        Ok(Sessions(Box::new(SqliteSessions {
+            conn: Mutex::new(conn),
             cap: Self::CAP,
-        })
+        })))
     }
 
     /// An in-memory table, for tests.
     pub fn in_memory(cap: usize) -> Result<Sessions, StoreError> {
+        Ok(Sessions(Box::new(SqliteSessions::in_memory(cap)?)))
+    }
+
+    /// See [`SessionStore::start`].
+    pub fn start(&self, id: &str, key: &str, now: i64) -> Result<(), StoreError> {
+        self.0.start(id, key, now)
+    }
+
+    /// See [`SessionStore::find`]; an empty id is no session.
+    pub fn find(&self, id: &str, now: i64) -> Result<Option<Found>, StoreError> {
+        if id.is_empty() {
+            return Ok(None);
+        }
+        self.0.find(id, now)
+    }
+
+    /// See [`SessionStore::end`].
+    pub fn end(&self, id: &str) -> Result<(), StoreError> {
+        self.0.end(id)
+    }
+
+    /// See [`SessionStore::keep_only`].
+    pub fn keep_only(&self, keys: &[String]) -> Result<usize, StoreError> {
+        self.0.keep_only(keys)
+    }
+
+    /// See [`SessionStore::count`].
+    pub fn count(&self) -> Result<usize, StoreError> {
+        self.0.count()
+    }
+}
+
+impl SqliteSessions {
+    fn in_memory(cap: usize) -> Result<SqliteSessions, StoreError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(
             "CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, key TEXT NOT NULL,
                 started INTEGER NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;",
         )?;
-        Ok(Sessions {
-            backend: Backend::Sqlite(Mutex::new(conn)),
+        Ok(SqliteSessions {
+            conn: Mutex::new(conn),
             cap,
         })
     }
 
-    /// The SQLite connection, or the PostgreSQL sessions that answer instead.
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, &PgSessions> {
-        match &self.backend {
-            Backend::Sqlite(conn) => Ok(conn.lock().unwrap_or_else(|p| p.into_inner())),
-            Backend::Postgres(pg) => Err(pg),
-        }
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
+impl SessionStore for SqliteSessions {
     /// Keeps a new session `id` of the token with fingerprint `key`, at `now` (Unix seconds);
     /// expired sessions go, and the least recently used while there are too many.
-    pub fn start(&self, id: &str, key: &str, now: i64) -> Result<(), StoreError> {
-        let conn = match self.conn() {
-            Ok(conn) => conn,
-            Err(pg) => return pg.start(id, key, now),
-        };
+    fn start(&self, id: &str, key: &str, now: i64) -> Result<(), StoreError> {
+        let conn = self.conn();
         conn.execute(
             "DELETE FROM console_sessions WHERE used <= ?1",
             [now - IDLE_SECS],
@@ -121,14 +161,11 @@ impl Sessions {
 
     /// The session `id` at `now`, if it is kept and was used in the last 12 hours; its use is
     /// written when the last was more than [`TOUCH_EVERY`] ago.
-    pub fn find(&self, id: &str, now: i64) -> Result<Option<Found>, StoreError> {
+    fn find(&self, id: &str, now: i64) -> Result<Option<Found>, StoreError> {
         if id.is_empty() {
             return Ok(None);
         }
-        let conn = match self.conn() {
-            Ok(conn) => conn,
-            Err(pg) => return pg.find(id, now),
-        };
+        let conn = self.conn();
         let hash = hashed(id);
         let row: Option<(String, i64)> = conn
             .query_row(
@@ -154,11 +191,8 @@ impl Sessions {
     }
 
     /// Ends the session `id`.
-    pub fn end(&self, id: &str) -> Result<(), StoreError> {
-        let conn = match self.conn() {
-            Ok(conn) => conn,
-            Err(pg) => return pg.end(id),
-        };
+    fn end(&self, id: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
         conn.execute(
             "DELETE FROM console_sessions WHERE id_hash = ?1",
             [hashed(id)],
@@ -167,11 +201,8 @@ impl Sessions {
     }
 
     /// Ends every session opened by a token whose fingerprint is not in `keys`; how many ended.
-    pub fn keep_only(&self, keys: &[String]) -> Result<usize, StoreError> {
-        let conn = match self.conn() {
-            Ok(conn) => conn,
-            Err(pg) => return pg.keep_only(keys),
-        };
+    fn keep_only(&self, keys: &[String]) -> Result<usize, StoreError> {
+        let conn = self.conn();
         let mut stmt = conn.prepare("SELECT DISTINCT key FROM console_sessions")?;
         let stored: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
@@ -184,11 +215,8 @@ impl Sessions {
     }
 
     /// Sessions kept.
-    pub fn count(&self) -> Result<usize, StoreError> {
-        let conn = match self.conn() {
-            Ok(conn) => conn,
-            Err(pg) => return pg.count(),
-        };
+    fn count(&self) -> Result<usize, StoreError> {
+        let conn = self.conn();
         let n: i64 = conn.query_row("SELECT count(*) FROM console_sessions", [], |r| r.get(0))?;
         Ok(n as usize)
     }
@@ -226,12 +254,11 @@ mod tests {
 
     #[test]
     fn the_id_is_never_stored_and_ended_tokens_end_their_sessions() {
-        let s = Sessions::in_memory(100).expect("table");
+        let s = SqliteSessions::in_memory(100).expect("table");
         s.start("secret-id", "k1", 10).expect("start");
         s.start("other", "k2", 10).expect("start");
         let kept: Vec<String> = s
             .conn()
-            .expect("sqlite")
             .prepare("SELECT id_hash FROM console_sessions")
             .expect("prepare")
             .query_map([], |r| r.get(0))

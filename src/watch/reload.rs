@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::Msg;
 use crate::diagnostic;
 use crate::rules::cases;
 use crate::runtime::Program;
+use crate::session::live::Msg;
 use crate::validate::validate_set;
 
 /// Why a reload was tried.
@@ -40,7 +40,7 @@ impl Trigger {
 
 /// A request to the reloader.
 #[derive(Debug, Clone, Copy)]
-pub enum Request {
+pub enum ReloadRequest {
     /// notify saw something in a watched folder.
     Changed,
     /// Reload now, changed or not (SIGHUP).
@@ -134,7 +134,7 @@ pub fn build(folders: &Folders) -> Result<Program, String> {
 /// and polling is all there is.
 pub fn notifier(
     folders: &Folders,
-    requests: Sender<Request>,
+    requests: Sender<ReloadRequest>,
 ) -> Result<notify::RecommendedWatcher, notify::Error> {
     let names: Vec<std::ffi::OsString> = [&folders.rules, &folders.workflows]
         .iter()
@@ -152,7 +152,7 @@ pub fn notifier(
         // cases, workflows and the two folders themselves (the store may sit beside them).
         let Ok(event) = event else { return };
         if !event.kind.is_access() && event.paths.iter().any(|p| relevant(p)) {
-            let _ = requests.send(Request::Changed);
+            let _ = requests.send(ReloadRequest::Changed);
         }
     })?;
     watcher.watch(&folders.rules, RecursiveMode::Recursive)?;
@@ -176,7 +176,7 @@ pub fn notifier(
 pub fn run(
     folders: Folders,
     loaded: u64,
-    (again, requests): (Sender<Request>, Receiver<Request>),
+    (again, requests): (Sender<ReloadRequest>, Receiver<ReloadRequest>),
     mut watcher: Option<notify::RecommendedWatcher>,
     to_runner: SyncSender<Msg>,
     wrap: fn(Box<Result<Program, String>>, Trigger, Instant) -> Msg,
@@ -184,14 +184,14 @@ pub fn run(
     let mut last = loaded;
     loop {
         let (trigger, forced) = match requests.recv_timeout(folders.poll) {
-            Ok(Request::Now) => (Trigger::Signal, true),
-            Ok(Request::Changed) => {
+            Ok(ReloadRequest::Now) => (Trigger::Signal, true),
+            Ok(ReloadRequest::Changed) => {
                 // Debounce: wait until the burst is over.
                 let mut forced = false;
                 loop {
                     match requests.recv_timeout(folders.debounce) {
-                        Ok(Request::Changed) => continue,
-                        Ok(Request::Now) => forced = true,
+                        Ok(ReloadRequest::Changed) => continue,
+                        Ok(ReloadRequest::Now) => forced = true,
                         Err(RecvTimeoutError::Timeout) => break,
                         Err(RecvTimeoutError::Disconnected) => return,
                     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
-use super::Msg;
+use crate::session::live::Msg;
 
 /// Where applied files go, inside the spool folder.
 pub const ARCHIVE: &str = "archive";

@@ -2,7 +2,7 @@
 //! `watch` does, and HTTP: an authenticated JSON API and a console for people.
 //!
 //! The runner stays the store's one writer, on a thread of its own, exactly as in `watch`.
-//! HTTP handlers (axum on tokio) hand it the lines they were posted ([`Msg::Http`]) and answer
+//! HTTP handlers (axum on tokio) hand it the lines they were posted ([`Msg::Posted`]) and answer
 //! once the batch holding them is committed: requests that arrive together share one
 //! transaction, and a 200 means durable. Reads go to read-only connections of their own and see
 //! what is committed.
@@ -40,7 +40,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use super::{Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::store::{Holder, Store};
-use crate::watch::{watch, Health, Ingest, Msg, Posted, Request as Reload};
+use crate::watch::{watch, Health, Ingest, Msg, Posted, ReloadRequest as Reload};
 
 pub use auth::{Permission, Principal};
 
@@ -186,7 +186,7 @@ impl App {
     /// of them was acknowledged.
     pub async fn apply(&self, posted: Posted) -> Option<Vec<u8>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let msg = Msg::Http(Ingest { posted, reply });
+        let msg = Msg::Posted(Ingest { posted, reply });
         match self.tx.try_send(msg) {
             Ok(()) => {}
             Err(std::sync::mpsc::TrySendError::Full(msg)) => {
@@ -216,7 +216,7 @@ impl App {
                     format!("cannot read the store: {e}"),
                 )
             })?;
-            f(&app, &mut store)
+            f(&app, &mut *store)
         })
         .await;
         joined.unwrap_or_else(|e| {

@@ -153,7 +153,7 @@ fn cycle(
         let posted =
             Posted::made(&found.lines).map_err(|_| "the poll's events make no body".to_string())?;
         runner
-            .send(Msg::Http(Ingest { posted, reply }))
+            .send(Msg::Polled(Ingest { posted, reply }))
             .map_err(|_| "the runner has stopped".to_string())?;
         answer
             .blocking_recv()

@@ -7,7 +7,7 @@ use postgres::types::ToSql;
 use postgres::Client;
 
 use super::{Cell, Kind, Sink, Source, Table, TABLES};
-use crate::store::postgres::{connect, schema, Role, DEFAULT_SHOP};
+use crate::store::postgres::{connect, schema, ConnectionRole, DEFAULT_SHOP};
 use crate::store::StoreError;
 
 fn columns(table: &Table) -> String {
@@ -26,7 +26,7 @@ pub(crate) struct Reader {
 
 impl Reader {
     pub(crate) fn open(db: &Path) -> Result<Reader, StoreError> {
-        let mut client = connect(db, Role::Read)?;
+        let mut client = connect(db, ConnectionRole::Read)?;
         schema::check_readable(&mut client)?;
         client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         Ok(Reader { client })
@@ -83,7 +83,7 @@ impl Writer {
     /// Opens the store at `db`, its schema made as any writer makes it, and begins the
     /// transaction the whole copy is written in.
     pub(crate) fn open(db: &Path) -> Result<Writer, StoreError> {
-        let mut client = connect(db, Role::Write)?;
+        let mut client = connect(db, ConnectionRole::Write)?;
         schema::ensure(&mut client)?;
         client.batch_execute("BEGIN")?;
         Ok(Writer { client, seen: 1 })

@@ -13,7 +13,7 @@ use std::path::Path;
 use postgres::Client;
 
 use super::schema::{self, LOCK_CLASS};
-use super::{connect, shown, Role, DEFAULT_SHOP};
+use super::{connect, shown, ConnectionRole, DEFAULT_SHOP};
 use crate::store::{Holder, LockError, StoreError};
 
 /// The writer's lock on one shop, held until dropped (or until the process dies).
@@ -42,7 +42,7 @@ pub fn acquire(db: &Path, holder: &Holder) -> Result<PgLock, LockError> {
         path: shown(db).into(),
         source: std::io::Error::other(e.to_string()),
     };
-    let mut client = connect(db, Role::Lock).map_err(failed)?;
+    let mut client = connect(db, ConnectionRole::Lock).map_err(failed)?;
     let key = shop_key(DEFAULT_SHOP);
     // A holder that died on this host a moment ago may still hold the lock until the server has
     // seen its connection close: its lock is waited for, a live holder's is not.

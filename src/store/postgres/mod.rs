@@ -83,7 +83,7 @@ fn url_text(db: &Path) -> Result<&str, StoreError> {
 
 /// How a connection is made: for writing, for reading only, or to hold the writer's lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
+pub(crate) enum ConnectionRole {
     Write,
     Read,
     Lock,
@@ -91,7 +91,7 @@ pub(crate) enum Role {
 
 /// A connection to the database of `db` for `role`. TLS is not spoken: a URL asking for it
 /// (`sslmode=require`) is refused by the client; use a Unix socket or a local TLS proxy.
-pub(crate) fn connect(db: &Path, role: Role) -> Result<Client, StoreError> {
+pub(crate) fn connect(db: &Path, role: ConnectionRole) -> Result<Client, StoreError> {
     let mut config =
         postgres::Config::from_str(url_text(db)?).map_err(|e| StoreError::Url(e.to_string()))?;
     if config.get_application_name().is_none() {
@@ -99,11 +99,11 @@ pub(crate) fn connect(db: &Path, role: Role) -> Result<Client, StoreError> {
     }
     let mut options = config.get_options().unwrap_or_default().to_string();
     let extra = match role {
-        Role::Write => "",
-        Role::Read => " -c default_transaction_read_only=on",
+        ConnectionRole::Write => "",
+        ConnectionRole::Read => " -c default_transaction_read_only=on",
         // The lock's connection sits idle for as long as its writer runs: no idle timeout may
         // end it, and the server notices within a minute when its host died (keepalives).
-        Role::Lock => {
+        ConnectionRole::Lock => {
             " -c idle_session_timeout=0 -c idle_in_transaction_session_timeout=0 -c tcp_keepalives_idle=15 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=4"
         }
     };
@@ -142,7 +142,7 @@ impl PgStore {
     /// Opens the store of `db` for writing, creating or upgrading its schema; a schema that is
     /// not sampleflow's is refused and left as it was.
     pub fn open(db: &Path) -> Result<Self, StoreError> {
-        let mut client = connect(db, Role::Write)?;
+        let mut client = connect(db, ConnectionRole::Write)?;
         schema::ensure(&mut client)?;
         Self::with(client, db, crash_point("commit"))
     }
@@ -150,7 +150,7 @@ impl PgStore {
     /// Opens the store of `db` for reading only: nothing is created, upgraded or written (every
     /// statement runs in a read-only transaction), and it sees what a writer has committed.
     pub fn open_read(db: &Path) -> Result<Self, StoreError> {
-        let mut client = connect(db, Role::Read)?;
+        let mut client = connect(db, ConnectionRole::Read)?;
         schema::check_readable(&mut client)?;
         Self::with(client, db, None)
     }
@@ -179,12 +179,14 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    crate::store::platform_side!();
+
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         self.read_all()
     }
 
     fn load_around(&mut self, focus: &Focus) -> Result<Snapshot, StoreError> {
-        self.read_around(focus)
+        crate::store::around(self, focus, |store, bound| store.due_before(bound))
     }
 
     fn meta(&mut self) -> Result<Meta, StoreError> {

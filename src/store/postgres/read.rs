@@ -1,7 +1,6 @@
 //! Reading a PostgreSQL store: the same answers, in the same order, as an SQLite store gives
 //! for the same commits (text compares byte by byte in both).
 
-use chrono::SecondsFormat;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use rusqlite::types::ValueRef;
@@ -9,7 +8,7 @@ use rusqlite::types::ValueRef;
 use super::PgStore;
 use crate::model::{Instance, Ledger, Meta, Snapshot};
 use crate::store::pack::Packer;
-use crate::store::{Focus, RunState, StoreError, Version};
+use crate::store::{RunState, StoreError, Version};
 
 /// The texts of a chunk row: its lengths (none for a chunk of one) and its frame.
 fn unpack_chunk(
@@ -145,40 +144,18 @@ impl PgStore {
         })
     }
 
-    pub(super) fn read_around(&self, focus: &Focus) -> Result<Snapshot, StoreError> {
-        let meta = self.runner_meta()?;
-        let by = meta.clock.map_or(focus.at, |c| c.max(focus.at));
-        // Due times are kept as RFC 3339 text, whose fractions do not sort as numbers do: the
-        // next whole second is a bound every due time up to `by` sorts below.
-        let bound = crate::model::after(by, 1).to_rfc3339_opts(SecondsFormat::Secs, true);
-        let mut ids: std::collections::BTreeSet<String> = focus.samples.iter().cloned().collect();
+    /// The samples with a deadline due before `bound` (see [`crate::store::around`]).
+    pub(super) fn due_before(&self, bound: &str) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
         self.each_row(
             "SELECT DISTINCT sample FROM sampleflow.deadlines WHERE shop = $1 AND due < $2",
             &[&self.shop, &bound],
             &mut |row| {
-                ids.insert(row.try_get(0)?);
+                ids.push(row.try_get(0)?);
                 Ok(())
             },
         )?;
-        let mut samples = Vec::new();
-        for id in &ids {
-            samples.extend(self.read_sample(id)?);
-        }
-        let mut creators: std::collections::BTreeSet<String> =
-            focus.creators.iter().cloned().collect();
-        creators.extend(samples.iter().map(|s| s.sample.creator.to_string()));
-        let mut ledgers = Vec::new();
-        for creator in creators {
-            if let Some(ledger) = self.read_ledger(&creator)? {
-                ledgers.push((creator, ledger));
-            }
-        }
-        Ok(Snapshot {
-            samples,
-            ledgers,
-            meta,
-            applied: Vec::new(),
-        })
+        Ok(ids)
     }
 
     pub(super) fn read_last_run(&self) -> Result<Option<RunState>, StoreError> {

@@ -8,21 +8,26 @@ use std::sync::Mutex;
 use postgres::Client;
 use sha2::{Digest, Sha256};
 
-use super::{connect, PgStore, Role, DEFAULT_SHOP};
+use super::{connect, ConnectionRole, PgStore, DEFAULT_SHOP};
 use crate::store::sessions::{Found, IDLE_SECS, TOUCH_EVERY};
 use crate::store::{OutboxCall, StoreError};
 
 impl PgStore {
-    /// The ids of the connector's events applied so far (`tts-...`).
-    pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+    /// The ids of the events applied so far that begin with `prefix` (the connector's).
+    pub fn events_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut out = std::collections::HashSet::new();
+        // A first cut by the text of the chunk (`"` opens each id in its JSON list), then by id.
         let rows = self.client.borrow_mut().query(
-            "SELECT ids FROM sampleflow.event_chunks WHERE shop = $1 AND ids LIKE '%\"tts-%'",
-            &[&self.shop],
+            "SELECT ids FROM sampleflow.event_chunks
+             WHERE shop = $1 AND strpos(ids, '\"' || $2) > 0",
+            &[&self.shop, &prefix],
         )?;
         for row in rows {
             let ids: Vec<String> = serde_json::from_str(row.try_get(0)?)?;
-            out.extend(ids.into_iter().filter(|id| id.starts_with("tts-")));
+            out.extend(ids.into_iter().filter(|id| id.starts_with(prefix)));
         }
         Ok(out)
     }
@@ -142,7 +147,7 @@ impl std::fmt::Debug for PgSessions {
 impl PgSessions {
     /// Opens the sessions of the store at `db` (a writer has made or upgraded it already).
     pub fn open(db: &Path, cap: usize) -> Result<PgSessions, StoreError> {
-        let mut client = connect(db, Role::Write)?;
+        let mut client = connect(db, ConnectionRole::Write)?;
         super::schema::check_readable(&mut client)?;
         Ok(PgSessions {
             client: Mutex::new(client),
@@ -248,5 +253,27 @@ impl PgSessions {
             )?
             .get(0);
         Ok(n as usize)
+    }
+}
+
+impl crate::store::SessionStore for PgSessions {
+    fn start(&self, id: &str, key: &str, now: i64) -> Result<(), StoreError> {
+        PgSessions::start(self, id, key, now)
+    }
+
+    fn find(&self, id: &str, now: i64) -> Result<Option<Found>, StoreError> {
+        PgSessions::find(self, id, now)
+    }
+
+    fn end(&self, id: &str) -> Result<(), StoreError> {
+        PgSessions::end(self, id)
+    }
+
+    fn keep_only(&self, keys: &[String]) -> Result<usize, StoreError> {
+        PgSessions::keep_only(self, keys)
+    }
+
+    fn count(&self) -> Result<usize, StoreError> {
+        PgSessions::count(self)
     }
 }

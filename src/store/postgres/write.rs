@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::PgStore;
 use crate::model::{Instance, Ledger, Meta, Rfc3339};
-use crate::store::sqlite::{chunk_list, chunks, decision_of, fingerprint, platform_application};
+use crate::store::sqlite::{chunk_list, chunks, fingerprint};
 use crate::store::{check_finite, Batch, LogRow, RunState, StoreError, Version};
 
 /// The writer's statements.
@@ -160,12 +160,8 @@ impl Gathered {
             self.events
                 .push(next.event, run, serde_json::to_string(&ids)?, lens, raw);
             next.event += 1;
-            self.platform.extend(
-                ids.iter()
-                    .filter_map(|id| platform_application(id))
-                    .map(str::to_string),
-            );
         }
+        self.platform.extend(batch.platform);
         for log in chunks(&batch.log, |l| l.text.len()) {
             let samples: Vec<Option<&str>> = log.iter().map(LogRow::sample_id).collect();
             let (lens, text) = packer.pack_many(log.iter().map(|l| l.text.as_str()))?;
@@ -183,17 +179,13 @@ impl Gathered {
                 }
             }
         }
-        for l in &batch.log {
-            if let (Some(sample), Some((event, decision, reason, at))) =
-                (l.sample_id(), decision_of(&l.text))
-            {
-                let o = &mut self.outbox;
-                o.samples.push(sample.to_string());
-                o.events.push(event);
-                o.decisions.push(decision);
-                o.reasons.push(reason);
-                o.ats.push(at);
-            }
+        for c in batch.calls {
+            let o = &mut self.outbox;
+            o.samples.push(c.sample);
+            o.events.push(c.event);
+            o.decisions.push(c.decision);
+            o.reasons.push(c.reason);
+            o.ats.push(c.at);
         }
         for inst in batch.changes.samples {
             self.samples.insert(inst.sample.id.clone(), inst);

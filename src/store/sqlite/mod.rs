@@ -17,7 +17,6 @@ mod store;
 mod write;
 
 pub use outbox::OutboxCall;
-pub(crate) use outbox::{decision_of, platform_application};
 pub use schema::SCHEMA_VERSION;
 use schema::*;
 use write::*;

@@ -7,27 +7,6 @@ use crate::store::StoreError;
 
 use super::*;
 
-/// The event id the connector gives an application's first event (`tts-<app>-requested`):
-/// the application it marks as the platform's.
-pub(crate) fn platform_application(event: &str) -> Option<&str> {
-    event.strip_prefix("tts-")?.strip_suffix("-requested")
-}
-
-/// A decision a record makes that the platform must hear of: approve or reject, with its event
-/// and reason. Records are our own JSON, so a substring tells the candidates cheaply.
-pub(crate) fn decision_of(text: &str) -> Option<(String, String, Option<String>, String)> {
-    if !(text.contains("\"decision\":\"approve\"") || text.contains("\"decision\":\"reject\"")) {
-        return None;
-    }
-    let r: serde_json::Value = serde_json::from_str(text).ok()?;
-    Some((
-        r["event"].as_str()?.to_string(),
-        r["decision"].as_str()?.to_string(),
-        r["reason"].as_str().map(str::to_string),
-        r["at"].as_str()?.to_string(),
-    ))
-}
-
 /// One review call for the platform, as the outbox keeps it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OutboxCall {
@@ -50,12 +29,16 @@ pub struct OutboxCall {
 }
 
 impl SqliteStore {
-    /// The ids of the connector's events applied so far (`tts-...`).
-    pub fn platform_events(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+    /// The ids of the events applied so far that begin with `prefix` (the connector's).
+    pub fn events_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
         Ok(self
             .strings(
-                "SELECT value FROM event_chunks, json_each(event_chunks.ids) WHERE value LIKE 'tts-%'",
-                None,
+                "SELECT value FROM event_chunks, json_each(event_chunks.ids)
+                 WHERE substr(value, 1, length(?1)) = ?1",
+                Some(&prefix),
             )?
             .into_iter()
             .collect())

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use chrono::SecondsFormat;
 use rusqlite::{params, OptionalExtension};
 
 use crate::model::{Instance, Ledger, Meta, Snapshot};
@@ -11,6 +10,8 @@ use crate::store::{Batch, Focus, RunState, Store, StoreError, Version};
 use super::*;
 
 impl Store for SqliteStore {
+    crate::store::platform_side!();
+
     fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         let mut stmt = self
             .conn
@@ -54,34 +55,11 @@ impl Store for SqliteStore {
     }
 
     fn load_around(&mut self, focus: &Focus) -> Result<Snapshot, StoreError> {
-        let meta = self.runner_meta()?;
-        let by = meta.clock.map_or(focus.at, |c| c.max(focus.at));
-        // Due times are kept as RFC 3339 text, whose fractions do not sort as numbers do: the
-        // next whole second is a bound every due time up to `by` sorts below.
-        let bound = crate::model::after(by, 1).to_rfc3339_opts(SecondsFormat::Secs, true);
-        let mut ids: std::collections::BTreeSet<String> = focus.samples.iter().cloned().collect();
-        ids.extend(self.strings(
-            "SELECT DISTINCT sample FROM deadlines WHERE due < ?1",
-            Some(&bound),
-        )?);
-        let mut samples = Vec::new();
-        for id in &ids {
-            samples.extend(self.sample(id)?);
-        }
-        let mut creators: std::collections::BTreeSet<String> =
-            focus.creators.iter().cloned().collect();
-        creators.extend(samples.iter().map(|s| s.sample.creator.to_string()));
-        let mut ledgers = Vec::new();
-        for creator in creators {
-            if let Some(ledger) = self.ledger(&creator)? {
-                ledgers.push((creator, ledger));
-            }
-        }
-        Ok(Snapshot {
-            samples,
-            ledgers,
-            meta,
-            applied: Vec::new(),
+        crate::store::around(self, focus, |store, bound| {
+            store.strings(
+                "SELECT DISTINCT sample FROM deadlines WHERE due < ?1",
+                Some(&bound),
+            )
         })
     }
 

@@ -61,6 +61,7 @@ fn batch(n: u64, credit: f64) -> Batch {
             lines: n,
             ..RunState::default()
         },
+        ..Batch::default()
     }
 }
 
@@ -142,9 +143,7 @@ fn a_schema_3_store_keeps_its_text_rows_readable_beside_packed_ones() {
             ledgers: vec![("c-new".into(), ledger.clone().into())],
             ..Default::default()
         },
-        events: Vec::new(),
-        log: Vec::new(),
-        run: RunState::default(),
+        ..Batch::default()
     };
     store.commit(&batch).expect("commits");
     assert_eq!(store.ledger("c-old").expect("reads"), Some(ledger.clone()));

@@ -199,12 +199,14 @@ pub(crate) fn append(
             lens,
             raw
         ])?;
+    }
+    if !batch.platform.is_empty() {
         let mut platform =
             tx.prepare_cached("INSERT OR IGNORE INTO platform (application) VALUES (?1)")?;
-        for app in ids.iter().filter_map(|id| platform_application(id)) {
+        for app in &batch.platform {
             platform.execute([app])?;
-            *connected = true;
         }
+        *connected = true;
     }
     for log in chunks(&batch.log, |l| l.text.len()) {
         let samples: Vec<Option<&str>> = log.iter().map(LogRow::sample_id).collect();
@@ -231,12 +233,8 @@ pub(crate) fn append(
              SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?5
              WHERE EXISTS (SELECT 1 FROM platform WHERE application = ?1)",
         )?;
-        for l in &batch.log {
-            if let (Some(sample), Some((event, decision, reason, at))) =
-                (l.sample_id(), decision_of(&l.text))
-            {
-                outbox.execute(params![sample, event, decision, reason, at])?;
-            }
+        for c in &batch.calls {
+            outbox.execute(params![c.sample, c.event, c.decision, c.reason, c.at])?;
         }
     }
     crate::store::shadow::sqlite_write(tx, &batch.changes.shadows)?;
@@ -254,7 +252,7 @@ mod chunk_tests {
 
     fn instance(id: &str, records: u32) -> Arc<Instance> {
         let text = format!(
-            r#"{{"sample":{{"id":"{id}","state":"shipped","creator":"c1","product":"p1","category":"beauty","quantity":1,"cost":6.0,"gmv":0.0,"deposit":null,"keep_up_content":null}},"workflow":"sample","creator":{{"id":"c1","followers":10000,"engagement_rate":0.05,"posts_30d":10,"gmv_30d":1000.0,"avg_video_views":5000.0,"fulfillment_rate_90d":0.9,"top_categories":["beauty"]}},"product":{{"id":"p1","category":"beauty","price":19.99,"unit_cost":6.0,"flags":[]}},"requested_at":"2026-01-01T00:00:00Z","last_at":"2026-01-01T00:00:00Z","decision":"approve","reason":"auto_approved","tier":"new","rules":"","opened":true,"shipping_cost":0.0,"tracking_number":null,"carrier":null,"review":null,"review_reason":null,"reviewed_by":null,"contents":{{}},"extensions":{{}},"deadlines":[],"records":{records}}}"#
+            r#"{{"sample":{{"id":"{id}","state":"shipped","creator":"c1","product":"p1","category":"beauty","quantity":1,"cost":6.0,"gmv":0.0,"deposit":null,"keep_up_content":null}},"workflow":"sample","creator":{{"id":"c1","followers":10000,"engagement_rate":0.05,"posts_30d":10,"gmv_30d":1000.0,"avg_video_views":5000.0,"fulfillment_rate_90d":0.9,"top_categories":["beauty"]}},"product":{{"id":"p1","category":"beauty","price":19.99,"unit_cost":6.0,"flags":[]}},"requested_at":"2026-01-01T00:00:00Z","last_at":"2026-01-01T00:00:00Z","decision":null,"reason":"auto_approved","tier":"new","rules":"","opened":true,"shipping_cost":0.0,"tracking_number":null,"carrier":null,"review":null,"review_reason":null,"reviewed_by":null,"contents":{{}},"extensions":{{}},"deadlines":[],"records":{records}}}"#
         );
         Arc::new(serde_json::from_str(&text).expect("an instance"))
     }
@@ -424,12 +422,14 @@ mod chunk_tests {
                 samples: vec![instance("s1", 2), instance("s2", 1)],
                 ..Default::default()
             },
-            events: vec![event("e1"), event("x-tts-2"), event("tts-a1-requested")],
+            events: vec![event("e1"), event("x-p-2"), event("p-a1-requested")],
             log: log.clone(),
             run: RunState {
                 id: 1,
                 ..RunState::default()
             },
+            platform: vec!["a1".into()],
+            calls: Vec::new(),
         };
         store.commit(&first).expect("commits");
         assert_eq!(count(&store, "event_chunks"), 1);
@@ -455,10 +455,10 @@ mod chunk_tests {
             .collect();
         assert_eq!(store.events().expect("events"), all);
         let ids = store.load().expect("load").applied;
-        assert_eq!(ids, ["e1", "x-tts-2", "tts-a1-requested", "e3"]);
+        assert_eq!(ids, ["e1", "x-p-2", "p-a1-requested", "e3"]);
         assert_eq!(
-            store.platform_events().expect("platform"),
-            ["tts-a1-requested".to_string()].into_iter().collect()
+            store.events_with_prefix("p-").expect("platform"),
+            ["p-a1-requested".to_string()].into_iter().collect()
         );
         assert_eq!(store.run_log(1).expect("run 1"), texts(&log));
         assert_eq!(store.run_log(2).expect("run 2"), texts(&second.log));
@@ -578,6 +578,7 @@ mod chunk_tests {
                 id: 2,
                 ..RunState::default()
             },
+            ..Batch::default()
         };
         store.commit(&batch).expect("commits");
         assert_eq!(

@@ -7,12 +7,12 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::input::{Line, LineReader, KEEP};
-use super::{Output, Program, Runner, Stats};
+use super::Batcher;
+use crate::model::Stats;
 use crate::rules::RuleFault;
-use crate::store::{
-    crash_point, Batch, EventRow, Focus, LogRow, RunState, Store, StoreError, Writer,
-};
+use crate::runtime::input::{LineReader, KEEP};
+use crate::runtime::{Program, Runner};
+use crate::store::{crash_point, Batch, Focus, RunState, Store, StoreError, Writer};
 
 /// Events per committed batch (`SAMPLEFLOW_BATCH` overrides it, for tests).
 pub const BATCH_EVENTS: usize = 4096;
@@ -150,80 +150,6 @@ pub fn run_one(
     )
 }
 
-/// The session layer every front end shares (`run`, an ops command, `watch`, `serve`): the
-/// runner, and the batch of what it applied and said since the last commit, which the next
-/// commit makes durable with the run's position and counts.
-pub(crate) struct Batcher {
-    pub(crate) runner: Runner,
-    batch: Batch,
-    /// Lines applied since the last commit.
-    pub(crate) pending: usize,
-    pub(crate) run: RunState,
-}
-
-impl Batcher {
-    pub(crate) fn new(runner: Runner, run: RunState) -> Self {
-        Batcher {
-            runner,
-            batch: Batch::default(),
-            pending: 0,
-            run,
-        }
-    }
-
-    /// Applies one line; an applied event is kept for the store.
-    pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
-        if let Some((id, text)) = self.runner.apply_input(line, input) {
-            self.batch.events.push(EventRow {
-                id,
-                line,
-                raw: text.to_owned(),
-            });
-        }
-        self.pending += 1;
-    }
-
-    /// What the runner said since the last drain: its rule faults to `fault`, then each output
-    /// line to `write` (which may amend it and gives the text to keep), and on to the record log,
-    /// written out or not: the store keeps what was decided.
-    pub(crate) fn drain(
-        &mut self,
-        mut fault: impl FnMut(RuleFault),
-        mut write: impl FnMut(&mut Output) -> String,
-    ) {
-        for f in self.runner.drain_faults() {
-            fault(f);
-        }
-        for mut output in self.runner.drain_output() {
-            let text = write(&mut output);
-            let line = match &output {
-                Output::Record(_) => 0,
-                Output::Error(e) => e.line,
-            };
-            self.batch.log.push(LogRow {
-                line,
-                sample: output.sample().cloned(),
-                text,
-            });
-        }
-    }
-
-    /// True when a commit has something to write.
-    pub(crate) fn has_pending(&self) -> bool {
-        self.pending > 0 || !self.batch.log.is_empty() || !self.batch.events.is_empty()
-    }
-
-    /// What the next commit writes: the batch, what changed, and the run as it stands.
-    pub(crate) fn seal(&mut self) -> Batch {
-        self.run.stats = self.runner.stats.clone();
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.changes = self.runner.take_changes();
-        batch.run = self.run.clone();
-        self.pending = 0;
-        batch
-    }
-}
-
 enum Input<'a> {
     /// A regular file: resumable at an offset.
     File(File),
@@ -292,7 +218,6 @@ fn run_input(
     let crash_after = crash_point("event");
     let batch_size = batch_events();
     let mut here = 0u64;
-    let mut eviction_at = 0u64;
     // A failure to read the input or write the output stops the run, but only after what was
     // applied is committed (the run left unfinished, so the same command continues it).
     let mut failure = None;
@@ -327,16 +252,7 @@ fn run_input(
         if session.pending >= batch_size {
             observer.progress(session.run.offset);
             writer.send(seal(&mut session, &mut last_hash))?;
-            // What leaves memory must be in the store the fallback reads: an eviction is marked
-            // at a batch and done once the writer committed it, while the runner goes on.
-            if session.runner.eviction_marked() {
-                if writer.committed().is_some_and(|n| n >= eviction_at) {
-                    session.runner.evict_marked();
-                }
-            } else if session.runner.wants_eviction() {
-                session.runner.mark_eviction();
-                eviction_at = writer.sent();
-            }
+            session.evict_committed(&writer);
         }
     }
     if failure.is_none() {

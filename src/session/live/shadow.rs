@@ -10,10 +10,11 @@ use std::sync::mpsc::{channel, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::reload::{self, Folders, Trigger};
 use super::{Msg, Session};
 use crate::rules::RuleSet;
-use crate::runtime::{Program, RunError};
+use crate::runtime::Program;
+use crate::session::RunError;
+use crate::watch::reload::{self, Folders, Trigger};
 
 /// The candidate a session starts with.
 #[derive(Clone)]
@@ -62,7 +63,7 @@ pub(super) fn start(
     notify: bool,
     tx: SyncSender<Msg>,
 ) -> Result<(), RunError> {
-    session.store.save_versions(&versions(&candidate.rules))?;
+    session.writer.save_versions(versions(&candidate.rules))?;
     session
         .batcher
         .runner
@@ -123,7 +124,7 @@ impl Session<'_> {
                 self.note(&format!("shadow reload: no change ({})", trigger.as_str()));
             }
             Ok(program) => {
-                self.store.save_versions(&versions(&program.rules))?;
+                self.writer.save_versions(versions(&program.rules))?;
                 let new = program.rules.hash().to_string();
                 self.batcher.runner.set_shadow(Some(program.rules));
                 metrics::counter!("sampleflow_shadow_reloads_total", "result" => "applied")

@@ -1,0 +1,55 @@
+//! The wall clock a live session fires deadlines on, replaceable in tests.
+
+use chrono::{DateTime, Utc};
+
+/// The wall clock, replaceable in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that says what it is told (tests, and `SAMPLEFLOW_NOW` for tests of the binary).
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        ManualClock(std::sync::Mutex::new(at))
+    }
+
+    #[cfg(test)]
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = at;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map_or_else(|_| Utc::now(), |now| *now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_clock_says_what_it_is_told() {
+        let at = DateTime::parse_from_rfc3339("2026-02-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let clock = ManualClock::new(at);
+        assert_eq!(clock.now(), at);
+        clock.set(at + chrono::Duration::days(1));
+        assert_eq!(clock.now(), at + chrono::Duration::days(1));
+    }
+}
