@@ -72,6 +72,7 @@ mod graph;
 mod model;
 mod rules;
 mod runtime;
+mod serve;
 mod store;
 mod validate;
 mod watch;

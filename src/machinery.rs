@@ -23,6 +23,9 @@ pub mod rules {
 pub mod runtime {
     pub use crate::runtime::*;
 }
+pub mod serve {
+    pub use crate::serve::*;
+}
 pub mod store {
     pub use crate::store::*;
 }

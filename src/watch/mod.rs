@@ -14,6 +14,7 @@ pub(crate) mod reload;
 pub(crate) mod role;
 pub(crate) mod shadow;
 pub(crate) mod spool;
+pub(crate) mod wall;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ pub use posted::{Posted, Refused, MAX_LINES};
 pub use reload::{Folders, Request, Trigger};
 pub use role::Poster;
 pub use shadow::Candidate;
+pub use wall::wall_clock;
 
 use crate::model::{Output, Stats};
 use crate::runtime::input::{Line, LineReader, OwnedLine};

@@ -21,13 +21,20 @@ pub(super) struct Since {
 }
 
 fn built(app: &App, store: &mut dyn Store, since: Option<&str>) -> Result<ShadowReport, Response> {
-    match crate::cli::shadow::build(&app.cli, store, since) {
+    let tz = match since.filter(|s| !s.is_empty()) {
+        Some(_) => crate::RuleSet::load(&app.config.rules)
+            .map(|r| r.policy().timezone)
+            .unwrap_or(crate::rules::DEFAULT_TIMEZONE),
+        None => crate::rules::DEFAULT_TIMEZONE,
+    };
+    let graphs = app.workflows().map(|(g, _)| g).unwrap_or_default();
+    match crate::analysis::shadow::build(store, &graphs, tz, since) {
         Ok(Ok(report)) => Ok(report),
         Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
         Err(e) => Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "store",
-            e.to_string(),
+            app.store_said(e),
         )),
     }
 }

@@ -22,8 +22,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-use super::api::{self, Acted, Action};
+use super::api::{self, Acted};
 use super::{auth, App, Permission, Principal, Shared};
+use crate::model::ops::OpsAction;
 use crate::model::vocab::EventKind;
 use crate::store::Sessions;
 use sha2::{Digest, Sha256};
@@ -51,7 +52,7 @@ fn csrf_of(id: &str) -> String {
 
 /// Now, in Unix seconds, on the wall clock every command uses (`SAMPLEFLOW_NOW` in tests).
 fn now() -> i64 {
-    crate::cli::wall_clock()
+    crate::watch::wall_clock()
         .map(|c| c.now())
         .unwrap_or_else(|_| chrono::Utc::now())
         .timestamp()
@@ -424,7 +425,8 @@ async fn sample(State(app): State<Shared>, jar: CookieJar, Path(id): Path<String
             };
             let state = found["sample"]["state"].as_str().unwrap_or_default();
             let workflow = found["sample"]["workflow"].as_str().unwrap_or_default();
-            let can_ship = crate::cli::load_workflows(&app.cli)
+            let can_ship = app
+                .workflows()
                 .ok()
                 .and_then(|(graphs, _)| {
                     graphs
@@ -620,7 +622,7 @@ async fn review(
         urlencoding(&id),
         urlencoding(&form.decision)
     );
-    let action = Action::Review {
+    let action = OpsAction::Review {
         sample: id,
         decision: form.decision,
         note: text(form.note),
@@ -664,7 +666,7 @@ async fn ship(
         }
     };
     let next = format!("/samples/{}", urlencoding(&id));
-    let action = Action::Ship {
+    let action = OpsAction::Ship {
         sample: id,
         tracking_number: form.tracking_number.trim().to_string(),
         carrier: text(form.carrier),
@@ -706,7 +708,7 @@ async fn adjust(
         (c, d) => (c.and_then(Result::ok), d.and_then(Result::ok)),
     };
     let next = format!("/creators/{}", urlencoding(&id));
-    let action = Action::Adjust {
+    let action = OpsAction::Adjust {
         creator: id,
         credit,
         block_days: days,
