@@ -63,8 +63,6 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         max_connections: args.max_connections,
         connector,
         db: cli.db.clone(),
-        workflows: cli.workflows.clone(),
-        rules: cli.rules.clone(),
     };
     let bound = match crate::serve::bind(config) {
         Ok(bound) => bound,

@@ -192,20 +192,7 @@ async fn creator(
 
 /// The queue, as `queue --format json`.
 pub(super) fn queue_json(app: &App, store: &mut dyn Store) -> Result<Vec<Value>, Response> {
-    let (graphs, report) = app.workflows().map_err(|e| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "workflows",
-            format!("cannot read the workflows: {e}"),
-        )
-    })?;
-    if report.has_errors() {
-        return Err(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "workflows",
-            "the workflows on disk are invalid; `sampleflow validate` names each defect",
-        ));
-    }
+    let graphs = app.graphs();
     crate::analysis::queue::items_json(&graphs, store).map_err(store_error)
 }
 
@@ -244,10 +231,10 @@ pub(super) fn report_built(
             ))
         }
     };
-    let (graphs, rules) = app.report_inputs();
+    let (graphs, rules) = (app.graphs(), app.rules());
     let query = crate::analysis::report::Query {
         graphs: &graphs,
-        rules: rules.as_ref(),
+        rules: rules.as_deref(),
         since: window.since.clone().filter(|s| !s.is_empty()),
         until: window.until.clone().filter(|s| !s.is_empty()),
         by_creator,

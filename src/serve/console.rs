@@ -426,15 +426,10 @@ async fn sample(State(app): State<Shared>, jar: CookieJar, Path(id): Path<String
             let state = found["sample"]["state"].as_str().unwrap_or_default();
             let workflow = found["sample"]["workflow"].as_str().unwrap_or_default();
             let can_ship = app
-                .workflows()
-                .ok()
-                .and_then(|(graphs, _)| {
-                    graphs
-                        .iter()
-                        .find(|g| g.workflow().name.value == workflow)
-                        .map(|g| g.move_for(state, EventKind::SampleShipped.name()).is_some())
-                })
-                .unwrap_or(false);
+                .graphs()
+                .iter()
+                .find(|g| g.workflow().name.value == workflow)
+                .is_some_and(|g| g.move_for(state, EventKind::SampleShipped.name()).is_some());
             Ok(Some((found, can_ship)))
         })
         .await;

@@ -6,7 +6,8 @@
 //! HTTP handlers (axum on tokio) hand it the lines they were posted ([`Msg::Http`]) and answer
 //! once the batch holding them is committed: requests that arrive together share one
 //! transaction, and a 200 means durable. Reads go to read-only connections of their own and see
-//! what is committed.
+//! what is committed, by the live program's workflows and rules (never reloaded from disk per
+//! request).
 
 // Handlers refuse with the response itself (`Result<_, Response>`, axum's idiom); boxing each
 // would cost an allocation per refusal for nothing.
@@ -62,10 +63,6 @@ pub struct Config {
     pub connector: Option<PathBuf>,
     /// The store (read-only connections for reads, console sessions, the connector's side).
     pub db: PathBuf,
-    /// The workflows folder the reads go by.
-    pub workflows: PathBuf,
-    /// The rules folder the reads go by.
-    pub rules: PathBuf,
 }
 
 /// A live session ready to run: the program, the store (its writer lock held), the output and
@@ -256,34 +253,15 @@ impl App {
 }
 
 impl App {
-    /// The workflows on disk, checked; `Err` says why they cannot be read.
-    pub fn workflows(&self) -> Result<(Vec<WorkflowGraph>, crate::Report), String> {
-        let path = &self.config.workflows;
-        crate::validate::validate_dir(path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    /// The live program's workflows, in the order of their files: the reads go by them (none
+    /// before the session starts).
+    pub fn graphs(&self) -> Arc<Vec<WorkflowGraph>> {
+        self.health.program().map(|p| p.graphs).unwrap_or_default()
     }
 
-    /// What a report is read by: the workflows and rules on disk (each left out, with a warning
-    /// on stderr, when it does not load).
-    pub fn report_inputs(&self) -> (Vec<WorkflowGraph>, Option<crate::RuleSet>) {
-        let graphs = match self.workflows() {
-            Ok((graphs, _)) => graphs,
-            Err(e) => {
-                eprintln!(
-                    "warning: {e}; states are read by the roles of the workflows kept in the store"
-                );
-                Vec::new()
-            }
-        };
-        let rules = crate::RuleSet::load(&self.config.rules).ok();
-        if rules.is_none() {
-            eprintln!(
-                "warning: the rules in `{}` do not load; weeks are counted in {}, and categories are not checked",
-                self.config.rules.display(),
-                crate::rules::DEFAULT_TIMEZONE
-            );
-        }
-        (graphs, rules)
+    /// The live program's rules (none before the session starts).
+    pub fn rules(&self) -> Option<Arc<crate::RuleSet>> {
+        self.health.program().map(|p| p.rules)
     }
 
     /// A store error of a read, as the command line says it.
@@ -568,6 +546,7 @@ impl Bound {
             connector,
         } = self;
         let health = Arc::new(Health::default());
+        health.serving(&live.program);
         live.options.health = Some(health.clone());
         let sessions = crate::store::Sessions::open(&config.db).map_err(|e| {
             Failure::Failed(format!(

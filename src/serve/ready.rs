@@ -69,13 +69,8 @@ pub(super) async fn metrics(State(app): State<Shared>) -> Response {
         .read(|app, store| {
             let counts = store.state_counts().map_err(store_error)?;
             let mut states: Vec<(String, u64)> = Vec::new();
-            let graphs = app
-                .workflows()
-                .ok()
-                .filter(|(_, report)| !report.has_errors())
-                .map(|(g, _)| g)
-                .unwrap_or_default();
-            for g in &graphs {
+            let graphs = app.graphs();
+            for g in graphs.iter() {
                 for s in &g.workflow().states {
                     if !states.iter().any(|(n, _)| *n == s.name.value) {
                         states.push((s.name.value.clone(), 0));

@@ -21,13 +21,10 @@ pub(super) struct Since {
 }
 
 fn built(app: &App, store: &mut dyn Store, since: Option<&str>) -> Result<ShadowReport, Response> {
-    let tz = match since.filter(|s| !s.is_empty()) {
-        Some(_) => crate::RuleSet::load(&app.config.rules)
-            .map(|r| r.policy().timezone)
-            .unwrap_or(crate::rules::DEFAULT_TIMEZONE),
-        None => crate::rules::DEFAULT_TIMEZONE,
-    };
-    let graphs = app.workflows().map(|(g, _)| g).unwrap_or_default();
+    let tz = app
+        .rules()
+        .map_or(crate::rules::DEFAULT_TIMEZONE, |r| r.policy().timezone);
+    let graphs = app.graphs();
     match crate::analysis::shadow::build(store, &graphs, tz, since) {
         Ok(Ok(report)) => Ok(report),
         Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
