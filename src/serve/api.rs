@@ -10,7 +10,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::viewer;
 use super::{body_bytes, error, store_error, App, Permission, Principal, Shared};
+use crate::analysis::shadow::ShadowReport;
 use crate::connect::webhook::Webhook;
 use crate::model::ops::{OpsAction, OpsEvent};
 use crate::model::SampleView;
@@ -27,7 +29,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v1/creators/{id}", get(creator))
         .route("/v1/queue", get(queue))
         .route("/v1/report", get(report))
-        .route("/v1/shadow", get(super::shadow::api))
+        .route("/v1/shadow", get(shadow))
         .route("/v1/samples/{id}/review", post(review))
         .route("/v1/samples/{id}/ship", post(ship))
         .route("/v1/creators/{id}/adjust", post(adjust))
@@ -117,11 +119,6 @@ async fn ingest(app: &App, principal: &Principal, body: bytes::Bytes) -> Respons
             .into_response(),
         None => unavailable(),
     }
-}
-
-/// Reads need a viewer (or an operator).
-pub(super) fn viewer(app: &App, headers: &HeaderMap) -> Result<(), Response> {
-    app.authorize(headers, Permission::Viewer, None).map(|_| ())
 }
 
 fn not_found(what: &str, id: &str) -> Response {
@@ -270,6 +267,59 @@ async fn report(
         .await
     {
         Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `?since=`, as `shadow --since`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Since {
+    pub since: Option<String>,
+}
+
+pub(super) fn shadow_built(
+    app: &App,
+    store: &mut dyn Store,
+    since: Option<&str>,
+) -> Result<ShadowReport, Response> {
+    let tz = app
+        .rules()
+        .map_or(crate::rules::DEFAULT_TIMEZONE, |r| r.policy().timezone);
+    let graphs = app.graphs();
+    match crate::analysis::shadow::build(store, &graphs, tz, since) {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
+        Err(e) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            app.store_said(e),
+        )),
+    }
+}
+
+/// `GET /v1/shadow`: the contract's `{"rules", "since", "compared", "agreeing", "changes",
+/// "summary", "faults"}`.
+async fn shadow(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    since: Result<Query<Since>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    let Ok(Query(Since { since })) = since else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the query takes `since` only",
+        );
+    };
+    match app
+        .read(move |app, store| shadow_built(app, store, since.as_deref()))
+        .await
+    {
+        Ok(report) => Json(report).into_response(),
         Err(r) => r,
     }
 }

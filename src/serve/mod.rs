@@ -20,7 +20,6 @@ mod console;
 mod layers;
 mod ready;
 mod server;
-mod shadow;
 mod tokens;
 
 use std::collections::VecDeque;
