@@ -19,7 +19,9 @@
 //! - [`runtime`]: the compiled program and the runner that applies events to it, split by idea
 //!   (the wire parser, program, dispatch, deadlines, ledger, memory, swap), and the session
 //!   that batches a run into the store;
-//! - [`analysis`], [`connect`] and [`cli`]: figures, the shop's platform and the commands.
+//! - [`analysis`], `serve`, [`connect`] and [`cli`]: figures, the HTTP service (given a config
+//!   and the live program), the shop's platform and its exactly-once cycle, and the commands
+//!   (argument parsing and printing; nothing else imports them).
 //!
 //! ```
 //! use std::path::Path;

@@ -4,10 +4,8 @@
 //! delivers the outbox: each decision on a platform sample, queued in the same transaction as
 //! its record, becomes one review call.
 //!
-//! Exactly once: a call is marked `sending` (committed) before it goes and `sent` once the
-//! platform says `code: 0`. A call found `sending` after a crash is in doubt; the poll that
-//! starts every cycle shows whether the platform took it (the application is no longer
-//! `PENDING`): then it is marked sent without a second call, else it is sent.
+//! The cycle itself (poll, settle, deliver: exactly once) is `crate::connect::cycle`; here are
+//! the arguments, the loop, and the apply step as this process's own `run`.
 
 use std::io::Write;
 use std::path::PathBuf;
