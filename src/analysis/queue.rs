@@ -12,7 +12,7 @@ use crate::store::{Store, StoreError};
 
 /// One sample waiting for a reviewer.
 #[derive(Debug, Serialize)]
-pub struct Item<'a> {
+pub struct QueueItem<'a> {
     pub sample: &'a str,
     #[serde(serialize_with = "utc")]
     pub expires: DateTime<Utc>,
@@ -53,7 +53,7 @@ pub fn items_json(
 pub fn with_items<R>(
     graphs: &[WorkflowGraph],
     store: &mut dyn Store,
-    f: impl FnOnce(&[Item], Option<DateTime<Utc>>) -> R,
+    f: impl FnOnce(&[QueueItem], Option<DateTime<Utc>>) -> R,
 ) -> Result<R, StoreError> {
     let samples = store.samples()?;
     let clock = store.meta()?.clock;
@@ -84,7 +84,7 @@ pub fn with_items<R>(
     let mut items = Vec::new();
     for (inst, expires) in &queue {
         let ledger = store.ledger(&inst.sample.creator)?.unwrap_or_default();
-        items.push(Item {
+        items.push(QueueItem {
             sample: &inst.sample.id,
             expires: *expires,
             reason: inst.reason.as_deref(),

@@ -549,7 +549,7 @@ fn table(key: &str, groups: &[(String, Figures)]) -> String {
 /// What a report of the store is asked for: the workflows and rules to read it by (the live
 /// program's, or those on disk), and `report`'s window and breakdown as given (RFC 3339 times or
 /// dates).
-pub struct Query<'a> {
+pub struct ReportQuery<'a> {
     /// The workflows whose states' roles give the milestones (before those kept in the store).
     pub graphs: &'a [WorkflowGraph],
     /// The rules: their timezone counts weeks and their policy declares the categories (none:
@@ -564,7 +564,7 @@ pub struct Query<'a> {
 }
 
 /// A report and what its page draws.
-pub struct Built {
+pub struct BuiltReport {
     /// The figures.
     pub report: Report,
     graphs: Vec<WorkflowGraph>,
@@ -572,7 +572,7 @@ pub struct Built {
     counts: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
-impl Built {
+impl BuiltReport {
     fn drawn(&self) -> Vec<(&WorkflowGraph, BTreeMap<String, u64>)> {
         self.graphs
             .iter()
@@ -609,7 +609,10 @@ pub fn bound(flag: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
 }
 
 /// Builds the report of `store` for `query`; the inner `Err` is a bad window, said for the user.
-pub fn build(store: &mut dyn Store, query: &Query) -> Result<Result<Built, String>, StoreError> {
+pub fn build(
+    store: &mut dyn Store,
+    query: &ReportQuery,
+) -> Result<Result<BuiltReport, String>, StoreError> {
     let graphs = query.graphs;
     // Milestones by the roles states declare: the workflows given first, then every version
     // that ran on this store (a state renamed since keeps its role).
@@ -671,7 +674,7 @@ pub fn build(store: &mut dyn Store, query: &Query) -> Result<Result<Built, Strin
             .entry(f.state.clone())
             .or_insert(0) += 1;
     }
-    Ok(Ok(Built {
+    Ok(Ok(BuiltReport {
         report,
         graphs: graphs.to_vec(),
         counts,

@@ -307,7 +307,7 @@ fn post_over(holder: &Holder, line: &str) -> Result<Vec<String>, u8> {
         );
         EXIT_FAILED
     };
-    let crate::serve::client::Answer { status, said, text } =
+    let crate::serve::client::PostAnswer { status, said, text } =
         crate::serve::client::post_events(addr, format!("{line}\n"), token.as_deref(), REPLY_WAIT)
             .map_err(failed)?;
     if status != 200 {

@@ -7,7 +7,7 @@ use super::{
     load_workflows, open_existing_store, stderr_color, write_lines, Cli, CliError, EXIT_INVALID,
     EXIT_OK,
 };
-use crate::analysis::queue::{with_items, Item};
+use crate::analysis::queue::{with_items, QueueItem};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -64,7 +64,7 @@ fn left(at: DateTime<Utc>, clock: Option<DateTime<Utc>>) -> String {
     }
 }
 
-fn table(items: &[Item], clock: Option<DateTime<Utc>>) -> Vec<String> {
+fn table(items: &[QueueItem], clock: Option<DateTime<Utc>>) -> Vec<String> {
     let header = [
         "SAMPLE",
         "EXPIRES",

@@ -8,7 +8,7 @@ use super::{
     EXIT_USAGE,
 };
 
-use crate::analysis::report::{Built, Query};
+use crate::analysis::report::{BuiltReport, ReportQuery};
 use crate::rules::{RuleSet, DEFAULT_TIMEZONE};
 use crate::store::Store;
 
@@ -77,7 +77,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
 
 /// Builds the report of `store` for `args` (its format and `--html` aside) by the workflows and
 /// rules on disk; `Err` is a bad window, said for the user.
-fn build(cli: &Cli, store: &mut dyn Store, args: &Args) -> Result<Result<Built, String>, CliError> {
+fn build(
+    cli: &Cli,
+    store: &mut dyn Store,
+    args: &Args,
+) -> Result<Result<BuiltReport, String>, CliError> {
     let graphs = match load_workflows(cli) {
         Ok((graphs, _)) => graphs,
         Err(e) => {
@@ -95,7 +99,7 @@ fn build(cli: &Cli, store: &mut dyn Store, args: &Args) -> Result<Result<Built, 
             DEFAULT_TIMEZONE
         );
     }
-    let query = Query {
+    let query = ReportQuery {
         graphs: &graphs,
         rules: rules.as_ref(),
         since: args.since.clone(),

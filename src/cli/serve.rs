@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use super::{Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::serve::{Config, Failure, Live};
+use crate::serve::{Live, ServeConfig, ServeError};
 use crate::store::Holder;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -56,7 +56,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             default.exists().then_some(default)
         }
     };
-    let config = Config {
+    let config = ServeConfig {
         listen,
         tokens: args.tokens.clone(),
         request_timeout: args.request_timeout,
@@ -89,13 +89,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
 }
 
 /// The service's failure said on stderr, as its exit code.
-fn said(failure: Failure) -> Result<u8, CliError> {
+fn said(failure: ServeError) -> Result<u8, CliError> {
     match failure {
-        Failure::Usage(e) => {
+        ServeError::Usage(e) => {
             eprintln!("error: {e}");
             Ok(EXIT_USAGE)
         }
-        Failure::Io(e) => Err(CliError::Write(e)),
+        ServeError::Io(e) => Err(CliError::Write(e)),
         e => {
             eprintln!("error: {e}");
             Ok(EXIT_FAILED)

@@ -216,7 +216,7 @@ pub(super) fn report_built(
     app: &App,
     store: &mut dyn Store,
     window: &Window,
-) -> Result<crate::analysis::report::Built, Response> {
+) -> Result<crate::analysis::report::BuiltReport, Response> {
     let by_creator = match window.by.as_deref() {
         None | Some("") => false,
         Some("creator") => true,
@@ -229,7 +229,7 @@ pub(super) fn report_built(
         }
     };
     let (graphs, rules) = (app.graphs(), app.rules());
-    let query = crate::analysis::report::Query {
+    let query = crate::analysis::report::ReportQuery {
         graphs: &graphs,
         rules: rules.as_deref(),
         since: window.since.clone().filter(|s| !s.is_empty()),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// An answer of the server: its status and body.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub struct PostAnswer {
     /// The HTTP status.
     pub status: u16,
     /// The status as said: its code and reason (`401 Unauthorized`).
@@ -21,7 +21,7 @@ pub fn post_events(
     body: String,
     token: Option<&str>,
     wait: Duration,
-) -> Result<Answer, String> {
+) -> Result<PostAnswer, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(wait))
         .http_status_as_error(false)
@@ -40,5 +40,5 @@ pub fn post_events(
         .body_mut()
         .read_to_string()
         .map_err(|e| e.to_string())?;
-    Ok(Answer { status, said, text })
+    Ok(PostAnswer { status, said, text })
 }

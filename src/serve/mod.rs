@@ -1,5 +1,5 @@
 //! The service behind `sampleflow serve`: everything `watch` does, and HTTP: an authenticated
-//! JSON API and a console for people. It takes a [`Config`] and a live session ready to run
+//! JSON API and a console for people. It takes a [`ServeConfig`] and a live session ready to run
 //! ([`Live`]: the program, the store and its writer lock), never the command line.
 //!
 //! The runner stays the store's one writer, on a thread of its own, exactly as in `watch`.
@@ -49,7 +49,7 @@ pub use auth::{Permission, Principal};
 
 /// What the service is asked to do: where it listens and what it reads beside the live session.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct ServeConfig {
     /// The address to answer HTTP on (port 0 picks a free port, said on stderr).
     pub listen: SocketAddr,
     /// The tokens file (none: open mode, loopback only, every request the operator `local`).
@@ -84,7 +84,7 @@ pub struct Live {
 /// Why the service did not start or ended badly; each said after `error: `.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Failure {
+pub enum ServeError {
     /// Bad usage: nothing was started.
     #[error("{0}")]
     Usage(String),
@@ -101,7 +101,7 @@ pub const BODY_LIMIT: usize = 8 << 20;
 
 /// What every handler shares.
 pub(crate) struct App {
-    pub config: Config,
+    pub config: ServeConfig,
     /// The runner's queue.
     pub tx: std::sync::mpsc::SyncSender<Msg>,
     /// Set once a stop signal came: every request is then answered 503.
@@ -475,7 +475,7 @@ impl Write for Tee {
 /// A service bound to its address, its tokens, secret and connector read: what is checked before
 /// the live session takes the store.
 pub struct Bound {
-    config: Config,
+    config: ServeConfig,
     listener: std::net::TcpListener,
     local: SocketAddr,
     tokens: Option<tokens::Keys>,
@@ -485,12 +485,12 @@ pub struct Bound {
 
 /// Reads the tokens file, the webhook secret (`SAMPLEFLOW_WEBHOOK_SECRET_FILE`) and the
 /// connector's config, and binds the address: nothing of the store is touched yet.
-pub fn bind(config: Config) -> Result<Bound, Failure> {
+pub fn bind(config: ServeConfig) -> Result<Bound, ServeError> {
     let addr = config.listen;
     let tokens = match &config.tokens {
-        Some(path) => Some(tokens::Keys::load(path).map_err(|e| Failure::Usage(e.to_string()))?),
+        Some(path) => Some(tokens::Keys::load(path).map_err(|e| ServeError::Usage(e.to_string()))?),
         None if !addr.ip().is_loopback() => {
-            return Err(Failure::Usage(format!(
+            return Err(ServeError::Usage(format!(
                 "`--listen {addr}` is beyond loopback and no `--tokens FILE` is given: anyone who can reach it could act as an operator; nothing was started\n  help: give a tokens file, or listen on 127.0.0.1"
             )));
         }
@@ -499,7 +499,7 @@ pub fn bind(config: Config) -> Result<Bound, Failure> {
     let secret = match std::env::var_os("SAMPLEFLOW_WEBHOOK_SECRET_FILE") {
         Some(path) => Some(
             auth::Secret::load(std::path::Path::new(&path))
-                .map_err(|e| Failure::Usage(e.to_string()))?,
+                .map_err(|e| ServeError::Usage(e.to_string()))?,
         ),
         None => None,
     };
@@ -509,12 +509,12 @@ pub fn bind(config: Config) -> Result<Bound, Failure> {
                 .and_then(|c| {
                     crate::connect::map::Catalog::load(&c.catalog).map(|catalog| (c, catalog))
                 })
-                .map_err(|e| Failure::Usage(e.to_string()))?,
+                .map_err(|e| ServeError::Usage(e.to_string()))?,
         ),
         None => None,
     };
     let listener = std::net::TcpListener::bind(addr)
-        .map_err(|e| Failure::Failed(format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| ServeError::Failed(format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr()?;
     listener.set_nonblocking(true)?;
     Ok(Bound {
@@ -535,7 +535,7 @@ impl Bound {
 
     /// Serves until a stop signal (SIGINT, SIGTERM; SIGHUP reloads), running `live` on a thread
     /// of its own as the store's one writer.
-    pub fn run(self, mut live: Live) -> Result<(), Failure> {
+    pub fn run(self, mut live: Live) -> Result<(), ServeError> {
         let Bound {
             config,
             listener,
@@ -548,7 +548,7 @@ impl Bound {
         health.serving(&live.program);
         live.options.health = Some(health.clone());
         let sessions = crate::store::Sessions::open(&config.db).map_err(|e| {
-            Failure::Failed(format!(
+            ServeError::Failed(format!(
                 "cannot keep console sessions in `{}`: {e}",
                 crate::store::shown(&config.db)
             ))
@@ -561,7 +561,7 @@ impl Bound {
             );
         }
         let metrics = recorder()
-            .map_err(|e| Failure::Failed(format!("cannot start the metrics recorder: {e}")))?;
+            .map_err(|e| ServeError::Failed(format!("cannot start the metrics recorder: {e}")))?;
         let reloads = Arc::new(Mutex::new(VecDeque::new()));
         let connector = connector.map(|(connector, catalog)| {
             crate::connect::webhook::Connector::start(
@@ -684,12 +684,12 @@ impl Bound {
         runtime.shutdown_timeout(Duration::from_secs(5));
         let session = session.join();
         if let Err(e) = served {
-            return Err(Failure::Failed(format!("the HTTP server failed: {e}")));
+            return Err(ServeError::Failed(format!("the HTTP server failed: {e}")));
         }
         match session {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(Failure::Failed(e.to_string())),
-            Err(_) => Err(Failure::Failed("the runner's thread failed".into())),
+            Ok(Err(e)) => Err(ServeError::Failed(e.to_string())),
+            Err(_) => Err(ServeError::Failed("the runner's thread failed".into())),
         }
     }
 }

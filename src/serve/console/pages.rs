@@ -147,7 +147,7 @@ pub(super) async fn creator(
 }
 
 #[derive(Deserialize, Default)]
-pub(super) struct ReportQuery {
+pub(super) struct WindowQuery {
     since: Option<String>,
     until: Option<String>,
 }
@@ -155,7 +155,7 @@ pub(super) struct ReportQuery {
 pub(super) async fn report(
     State(app): State<Shared>,
     jar: CookieJar,
-    Query(q): Query<ReportQuery>,
+    Query(q): Query<WindowQuery>,
 ) -> Response {
     let v = match viewer(&app, jar) {
         Ok(v) => v,
