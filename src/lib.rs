@@ -20,8 +20,11 @@
 //!   (the wire parser, program, dispatch, deadlines, ledger, memory, swap); it does no I/O and
 //!   names nothing of the store;
 //! - `session`: the one layer between the runtime and every front end: the batch since the last
-//!   commit, a run of a file or a stream through the one writer, the versions of a program;
-//! - [`analysis`], [`connect`] and [`cli`]: figures, the shop's platform and the commands.
+//!   commit, a run of a file or a stream through the one writer, the live loop, the versions of
+//!   a program;
+//! - [`analysis`], `serve`, [`connect`] and [`cli`]: figures, the HTTP service (given a config
+//!   and the live program), the shop's platform and its exactly-once cycle, and the commands
+//!   (argument parsing and printing; nothing else imports them).
 //!
 //! ```
 //! use std::path::Path;
@@ -74,6 +77,7 @@ mod graph;
 mod model;
 mod rules;
 mod runtime;
+mod serve;
 mod session;
 mod store;
 mod validate;

@@ -26,6 +26,9 @@ pub mod runtime {
 pub mod session {
     pub use crate::session::*;
 }
+pub mod serve {
+    pub use crate::serve::*;
+}
 pub mod store {
     pub use crate::store::*;
 }

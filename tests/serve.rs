@@ -725,3 +725,32 @@ fn the_console_shows_the_report_and_what_a_live_reload_did() {
         "{m}"
     );
 }
+
+#[test]
+fn reads_go_by_the_live_program_not_by_the_files_on_disk() {
+    let s = Server::open(NOW);
+    s.events(None, &example());
+    // Workflows broken on disk are refused as a reload: the program that runs stays, and the
+    // reads (queue, report, a sample's page) go by it, not by the files.
+    let flow = s.path("workflows/sample.yaml");
+    let tmp = s.path("workflows/sample.yaml.swp~");
+    std::fs::write(&tmp, "workflow: [broken\n").unwrap();
+    std::fs::rename(&tmp, &flow).unwrap();
+    s.err
+        .wait(0, 1, "the refusal", |l| l.starts_with("reload refused"));
+    let q = s.get("/v1/queue", None);
+    assert_eq!(q.status, 200, "{}", q.body);
+    let queued: Vec<String> = q.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sample"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(queued, ["s50", "s51", "s52"]);
+    let r = s.get("/v1/report", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["samples"].as_u64().unwrap() > 50, "{}", r.body);
+    let page = s.get("/queue", None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("s50"), "{}", page.body);
+}

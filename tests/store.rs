@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use sampleflow::machinery::model::{Armed, Changes, Instance, Ledger};
 use sampleflow::machinery::store::{
-    self, AnyStore, Batch, EventRow, Focus, Holder, LockError, LogRow, ReviewCall, RunState,
-    Sessions, StoreError, Version,
+    self, Batch, EventRow, Focus, Holder, LockError, LogRow, ReviewCall, RunState, Sessions, Store,
+    StoreError, Version,
 };
 
 /// A store to test: an SQLite file in a folder of its own, or a database of its own.
@@ -42,11 +42,11 @@ impl Db {
         }
     }
 
-    fn open(&self) -> AnyStore {
+    fn open(&self) -> Box<dyn Store> {
         store::open(&self.path).unwrap_or_else(|e| panic!("{}: {e}", self.kind))
     }
 
-    fn read(&self) -> AnyStore {
+    fn read(&self) -> Box<dyn Store> {
         store::open_read(&self.path).unwrap_or_else(|e| panic!("{}: {e}", self.kind))
     }
 }
@@ -306,7 +306,7 @@ fn deadlines_due_by_a_time_are_found_as_they_were_last_written(db: Db) {
             vec![armed("ship", "2026-01-08T00:00:00.5Z", 1)],
         )
     };
-    let commit = |store: &mut AnyStore, inst: Arc<Instance>| {
+    let commit = |store: &mut Box<dyn Store>, inst: Arc<Instance>| {
         store
             .commit(&Batch {
                 changes: Changes {
@@ -335,7 +335,7 @@ fn deadlines_due_by_a_time_are_found_as_they_were_last_written(db: Db) {
         samples: Vec::new(),
         creators: Vec::new(),
     };
-    let ids = |store: &mut AnyStore, at: &str| -> Vec<String> {
+    let ids = |store: &mut Box<dyn Store>, at: &str| -> Vec<String> {
         let snap = store.load_around(&focus(at)).unwrap();
         snap.samples
             .iter()
@@ -655,7 +655,7 @@ fn a_second_writer_is_told_who_holds_the_store_until_it_lets_go(db: Db) {
 }
 
 /// Every reading the commands do, as text: what must be the same on both stores.
-fn readings(store: &mut AnyStore) -> Vec<String> {
+fn readings(store: &mut Box<dyn Store>) -> Vec<String> {
     let mut out = Vec::new();
     let snap = store.load().unwrap();
     out.push(format!("applied {:?}", snap.applied));

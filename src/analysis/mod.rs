@@ -7,6 +7,7 @@
 
 pub(crate) mod diff;
 pub(crate) mod html;
+pub(crate) mod queue;
 pub(crate) mod report;
 pub(crate) mod shadow;
 mod stream;
@@ -24,6 +25,23 @@ use serde::Serialize;
 use crate::graph::WorkflowGraph;
 use crate::model::vocab::{EventKind, StateRole};
 use crate::model::{Instance, Record};
+
+/// The workflows of every version that ran on `store`, built (those that no longer load are left
+/// out): a state renamed since keeps the role it had.
+pub fn stored_graphs(
+    store: &mut dyn crate::store::Store,
+) -> Result<Vec<WorkflowGraph>, crate::store::StoreError> {
+    Ok(store
+        .versions()?
+        .into_iter()
+        .filter(|v| v.kind == "workflow")
+        .flat_map(|v| v.files)
+        .filter_map(|(name, text)| {
+            crate::definition::load_str(std::path::Path::new(&name), &text).ok()
+        })
+        .map(WorkflowGraph::build)
+        .collect())
+}
 
 /// What each state means, as the workflows declare it with `role:`: milestones are read off the
 /// records by the roles of the states they enter, never by state names.

@@ -19,7 +19,13 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::{dollars, percent, round, Facts};
+use chrono::{DateTime, Utc};
+
+use super::{dollars, percent, round, Collector, Facts, Roles};
+use crate::graph::WorkflowGraph;
+use crate::model::Record;
+use crate::rules::{RuleSet, DEFAULT_TIMEZONE};
+use crate::store::{Store, StoreError};
 
 /// The six steps of the funnel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -538,4 +544,139 @@ fn table(key: &str, groups: &[(String, Figures)]) -> String {
         text.push('\n');
     }
     text
+}
+
+/// What a report of the store is asked for: the workflows and rules to read it by (the live
+/// program's, or those on disk), and `report`'s window and breakdown as given (RFC 3339 times or
+/// dates).
+pub struct ReportQuery<'a> {
+    /// The workflows whose states' roles give the milestones (before those kept in the store).
+    pub graphs: &'a [WorkflowGraph],
+    /// The rules: their timezone counts weeks and their policy declares the categories (none:
+    /// the default timezone, and categories are not checked).
+    pub rules: Option<&'a RuleSet>,
+    /// `--since`: only samples requested at or after it.
+    pub since: Option<String>,
+    /// `--until`: only samples requested before it.
+    pub until: Option<String>,
+    /// `--by creator`: a breakdown per creator.
+    pub by_creator: bool,
+}
+
+/// A report and what its page draws.
+pub struct BuiltReport {
+    /// The figures.
+    pub report: Report,
+    graphs: Vec<WorkflowGraph>,
+    /// Samples per state now, per workflow (in the window).
+    counts: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl BuiltReport {
+    fn drawn(&self) -> Vec<(&WorkflowGraph, BTreeMap<String, u64>)> {
+        self.graphs
+            .iter()
+            .map(|g| {
+                let name = g.workflow().name.value.as_str();
+                (g, self.counts.get(name).cloned().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// The self-contained page of `report --html`.
+    pub fn page(&self) -> String {
+        super::html::page(&self.report, &self.drawn())
+    }
+
+    /// The page's figures and charts, for a page of the console.
+    pub fn body(&self) -> String {
+        super::html::body(&self.report, &self.drawn())
+    }
+}
+
+/// A window bound: RFC 3339, or a date read as midnight in `tz`.
+pub fn bound(flag: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        format!("`{flag} {text}`: expected a time such as 2026-03-01T00:00:00Z or a date such as 2026-03-01")
+    })?;
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(tz).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("`{flag} {text}`: no midnight on that day in {tz}"))
+}
+
+/// Builds the report of `store` for `query`; the inner `Err` is a bad window, said for the user.
+pub fn build(
+    store: &mut dyn Store,
+    query: &ReportQuery,
+) -> Result<Result<BuiltReport, String>, StoreError> {
+    let graphs = query.graphs;
+    // Milestones by the roles states declare: the workflows given first, then every version
+    // that ran on this store (a state renamed since keeps its role).
+    let stored = super::stored_graphs(store)?;
+    let mut collector = Collector::new(Roles::from_graphs(graphs.iter().chain(&stored)));
+    store.each_record(&mut |text| {
+        let record: Record = serde_json::from_str(text).map_err(StoreError::Data)?;
+        collector.observe(&record);
+        Ok(())
+    })?;
+    let samples = store.samples()?;
+    let mut facts = collector.finish(samples.iter());
+    // Weeks are the shop's; without loadable rules they fall back to the default timezone.
+    let tz = query
+        .rules
+        .map_or(DEFAULT_TIMEZONE, |rules| rules.policy().timezone);
+    let mut window = Window::default();
+    for (flag, given, slot) in [
+        ("--since", &query.since, &mut window.since),
+        ("--until", &query.until, &mut window.until),
+    ] {
+        if let Some(text) = given {
+            match bound(flag, text, tz) {
+                Ok(t) => *slot = Some(t),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    }
+    if let (Some(s), Some(u)) = (window.since, window.until) {
+        if s >= u {
+            return Ok(Err("`--since` must be before `--until`".into()));
+        }
+    }
+    // Settled: completed, or in an end state of its workflow.
+    let terminal = |workflow: &str, state: &str| {
+        graphs
+            .iter()
+            .chain(&stored)
+            .find(|g| g.workflow().name.value == workflow)
+            .and_then(|g| g.is_terminal(state))
+            .unwrap_or(false)
+    };
+    for f in facts.values_mut() {
+        f.settle(terminal);
+    }
+    let options = ReportOptions {
+        window,
+        by_creator: query.by_creator,
+    };
+    let mut report = Report::build_with(facts.values(), tz, options);
+    if let Some(rules) = query.rules {
+        report.count_undeclared(facts.values(), |c| rules.policy().declares(c));
+    }
+    let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for f in facts.values().filter(|f| window.contains(f.requested_at)) {
+        *counts
+            .entry(f.workflow.clone())
+            .or_default()
+            .entry(f.state.clone())
+            .or_insert(0) += 1;
+    }
+    Ok(Ok(BuiltReport {
+        report,
+        graphs: graphs.to_vec(),
+        counts,
+    }))
 }

@@ -27,9 +27,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::diff::{compare, render_totals, DiffSummary, Replay, SideFaults};
-use super::{Facts, Milestones};
-use crate::model::{ShadowDecision, Stats};
+use super::{Collector, Facts, Milestones, Roles};
+use crate::graph::WorkflowGraph;
+use crate::model::{Record, ShadowDecision, Stats};
 use crate::rules::RULE_ERROR;
+use crate::store::{Store, StoreError};
 
 /// One side's decision on a changed sample.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -195,6 +197,53 @@ fn side(rules: String) -> Replay {
 /// The samples a report needs the live facts of.
 pub fn samples(decisions: &[ShadowDecision]) -> BTreeSet<String> {
     decisions.iter().map(|d| d.sample.clone()).collect()
+}
+
+/// The shadow report of `store` from `since` (RFC 3339, or a date read in `tz`), the live facts
+/// read by the roles of `graphs` and of the workflows kept in the store; the inner `Err` is a bad
+/// `since`, said for the user.
+pub fn build(
+    store: &mut dyn Store,
+    graphs: &[WorkflowGraph],
+    tz: chrono_tz::Tz,
+    since: Option<&str>,
+) -> Result<Result<ShadowReport, String>, StoreError> {
+    let since = match since.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => match super::report::bound("--since", text, tz) {
+            Ok(t) => Some(t),
+            Err(e) => return Ok(Err(e)),
+        },
+    };
+    let decisions = store.shadows()?;
+    let live = live_facts(store, graphs, &samples(&decisions))?;
+    Ok(Ok(report(&decisions, &live, since)))
+}
+
+/// The facts of `wanted` samples as the store has them: milestones read off their records by
+/// the roles of `graphs` and of the workflows kept in the store.
+fn live_facts(
+    store: &mut dyn Store,
+    graphs: &[WorkflowGraph],
+    wanted: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Facts>, StoreError> {
+    if wanted.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let stored = super::stored_graphs(store)?;
+    let mut collector = Collector::new(Roles::from_graphs(graphs.iter().chain(&stored)));
+    store.each_record(&mut |text| {
+        let record: Record = serde_json::from_str(text).map_err(StoreError::Data)?;
+        if wanted.contains(record.sample.as_str()) {
+            collector.observe(&record);
+        }
+        Ok(())
+    })?;
+    let mut samples = Vec::with_capacity(wanted.len());
+    for id in wanted {
+        samples.extend(store.sample(id)?);
+    }
+    Ok(collector.finish(samples.iter()))
 }
 
 /// `shadow --format table`: the totals, the candidate's faults, then each change.

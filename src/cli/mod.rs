@@ -15,7 +15,7 @@ mod queue;
 mod report;
 mod run;
 mod serve;
-pub(crate) mod shadow;
+mod shadow;
 mod show;
 mod test;
 mod tune;
@@ -174,19 +174,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
     }
 }
 
-/// The wall clock; `SAMPLEFLOW_NOW` (RFC 3339) stops it at that moment, for tests of the binary.
-fn wall_clock() -> Result<std::sync::Arc<dyn crate::watch::Clock>, String> {
-    use crate::watch::{ManualClock, SystemClock};
-    match std::env::var("SAMPLEFLOW_NOW") {
-        Ok(text) => chrono::DateTime::parse_from_rfc3339(&text)
-            .map(|at| {
-                std::sync::Arc::new(ManualClock::new(at.with_timezone(&chrono::Utc)))
-                    as std::sync::Arc<dyn crate::watch::Clock>
-            })
-            .map_err(|e| format!("`SAMPLEFLOW_NOW`: `{text}` is not an RFC 3339 time: {e}")),
-        Err(_) => Ok(std::sync::Arc::new(SystemClock)),
-    }
-}
+use crate::watch::wall_clock;
 
 /// Colour on stderr only for a terminal, and never under `NO_COLOR`.
 /// Prints diagnostics on stderr, every one with its place.

@@ -6,18 +6,18 @@
 //! `watch --spool` holds it, the event is handed to that process through its spool and the
 //! command waits for the reply; any other holder is named and the command exits 1.
 
-use crate::model::vocab::EventKind;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{
     held_message, load_program, load_workflows, open_existing_store, open_for, wall_clock, Cli,
     CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED,
 };
+use crate::model::ops::{OpsAction, OpsEvent};
 use crate::session::run_one;
 use crate::store::{Focus, Holder, LockError};
 use crate::watch::spool;
@@ -104,49 +104,40 @@ fn credit(text: &str) -> Result<f64, String> {
 
 pub fn review(cli: &Cli, args: &ReviewArgs) -> Result<u8, CliError> {
     let decision = if args.approve { "approve" } else { "reject" };
-    let fields = json!({"sample": args.sample, "decision": decision, "note": args.note});
-    act(
-        cli,
-        "review",
-        EventKind::SampleReviewed.name(),
-        fields,
-        &args.who,
-    )
+    let action = OpsAction::Review {
+        sample: args.sample.clone(),
+        decision: decision.into(),
+        note: args.note.clone(),
+    };
+    act(cli, action, &args.who)
 }
 
 pub fn ship(cli: &Cli, args: &ShipArgs) -> Result<u8, CliError> {
-    let fields = json!({
-        "sample": args.sample, "tracking_number": args.tracking, "carrier": args.carrier,
-        "shipping_cost": args.cost, "note": args.note,
-    });
-    act(
-        cli,
-        "ship",
-        EventKind::SampleShipped.name(),
-        fields,
-        &args.who,
-    )
+    let action = OpsAction::Ship {
+        sample: args.sample.clone(),
+        tracking_number: args.tracking.clone(),
+        carrier: args.carrier.clone(),
+        shipping_cost: args.cost,
+        note: args.note.clone(),
+    };
+    act(cli, action, &args.who)
 }
 
 pub fn adjust(cli: &Cli, args: &AdjustArgs) -> Result<u8, CliError> {
-    let fields = json!({
-        "creator": {"id": args.creator}, "credit": args.credit, "block_days": args.block_days,
-        "note": args.note,
-    });
-    act(
-        cli,
-        "adjust",
-        EventKind::CreatorAdjusted.name(),
-        fields,
-        &args.who,
-    )
+    let action = OpsAction::Adjust {
+        creator: args.creator.clone(),
+        credit: args.credit,
+        block_days: args.block_days.map(i64::from),
+        note: args.note.clone(),
+    };
+    act(cli, action, &args.who)
 }
 
 /// How long an ops command waits for a live `watch` to apply its event.
 const REPLY_WAIT: Duration = Duration::from_secs(10);
 
 /// Makes the event, applies it (here, or through the live writer) and prints the outcome.
-fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result<u8, CliError> {
+fn act(cli: &Cli, action: OpsAction, who: &Who) -> Result<u8, CliError> {
     let at = who.at.map_or_else(
         || wall_clock().map(|c| c.now()),
         |t| Ok(t.with_timezone(&Utc)),
@@ -159,7 +150,9 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
         }
     };
     let by = who.by.clone().unwrap_or_else(login_name);
-    let (id, event) = make_event(command, kind, fields, &by, at);
+    let command = action.command();
+    let kind = action.kind().name();
+    let OpsEvent { id, event } = action.event(&by, at);
     let line = event.to_string();
     let made = Made {
         command: command.to_string(),
@@ -201,29 +194,6 @@ fn act(cli: &Cli, command: &str, kind: &str, fields: Value, who: &Who) -> Result
         Err(LockError::Io { path, source }) => return Err(CliError::Read { path, source }),
     };
     report(cli, &made, lines)
-}
-
-/// An ops event: a fresh unique id, `at`, `by` and the command's fields (nulls left out).
-pub(crate) fn make_event(
-    command: &str,
-    kind: &str,
-    fields: Value,
-    by: &str,
-    at: DateTime<Utc>,
-) -> (String, Value) {
-    let id = format!(
-        "{}{command}-{}-{:016x}",
-        spool::OPS_PREFIX,
-        at.format("%Y%m%dT%H%M%S%.3fZ"),
-        fastrand::u64(..)
-    );
-    let mut event = json!({
-        "id": id, "type": kind, "at": at.to_rfc3339_opts(SecondsFormat::AutoSi, true), "by": by,
-    });
-    if let (Some(event), Value::Object(fields)) = (event.as_object_mut(), fields) {
-        event.extend(fields.into_iter().filter(|(_, v)| !v.is_null()));
-    }
-    (id, event)
 }
 
 /// The event an ops command made.
@@ -329,17 +299,7 @@ fn post_over(holder: &Holder, line: &str) -> Result<Vec<String>, u8> {
     let Some(addr) = holder.listen.as_deref() else {
         return Err(EXIT_FAILED);
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(REPLY_WAIT))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut request = agent
-        .post(format!("http://{addr}/v1/events"))
-        .header("content-type", "application/x-ndjson");
-    if let Ok(token) = std::env::var("SAMPLEFLOW_TOKEN") {
-        request = request.header("authorization", format!("Bearer {}", token.trim()));
-    }
+    let token = std::env::var("SAMPLEFLOW_TOKEN").ok();
     let failed = |why: String| {
         eprintln!(
             "error: could not hand the event to {} at http://{addr}: {why}",
@@ -347,21 +307,16 @@ fn post_over(holder: &Holder, line: &str) -> Result<Vec<String>, u8> {
         );
         EXIT_FAILED
     };
-    let mut response = request
-        .send(format!("{line}\n"))
-        .map_err(|e| failed(e.to_string()))?;
-    let status = response.status();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| failed(e.to_string()))?;
+    let crate::serve::client::PostAnswer { status, said, text } =
+        crate::serve::client::post_events(addr, format!("{line}\n"), token.as_deref(), REPLY_WAIT)
+            .map_err(failed)?;
     if status != 200 {
         let hint = if status == 401 || status == 403 {
             "; set SAMPLEFLOW_TOKEN to an operator token of the server's tokens file (reviews, shipments and adjustments need an operator)"
         } else {
             ""
         };
-        return Err(failed(format!("{status} {}{hint}", text.trim())));
+        return Err(failed(format!("{said} {}{hint}", text.trim())));
     }
     let body: Value = serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
     let Some(first) = body["results"].get(0) else {

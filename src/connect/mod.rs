@@ -1,10 +1,14 @@
-//! The TikTok Shop connector's parts: its config (secrets from files), the platform's
-//! signatures, and a client for the sample-application calls.
+//! The TikTok Shop connector: its config (secrets from files), the platform's signatures, a
+//! client for the sample-application calls, the poll/settle/deliver cycle that keeps the store
+//! in step with the shop exactly once ([`cycle`]), and the connector that runs it beside a live
+//! session and takes the platform's webhooks ([`webhook`]).
 
 pub(crate) mod config;
+pub(crate) mod cycle;
 pub(crate) mod map;
 pub(crate) mod platform;
 pub(crate) mod sign;
+pub(crate) mod webhook;
 
 pub use config::{load as load_config, Config, Secret};
 pub use map::{events as application_events, Catalog};

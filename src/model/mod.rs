@@ -9,6 +9,7 @@ mod domain;
 mod event;
 mod instance;
 mod json;
+pub mod ops;
 mod record;
 mod shadow;
 mod state;

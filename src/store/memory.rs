@@ -246,7 +246,7 @@ mod tests {
         ReviewCall {
             sample: sample.into(),
             event: event.into(),
-            decision: "approve".into(),
+            decision: crate::model::Verdict::Approve.as_str().into(),
             reason: None,
             at: "2026-01-02T00:00:00Z".into(),
         }

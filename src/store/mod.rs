@@ -6,19 +6,19 @@
 //! by `--db`; [`MemoryStore`] keeps the same things in memory for tests and replays. A batch is committed whole or not at all, with
 //! the input position it reached, so a run killed at any moment resumes exactly there.
 
-mod any;
 mod backup;
 mod copy;
 mod lock;
 mod memory;
+mod open;
 mod pack;
 mod postgres;
 mod sessions;
 mod shadow;
 mod sqlite;
 
-pub use any::{exists, fallback, is_url, lock, open, open_read, shown, AnyStore};
 pub use copy::{copy, Copied as CopiedRows, CopyError};
+pub use open::{exists, fallback, is_url, lock, open, open_read, shown};
 pub use postgres::{PgLock, PgSessions, PgStore, DEFAULT_SHOP, PG_SCHEMA_VERSION};
 
 pub use backup::{backup, BackupError, Copied};

@@ -1,9 +1,44 @@
 //! Whether a live session takes writes: `serve`'s `/readyz` asks. The session says how each
-//! commit went and when it stopped; nothing here touches the store.
+//! commit went and when it stopped, and which program runs (the service's reads go by its
+//! workflows and rules); nothing here touches the store.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+
+use crate::graph::WorkflowGraph;
+use crate::rules::RuleSet;
+use crate::runtime::Program;
+
+/// What the live program reads by: its workflows, in the order of their files, and its rules.
+#[derive(Clone)]
+pub struct Serving {
+    /// The workflows, in the order of their files.
+    pub graphs: Arc<Vec<WorkflowGraph>>,
+    /// The rules.
+    pub rules: Arc<RuleSet>,
+}
+
+impl Serving {
+    /// What `program` reads by.
+    pub fn of(program: &Program) -> Serving {
+        let mut graphs: Vec<WorkflowGraph> =
+            program.flows.values().map(|f| (*f.graph).clone()).collect();
+        graphs.sort_by(|a, b| a.workflow().path.cmp(&b.workflow().path));
+        Serving {
+            graphs: Arc::new(graphs),
+            rules: program.rules.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serving")
+            .field("graphs", &self.graphs.len())
+            .finish_non_exhaustive()
+    }
+}
 
 /// A session's health, shared with whoever asks.
 #[derive(Debug, Default)]
@@ -16,6 +51,8 @@ struct State {
     /// The last commit's failure, cleared by the next that succeeds.
     failed: Option<String>,
     last_commit: Option<DateTime<Utc>>,
+    /// The program running now.
+    serving: Option<Serving>,
 }
 
 impl Health {
@@ -45,6 +82,19 @@ impl Health {
                 Err(e) => s.failed = Some(e),
             }
         }
+    }
+
+    /// `program` runs from now on (at the start, and after each reload applied).
+    pub fn serving(&self, program: &Program) {
+        let serving = Serving::of(program);
+        if let Ok(mut s) = self.0.lock() {
+            s.serving = Some(serving);
+        }
+    }
+
+    /// What the program running now reads by (`None` before a session starts).
+    pub fn program(&self) -> Option<Serving> {
+        self.0.lock().ok().and_then(|s| s.serving.clone())
     }
 
     /// `Ok` with what is known when the store takes writes, else why not.

@@ -22,7 +22,7 @@ pub const ARCHIVE: &str = "archive";
 pub const REPLIES: &str = "replies";
 
 /// Files named so (`review`, `ship`, `adjust` write them) get a reply.
-pub const OPS_PREFIX: &str = "ops-";
+pub use crate::model::ops::OPS_PREFIX;
 
 /// The reply to the spool file named `name`.
 pub fn reply_path(dir: &Path, name: &str) -> PathBuf {

@@ -458,6 +458,9 @@ impl Session<'_> {
                 ));
             }
             Ok(swap) => {
+                if let Some(health) = &self.health {
+                    health.serving(self.batcher.runner.program());
+                }
                 self.writer.save_versions(versions)?;
                 self.summary.reloads += 1;
                 metrics::counter!("sampleflow_reloads_total", "result" => "applied").increment(1);

@@ -15,12 +15,9 @@ pub fn shown(db: &Path) -> String {
     postgres::shown(db)
 }
 
-/// A store of either kind, picked from the `--db` text: every method is the [`Store`] trait's.
-pub type AnyStore = Box<dyn Store>;
-
 /// Opens the store at `db` for writing, creating its schema on first use (see
 /// [`SqliteStore::open`], [`PgStore::open`]).
-pub fn open(db: &Path) -> Result<AnyStore, StoreError> {
+pub fn open(db: &Path) -> Result<Box<dyn Store>, StoreError> {
     Ok(if is_url(db) {
         Box::new(PgStore::open(db)?)
     } else {
@@ -29,7 +26,7 @@ pub fn open(db: &Path) -> Result<AnyStore, StoreError> {
 }
 
 /// Opens the existing store at `db` for reading only; nothing is created or written.
-pub fn open_read(db: &Path) -> Result<AnyStore, StoreError> {
+pub fn open_read(db: &Path) -> Result<Box<dyn Store>, StoreError> {
     Ok(if is_url(db) {
         Box::new(PgStore::open_read(db)?)
     } else {

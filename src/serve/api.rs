@@ -10,8 +10,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::viewer;
 use super::{body_bytes, error, store_error, App, Permission, Principal, Shared};
-use crate::model::vocab::EventKind;
+use crate::analysis::shadow::ShadowReport;
+use crate::connect::webhook::Webhook;
+use crate::model::ops::{OpsAction, OpsEvent};
 use crate::model::SampleView;
 use crate::store::Store;
 use crate::watch::{Posted, Refused, MAX_LINES};
@@ -26,7 +29,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v1/creators/{id}", get(creator))
         .route("/v1/queue", get(queue))
         .route("/v1/report", get(report))
-        .route("/v1/shadow", get(super::shadow::api))
+        .route("/v1/shadow", get(shadow))
         .route("/v1/samples/{id}/review", post(review))
         .route("/v1/samples/{id}/ship", post(ship))
         .route("/v1/creators/{id}/adjust", post(adjust))
@@ -118,11 +121,6 @@ async fn ingest(app: &App, principal: &Principal, body: bytes::Bytes) -> Respons
     }
 }
 
-/// Reads need a viewer (or an operator).
-pub(super) fn viewer(app: &App, headers: &HeaderMap) -> Result<(), Response> {
-    app.authorize(headers, Permission::Viewer, None).map(|_| ())
-}
-
 fn not_found(what: &str, id: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
@@ -191,21 +189,8 @@ async fn creator(
 
 /// The queue, as `queue --format json`.
 pub(super) fn queue_json(app: &App, store: &mut dyn Store) -> Result<Vec<Value>, Response> {
-    let (graphs, report) = crate::cli::load_workflows(&app.cli).map_err(|e| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "workflows",
-            format!("cannot read the workflows: {e}"),
-        )
-    })?;
-    if report.has_errors() {
-        return Err(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "workflows",
-            "the workflows on disk are invalid; `sampleflow validate` names each defect",
-        ));
-    }
-    crate::cli::queue::items_json(&graphs, store).map_err(store_error)
+    let graphs = app.graphs();
+    crate::analysis::queue::items_json(&graphs, store).map_err(store_error)
 }
 
 async fn queue(State(app): State<Shared>, headers: HeaderMap) -> Response {
@@ -231,10 +216,10 @@ pub(super) fn report_built(
     app: &App,
     store: &mut dyn Store,
     window: &Window,
-) -> Result<crate::cli::report::Built, Response> {
-    let by = match window.by.as_deref() {
-        None | Some("") => None,
-        Some("creator") => Some(crate::cli::report::By::Creator),
+) -> Result<crate::analysis::report::BuiltReport, Response> {
+    let by_creator = match window.by.as_deref() {
+        None | Some("") => false,
+        Some("creator") => true,
         Some(other) => {
             return Err(error(
                 StatusCode::BAD_REQUEST,
@@ -243,20 +228,21 @@ pub(super) fn report_built(
             ))
         }
     };
-    let args = crate::cli::report::Args {
-        format: crate::cli::report::Format::Json,
-        html: None,
+    let (graphs, rules) = (app.graphs(), app.rules());
+    let query = crate::analysis::report::ReportQuery {
+        graphs: &graphs,
+        rules: rules.as_deref(),
         since: window.since.clone().filter(|s| !s.is_empty()),
         until: window.until.clone().filter(|s| !s.is_empty()),
-        by,
+        by_creator,
     };
-    match crate::cli::report::build(&app.cli, store, &args) {
+    match crate::analysis::report::build(store, &query) {
         Ok(Ok(built)) => Ok(built),
         Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
         Err(e) => Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "store",
-            e.to_string(),
+            app.store_said(e),
         )),
     }
 }
@@ -285,6 +271,59 @@ async fn report(
     }
 }
 
+/// `?since=`, as `shadow --since`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Since {
+    pub since: Option<String>,
+}
+
+pub(super) fn shadow_built(
+    app: &App,
+    store: &mut dyn Store,
+    since: Option<&str>,
+) -> Result<ShadowReport, Response> {
+    let tz = app
+        .rules()
+        .map_or(crate::rules::DEFAULT_TIMEZONE, |r| r.policy().timezone);
+    let graphs = app.graphs();
+    match crate::analysis::shadow::build(store, &graphs, tz, since) {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
+        Err(e) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            app.store_said(e),
+        )),
+    }
+}
+
+/// `GET /v1/shadow`: the contract's `{"rules", "since", "compared", "agreeing", "changes",
+/// "summary", "faults"}`.
+async fn shadow(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    since: Result<Query<Since>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = viewer(&app, &headers) {
+        return r;
+    }
+    let Ok(Query(Since { since })) = since else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the query takes `since` only",
+        );
+    };
+    match app
+        .read(move |app, store| shadow_built(app, store, since.as_deref()))
+        .await
+    {
+        Ok(report) => Json(report).into_response(),
+        Err(r) => r,
+    }
+}
+
 /// An ops action's outcome: `200 {"records":[...]}`, `409` with the refusal's kind, or (before
 /// any event is made) what is wrong with the request.
 pub(super) enum Acted {
@@ -293,102 +332,19 @@ pub(super) enum Acted {
     Invalid(String),
 }
 
-/// An operator's action, from the API or a console form: checked and made into its event in
-/// this one place.
-pub(super) enum Action {
-    Review {
-        sample: String,
-        decision: String,
-        note: Option<String>,
-    },
-    Ship {
-        sample: String,
-        tracking_number: String,
-        carrier: Option<String>,
-        shipping_cost: Option<f64>,
-        note: Option<String>,
-    },
-    Adjust {
-        creator: String,
-        credit: Option<f64>,
-        block_days: Option<i64>,
-        note: Option<String>,
-    },
-}
-
-impl Action {
-    /// What is wrong with the action before any event is made.
-    fn problem(&self) -> Option<String> {
-        match self {
-            Action::Review { decision, .. }
-                if !matches!(decision.as_str(), "approve" | "reject") =>
-            {
-                Some(format!(
-                    "the decision is `{decision}`; it is `approve` or `reject`"
-                ))
-            }
-            Action::Adjust {
-                credit: None,
-                block_days: None,
-                ..
-            } => Some("give a credit change (`credit`), `block_days` or both".into()),
-            _ => None,
-        }
-    }
-
-    /// The command it stands for, its event type and the event's fields.
-    fn event(self) -> (&'static str, EventKind, Value) {
-        match self {
-            Action::Review {
-                sample,
-                decision,
-                note,
-            } => (
-                "review",
-                EventKind::SampleReviewed,
-                json!({"sample": sample, "decision": decision, "note": note}),
-            ),
-            Action::Ship {
-                sample,
-                tracking_number,
-                carrier,
-                shipping_cost,
-                note,
-            } => (
-                "ship",
-                EventKind::SampleShipped,
-                json!({"sample": sample, "tracking_number": tracking_number, "carrier": carrier,
-                       "shipping_cost": shipping_cost, "note": note}),
-            ),
-            Action::Adjust {
-                creator,
-                credit,
-                block_days,
-                note,
-            } => (
-                "adjust",
-                EventKind::CreatorAdjusted,
-                json!({"creator": {"id": creator}, "credit": credit, "block_days": block_days,
-                       "note": note}),
-            ),
-        }
-    }
-}
-
 /// Makes the event of an ops action (fresh id, `at` = now, `by` = the principal) and applies it.
 pub(super) async fn act(
     app: &App,
     principal: &Principal,
-    action: Action,
+    action: OpsAction,
 ) -> Result<Acted, Response> {
     if let Some(problem) = action.problem() {
         return Ok(Acted::Invalid(problem));
     }
-    let (command, kind, fields) = action.event();
-    let at = crate::cli::wall_clock()
+    let at = crate::watch::wall_clock()
         .map(|c| c.now())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "clock", e))?;
-    let (_, event) = crate::cli::ops::make_event(command, kind.name(), fields, &principal.name, at);
+    let OpsEvent { event, .. } = action.event(&principal.name, at);
     let posted = Posted::made(&[event.to_string()]).map_err(|_| {
         error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -456,7 +412,7 @@ async fn review(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let action = Action::Review {
+    let action = OpsAction::Review {
         sample: id,
         decision: body.decision,
         note: body.note,
@@ -483,7 +439,7 @@ async fn ship(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let action = Action::Ship {
+    let action = OpsAction::Ship {
         sample: id,
         tracking_number: body.tracking_number,
         carrier: body.carrier,
@@ -512,11 +468,45 @@ async fn adjust(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let action = Action::Adjust {
+    let action = OpsAction::Adjust {
         creator: id,
         credit: body.credit,
         block_days: body.block_days,
         note: body.note,
     };
     acted(act(&app, &principal, action).await)
+}
+
+/// `POST /v1/tiktok/webhook`: the connector's webhook (a reason to poll now).
+pub(super) async fn tiktok_webhook(State(app): State<Shared>, req: Request) -> Response {
+    let Some(connector) = &app.connector else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no TikTok connector runs here (connectors/tiktok.yaml or --connector FILE)",
+        );
+    };
+    let signature = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match body_bytes(req.into_body()).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match connector.webhook(signature.as_deref(), &body) {
+        Webhook::Unsigned => error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the webhook's signature does not verify: nothing was done",
+        ),
+        Webhook::NotJson => error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the webhook's body is not JSON",
+        ),
+        Webhook::Duplicate => Json(json!({"status": "duplicate"})).into_response(),
+        _ => Json(json!({"status": "polling"})).into_response(),
+    }
 }

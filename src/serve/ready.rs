@@ -69,12 +69,8 @@ pub(super) async fn metrics(State(app): State<Shared>) -> Response {
         .read(|app, store| {
             let counts = store.state_counts().map_err(store_error)?;
             let mut states: Vec<(String, u64)> = Vec::new();
-            let graphs = crate::cli::load_workflows(&app.cli)
-                .ok()
-                .filter(|(_, report)| !report.has_errors())
-                .map(|(g, _)| g)
-                .unwrap_or_default();
-            for g in &graphs {
+            let graphs = app.graphs();
+            for g in graphs.iter() {
                 for s in &g.workflow().states {
                     if !states.iter().any(|(n, _)| *n == s.name.value) {
                         states.push((s.name.value.clone(), 0));
@@ -87,7 +83,7 @@ pub(super) async fn metrics(State(app): State<Shared>) -> Response {
                     None => states.push((state, n)),
                 }
             }
-            let items = crate::cli::queue::items_json(&graphs, store).map_err(store_error)?;
+            let items = crate::analysis::queue::items_json(&graphs, store).map_err(store_error)?;
             let oldest = items
                 .iter()
                 .filter_map(|i| i["requested_at"].as_str())
@@ -96,7 +92,7 @@ pub(super) async fn metrics(State(app): State<Shared>) -> Response {
                 .min();
             let mut outbox: Vec<(String, u64)> =
                 OUTBOX.iter().map(|s| (s.to_string(), 0)).collect();
-            if let Ok(sqlite) = crate::store::open_read(&app.cli.db) {
+            if let Ok(sqlite) = crate::store::open_read(&app.config.db) {
                 for call in sqlite.outbox().unwrap_or_default() {
                     match outbox.iter_mut().find(|(s, _)| *s == call.state) {
                         Some(slot) => slot.1 += 1,
@@ -117,7 +113,7 @@ pub(super) async fn metrics(State(app): State<Shared>) -> Response {
             metrics::gauge!("sampleflow_samples", "state" => state).set(n as f64);
         }
         metrics::gauge!("sampleflow_queue_pending").set(scrape.pending as f64);
-        let now = crate::cli::wall_clock()
+        let now = crate::watch::wall_clock()
             .map(|c| c.now())
             .unwrap_or_else(|_| chrono::Utc::now());
         let age = scrape

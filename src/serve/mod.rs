@@ -1,11 +1,13 @@
-//! `sampleflow serve [--listen ADDR] [--tokens FILE] [--spool DIR] [--out FILE]`: everything
-//! `watch` does, and HTTP: an authenticated JSON API and a console for people.
+//! The service behind `sampleflow serve`: everything `watch` does, and HTTP: an authenticated
+//! JSON API and a console for people. It takes a [`ServeConfig`] and a live session ready to run
+//! ([`Live`]: the program, the store and its writer lock), never the command line.
 //!
 //! The runner stays the store's one writer, on a thread of its own, exactly as in `watch`.
 //! HTTP handlers (axum on tokio) hand it the lines they were posted ([`Msg::Posted`]) and answer
 //! once the batch holding them is committed: requests that arrive together share one
 //! transaction, and a 200 means durable. Reads go to read-only connections of their own and see
-//! what is committed.
+//! what is committed, by the live program's workflows and rules (never reloaded from disk per
+//! request).
 
 // Handlers refuse with the response itself (`Result<_, Response>`, axum's idiom); boxing each
 // would cost an allocation per refusal for nothing.
@@ -13,12 +15,11 @@
 
 mod api;
 mod auth;
+pub(crate) mod client;
 mod console;
 mod layers;
 mod ready;
 mod server;
-mod shadow;
-mod tiktok;
 mod tokens;
 
 use std::collections::VecDeque;
@@ -38,40 +39,61 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use super::{Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::store::{Holder, Store};
+use std::path::PathBuf;
+
+use crate::graph::WorkflowGraph;
+use crate::store::Store;
 use crate::watch::{watch, Health, Ingest, Msg, Posted, ReloadRequest as Reload};
 
 pub use auth::{Permission, Principal};
 
-#[derive(Debug, Clone, clap::Args)]
-#[group(id = "serve_args")]
-pub struct Args {
-    /// The address to answer HTTP on (`127.0.0.1:0` picks a free port, said on stderr).
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
-    pub listen: String,
-    /// The tokens file: a YAML list of `{name, role, sha256}`. Without it, serve listens on
-    /// loopback only and every request is the operator `local`.
-    #[arg(long, value_name = "FILE")]
-    pub tokens: Option<std::path::PathBuf>,
+/// What the service is asked to do: where it listens and what it reads beside the live session.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The address to answer HTTP on (port 0 picks a free port, said on stderr).
+    pub listen: SocketAddr,
+    /// The tokens file (none: open mode, loopback only, every request the operator `local`).
+    pub tokens: Option<PathBuf>,
     /// Seconds a request may take before it is answered 408.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub request_timeout: u64,
-    /// Connections open at once at most; past that a new one takes the place of the one idle
-    /// longest, or waits while every one is being served.
-    #[arg(
-        long,
-        default_value_t = 1024,
-        value_name = "N",
-        env = "SAMPLEFLOW_MAX_CONNECTIONS"
-    )]
+    /// Connections open at once at most.
     pub max_connections: usize,
-    /// Run the TikTok connector from this config (default: `connectors/tiktok.yaml` when it
-    /// exists) and take its webhooks at `POST /v1/tiktok/webhook`.
-    #[arg(long, value_name = "FILE")]
-    pub connector: Option<std::path::PathBuf>,
-    #[command(flatten)]
-    pub watch: super::watch::Args,
+    /// The TikTok connector's config, when one runs here.
+    pub connector: Option<PathBuf>,
+    /// The store (read-only connections for reads, console sessions, the connector's side).
+    pub db: PathBuf,
+}
+
+/// A live session ready to run: the program, the store (its writer lock held), the output and
+/// the session's options.
+pub struct Live {
+    /// The program to run.
+    pub program: crate::runtime::Program,
+    /// The store, this process its one writer.
+    pub store: Box<dyn Store>,
+    /// The session's options.
+    pub options: crate::watch::WatchOptions,
+    /// Where records go.
+    pub out: Box<dyn Write + Send>,
+    /// The session's queues.
+    pub channels: crate::watch::Channels,
+    /// The store's writer lock, held while the session runs.
+    pub lock: crate::store::WriterLock,
+}
+
+/// Why the service did not start or ended badly; each said after `error: `.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Bad usage: nothing was started.
+    #[error("{0}")]
+    Usage(String),
+    /// The service failed.
+    #[error("{0}")]
+    Failed(String),
+    /// An I/O error of the process itself.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// The largest body a request may have: 8 MiB.
@@ -79,7 +101,7 @@ pub const BODY_LIMIT: usize = 8 << 20;
 
 /// What every handler shares.
 pub(crate) struct App {
-    pub cli: Cli,
+    pub config: ServeConfig,
     /// The runner's queue.
     pub tx: std::sync::mpsc::SyncSender<Msg>,
     /// Set once a stop signal came: every request is then answered 503.
@@ -96,7 +118,7 @@ pub(crate) struct App {
     pub reloads: Arc<Mutex<VecDeque<String>>>,
     pub console: console::Console,
     /// The TikTok connector, when one runs here.
-    pub connector: Option<tiktok::Connector>,
+    pub connector: Option<crate::connect::webhook::Connector>,
 }
 
 type Shared = Arc<App>;
@@ -209,7 +231,7 @@ impl App {
     ) -> Result<T, Response> {
         let app = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut store = crate::store::open_read(&app.cli.db).map_err(|e| {
+            let mut store = crate::store::open_read(&app.config.db).map_err(|e| {
                 error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "store",
@@ -226,6 +248,24 @@ impl App {
                 format!("the read failed: {e}"),
             ))
         })
+    }
+}
+
+impl App {
+    /// The live program's workflows, in the order of their files: the reads go by them (none
+    /// before the session starts).
+    pub fn graphs(&self) -> Arc<Vec<WorkflowGraph>> {
+        self.health.program().map(|p| p.graphs).unwrap_or_default()
+    }
+
+    /// The live program's rules (none before the session starts).
+    pub fn rules(&self) -> Option<Arc<crate::RuleSet>> {
+        self.health.program().map(|p| p.rules)
+    }
+
+    /// A store error of a read, as the command line says it.
+    pub fn store_said(&self, e: crate::store::StoreError) -> String {
+        format!("`{}`: {e}", crate::store::shown(&self.config.db))
     }
 }
 
@@ -325,7 +365,10 @@ fn router(app: Shared, timeout: Duration) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(layers::console_headers(console::routes()))
-        .route("/v1/tiktok/webhook", axum::routing::post(tiktok::webhook))
+        .route(
+            "/v1/tiktok/webhook",
+            axum::routing::post(api::tiktok_webhook),
+        )
         .fallback(layers::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .layer(axum::middleware::from_fn_with_state(
@@ -429,240 +472,224 @@ impl Write for Tee {
     }
 }
 
-pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
-    let addr: SocketAddr = match args.listen.parse() {
-        Ok(addr) => addr,
-        Err(e) => {
-            eprintln!(
-                "error: `--listen {}` is not an address like 127.0.0.1:8080: {e}",
-                args.listen
-            );
-            return Ok(EXIT_USAGE);
-        }
-    };
-    let tokens = match &args.tokens {
-        Some(path) => match tokens::Keys::load(path) {
-            Ok(keys) => Some(keys),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(EXIT_USAGE);
-            }
-        },
+/// A service bound to its address, its tokens, secret and connector read: what is checked before
+/// the live session takes the store.
+pub struct Bound {
+    config: ServeConfig,
+    listener: std::net::TcpListener,
+    local: SocketAddr,
+    tokens: Option<tokens::Keys>,
+    secret: Option<auth::Secret>,
+    connector: Option<(crate::connect::Config, crate::connect::map::Catalog)>,
+}
+
+/// Reads the tokens file, the webhook secret (`SAMPLEFLOW_WEBHOOK_SECRET_FILE`) and the
+/// connector's config, and binds the address: nothing of the store is touched yet.
+pub fn bind(config: ServeConfig) -> Result<Bound, ServeError> {
+    let addr = config.listen;
+    let tokens = match &config.tokens {
+        Some(path) => Some(tokens::Keys::load(path).map_err(|e| ServeError::Usage(e.to_string()))?),
         None if !addr.ip().is_loopback() => {
-            eprintln!(
-                "error: `--listen {addr}` is beyond loopback and no `--tokens FILE` is given: anyone who can reach it could act as an operator; nothing was started\n  help: give a tokens file, or listen on 127.0.0.1"
-            );
-            return Ok(EXIT_USAGE);
+            return Err(ServeError::Usage(format!(
+                "`--listen {addr}` is beyond loopback and no `--tokens FILE` is given: anyone who can reach it could act as an operator; nothing was started\n  help: give a tokens file, or listen on 127.0.0.1"
+            )));
         }
         None => None,
     };
     let secret = match std::env::var_os("SAMPLEFLOW_WEBHOOK_SECRET_FILE") {
-        Some(path) => match auth::Secret::load(std::path::Path::new(&path)) {
-            Ok(secret) => Some(secret),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(EXIT_USAGE);
-            }
-        },
+        Some(path) => Some(
+            auth::Secret::load(std::path::Path::new(&path))
+                .map_err(|e| ServeError::Usage(e.to_string()))?,
+        ),
         None => None,
     };
-    let connector_config = match &args.connector {
-        Some(path) => Some(path.clone()),
-        None => {
-            let default = std::path::PathBuf::from("connectors/tiktok.yaml");
-            default.exists().then_some(default)
-        }
-    };
-    let connector = match &connector_config {
-        Some(path) => {
-            let loaded = crate::connect::config::load(path).and_then(|c| {
-                crate::connect::map::Catalog::load(&c.catalog).map(|catalog| (c, catalog))
-            });
-            match loaded {
-                Ok(loaded) => Some(loaded),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(EXIT_USAGE);
-                }
-            }
-        }
+    let connector = match &config.connector {
+        Some(path) => Some(
+            crate::connect::config::load(path)
+                .and_then(|c| {
+                    crate::connect::map::Catalog::load(&c.catalog).map(|catalog| (c, catalog))
+                })
+                .map_err(|e| ServeError::Usage(e.to_string()))?,
+        ),
         None => None,
     };
-    let listener = match std::net::TcpListener::bind(addr) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot listen on {addr}: {e}");
-            return Ok(EXIT_FAILED);
-        }
-    };
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| ServeError::Failed(format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr()?;
     listener.set_nonblocking(true)?;
-    let mut holder = Holder::me("serve");
-    holder.listen = Some(local.to_string());
-    let mut live = match super::watch::open_live(cli, &args.watch, holder)? {
-        Ok(live) => live,
-        Err(code) => return Ok(code),
-    };
-    let health = Arc::new(Health::default());
-    live.options.health = Some(health.clone());
-    let sessions = match crate::store::Sessions::open(&cli.db) {
-        Ok(sessions) => sessions,
-        Err(e) => {
-            eprintln!(
-                "error: cannot keep console sessions in `{}`: {e}",
-                crate::store::shown(&cli.db)
-            );
-            return Ok(EXIT_FAILED);
-        }
-    };
-    let (max_connections, limit) = server::cap(args.max_connections);
-    if let Some(limit) = limit {
-        eprintln!(
-            "serve: `--max-connections {}` is more than the open-file limit ({limit}) allows; at most {max_connections} connections at once (raise `ulimit -n` for more)",
-            args.max_connections
-        );
-    }
-    let metrics = match recorder() {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: cannot start the metrics recorder: {e}");
-            return Ok(EXIT_FAILED);
-        }
-    };
-    let reloads = Arc::new(Mutex::new(VecDeque::new()));
-    let connector = connector.map(|(config, catalog)| {
-        tiktok::Connector::start(
-            cli.db.clone(),
-            config,
-            catalog,
-            live.channels.msgs.0.clone(),
-        )
-    });
-    let app = Arc::new(App {
-        cli: cli.clone(),
-        tx: live.channels.msgs.0.clone(),
-        stopping: AtomicBool::new(false),
-        console: console::Console::new(tokens.is_none(), sessions),
+    Ok(Bound {
+        config,
+        listener,
+        local,
         tokens,
         secret,
-        port: local.port(),
-        health: health.clone(),
-        metrics,
-        reloads: reloads.clone(),
         connector,
-    });
+    })
+}
 
-    // Signals: a stop is said to the handlers first (they answer 503 from then on), then to
-    // the runner, which applies what it was handed, commits it and answers it.
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    {
-        let tx = live.channels.msgs.0.clone();
-        let req_tx = live.channels.requests.0.clone();
-        let app = app.clone();
-        std::thread::spawn(move || {
-            for signal in signals.forever() {
-                let why = match signal {
-                    SIGHUP => {
-                        app.reload_tokens("SIGHUP");
-                        if req_tx.send(Reload::Now).is_err() {
-                            return;
-                        }
-                        continue;
-                    }
-                    SIGINT => "SIGINT",
-                    _ => "SIGTERM",
-                };
-                app.stopping.store(true, Ordering::SeqCst);
-                if tx.send(Msg::Stop(why)).is_err() {
-                    return;
-                }
-            }
-        });
+impl Bound {
+    /// The address bound (the port picked when it was 0).
+    pub fn local(&self) -> SocketAddr {
+        self.local
     }
 
-    let stop_tx = live.channels.msgs.0.clone();
-    let stopped = Arc::new(tokio::sync::Notify::new());
-    let session = {
-        let stopped = stopped.clone();
-        let super::watch::Live {
-            program,
-            store,
-            mut options,
-            mut out,
-            channels,
-            _lock,
-        } = live;
-        options.serving = true;
-        std::thread::spawn(move || {
-            let _lock = _lock;
-            let mut log = Tee {
-                reloads,
-                partial: Vec::new(),
-            };
-            let result = watch(program, store, options, None, &mut out, &mut log, channels);
-            health.stopped(match &result {
-                Ok(_) => "stopped",
-                Err(_) => "failed",
-            });
-            stopped.notify_one();
-            result
-        })
-    };
-
-    // One JSON line per request on stderr, written off the handlers' threads; nothing is dropped
-    // (a full queue makes handlers wait rather than lose lines).
-    let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .with_level(false)
-        .with_writer(writer)
-        .finish();
-    let _ = tracing::subscriber::set_global_default(subscriber);
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let timeout = Duration::from_secs(args.request_timeout.max(1));
-    tokens::watch_file(&app);
-    let served = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        eprintln!("listening on http://{local}");
-        server::serve(
+    /// Serves until a stop signal (SIGINT, SIGTERM; SIGHUP reloads), running `live` on a thread
+    /// of its own as the store's one writer.
+    pub fn run(self, mut live: Live) -> Result<(), ServeError> {
+        let Bound {
+            config,
             listener,
-            router(app, timeout),
-            max_connections,
-            async move { stopped.notified().await },
-        )
-        .await;
-        Ok::<(), std::io::Error>(())
-    });
-    if served.is_err() {
-        // No more requests can come: the session commits what it has and ends.
-        let _ = stop_tx.send(Msg::Stop("the HTTP server failed"));
-    }
-    drop(stop_tx);
-    // Requests still open when the session ended were answered 503 by their handlers.
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    let session = session.join();
-    if let Err(e) = served {
-        eprintln!("error: the HTTP server failed: {e}");
-        return Ok(EXIT_FAILED);
-    }
-    match session {
-        Ok(Ok(_)) => Ok(EXIT_OK),
-        Ok(Err(e)) => {
-            eprintln!("error: {e}");
-            Ok(EXIT_FAILED)
+            local,
+            tokens,
+            secret,
+            connector,
+        } = self;
+        let health = Arc::new(Health::default());
+        health.serving(&live.program);
+        live.options.health = Some(health.clone());
+        let sessions = crate::store::Sessions::open(&config.db).map_err(|e| {
+            ServeError::Failed(format!(
+                "cannot keep console sessions in `{}`: {e}",
+                crate::store::shown(&config.db)
+            ))
+        })?;
+        let (max_connections, limit) = server::cap(config.max_connections);
+        if let Some(limit) = limit {
+            eprintln!(
+                "serve: `--max-connections {}` is more than the open-file limit ({limit}) allows; at most {max_connections} connections at once (raise `ulimit -n` for more)",
+                config.max_connections
+            );
         }
-        Err(_) => {
-            eprintln!("error: the runner's thread failed");
-            Ok(EXIT_FAILED)
+        let metrics = recorder()
+            .map_err(|e| ServeError::Failed(format!("cannot start the metrics recorder: {e}")))?;
+        let reloads = Arc::new(Mutex::new(VecDeque::new()));
+        let connector = connector.map(|(connector, catalog)| {
+            crate::connect::webhook::Connector::start(
+                config.db.clone(),
+                connector,
+                catalog,
+                live.channels.msgs.0.clone(),
+            )
+        });
+        let timeout = Duration::from_secs(config.request_timeout.max(1));
+        let app = Arc::new(App {
+            config,
+            tx: live.channels.msgs.0.clone(),
+            stopping: AtomicBool::new(false),
+            console: console::Console::new(tokens.is_none(), sessions),
+            tokens,
+            secret,
+            port: local.port(),
+            health: health.clone(),
+            metrics,
+            reloads: reloads.clone(),
+            connector,
+        });
+
+        // Signals: a stop is said to the handlers first (they answer 503 from then on), then to
+        // the runner, which applies what it was handed, commits it and answers it.
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        {
+            let tx = live.channels.msgs.0.clone();
+            let req_tx = live.channels.requests.0.clone();
+            let app = app.clone();
+            std::thread::spawn(move || {
+                for signal in signals.forever() {
+                    let why = match signal {
+                        SIGHUP => {
+                            app.reload_tokens("SIGHUP");
+                            if req_tx.send(Reload::Now).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        SIGINT => "SIGINT",
+                        _ => "SIGTERM",
+                    };
+                    app.stopping.store(true, Ordering::SeqCst);
+                    if tx.send(Msg::Stop(why)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+
+        let stop_tx = live.channels.msgs.0.clone();
+        let stopped = Arc::new(tokio::sync::Notify::new());
+        let session = {
+            let stopped = stopped.clone();
+            let Live {
+                program,
+                store,
+                mut options,
+                mut out,
+                channels,
+                lock,
+            } = live;
+            options.serving = true;
+            std::thread::spawn(move || {
+                let _lock = lock;
+                let mut log = Tee {
+                    reloads,
+                    partial: Vec::new(),
+                };
+                let result = watch(program, store, options, None, &mut out, &mut log, channels);
+                health.stopped(match &result {
+                    Ok(_) => "stopped",
+                    Err(_) => "failed",
+                });
+                stopped.notify_one();
+                result
+            })
+        };
+
+        // One JSON line per request on stderr, written off the handlers' threads; nothing is
+        // dropped (a full queue makes handlers wait rather than lose lines).
+        let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .finish(std::io::stderr());
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_target(false)
+            .with_level(false)
+            .with_writer(writer)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        tokens::watch_file(&app);
+        let served = runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            eprintln!("listening on http://{local}");
+            server::serve(
+                listener,
+                router(app, timeout),
+                max_connections,
+                async move { stopped.notified().await },
+            )
+            .await;
+            Ok::<(), std::io::Error>(())
+        });
+        if served.is_err() {
+            // No more requests can come: the session commits what it has and ends.
+            let _ = stop_tx.send(Msg::Stop("the HTTP server failed"));
+        }
+        drop(stop_tx);
+        // Requests still open when the session ended were answered 503 by their handlers.
+        runtime.shutdown_timeout(Duration::from_secs(5));
+        let session = session.join();
+        if let Err(e) = served {
+            return Err(ServeError::Failed(format!("the HTTP server failed: {e}")));
+        }
+        match session {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(ServeError::Failed(e.to_string())),
+            Err(_) => Err(ServeError::Failed("the runner's thread failed".into())),
         }
     }
 }

@@ -1,32 +1,28 @@
-//! The TikTok connector inside `serve`: a thread that polls every `poll_every`, and at once when
-//! a webhook comes, handing the events it finds to the runner like any other input, then
-//! delivering the outbox. `POST /v1/tiktok/webhook` checks the platform's signature (HMAC of
-//! the app key and the raw body, constant time): 401 and nothing done when it fails; a
-//! notification id seen before is acknowledged and ignored. A webhook is a reason to poll now,
-//! never the truth: the poll is.
+//! The TikTok connector beside a live session (`serve`): a thread that polls every
+//! `poll_every`, and at once when a webhook comes, handing the events it finds to the runner
+//! like any other input, then delivering the outbox. A webhook ([`Connector::webhook`]) is
+//! checked against the platform's signature (HMAC of the app key and the raw body, constant
+//! time): refused and nothing done when it fails; a notification id seen before is acknowledged
+//! and ignored. A webhook is a reason to poll now, never the truth: the poll is.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{RecvTimeoutError, Sender, SyncSender};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::super::connect::{poll, settle, summary, Cycle};
-use super::{body_bytes, error, Shared};
-use crate::connect::map::Catalog;
-use crate::connect::platform::Client;
-use crate::connect::{sign, Config};
-use crate::watch::{Ingest, Msg, Posted};
+use super::cycle::{poll, settle, summary, Cycle};
+use super::map::Catalog;
+use super::platform::Client;
+use super::{sign, Config};
+use crate::watch::{wall_clock, Ingest, Msg, Posted};
 
 /// Notification ids remembered for deduplication.
 const SEEN_KEPT: usize = 10_000;
 
-pub(crate) struct Connector {
+/// The connector's thread and what its webhooks share.
+pub struct Connector {
     poll_now: Mutex<Sender<()>>,
     /// How the polls go, for `/readyz`.
     polls: std::sync::Arc<Mutex<Polls>>,
@@ -50,7 +46,7 @@ impl Connector {
             .polls
             .lock()
             .map_err(|_| "the connector's state is unreadable".to_string())?;
-        let now = crate::cli::wall_clock()
+        let now = wall_clock()
             .map(|c| c.now())
             .unwrap_or_else(|_| chrono::Utc::now());
         let window = chrono::Duration::seconds(3 * self.poll_every.max(1));
@@ -98,7 +94,7 @@ impl Connector {
             let client = Client::new(config.clone());
             loop {
                 let result = cycle(&db, &config, &catalog, &client, &runner);
-                let now = crate::cli::wall_clock()
+                let now = wall_clock()
                     .map(|c| c.now())
                     .unwrap_or_else(|_| chrono::Utc::now());
                 if let Ok(mut p) = polls.lock() {
@@ -163,66 +159,58 @@ fn cycle(
     Ok(c)
 }
 
-/// `POST /v1/tiktok/webhook`.
-pub(super) async fn webhook(State(app): State<Shared>, req: Request) -> Response {
-    let Some(connector) = &app.connector else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no TikTok connector runs here (connectors/tiktok.yaml or --connector FILE)",
-        );
-    };
-    let signature = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = match body_bytes(req.into_body()).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let signed = signature.is_some_and(|sig| {
-        sign::webhook_verifies(connector.secret.expose(), &connector.app_key, &body, &sig)
-    });
-    if !signed {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the webhook's signature does not verify: nothing was done",
-        );
-    }
-    let Ok(note) = serde_json::from_slice::<Value>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the webhook's body is not JSON",
-        );
-    };
-    let id = note["tts_notification_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let fresh = match connector.seen.lock() {
-        Ok(mut seen) => {
-            let (set, order) = &mut *seen;
-            let fresh = id.is_empty() || set.insert(id.clone());
-            if fresh && !id.is_empty() {
-                order.push_back(id);
-                while order.len() > SEEN_KEPT {
-                    if let Some(old) = order.pop_front() {
-                        set.remove(&old);
+/// What a webhook came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Webhook {
+    /// The signature does not verify: nothing was done.
+    Unsigned,
+    /// The body is not JSON.
+    NotJson,
+    /// A notification seen before: acknowledged, nothing done.
+    Duplicate,
+    /// A poll was asked for.
+    Polling,
+}
+
+impl Connector {
+    /// A webhook of the platform: its `Authorization` header (the signature) and raw body.
+    pub fn webhook(&self, signature: Option<&str>, body: &[u8]) -> Webhook {
+        let signed = signature.is_some_and(|sig| {
+            sign::webhook_verifies(self.secret.expose(), &self.app_key, body, sig)
+        });
+        if !signed {
+            return Webhook::Unsigned;
+        }
+        let Ok(note) = serde_json::from_slice::<Value>(body) else {
+            return Webhook::NotJson;
+        };
+        let id = note["tts_notification_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let fresh = match self.seen.lock() {
+            Ok(mut seen) => {
+                let (set, order) = &mut *seen;
+                let fresh = id.is_empty() || set.insert(id.clone());
+                if fresh && !id.is_empty() {
+                    order.push_back(id);
+                    while order.len() > SEEN_KEPT {
+                        if let Some(old) = order.pop_front() {
+                            set.remove(&old);
+                        }
                     }
                 }
+                fresh
             }
-            fresh
+            Err(_) => true,
+        };
+        if !fresh {
+            return Webhook::Duplicate;
         }
-        Err(_) => true,
-    };
-    if !fresh {
-        return Json(json!({"status": "duplicate"})).into_response();
+        if let Ok(tx) = self.poll_now.lock() {
+            let _ = tx.send(());
+        }
+        Webhook::Polling
     }
-    if let Ok(tx) = connector.poll_now.lock() {
-        let _ = tx.send(());
-    }
-    Json(json!({"status": "polling"})).into_response()
 }

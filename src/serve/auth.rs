@@ -282,6 +282,14 @@ impl Secret {
     }
 }
 
+/// Reads need a viewer (or an operator): the API's bearer token (or signature) checked.
+pub(super) fn viewer(
+    app: &super::App,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), axum::response::Response> {
+    app.authorize(headers, Permission::Viewer, None).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

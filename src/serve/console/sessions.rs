@@ -1,0 +1,338 @@
+//! The console's cookie sessions: signing in with a token, the session cookie and its CSRF
+//! token, who is looking ([`Viewer`]), and signing out.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use minijinja::context;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::Console;
+use crate::serve::{auth, App, Permission, Principal, Shared};
+
+/// The session cookie.
+const SESSION: &str = "sampleflow_session";
+/// The cookie the login form's CSRF token is checked against (before there is a session).
+const LOGIN: &str = "sampleflow_login";
+
+/// The CSRF token of session `id`.
+pub(super) fn csrf_of(id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"sampleflow csrf\0");
+    h.update(id.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Now, in Unix seconds, on the wall clock every command uses (`SAMPLEFLOW_NOW` in tests).
+pub(super) fn now() -> i64 {
+    crate::watch::wall_clock()
+        .map(|c| c.now())
+        .unwrap_or_else(|_| chrono::Utc::now())
+        .timestamp()
+}
+
+/// 32 random bytes from the OS, as hex: session ids and CSRF tokens.
+pub(super) fn random() -> String {
+    let mut bytes = [0u8; 32];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: no session can be made safely; an empty id matches nothing.
+        return String::new();
+    }
+    hex::encode(bytes)
+}
+
+pub(super) fn same(a: &str, b: &str) -> bool {
+    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+impl Console {
+    /// A new session for the token with fingerprint `key`: its id and CSRF token (`None` when
+    /// it cannot be kept).
+    pub(super) fn start(&self, key: &str) -> Option<(String, String)> {
+        let id = random();
+        if id.is_empty() {
+            return None;
+        }
+        match self.sessions.start(&id, key, now()) {
+            Ok(()) => {
+                let csrf = csrf_of(&id);
+                Some((id, csrf))
+            }
+            Err(e) => {
+                eprintln!("console: cannot keep a session: {e}");
+                None
+            }
+        }
+    }
+
+    /// The principal and CSRF token of session `id`, while it lives and its token is in force.
+    pub(super) fn find(&self, app: &App, id: &str) -> Option<(Principal, String)> {
+        let found = match self.sessions.find(id, now()) {
+            Ok(found) => found?,
+            Err(e) => {
+                eprintln!("console: cannot read a session: {e}");
+                return None;
+            }
+        };
+        let principal = match &app.tokens {
+            None if found.key == auth::LOCAL_KEY => Principal::local(),
+            None => return None,
+            Some(keys) => keys.current().by_key(&found.key)?,
+        };
+        Some((principal, csrf_of(id)))
+    }
+
+    /// Ends the sessions of tokens whose fingerprints are not in `keys`; how many ended.
+    pub fn keep_sessions_of(&self, keys: &[String]) -> usize {
+        self.sessions.keep_only(keys).unwrap_or_else(|e| {
+            eprintln!("console: cannot end the sessions of removed tokens: {e}");
+            0
+        })
+    }
+}
+
+pub(super) fn cookie(name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build()
+}
+
+/// Who is looking at the console.
+pub(in crate::serve) struct Viewer {
+    pub(super) principal: Principal,
+    pub(super) csrf: String,
+    pub(super) jar: CookieJar,
+}
+
+impl Viewer {
+    fn base(&self, app: &App) -> Vec<(&'static str, minijinja::Value)> {
+        vec![
+            ("style", crate::analysis::html::STYLE.into()),
+            ("who", self.principal.name.clone().into()),
+            ("role", self.principal.role.as_str().into()),
+            ("csrf", self.csrf.clone().into()),
+            (
+                "operator",
+                (self.principal.role == Permission::Operator).into(),
+            ),
+            ("can_logout", (!app.console.open).into()),
+        ]
+    }
+
+    pub(in crate::serve) fn page(
+        &self,
+        app: &App,
+        name: &str,
+        extra: Vec<(&'static str, minijinja::Value)>,
+    ) -> Response {
+        let mut ctx: HashMap<&str, minijinja::Value> = self.base(app).into_iter().collect();
+        ctx.extend(extra);
+        let page = app
+            .console
+            .render(name, minijinja::Value::from_serialize(&ctx));
+        (self.jar.clone(), page).into_response()
+    }
+
+    pub(super) fn fail(&self, app: &App, status: StatusCode, message: String) -> Response {
+        let mut r = self.page(
+            app,
+            "error.html",
+            vec![
+                ("status", status.to_string().into()),
+                ("message", message.into()),
+            ],
+        );
+        *r.status_mut() = status;
+        r
+    }
+}
+
+/// The session's viewer, or (without tokens) a new session of the local operator; else the way
+/// to the login page. Ingest tokens do not open the console.
+pub(in crate::serve) fn viewer(app: &App, jar: CookieJar) -> Result<Viewer, Response> {
+    if let Some((principal, csrf)) = jar
+        .get(SESSION)
+        .and_then(|c| app.console.find(app, c.value()))
+    {
+        return Ok(Viewer {
+            principal,
+            csrf,
+            jar,
+        });
+    }
+    if app.console.open {
+        if let Some((id, csrf)) = app.console.start(auth::LOCAL_KEY) {
+            return Ok(Viewer {
+                principal: Principal::local(),
+                csrf,
+                jar: jar.add(cookie(SESSION, id)),
+            });
+        }
+        return Err(crate::serve::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "no console session can be kept now; try again",
+        ));
+    }
+    Err(Redirect::to("/login").into_response())
+}
+
+/// A form's CSRF token must be the session's; and acting needs an operator.
+fn may_act(app: &App, v: &Viewer, csrf: Option<&str>) -> Result<(), Response> {
+    if !same(csrf.unwrap_or(""), &v.csrf) {
+        return Err(v.fail(
+            app,
+            StatusCode::FORBIDDEN,
+            "this form was sent without the page's CSRF token, so nothing was done; reload the page and try again".into(),
+        ));
+    }
+    if v.principal.role != Permission::Operator {
+        return Err(v.fail(
+            app,
+            StatusCode::FORBIDDEN,
+            format!(
+                "`{}` is a {}; only operators review, ship and adjust",
+                v.principal.name,
+                v.principal.role.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The viewer of a form that acts: signed in, the form's CSRF token the session's, an operator.
+pub(super) fn actor(app: &App, jar: CookieJar, csrf: Option<&str>) -> Result<Viewer, Response> {
+    let v = viewer(app, jar)?;
+    may_act(app, &v, csrf)?;
+    Ok(v)
+}
+
+pub(super) async fn login_page(State(app): State<Shared>, jar: CookieJar) -> Response {
+    if app.console.open {
+        return Redirect::to("/queue").into_response();
+    }
+    let csrf = random();
+    let page = app.console.render(
+        "login.html",
+        context! { style => crate::analysis::html::STYLE, csrf => csrf.clone() },
+    );
+    (jar.add(cookie(LOGIN, csrf)), page).into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    token: String,
+    csrf: Option<String>,
+}
+
+pub(super) async fn login(
+    State(app): State<Shared>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let refuse = |status: StatusCode, message: &str| {
+        let csrf = random();
+        let mut page = app.console.render(
+            "login.html",
+            context! {
+                style => crate::analysis::html::STYLE, csrf => csrf.clone(), refused => message,
+            },
+        );
+        *page.status_mut() = status;
+        (jar.clone().add(cookie(LOGIN, csrf)), page).into_response()
+    };
+    let expected = jar
+        .get(LOGIN)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    if !same(form.csrf.as_deref().unwrap_or(""), &expected) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the sign-in form was sent without its CSRF token; try again",
+        );
+    }
+    let found = app
+        .tokens
+        .as_ref()
+        .and_then(|t| t.current().find_keyed(form.token.trim()));
+    let Some((principal, key)) = found else {
+        return refuse(StatusCode::UNAUTHORIZED, "that token is not valid");
+    };
+    if principal.role == Permission::Ingest {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "an ingest token posts events; the console takes an operator or viewer token",
+        );
+    }
+    let Some((id, _)) = app.console.start(&key) else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no session can be kept now; try again",
+        );
+    };
+    (
+        jar.remove(Cookie::from(LOGIN)).add(cookie(SESSION, id)),
+        Redirect::to("/queue"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    csrf: Option<String>,
+}
+
+pub(super) async fn logout(
+    State(app): State<Shared>,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let v = match viewer(&app, jar) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !same(form.csrf.as_deref().unwrap_or(""), &v.csrf) {
+        return v.fail(
+            &app,
+            StatusCode::FORBIDDEN,
+            "sign-out was sent without the page's CSRF token".into(),
+        );
+    }
+    if let Some(id) = v.jar.get(SESSION).map(|c| c.value().to_string()) {
+        if let Err(e) = app.console.sessions.end(&id) {
+            eprintln!("console: cannot end a session: {e}");
+        }
+    }
+    (v.jar.remove(Cookie::from(SESSION)), Redirect::to("/login")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sessions_csrf_token_is_its_own_and_unguessable_without_the_id() {
+        assert_eq!(csrf_of("a"), csrf_of("a"));
+        assert_ne!(csrf_of("a"), csrf_of("b"));
+        assert_ne!(csrf_of("a"), "a");
+        assert_eq!(csrf_of("a").len(), 64);
+    }
+
+    #[test]
+    fn csrf_tokens_compare_whole_and_never_empty() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("", ""));
+        assert!(!same("ab", "abc"));
+        assert_eq!(random().len(), 64);
+        assert_ne!(random(), random());
+    }
+}
