@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use petgraph::visit::EdgeRef;
 
-use super::report::Report;
+use super::report::{BuiltReport, Report};
 use super::{dollars, percent};
 use crate::graph::{Node, WorkflowGraph};
 
@@ -608,6 +608,30 @@ pub fn body(report: &Report, workflows: &[(&WorkflowGraph, BTreeMap<String, u64>
     s.push_str("<h2>Figures</h2>\n");
     s.push_str(&figures_table(report));
     s
+}
+
+/// A built report drawn: the page and its body render here, so that the report's figures do
+/// not depend on their drawing.
+impl BuiltReport {
+    fn drawn(&self) -> Vec<(&WorkflowGraph, BTreeMap<String, u64>)> {
+        self.graphs
+            .iter()
+            .map(|g| {
+                let name = g.workflow().name.value.as_str();
+                (g, self.counts.get(name).cloned().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// The self-contained page of `report --html`.
+    pub fn page(&self) -> String {
+        page(&self.report, &self.drawn())
+    }
+
+    /// The page's figures and charts, for a page of the console.
+    pub fn body(&self) -> String {
+        body(&self.report, &self.drawn())
+    }
 }
 
 #[cfg(test)]

@@ -567,31 +567,9 @@ pub struct ReportQuery<'a> {
 pub struct BuiltReport {
     /// The figures.
     pub report: Report,
-    graphs: Vec<WorkflowGraph>,
+    pub(super) graphs: Vec<WorkflowGraph>,
     /// Samples per state now, per workflow (in the window).
-    counts: BTreeMap<String, BTreeMap<String, u64>>,
-}
-
-impl BuiltReport {
-    fn drawn(&self) -> Vec<(&WorkflowGraph, BTreeMap<String, u64>)> {
-        self.graphs
-            .iter()
-            .map(|g| {
-                let name = g.workflow().name.value.as_str();
-                (g, self.counts.get(name).cloned().unwrap_or_default())
-            })
-            .collect()
-    }
-
-    /// The self-contained page of `report --html`.
-    pub fn page(&self) -> String {
-        super::html::page(&self.report, &self.drawn())
-    }
-
-    /// The page's figures and charts, for a page of the console.
-    pub fn body(&self) -> String {
-        super::html::body(&self.report, &self.drawn())
-    }
+    pub(super) counts: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// A window bound: RFC 3339, or a date read as midnight in `tz`.

@@ -174,8 +174,6 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
     }
 }
 
-use crate::watch::wall_clock;
-
 /// Colour on stderr only for a terminal, and never under `NO_COLOR`.
 /// Prints diagnostics on stderr, every one with its place.
 fn eprint_diagnostics<'a, D: miette::Diagnostic + 'a>(problems: impl IntoIterator<Item = &'a D>) {

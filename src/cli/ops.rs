@@ -14,10 +14,11 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use serde_json::Value;
 
 use super::{
-    held_message, load_program, load_workflows, open_existing_store, open_for, wall_clock, Cli,
-    CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED,
+    held_message, load_program, load_workflows, open_existing_store, open_for, Cli, CliError,
+    EXIT_FAILED, EXIT_OK, EXIT_REFUSED,
 };
 use crate::model::ops::{OpsAction, OpsEvent};
+use crate::session::live::wall_clock;
 use crate::session::run_one;
 use crate::store::{Focus, Holder, LockError};
 use crate::watch::spool;

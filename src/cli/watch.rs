@@ -9,11 +9,13 @@ use std::time::Duration;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use super::{
-    check_out, load_program, lock_store, open_store, wall_clock, Cli, CliError, EXIT_FAILED,
-    EXIT_OK, EXIT_USAGE,
+    check_out, load_program, lock_store, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK,
+    EXIT_USAGE,
 };
+use crate::session::live::wall_clock;
+use crate::session::live::{reconcile_out, watch, Channels, Msg, WatchOptions};
 use crate::store::Holder;
-use crate::watch::{reconcile_out, watch, Channels, Folders, Msg, ReloadRequest, WatchOptions};
+use crate::watch::{Folders, ReloadRequest};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -149,7 +151,7 @@ pub(super) fn open_live(
     let shadow = match &args.shadow {
         None => None,
         Some(dir) => match super::load_program_with(cli, dir)? {
-            Ok(candidate) => Some(crate::watch::Candidate::new(
+            Ok(candidate) => Some(crate::session::live::Candidate::new(
                 dir.clone(),
                 &folders,
                 candidate,

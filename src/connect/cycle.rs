@@ -16,8 +16,8 @@ use chrono::SecondsFormat;
 use super::map::{self, Catalog};
 use super::platform::{Application, CallError, Client};
 use super::Config;
+use crate::session::live::wall_clock;
 use crate::store::{OutboxCall, Store};
-use crate::watch::wall_clock;
 
 /// What one cycle did.
 #[derive(Debug, Default)]

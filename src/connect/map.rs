@@ -108,15 +108,9 @@ pub fn event_id(application: &str, change: &str) -> String {
 }
 
 /// How every id of the connector's events begins: the ids a store is asked for by
-/// [`crate::store::Store::events_with_prefix`].
-pub const EVENT_PREFIX: &str = "tts-";
-
-/// The application an event brings in from the platform, when it is the connector's first
-/// event of one (`tts-<app>-requested`): its sample is the platform's, and its review
-/// decisions go to the outbox.
-pub fn platform_application(event: &str) -> Option<&str> {
-    event.strip_prefix(EVENT_PREFIX)?.strip_suffix("-requested")
-}
+/// [`crate::store::Store::events_with_prefix`] (the model owns the scheme, see
+/// [`crate::model::source`]).
+pub use crate::model::source::PLATFORM_EVENT_PREFIX as EVENT_PREFIX;
 
 fn number(text: Option<&str>) -> Option<f64> {
     text.and_then(|t| t.trim().parse::<f64>().ok())

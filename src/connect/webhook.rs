@@ -16,7 +16,8 @@ use super::cycle::{poll, settle, summary, Cycle};
 use super::map::Catalog;
 use super::platform::Client;
 use super::{sign, Config};
-use crate::watch::{wall_clock, Ingest, Msg, Posted};
+use crate::session::live::{wall_clock, Ingest, Msg};
+use crate::watch::Posted;
 
 /// Notification ids remembered for deduplication.
 const SEEN_KEPT: usize = 10_000;

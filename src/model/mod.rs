@@ -12,6 +12,7 @@ mod json;
 pub mod ops;
 mod record;
 mod shadow;
+pub mod source;
 mod state;
 mod time;
 pub mod vocab;

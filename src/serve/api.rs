@@ -341,7 +341,7 @@ pub(super) async fn act(
     if let Some(problem) = action.problem() {
         return Ok(Acted::Invalid(problem));
     }
-    let at = crate::watch::wall_clock()
+    let at = crate::session::live::wall_clock()
         .map(|c| c.now())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "clock", e))?;
     let OpsEvent { event, .. } = action.event(&principal.name, at);

@@ -42,8 +42,9 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::PathBuf;
 
 use crate::graph::WorkflowGraph;
+use crate::session::live::{watch, Ingest, Msg};
 use crate::store::Store;
-use crate::watch::{watch, Health, Ingest, Msg, Posted, ReloadRequest as Reload};
+use crate::watch::{Health, Posted, ReloadRequest as Reload};
 
 pub use auth::{Permission, Principal};
 
@@ -72,11 +73,11 @@ pub struct Live {
     /// The store, this process its one writer.
     pub store: Box<dyn Store>,
     /// The session's options.
-    pub options: crate::watch::WatchOptions,
+    pub options: crate::session::live::WatchOptions,
     /// Where records go.
     pub out: Box<dyn Write + Send>,
     /// The session's queues.
-    pub channels: crate::watch::Channels,
+    pub channels: crate::session::live::Channels,
     /// The store's writer lock, held while the session runs.
     pub lock: crate::store::WriterLock,
 }

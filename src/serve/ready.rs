@@ -113,7 +113,7 @@ pub(super) async fn metrics(State(app): State<Shared>) -> Response {
             metrics::gauge!("sampleflow_samples", "state" => state).set(n as f64);
         }
         metrics::gauge!("sampleflow_queue_pending").set(scrape.pending as f64);
-        let now = crate::watch::wall_clock()
+        let now = crate::session::live::wall_clock()
             .map(|c| c.now())
             .unwrap_or_else(|_| chrono::Utc::now());
         let age = scrape

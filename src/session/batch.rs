@@ -35,7 +35,7 @@ impl Batcher {
     /// Applies one line; an applied event is kept for the store.
     pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
         if let Some((id, text)) = self.runner.apply_input(line, input) {
-            if let Some(app) = crate::connect::map::platform_application(&id) {
+            if let Some(app) = crate::model::source::platform_application(&id) {
                 self.batch.platform.push(app.to_string());
             }
             self.batch.events.push(EventRow {

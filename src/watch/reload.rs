@@ -14,7 +14,6 @@ use notify::{RecursiveMode, Watcher};
 use crate::diagnostic;
 use crate::rules::cases;
 use crate::runtime::Program;
-use crate::session::live::Msg;
 use crate::validate::validate_set;
 
 /// Why a reload was tried.
@@ -173,13 +172,13 @@ pub fn notifier(
 ///
 /// After each change the watcher (if any) is set up again, so that a folder swapped as a whole
 /// (a re-pointed symlink) is watched where it now is.
-pub fn run(
+pub fn run<M: Send>(
     folders: Folders,
     loaded: u64,
     (again, requests): (Sender<ReloadRequest>, Receiver<ReloadRequest>),
     mut watcher: Option<notify::RecommendedWatcher>,
-    to_runner: SyncSender<Msg>,
-    wrap: fn(Box<Result<Program, String>>, Trigger, Instant) -> Msg,
+    to_runner: SyncSender<M>,
+    wrap: fn(Box<Result<Program, String>>, Trigger, Instant) -> M,
 ) {
     let mut last = loaded;
     loop {

@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::session::live::Msg;
-
 /// Where applied files go, inside the spool folder.
 pub const ARCHIVE: &str = "archive";
 
@@ -165,12 +163,15 @@ fn wakes(kind: &notify::EventKind) -> bool {
 
 /// The scanner's loop: sends each ready file once, in name order, when notify or the poll sees it.
 /// `done` gives back the files the runner has archived (or failed on), so a name can come again.
-pub fn run(
+/// `ready` and `refused` make the runner's message for a file to apply or one refused unread.
+pub fn run<M: Send>(
     dir: PathBuf,
     poll: Duration,
     use_notify: bool,
     done: Receiver<PathBuf>,
-    to_runner: SyncSender<Msg>,
+    to_runner: SyncSender<M>,
+    ready_msg: fn(PathBuf) -> M,
+    refused_msg: fn(PathBuf, String) -> M,
 ) {
     let (tx, seen) = std::sync::mpsc::channel::<()>();
     let watcher = if use_notify {
@@ -192,14 +193,11 @@ pub fn run(
             sent.remove(&file);
         }
         let (ready, refused) = scan(&dir);
-        let msgs = ready
-            .into_iter()
-            .map(|f| (f.clone(), Msg::SpoolFile(f)))
-            .chain(
-                refused
-                    .into_iter()
-                    .map(|(f, why)| (f.clone(), Msg::SpoolRefused(f, why))),
-            );
+        let msgs = ready.into_iter().map(|f| (f.clone(), ready_msg(f))).chain(
+            refused
+                .into_iter()
+                .map(|(f, why)| (f.clone(), refused_msg(f, why))),
+        );
         for (file, msg) in msgs {
             if sent.insert(file) && to_runner.send(msg).is_err() {
                 return;

@@ -1,6 +1,7 @@
 //! The wall clock a live session fires deadlines on, replaceable in tests.
 
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// The wall clock, replaceable in tests.
 pub trait Clock: Send + Sync {
@@ -35,6 +36,17 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         self.0.lock().map_or_else(|_| Utc::now(), |now| *now)
+    }
+}
+
+/// The wall clock every front end reads (`watch`, `serve`, `connect`, the ops commands);
+/// `SAMPLEFLOW_NOW` (RFC 3339) stops it at that moment.
+pub fn wall_clock() -> Result<Arc<dyn Clock>, String> {
+    match std::env::var("SAMPLEFLOW_NOW") {
+        Ok(text) => chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|at| Arc::new(ManualClock::new(at.with_timezone(&chrono::Utc))) as Arc<dyn Clock>)
+            .map_err(|e| format!("`SAMPLEFLOW_NOW`: `{text}` is not an RFC 3339 time: {e}")),
+        Err(_) => Ok(Arc::new(SystemClock)),
     }
 }
 

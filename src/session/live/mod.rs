@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use answer::Answer;
 pub use answer::Ingest;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{wall_clock, Clock};
 pub use shadow::Candidate;
 
 use crate::watch::health::Health;
@@ -682,7 +682,17 @@ pub fn watch(
         let tx = tx.clone();
         let poll = options.folders.poll;
         let use_notify = options.notify;
-        std::thread::spawn(move || spool::run(dir, poll, use_notify, done_rx, tx));
+        std::thread::spawn(move || {
+            spool::run(
+                dir,
+                poll,
+                use_notify,
+                done_rx,
+                tx,
+                Msg::SpoolFile,
+                Msg::SpoolRefused,
+            )
+        });
     }
     let stdin_open = input.is_some();
     if let Some(input) = input {
