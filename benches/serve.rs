@@ -21,10 +21,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sampleflow::machinery::runtime::{generate, GenOptions as Options};
-
 mod common;
-use common::{agent, post_events, serve, AT, BIN};
+use common::{agent, post_events, serve, BIN};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -125,23 +123,7 @@ fn main() {
     std::fs::create_dir_all(&data).expect("bench-data folder");
 
     // The generator's requests, all at one instant.
-    let mut text = Vec::new();
-    let options = Options {
-        samples: 200_000,
-        seed: 3,
-        ..Options::default()
-    };
-    generate(&options, &mut text).expect("generate");
-    let events: Vec<String> = String::from_utf8(text)
-        .expect("utf-8")
-        .lines()
-        .filter(|l| l.contains("\"sample_requested\""))
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
-            v["at"] = serde_json::Value::String(AT.into());
-            v.to_string()
-        })
-        .collect();
+    let events = common::requests_at(200_000, 3, usize::MAX);
     let events = Arc::new(events);
     let file: PathBuf = data.join("serve-events.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file).expect("events file"));

@@ -21,10 +21,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sampleflow::machinery::runtime::{generate, GenOptions};
-
 mod common;
-use common::{agent, median, post_events, serve, AT, BIN};
+use common::{agent, median, post_events, serve, BIN};
 
 const CLIENTS: usize = 8;
 
@@ -100,24 +98,7 @@ fn main() {
     std::fs::create_dir_all(&data).expect("bench-data folder");
     let cand = candidate(root);
 
-    let mut text = Vec::new();
-    let options = GenOptions {
-        samples: count as u64 * 2,
-        seed: 11,
-        ..GenOptions::default()
-    };
-    generate(&options, &mut text).expect("generate");
-    let events: Vec<String> = String::from_utf8(text)
-        .expect("utf-8")
-        .lines()
-        .filter(|l| l.contains("\"sample_requested\""))
-        .take(count)
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
-            v["at"] = serde_json::Value::String(AT.into());
-            v.to_string()
-        })
-        .collect();
+    let events = common::requests_at(count as u64 * 2, 11, count);
     let events = Arc::new(events);
     let db = data.join("shadow-bench.db");
     println!(

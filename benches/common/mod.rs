@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use sampleflow::machinery::runtime::{generate, GenOptions};
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_sampleflow");
 /// The instant the server's clock is stopped at (`SAMPLEFLOW_NOW`) and events are stamped with.
@@ -89,6 +91,29 @@ pub fn post_events(agent: &ureq::Agent, addr: &str, body: String) -> String {
         .expect("post");
     assert_eq!(r.status(), 200);
     r.body_mut().read_to_string().expect("body")
+}
+
+/// The generator's `sample_requested` lines (`samples` samples from `seed`, at most `take` of
+/// them), every one restamped at [`AT`]: requests all at one instant, each a new sample.
+pub fn requests_at(samples: u64, seed: u64, take: usize) -> Vec<String> {
+    let mut text = Vec::new();
+    let options = GenOptions {
+        samples,
+        seed,
+        ..GenOptions::default()
+    };
+    generate(&options, &mut text).expect("generate");
+    String::from_utf8(text)
+        .expect("utf-8")
+        .lines()
+        .filter(|l| l.contains("\"sample_requested\""))
+        .take(take)
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["at"] = serde_json::Value::String(AT.into());
+            v.to_string()
+        })
+        .collect()
 }
 
 /// The median of `xs` (sorted in place).
