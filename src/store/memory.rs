@@ -11,6 +11,8 @@ use crate::model::{Instance, Ledger, Meta, Snapshot};
 /// Keeps what [`super::SqliteStore`] keeps, in maps.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
+    /// The shop reads concern ([`Store::set_shop`]).
+    shop: String,
     /// Shared with the batch that wrote them: what the runner changes later it copies first.
     samples: BTreeMap<String, Arc<Instance>>,
     ledgers: BTreeMap<String, Arc<Ledger>>,
@@ -28,11 +30,20 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     pub fn new() -> Self {
-        Self::default()
+        MemoryStore {
+            shop: crate::model::DEFAULT_SHOP.to_string(),
+            ..Self::default()
+        }
     }
 }
 
 impl Store for MemoryStore {
+    fn shop(&self) -> &str {
+        &self.shop
+    }
+    fn set_shop(&mut self, shop: &str) {
+        self.shop = shop.to_string();
+    }
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         Ok(Snapshot {
             samples: self.samples.values().map(|i| (**i).clone()).collect(),

@@ -181,8 +181,14 @@ pub struct ReviewCall {
 }
 
 /// What one commit writes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Batch {
+    /// The shop this batch's rows belong to (its run state included).
+    pub shop: String,
+    /// Other shops' batches written in the same transaction, before this one (a run of an
+    /// input that mixes shops commits them together with its position); their own `run` and
+    /// `parts` are not written.
+    pub parts: Vec<Batch>,
     pub changes: Changes,
     pub events: Vec<EventRow>,
     pub log: Vec<LogRow>,
@@ -194,8 +200,27 @@ pub struct Batch {
     pub calls: Vec<ReviewCall>,
 }
 
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            shop: crate::model::DEFAULT_SHOP.to_string(),
+            parts: Vec::new(),
+            changes: Changes::default(),
+            events: Vec::new(),
+            log: Vec::new(),
+            run: RunState::default(),
+            platform: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+}
+
 /// The storage the runner's state goes to.
 pub trait Store: Send {
+    /// The shop the reads (and the platform's side) of this handle concern; `default` at open.
+    fn shop(&self) -> &str;
+    /// Points the reads of this handle at another shop (a batch is written under its own).
+    fn set_shop(&mut self, shop: &str);
     /// Everything the runner needs to continue.
     fn load(&mut self) -> Result<Snapshot, StoreError>;
     /// What one new event at `focus.at` can reach, for a runner that applies just that event:

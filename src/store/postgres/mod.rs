@@ -29,8 +29,7 @@ pub use lock::{acquire, PgLock};
 pub use schema::PG_SCHEMA_VERSION;
 pub use side::PgSessions;
 
-/// The shop a store handle works on until `--shop` exists.
-pub const DEFAULT_SHOP: &str = "default";
+pub use crate::model::DEFAULT_SHOP;
 
 /// True when `--db` names a PostgreSQL database (`postgres://` or `postgresql://`).
 pub fn is_url(db: &Path) -> bool {
@@ -171,14 +170,15 @@ impl PgStore {
         store.platform = store.has_platform()?;
         Ok(store)
     }
-
-    /// The shop this handle works on.
-    pub fn shop(&self) -> &str {
-        &self.shop
-    }
 }
 
 impl Store for PgStore {
+    fn shop(&self) -> &str {
+        &self.shop
+    }
+    fn set_shop(&mut self, shop: &str) {
+        self.shop = shop.to_string();
+    }
     crate::store::platform_side!();
 
     fn load(&mut self) -> Result<Snapshot, StoreError> {

@@ -27,6 +27,8 @@ mod tests;
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
+    /// The shop reads concern ([`crate::store::Store::set_shop`]).
+    pub(crate) shop: String,
     commits: u64,
     crash_at: Option<u64>,
     /// The store holds samples of a connected shop: decisions on them go to the outbox.
@@ -71,6 +73,7 @@ impl SqliteStore {
         }
         let platform = has_platform(&conn)?;
         Ok(SqliteStore {
+            shop: crate::model::DEFAULT_SHOP.to_string(),
             conn,
             commits: 0,
             crash_at: None,
@@ -110,6 +113,7 @@ impl SqliteStore {
         }
         let platform = has_platform(&conn)?;
         Ok(SqliteStore {
+            shop: crate::model::DEFAULT_SHOP.to_string(),
             conn,
             commits: 0,
             crash_at: crash_point("commit"),

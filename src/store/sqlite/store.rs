@@ -10,6 +10,12 @@ use crate::store::{Batch, Focus, RunState, Store, StoreError, Version};
 use super::*;
 
 impl Store for SqliteStore {
+    fn shop(&self) -> &str {
+        &self.shop
+    }
+    fn set_shop(&mut self, shop: &str) {
+        self.shop = shop.to_string();
+    }
     crate::store::platform_side!();
 
     fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
