@@ -66,6 +66,15 @@ pub struct Cli {
         value_name = "PATH"
     )]
     pub db: PathBuf,
+    /// The shop the command works on (`shops/NAME/` holds its own files).
+    #[arg(
+        long,
+        global = true,
+        default_value = crate::model::DEFAULT_SHOP,
+        value_name = "NAME",
+        value_parser = shop_name
+    )]
+    pub shop: String,
     #[command(subcommand)]
     /// The subcommand.
     pub command: Command,
@@ -145,6 +154,15 @@ pub enum CliError {
         /// Why.
         source: crate::store::StoreError,
     },
+}
+
+/// A `--shop` value: `[a-z0-9][a-z0-9_-]{0,62}`.
+fn shop_name(text: &str) -> Result<String, String> {
+    if crate::model::valid_shop(text) {
+        Ok(text.to_string())
+    } else {
+        Err("a shop is named by `[a-z0-9][a-z0-9_-]{0,62}`".to_string())
+    }
 }
 
 /// Runs one command and returns its exit code.

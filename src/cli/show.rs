@@ -112,7 +112,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         let samples = store.samples().map_err(failed)?;
         let lines = samples
             .iter()
-            .map(|inst| serde_json::to_string(&SampleView::of(inst)))
+            .map(|inst| serde_json::to_string(&SampleView::of(inst, store.shop())))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| failed(e.into()))?;
         write_lines(lines)?;

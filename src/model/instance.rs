@@ -173,6 +173,8 @@ pub struct SampleView<'a> {
     #[serde(serialize_with = "super::utc")]
     pub updated_at: DateTime<Utc>,
     pub deadlines: Vec<DeadlineView<'a>>,
+    /// The shop the sample is one of.
+    pub shop: &'a str,
 }
 
 /// An armed deadline in a [`SampleView`].
@@ -185,7 +187,7 @@ pub struct DeadlineView<'a> {
 }
 
 impl<'a> SampleView<'a> {
-    pub fn of(inst: &'a Instance) -> Self {
+    pub fn of(inst: &'a Instance, shop: &'a str) -> Self {
         let s = &inst.sample;
         let mut deadlines: Vec<DeadlineView> = inst
             .deadlines
@@ -221,6 +223,7 @@ impl<'a> SampleView<'a> {
             requested_at: inst.requested_at,
             updated_at: inst.last_at,
             deadlines,
+            shop,
         }
     }
 }

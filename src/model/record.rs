@@ -31,6 +31,17 @@ pub struct Record {
     pub by: Option<SharedStr>,
     #[serde(default)]
     pub note: Option<SharedStr>,
+    /// The shop the sample is one of (records kept before shops read as `default`'s).
+    #[serde(default = "default_shop")]
+    pub shop: SharedStr,
+}
+
+fn default_shop() -> SharedStr {
+    super::DEFAULT_SHOP.into()
+}
+
+fn default_shop_text() -> String {
+    super::DEFAULT_SHOP.to_string()
 }
 
 impl Record {
@@ -62,6 +73,7 @@ impl Record {
         }
         key!(o, "by").opt_str(self.by.as_deref());
         key!(o, "note").opt_str(self.note.as_deref());
+        key!(o, "shop").str(&self.shop);
         o.raw("}");
     }
 }
@@ -120,6 +132,9 @@ pub struct ErrorRecord {
     pub event: Option<String>,
     pub error: String,
     pub message: String,
+    /// The shop whose input refused it (the command's, for an event naming an unknown shop).
+    #[serde(default = "default_shop_text")]
+    pub shop: String,
 }
 
 /// One line of output. Records are nearly every line: boxing them would cost an allocation

@@ -119,6 +119,7 @@ impl Runner {
             event: id,
             error: refusal.kind.as_str().to_string(),
             message: refusal.message,
+            shop: self.program.shop.to_string(),
         }));
     }
 
@@ -692,6 +693,7 @@ impl Runner {
             explain: step.explain,
             by: step.by,
             note: step.note,
+            shop: self.program.shop.clone(),
         };
         self.dirty_samples.insert(id.clone());
         if opened_now {

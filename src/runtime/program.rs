@@ -20,6 +20,8 @@ pub struct Program {
     pub flows: HashMap<String, Arc<Flow>>,
     pub rules: Arc<RuleSet>,
     pub(super) rules_hash: Arc<str>,
+    /// The shop this program runs (its records carry it).
+    pub(super) shop: crate::model::SharedStr,
     /// Durations the workflows write that did not resolve against the policy.
     unresolved: Vec<String>,
 }
@@ -48,6 +50,7 @@ impl Program {
             flows,
             rules_hash: rules.hash().into(),
             rules,
+            shop: crate::model::DEFAULT_SHOP.into(),
             unresolved,
         }
     }
@@ -56,6 +59,17 @@ impl Program {
     /// whose files passed `validate`.
     pub fn unresolved_durations(&self) -> &[String] {
         &self.unresolved
+    }
+
+    /// The same program, run for `shop`.
+    pub fn in_shop(mut self, shop: &str) -> Self {
+        self.shop = shop.into();
+        self
+    }
+
+    /// The shop this program runs.
+    pub fn shop(&self) -> &str {
+        &self.shop
     }
 
     pub fn rules_hash(&self) -> &str {
@@ -68,6 +82,6 @@ impl Program {
         let mut flows: Vec<&Arc<Flow>> = self.flows.values().collect();
         flows.sort_by(|a, b| a.name().cmp(b.name()));
         let graphs = flows.into_iter().map(|f| (f.graph.clone(), f.hash.clone()));
-        Program::compile(graphs, rules)
+        Program::compile(graphs, rules).in_shop(&self.shop)
     }
 }

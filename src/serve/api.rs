@@ -140,7 +140,7 @@ pub(super) fn sample_json(store: &mut dyn Store, id: &str) -> Result<Option<Valu
         .iter()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    let view = serde_json::to_value(SampleView::of(&inst)).unwrap_or(Value::Null);
+    let view = serde_json::to_value(SampleView::of(&inst, store.shop())).unwrap_or(Value::Null);
     Ok(Some(json!({"sample": view, "records": records})))
 }
 

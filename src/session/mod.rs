@@ -6,10 +6,12 @@
 //! does no I/O and knows nothing of what keeps its state.
 
 pub(crate) mod batch;
+pub(crate) mod deployment;
 pub(crate) mod live;
 pub(crate) mod run;
 mod versions;
 
 pub(crate) use batch::{drain, spill_ended, Batcher};
+pub use deployment::{Deployment, ShopFiles, SHOPS_DIR};
 pub use run::{run_file, run_stream, Observer, Quiet, RunError, RunSummary};
 pub(crate) use run::{run_one, BATCH_EVENTS, STDIN};
