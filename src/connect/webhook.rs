@@ -150,7 +150,11 @@ fn cycle(
         let posted =
             Posted::made(&found.lines).map_err(|_| "the poll's events make no body".to_string())?;
         runner
-            .send(Msg::Polled(Ingest { posted, reply }))
+            .send(Msg::Polled(Ingest {
+                posted,
+                reply,
+                shop: crate::model::DEFAULT_SHOP.to_string(),
+            }))
             .map_err(|_| "the runner has stopped".to_string())?;
         answer
             .blocking_recv()

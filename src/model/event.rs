@@ -76,6 +76,8 @@ pub struct Event {
     /// Who made it (a reviewer, an operator), and their note: copied to its records.
     pub by: Option<SharedStr>,
     pub note: Option<SharedStr>,
+    /// The shop it names (`None`: the command's).
+    pub shop: Option<SharedStr>,
     pub body: Body,
 }
 

@@ -58,6 +58,21 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds another runner's counts (one runner per shop; a run's totals are their sum).
+    pub fn add(&mut self, other: &Stats) {
+        self.read += other.read;
+        self.applied += other.applied;
+        self.deadlines += other.deadlines;
+        self.records += other.records;
+        self.rule_faults += other.rule_faults;
+        for (k, n) in &other.refused {
+            *self.refused.entry(k.clone()).or_insert(0) += n;
+        }
+        for (k, n) in &other.undeclared {
+            *self.undeclared.entry(k.clone()).or_insert(0) += n;
+        }
+    }
+
     pub fn refused_total(&self) -> u64 {
         self.refused.values().sum()
     }

@@ -14,6 +14,40 @@ use crate::model::vocab::EventKind;
 use crate::model::{Action, Quarter, SampleRequest, Verdict};
 use crate::rules::{Hook, RuleFault, ScreenInput};
 
+/// One line of input as read: blank, not even an event's text, or parsed (its text, and the
+/// event or why it is refused).
+pub enum Read<'a> {
+    Blank,
+    Malformed(String),
+    Parsed(&'a str, Result<Event, parse::Bad>),
+}
+
+impl<'a> Read<'a> {
+    /// Reads one line as the line reader gave it: a line over the limit or not UTF-8 is
+    /// malformed, a blank one skipped, the line ending trimmed, the rest parsed.
+    pub fn of(input: &input::Line<'a>) -> Read<'a> {
+        if input.too_long {
+            return Read::Malformed(input.too_long_message());
+        }
+        match std::str::from_utf8(input.bytes) {
+            Ok(text) if text.trim().is_empty() => Read::Blank,
+            Ok(text) => {
+                let text = text.trim_end_matches(['\n', '\r']);
+                Read::Parsed(text, parse::parse(text))
+            }
+            Err(e) => Read::Malformed(format!("not UTF-8: {e}")),
+        }
+    }
+
+    /// The shop the line names, when it parsed and names one.
+    pub fn shop(&self) -> Option<&str> {
+        match self {
+            Read::Parsed(_, Ok(event)) => event.shop.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 impl Runner {
     /// Applies one line of input; returns the event's id when it was applied.
     pub fn apply_line(&mut self, line: u64, text: &str) -> Option<ImmutableString> {
@@ -75,17 +109,13 @@ impl Runner {
         line: u64,
         bytes: &'a [u8],
     ) -> Option<(ImmutableString, &'a str)> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) if text.trim().is_empty() => None,
-            Ok(text) => {
-                let text = text.trim_end_matches(['\n', '\r']);
-                self.apply_line(line, text).map(|id| (id, text))
-            }
-            Err(e) => {
-                self.refuse_malformed(line, format!("not UTF-8: {e}"));
-                None
-            }
-        }
+        let read = Read::of(&input::Line {
+            bytes,
+            consumed: 0,
+            too_long: false,
+            raw: bytes,
+        });
+        self.apply_read(line, read)
     }
 
     /// Applies one line as the line reader gave it: a line over the limit is refused as
@@ -95,11 +125,24 @@ impl Runner {
         line: u64,
         input: &input::Line<'a>,
     ) -> Option<(ImmutableString, &'a str)> {
-        if input.too_long {
-            self.refuse_malformed(line, input.too_long_message());
-            return None;
+        self.apply_read(line, Read::of(input))
+    }
+
+    /// Applies a line read and parsed beforehand ([`Read::of`]): a session that serves many
+    /// shops parses a line once, to find its shop's runner.
+    pub fn apply_read<'a>(
+        &mut self,
+        line: u64,
+        read: Read<'a>,
+    ) -> Option<(ImmutableString, &'a str)> {
+        match read {
+            Read::Blank => None,
+            Read::Malformed(message) => {
+                self.refuse_malformed(line, message);
+                None
+            }
+            Read::Parsed(text, parsed) => self.apply_parsed(line, &parsed).map(|id| (id, text)),
         }
-        self.apply_bytes(line, input.bytes)
     }
 
     /// Refuses a line that is not even text.
@@ -134,6 +177,12 @@ impl Runner {
     /// The checks no deadline can change: a time within the horizon, a known workflow, a new id,
     /// a known sample.
     pub(super) fn precheck(&self, e: &Event, fp: u128) -> Result<(), Refusal> {
+        if let Some(shop) = e.shop.as_ref().filter(|s| **s != self.program.shop) {
+            return Err(Refusal::new(
+                ErrorKind::InvalidField,
+                format!("`shop`: no shop `{shop}` in this deployment"),
+            ));
+        }
         if let Some(h) = &self.horizon {
             if e.at > after(h.now, h.seconds) {
                 let utc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);

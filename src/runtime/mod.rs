@@ -17,6 +17,7 @@ mod shadow;
 mod swap;
 
 use deadlines::arm_deadline;
+pub use dispatch::Read;
 pub use flow::Flow;
 use flow::StateId;
 pub use gen::{generate, GenOptions};

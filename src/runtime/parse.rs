@@ -86,7 +86,11 @@ pub fn parse(line: &str) -> Result<Event, Bad> {
     let note = fields
         .string("note")
         .map_err(|m| bad(ErrorKind::InvalidField, m))?;
+    let shop = fields
+        .string("shop")
+        .map_err(|m| bad(ErrorKind::InvalidField, m))?;
     Ok(Event {
+        shop: shop.map(|s| s.as_ref().into()),
         id: id.as_ref().into(),
         kind: event_type.kind,
         at,

@@ -209,7 +209,11 @@ impl App {
     /// of them was acknowledged.
     pub async fn apply(&self, posted: Posted) -> Option<Vec<u8>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let msg = Msg::Posted(Ingest { posted, reply });
+        let msg = Msg::Posted(Ingest {
+            posted,
+            reply,
+            shop: crate::model::DEFAULT_SHOP.to_string(),
+        });
         match self.tx.try_send(msg) {
             Ok(()) => {}
             Err(std::sync::mpsc::TrySendError::Full(msg)) => {
@@ -256,12 +260,17 @@ impl App {
     /// The live program's workflows, in the order of their files: the reads go by them (none
     /// before the session starts).
     pub fn graphs(&self) -> Arc<Vec<WorkflowGraph>> {
-        self.health.program().map(|p| p.graphs).unwrap_or_default()
+        self.health
+            .program(crate::model::DEFAULT_SHOP)
+            .map(|p| p.graphs)
+            .unwrap_or_default()
     }
 
     /// The live program's rules (none before the session starts).
     pub fn rules(&self) -> Option<Arc<crate::RuleSet>> {
-        self.health.program().map(|p| p.rules)
+        self.health
+            .program(crate::model::DEFAULT_SHOP)
+            .map(|p| p.rules)
     }
 
     /// A store error of a read, as the command line says it.

@@ -4,7 +4,7 @@
 use crate::model::{Output, Record, Rfc3339, Spilled};
 use crate::rules::RuleFault;
 use crate::runtime::input::Line;
-use crate::runtime::Runner;
+use crate::runtime::{Read, Runner};
 use crate::store::{Batch, EventRow, LogRow, ReviewCall, RunState, Writer};
 
 /// The session layer every front end shares (`run`, an ops command, `watch`, `serve`): the
@@ -34,7 +34,12 @@ impl Batcher {
 
     /// Applies one line; an applied event is kept for the store.
     pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
-        if let Some((id, text)) = self.runner.apply_input(line, input) {
+        self.apply_read(line, Read::of(input));
+    }
+
+    /// Applies one line read and parsed beforehand.
+    pub(crate) fn apply_read(&mut self, line: u64, read: Read<'_>) {
+        if let Some((id, text)) = self.runner.apply_read(line, read) {
             if let Some(app) = crate::model::source::platform_application(&id) {
                 self.batch.platform.push(app.to_string());
             }
@@ -101,6 +106,7 @@ impl Batcher {
         let mut batch = std::mem::take(&mut self.batch);
         batch.changes = self.runner.take_changes();
         batch.run = self.run.clone();
+        batch.shop = self.runner.program().shop().to_string();
         self.pending = 0;
         batch
     }

@@ -9,9 +9,11 @@ pub(crate) mod batch;
 pub(crate) mod deployment;
 pub(crate) mod live;
 pub(crate) mod run;
+pub(crate) mod shops;
 mod versions;
 
 pub(crate) use batch::{drain, spill_ended, Batcher};
 pub use deployment::{Deployment, ShopFiles, SHOPS_DIR};
 pub use run::{run_file, run_stream, Observer, Quiet, RunError, RunSummary};
 pub(crate) use run::{run_one, BATCH_EVENTS, STDIN};
+pub(crate) use shops::Shops;

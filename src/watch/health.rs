@@ -51,8 +51,8 @@ struct State {
     /// The last commit's failure, cleared by the next that succeeds.
     failed: Option<String>,
     last_commit: Option<DateTime<Utc>>,
-    /// The program running now.
-    serving: Option<Serving>,
+    /// The program running now in each shop.
+    serving: std::collections::BTreeMap<String, Serving>,
 }
 
 impl Health {
@@ -84,17 +84,29 @@ impl Health {
         }
     }
 
-    /// `program` runs from now on (at the start, and after each reload applied).
+    /// `program` runs from now on in its shop (at the start, and after each reload applied).
     pub fn serving(&self, program: &Program) {
         let serving = Serving::of(program);
         if let Ok(mut s) = self.0.lock() {
-            s.serving = Some(serving);
+            s.serving.insert(program.shop().to_string(), serving);
         }
     }
 
-    /// What the program running now reads by (`None` before a session starts).
-    pub fn program(&self) -> Option<Serving> {
-        self.0.lock().ok().and_then(|s| s.serving.clone())
+    /// What the program running now in `shop` reads by (`None` before a session starts, or
+    /// for a shop it does not run).
+    pub fn program(&self, shop: &str) -> Option<Serving> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|s| s.serving.get(shop).cloned())
+    }
+
+    /// The shops the session runs, in order.
+    pub fn shops(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|s| s.serving.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// `Ok` with what is known when the store takes writes, else why not.

@@ -8,6 +8,9 @@ use crate::watch::posted::Posted;
 /// many callers share one commit (group commit).
 pub struct Ingest {
     pub posted: Posted,
+    /// The shop its lines belong to when they name none (a route's `/v1/shops/{shop}/`, the
+    /// connector's shop; `default` for the unscoped routes).
+    pub shop: String,
     /// `{"results":[...]}`: per non-blank line, in order, `{"records":[...]}` (deadlines its
     /// time fired included) or its error record; written as the lines are applied, as bytes.
     pub reply: tokio::sync::oneshot::Sender<Vec<u8>>,

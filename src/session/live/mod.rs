@@ -262,7 +262,7 @@ impl Session<'_> {
 
     /// Applies lines posted over HTTP; their callers are answered at the next commit.
     fn ingest(&mut self, ingest: Ingest) {
-        let Ingest { posted, reply } = ingest;
+        let Ingest { posted, reply, .. } = ingest;
         let mut stamp = std::mem::take(&mut self.stamp);
         self.answer = Some(Answer::new());
         posted.each(&mut stamp, |n, input| {
