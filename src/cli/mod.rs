@@ -246,9 +246,7 @@ fn shop_files(cli: &Cli) -> Result<ShopFiles, u8> {
 
 /// Workflows, rules and every problem found in them (rules are `None` when they do not load),
 /// for the command's shop.
-fn check_all(
-    cli: &Cli,
-) -> Result<Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report), u8>, CliError> {
+fn check_all(cli: &Cli) -> Result<Result<Checked, u8>, CliError> {
     let files = match shop_files(cli) {
         Ok(files) => files,
         Err(code) => return Ok(Err(code)),
@@ -256,11 +254,14 @@ fn check_all(
     check_set(&files.workflows, &files.rules).map(Ok)
 }
 
+/// Workflows, rules (`None` when they do not load) and every problem found in them.
+type Checked = (Vec<WorkflowGraph>, Option<RuleSet>, Report);
+
 /// The workflows of `workflows` with the rules from `rules_dir`, and every problem found.
 fn check_set(
     workflows: &std::path::Path,
     rules_dir: &std::path::Path,
-) -> Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report), CliError> {
+) -> Result<Checked, CliError> {
     validate_set(workflows, rules_dir).map_err(|source| CliError::Read {
         path: workflows.to_path_buf(),
         source,

@@ -68,8 +68,10 @@ pub struct ServeConfig {
 /// A live session ready to run: the program, the store (its writer lock held), the output and
 /// the session's options.
 pub struct Live {
-    /// The program to run.
-    pub program: crate::runtime::Program,
+    /// Every shop's program.
+    pub programs: Vec<crate::runtime::Program>,
+    /// The shop of `--shop`: the session's run state is kept under it.
+    pub home: String,
     /// The store, this process its one writer.
     pub store: Box<dyn Store>,
     /// The session's options.
@@ -555,7 +557,9 @@ impl Bound {
             connector,
         } = self;
         let health = Arc::new(Health::default());
-        health.serving(&live.program);
+        for program in &live.programs {
+            health.serving(program);
+        }
         live.options.health = Some(health.clone());
         let sessions = crate::store::Sessions::open(&config.db).map_err(|e| {
             ServeError::Failed(format!(
@@ -629,7 +633,8 @@ impl Bound {
         let session = {
             let stopped = stopped.clone();
             let Live {
-                program,
+                programs,
+                home,
                 store,
                 mut options,
                 mut out,
@@ -643,7 +648,9 @@ impl Bound {
                     reloads,
                     partial: Vec::new(),
                 };
-                let result = watch(program, store, options, None, &mut out, &mut log, channels);
+                let result = watch(
+                    programs, &home, store, options, None, &mut out, &mut log, channels,
+                );
                 health.stopped(match &result {
                     Ok(_) => "stopped",
                     Err(_) => "failed",
