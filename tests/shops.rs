@@ -359,3 +359,45 @@ fn an_ops_command_acts_in_its_shop() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_bad_edit_in_one_shops_rules_refuses_that_shops_reload_only() {
+    use common::live::Watch;
+    const NOW: &str = "2026-03-02T12:00:00Z";
+    let mut w = Watch::start_in(deployment(), &[], NOW, true);
+    let ready = w.err.all().join("\n");
+    assert!(ready.contains("shop a:") && ready.contains("shop b:"), "{ready}");
+    let before_a = w.decide(&request(Some("a"), "e1", "s1", "c1", NOW));
+    let before_b = w.decide(&request(Some("b"), "e1", "s1", "c1", NOW));
+    assert_eq!(before_a["shop"], "a");
+    assert_eq!(before_b["decision"], "approve");
+
+    // b's script breaks: b's reload is refused and b keeps its rules.
+    std::fs::write(
+        w.path("shops/b/rules/default.rhai"),
+        "fn screen(request, ledger) {\n    let x = ;\n}\n",
+    )
+    .unwrap();
+    let i = w.err.wait(0, 1, "b's refusal", |l| {
+        l.starts_with("shop b: reload refused")
+    });
+    // a's policy changes: a reloads, b's broken files notwithstanding.
+    w.replace("shops/a/rules/policy.yaml", |t| {
+        t.replace("  min_followers: 50000", "  min_followers: 1000 ")
+    });
+    w.err.wait(i, 1, "a's reload", |l| l.starts_with("shop a: reload: rules"));
+    let after_a = w.decide(&request(Some("a"), "e2", "s2", "c2", NOW));
+    assert_eq!(after_a["decision"], "approve", "{after_a}");
+    assert_ne!(after_a["rules"], before_a["rules"]);
+    let after_b = w.decide(&request(Some("b"), "e2", "s2", "c2", NOW));
+    assert_eq!(after_b["rules"], before_b["rules"]);
+    assert_eq!(after_b["decision"], "approve");
+    // The top-level shop was never touched.
+    let default = w.decide(&request(None, "e2", "s2", "c2", NOW));
+    assert_eq!(default["shop"], "default");
+    let (_, err, _) = w.end();
+    assert!(
+        !err.iter().any(|l| l.starts_with("shop default: reload")),
+        "{err:?}"
+    );
+}
