@@ -129,8 +129,10 @@ fn a_schema_3_store_keeps_its_text_rows_readable_beside_packed_ones() {
     let text = serde_json::to_string(&ledger).expect("json");
     {
         let conn = Connection::open(&path).expect("opens");
-        conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 3; COMMIT;"))
-            .expect("a schema 3 store");
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA_V7} PRAGMA user_version = 3; COMMIT;"
+        ))
+        .expect("a schema 3 store");
         conn.execute(
             "INSERT INTO ledgers (creator, data) VALUES ('c-old', ?1)",
             [&text],
@@ -149,7 +151,10 @@ fn a_schema_3_store_keeps_its_text_rows_readable_beside_packed_ones() {
     assert_eq!(store.ledger("c-old").expect("reads"), Some(ledger.clone()));
     assert_eq!(store.ledger("c-new").expect("reads"), Some(ledger));
     let kinds: Vec<String> = store
-        .strings("SELECT typeof(data) FROM ledgers ORDER BY creator", None)
+        .strings(
+            "SELECT typeof(data) FROM ledgers WHERE shop = ?1 ORDER BY creator",
+            None,
+        )
         .expect("types");
     assert_eq!(
         kinds,
