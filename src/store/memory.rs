@@ -308,6 +308,68 @@ mod tests {
     }
 
     #[test]
+    fn a_part_is_kept_under_its_own_shop_and_read_there() {
+        let mut store = MemoryStore::new();
+        let ledger = |credit| {
+            (
+                "c1".to_string(),
+                Arc::new(Ledger {
+                    credit,
+                    ..Ledger::default()
+                }),
+            )
+        };
+        let part = Batch {
+            shop: "uk".into(),
+            changes: crate::model::Changes {
+                ledgers: vec![ledger(-5.0)],
+                ..Default::default()
+            },
+            events: vec![EventRow {
+                id: "e1".into(),
+                line: 1,
+                raw: "{}".into(),
+            }],
+            run: RunState {
+                id: 9,
+                ..RunState::default()
+            },
+            ..Batch::default()
+        };
+        let batch = Batch {
+            parts: vec![part],
+            changes: crate::model::Changes {
+                ledgers: vec![ledger(3.0)],
+                ..Default::default()
+            },
+            run: RunState {
+                id: 1,
+                ..RunState::default()
+            },
+            ..Batch::default()
+        };
+        store.commit(&batch).expect("commit");
+        assert_eq!(
+            store.ledger("c1").expect("read").map(|l| l.credit),
+            Some(3.0)
+        );
+        assert!(store.events().expect("read").is_empty());
+        assert_eq!(store.last_run().expect("read").map(|r| r.id), Some(1));
+        store.set_shop("uk");
+        assert_eq!(
+            store.ledger("c1").expect("read").map(|l| l.credit),
+            Some(-5.0)
+        );
+        assert_eq!(store.events().expect("read").len(), 1);
+        assert!(
+            store.last_run().expect("read").is_none(),
+            "a part's run is not kept"
+        );
+        store.set_shop("de");
+        assert!(store.ledger("c1").expect("read").is_none());
+    }
+
+    #[test]
     fn decisions_on_platform_samples_are_queued_once_and_moved_by_set_call() {
         let mut store = MemoryStore::new();
         let batch = Batch {
