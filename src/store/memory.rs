@@ -9,7 +9,7 @@ use super::{Batch, OutboxCall, RunState, Store, StoreError, Version};
 use crate::model::{Instance, Ledger, Meta, Snapshot};
 
 /// Keeps what [`super::SqliteStore`] keeps, in maps, per shop.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct MemoryStore {
     /// The shop reads concern ([`Store::set_shop`]).
     shop: String,
@@ -37,12 +37,19 @@ struct Shop {
 /// A shop with nothing kept, for reads of a shop never written.
 static EMPTY: std::sync::LazyLock<Shop> = std::sync::LazyLock::new(Shop::default);
 
-impl MemoryStore {
-    pub fn new() -> Self {
+/// A new store reads shop `default`, as every store opens.
+impl Default for MemoryStore {
+    fn default() -> Self {
         MemoryStore {
             shop: crate::model::DEFAULT_SHOP.to_string(),
-            ..Self::default()
+            shops: BTreeMap::new(),
         }
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The current shop's rows, to read.
