@@ -86,6 +86,9 @@ on_both!(
     a_copy_into_a_store_that_holds_rows_is_refused,
 );
 
+#[path = "store/shops.rs"]
+mod shops;
+
 fn instance(id: &str, records: u32, state: &str, deadlines: Vec<Armed>) -> Arc<Instance> {
     let text = format!(
         r#"{{"sample":{{"id":"{id}","state":"{state}","creator":"c1","product":"p1","category":"beauty","quantity":1,"cost":6.0,"gmv":0.0,"deposit":null,"keep_up_content":null}},"workflow":"sample","creator":{{"id":"c1","followers":10000,"engagement_rate":0.05,"posts_30d":10,"gmv_30d":1000.0,"avg_video_views":5000.0,"fulfillment_rate_90d":0.9,"top_categories":["beauty"]}},"product":{{"id":"p1","category":"beauty","price":19.99,"unit_cost":6.0,"flags":[]}},"requested_at":"2026-01-01T00:00:00Z","last_at":"2026-01-01T00:00:00Z","decision":"approve","reason":"auto_approved","tier":"new","rules":"","opened":true,"shipping_cost":0.0,"tracking_number":null,"carrier":null,"review":null,"review_reason":null,"reviewed_by":null,"contents":{{}},"extensions":{{}},"deadlines":[],"records":{records}}}"#
@@ -180,7 +183,6 @@ fn a_batch_keeps_its_events_and_records_and_reads_them_back(db: Db) {
         log: log.clone(),
         run: run(1, 3),
         platform: vec!["a1".into()],
-        calls: Vec::new(),
         ..Batch::default()
     };
     store.commit(&first).unwrap();
@@ -655,8 +657,19 @@ fn a_second_writer_is_told_who_holds_the_store_until_it_lets_go(db: Db) {
     drop(again);
 }
 
-/// Every reading the commands do, as text: what must be the same on both stores.
+/// Every reading the commands do, of every shop [`fill`] writes, as text: what must be the same
+/// on both stores.
 fn readings(store: &mut Box<dyn Store>) -> Vec<String> {
+    let mut out = Vec::new();
+    for shop in ["default", "uk"] {
+        store.set_shop(shop);
+        out.push(format!("shop {shop}"));
+        out.extend(shop_readings(store));
+    }
+    out
+}
+
+fn shop_readings(store: &mut Box<dyn Store>) -> Vec<String> {
     let mut out = Vec::new();
     let snap = store.load().unwrap();
     out.push(format!("applied {:?}", snap.applied));
@@ -746,6 +759,30 @@ fn fill(db: &Db) {
         })
         .unwrap();
     store.set_unmappable("a9", "p9", Some("why"), "t").unwrap();
+    // Another shop, with the same sample id and a version of its own.
+    store
+        .commit(&Batch {
+            shop: "uk".into(),
+            changes: Changes {
+                samples: vec![shipped("s1", 1)],
+                ..Default::default()
+            },
+            events: vec![event("e1")],
+            log: vec![record("s1", 7)],
+            run: run(1, 1),
+            ..Batch::default()
+        })
+        .unwrap();
+    store.set_shop("uk");
+    store
+        .save_versions(&[Version {
+            kind: "rules".into(),
+            hash: "h9".into(),
+            name: "rules".into(),
+            files: Vec::new(),
+            first_seen: "2026-01-02T00:00:00Z".into(),
+        }])
+        .unwrap();
     Sessions::open(&db.path)
         .unwrap()
         .start("sid", "k", 10)
@@ -761,7 +798,7 @@ fn a_copy_into_the_other_kind_and_back_reads_the_same(db: Db) {
         Db::sqlite()
     };
     let copied = store::copy(&db.path, &other.path).unwrap();
-    assert!(copied.rows.iter().any(|(t, n)| *t == "samples" && *n == 2));
+    assert!(copied.rows.iter().any(|(t, n)| *t == "samples" && *n == 3));
     assert_eq!(
         readings(&mut other.read()),
         expected,

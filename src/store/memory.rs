@@ -8,11 +8,17 @@ use rhai::ImmutableString;
 use super::{Batch, OutboxCall, RunState, Store, StoreError, Version};
 use crate::model::{Instance, Ledger, Meta, Snapshot};
 
-/// Keeps what [`super::SqliteStore`] keeps, in maps.
-#[derive(Debug, Default, Clone)]
+/// Keeps what [`super::SqliteStore`] keeps, in maps, per shop.
+#[derive(Debug, Clone)]
 pub struct MemoryStore {
     /// The shop reads concern ([`Store::set_shop`]).
     shop: String,
+    shops: BTreeMap<String, Shop>,
+}
+
+/// What one shop keeps.
+#[derive(Debug, Default, Clone)]
+struct Shop {
     /// Shared with the batch that wrote them: what the runner changes later it copies first.
     samples: BTreeMap<String, Arc<Instance>>,
     ledgers: BTreeMap<String, Arc<Ledger>>,
@@ -28,75 +34,69 @@ pub struct MemoryStore {
     unmappable: BTreeMap<String, (String, String, String)>,
 }
 
-impl MemoryStore {
-    pub fn new() -> Self {
+/// A shop with nothing kept, for reads of a shop never written.
+static EMPTY: std::sync::LazyLock<Shop> = std::sync::LazyLock::new(Shop::default);
+
+/// A new store reads shop `default`, as every store opens.
+impl Default for MemoryStore {
+    fn default() -> Self {
         MemoryStore {
             shop: crate::model::DEFAULT_SHOP.to_string(),
-            ..Self::default()
+            shops: BTreeMap::new(),
         }
     }
 }
 
-impl Store for MemoryStore {
-    fn shop(&self) -> &str {
-        &self.shop
-    }
-    fn set_shop(&mut self, shop: &str) {
-        self.shop = shop.to_string();
-    }
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot {
-            samples: self.samples.values().map(|i| (**i).clone()).collect(),
-            ledgers: self
-                .ledgers
-                .iter()
-                .map(|(k, v)| (k.clone(), (**v).clone()))
-                .collect(),
-            meta: self.meta.clone(),
-            applied: self.events.iter().map(|(id, _)| id.clone()).collect(),
-        })
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    fn meta(&mut self) -> Result<Meta, StoreError> {
-        Ok(self.meta.clone())
+    /// The current shop's rows, to read.
+    fn here(&self) -> &Shop {
+        self.shops.get(&self.shop).unwrap_or(&EMPTY)
     }
 
-    fn last_run(&mut self) -> Result<Option<RunState>, StoreError> {
-        Ok(self.runs.values().next_back().cloned())
+    /// The current shop's rows, to write.
+    fn here_mut(&mut self) -> &mut Shop {
+        self.shops.entry(self.shop.clone()).or_default()
     }
 
-    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        super::check_finite(batch)?;
+    /// Writes one batch's rows under its shop; `position` is the run's, none for a part.
+    fn write(&mut self, batch: &Batch, run: i64, position: Option<&RunState>) {
+        let shop = self.shops.entry(batch.shop.clone()).or_default();
         for inst in &batch.changes.samples {
-            self.samples
+            shop.samples
                 .insert(inst.sample.id.to_string(), inst.clone());
         }
         for (id, l) in &batch.changes.ledgers {
-            self.ledgers.insert(id.clone(), l.clone());
+            shop.ledgers.insert(id.clone(), l.clone());
         }
-        self.meta = batch.changes.meta.clone();
-        self.events.extend(
+        shop.meta = batch.changes.meta.clone();
+        shop.events.extend(
             batch
                 .events
                 .iter()
                 .map(|e| (e.id.to_string(), e.raw.clone())),
         );
-        self.log.extend(
+        shop.log.extend(
             batch
                 .log
                 .iter()
-                .map(|l| (batch.run.id, l.sample.clone(), l.text.clone())),
+                .map(|l| (run, l.sample.clone(), l.text.clone())),
         );
-        self.runs.insert(batch.run.id, batch.run.clone());
-        self.platform.extend(batch.platform.iter().cloned());
+        if let Some(position) = position {
+            shop.runs.insert(position.id, position.clone());
+        }
+        shop.platform.extend(batch.platform.iter().cloned());
         // A decision on a platform sample is queued once, like the stores on disk do.
         for c in &batch.calls {
-            let queued = self
+            let queued = shop
                 .outbox
                 .iter()
                 .any(|o| o.sample == c.sample && o.event == c.event);
-            if self.platform.contains(&c.sample) && !queued {
-                self.outbox.push(OutboxCall {
+            if shop.platform.contains(&c.sample) && !queued {
+                shop.outbox.push(OutboxCall {
                     sample: c.sample.clone(),
                     event: c.event.clone(),
                     decision: c.decision.clone(),
@@ -111,15 +111,54 @@ impl Store for MemoryStore {
             }
         }
         for d in &batch.changes.shadows {
-            self.shadows
+            shop.shadows
                 .entry((d.sample.clone(), d.rules.clone()))
                 .or_insert_with(|| d.clone());
         }
+    }
+}
+
+impl Store for MemoryStore {
+    fn shop(&self) -> &str {
+        &self.shop
+    }
+    fn set_shop(&mut self, shop: &str) {
+        self.shop = shop.to_string();
+    }
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        let shop = self.here();
+        Ok(Snapshot {
+            samples: shop.samples.values().map(|i| (**i).clone()).collect(),
+            ledgers: shop
+                .ledgers
+                .iter()
+                .map(|(k, v)| (k.clone(), (**v).clone()))
+                .collect(),
+            meta: shop.meta.clone(),
+            applied: shop.events.iter().map(|(id, _)| id.clone()).collect(),
+        })
+    }
+
+    fn meta(&mut self) -> Result<Meta, StoreError> {
+        Ok(self.here().meta.clone())
+    }
+
+    fn last_run(&mut self) -> Result<Option<RunState>, StoreError> {
+        Ok(self.here().runs.values().next_back().cloned())
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        super::check_finite(batch)?;
+        for part in &batch.parts {
+            self.write(part, batch.run.id, None);
+        }
+        self.write(batch, batch.run.id, Some(&batch.run));
         Ok(())
     }
 
     fn run_log(&mut self, run: i64) -> Result<Vec<String>, StoreError> {
         Ok(self
+            .here()
             .log
             .iter()
             .filter(|(r, _, _)| *r == run)
@@ -129,6 +168,7 @@ impl Store for MemoryStore {
 
     fn sample_log(&mut self, sample: &str) -> Result<Vec<String>, StoreError> {
         Ok(self
+            .here()
             .log
             .iter()
             .filter(|(_, s, _)| s.as_ref().is_some_and(|s| s == sample))
@@ -137,56 +177,65 @@ impl Store for MemoryStore {
     }
 
     fn samples(&mut self) -> Result<Vec<Instance>, StoreError> {
-        Ok(self.samples.values().map(|i| (**i).clone()).collect())
+        Ok(self
+            .here()
+            .samples
+            .values()
+            .map(|i| (**i).clone())
+            .collect())
     }
 
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
-        Ok(self.samples.get(id).map(|i| (**i).clone()))
+        Ok(self.here().samples.get(id).map(|i| (**i).clone()))
     }
 
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
-        Ok(self.ledgers.get(creator).map(|l| (**l).clone()))
+        Ok(self.here().ledgers.get(creator).map(|l| (**l).clone()))
     }
 
     fn events(&mut self) -> Result<Vec<String>, StoreError> {
-        Ok(self.events.iter().map(|(_, raw)| raw.clone()).collect())
+        Ok(self
+            .here()
+            .events
+            .iter()
+            .map(|(_, raw)| raw.clone())
+            .collect())
     }
 
     fn each_record(
         &mut self,
         f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.log
+        self.here()
+            .log
             .iter()
             .filter(|(_, s, _)| s.is_some())
             .try_for_each(|(_, _, t)| f(t))
     }
 
     fn save_versions(&mut self, versions: &[Version]) -> Result<(), StoreError> {
+        let kept = &mut self.here_mut().versions;
         for v in versions {
-            if !self
-                .versions
-                .iter()
-                .any(|k| k.kind == v.kind && k.hash == v.hash)
-            {
-                self.versions.push(v.clone());
+            if !kept.iter().any(|k| k.kind == v.kind && k.hash == v.hash) {
+                kept.push(v.clone());
             }
         }
         Ok(())
     }
 
     fn versions(&mut self) -> Result<Vec<Version>, StoreError> {
-        Ok(self.versions.clone())
+        Ok(self.here().versions.clone())
     }
 
     fn shadows(&mut self) -> Result<Vec<crate::model::ShadowDecision>, StoreError> {
-        let mut all: Vec<_> = self.shadows.values().cloned().collect();
+        let mut all: Vec<_> = self.here().shadows.values().cloned().collect();
         all.sort_by(|a, b| (a.at, &a.sample, &a.rules).cmp(&(b.at, &b.sample, &b.rules)));
         Ok(all)
     }
 
     fn events_with_prefix(&self, prefix: &str) -> Result<HashSet<String>, StoreError> {
         Ok(self
+            .here()
             .events
             .iter()
             .filter(|(id, _)| id.starts_with(prefix))
@@ -195,7 +244,7 @@ impl Store for MemoryStore {
     }
 
     fn outbox(&self) -> Result<Vec<OutboxCall>, StoreError> {
-        let mut calls = self.outbox.clone();
+        let mut calls = self.here().outbox.clone();
         calls.sort_by(|a, b| (&a.queued_at, &a.sample).cmp(&(&b.queued_at, &b.sample)));
         Ok(calls)
     }
@@ -208,7 +257,7 @@ impl Store for MemoryStore {
         message: Option<&str>,
         now: &str,
     ) -> Result<(), StoreError> {
-        for o in &mut self.outbox {
+        for o in &mut self.here_mut().outbox {
             if o.sample == call.sample && o.event == call.event {
                 o.state = state.to_string();
                 o.attempts += i64::from(state == "sending");
@@ -227,13 +276,14 @@ impl Store for MemoryStore {
         why: Option<&str>,
         now: &str,
     ) -> Result<(), StoreError> {
+        let unmappable = &mut self.here_mut().unmappable;
         match why {
             Some(why) => {
                 let row = (product.to_string(), why.to_string(), now.to_string());
-                self.unmappable.insert(application.to_string(), row);
+                unmappable.insert(application.to_string(), row);
             }
             None => {
-                self.unmappable.remove(application);
+                unmappable.remove(application);
             }
         }
         Ok(())
@@ -241,6 +291,7 @@ impl Store for MemoryStore {
 
     fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
         Ok(self
+            .here()
             .unmappable
             .iter()
             .map(|(a, (p, w, t))| (a.clone(), p.clone(), w.clone(), t.clone()))
@@ -261,6 +312,68 @@ mod tests {
             reason: None,
             at: "2026-01-02T00:00:00Z".into(),
         }
+    }
+
+    #[test]
+    fn a_part_is_kept_under_its_own_shop_and_read_there() {
+        let mut store = MemoryStore::new();
+        let ledger = |credit| {
+            (
+                "c1".to_string(),
+                Arc::new(Ledger {
+                    credit,
+                    ..Ledger::default()
+                }),
+            )
+        };
+        let part = Batch {
+            shop: "uk".into(),
+            changes: crate::model::Changes {
+                ledgers: vec![ledger(-5.0)],
+                ..Default::default()
+            },
+            events: vec![EventRow {
+                id: "e1".into(),
+                line: 1,
+                raw: "{}".into(),
+            }],
+            run: RunState {
+                id: 9,
+                ..RunState::default()
+            },
+            ..Batch::default()
+        };
+        let batch = Batch {
+            parts: vec![part],
+            changes: crate::model::Changes {
+                ledgers: vec![ledger(3.0)],
+                ..Default::default()
+            },
+            run: RunState {
+                id: 1,
+                ..RunState::default()
+            },
+            ..Batch::default()
+        };
+        store.commit(&batch).expect("commit");
+        assert_eq!(
+            store.ledger("c1").expect("read").map(|l| l.credit),
+            Some(3.0)
+        );
+        assert!(store.events().expect("read").is_empty());
+        assert_eq!(store.last_run().expect("read").map(|r| r.id), Some(1));
+        store.set_shop("uk");
+        assert_eq!(
+            store.ledger("c1").expect("read").map(|l| l.credit),
+            Some(-5.0)
+        );
+        assert_eq!(store.events().expect("read").len(), 1);
+        assert!(
+            store.last_run().expect("read").is_none(),
+            "a part's run is not kept"
+        );
+        store.set_shop("de");
+        assert!(store.ledger("c1").expect("read").is_none());
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub enum StoreError {
 /// Refuses a batch that holds a number JSON cannot carry (infinite, NaN): it would be written
 /// as `null` and the store could never be read back.
 pub fn check_finite(batch: &Batch) -> Result<(), StoreError> {
+    for part in &batch.parts {
+        check_finite(part)?;
+    }
     for inst in &batch.changes.samples {
         let s = &inst.sample;
         let finite = [s.cost, s.gmv, inst.shipping_cost, s.deposit.unwrap_or(0.0)]
@@ -187,7 +190,8 @@ pub struct Batch {
     pub shop: String,
     /// Other shops' batches written in the same transaction, before this one (a run of an
     /// input that mixes shops commits them together with its position); their own `run` and
-    /// `parts` are not written.
+    /// `parts` are not written: their events and records are kept under this batch's run id,
+    /// in their own shop.
     pub parts: Vec<Batch>,
     pub changes: Changes,
     pub events: Vec<EventRow>,
@@ -404,9 +408,9 @@ type Finished = (Box<dyn Store>, Result<(), StoreError>);
 enum Job {
     /// A batch to commit.
     Batch(Batch),
-    /// Versions of the program to keep (a live session's reload), before the batches after
-    /// them; told on the sender once kept.
-    Versions(Vec<Version>, SyncSender<()>),
+    /// Versions of the program to keep (a live session's reload) under a shop, before the
+    /// batches after them; told on the sender once kept.
+    Versions(String, Vec<Version>, SyncSender<()>),
 }
 
 /// How far the writer's thread got: batches committed (`u64::MAX` once it stopped), and the
@@ -450,7 +454,8 @@ impl Writer {
             while let Some(job) = next.take().or_else(|| rx.recv().ok()) {
                 let first = match job {
                     Job::Batch(batch) => batch,
-                    Job::Versions(versions, kept) => {
+                    Job::Versions(shop, versions, kept) => {
+                        store.set_shop(&shop);
                         if let Err(e) = store.save_versions(&versions) {
                             done(None);
                             return (store, Err(e));
@@ -500,11 +505,12 @@ impl Writer {
         Ok(())
     }
 
-    /// Keeps versions of the program, after the batches sent before them: returns once they
-    /// are kept (a reader sees them, as a reload says it is done).
-    pub fn save_versions(&mut self, versions: Vec<Version>) -> Result<(), StoreError> {
+    /// Keeps versions of the program under `shop`, after the batches sent before them: returns
+    /// once they are kept (a reader sees them, as a reload says it is done). The store's reads
+    /// concern `shop` from then on.
+    pub fn save_versions(&mut self, shop: &str, versions: Vec<Version>) -> Result<(), StoreError> {
         let (kept, told) = sync_channel(1);
-        self.job(Job::Versions(versions, kept))?;
+        self.job(Job::Versions(shop.to_string(), versions, kept))?;
         if told.recv().is_ok() {
             return Ok(());
         }
@@ -597,7 +603,9 @@ mod tests {
     fn a_waiting_writer_returns_once_its_batches_are_committed_and_keeps_versions_in_order() {
         let mut writer = Writer::spawn(Box::new(MemoryStore::new()));
         writer.send(batch(1, 1)).expect("send");
-        writer.save_versions(vec![version("a")]).expect("versions");
+        writer
+            .save_versions(crate::model::DEFAULT_SHOP, vec![version("a")])
+            .expect("versions");
         writer.send(batch(1, 2)).expect("send");
         writer.wait().expect("wait");
         assert_eq!(writer.committed(), Some(2), "both batches committed");

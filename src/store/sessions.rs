@@ -6,6 +6,10 @@
 //! a use at most once every [`TOUCH_EVERY`]) through a small connection of their own that waits
 //! for the runner's commits (busy timeout). Each backend implements one trait,
 //! [`SessionStore`]; [`Sessions`] opens the one `--db` names.
+//!
+//! Sessions are the deployment's, not a shop's: a sign-in is its token's, and the token's shops
+//! decide what it may see. They are kept under shop `default` (the table's key leads with
+//! `shop` like every other table's).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -118,8 +122,10 @@ impl SqliteSessions {
     fn in_memory(cap: usize) -> Result<SqliteSessions, StoreError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(
-            "CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, key TEXT NOT NULL,
-                started INTEGER NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;",
+            "CREATE TABLE console_sessions (shop TEXT NOT NULL, id_hash TEXT NOT NULL,
+                key TEXT NOT NULL, started INTEGER NOT NULL, used INTEGER NOT NULL,
+                PRIMARY KEY (shop, id_hash)) WITHOUT ROWID;
+             CREATE INDEX console_sessions_used ON console_sessions(shop, used);",
         )?;
         Ok(SqliteSessions {
             conn: Mutex::new(conn),
@@ -138,22 +144,26 @@ impl SessionStore for SqliteSessions {
     fn start(&self, id: &str, key: &str, now: i64) -> Result<(), StoreError> {
         let conn = self.conn();
         conn.execute(
-            "DELETE FROM console_sessions WHERE used <= ?1",
+            "DELETE FROM console_sessions WHERE shop = 'default' AND used <= ?1",
             [now - IDLE_SECS],
         )?;
-        let count: i64 =
-            conn.query_row("SELECT count(*) FROM console_sessions", [], |r| r.get(0))?;
+        let count: i64 = conn.query_row(
+            "SELECT count(*) FROM console_sessions WHERE shop = 'default'",
+            [],
+            |r| r.get(0),
+        )?;
         let over = count + 1 - self.cap as i64;
         if over > 0 {
             conn.execute(
-                "DELETE FROM console_sessions WHERE id_hash IN
-                    (SELECT id_hash FROM console_sessions ORDER BY used LIMIT ?1)",
+                "DELETE FROM console_sessions WHERE shop = 'default' AND id_hash IN
+                    (SELECT id_hash FROM console_sessions WHERE shop = 'default'
+                     ORDER BY used LIMIT ?1)",
                 [over],
             )?;
         }
         conn.execute(
-            "INSERT OR REPLACE INTO console_sessions (id_hash, key, started, used)
-                VALUES (?1, ?2, ?3, ?3)",
+            "INSERT OR REPLACE INTO console_sessions (shop, id_hash, key, started, used)
+                VALUES ('default', ?1, ?2, ?3, ?3)",
             params![hashed(id), key, now],
         )?;
         Ok(())
@@ -169,7 +179,7 @@ impl SessionStore for SqliteSessions {
         let hash = hashed(id);
         let row: Option<(String, i64)> = conn
             .query_row(
-                "SELECT key, used FROM console_sessions WHERE id_hash = ?1",
+                "SELECT key, used FROM console_sessions WHERE shop = 'default' AND id_hash = ?1",
                 [&hash],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -178,12 +188,15 @@ impl SessionStore for SqliteSessions {
             return Ok(None);
         };
         if now - used >= IDLE_SECS {
-            conn.execute("DELETE FROM console_sessions WHERE id_hash = ?1", [&hash])?;
+            conn.execute(
+                "DELETE FROM console_sessions WHERE shop = 'default' AND id_hash = ?1",
+                [&hash],
+            )?;
             return Ok(None);
         }
         if now - used >= TOUCH_EVERY {
             conn.execute(
-                "UPDATE console_sessions SET used = ?2 WHERE id_hash = ?1",
+                "UPDATE console_sessions SET used = ?2 WHERE shop = 'default' AND id_hash = ?1",
                 params![hash, now],
             )?;
         }
@@ -194,7 +207,7 @@ impl SessionStore for SqliteSessions {
     fn end(&self, id: &str) -> Result<(), StoreError> {
         let conn = self.conn();
         conn.execute(
-            "DELETE FROM console_sessions WHERE id_hash = ?1",
+            "DELETE FROM console_sessions WHERE shop = 'default' AND id_hash = ?1",
             [hashed(id)],
         )?;
         Ok(())
@@ -203,13 +216,17 @@ impl SessionStore for SqliteSessions {
     /// Ends every session opened by a token whose fingerprint is not in `keys`; how many ended.
     fn keep_only(&self, keys: &[String]) -> Result<usize, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT DISTINCT key FROM console_sessions")?;
+        let mut stmt =
+            conn.prepare("SELECT DISTINCT key FROM console_sessions WHERE shop = 'default'")?;
         let stored: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let mut ended = 0;
         for key in stored.iter().filter(|k| !keys.contains(k)) {
-            ended += conn.execute("DELETE FROM console_sessions WHERE key = ?1", [key])?;
+            ended += conn.execute(
+                "DELETE FROM console_sessions WHERE shop = 'default' AND key = ?1",
+                [key],
+            )?;
         }
         Ok(ended)
     }
@@ -217,7 +234,11 @@ impl SessionStore for SqliteSessions {
     /// Sessions kept.
     fn count(&self) -> Result<usize, StoreError> {
         let conn = self.conn();
-        let n: i64 = conn.query_row("SELECT count(*) FROM console_sessions", [], |r| r.get(0))?;
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM console_sessions WHERE shop = 'default'",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n as usize)
     }
 }

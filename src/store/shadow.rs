@@ -9,8 +9,21 @@ use rusqlite::{params, Connection, Transaction};
 use super::StoreError;
 use crate::model::ShadowDecision;
 
-/// SQLite's table (schema 7).
+/// SQLite's table (schema 8), under its shop like every other.
 pub(super) const SQLITE_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS shadow (
+    shop TEXT NOT NULL,
+    sample TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (shop, sample, rules)
+);
+CREATE INDEX IF NOT EXISTS shadow_at ON shadow(shop, at, sample);
+";
+
+/// SQLite's table as schema 7 had it, before shops (an older file is brought to it first).
+pub(super) const SQLITE_TABLE_V7: &str = "
 CREATE TABLE IF NOT EXISTS shadow (
     sample TEXT NOT NULL,
     rules TEXT NOT NULL,
@@ -49,26 +62,31 @@ fn row(d: &ShadowDecision) -> Result<(String, String, String, String), StoreErro
 /// same sample and candidate) stays as it was.
 pub(super) fn sqlite_write(
     tx: &Transaction<'_>,
+    shop: &str,
     decisions: &[ShadowDecision],
 ) -> Result<(), StoreError> {
     if decisions.is_empty() {
         return Ok(());
     }
     let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO shadow (sample, rules, at, data) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR IGNORE INTO shadow (shop, sample, rules, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for d in decisions {
         let (sample, rules, at, data) = row(d)?;
-        insert.execute(params![sample, rules, at, data])?;
+        insert.execute(params![shop, sample, rules, at, data])?;
     }
     Ok(())
 }
 
-/// Every shadow decision kept, by time then sample.
-pub(super) fn sqlite_read(conn: &Connection) -> Result<Vec<ShadowDecision>, StoreError> {
-    let mut stmt = conn.prepare("SELECT data FROM shadow ORDER BY at, sample, rules")?;
+/// Every shadow decision of `shop`, by time then sample.
+pub(super) fn sqlite_read(
+    conn: &Connection,
+    shop: &str,
+) -> Result<Vec<ShadowDecision>, StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT data FROM shadow WHERE shop = ?1 ORDER BY at, sample, rules")?;
     let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
+        .query_map([shop], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     rows.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
 }

@@ -63,7 +63,9 @@ pub(super) fn start(
     notify: bool,
     tx: SyncSender<Msg>,
 ) -> Result<(), RunError> {
-    session.writer.save_versions(versions(&candidate.rules))?;
+    session
+        .writer
+        .save_versions(crate::model::DEFAULT_SHOP, versions(&candidate.rules))?;
     session
         .shops
         .home()
@@ -131,7 +133,8 @@ impl Session<'_> {
                 self.note(&format!("shadow reload: no change ({})", trigger.as_str()));
             }
             Ok(program) => {
-                self.writer.save_versions(versions(&program.rules))?;
+                self.writer
+                    .save_versions(crate::model::DEFAULT_SHOP, versions(&program.rules))?;
                 let new = program.rules.hash().to_string();
                 self.shops.home().runner.set_shadow(Some(program.rules));
                 metrics::counter!("sampleflow_shadow_reloads_total", "result" => "applied")

@@ -44,8 +44,8 @@ pub(crate) enum Kind {
     Packed,
 }
 
-/// A table as both stores have it: its columns (without PostgreSQL's `shop`) and the order its
-/// rows are read in.
+/// A table as both stores have it: its columns (`shop` first: every shop's rows are copied) and
+/// the order its rows are read in.
 pub(crate) struct Table {
     pub name: &'static str,
     pub columns: &'static [(&'static str, Kind)],
@@ -56,10 +56,12 @@ use Kind::{Bool, Int, Packed, Text};
 
 /// Every table a store keeps, in the order they are copied. `versions` is read in the order
 /// first seen (SQLite's rowid, PostgreSQL's `seen`), which the target keeps by inserting in it.
+/// SQLite's schema upgrade takes the same list (without `shop`) to rebuild schema 7's tables.
 pub(crate) const TABLES: &[Table] = &[
     Table {
         name: "samples",
         columns: &[
+            ("shop", Text),
             ("id", Text),
             ("workflow", Text),
             ("state", Text),
@@ -69,54 +71,58 @@ pub(crate) const TABLES: &[Table] = &[
             ("data", Packed),
             ("chunks", Text),
         ],
-        order: "id",
+        order: "shop, id",
     },
     Table {
         name: "deadlines",
         columns: &[
+            ("shop", Text),
             ("sample", Text),
             ("name", Text),
             ("due", Text),
             ("seq", Int),
             ("held", Bool),
         ],
-        order: "sample, name",
+        order: "shop, sample, name",
     },
     Table {
         name: "ledgers",
-        columns: &[("creator", Text), ("data", Packed)],
-        order: "creator",
+        columns: &[("shop", Text), ("creator", Text), ("data", Packed)],
+        order: "shop, creator",
     },
     Table {
         name: "event_chunks",
         columns: &[
+            ("shop", Text),
             ("seq", Int),
             ("run", Int),
             ("ids", Text),
             ("lens", Text),
             ("raw", Packed),
         ],
-        order: "seq",
+        order: "shop, seq",
     },
     Table {
         name: "log_chunks",
         columns: &[
+            ("shop", Text),
             ("seq", Int),
             ("run", Int),
             ("samples", Text),
             ("lens", Text),
             ("text", Packed),
         ],
-        order: "seq",
+        order: "shop, seq",
     },
     Table {
         name: "runs",
-        columns: &[("id", Int), ("data", Text)],
-        order: "id",
+        columns: &[("shop", Text), ("id", Int), ("data", Text)],
+        order: "shop, id",
     },
     Table {
         name: "versions",
         columns: &[
+            ("shop", Text),
             ("kind", Text),
             ("hash", Text),
             ("name", Text),
@@ -127,17 +133,18 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "meta",
-        columns: &[("key", Text), ("value", Text)],
-        order: "key",
+        columns: &[("shop", Text), ("key", Text), ("value", Text)],
+        order: "shop, key",
     },
     Table {
         name: "platform",
-        columns: &[("application", Text)],
-        order: "application",
+        columns: &[("shop", Text), ("application", Text)],
+        order: "shop, application",
     },
     Table {
         name: "outbox",
         columns: &[
+            ("shop", Text),
             ("sample", Text),
             ("event", Text),
             ("decision", Text),
@@ -149,37 +156,40 @@ pub(crate) const TABLES: &[Table] = &[
             ("queued_at", Text),
             ("updated_at", Text),
         ],
-        order: "sample, event",
+        order: "shop, sample, event",
     },
     Table {
         name: "unmappable",
         columns: &[
+            ("shop", Text),
             ("application", Text),
             ("product", Text),
             ("reason", Text),
             ("seen_at", Text),
         ],
-        order: "application",
+        order: "shop, application",
     },
     Table {
         name: "console_sessions",
         columns: &[
+            ("shop", Text),
             ("id_hash", Text),
             ("key", Text),
             ("started", Int),
             ("used", Int),
         ],
-        order: "id_hash",
+        order: "shop, id_hash",
     },
     Table {
         name: "shadow",
         columns: &[
+            ("shop", Text),
             ("sample", Text),
             ("rules", Text),
             ("at", Text),
             ("data", Text),
         ],
-        order: "sample, rules",
+        order: "shop, sample, rules",
     },
 ];
 

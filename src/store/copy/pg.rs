@@ -1,4 +1,4 @@
-//! The PostgreSQL side of a copy: a shop's rows read in one repeatable-read, read-only
+//! The PostgreSQL side of a copy: every shop's rows read in one repeatable-read, read-only
 //! transaction (a snapshot), or written in one transaction as multi-row `unnest` inserts.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use postgres::types::ToSql;
 use postgres::Client;
 
 use super::{Cell, Kind, Sink, Source, Table, TABLES};
-use crate::store::postgres::{connect, schema, ConnectionRole, DEFAULT_SHOP};
+use crate::store::postgres::{connect, schema, ConnectionRole};
 use crate::store::StoreError;
 
 fn columns(table: &Table) -> String {
@@ -45,14 +45,14 @@ impl Source for Reader {
             table.order
         };
         let sql = format!(
-            "SELECT {} FROM sampleflow.{} WHERE shop = $1 ORDER BY {order}",
+            "SELECT {} FROM sampleflow.{} ORDER BY {order}",
             columns(table),
             table.name
         );
         use postgres::fallible_iterator::FallibleIterator;
         let mut rows = self
             .client
-            .query_raw(&sql, [&DEFAULT_SHOP as &(dyn ToSql + Sync)])?;
+            .query_raw(&sql, std::iter::empty::<&(dyn ToSql + Sync)>())?;
         while let Some(row) = rows.next()? {
             let mut cells = Vec::with_capacity(table.columns.len());
             for (i, (_, kind)) in table.columns.iter().enumerate() {
@@ -145,11 +145,8 @@ impl Sink for Writer {
             let n: i64 = self
                 .client
                 .query_one(
-                    &format!(
-                        "SELECT count(*) FROM sampleflow.{} WHERE shop = $1",
-                        table.name
-                    ),
-                    &[&DEFAULT_SHOP],
+                    &format!("SELECT count(*) FROM sampleflow.{}", table.name),
+                    &[],
                 )?
                 .get(0);
             if n > 0 {
@@ -161,11 +158,11 @@ impl Sink for Writer {
 
     fn insert(&mut self, table: &Table, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
         let mut names: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
-        let mut params: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(DEFAULT_SHOP)];
+        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
         let mut casts = Vec::new();
         for (i, (_, kind)) in table.columns.iter().enumerate() {
             params.push(column(*kind, rows, i));
-            casts.push(format!("${}::{}", i + 2, array_type(*kind)));
+            casts.push(format!("${}::{}", i + 1, array_type(*kind)));
         }
         if table.name == "versions" {
             // The order first seen, which SQLite keeps as its rowid.
@@ -176,7 +173,7 @@ impl Sink for Writer {
             params.push(Box::new(seen));
         }
         let sql = format!(
-            "INSERT INTO sampleflow.{} (shop, {}) SELECT $1, * FROM unnest({})",
+            "INSERT INTO sampleflow.{} ({}) SELECT * FROM unnest({})",
             table.name,
             names.join(", "),
             casts.join(", ")

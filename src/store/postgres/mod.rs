@@ -116,8 +116,11 @@ pub(crate) fn connect(db: &Path, role: ConnectionRole) -> Result<Client, StoreEr
 
 /// Per sample, a fingerprint of the deadlines this store's commits last wrote for it.
 type Fingerprints = std::collections::HashMap<rhai::ImmutableString, u64, ahash::RandomState>;
+/// [`Fingerprints`] by shop.
+type ShopPrints = std::collections::HashMap<String, Fingerprints, ahash::RandomState>;
 
-/// The PostgreSQL store of one shop.
+/// The PostgreSQL store: every shop's rows; reads concern the handle's shop, a batch is written
+/// under its own.
 pub struct PgStore {
     /// Reads take `&self` (as SQLite's do): the connection is borrowed for each.
     client: RefCell<Client>,
@@ -128,13 +131,15 @@ pub struct PgStore {
     packer: RefCell<Packer>,
     /// The writer's prepared statements, made at its first commit.
     prepared: Option<write::Prepared>,
-    /// The next seq of each kind of chunk, read at the first commit (one writer per shop).
-    next: Option<write::Next>,
+    /// The next seq of each kind of chunk, per shop, read at the shop's first commit (one
+    /// writer per database: the writer's lock is the database's).
+    next: std::collections::HashMap<String, write::Next>,
     commits: u64,
     crash_at: Option<u64>,
     /// The store holds samples of a connected shop: decisions on them go to the outbox.
     platform: bool,
-    deadlines: Fingerprints,
+    /// Per shop and sample, a fingerprint of the deadlines this store's commits last wrote.
+    deadlines: ShopPrints,
 }
 
 impl PgStore {
@@ -161,11 +166,11 @@ impl PgStore {
             db: db.to_path_buf(),
             packer: RefCell::new(Packer::default()),
             prepared: None,
-            next: None,
+            next: std::collections::HashMap::new(),
             commits: 0,
             crash_at,
             platform: false,
-            deadlines: Fingerprints::default(),
+            deadlines: ShopPrints::default(),
         };
         store.platform = store.has_platform()?;
         Ok(store)
@@ -255,7 +260,8 @@ impl Store for PgStore {
     }
 
     fn reader(&self) -> Option<Box<dyn crate::model::Fallback>> {
-        let reader = PgStore::open_read(&self.db).ok()?;
+        let mut reader = PgStore::open_read(&self.db).ok()?;
+        reader.shop = self.shop.clone();
         Some(Box::new(reader))
     }
 

@@ -89,8 +89,8 @@ impl Prepared {
     }
 }
 
-/// The next seq of each kind of chunk. One writer per shop makes them; a seq taken twice would
-/// be refused by the primary key, never written over.
+/// The next seq of each kind of chunk of one shop. One writer per database makes them; a seq
+/// taken twice would be refused by the primary key, never written over.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Next {
     event: i64,
@@ -147,13 +147,16 @@ struct Gathered {
 impl Gathered {
     /// Takes one batch: its chunks packed, its decisions noted, its changes kept in their last
     /// version.
+    /// `run` is the run its chunks belong to; `position` says whether the batch's own run
+    /// position is written (not for a part of another shop's batch).
     fn add(
         &mut self,
         batch: Batch,
+        run: i64,
+        position: bool,
         packer: &mut crate::store::pack::Packer,
         next: &mut Next,
     ) -> Result<(), StoreError> {
-        let run = batch.run.id;
         for events in chunks(&batch.events, |e| e.raw.len()) {
             let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
             let (lens, raw) = packer.pack_many(events.iter().map(|e| e.raw.as_str()))?;
@@ -193,9 +196,24 @@ impl Gathered {
         self.ledgers.extend(batch.changes.ledgers);
         self.shadows.extend(batch.changes.shadows);
         self.meta = Some(batch.changes.meta);
-        self.runs.insert(run, batch.run);
+        if position {
+            self.runs.insert(batch.run.id, batch.run);
+        }
         Ok(())
     }
+}
+
+/// The next seqs of a shop's chunks, as the store holds them.
+fn first_seqs(client: &mut postgres::Client, shop: &str) -> Result<Next, StoreError> {
+    let row = client.query_one(
+        "SELECT (SELECT coalesce(max(seq), 0) + 1 FROM sampleflow.event_chunks WHERE shop = $1),
+                (SELECT coalesce(max(seq), 0) + 1 FROM sampleflow.log_chunks WHERE shop = $1)",
+        &[&shop],
+    )?;
+    Ok(Next {
+        event: row.get(0),
+        log: row.get(1),
+    })
 }
 
 impl PgStore {
@@ -209,7 +227,6 @@ impl PgStore {
         check_finite(&first)?;
         let PgStore {
             client,
-            shop,
             packer,
             prepared,
             next: stored_next,
@@ -224,25 +241,33 @@ impl PgStore {
         if prepared.is_none() {
             *prepared = Some(Prepared::new(client)?);
         }
-        let mut next = match *stored_next {
-            Some(next) => next,
-            None => {
-                let row = client.query_one(
-                    "SELECT (SELECT coalesce(max(seq), 0) + 1 FROM sampleflow.event_chunks WHERE shop = $1),
-                            (SELECT coalesce(max(seq), 0) + 1 FROM sampleflow.log_chunks WHERE shop = $1)",
-                    &[&*shop],
-                )?;
-                Next {
-                    event: row.get(0),
-                    log: row.get(1),
+        // Each shop's rows gathered apart, in the order the commit first met each shop, with
+        // the next seqs of its chunks (kept once committed).
+        let mut gathered: Vec<(String, Gathered, Next)> = Vec::new();
+        let mut gather = |b: Batch, run: i64, position: bool| -> Result<(), StoreError> {
+            let i = match gathered.iter().position(|(s, _, _)| *s == b.shop) {
+                Some(i) => i,
+                None => {
+                    let next = match stored_next.get(&b.shop) {
+                        Some(next) => *next,
+                        None => first_seqs(client, &b.shop)?,
+                    };
+                    gathered.push((b.shop.clone(), Gathered::default(), next));
+                    gathered.len() - 1
                 }
-            }
+            };
+            let (_, g, next) = &mut gathered[i];
+            g.add(b, run, position, packer, next)
         };
-        let mut gathered = Gathered::default();
         let (mut written, mut refused, mut crash) = (0, None, false);
         let mut batch = Some(first);
-        while let Some(b) = batch {
-            gathered.add(b, packer, &mut next)?;
+        while let Some(mut b) = batch {
+            // Other shops' rows first, under the run of the batch that carries them.
+            let run = b.run.id;
+            for part in std::mem::take(&mut b.parts) {
+                gather(part, run, false)?;
+            }
+            gather(b, run, true)?;
             *commits += 1;
             crash |= *crash_at == Some(*commits);
             written += 1;
@@ -257,22 +282,22 @@ impl PgStore {
         let Some(prepared) = prepared.as_ref() else {
             return Err(StoreError::Writer);
         };
-        let connected = *platform || !gathered.platform.is_empty();
+        let connected = *platform || gathered.iter().any(|(_, g, _)| !g.platform.is_empty());
         // The statements go to the server from a thread of their own, in order, while this
         // one packs the next statement's rows: the server's work overlaps the packing.
         let prints = std::thread::scope(|scope| {
             let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(4);
             let sender = scope.spawn(move || send_jobs(client, queue));
             let pipe = Pipe(jobs);
-            let written = write_rows(
-                &pipe,
-                prepared,
-                shop,
-                packer,
-                &mut gathered,
-                connected,
-                deadlines,
-            );
+            let empty = super::Fingerprints::default();
+            let written = gathered
+                .iter_mut()
+                .map(|(shop, g, _)| {
+                    let known = deadlines.get(shop.as_str()).unwrap_or(&empty);
+                    let prints = write_rows(&pipe, prepared, shop, packer, g, connected, known)?;
+                    Ok((shop.clone(), prints))
+                })
+                .collect::<Result<Vec<_>, StoreError>>();
             let end = match (&written, crash) {
                 (Ok(_), true) => Job::Crash,
                 (Ok(_), false) => Job::Commit,
@@ -285,13 +310,18 @@ impl PgStore {
             sent.map(|()| prints)
         })?;
         // Only what is committed is known to be in the store.
-        *stored_next = Some(next);
+        for (shop, _, next) in gathered {
+            stored_next.insert(shop, next);
+        }
         *platform = connected;
-        for (sample, print) in prints {
-            match print {
-                Some(print) => deadlines.insert(sample, print),
-                None => deadlines.remove(&sample),
-            };
+        for (shop, prints) in prints {
+            let known = deadlines.entry(shop).or_default();
+            for (sample, print) in prints {
+                match print {
+                    Some(print) => known.insert(sample, print),
+                    None => known.remove(&sample),
+                };
+            }
         }
         refused.map_or(Ok(written), Err)
     }
@@ -458,13 +488,15 @@ fn write_rows(
             vec![shop(), Box::new(serde_json::to_string(meta)?)],
         );
     }
-    let run_ids: Vec<i64> = g.runs.keys().copied().collect();
-    let run_data = g
-        .runs
-        .values()
-        .map(serde_json::to_string)
-        .collect::<Result<Vec<_>, _>>()?;
-    pipe.exec(&p.runs, vec![shop(), Box::new(run_ids), Box::new(run_data)]);
+    if !g.runs.is_empty() {
+        let run_ids: Vec<i64> = g.runs.keys().copied().collect();
+        let run_data = g
+            .runs
+            .values()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()?;
+        pipe.exec(&p.runs, vec![shop(), Box::new(run_ids), Box::new(run_data)]);
+    }
     let prints = write_samples(pipe, p, shop, packer, g, written)?;
     if !g.links.is_empty() {
         let ids: Vec<String> = g.links.keys().cloned().collect();

@@ -35,14 +35,17 @@ pub struct SqliteStore {
     platform: bool,
     /// Rows are packed on the way in and unpacked on the way out (reads take `&self`).
     packer: RefCell<Packer>,
-    /// Per sample, a fingerprint of the deadlines this store's commits last wrote for it (none
-    /// when none were, or unknown: then they are written). Most changes of a sample leave its
-    /// deadlines as they were, and deleting and inserting them again was much of a commit.
-    deadlines: Fingerprints,
+    /// Per shop and sample, a fingerprint of the deadlines this store's commits last wrote for
+    /// it (none when none were, or unknown: then they are written). Most changes of a sample
+    /// leave its deadlines as they were, and deleting and inserting them again was much of a
+    /// commit.
+    deadlines: ShopPrints,
 }
 
 /// Fingerprints of written deadlines, by sample.
-type Fingerprints = std::collections::HashMap<ImmutableString, u64, ahash::RandomState>;
+pub(crate) type Fingerprints = std::collections::HashMap<ImmutableString, u64, ahash::RandomState>;
+/// [`Fingerprints`] by shop.
+pub(crate) type ShopPrints = std::collections::HashMap<String, Fingerprints, ahash::RandomState>;
 
 impl SqliteStore {
     /// Opens (or creates) the database at `path`, creating or checking the schema. An SQLite
@@ -79,7 +82,7 @@ impl SqliteStore {
             crash_at: None,
             platform,
             packer: RefCell::new(Packer::default()),
-            deadlines: Fingerprints::default(),
+            deadlines: ShopPrints::default(),
         })
     }
 
@@ -119,16 +122,18 @@ impl SqliteStore {
             crash_at: crash_point("commit"),
             platform,
             packer: RefCell::new(Packer::default()),
-            deadlines: Fingerprints::default(),
+            deadlines: ShopPrints::default(),
         })
     }
 
     fn runner_meta(&self) -> Result<Meta, StoreError> {
         let text: Option<String> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'runner'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE shop = ?1 AND key = 'runner'",
+                [&self.shop],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(match text {
             Some(text) => serde_json::from_str(&text)?,
@@ -143,9 +148,10 @@ impl SqliteStore {
         f: &mut dyn FnMut(Option<String>, String) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT samples, lens, text FROM log_chunks WHERE ?1 IS NULL OR run = ?1 ORDER BY seq",
+            "SELECT samples, lens, text FROM log_chunks
+             WHERE shop = ?1 AND (?2 IS NULL OR run = ?2) ORDER BY seq",
         )?;
-        let mut rows = stmt.query([run])?;
+        let mut rows = stmt.query(rusqlite::params![self.shop, run])?;
         let mut packer = self.packer.borrow_mut();
         while let Some(row) = rows.next()? {
             let (samples, texts) = log_chunk(&mut packer, row)?;
@@ -156,25 +162,27 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The one packed value `sql` selects for `key`, if there is a row.
+    /// The one packed value `sql` selects for the shop (`?1`) and `key` (`?2`), if there is a row.
     fn one(&self, sql: &str, key: &str) -> Result<Option<String>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([key])?;
+        let mut rows = stmt.query([self.shop.as_str(), key])?;
         match rows.next()? {
             Some(row) => Ok(Some(self.packer.borrow_mut().unpack(row.get_ref(0)?)?)),
             None => Ok(None),
         }
     }
 
+    /// The packed values `sql` selects for the shop (`?1`) and `param` (`?2`, if any).
     fn strings(
         &self,
         sql: &str,
         param: Option<&dyn rusqlite::ToSql>,
     ) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare(sql)?;
+        let shop: &dyn rusqlite::ToSql = &self.shop;
         let mut rows = match param {
-            Some(p) => stmt.query([p])?,
-            None => stmt.query([])?,
+            Some(p) => stmt.query([shop, p])?,
+            None => stmt.query([shop])?,
         };
         let mut packer = self.packer.borrow_mut();
         let mut out = Vec::new();

@@ -37,7 +37,7 @@ impl SqliteStore {
         Ok(self
             .strings(
                 "SELECT value FROM event_chunks, json_each(event_chunks.ids)
-                 WHERE substr(value, 1, length(?1)) = ?1",
+                 WHERE event_chunks.shop = ?1 AND substr(value, 1, length(?2)) = ?2",
                 Some(&prefix),
             )?
             .into_iter()
@@ -48,10 +48,10 @@ impl SqliteStore {
     pub fn outbox(&self) -> Result<Vec<OutboxCall>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT sample, event, decision, reason, state, attempts, code, message, queued_at, updated_at
-             FROM outbox ORDER BY queued_at, sample",
+             FROM outbox WHERE shop = ?1 ORDER BY queued_at, sample",
         )?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([&self.shop], |r| {
                 Ok(OutboxCall {
                     sample: r.get(0)?,
                     event: r.get(1)?,
@@ -81,7 +81,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE outbox SET state = ?3, attempts = attempts + ?4, code = ?5, message = ?6, updated_at = ?7
-             WHERE sample = ?1 AND event = ?2",
+             WHERE shop = ?8 AND sample = ?1 AND event = ?2",
             params![
                 call.sample,
                 call.event,
@@ -89,7 +89,8 @@ impl SqliteStore {
                 i64::from(state == "sending"),
                 code,
                 message,
-                now
+                now,
+                self.shop,
             ],
         )?;
         Ok(())
@@ -105,13 +106,15 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         match why {
             Some(why) => self.conn.execute(
-                "INSERT INTO unmappable (application, product, reason, seen_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(application) DO UPDATE SET product = ?2, reason = ?3, seen_at = ?4",
-                params![application, product, why, now],
+                "INSERT INTO unmappable (shop, application, product, reason, seen_at)
+                 VALUES (?5, ?1, ?2, ?3, ?4)
+                 ON CONFLICT(shop, application) DO UPDATE SET product = ?2, reason = ?3, seen_at = ?4",
+                params![application, product, why, now, self.shop],
             )?,
-            None => self
-                .conn
-                .execute("DELETE FROM unmappable WHERE application = ?1", [application])?,
+            None => self.conn.execute(
+                "DELETE FROM unmappable WHERE shop = ?1 AND application = ?2",
+                [self.shop.as_str(), application],
+            )?,
         };
         Ok(())
     }
@@ -119,10 +122,13 @@ impl SqliteStore {
     /// Applications that could not be mapped: application, product, why, when last seen.
     pub fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT application, product, reason, seen_at FROM unmappable ORDER BY application",
+            "SELECT application, product, reason, seen_at FROM unmappable
+             WHERE shop = ?1 ORDER BY application",
         )?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .query_map([&self.shop], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }

@@ -21,8 +21,10 @@ impl Store for SqliteStore {
     fn state_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT state, count(*) FROM samples GROUP BY state")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            .prepare_cached("SELECT state, count(*) FROM samples WHERE shop = ?1 GROUP BY state")?;
+        let rows = stmt.query_map([&self.shop], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
         let mut counts = std::collections::BTreeMap::new();
         for row in rows {
             let (state, n) = row?;
@@ -33,14 +35,17 @@ impl Store for SqliteStore {
 
     fn reader(&self) -> Option<Box<dyn crate::model::Fallback>> {
         let path = self.conn.path().filter(|p| !p.is_empty())?;
-        let reader = SqliteStore::open_read(Path::new(path)).ok()?;
+        let mut reader = SqliteStore::open_read(Path::new(path)).ok()?;
+        reader.shop = self.shop.clone();
         Some(Box::new(reader))
     }
 
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         let samples = self.samples()?;
-        let mut stmt = self.conn.prepare("SELECT creator, data FROM ledgers")?;
-        let mut rows = stmt.query([])?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT creator, data FROM ledgers WHERE shop = ?1")?;
+        let mut rows = stmt.query([&self.shop])?;
         let mut ledgers: Vec<(String, Ledger)> = Vec::new();
         while let Some(row) = rows.next()? {
             let data = self.packer.borrow_mut().unpack(row.get_ref(1)?)?;
@@ -54,7 +59,7 @@ impl Store for SqliteStore {
             meta: self.runner_meta()?,
             applied: self.strings(
                 "SELECT value FROM event_chunks, json_each(event_chunks.ids)
-                 ORDER BY event_chunks.seq, json_each.key",
+                 WHERE event_chunks.shop = ?1 ORDER BY event_chunks.seq, json_each.key",
                 None,
             )?,
         })
@@ -63,7 +68,7 @@ impl Store for SqliteStore {
     fn load_around(&mut self, focus: &Focus) -> Result<Snapshot, StoreError> {
         crate::store::around(self, focus, |store, bound| {
             store.strings(
-                "SELECT DISTINCT sample FROM deadlines WHERE due < ?1",
+                "SELECT DISTINCT sample FROM deadlines WHERE shop = ?1 AND due < ?2",
                 Some(&bound),
             )
         })
@@ -76,9 +81,11 @@ impl Store for SqliteStore {
     fn last_run(&mut self) -> Result<Option<RunState>, StoreError> {
         let text: Option<String> = self
             .conn
-            .query_row("SELECT data FROM runs ORDER BY id DESC LIMIT 1", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT data FROM runs WHERE shop = ?1 ORDER BY id DESC LIMIT 1",
+                [&self.shop],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     }
@@ -100,9 +107,31 @@ impl Store for SqliteStore {
         let mut refused = None;
         let mut crash = false;
         let mut next = Some(first);
-        while let Some(batch) = next {
-            append(&tx, packer, &mut self.platform, &mut latest, &batch)?;
-            latest.keep(batch.changes);
+        while let Some(mut batch) = next {
+            // Other shops' rows first, under the run of the batch that carries them.
+            for part in std::mem::take(&mut batch.parts) {
+                append(
+                    &tx,
+                    packer,
+                    &mut self.platform,
+                    &mut latest,
+                    &part,
+                    batch.run.id,
+                    None,
+                )?;
+                latest.keep(&part.shop, part.changes);
+            }
+            let run = Some(&batch.run);
+            append(
+                &tx,
+                packer,
+                &mut self.platform,
+                &mut latest,
+                &batch,
+                batch.run.id,
+                run,
+            )?;
+            latest.keep(&batch.shop, batch.changes);
             self.commits += 1;
             crash |= self.crash_at == Some(self.commits);
             written += 1;
@@ -123,11 +152,14 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         // Only what is committed is known to be in the store.
-        for (sample, print) in prints {
-            match print {
-                Some(print) => self.deadlines.insert(sample, print),
-                None => self.deadlines.remove(&sample),
-            };
+        for (shop, prints) in prints {
+            let known = self.deadlines.entry(shop).or_default();
+            for (sample, print) in prints {
+                match print {
+                    Some(print) => known.insert(sample, print),
+                    None => known.remove(&sample),
+                };
+            }
         }
         refused.map_or(Ok(written), Err)
     }
@@ -144,23 +176,25 @@ impl Store for SqliteStore {
     fn sample_log(&mut self, sample: &str) -> Result<Vec<String>, StoreError> {
         let Some(chunks) = self
             .conn
-            .query_row("SELECT chunks FROM samples WHERE id = ?1", [sample], |r| {
-                r.get::<_, String>(0)
-            })
+            .query_row(
+                "SELECT chunks FROM samples WHERE shop = ?1 AND id = ?2",
+                [self.shop.as_str(), sample],
+                |r| r.get::<_, String>(0),
+            )
             .optional()?
         else {
             return Ok(Vec::new());
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT samples, lens, text FROM log_chunks WHERE seq = ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT samples, lens, text FROM log_chunks WHERE shop = ?1 AND seq = ?2",
+        )?;
         let mut packer = self.packer.borrow_mut();
         let mut out = Vec::new();
         for seq in chunks.split_whitespace() {
             let seq: i64 = seq.parse().map_err(|_| {
                 StoreError::Damaged(format!("sample `{sample}` lists record chunk `{seq}`"))
             })?;
-            let mut rows = stmt.query([seq])?;
+            let mut rows = stmt.query(params![self.shop, seq])?;
             let Some(row) = rows.next()? else {
                 return Err(StoreError::Damaged(format!(
                     "sample `{sample}` lists record chunk {seq}, which is missing"
@@ -179,27 +213,30 @@ impl Store for SqliteStore {
     }
 
     fn samples(&mut self) -> Result<Vec<Instance>, StoreError> {
-        self.strings("SELECT data FROM samples ORDER BY id", None)?
+        self.strings("SELECT data FROM samples WHERE shop = ?1 ORDER BY id", None)?
             .iter()
             .map(|t| Ok(serde_json::from_str(t)?))
             .collect()
     }
 
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
-        let text = self.one("SELECT data FROM samples WHERE id = ?1", id)?;
+        let text = self.one("SELECT data FROM samples WHERE shop = ?1 AND id = ?2", id)?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     }
 
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
-        let text = self.one("SELECT data FROM ledgers WHERE creator = ?1", creator)?;
+        let text = self.one(
+            "SELECT data FROM ledgers WHERE shop = ?1 AND creator = ?2",
+            creator,
+        )?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
     }
 
     fn events(&mut self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT lens, raw FROM event_chunks ORDER BY seq")?;
-        let mut rows = stmt.query([])?;
+            .prepare("SELECT lens, raw FROM event_chunks WHERE shop = ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([&self.shop])?;
         let mut packer = self.packer.borrow_mut();
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
@@ -223,8 +260,8 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO versions (kind, hash, name, files, first_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR IGNORE INTO versions (shop, kind, hash, name, files, first_seen)
+                 VALUES (?6, ?1, ?2, ?3, ?4, ?5)",
             )?;
             for v in versions {
                 insert.execute(params![
@@ -232,7 +269,8 @@ impl Store for SqliteStore {
                     v.hash,
                     v.name,
                     serde_json::to_string(&v.files)?,
-                    v.first_seen
+                    v.first_seen,
+                    self.shop,
                 ])?;
             }
         }
@@ -241,15 +279,15 @@ impl Store for SqliteStore {
     }
 
     fn shadows(&mut self) -> Result<Vec<crate::model::ShadowDecision>, StoreError> {
-        crate::store::shadow::sqlite_read(&self.conn)
+        crate::store::shadow::sqlite_read(&self.conn, &self.shop)
     }
 
     fn versions(&mut self) -> Result<Vec<Version>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT kind, hash, name, files, first_seen FROM versions ORDER BY rowid")?;
+            .prepare("SELECT kind, hash, name, files, first_seen FROM versions WHERE shop = ?1 ORDER BY rowid")?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([&self.shop], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,

@@ -30,52 +30,100 @@ pub(crate) fn log_chunk(
 }
 
 /// The latest version of each sample and ledger a commit changed, written once at its end
-/// however many of its batches changed them, with the record chunks each sample gained.
+/// however many of its batches changed them, with the record chunks each sample gained; per
+/// shop, in the order the commit first met each.
 #[derive(Default)]
 pub(crate) struct Latest {
+    shops: Vec<(String, ShopLatest)>,
+}
+
+/// What [`Latest`] keeps of one shop.
+#[derive(Default)]
+struct ShopLatest {
     samples: IndexMap<ImmutableString, Arc<Instance>>,
     ledgers: IndexMap<String, Arc<Ledger>>,
     /// Per sample, the seqs of this commit's record chunks that concern it, in order.
     links: IndexMap<String, Vec<i64>>,
 }
 
+/// Deadline fingerprints to keep once a commit is in, per shop (`None`: forget the sample's).
+pub(crate) type Prints = Vec<(String, Vec<(ImmutableString, Option<u64>)>)>;
+
 impl Latest {
-    pub(crate) fn keep(&mut self, changes: Changes) {
+    fn of(&mut self, shop: &str) -> &mut ShopLatest {
+        // A commit meets one shop, or a few: a look along a short list.
+        let i = match self.shops.iter().position(|(s, _)| s == shop) {
+            Some(i) => i,
+            None => {
+                self.shops.push((shop.to_string(), ShopLatest::default()));
+                self.shops.len() - 1
+            }
+        };
+        &mut self.shops[i].1
+    }
+
+    pub(crate) fn keep(&mut self, shop: &str, changes: Changes) {
+        let latest = self.of(shop);
         for inst in changes.samples {
-            self.samples.insert(inst.sample.id.clone(), inst);
+            latest.samples.insert(inst.sample.id.clone(), inst);
         }
-        self.ledgers.extend(changes.ledgers);
+        latest.ledgers.extend(changes.ledgers);
     }
 
     /// Notes that the record chunk `seq` concerns `sample`: once per chunk, since chunks are
     /// written in order.
-    fn link(&mut self, sample: &str, seq: i64) {
-        match self.links.get_mut(sample) {
+    fn link(&mut self, shop: &str, sample: &str, seq: i64) {
+        let links = &mut self.of(shop).links;
+        match links.get_mut(sample) {
             Some(seqs) if seqs.last() == Some(&seq) => {}
             Some(seqs) => seqs.push(seq),
             None => {
-                self.links.insert(sample.to_string(), vec![seq]);
+                links.insert(sample.to_string(), vec![seq]);
             }
         }
     }
 
     /// Writes the commit's samples and ledgers; gives the deadline fingerprints to keep once
-    /// the transaction commits (`None`: forget the sample's).
+    /// the transaction commits.
     pub(crate) fn write(
         &mut self,
         tx: &Transaction<'_>,
         packer: &mut Packer,
+        written: &ShopPrints,
+    ) -> Result<Prints, StoreError> {
+        let mut prints = Vec::with_capacity(self.shops.len());
+        let empty = Fingerprints::default();
+        for (shop, latest) in &mut self.shops {
+            let kept = latest.write(
+                tx,
+                packer,
+                shop,
+                written.get(shop.as_str()).unwrap_or(&empty),
+            )?;
+            prints.push((shop.clone(), kept));
+        }
+        Ok(prints)
+    }
+}
+
+impl ShopLatest {
+    fn write(
+        &mut self,
+        tx: &Transaction<'_>,
+        packer: &mut Packer,
+        shop: &str,
         written: &Fingerprints,
     ) -> Result<Vec<(ImmutableString, Option<u64>)>, StoreError> {
         let mut kept = Vec::new();
         let mut sample = tx.prepare_cached(
-            "INSERT INTO samples (id, workflow, state, creator, product, category, data, chunks)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (id) DO UPDATE SET workflow = ?2, state = ?3, data = ?7, chunks = chunks || ?8",
+            "INSERT INTO samples (shop, id, workflow, state, creator, product, category, data, chunks)
+             VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (shop, id) DO UPDATE SET workflow = ?2, state = ?3, data = ?7, chunks = chunks || ?8",
         )?;
-        let mut clear = tx.prepare_cached("DELETE FROM deadlines WHERE sample = ?1")?;
+        let mut clear =
+            tx.prepare_cached("DELETE FROM deadlines WHERE shop = ?2 AND sample = ?1")?;
         let mut deadline = tx.prepare_cached(
-            "INSERT INTO deadlines (sample, name, due, seq, held) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO deadlines (shop, sample, name, due, seq, held) VALUES (?6, ?1, ?2, ?3, ?4, ?5)",
         )?;
         // One buffer for every row's text.
         let mut row = String::with_capacity(2048);
@@ -95,12 +143,13 @@ impl Latest {
                     packer.pack(&row)?
                 },
                 links,
+                shop,
             ])?;
             let (print, before) = (fingerprint(&inst.deadlines), written.get(&s.id));
             if print.is_some() && before == print.as_ref() {
                 continue;
             }
-            clear.execute([s.id.as_str()])?;
+            clear.execute([s.id.as_str(), shop])?;
             if print.is_some() || before.is_some() {
                 kept.push((s.id.clone(), print));
             }
@@ -111,22 +160,26 @@ impl Latest {
                     crate::model::Rfc3339::new(&d.due).as_str(),
                     d.seq as i64,
                     d.held,
+                    shop,
                 ])?;
             }
         }
         // A record is made by a change of its sample, so a sample left here is unusual; it
         // is linked all the same where it is stored.
-        let mut link =
-            tx.prepare_cached("UPDATE samples SET chunks = chunks || ?2 WHERE id = ?1")?;
+        let mut link = tx.prepare_cached(
+            "UPDATE samples SET chunks = chunks || ?2 WHERE shop = ?3 AND id = ?1",
+        )?;
         for (id, seqs) in &self.links {
-            link.execute(params![id, chunk_list(seqs)])?;
+            link.execute(params![id, chunk_list(seqs), shop])?;
         }
-        let mut ledger =
-            tx.prepare_cached("INSERT INTO ledgers (creator, data) VALUES (?1, ?2) ON CONFLICT (creator) DO UPDATE SET data = ?2")?;
+        let mut ledger = tx.prepare_cached(
+            "INSERT INTO ledgers (shop, creator, data) VALUES (?3, ?1, ?2)
+             ON CONFLICT (shop, creator) DO UPDATE SET data = ?2",
+        )?;
         for (id, l) in &self.ledgers {
             row.clear();
             l.write_json(&mut row);
-            ledger.execute(params![id, packer.pack(&row)?])?;
+            ledger.execute(params![id, packer.pack(&row)?, shop])?;
         }
         Ok(kept)
     }
@@ -178,70 +231,76 @@ pub(crate) fn chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
 }
 
 /// Writes what a batch adds (its events and its records, each as one chunk or a few; the outbox calls
-/// they make) into an open transaction, and the batch's position in its run and the runner's
-/// counters.
+/// they make) into an open transaction, under the batch's shop, with the runner's counters;
+/// `run` is the run its chunks belong to, and the position written (none for a part of another
+/// shop's batch: its shop's rows are written under the outer batch's run, whose position is the
+/// outer shop's).
 pub(crate) fn append(
     tx: &Transaction<'_>,
     packer: &mut Packer,
     connected: &mut bool,
     latest: &mut Latest,
     batch: &Batch,
+    run: i64,
+    position: Option<&crate::store::RunState>,
 ) -> Result<(), StoreError> {
+    let shop = batch.shop.as_str();
+    // Seqs are per shop: the next after the shop's last, found on the key's index.
     for events in chunks(&batch.events, |e| e.raw.len()) {
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
         let (lens, raw) = packer.pack_many(events.iter().map(|e| e.raw.as_str()))?;
         tx.prepare_cached(
-            "INSERT INTO event_chunks (run, ids, lens, raw) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO event_chunks (shop, seq, run, ids, lens, raw)
+             VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM event_chunks WHERE shop = ?1),
+                 ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![
-            batch.run.id,
-            serde_json::to_string(&ids)?,
-            lens,
-            raw
-        ])?;
+        .execute(params![shop, run, serde_json::to_string(&ids)?, lens, raw])?;
     }
     if !batch.platform.is_empty() {
-        let mut platform =
-            tx.prepare_cached("INSERT OR IGNORE INTO platform (application) VALUES (?1)")?;
+        let mut platform = tx
+            .prepare_cached("INSERT OR IGNORE INTO platform (shop, application) VALUES (?1, ?2)")?;
         for app in &batch.platform {
-            platform.execute([app])?;
+            platform.execute([shop, app])?;
         }
         *connected = true;
     }
     for log in chunks(&batch.log, |l| l.text.len()) {
         let samples: Vec<Option<&str>> = log.iter().map(LogRow::sample_id).collect();
         let (lens, text) = packer.pack_many(log.iter().map(|l| l.text.as_str()))?;
-        tx.prepare_cached(
-            "INSERT INTO log_chunks (run, samples, lens, text) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![
-            batch.run.id,
-            serde_json::to_string(&samples)?,
-            lens,
-            text
-        ])?;
-        let seq = tx.last_insert_rowid();
+        let seq: i64 = tx
+            .prepare_cached(
+                "INSERT INTO log_chunks (shop, seq, run, samples, lens, text)
+                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM log_chunks WHERE shop = ?1),
+                     ?2, ?3, ?4, ?5)
+                 RETURNING seq",
+            )?
+            .query_row(
+                params![shop, run, serde_json::to_string(&samples)?, lens, text],
+                |r| r.get(0),
+            )?;
         for sample in samples.iter().flatten() {
-            latest.link(sample, seq);
+            latest.link(shop, sample, seq);
         }
     }
     // A decision on a platform sample is queued for the platform in this same transaction:
     // committed together, or neither.
     if *connected {
         let mut outbox = tx.prepare_cached(
-            "INSERT OR IGNORE INTO outbox (sample, event, decision, reason, state, queued_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?5
-             WHERE EXISTS (SELECT 1 FROM platform WHERE application = ?1)",
+            "INSERT OR IGNORE INTO outbox (shop, sample, event, decision, reason, state, queued_at, updated_at)
+             SELECT ?6, ?1, ?2, ?3, ?4, 'queued', ?5, ?5
+             WHERE EXISTS (SELECT 1 FROM platform WHERE shop = ?6 AND application = ?1)",
         )?;
         for c in &batch.calls {
-            outbox.execute(params![c.sample, c.event, c.decision, c.reason, c.at])?;
+            outbox.execute(params![c.sample, c.event, c.decision, c.reason, c.at, shop])?;
         }
     }
-    crate::store::shadow::sqlite_write(tx, &batch.changes.shadows)?;
-    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?1)")?
-        .execute([serde_json::to_string(&batch.changes.meta)?])?;
-    tx.prepare_cached("INSERT OR REPLACE INTO runs (id, data) VALUES (?1, ?2)")?
-        .execute(params![batch.run.id, serde_json::to_string(&batch.run)?])?;
+    crate::store::shadow::sqlite_write(tx, shop, &batch.changes.shadows)?;
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (shop, key, value) VALUES (?1, 'runner', ?2)")?
+        .execute([shop, &serde_json::to_string(&batch.changes.meta)?])?;
+    if let Some(position) = position {
+        tx.prepare_cached("INSERT OR REPLACE INTO runs (shop, id, data) VALUES (?1, ?2, ?3)")?
+            .execute(params![shop, position.id, serde_json::to_string(position)?])?;
+    }
     Ok(())
 }
 
@@ -429,7 +488,6 @@ mod chunk_tests {
                 ..RunState::default()
             },
             platform: vec!["a1".into()],
-            calls: Vec::new(),
             ..Batch::default()
         };
         store.commit(&first).expect("commits");
