@@ -10,7 +10,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{
+    load_program_with, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
+};
 use crate::connect::cycle::{poll, settle, summary, Cycle};
 use crate::connect::map::Catalog;
 use crate::connect::platform::Client;
@@ -32,9 +34,10 @@ pub enum Platform {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TiktokArgs {
-    /// The connector's config (YAML; secrets in the files it names).
-    #[arg(long, default_value = "connectors/tiktok.yaml", value_name = "FILE")]
-    pub config: PathBuf,
+    /// The connector's config (YAML; secrets in the files it names). Default: the `--shop`
+    /// shop's, `shops/<shop>/connectors/tiktok.yaml` (`connectors/tiktok.yaml` for `default`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// One full poll, apply what it found, deliver the outbox, exit.
     #[arg(long)]
     pub once: bool,
@@ -42,7 +45,20 @@ pub struct TiktokArgs {
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let Platform::Tiktok(args) = &args.platform;
-    let config = match crate::connect::config::load(&args.config) {
+    let deployment = crate::session::Deployment::discover(&cli.rules, &cli.workflows);
+    let Some(files) = deployment.shop(&cli.shop) else {
+        eprintln!(
+            "error: `--shop {}`: this deployment has no such shop (shops: {})",
+            cli.shop,
+            deployment.names().collect::<Vec<_>>().join(", ")
+        );
+        return Ok(EXIT_USAGE);
+    };
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| files.connector.clone());
+    let config = match crate::connect::config::load(&path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -66,7 +82,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         signal_hook::flag::register(signal, stop.clone())?;
     }
     loop {
-        let cycle = match cycle(cli, &config, &catalog, &client)? {
+        let cycle = match cycle(cli, &files.rules, &config, &catalog, &client)? {
             Ok(c) => c,
             Err(code) => return Ok(code),
         };
@@ -87,9 +103,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     }
 }
 
-/// One poll, apply and delivery; `Err` is an exit code, its reason said.
+/// One poll, apply and delivery in the `--shop` shop (its rules in `rules`); `Err` is an exit
+/// code, its reason said.
 fn cycle(
     cli: &Cli,
+    rules: &std::path::Path,
     config: &Config,
     catalog: &Catalog,
     client: &Client,
@@ -99,6 +117,7 @@ fn cycle(
         source,
     };
     let mut side = crate::store::open(&cli.db).map_err(store_err)?;
+    side.set_shop(&cli.shop);
     let found = match poll(client, config, catalog, &mut side) {
         Ok(found) => found,
         Err(e) => {
@@ -109,11 +128,12 @@ fn cycle(
     let mut c = found.counts();
     if !found.lines.is_empty() {
         // The rules are loaded as they are now, for what this poll found.
-        let program = match load_program(cli)? {
-            Ok(p) => p,
+        let program = match load_program_with(cli, rules)? {
+            Ok(p) => p.in_shop(&cli.shop),
             Err(code) => return Ok(Err(code)),
         };
-        let store = open_for(cli, &program)?;
+        let mut store = open_for(cli, &program)?;
+        store.set_shop(&cli.shop);
         let text = found.lines.join("\n") + "\n";
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         if let Err(e) = run_stream(
