@@ -155,7 +155,7 @@ fn fixture_runs() {
         let samples: Vec<Value> = samples
             .into_iter()
             .map(|i| {
-                let mut v = serde_json::to_value(SampleView::of(i)).unwrap();
+                let mut v = serde_json::to_value(SampleView::of(i, "default")).unwrap();
                 v["rules"] = json!("[rules]");
                 v
             })

@@ -4,6 +4,9 @@
 //! in one deployment" says); the same sample id in two shops read apart; the console refusing a
 //! scoped token on another shop; a webhook reaching the shop its `shop_id` names.
 
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::io::{Read, Write};

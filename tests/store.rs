@@ -181,6 +181,7 @@ fn a_batch_keeps_its_events_and_records_and_reads_them_back(db: Db) {
         run: run(1, 3),
         platform: vec!["a1".into()],
         calls: Vec::new(),
+        ..Batch::default()
     };
     store.commit(&first).unwrap();
     // A second batch, of another run: a record of s1, whose sample did not change (it is linked
@@ -741,6 +742,7 @@ fn fill(db: &Db) {
                 reason: Some("auto_approved".into()),
                 at: "2026-01-02T00:00:00Z".into(),
             }],
+            ..Batch::default()
         })
         .unwrap();
     store.set_unmappable("a9", "p9", Some("why"), "t").unwrap();

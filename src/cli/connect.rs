@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{
-    load_program_with, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
+    load_program, lock_store, open_for, shop_files, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
 };
 use crate::connect::cycle::{poll, settle, summary, Cycle};
 use crate::connect::map::Catalog;
@@ -45,14 +45,9 @@ pub struct TiktokArgs {
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let Platform::Tiktok(args) = &args.platform;
-    let deployment = crate::session::Deployment::discover(&cli.rules, &cli.workflows);
-    let Some(files) = deployment.shop(&cli.shop) else {
-        eprintln!(
-            "error: `--shop {}`: this deployment has no such shop (shops: {})",
-            cli.shop,
-            deployment.names().collect::<Vec<_>>().join(", ")
-        );
-        return Ok(EXIT_USAGE);
+    let files = match shop_files(cli) {
+        Ok(files) => files,
+        Err(code) => return Ok(code),
     };
     let path = args
         .config
@@ -82,7 +77,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         signal_hook::flag::register(signal, stop.clone())?;
     }
     loop {
-        let cycle = match cycle(cli, &files.rules, &config, &catalog, &client)? {
+        let cycle = match cycle(cli, &config, &catalog, &client)? {
             Ok(c) => c,
             Err(code) => return Ok(code),
         };
@@ -103,11 +98,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     }
 }
 
-/// One poll, apply and delivery in the `--shop` shop (its rules in `rules`); `Err` is an exit
-/// code, its reason said.
+/// One poll, apply and delivery in the `--shop` shop; `Err` is an exit code, its reason said.
 fn cycle(
     cli: &Cli,
-    rules: &std::path::Path,
     config: &Config,
     catalog: &Catalog,
     client: &Client,
@@ -128,12 +121,11 @@ fn cycle(
     let mut c = found.counts();
     if !found.lines.is_empty() {
         // The rules are loaded as they are now, for what this poll found.
-        let program = match load_program_with(cli, rules)? {
-            Ok(p) => p.in_shop(&cli.shop),
+        let program = match load_program(cli)? {
+            Ok(p) => p,
             Err(code) => return Ok(Err(code)),
         };
-        let mut store = open_for(cli, &program)?;
-        store.set_shop(&cli.shop);
+        let store = open_for(cli, &program)?;
         let text = found.lines.join("\n") + "\n";
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         if let Err(e) = run_stream(

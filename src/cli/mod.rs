@@ -32,6 +32,7 @@ pub use options::{parse, parse_from, Failure};
 use crate::graph::WorkflowGraph;
 use crate::rules::RuleSet;
 use crate::runtime::Program;
+use crate::session::{Deployment, ShopFiles};
 use crate::store::{Holder, LockError, Store, WriterLock};
 use crate::validate::{validate_dir, validate_set, Report};
 
@@ -214,36 +215,130 @@ fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// Workflows, rules and every problem found in them (rules are `None` when they do not load).
-fn check_all(cli: &Cli) -> Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report), CliError> {
-    check_with(cli, &cli.rules)
+/// The deployment around the command's folders: its shops and their files.
+fn deployment(cli: &Cli) -> Deployment {
+    Deployment::discover(&cli.rules, &cli.workflows)
 }
 
-/// The same with the rules from `rules_dir` (the base or candidate of a diff).
-fn check_with(
-    cli: &Cli,
+/// The files of the command's shop (`--shop`), or exit 2 after saying it is not one of the
+/// deployment's.
+fn shop_files(cli: &Cli) -> Result<ShopFiles, u8> {
+    let deployment = deployment(cli);
+    match deployment.shop(&cli.shop) {
+        Some(files) => Ok(files.clone()),
+        None => {
+            let names: Vec<&str> = deployment.names().collect();
+            eprintln!(
+                "error: no shop `{}` in this deployment (no `{}/{}/` folder); its shops: {}",
+                cli.shop,
+                crate::session::SHOPS_DIR,
+                cli.shop,
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// Workflows, rules and every problem found in them (rules are `None` when they do not load),
+/// for the command's shop.
+fn check_all(cli: &Cli) -> Result<Result<Checked, u8>, CliError> {
+    let files = match shop_files(cli) {
+        Ok(files) => files,
+        Err(code) => return Ok(Err(code)),
+    };
+    check_set(&files.workflows, &files.rules).map(Ok)
+}
+
+/// Workflows, rules (`None` when they do not load) and every problem found in them.
+type Checked = (Vec<WorkflowGraph>, Option<RuleSet>, Report);
+
+/// The workflows of `workflows` with the rules from `rules_dir`, and every problem found.
+fn check_set(
+    workflows: &std::path::Path,
     rules_dir: &std::path::Path,
-) -> Result<(Vec<WorkflowGraph>, Option<RuleSet>, Report), CliError> {
-    validate_set(&cli.workflows, rules_dir).map_err(|source| CliError::Read {
-        path: cli.workflows.clone(),
+) -> Result<Checked, CliError> {
+    validate_set(workflows, rules_dir).map_err(|source| CliError::Read {
+        path: workflows.to_path_buf(),
         source,
     })
 }
 
-/// The program to run, or exit 3 after printing why the files are invalid.
+/// The program of the command's shop, or exit 3 after printing why the files are invalid (2
+/// for a shop the deployment does not have).
 fn load_program(cli: &Cli) -> Result<Result<Program, u8>, CliError> {
-    load_program_with(cli, &cli.rules)
+    let files = match shop_files(cli) {
+        Ok(files) => files,
+        Err(code) => return Ok(Err(code)),
+    };
+    load_program_from(&files.workflows, &files.rules, &cli.shop)
 }
 
-/// The program with the rules from `rules_dir`, or exit 3 after printing why.
+/// The command's shop's program with the rules from `rules_dir` (the base or candidate of a
+/// diff, a shadow candidate), or exit 3 after printing why.
 fn load_program_with(
     cli: &Cli,
     rules_dir: &std::path::Path,
 ) -> Result<Result<Program, u8>, CliError> {
-    let (graphs, rules, report) = check_with(cli, rules_dir)?;
+    let files = match shop_files(cli) {
+        Ok(files) => files,
+        Err(code) => return Ok(Err(code)),
+    };
+    load_program_from(&files.workflows, rules_dir, &cli.shop)
+}
+
+/// Every shop's program, the command's shop's first... in the order of their names; shops on
+/// the same folders share one compiled program. Exit 3 (after printing every shop's problems)
+/// when any shop's files are invalid, 2 when `--shop` is not one of the deployment's.
+fn load_programs(cli: &Cli) -> Result<Result<Vec<Program>, u8>, CliError> {
+    if let Err(code) = shop_files(cli) {
+        return Ok(Err(code));
+    }
+    let deployment = deployment(cli);
+    let mut compiled: std::collections::HashMap<(PathBuf, PathBuf), Program> =
+        std::collections::HashMap::new();
+    let mut programs = Vec::new();
+    let mut failed = None;
+    for files in deployment.shops() {
+        let key = (files.workflows.clone(), files.rules.clone());
+        let program = match compiled.get(&key) {
+            Some(program) => program.clone(),
+            None => match load_program_from(&files.workflows, &files.rules, &files.name)? {
+                Ok(program) => {
+                    compiled.insert(key, program.clone());
+                    program
+                }
+                Err(code) => {
+                    if deployment.len() > 1 {
+                        eprintln!("error: the files of shop `{}` are invalid", files.name);
+                    }
+                    failed = Some(code);
+                    continue;
+                }
+            },
+        };
+        programs.push(program.in_shop(&files.name));
+    }
+    Ok(match failed {
+        Some(code) => Err(code),
+        None => Ok(programs),
+    })
+}
+
+/// The program of these folders, run for `shop`, or exit 3 after printing why.
+fn load_program_from(
+    workflows: &std::path::Path,
+    rules_dir: &std::path::Path,
+    shop: &str,
+) -> Result<Result<Program, u8>, CliError> {
+    let (graphs, rules, report) = check_set(workflows, rules_dir)?;
     match rules {
         Some(rules) if !report.has_errors() && !graphs.is_empty() => {
-            let program = Program::new(graphs, rules);
+            let program = Program::new(graphs, rules).in_shop(shop);
             if let Some(text) = program.unresolved_durations().first() {
                 // `validate` refuses these first; a program never runs with one.
                 eprintln!(
@@ -256,7 +351,7 @@ fn load_program_with(
         _ => {
             eprint!("{}", report.render(stderr_color()));
             if graphs.is_empty() && !report.has_errors() {
-                eprintln!("error: no workflow in `{}`", cli.workflows.display());
+                eprintln!("error: no workflow in `{}`", workflows.display());
             }
             Ok(Err(EXIT_INVALID))
         }
@@ -336,22 +431,34 @@ fn held_message(db: &std::path::Path, holder: Option<&Holder>) -> String {
 }
 
 /// The store named by `--db`, created on first use.
+/// The store named by `--db`, on the command's shop.
 fn open_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
-    crate::store::open(&cli.db).map_err(|source| CliError::Store {
+    let mut store = crate::store::open(&cli.db).map_err(|source| CliError::Store {
         path: cli.db.clone(),
         source,
-    })
+    })?;
+    store.set_shop(&cli.shop);
+    Ok(store)
 }
 
 /// The store named by `--db` for a writer of `program`, which keeps its versions first.
 fn open_for(cli: &Cli, program: &Program) -> Result<Box<dyn Store>, CliError> {
+    open_for_all(cli, std::slice::from_ref(program))
+}
+
+/// The store named by `--db` for a writer of these shops' programs, which keeps each shop's
+/// versions first; left on the command's shop.
+fn open_for_all(cli: &Cli, programs: &[Program]) -> Result<Box<dyn Store>, CliError> {
     let mut store = open_store(cli)?;
-    store
-        .save_versions(&program.versions())
-        .map_err(|source| CliError::Store {
-            path: cli.db.clone(),
-            source,
-        })?;
+    let failed = |source| CliError::Store {
+        path: cli.db.clone(),
+        source,
+    };
+    for program in programs {
+        store.set_shop(program.shop());
+        store.save_versions(&program.versions()).map_err(failed)?;
+    }
+    store.set_shop(&cli.shop);
     Ok(store)
 }
 
@@ -364,7 +471,9 @@ fn open_existing_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
     if !crate::store::exists(&cli.db) {
         return Err(failed(crate::store::StoreError::Missing));
     }
-    crate::store::open_read(&cli.db).map_err(failed)
+    let mut store = crate::store::open_read(&cli.db).map_err(failed)?;
+    store.set_shop(&cli.shop);
+    Ok(store)
 }
 
 /// Writes lines to stdout with a trailing newline each.

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{check_out, load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK};
+use super::{
+    check_out, load_programs, lock_store, open_for_all, Cli, CliError, EXIT_FAILED, EXIT_OK,
+};
 use crate::analysis::counted;
 use crate::rules::RuleFault;
-use crate::session::{run_file, Observer, RunError, RunSummary, STDIN};
+use crate::session::{run_file_shops, Observer, RunError, RunSummary, STDIN};
 use crate::store::Holder;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -51,8 +53,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     {
         return Ok(code);
     }
-    let program = match load_program(cli)? {
-        Ok(program) => program,
+    let programs = match load_programs(cli)? {
+        Ok(programs) => programs,
         Err(code) => return Ok(code),
     };
     let stdin = args.events.as_os_str() == STDIN;
@@ -70,7 +72,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Ok(lock) => lock,
         Err(code) => return Ok(code),
     };
-    let store = open_for(cli, &program)?;
+    let store = open_for_all(cli, &programs)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 16,
@@ -91,7 +93,14 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         bar
     });
     let mut observer = Terminal { bar };
-    let result = run_file(program, store, &args.events, &mut out, &mut observer);
+    let result = run_file_shops(
+        programs,
+        &cli.shop,
+        store,
+        &args.events,
+        &mut out,
+        &mut observer,
+    );
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }

@@ -71,7 +71,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Err(code) => return Ok(code),
     };
     let live = Live {
-        program: live.program,
+        programs: live.programs,
+        home: cli.shop.clone(),
         store: live.store,
         options: live.options,
         out: live.out,

@@ -20,12 +20,47 @@ pub struct Args {
     pub coverage: bool,
 }
 
+/// Runs every shop's rule test cases (each rules folder once, headed by its shops when the
+/// deployment has more than one), then the total.
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
-    let rules = match load_rules(&cli.rules) {
+    let deployment = super::deployment(cli);
+    let mut sets: Vec<(&std::path::Path, Vec<&str>)> = Vec::new();
+    for files in deployment.shops() {
+        match sets.iter_mut().find(|(r, _)| *r == files.rules) {
+            Some((_, names)) => names.push(&files.name),
+            None => sets.push((&files.rules, vec![&files.name])),
+        }
+    }
+    if sets.len() <= 1 {
+        let dir = sets.first().map_or(cli.rules.as_path(), |(r, _)| r);
+        return run_dir(dir, args, &mut (0, 0));
+    }
+    let mut code = EXIT_OK;
+    let mut total = (0, 0);
+    for (dir, names) in sets {
+        println!(
+            "shop{} {} (`{}`):",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            dir.display()
+        );
+        let one = run_dir(dir, args, &mut total)?;
+        // A failing case (4) outranks none; files that do not load (3) outrank both.
+        if one != EXIT_OK && (code == EXIT_OK || one == EXIT_INVALID) {
+            code = one;
+        }
+    }
+    println!("all shops: {} passed, {} failed", total.0, total.1);
+    Ok(code)
+}
+
+/// Runs the cases of one rules folder, adding its passes and failures to `total`.
+fn run_dir(dir: &std::path::Path, args: &Args, total: &mut (u64, u64)) -> Result<u8, CliError> {
+    let rules = match load_rules(dir) {
         Ok(rules) => rules,
         Err(code) => return Ok(code),
     };
-    let (cases, errors) = cases::load(&cli.rules);
+    let (cases, errors) = cases::load(dir);
     if !errors.is_empty() {
         eprint_diagnostics(&errors);
         return Ok(EXIT_INVALID);
@@ -33,7 +68,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     if cases.is_empty() {
         eprintln!(
             "no rule test cases in `{}`",
-            cli.rules.join(cases::TESTS_DIR).display()
+            dir.join(cases::TESTS_DIR).display()
         );
     }
     let chosen: Vec<&cases::Case> = cases
@@ -48,12 +83,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         eprintln!(
             "error: no rule test case has `{filter}` in its name ({} cases in `{}`)",
             cases.len(),
-            cli.rules.join(cases::TESTS_DIR).display()
+            dir.join(cases::TESTS_DIR).display()
         );
         return Ok(EXIT_USAGE);
     }
     let mut out = std::io::stdout().lock();
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed) = (0u64, 0u64);
     let mut reasons: BTreeMap<String, u64> = rules.reasons().into_iter().map(|r| (r, 0)).collect();
     let mut functions: BTreeMap<String, u64> = rules
         .files()
@@ -91,6 +126,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         }
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
+    total.0 += passed;
+    total.1 += failed;
     if args.coverage {
         write_coverage(&mut out, "screening reasons", &reasons)?;
         write_coverage(&mut out, "script functions", &functions)?;

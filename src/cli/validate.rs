@@ -22,8 +22,61 @@ pub struct Args {
     pub events: Option<std::path::PathBuf>,
 }
 
+/// Checks every shop's files (each distinct pair of folders once, headed by its shops when the
+/// deployment has more than one); exit 3 when any shop's files are invalid.
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
-    let (graphs, rules, report) = check_all(cli)?;
+    let deployment = super::deployment(cli);
+    let mut code = EXIT_OK;
+    for dir in &deployment.misnamed {
+        eprintln!(
+            "error: `{}`: a shop is named by `[a-z0-9][a-z0-9_-]{{0,62}}`; this folder is no shop",
+            dir.display()
+        );
+        code = EXIT_INVALID;
+    }
+    let mut sets: Vec<(&std::path::Path, &std::path::Path, Vec<&str>)> = Vec::new();
+    for files in deployment.shops() {
+        match sets
+            .iter_mut()
+            .find(|(w, r, _)| *w == files.workflows && *r == files.rules)
+        {
+            Some((_, _, names)) => names.push(&files.name),
+            None => sets.push((&files.workflows, &files.rules, vec![&files.name])),
+        }
+    }
+    if sets.is_empty() {
+        let (graphs, rules, report) = match check_all(cli)? {
+            Ok(checked) => checked,
+            Err(code) => return Ok(code),
+        };
+        return check_one(args, graphs, rules, report);
+    }
+    for (workflows, rules, names) in sets {
+        if deployment.len() > 1 {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "shop{} {}:",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            )?;
+        }
+        let (graphs, rules, report) = super::check_set(workflows, rules)?;
+        let one = check_one(args, graphs, rules, report)?;
+        if one != EXIT_OK {
+            code = one;
+        }
+    }
+    Ok(code)
+}
+
+/// Checks one shop's files and says what they hold.
+fn check_one(
+    args: &Args,
+    graphs: Vec<crate::graph::WorkflowGraph>,
+    rules: Option<RuleSet>,
+    report: crate::validate::Report,
+) -> Result<u8, CliError> {
     if !report.is_clean() {
         eprint!("{}", report.render(stderr_color()));
     }

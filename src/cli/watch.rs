@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use super::{
-    check_out, load_program, lock_store, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK,
-    EXIT_USAGE,
-};
+use super::{check_out, lock_store, open_store, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::session::live::wall_clock;
 use crate::session::live::{reconcile_out, watch, Channels, Msg, WatchOptions};
 use crate::store::Holder;
@@ -89,7 +86,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let input = Box::new(BufReader::new(std::io::stdin()));
     let mut log = std::io::stderr();
     match watch(
-        live.program,
+        live.programs,
+        &cli.shop,
         live.store,
         live.options,
         Some(input),
@@ -108,7 +106,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
 /// A live session, ready to run: the program, the store (its writer lock held), the output and
 /// the options `watch` and `serve` share.
 pub(super) struct Live {
-    pub program: crate::runtime::Program,
+    /// Every shop's program.
+    pub programs: Vec<crate::runtime::Program>,
     pub store: Box<dyn crate::store::Store>,
     pub options: WatchOptions,
     pub out: Box<dyn Write + Send>,
@@ -137,15 +136,31 @@ pub(super) fn open_live(
             return Ok(Err(EXIT_USAGE));
         }
     };
-    let folders = Folders {
-        rules: cli.rules.clone(),
-        workflows: cli.workflows.clone(),
+    let home = match super::shop_files(cli) {
+        Ok(files) => files,
+        Err(code) => return Ok(Err(code)),
+    };
+    let folders_of = |files: &crate::session::ShopFiles| Folders {
+        shop: files.name.clone(),
+        rules: files.rules.clone(),
+        workflows: files.workflows.clone(),
         debounce: Duration::from_millis(args.debounce_ms),
         poll: Duration::from_millis(args.poll_ms.max(10)),
     };
+    let folders = folders_of(&home);
+    // Each shop's files are fingerprinted before loading, so that a change made while loading
+    // is not missed.
+    let shops: Vec<(Folders, u64)> = super::deployment(cli)
+        .shops()
+        .map(|files| {
+            let folders = folders_of(files);
+            let loaded = crate::watch::reload::fingerprint(&folders);
+            (folders, loaded)
+        })
+        .collect();
     let loaded = crate::watch::reload::fingerprint(&folders);
-    let program = match load_program(cli)? {
-        Ok(program) => program,
+    let programs = match super::load_programs(cli)? {
+        Ok(programs) => programs,
         Err(code) => return Ok(Err(code)),
     };
     let shadow = match &args.shadow {
@@ -213,6 +228,7 @@ pub(super) fn open_live(
     let options = WatchOptions {
         clock,
         folders,
+        shops,
         spool: args.spool.clone(),
         tick: Duration::from_millis(args.tick_ms.max(10)),
         commit_every: crate::session::BATCH_EVENTS,
@@ -227,7 +243,7 @@ pub(super) fn open_live(
         shadow,
     };
     Ok(Ok(Live {
-        program,
+        programs,
         store,
         options,
         out,

@@ -69,8 +69,10 @@ pub struct ServeConfig {
 /// A live session ready to run: the program, the store (its writer lock held), the output and
 /// the session's options.
 pub struct Live {
-    /// The program to run.
-    pub program: crate::runtime::Program,
+    /// Every shop's program.
+    pub programs: Vec<crate::runtime::Program>,
+    /// The shop of `--shop`: the session's run state is kept under it.
+    pub home: String,
     /// The store, this process its one writer.
     pub store: Box<dyn Store>,
     /// The session's options.
@@ -635,7 +637,9 @@ impl Bound {
             connectors,
         } = self;
         let health = Arc::new(Health::default());
-        health.serving(&live.program);
+        for program in &live.programs {
+            health.serving(program);
+        }
         live.options.health = Some(health.clone());
         let sessions = crate::store::Sessions::open(&config.db).map_err(|e| {
             ServeError::Failed(format!(
@@ -713,7 +717,8 @@ impl Bound {
         let session = {
             let stopped = stopped.clone();
             let Live {
-                program,
+                programs,
+                home,
                 store,
                 mut options,
                 mut out,
@@ -727,7 +732,9 @@ impl Bound {
                     reloads,
                     partial: Vec::new(),
                 };
-                let result = watch(program, store, options, None, &mut out, &mut log, channels);
+                let result = watch(
+                    programs, &home, store, options, None, &mut out, &mut log, channels,
+                );
                 health.stopped(match &result {
                     Ok(_) => "stopped",
                     Err(_) => "failed",

@@ -3,7 +3,6 @@
 
 use crate::model::{Output, Record, Rfc3339, Spilled};
 use crate::rules::RuleFault;
-use crate::runtime::input::Line;
 use crate::runtime::{Read, Runner};
 use crate::store::{Batch, EventRow, LogRow, ReviewCall, RunState, Writer};
 
@@ -32,12 +31,8 @@ impl Batcher {
         }
     }
 
-    /// Applies one line; an applied event is kept for the store.
-    pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) {
-        self.apply_read(line, Read::of(input));
-    }
-
-    /// Applies one line read and parsed beforehand.
+    /// Applies one line read and parsed beforehand ([`Read::of`]); an applied event is kept
+    /// for the store.
     pub(crate) fn apply_read(&mut self, line: u64, read: Read<'_>) {
         if let Some((id, text)) = self.runner.apply_read(line, read) {
             if let Some(app) = crate::model::source::platform_application(&id) {

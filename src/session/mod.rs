@@ -14,6 +14,6 @@ mod versions;
 
 pub(crate) use batch::{drain, spill_ended, Batcher};
 pub use deployment::{Deployment, ShopFiles, SHOPS_DIR};
-pub use run::{run_file, run_stream, Observer, Quiet, RunError, RunSummary};
+pub use run::{run_file, run_file_shops, run_stream, Observer, Quiet, RunError, RunSummary};
 pub(crate) use run::{run_one, BATCH_EVENTS, STDIN};
 pub(crate) use shops::Shops;

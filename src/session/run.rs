@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::Batcher;
+use super::{Batcher, Shops};
 use crate::model::Stats;
 use crate::rules::RuleFault;
 use crate::runtime::input::{LineReader, KEEP};
@@ -158,6 +158,59 @@ enum Input<'a> {
 
 fn run_input(
     program: Program,
+    store: Box<dyn Store>,
+    name: &str,
+    input: Input<'_>,
+    focus: Option<&Focus>,
+    out: &mut dyn Write,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, RunError> {
+    let home = program.shop().to_string();
+    run_shops(
+        vec![program],
+        &home,
+        store,
+        name,
+        input,
+        focus,
+        out,
+        observer,
+    )
+}
+
+/// Runs `input` through the shops' programs (`home`'s takes the lines that name no shop and
+/// keeps the run's position), keeping state in `store` and writing output to `out`.
+pub fn run_file_shops(
+    programs: Vec<Program>,
+    home: &str,
+    store: Box<dyn Store>,
+    input: &Path,
+    out: &mut dyn Write,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, RunError> {
+    let name = input.display().to_string();
+    if name == STDIN {
+        let stdin = std::io::stdin().lock();
+        let input = Input::Stream(Box::new(stdin));
+        return run_shops(programs, home, store, &name, input, None, out, observer);
+    }
+    let read_err = |source| RunError::Input {
+        path: name.clone(),
+        source,
+    };
+    let file = File::open(input).map_err(read_err)?;
+    let input = if file.metadata().map_err(read_err)?.is_file() {
+        Input::File(file)
+    } else {
+        Input::Stream(Box::new(BufReader::with_capacity(1 << 16, file)))
+    };
+    run_shops(programs, home, store, &name, input, None, out, observer)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_shops(
+    programs: Vec<Program>,
+    home: &str,
     mut store: Box<dyn Store>,
     name: &str,
     mut input: Input<'_>,
@@ -190,17 +243,32 @@ fn run_input(
             writeln!(out, "{line}").map_err(RunError::Output)?;
         }
     }
-    let snapshot = match focus {
-        Some(focus) => store.load_around(focus)?,
-        None => store.load()?,
-    };
-    let mut runner = Runner::new(program, snapshot);
-    runner.stats = run.stats.clone();
-    // Ended samples leave memory once committed, read back from the store if named again.
-    if let Some(reader) = store.reader() {
-        runner.set_fallback(reader);
-        runner.evict(true);
+    // A runner per shop, each on its own state; ended samples leave memory once committed,
+    // read back from the store if named again.
+    let mut batchers = Vec::with_capacity(programs.len());
+    for program in programs {
+        let mine = program.shop() == home;
+        store.set_shop(program.shop());
+        let snapshot = match focus {
+            Some(focus) => store.load_around(focus)?,
+            None => store.load()?,
+        };
+        let mut runner = Runner::new(program, snapshot);
+        if mine {
+            runner.stats = run.stats.clone();
+        }
+        if let Some(reader) = store.reader() {
+            runner.set_fallback(reader);
+            runner.evict(true);
+        }
+        let state = if mine {
+            run.clone()
+        } else {
+            RunState::default()
+        };
+        batchers.push(Batcher::new(runner, state));
     }
+    store.set_shop(home);
     let mut reader: LineReader<Box<dyn BufRead>> = match input {
         Input::File(mut file) => {
             file.seek(SeekFrom::Start(run.offset)).map_err(read_err)?;
@@ -213,7 +281,7 @@ fn run_input(
         }
         Input::Stream(reader) => LineReader::new(reader),
     };
-    let mut session = Batcher::new(runner, run);
+    let mut session = Shops::new(batchers, home);
     let mut writer = Writer::spawn(store);
     let crash_after = crash_point("event");
     let batch_size = batch_events();
@@ -233,15 +301,15 @@ fn run_input(
                 break;
             }
         };
-        let run = &mut session.run;
+        let run = &mut session.home().run;
         run.lines += 1;
         run.offset += input.consumed;
         run.last_len = input.consumed;
         last_hash = Some(xxhash_rust::xxh3::xxh3_64(input.raw));
         here += 1;
         let line = run.lines;
-        session.apply(line, &input);
-        let drained = drain(&mut session, out, observer);
+        let at = session.apply(line, &input);
+        let drained = drain(session.get(at), out, observer);
         if crash_after == Some(here) {
             std::process::abort();
         }
@@ -250,31 +318,44 @@ fn run_input(
             break;
         }
         if session.pending >= batch_size {
-            observer.progress(session.run.offset);
+            observer.progress(session.home().run.offset);
             writer.send(seal(&mut session, &mut last_hash))?;
             session.evict_committed(&writer);
         }
     }
     if failure.is_none() {
-        session.runner.finish();
-        let ended =
-            drain(&mut session, out, observer).and_then(|()| out.flush().map_err(RunError::Output));
-        failure = ended.err();
+        for batcher in session.all() {
+            batcher.runner.finish();
+            if let Err(e) = drain(batcher, out, observer) {
+                failure.get_or_insert(e);
+            }
+        }
+        if let Err(e) = out.flush() {
+            failure.get_or_insert(RunError::Output(e));
+        }
     }
-    session.run.finished = failure.is_none();
+    session.home().run.finished = failure.is_none();
     writer.send(seal(&mut session, &mut last_hash))?;
     let mut store = writer.finish()?;
     if let Some(failure) = failure {
         return Err(failure);
     }
-    observer.progress(session.run.offset);
+    observer.progress(session.home().run.offset);
+    let mut states = std::collections::BTreeMap::new();
+    for batcher in session.all() {
+        store.set_shop(batcher.runner.program().shop());
+        for (state, n) in store.state_counts()? {
+            *states.entry(state).or_insert(0) += n;
+        }
+    }
+    store.set_shop(home);
     Ok(RunSummary {
-        stats: session.runner.stats.clone(),
-        states: store.state_counts()?,
+        stats: session.stats(),
+        states,
         elapsed: started.elapsed(),
         resumed_after: resume.map(|r| r.lines),
         lines_here: here,
-        left_memory: session.runner.left_memory(),
+        left_memory: session.left_memory(),
     })
 }
 
@@ -303,9 +384,9 @@ fn drain(
 }
 
 /// The session's batch, with the digest of the last line consumed since the last seal.
-fn seal(session: &mut Batcher, last_hash: &mut Option<u64>) -> Batch {
+fn seal(session: &mut Shops, last_hash: &mut Option<u64>) -> Batch {
     if let Some(hash) = last_hash.take() {
-        session.run.last_digest = hex(hash);
+        session.home().run.last_digest = hex(hash);
     }
     session.seal()
 }

@@ -39,12 +39,6 @@ impl Shops {
         }
     }
 
-    /// One shop alone (an ops command's).
-    pub(crate) fn one(batcher: Batcher) -> Shops {
-        let home = batcher.runner.program().shop().to_string();
-        Shops::new(vec![batcher], &home)
-    }
-
     /// Applies one line in its shop (the command's when it names none); gives the shop's index.
     pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) -> usize {
         self.apply_default(line, input, None)
@@ -76,10 +70,6 @@ impl Shops {
     /// The command's shop.
     pub(crate) fn home(&mut self) -> &mut Batcher {
         &mut self.batchers[self.home]
-    }
-
-    pub(crate) fn home_ref(&self) -> &Batcher {
-        &self.batchers[self.home]
     }
 
     pub(crate) fn get(&mut self, at: usize) -> &mut Batcher {

@@ -38,14 +38,18 @@ pub fn open_read(db: &Path) -> Result<Box<dyn Store>, StoreError> {
 }
 
 /// A read-only view of the store at `db` for a runner that lets ended samples leave memory.
-pub fn fallback(db: &Path) -> Result<Box<dyn crate::model::Fallback>, StoreError> {
+pub fn fallback(db: &Path, shop: &str) -> Result<Box<dyn crate::model::Fallback>, StoreError> {
     Ok(if is_url(db) {
-        Box::new(PgStore::open_read(db)?)
+        let mut store = PgStore::open_read(db)?;
+        store.set_shop(shop);
+        Box::new(store)
     } else {
         if !db.exists() {
             return Err(StoreError::Missing);
         }
-        Box::new(SqliteStore::open_read(db)?)
+        let mut store = SqliteStore::open_read(db)?;
+        store.set_shop(shop);
+        Box::new(store)
     })
 }
 

@@ -49,6 +49,8 @@ pub enum ReloadRequest {
 /// Where the reloader looks and how often.
 #[derive(Debug, Clone)]
 pub struct Folders {
+    /// The shop whose files these are.
+    pub shop: String,
     pub rules: PathBuf,
     pub workflows: PathBuf,
     /// A burst of file events ends after this much quiet.
@@ -126,7 +128,7 @@ pub fn build(folders: &Folders) -> Result<Program, String> {
             failed.join("\n")
         ));
     }
-    Ok(Program::new(graphs, rules))
+    Ok(Program::new(graphs, rules).in_shop(&folders.shop))
 }
 
 /// Starts notify on the folders and their parents; an error when the platform gives no watcher,
@@ -172,13 +174,17 @@ pub fn notifier(
 ///
 /// After each change the watcher (if any) is set up again, so that a folder swapped as a whole
 /// (a re-pointed symlink) is watched where it now is.
+/// How the reloader tells the runner: the shop, its candidate (or why its files make none),
+/// what set it off and when it started.
+pub type Wrap<M> = fn(String, Box<Result<Program, String>>, Trigger, Instant) -> M;
+
 pub fn run<M: Send>(
     folders: Folders,
     loaded: u64,
     (again, requests): (Sender<ReloadRequest>, Receiver<ReloadRequest>),
     mut watcher: Option<notify::RecommendedWatcher>,
     to_runner: SyncSender<M>,
-    wrap: fn(Box<Result<Program, String>>, Trigger, Instant) -> M,
+    wrap: Wrap<M>,
 ) {
     let mut last = loaded;
     loop {
@@ -219,7 +225,7 @@ pub fn run<M: Send>(
         let candidate = std::panic::catch_unwind(|| build(&folders)).unwrap_or_else(|_| {
             Err("an internal error while loading the files (a bug: please report it)".into())
         });
-        let msg = wrap(Box::new(candidate), trigger, started);
+        let msg = wrap(folders.shop.clone(), Box::new(candidate), trigger, started);
         if to_runner.send(msg).is_err() {
             return;
         }

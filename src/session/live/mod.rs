@@ -33,7 +33,7 @@ use crate::watch::spool;
 use crate::model::{Output, Stats};
 use crate::runtime::input::{Line, LineReader, OwnedLine};
 use crate::runtime::{Program, Runner};
-use crate::session::{Batcher, RunError};
+use crate::session::{Batcher, RunError, Shops};
 use crate::store::{RunState, Store, Writer};
 
 /// The input name a watch session's run is kept under in the store.
@@ -51,8 +51,9 @@ pub enum Msg {
     SpoolRefused(PathBuf, String),
     /// Time to look at the wall clock.
     Tick,
-    /// A new program, or why the files do not make one.
+    /// A new program for a shop, or why its files do not make one.
     Candidate {
+        shop: String,
         candidate: Box<Result<Program, String>>,
         trigger: Trigger,
         started: Instant,
@@ -96,6 +97,9 @@ pub struct WatchOptions {
     /// The wall clock deadlines fire on.
     pub clock: Arc<dyn Clock>,
     pub folders: Folders,
+    /// Every shop's folders and their fingerprint taken before loading (the home shop's
+    /// included); none: the one shop of `folders`.
+    pub shops: Vec<(Folders, u64)>,
     pub spool: Option<PathBuf>,
     /// How often the wall clock is read.
     pub tick: Duration,
@@ -157,8 +161,8 @@ pub struct WatchSummary {
 
 /// The runner's side of a session.
 struct Session<'a> {
-    /// The runner and what it did since the last commit.
-    batcher: Batcher,
+    /// A runner per shop and what each did since the last commit.
+    shops: Shops,
     /// The one commit path: the writer's thread, waited for at each commit.
     writer: Writer,
     out: &'a mut dyn Write,
@@ -196,16 +200,27 @@ impl Session<'_> {
         let _ = self.log.flush();
     }
 
-    fn apply(&mut self, line: u64, input: &Line<'_>, place: Option<&str>) {
-        self.batcher.runner.set_wall_clock(self.clock.now());
-        self.batcher.apply(line, input);
-        self.drain(place);
+    /// Applies one line in its shop (`shop` when it names none, else the session's home).
+    fn apply(&mut self, line: u64, input: &Line<'_>, place: Option<&str>, shop: Option<&str>) {
+        let now = self.clock.now();
+        for batcher in self.shops.all() {
+            batcher.runner.set_wall_clock(now);
+        }
+        let at = self.shops.apply_default(line, input, shop);
+        self.drain(at, place);
     }
 
-    /// Records and refusals out; rule faults to the log.
-    fn drain(&mut self, place: Option<&str>) {
+    /// Every shop's records and refusals out.
+    fn drain_all(&mut self, place: Option<&str>) {
+        for at in 0..self.shops.len() {
+            self.drain(at, place);
+        }
+    }
+
+    /// One shop's records and refusals out; rule faults to the log.
+    fn drain(&mut self, at: usize, place: Option<&str>) {
         let mut faults = Vec::new();
-        self.batcher.drain(
+        self.shops.get(at).drain(
             |f| faults.push(format!("rule fault: {f}")),
             |output| {
                 let mut text = output.to_json();
@@ -242,15 +257,15 @@ impl Session<'_> {
     fn commit(&mut self) -> Result<(), RunError> {
         let flushed = self.out.flush();
         let failed = self.out_error.take().map_or(flushed, Err);
-        if self.batcher.has_pending() {
-            self.batcher.run.out_len = self.out_bytes;
-            let batch = self.batcher.seal();
+        if self.shops.has_pending() {
+            self.shops.home().run.out_len = self.out_bytes;
+            let batch = self.shops.seal();
             let committed = self.writer.send(batch).and_then(|()| self.writer.wait());
             if let Some(health) = &self.health {
                 health.committed(committed.as_ref().map(|_| ()).map_err(|e| e.to_string()));
             }
             committed?;
-            self.batcher.evict_committed(&self.writer);
+            self.shops.evict_committed(&self.writer);
             self.count();
         }
         // Committed: the HTTP callers may now be told.
@@ -262,14 +277,18 @@ impl Session<'_> {
 
     /// Applies lines posted over HTTP; their callers are answered at the next commit.
     fn ingest(&mut self, ingest: Ingest) {
-        let Ingest { posted, reply, .. } = ingest;
+        let Ingest {
+            posted,
+            reply,
+            shop,
+        } = ingest;
         let mut stamp = std::mem::take(&mut self.stamp);
         self.answer = Some(Answer::new());
         posted.each(&mut stamp, |n, input| {
             if let Some(answer) = &mut self.answer {
                 answer.begin();
             }
-            self.apply(n, input, None);
+            self.apply(n, input, None, Some(&shop));
             if let Some(answer) = &mut self.answer {
                 answer.end();
             }
@@ -284,7 +303,7 @@ impl Session<'_> {
 
     /// Tells the metrics recorder what changed since it was last told (a no-op without one).
     fn count(&mut self) {
-        let now = &self.batcher.runner.stats;
+        let now = &self.shops.stats();
         let applied = now.applied.saturating_sub(self.reported.applied);
         metrics::counter!("sampleflow_events_total", "result" => "applied").increment(applied);
         for (kind, n) in &now.refused {
@@ -335,7 +354,7 @@ impl Session<'_> {
                 Ok(Some(input)) => {
                     line += 1;
                     lines += u64::from(input.too_long || !input.bytes.trim_ascii().is_empty());
-                    self.apply(line, &input, Some(&place));
+                    self.apply(line, &input, Some(&place), None);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -422,18 +441,29 @@ impl Session<'_> {
 
     fn candidate(
         &mut self,
+        shop: &str,
         candidate: Result<Program, String>,
         trigger: Trigger,
         started: Instant,
     ) -> Result<(), RunError> {
-        let old = hashes(self.batcher.runner.program());
+        let several = self.shops.len() > 1;
+        let Some(batcher) = self.shops.named(shop) else {
+            return Ok(());
+        };
+        let old = hashes(batcher.runner.program());
+        // In a deployment of many shops, each reload says whose it is.
+        let whose = if several {
+            format!("shop {shop}: ")
+        } else {
+            String::new()
+        };
         let program = match candidate {
             Ok(program) => program,
             Err(why) => {
                 self.summary.refused_reloads += 1;
                 metrics::counter!("sampleflow_reloads_total", "result" => "refused").increment(1);
                 self.note(&format!(
-                    "reload refused ({}): the files do not make a valid, tested set; {} keep running\n{}",
+                    "{whose}reload refused ({}): the files do not make a valid, tested set; {} keep running\n{}",
                     trigger.as_str(),
                     describe(&old),
                     why.trim_end()
@@ -443,23 +473,26 @@ impl Session<'_> {
         };
         let new = hashes(&program);
         if new == old {
-            self.note(&format!("reload: no change ({})", trigger.as_str()));
+            self.note(&format!("{whose}reload: no change ({})", trigger.as_str()));
             return Ok(());
         }
         let versions = program.versions();
-        match self.batcher.runner.swap_program(program) {
+        let Some(batcher) = self.shops.named(shop) else {
+            return Ok(());
+        };
+        match batcher.runner.swap_program(program) {
             Err(why) => {
                 self.summary.refused_reloads += 1;
                 metrics::counter!("sampleflow_reloads_total", "result" => "refused").increment(1);
                 self.note(&format!(
-                    "reload refused ({}): {why}; {} keep running",
+                    "{whose}reload refused ({}): {why}; {} keep running",
                     trigger.as_str(),
                     describe(&old)
                 ));
             }
             Ok(swap) => {
                 if let Some(health) = &self.health {
-                    health.serving(self.batcher.runner.program());
+                    health.serving(batcher.runner.program());
                 }
                 self.writer.save_versions(versions)?;
                 self.summary.reloads += 1;
@@ -478,7 +511,7 @@ impl Session<'_> {
                     ));
                 }
                 self.note(&format!(
-                    "reload: {}; {}, {} ms{dropped}",
+                    "{whose}reload: {}; {}, {} ms{dropped}",
                     changes(&old, &new),
                     trigger.as_str(),
                     started.elapsed().as_millis()
@@ -492,11 +525,13 @@ impl Session<'_> {
 
 /// The live program's reloader says so with this.
 fn candidate_msg(
+    shop: String,
     candidate: Box<Result<Program, String>>,
     trigger: Trigger,
     started: Instant,
 ) -> Msg {
     Msg::Candidate {
+        shop,
         candidate,
         trigger,
         started,
@@ -567,8 +602,10 @@ fn read_lines(input: Box<dyn BufRead + Send>, tx: SyncSender<Msg>) {
 /// Runs a watch session until stdin ends (without a spool) or a stop signal; returns what it
 /// did. `requests` lets the caller ask for a reload (SIGHUP); `stop` hands out the sender that
 /// signals use.
+#[allow(clippy::too_many_arguments)]
 pub fn watch(
-    program: Program,
+    programs: Vec<Program>,
+    home: &str,
     mut store: Box<dyn Store>,
     options: WatchOptions,
     input: Option<Box<dyn BufRead + Send>>,
@@ -578,38 +615,63 @@ pub fn watch(
 ) -> Result<WatchSummary, RunError> {
     let Channels { msgs, requests } = channels;
     let (tx, rx) = msgs;
-    store.save_versions(&program.versions())?;
+    store.set_shop(home);
     let last = store.last_run()?;
-    let snapshot = store.load()?;
     let run = RunState {
         id: last.as_ref().map_or(1, |r| r.id + 1),
         input: WATCH_INPUT.into(),
         out_path: options.out.as_ref().map(|(path, _)| path.clone()),
         ..RunState::default()
     };
+    let several = programs.len() > 1;
     let ready = format!(
         "watch: ready, {}; reading {}{}",
-        describe(&hashes(&program)),
+        programs
+            .iter()
+            .map(|p| if several {
+                format!("shop {}: {}", p.shop(), describe(&hashes(p)))
+            } else {
+                describe(&hashes(p))
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
         if input.is_some() { "stdin" } else { "nothing" },
         options
             .spool
             .as_ref()
             .map_or(String::new(), |d| format!(" and spool `{}`", d.display()))
     );
-    let mut runner = Runner::new(program, snapshot);
-    runner.set_horizon(options.max_future.clone().map(|(seconds, label)| {
-        crate::runtime::Horizon {
-            now: options.clock.now(),
-            seconds,
-            label,
+    let mut batchers = Vec::with_capacity(programs.len());
+    for program in programs {
+        store.set_shop(program.shop());
+        store.save_versions(&program.versions())?;
+        let snapshot = store.load()?;
+        if let Some(health) = &options.health {
+            health.serving(&program);
         }
-    }));
-    if let Some(db) = &options.db {
-        runner.set_fallback(crate::store::fallback(db)?);
-        runner.evict(true);
+        let mine = program.shop() == home;
+        let mut runner = Runner::new(program, snapshot);
+        runner.set_horizon(options.max_future.clone().map(|(seconds, label)| {
+            crate::runtime::Horizon {
+                now: options.clock.now(),
+                seconds,
+                label,
+            }
+        }));
+        if let Some(db) = &options.db {
+            runner.set_fallback(crate::store::fallback(db, runner.program().shop())?);
+            runner.evict(true);
+        }
+        let state = if mine {
+            run.clone()
+        } else {
+            RunState::default()
+        };
+        batchers.push(Batcher::new(runner, state));
     }
+    store.set_shop(home);
     let mut session = Session {
-        batcher: Batcher::new(runner, run),
+        shops: Shops::new(batchers, home),
         writer: Writer::spawn(store),
         out,
         log,
@@ -628,37 +690,58 @@ pub fn watch(
         clock: options.clock.clone(),
     };
 
+    // A reloader per shop, each on its own folders (a bad edit in one shop's files refuses
+    // that shop's reload only); a request (SIGHUP) goes to each.
     let (req_tx, req_rx) = requests;
-    let notifier = if options.notify {
-        reload::notifier(&options.folders, req_tx.clone())
+    let shops = if options.shops.is_empty() {
+        vec![(options.folders.clone(), options.loaded)]
     } else {
-        Err(notify::Error::generic("turned off by --poll-only"))
+        options.shops.clone()
     };
-    let watcher = match notifier {
-        Ok(w) => Some(w),
-        Err(e) => {
-            session.note(&format!(
-                "watch: notify unavailable ({e}); polling the files every {:?}",
-                options.folders.poll
-            ));
-            None
-        }
-    };
-    {
-        let folders = options.folders.clone();
+    let mut fan_out = Vec::new();
+    for (folders, loaded) in shops {
+        let (shop_tx, shop_rx) = channel();
+        let notifier = if options.notify {
+            reload::notifier(&folders, shop_tx.clone())
+        } else {
+            Err(notify::Error::generic("turned off by --poll-only"))
+        };
+        let watcher = match notifier {
+            Ok(w) => Some(w),
+            Err(e) => {
+                session.note(&format!(
+                    "watch: notify unavailable{} ({e}); polling the files every {:?}",
+                    if several {
+                        format!(" for shop {}", folders.shop)
+                    } else {
+                        String::new()
+                    },
+                    folders.poll
+                ));
+                None
+            }
+        };
+        fan_out.push(shop_tx.clone());
         let tx = tx.clone();
-        let loaded = options.loaded;
         std::thread::spawn(move || {
             reload::run(
                 folders,
                 loaded,
-                (req_tx, req_rx),
+                (shop_tx, shop_rx),
                 watcher,
                 tx,
                 candidate_msg,
             );
         });
     }
+    drop(req_tx);
+    std::thread::spawn(move || {
+        while let Ok(request) = req_rx.recv() {
+            for shop in &fan_out {
+                let _ = shop.send(request);
+            }
+        }
+    });
     if let Some(candidate) = &options.shadow {
         shadow::start(&mut session, candidate, options.notify, tx.clone())?;
     }
@@ -722,21 +805,25 @@ pub fn watch(
             },
         };
         match msg {
-            Msg::Line(line, input) => session.apply(line, &input.as_line(), None),
+            Msg::Line(line, input) => session.apply(line, &input.as_line(), None, None),
             Msg::Posted(ingest) | Msg::Polled(ingest) => session.ingest(ingest),
             Msg::SpoolFile(file) => session.spool_file(file)?,
             Msg::SpoolRefused(file, why) => session.spool_refused(file, &why),
             Msg::Tick => {
-                session.batcher.runner.tick(options.clock.now());
-                session.drain(None);
+                let now = options.clock.now();
+                for batcher in session.shops.all() {
+                    batcher.runner.tick(now);
+                }
+                session.drain_all(None);
             }
             Msg::Candidate {
+                shop,
                 candidate,
                 trigger,
                 started,
             } => {
                 session.commit()?;
-                session.candidate(*candidate, trigger, started)?;
+                session.candidate(&shop, *candidate, trigger, started)?;
             }
             Msg::Shadow {
                 candidate,
@@ -764,7 +851,7 @@ pub fn watch(
                     }
                     match rx.recv_timeout(left) {
                         Ok(Msg::Line(line, input)) => {
-                            session.apply(line, &input.as_line(), None);
+                            session.apply(line, &input.as_line(), None, None);
                             quiet_from = Instant::now();
                         }
                         // Posted before the stop: applied, and answered once committed.
@@ -779,7 +866,7 @@ pub fn watch(
                 return finish(session, why);
             }
         }
-        if session.batcher.pending >= options.commit_every {
+        if session.shops.pending >= options.commit_every {
             session.commit()?;
         }
         // Flush and commit as soon as nothing else waits, so what was decided is visible.
@@ -802,13 +889,15 @@ const STOP_LIMIT: Duration = Duration::from_secs(5);
 const IDLE_COMMIT: Duration = Duration::from_millis(200);
 
 fn finish(mut session: Session<'_>, why: &str) -> Result<WatchSummary, RunError> {
-    session.batcher.runner.finish();
-    session.drain(None);
-    session.batcher.run.finished = true;
-    session.batcher.pending += 1;
+    for batcher in session.shops.all() {
+        batcher.runner.finish();
+    }
+    session.drain_all(None);
+    session.shops.home().run.finished = true;
+    session.shops.pending += 1;
     session.commit()?;
     session.writer.finish()?;
-    session.summary.stats = session.batcher.runner.stats.clone();
+    session.summary.stats = session.shops.stats();
     let s = &session.summary;
     let text = format!(
         "watch: stopped ({why}): {} events read, {} applied, {} refused; {} deadlines fired; {} reloads, {} refused; {} spool files",

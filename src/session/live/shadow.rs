@@ -65,7 +65,8 @@ pub(super) fn start(
 ) -> Result<(), RunError> {
     session.writer.save_versions(versions(&candidate.rules))?;
     session
-        .batcher
+        .shops
+        .home()
         .runner
         .set_shadow(Some(candidate.rules.clone()));
     let (req_tx, req_rx) = channel();
@@ -87,7 +88,12 @@ pub(super) fn start(
     Ok(())
 }
 
-fn shadow_msg(candidate: Box<Result<Program, String>>, trigger: Trigger, started: Instant) -> Msg {
+fn shadow_msg(
+    _shop: String,
+    candidate: Box<Result<Program, String>>,
+    trigger: Trigger,
+    started: Instant,
+) -> Msg {
     Msg::Shadow {
         candidate,
         trigger,
@@ -105,7 +111,8 @@ impl Session<'_> {
         started: Instant,
     ) -> Result<(), RunError> {
         let old = self
-            .batcher
+            .shops
+            .home()
             .runner
             .shadow_rules()
             .unwrap_or_default()
@@ -126,7 +133,7 @@ impl Session<'_> {
             Ok(program) => {
                 self.writer.save_versions(versions(&program.rules))?;
                 let new = program.rules.hash().to_string();
-                self.batcher.runner.set_shadow(Some(program.rules));
+                self.shops.home().runner.set_shadow(Some(program.rules));
                 metrics::counter!("sampleflow_shadow_reloads_total", "result" => "applied")
                     .increment(1);
                 self.note(&format!(
@@ -141,7 +148,7 @@ impl Session<'_> {
 
     /// The candidate's faults since the last call, to the log and the metrics.
     pub(super) fn shadow_faults(&mut self) {
-        let faults: Vec<String> = self.batcher.runner.drain_shadow_faults().collect();
+        let faults: Vec<String> = self.shops.home().runner.drain_shadow_faults().collect();
         if faults.is_empty() {
             return;
         }

@@ -430,8 +430,7 @@ mod chunk_tests {
             },
             platform: vec!["a1".into()],
             calls: Vec::new(),
-            shop: crate::model::DEFAULT_SHOP.to_string(),
-            parts: Vec::new(),
+            ..Batch::default()
         };
         store.commit(&first).expect("commits");
         assert_eq!(count(&store, "event_chunks"), 1);
