@@ -346,6 +346,28 @@ impl Report {
         groups
     }
 
+    /// The CSV of many shops' reports and their total (`report --all-shops`): the same rows
+    /// as [`Report::to_csv`], each led by its shop (`all` for the total).
+    pub fn to_csv_shops(parts: &[(&str, &Report)]) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(std::iter::once("shop").chain(CSV_HEADER))?;
+        for (shop, report) in parts {
+            let row = |key: &str, k: &str, f: &Figures| {
+                std::iter::once(shop.to_string())
+                    .chain(csv_row(key, k, f))
+                    .collect::<Vec<String>>()
+            };
+            w.write_record(row("all", "all", &report.overall))?;
+            for (_, key, groups) in report.groups() {
+                for (k, f) in groups {
+                    w.write_record(row(key, k, f))?;
+                }
+            }
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// One CSV row per group: overall, then each category, tier and rules hash.
     pub fn to_csv(&self) -> Result<String, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -563,6 +585,16 @@ pub struct ReportQuery<'a> {
     pub by_creator: bool,
 }
 
+impl BuiltReport {
+    /// The report of every sample of these reports together (`report --all-shops`' total):
+    /// weeks in the first one's timezone.
+    pub fn total(parts: &[&BuiltReport]) -> Report {
+        let tz = parts.first().map_or(DEFAULT_TIMEZONE, |p| p.tz);
+        let options = parts.first().map(|p| p.options).unwrap_or_default();
+        Report::build_with(parts.iter().flat_map(|p| p.facts.iter()), tz, options)
+    }
+}
+
 /// A report and what its page draws.
 pub struct BuiltReport {
     /// The figures.
@@ -570,6 +602,11 @@ pub struct BuiltReport {
     pub(super) graphs: Vec<WorkflowGraph>,
     /// Samples per state now, per workflow (in the window).
     pub(super) counts: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Each sample's facts, the timezone and the options it was built with: what a total of
+    /// many shops' reports is built from.
+    facts: Vec<Facts>,
+    tz: Tz,
+    options: ReportOptions,
 }
 
 /// A window bound: RFC 3339, or a date read as midnight in `tz`.
@@ -656,5 +693,8 @@ pub fn build(
         report,
         graphs: graphs.to_vec(),
         counts,
+        facts: facts.into_values().collect(),
+        tz,
+        options,
     }))
 }

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use chrono::{DateTime, Utc};
 
 use super::{CliError, EXIT_OK};
-use crate::runtime::gen::{generate, GenOptions};
+use crate::runtime::gen::{generate, generate_shops, GenOptions};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -21,6 +21,10 @@ pub struct Args {
     /// Requests per day.
     #[arg(long, value_name = "N", default_value_t = 60.0)]
     pub per_day: f64,
+    /// One stream per shop (`shop-0`, `shop-1`, ...; each event names its shop), taken line by
+    /// line in turn: `--samples` is each shop's.
+    #[arg(long, value_name = "N")]
+    pub shops: Option<u64>,
 }
 
 pub fn run(args: &Args) -> Result<u8, CliError> {
@@ -31,12 +35,17 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         per_day: args.per_day,
     };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mix = generate(&options, &mut out)?;
+    let mix = match args.shops {
+        Some(shops) => generate_shops(&options, shops, &mut out)?,
+        None => generate(&options, &mut out)?,
+    };
     out.flush()?;
     eprintln!(
-        "gen: {} events for {} samples: {}",
+        "gen: {} events for {} samples{}: {}",
         mix.events,
         args.samples,
+        args.shops
+            .map_or(String::new(), |n| format!(" in each of {n} shops")),
         mix.describe()
     );
     Ok(EXIT_OK)

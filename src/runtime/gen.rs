@@ -138,6 +138,59 @@ impl Ord for Pending {
 }
 
 /// Writes the stream; returns its mix.
+/// The name of the `k`th of `shops` generated shops: `shop-07` (zero-padded to their count).
+pub fn shop_name(k: u64, shops: u64) -> String {
+    let width = shops.saturating_sub(1).max(1).to_string().len();
+    format!("shop-{k:0width$}")
+}
+
+/// `shops` streams of the same generator (seeds `seed`, `seed + 1`, ...), each the events of
+/// one shop (`"shop"` added to each event), taken line by line in turn: one input that mixes
+/// shops, each shop's events in its own order. The same sample and creator ids recur in every
+/// shop, as they may.
+pub fn generate_shops(
+    options: &GenOptions,
+    shops: u64,
+    out: &mut dyn Write,
+) -> std::io::Result<Mix> {
+    let mut mix = Mix::default();
+    let mut streams = Vec::new();
+    for k in 0..shops {
+        let mut buf = Vec::new();
+        let one = generate(
+            &GenOptions {
+                seed: options.seed.wrapping_add(k),
+                ..options.clone()
+            },
+            &mut buf,
+        )?;
+        mix.events += one.events;
+        for (t, n) in one.by_type {
+            *mix.by_type.entry(t).or_insert(0) += n;
+        }
+        let prefix = format!("{{\"shop\":\"{}\",", shop_name(k, shops));
+        streams.push((buf, 0usize, prefix));
+    }
+    let mut open = streams.len();
+    while open > 0 {
+        open = 0;
+        for (buf, at, prefix) in &mut streams {
+            let rest = &buf[*at..];
+            if rest.is_empty() {
+                continue;
+            }
+            open += 1;
+            let end = rest.iter().position(|b| *b == b'\n').map_or(rest.len(), |i| i + 1);
+            let line = &rest[..end];
+            // Every line the generator writes is an object: `{"id":...`.
+            out.write_all(prefix.as_bytes())?;
+            out.write_all(&line[1..])?;
+            *at += end;
+        }
+    }
+    Ok(mix)
+}
+
 pub fn generate(options: &GenOptions, out: &mut dyn Write) -> std::io::Result<Mix> {
     let mut g = Gen {
         rng: fastrand::Rng::with_seed(options.seed),

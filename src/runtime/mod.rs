@@ -20,7 +20,7 @@ use deadlines::arm_deadline;
 pub use dispatch::Read;
 pub use flow::Flow;
 use flow::StateId;
-pub use gen::{generate, GenOptions};
+pub use gen::{generate, generate_shops, shop_name, GenOptions};
 use memory::evict_after;
 pub use memory::EVICT_AFTER;
 pub use program::{short_hash, Program};
