@@ -124,7 +124,12 @@ impl Viewer {
         vec![
             ("style", crate::analysis::html::STYLE.into()),
             ("shop", self.shop.clone().into()),
-            ("base", base_of(&self.shop).into()),
+            // Percent-encoded already (and a shop name is `[a-z0-9][a-z0-9_-]*`): printed as
+            // it is, so that its slashes stay slashes.
+            (
+                "base",
+                minijinja::Value::from_safe_string(base_of(&self.shop)),
+            ),
             (
                 "shops",
                 minijinja::Value::from_serialize(app.shops_of(&self.principal)),
