@@ -110,8 +110,8 @@ fn main() {
             1 << 16,
             File::create(data.join("shops-records.jsonl")).expect("out"),
         );
-        let summary = run_file_shops(programs, home, store, input, &mut out, &mut Quiet)
-            .expect("run");
+        let summary =
+            run_file_shops(programs, home, store, input, &mut out, &mut Quiet).expect("run");
         (start.elapsed().as_secs_f64(), summary)
     };
     let default = vec!["default".to_string()];

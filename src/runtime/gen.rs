@@ -180,7 +180,10 @@ pub fn generate_shops(
                 continue;
             }
             open += 1;
-            let end = rest.iter().position(|b| *b == b'\n').map_or(rest.len(), |i| i + 1);
+            let end = rest
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(rest.len(), |i| i + 1);
             let line = &rest[..end];
             // Every line the generator writes is an object: `{"id":...`.
             out.write_all(prefix.as_bytes())?;
