@@ -13,17 +13,17 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 /// A deployment: the shipped rules and workflows at the top (shop `default`), `shops/a` with a
-/// follower floor of 50,000, `shops/b` with a daily quota of 3.
+/// follower floor of 50,000, `shops/b` with a daily quota of 3 (their policies differ from the
+/// shipped one, so the shipped rule tests are not theirs: they have none).
 fn deployment() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     common::copy_dir(&root.join("rules"), &dir.path().join("rules"));
     common::copy_dir(&root.join("workflows"), &dir.path().join("workflows"));
     for shop in ["a", "b"] {
-        common::copy_dir(
-            &root.join("rules"),
-            &dir.path().join("shops").join(shop).join("rules"),
-        );
+        let rules = dir.path().join("shops").join(shop).join("rules");
+        common::copy_dir(&root.join("rules"), &rules);
+        std::fs::remove_dir_all(rules.join("tests")).unwrap();
     }
     common::edit(
         &dir.path().join("shops/a/rules/policy.yaml"),
@@ -366,7 +366,10 @@ fn a_bad_edit_in_one_shops_rules_refuses_that_shops_reload_only() {
     const NOW: &str = "2026-03-02T12:00:00Z";
     let mut w = Watch::start_in(deployment(), &[], NOW, true);
     let ready = w.err.all().join("\n");
-    assert!(ready.contains("shop a:") && ready.contains("shop b:"), "{ready}");
+    assert!(
+        ready.contains("shop a:") && ready.contains("shop b:"),
+        "{ready}"
+    );
     let before_a = w.decide(&request(Some("a"), "e1", "s1", "c1", NOW));
     let before_b = w.decide(&request(Some("b"), "e1", "s1", "c1", NOW));
     assert_eq!(before_a["shop"], "a");
@@ -385,7 +388,9 @@ fn a_bad_edit_in_one_shops_rules_refuses_that_shops_reload_only() {
     w.replace("shops/a/rules/policy.yaml", |t| {
         t.replace("  min_followers: 50000", "  min_followers: 1000 ")
     });
-    w.err.wait(i, 1, "a's reload", |l| l.starts_with("shop a: reload: rules"));
+    w.err.wait(i, 1, "a's reload", |l| {
+        l.starts_with("shop a: reload: rules")
+    });
     let after_a = w.decide(&request(Some("a"), "e2", "s2", "c2", NOW));
     assert_eq!(after_a["decision"], "approve", "{after_a}");
     assert_ne!(after_a["rules"], before_a["rules"]);

@@ -147,6 +147,10 @@ pub enum CliError {
     #[error("cannot write output: {0}")]
     /// Standard output (or `--out`) cannot be written.
     Write(#[from] std::io::Error),
+    #[error("{0}")]
+    /// Bad usage found after parsing (a `--shop` neither the deployment nor the store has):
+    /// said, and exit 2.
+    Usage(String),
     #[error("`{}`: {source}", crate::store::shown(path))]
     /// The store cannot be opened, read or written.
     Store {
@@ -168,6 +172,16 @@ fn shop_name(text: &str) -> Result<String, String> {
 
 /// Runs one command and returns its exit code.
 pub fn run(cli: Cli) -> Result<u8, CliError> {
+    match dispatch(cli) {
+        Err(CliError::Usage(message)) => {
+            eprintln!("error: {message}");
+            Ok(EXIT_USAGE)
+        }
+        other => other,
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Graph(args) => graph::run(&cli, args),
@@ -473,6 +487,16 @@ fn open_existing_store(cli: &Cli) -> Result<Box<dyn Store>, CliError> {
     }
     let mut store = crate::store::open_read(&cli.db).map_err(failed)?;
     store.set_shop(&cli.shop);
+    // A reader may run beside a deployment's files or away from them: a shop is known when the
+    // deployment has it or the store has run it.
+    if !deployment(cli).contains(&cli.shop) && store.versions().map_err(failed)?.is_empty() {
+        return Err(CliError::Usage(format!(
+            "no shop `{}` in this deployment (no `{}/{}/` folder) or in the store",
+            cli.shop,
+            crate::session::SHOPS_DIR,
+            cli.shop
+        )));
+    }
     Ok(store)
 }
 
