@@ -325,7 +325,9 @@ async fn an_operator_signs_in_approves_from_the_queue_and_the_timeline_names_the
 
     // Ship it from its page: the tracking number is on the timeline.
     let form = c
-        .form(Locator::Css("form[action='/samples/s50/ship']"))
+        .form(Locator::Css(
+            "form[action='/shops/default/samples/s50/ship']",
+        ))
         .await
         .unwrap();
     form.set_by_name("tracking_number", "1ZBROWSER")

@@ -10,7 +10,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{load_program, lock_store, open_for, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{
+    load_program, lock_store, open_for, shop_files, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
+};
 use crate::connect::cycle::{poll, settle, summary, Cycle};
 use crate::connect::map::Catalog;
 use crate::connect::platform::Client;
@@ -32,9 +34,10 @@ pub enum Platform {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TiktokArgs {
-    /// The connector's config (YAML; secrets in the files it names).
-    #[arg(long, default_value = "connectors/tiktok.yaml", value_name = "FILE")]
-    pub config: PathBuf,
+    /// The connector's config (YAML; secrets in the files it names). Default: the `--shop`
+    /// shop's, `shops/<shop>/connectors/tiktok.yaml` (`connectors/tiktok.yaml` for `default`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// One full poll, apply what it found, deliver the outbox, exit.
     #[arg(long)]
     pub once: bool,
@@ -42,7 +45,15 @@ pub struct TiktokArgs {
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     let Platform::Tiktok(args) = &args.platform;
-    let config = match crate::connect::config::load(&args.config) {
+    let files = match shop_files(cli) {
+        Ok(files) => files,
+        Err(code) => return Ok(code),
+    };
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| files.connector.clone());
+    let config = match crate::connect::config::load(&path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -87,7 +98,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     }
 }
 
-/// One poll, apply and delivery; `Err` is an exit code, its reason said.
+/// One poll, apply and delivery in the `--shop` shop; `Err` is an exit code, its reason said.
 fn cycle(
     cli: &Cli,
     config: &Config,
@@ -99,6 +110,7 @@ fn cycle(
         source,
     };
     let mut side = crate::store::open(&cli.db).map_err(store_err)?;
+    side.set_shop(&cli.shop);
     let found = match poll(client, config, catalog, &mut side) {
         Ok(found) => found,
         Err(e) => {

@@ -1,6 +1,6 @@
 //! `sampleflow outbox [--format table|json]`: the review calls for a connected shop, queued,
 //! in doubt, sent and failed (with the platform's last code and message), and the applications
-//! that could not be mapped. Reads only.
+//! that could not be mapped, of the `--shop` shop. Reads only.
 
 use serde_json::json;
 
@@ -21,7 +21,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     if !crate::store::exists(&cli.db) {
         return Err(failed(crate::store::StoreError::Missing));
     }
-    let store = crate::store::open_read(&cli.db).map_err(failed)?;
+    let mut store = crate::store::open_read(&cli.db).map_err(failed)?;
+    store.set_shop(&cli.shop);
     let calls = store.outbox().map_err(failed)?;
     let unmappable = store.unmappable().map_err(failed)?;
     match args.format {

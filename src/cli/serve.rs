@@ -30,8 +30,10 @@ pub struct Args {
         env = "SAMPLEFLOW_MAX_CONNECTIONS"
     )]
     pub max_connections: usize,
-    /// Run the TikTok connector from this config (default: `connectors/tiktok.yaml` when it
-    /// exists) and take its webhooks at `POST /v1/tiktok/webhook`.
+    /// Run the `--shop` shop's TikTok connector from this config (default: its
+    /// `connectors/tiktok.yaml` when it exists); every other shop with a
+    /// `shops/<shop>/connectors/tiktok.yaml` runs its own. Webhooks come to
+    /// `POST /v1/tiktok/webhook`.
     #[arg(long, value_name = "FILE")]
     pub connector: Option<std::path::PathBuf>,
     #[command(flatten)]
@@ -49,19 +51,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             return Ok(EXIT_USAGE);
         }
     };
-    let connector = match &args.connector {
-        Some(path) => Some(path.clone()),
-        None => {
-            let default = std::path::PathBuf::from("connectors/tiktok.yaml");
-            default.exists().then_some(default)
-        }
-    };
+    let connectors = connectors(cli, args.connector.as_deref());
     let config = ServeConfig {
         listen,
         tokens: args.tokens.clone(),
         request_timeout: args.request_timeout,
         max_connections: args.max_connections,
-        connector,
+        connectors,
         db: cli.db.clone(),
     };
     let bound = match crate::serve::bind(config) {
@@ -87,6 +83,23 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Ok(()) => Ok(EXIT_OK),
         Err(failure) => said(failure),
     }
+}
+
+/// The connectors to run, by shop: `--connector FILE` (a file that must exist) for the `--shop`
+/// shop, and every shop's `connectors/tiktok.yaml` that exists.
+fn connectors(cli: &Cli, given: Option<&std::path::Path>) -> Vec<(String, std::path::PathBuf)> {
+    let deployment = crate::session::Deployment::discover(&cli.rules, &cli.workflows);
+    let mut found: Vec<(String, std::path::PathBuf)> = deployment
+        .shops()
+        .filter(|f| !(given.is_some() && f.name == cli.shop))
+        .filter(|f| f.connector.is_file())
+        .map(|f| (f.name.clone(), f.connector.clone()))
+        .collect();
+    if let Some(path) = given {
+        found.push((cli.shop.clone(), path.to_path_buf()));
+        found.sort();
+    }
+    found
 }
 
 /// The service's failure said on stderr, as its exit code.

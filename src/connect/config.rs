@@ -89,6 +89,9 @@ struct Raw {
     app_secret_file: PathBuf,
     access_token_file: PathBuf,
     shop_cipher: String,
+    /// The platform's id of the shop: a webhook naming it is this config's.
+    #[serde(default)]
+    shop_id: Option<String>,
     #[serde(default = "default_poll")]
     poll_every: String,
     catalog: PathBuf,
@@ -133,6 +136,8 @@ pub struct Config {
     pub app_secret: Secret,
     pub access_token: Secret,
     pub shop_cipher: String,
+    /// The platform's id of the shop, which its webhooks name (`shop_id`).
+    pub shop_id: Option<String>,
     /// Seconds between polls.
     pub poll_every: i64,
     pub catalog: PathBuf,
@@ -244,6 +249,7 @@ pub fn parse(text: &str, dir: &Path) -> Result<Config, String> {
         app_secret: secret("app_secret_file", &raw.app_secret_file)?,
         access_token: secret("access_token_file", &raw.access_token_file)?,
         shop_cipher: raw.shop_cipher,
+        shop_id: raw.shop_id.filter(|s| !s.trim().is_empty()),
         poll_every,
         catalog: at(&raw.catalog),
         defaults: raw.defaults,

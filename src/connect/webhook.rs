@@ -4,6 +4,10 @@
 //! checked against the platform's signature (HMAC of the app key and the raw body, constant
 //! time): refused and nothing done when it fails; a notification id seen before is acknowledged
 //! and ignored. A webhook is a reason to poll now, never the truth: the poll is.
+//!
+//! Each shop of a deployment runs its own connector: its thread, its store handle on that shop,
+//! its polled lines handed to the runner as that shop's; a webhook goes to the connector whose
+//! config names the body's `shop_id` ([`route`]).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{RecvTimeoutError, Sender, SyncSender};
@@ -24,6 +28,10 @@ const SEEN_KEPT: usize = 10_000;
 
 /// The connector's thread and what its webhooks share.
 pub struct Connector {
+    /// The shop it keeps in step.
+    shop: String,
+    /// The platform's id of that shop, from the config.
+    shop_id: Option<String>,
     poll_now: Mutex<Sender<()>>,
     /// How the polls go, for `/readyz`.
     polls: std::sync::Arc<Mutex<Polls>>,
@@ -41,6 +49,11 @@ struct Polls {
 }
 
 impl Connector {
+    /// The shop it keeps in step.
+    pub fn shop(&self) -> &str {
+        &self.shop
+    }
+
     /// Ready when the last poll succeeded within three `poll_every` (on the wall clock).
     pub fn ready(&self) -> Result<String, String> {
         let polls = self
@@ -69,9 +82,10 @@ impl Connector {
         }
     }
 
-    /// Starts the connector's thread.
+    /// Starts the connector of `shop`, on a thread of its own.
     pub fn start(
         db: std::path::PathBuf,
+        shop: String,
         config: Config,
         catalog: Catalog,
         runner: SyncSender<Msg>,
@@ -83,6 +97,8 @@ impl Connector {
         }
         metrics::gauge!("sampleflow_connector_last_success_seconds").set(0.0);
         let connector = Connector {
+            shop: shop.clone(),
+            shop_id: config.shop_id.clone(),
             poll_now: Mutex::new(tx),
             polls: polls.clone(),
             poll_every: config.poll_every,
@@ -94,7 +110,7 @@ impl Connector {
         std::thread::spawn(move || {
             let client = Client::new(config.clone());
             loop {
-                let result = cycle(&db, &config, &catalog, &client, &runner);
+                let result = cycle(&db, &shop, &config, &catalog, &client, &runner);
                 let now = wall_clock()
                     .map(|c| c.now())
                     .unwrap_or_else(|_| chrono::Utc::now());
@@ -113,12 +129,15 @@ impl Connector {
                             .increment(1);
                         metrics::gauge!("sampleflow_connector_last_success_seconds")
                             .set(now.timestamp() as f64);
-                        eprintln!("{}", summary(&c));
+                        eprintln!("{}{}", shop_said(&shop), summary(&c));
                     }
                     Err(e) => {
                         metrics::counter!("sampleflow_connector_polls_total", "result" => "error")
                             .increment(1);
-                        eprintln!("connect: {e}; tried again at the next poll");
+                        eprintln!(
+                            "{}connect: {e}; tried again at the next poll",
+                            shop_said(&shop)
+                        );
                     }
                 }
                 match rx.recv_timeout(every) {
@@ -134,15 +153,27 @@ impl Connector {
     }
 }
 
-/// One poll, its events through the runner (answered once committed), and the outbox.
+/// `shop <shop>: ` before the log lines of a shop other than `default` (those of `default` as
+/// they were before shops).
+fn shop_said(shop: &str) -> String {
+    if shop == crate::model::DEFAULT_SHOP {
+        String::new()
+    } else {
+        format!("shop {shop}: ")
+    }
+}
+
+/// One poll of `shop`, its events through the runner (answered once committed), and the outbox.
 fn cycle(
     db: &std::path::Path,
+    shop: &str,
     config: &Config,
     catalog: &Catalog,
     client: &Client,
     runner: &SyncSender<Msg>,
 ) -> Result<Cycle, String> {
     let mut side = crate::store::open(db).map_err(|e| e.to_string())?;
+    side.set_shop(shop);
     let found = poll(client, config, catalog, &mut side)?;
     let mut c = found.counts();
     if !found.lines.is_empty() {
@@ -153,7 +184,7 @@ fn cycle(
             .send(Msg::Polled(Ingest {
                 posted,
                 reply,
-                shop: crate::model::DEFAULT_SHOP.to_string(),
+                shop: shop.to_string(),
             }))
             .map_err(|_| "the runner has stopped".to_string())?;
         answer
@@ -176,6 +207,27 @@ pub enum Webhook {
     Duplicate,
     /// A poll was asked for.
     Polling,
+}
+
+/// The connector a webhook body is for: the one whose config names the body's `shop_id`; else,
+/// when one connector runs and its config names no `shop_id`, that one (a deployment of one
+/// shop, configured before shops). `None`: no connector here is the body's.
+pub fn route<'a>(connectors: &'a [Connector], body: &[u8]) -> Option<&'a Connector> {
+    let shop_id = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["shop_id"].as_str().map(str::to_string));
+    if let Some(id) = &shop_id {
+        if let Some(c) = connectors
+            .iter()
+            .find(|c| c.shop_id.as_deref() == Some(id.as_str()))
+        {
+            return Some(c);
+        }
+    }
+    match connectors {
+        [only] if only.shop_id.is_none() => Some(only),
+        _ => None,
+    }
 }
 
 impl Connector {

@@ -1,6 +1,8 @@
 //! The JSON API: `/healthz`, `/metrics` and `/v1/...`, with the contract's roles, bodies,
 //! status codes and error shapes.
 
+use std::collections::HashMap;
+
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,20 +21,47 @@ use crate::model::SampleView;
 use crate::store::Store;
 use crate::watch::{Posted, Refused, MAX_LINES};
 
+/// The routes of one shop's data: under `/v1` for shop `default`, and under
+/// `/v1/shops/{shop}` for any shop.
 pub(super) fn routes() -> Router<Shared> {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(super::ready::readyz))
-        .route("/metrics", get(super::ready::metrics))
-        .route("/v1/events", post(events))
-        .route("/v1/samples/{id}", get(sample))
-        .route("/v1/creators/{id}", get(creator))
-        .route("/v1/queue", get(queue))
-        .route("/v1/report", get(report))
-        .route("/v1/shadow", get(shadow))
-        .route("/v1/samples/{id}/review", post(review))
-        .route("/v1/samples/{id}/ship", post(ship))
-        .route("/v1/creators/{id}/adjust", post(adjust))
+        .route("/metrics", get(super::ready::metrics));
+    for base in ["/v1", "/v1/shops/{shop}"] {
+        router = router
+            .route(&format!("{base}/events"), post(events))
+            .route(&format!("{base}/samples/{{id}}"), get(sample))
+            .route(&format!("{base}/creators/{{id}}"), get(creator))
+            .route(&format!("{base}/queue"), get(queue))
+            .route(&format!("{base}/report"), get(report))
+            .route(&format!("{base}/shadow"), get(shadow))
+            .route(&format!("{base}/samples/{{id}}/review"), post(review))
+            .route(&format!("{base}/samples/{{id}}/ship"), post(ship))
+            .route(&format!("{base}/creators/{{id}}/adjust"), post(adjust));
+    }
+    router
+}
+
+/// A route's path parameters: its shop (`default` on the unscoped routes) and its id (empty on
+/// routes without one).
+pub(super) struct At {
+    pub shop: String,
+    pub id: String,
+}
+
+/// The path parameters, by name.
+pub(super) type Params = Path<HashMap<String, String>>;
+
+impl At {
+    pub fn of(Path(mut params): Params) -> At {
+        At {
+            shop: params
+                .remove("shop")
+                .unwrap_or_else(|| crate::model::DEFAULT_SHOP.to_string()),
+            id: params.remove("id").unwrap_or_default(),
+        }
+    }
 }
 
 fn unavailable() -> Response {
@@ -44,12 +73,18 @@ fn unavailable() -> Response {
 }
 
 /// `POST /v1/events`: JSON Lines in, one result per line out, every applied line committed.
-async fn events(State(app): State<Shared>, headers: HeaderMap, req: Request) -> Response {
+async fn events(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    params: Params,
+    req: Request,
+) -> Response {
+    let at = At::of(params);
     // A bearer token is checked before the body is read; a signature needs the body.
     let early = if app.signed(&headers) {
         None
     } else {
-        match app.authorize(&headers, Permission::Ingest, None) {
+        match app.authorize_in(&headers, Permission::Ingest, None, &at.shop) {
             Ok(p) => Some(p),
             Err(r) => return r,
         }
@@ -60,17 +95,18 @@ async fn events(State(app): State<Shared>, headers: HeaderMap, req: Request) -> 
     };
     let principal = match early {
         Some(p) => p,
-        None => match app.authorize(&headers, Permission::Ingest, Some(&body)) {
+        None => match app.authorize_in(&headers, Permission::Ingest, Some(&body), &at.shop) {
             Ok(p) => p,
             Err(r) => return r,
         },
     };
-    ingest(&app, &principal, body).await
+    ingest(&app, &principal, body, &at.shop).await
 }
 
-/// Checks a body's lines (their number, what the principal may post), stamps `by` and hands
-/// them to the runner; the answer is the runner's bytes.
-async fn ingest(app: &App, principal: &Principal, body: bytes::Bytes) -> Response {
+/// Checks a body's lines (their number, what the principal may post, the shops they name),
+/// stamps `by` and hands them to the runner, lines naming no shop in `shop`; the answer is the
+/// runner's bytes.
+async fn ingest(app: &App, principal: &Principal, body: bytes::Bytes, shop: &str) -> Response {
     let Some(poster) = principal.role.poster() else {
         return error(
             StatusCode::FORBIDDEN,
@@ -108,7 +144,23 @@ async fn ingest(app: &App, principal: &Principal, body: bytes::Bytes) -> Respons
             )
         }
     };
-    match app.apply(posted).await {
+    // A line naming a shop the session runs but the principal may not act on refuses the body
+    // whole, as a line its role may not post does. A shop the session does not run is left to
+    // the runner (`invalid_field` on `shop`, that line only).
+    if principal.shops != super::auth::Shops::All {
+        let outside = posted.first_shop_outside(|s| app.runs(s) && !principal.shops.allows(s));
+        if let Some((line, named)) = outside {
+            return error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "line {line} names shop `{named}`: {}; nothing was applied",
+                    super::outside_shops(principal, &named)
+                ),
+            );
+        }
+    }
+    match app.apply(posted, shop).await {
         Some(answer) => (
             [(
                 axum::http::header::CONTENT_TYPE,
@@ -144,12 +196,16 @@ pub(super) fn sample_json(store: &mut dyn Store, id: &str) -> Result<Option<Valu
     Ok(Some(json!({"sample": view, "records": records})))
 }
 
-async fn sample(State(app): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
+async fn sample(State(app): State<Shared>, headers: HeaderMap, params: Params) -> Response {
+    let At { shop, id } = At::of(params);
+    if let Err(r) = viewer(&app, &headers, &shop) {
         return r;
     }
     let shown = id.clone();
-    match app.read(move |_, store| sample_json(store, &id)).await {
+    match app
+        .read(&shop, move |_, store| sample_json(store, &id))
+        .await
+    {
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => not_found("sample", &shown),
         Err(r) => r,
@@ -171,16 +227,16 @@ pub(super) fn creator_json(store: &mut dyn Store, id: &str) -> Result<Option<Val
     Ok(Some(v))
 }
 
-async fn creator(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
+async fn creator(State(app): State<Shared>, headers: HeaderMap, params: Params) -> Response {
+    let At { shop, id } = At::of(params);
+    if let Err(r) = viewer(&app, &headers, &shop) {
         return r;
     }
     let shown = id.clone();
-    match app.read(move |_, store| creator_json(store, &id)).await {
+    match app
+        .read(&shop, move |_, store| creator_json(store, &id))
+        .await
+    {
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => not_found("creator", &shown),
         Err(r) => r,
@@ -189,15 +245,16 @@ async fn creator(
 
 /// The queue, as `queue --format json`.
 pub(super) fn queue_json(app: &App, store: &mut dyn Store) -> Result<Vec<Value>, Response> {
-    let graphs = app.graphs();
+    let graphs = app.graphs(store.shop());
     crate::analysis::queue::items_json(&graphs, store).map_err(store_error)
 }
 
-async fn queue(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
+async fn queue(State(app): State<Shared>, headers: HeaderMap, params: Params) -> Response {
+    let At { shop, .. } = At::of(params);
+    if let Err(r) = viewer(&app, &headers, &shop) {
         return r;
     }
-    match app.read(queue_json).await {
+    match app.read(&shop, queue_json).await {
         Ok(items) => Json(json!({"items": items})).into_response(),
         Err(r) => r,
     }
@@ -228,7 +285,7 @@ pub(super) fn report_built(
             ))
         }
     };
-    let (graphs, rules) = (app.graphs(), app.rules());
+    let (graphs, rules) = (app.graphs(store.shop()), app.rules(store.shop()));
     let query = crate::analysis::report::ReportQuery {
         graphs: &graphs,
         rules: rules.as_deref(),
@@ -250,9 +307,11 @@ pub(super) fn report_built(
 async fn report(
     State(app): State<Shared>,
     headers: HeaderMap,
+    params: Params,
     window: Result<Query<Window>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
+    let At { shop, .. } = At::of(params);
+    if let Err(r) = viewer(&app, &headers, &shop) {
         return r;
     }
     let Ok(Query(window)) = window else {
@@ -263,7 +322,9 @@ async fn report(
         );
     };
     match app
-        .read(move |app, store| report_built(app, store, &window).map(|b| b.report.to_json()))
+        .read(&shop, move |app, store| {
+            report_built(app, store, &window).map(|b| b.report.to_json())
+        })
         .await
     {
         Ok(v) => Json(v).into_response(),
@@ -284,9 +345,9 @@ pub(super) fn shadow_built(
     since: Option<&str>,
 ) -> Result<ShadowReport, Response> {
     let tz = app
-        .rules()
+        .rules(store.shop())
         .map_or(crate::rules::DEFAULT_TIMEZONE, |r| r.policy().timezone);
-    let graphs = app.graphs();
+    let graphs = app.graphs(store.shop());
     match crate::analysis::shadow::build(store, &graphs, tz, since) {
         Ok(Ok(report)) => Ok(report),
         Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
@@ -303,9 +364,11 @@ pub(super) fn shadow_built(
 async fn shadow(
     State(app): State<Shared>,
     headers: HeaderMap,
+    params: Params,
     since: Result<Query<Since>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(r) = viewer(&app, &headers) {
+    let At { shop, .. } = At::of(params);
+    if let Err(r) = viewer(&app, &headers, &shop) {
         return r;
     }
     let Ok(Query(Since { since })) = since else {
@@ -316,7 +379,9 @@ async fn shadow(
         );
     };
     match app
-        .read(move |app, store| shadow_built(app, store, since.as_deref()))
+        .read(&shop, move |app, store| {
+            shadow_built(app, store, since.as_deref())
+        })
         .await
     {
         Ok(report) => Json(report).into_response(),
@@ -332,10 +397,12 @@ pub(super) enum Acted {
     Invalid(String),
 }
 
-/// Makes the event of an ops action (fresh id, `at` = now, `by` = the principal) and applies it.
+/// Makes the event of an ops action (fresh id, `at` = now, `by` = the principal) and applies it
+/// in `shop`.
 pub(super) async fn act(
     app: &App,
     principal: &Principal,
+    shop: &str,
     action: OpsAction,
 ) -> Result<Acted, Response> {
     if let Some(problem) = action.problem() {
@@ -352,7 +419,7 @@ pub(super) async fn act(
             "the action made no event",
         )
     })?;
-    let Some(answer) = app.apply(posted).await else {
+    let Some(answer) = app.apply(posted, shop).await else {
         return Err(unavailable());
     };
     let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
@@ -380,9 +447,10 @@ fn acted(result: Result<Acted, Response>) -> Response {
 async fn operator_body<T: serde::de::DeserializeOwned>(
     app: &App,
     headers: &HeaderMap,
+    shop: &str,
     body: Body,
 ) -> Result<(Principal, T), Response> {
-    let principal = app.authorize(headers, Permission::Operator, None)?;
+    let principal = app.authorize_in(headers, Permission::Operator, None, shop)?;
     let bytes = body_bytes(body).await?;
     let parsed = serde_json::from_slice(&bytes).map_err(|e| {
         error(
@@ -404,20 +472,21 @@ struct ReviewBody {
 async fn review(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    params: Params,
     req: Request,
 ) -> Response {
-    let (principal, body) = match operator_body::<ReviewBody>(&app, &headers, req.into_body()).await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let At { shop, id } = At::of(params);
+    let (principal, body) =
+        match operator_body::<ReviewBody>(&app, &headers, &shop, req.into_body()).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let action = OpsAction::Review {
         sample: id,
         decision: body.decision,
         note: body.note,
     };
-    acted(act(&app, &principal, action).await)
+    acted(act(&app, &principal, &shop, action).await)
 }
 
 #[derive(Deserialize)]
@@ -432,13 +501,15 @@ struct ShipBody {
 async fn ship(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    params: Params,
     req: Request,
 ) -> Response {
-    let (principal, body) = match operator_body::<ShipBody>(&app, &headers, req.into_body()).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let At { shop, id } = At::of(params);
+    let (principal, body) =
+        match operator_body::<ShipBody>(&app, &headers, &shop, req.into_body()).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let action = OpsAction::Ship {
         sample: id,
         tracking_number: body.tracking_number,
@@ -446,7 +517,7 @@ async fn ship(
         shipping_cost: body.shipping_cost,
         note: body.note,
     };
-    acted(act(&app, &principal, action).await)
+    acted(act(&app, &principal, &shop, action).await)
 }
 
 #[derive(Deserialize)]
@@ -460,32 +531,34 @@ struct AdjustBody {
 async fn adjust(
     State(app): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    params: Params,
     req: Request,
 ) -> Response {
-    let (principal, body) = match operator_body::<AdjustBody>(&app, &headers, req.into_body()).await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let At { shop, id } = At::of(params);
+    let (principal, body) =
+        match operator_body::<AdjustBody>(&app, &headers, &shop, req.into_body()).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let action = OpsAction::Adjust {
         creator: id,
         credit: body.credit,
         block_days: body.block_days,
         note: body.note,
     };
-    acted(act(&app, &principal, action).await)
+    acted(act(&app, &principal, &shop, action).await)
 }
 
-/// `POST /v1/tiktok/webhook`: the connector's webhook (a reason to poll now).
+/// `POST /v1/tiktok/webhook`: the connector's webhook (a reason to poll now), for the shop whose
+/// connector config names the body's `shop_id`.
 pub(super) async fn tiktok_webhook(State(app): State<Shared>, req: Request) -> Response {
-    let Some(connector) = &app.connector else {
+    if app.connectors.is_empty() {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",
             "no TikTok connector runs here (connectors/tiktok.yaml or --connector FILE)",
         );
-    };
+    }
     let signature = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -494,6 +567,14 @@ pub(super) async fn tiktok_webhook(State(app): State<Shared>, req: Request) -> R
     let body = match body_bytes(req.into_body()).await {
         Ok(b) => b,
         Err(r) => return r,
+    };
+    let Some(connector) = crate::connect::webhook::route(&app.connectors, &body) else {
+        // No shop's config names it: nothing can verify it, and nothing is done.
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the webhook's `shop_id` is not that of a shop connected here: nothing was done",
+        );
     };
     match connector.webhook(signature.as_deref(), &body) {
         Webhook::Unsigned => error(

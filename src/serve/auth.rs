@@ -65,11 +65,37 @@ impl Permission {
     }
 }
 
+/// The shops a principal may act on (the tokens file's `shops`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shops {
+    /// `["*"]`: every shop of the deployment.
+    All,
+    /// These shops only (a token without `shops`: `default` only).
+    Only(Vec<String>),
+}
+
+impl Shops {
+    /// True when `shop` is one of these.
+    pub fn allows(&self, shop: &str) -> bool {
+        match self {
+            Shops::All => true,
+            Shops::Only(names) => names.iter().any(|n| n == shop),
+        }
+    }
+
+    /// A token without `shops`: shop `default` only.
+    fn default_only() -> Shops {
+        Shops::Only(vec![crate::model::DEFAULT_SHOP.to_string()])
+    }
+}
+
 /// A request's author: `by` on every record it makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
     pub role: Permission,
+    /// The shops it may act on.
+    pub shops: Shops,
 }
 
 impl Principal {
@@ -78,15 +104,18 @@ impl Principal {
         Principal {
             name: "local".into(),
             role: Permission::Operator,
+            shops: Shops::All,
         }
     }
 
     /// A body signed with the webhook secret: `by` on its events is `signed` (the contract's
-    /// word for the signature's name).
+    /// word for the signature's name). The secret is the deployment's, as the open mode's
+    /// operator is: it acts on every shop.
     pub fn signed() -> Self {
         Principal {
             name: "signed".into(),
             role: Permission::Ingest,
+            shops: Shops::All,
         }
     }
 }
@@ -97,12 +126,14 @@ struct RawToken {
     name: String,
     role: String,
     sha256: String,
+    shops: Option<Vec<String>>,
 }
 
 struct Token {
     name: String,
     role: Permission,
     digest: [u8; 32],
+    shops: Shops,
 }
 
 /// The tokens file, loaded.
@@ -177,12 +208,18 @@ impl Tokens {
                     t.name
                 ));
             }
+            let shops = match &t.shops {
+                None => Shops::default_only(),
+                Some(list) => shops_of(list)
+                    .map_err(|why| format!("{}: token `{}`: {why}", place(&t.name), t.name))?,
+            };
             let mut digest = [0u8; 32];
             digest.copy_from_slice(&bytes);
             tokens.push(Token {
                 name: t.name,
                 role,
                 digest,
+                shops,
             });
         }
         if tokens.is_empty() {
@@ -228,11 +265,39 @@ impl Tokens {
     }
 }
 
+/// A token's `shops`: `["*"]`, or shop names (`[a-z0-9][a-z0-9_-]{0,62}`), at least one.
+fn shops_of(list: &[String]) -> Result<Shops, String> {
+    if list.is_empty() {
+        return Err(
+            "`shops` lists no shop; name the shops it acts on, or `[\"*\"]` for all".into(),
+        );
+    }
+    if list.iter().any(|s| s == "*") {
+        if list.len() > 1 {
+            return Err("`shops` holds `*` (every shop) beside other shops; give `[\"*\"]` alone, or the shops by name".into());
+        }
+        return Ok(Shops::All);
+    }
+    let mut names: Vec<String> = Vec::with_capacity(list.len());
+    for shop in list {
+        if !crate::model::valid_shop(shop) {
+            return Err(format!(
+                "`shops` holds `{shop}`, which is not a shop name (`[a-z0-9][a-z0-9_-]{{0,62}}`, or `*` for every shop)"
+            ));
+        }
+        if !names.contains(shop) {
+            names.push(shop.clone());
+        }
+    }
+    Ok(Shops::Only(names))
+}
+
 impl Token {
     fn principal(&self) -> Principal {
         Principal {
             name: self.name.clone(),
             role: self.role,
+            shops: self.shops.clone(),
         }
     }
 }
@@ -282,12 +347,15 @@ impl Secret {
     }
 }
 
-/// Reads need a viewer (or an operator): the API's bearer token (or signature) checked.
+/// Reads of `shop` need a viewer (or an operator) who may act on it: the API's bearer token (or
+/// signature) checked.
 pub(super) fn viewer(
     app: &super::App,
     headers: &axum::http::HeaderMap,
+    shop: &str,
 ) -> Result<(), axum::response::Response> {
-    app.authorize(headers, Permission::Viewer, None).map(|_| ())
+    app.authorize_in(headers, Permission::Viewer, None, shop)
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -310,7 +378,8 @@ mod tests {
             tokens.find("s3cret"),
             Some(Principal {
                 name: "bot".into(),
-                role: Permission::Ingest
+                role: Permission::Ingest,
+                shops: Shops::Only(vec!["default".into()]),
             })
         );
         assert_eq!(
@@ -347,6 +416,49 @@ mod tests {
             .err()
             .expect("unknown field");
         assert!(e.starts_with("1:"), "{e}");
+    }
+
+    #[test]
+    fn a_tokens_shops_are_its_list_all_or_default_only() {
+        let text = format!(
+            "- {{name: a, role: viewer, sha256: {}, shops: [a, b]}}\n- {{name: all, role: operator, sha256: {}, shops: [\"*\"]}}\n- {{name: none, role: viewer, sha256: {}}}\n",
+            sha("1"),
+            sha("2"),
+            sha("3")
+        );
+        let tokens = Tokens::parse(&text).expect("parses");
+        let a = tokens.find("1").expect("a").shops;
+        assert!(a.allows("a") && a.allows("b") && !a.allows("default"));
+        let all = tokens.find("2").expect("all").shops;
+        assert!(all.allows("default") && all.allows("zz"));
+        let none = tokens.find("3").expect("none").shops;
+        assert!(none.allows("default") && !none.allows("a"));
+        assert!(Principal::local().shops.allows("a"));
+    }
+
+    #[test]
+    fn bad_shops_in_a_tokens_file_are_told_at_their_entry() {
+        let good = sha("x");
+        let e = Tokens::parse(&format!(
+            "- {{name: ok, role: viewer, sha256: {good}}}\n- {{name: bad, role: viewer, sha256: {}, shops: [a, Shop_B]}}\n",
+            sha("y")
+        ))
+        .err()
+        .expect("bad shop");
+        assert!(e.starts_with("2:1: token `bad`"), "{e}");
+        assert!(e.contains("`Shop_B`"), "{e}");
+        let e = Tokens::parse(&format!(
+            "- {{name: t, role: viewer, sha256: {good}, shops: []}}\n"
+        ))
+        .err()
+        .expect("empty");
+        assert!(e.contains("lists no shop"), "{e}");
+        let e = Tokens::parse(&format!(
+            "- {{name: t, role: viewer, sha256: {good}, shops: [\"*\", a]}}\n"
+        ))
+        .err()
+        .expect("star and more");
+        assert!(e.contains("`*`"), "{e}");
     }
 
     #[test]

@@ -59,8 +59,9 @@ pub struct ServeConfig {
     pub request_timeout: u64,
     /// Connections open at once at most.
     pub max_connections: usize,
-    /// The TikTok connector's config, when one runs here.
-    pub connector: Option<PathBuf>,
+    /// The TikTok connectors that run here: each shop's config (`shops/<shop>/connectors/
+    /// tiktok.yaml`, or `--connector FILE` for the `--shop` shop), by shop.
+    pub connectors: Vec<(String, PathBuf)>,
     /// The store (read-only connections for reads, console sessions, the connector's side).
     pub db: PathBuf,
 }
@@ -120,8 +121,8 @@ pub(crate) struct App {
     /// The last lines the session said about reloads, newest last.
     pub reloads: Arc<Mutex<VecDeque<String>>>,
     pub console: console::Console,
-    /// The TikTok connector, when one runs here.
-    pub connector: Option<crate::connect::webhook::Connector>,
+    /// The TikTok connectors that run here, one per shop that has one.
+    pub connectors: Vec<crate::connect::webhook::Connector>,
 }
 
 type Shared = Arc<App>;
@@ -136,10 +137,37 @@ pub(crate) fn error(status: StatusCode, kind: &str, message: impl Into<String>) 
 }
 
 impl App {
-    /// Who sent this request, if they may do what `needed` allows: a bearer token, or for
-    /// `Permission::Ingest` a signed `body`; the local operator when serve runs without tokens.
-    /// `body` is `None` where it is not read yet (a bearer token is checked before any work).
-    pub fn authorize(
+    /// Who sent this request on `shop`, if they may do there what `needed` allows: a bearer
+    /// token, or for `Permission::Ingest` a signed `body`; the local operator when serve runs
+    /// without tokens. `body` is `None` where it is not read yet (a bearer token is checked
+    /// before any work). Who it is comes first (401), then the shop (404 when the session does
+    /// not run it, 403 when it is outside the principal's shops), then the role (403).
+    pub fn authorize_in(
+        &self,
+        headers: &HeaderMap,
+        needed: Permission,
+        body: Option<&[u8]>,
+        shop: &str,
+    ) -> Result<Principal, Response> {
+        let principal = self.authenticate(headers, needed, body)?;
+        self.may_enter(&principal, shop)?;
+        if !principal.role.allows(needed) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "`{}` is {}; this needs {}",
+                    principal.name,
+                    article(principal.role),
+                    article(needed)
+                ),
+            ));
+        }
+        Ok(principal)
+    }
+
+    /// Who sent this request: 401 when nobody valid.
+    fn authenticate(
         &self,
         headers: &HeaderMap,
         needed: Permission,
@@ -163,26 +191,47 @@ impl App {
                 _ => None,
             },
         };
-        let Some(principal) = principal else {
-            return Err(error(
+        principal.ok_or_else(|| {
+            error(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "no valid bearer token or body signature: nothing was applied",
+            )
+        })
+    }
+
+    /// True when the session runs `shop`.
+    pub fn runs(&self, shop: &str) -> bool {
+        self.health.shops().iter().any(|s| s == shop)
+    }
+
+    /// The shops the session runs that `principal` may act on, in order (the console's picker).
+    pub fn shops_of(&self, principal: &Principal) -> Vec<String> {
+        self.health
+            .shops()
+            .into_iter()
+            .filter(|s| principal.shops.allows(s))
+            .collect()
+    }
+
+    /// `principal` may act on `shop`: 404 `not_found` when the session does not run it (said
+    /// first), 403 `forbidden` when it is outside the principal's shops.
+    pub fn may_enter(&self, principal: &Principal, shop: &str) -> Result<(), Response> {
+        if !self.runs(shop) {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                unknown_shop(shop),
             ));
-        };
-        if !principal.role.allows(needed) {
+        }
+        if !principal.shops.allows(shop) {
             return Err(error(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!(
-                    "`{}` is {}; this needs {}",
-                    principal.name,
-                    article(principal.role),
-                    article(needed)
-                ),
+                outside_shops(principal, shop),
             ));
         }
-        Ok(principal)
+        Ok(())
     }
 
     /// True when a request that needs a signature may wait to be authenticated until its body
@@ -209,12 +258,13 @@ impl App {
     /// Hands lines to the runner and waits until they are committed; the answer is
     /// `{"results":[...]}` as bytes. `None`: the session stopped before it took them, so nothing
     /// of them was acknowledged.
-    pub async fn apply(&self, posted: Posted) -> Option<Vec<u8>> {
+    /// Lines that name no shop belong to `shop`.
+    pub async fn apply(&self, posted: Posted, shop: &str) -> Option<Vec<u8>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let msg = Msg::Posted(Ingest {
             posted,
             reply,
-            shop: crate::model::DEFAULT_SHOP.to_string(),
+            shop: shop.to_string(),
         });
         match self.tx.try_send(msg) {
             Ok(()) => {}
@@ -231,12 +281,14 @@ impl App {
         answer.await.ok()
     }
 
-    /// A read-only connection to the store, on a blocking thread.
+    /// A read-only connection to the store, its reads on `shop`, on a blocking thread.
     pub async fn read<T: Send + 'static>(
         self: &Arc<Self>,
+        shop: &str,
         f: impl FnOnce(&App, &mut dyn Store) -> Result<T, Response> + Send + 'static,
     ) -> Result<T, Response> {
         let app = self.clone();
+        let shop = shop.to_string();
         let joined = tokio::task::spawn_blocking(move || {
             let mut store = crate::store::open_read(&app.config.db).map_err(|e| {
                 error(
@@ -245,6 +297,7 @@ impl App {
                     format!("cannot read the store: {e}"),
                 )
             })?;
+            store.set_shop(&shop);
             f(&app, &mut *store)
         })
         .await;
@@ -259,26 +312,42 @@ impl App {
 }
 
 impl App {
-    /// The live program's workflows, in the order of their files: the reads go by them (none
-    /// before the session starts).
-    pub fn graphs(&self) -> Arc<Vec<WorkflowGraph>> {
+    /// The workflows of `shop`'s live program, in the order of their files: the reads go by
+    /// them (none before the session starts).
+    pub fn graphs(&self, shop: &str) -> Arc<Vec<WorkflowGraph>> {
         self.health
-            .program(crate::model::DEFAULT_SHOP)
+            .program(shop)
             .map(|p| p.graphs)
             .unwrap_or_default()
     }
 
-    /// The live program's rules (none before the session starts).
-    pub fn rules(&self) -> Option<Arc<crate::RuleSet>> {
-        self.health
-            .program(crate::model::DEFAULT_SHOP)
-            .map(|p| p.rules)
+    /// The rules of `shop`'s live program (none before the session starts).
+    pub fn rules(&self, shop: &str) -> Option<Arc<crate::RuleSet>> {
+        self.health.program(shop).map(|p| p.rules)
     }
 
     /// A store error of a read, as the command line says it.
     pub fn store_said(&self, e: crate::store::StoreError) -> String {
         format!("`{}`: {e}", crate::store::shown(&self.config.db))
     }
+}
+
+/// What a 404 for a shop the session does not run says.
+pub(crate) fn unknown_shop(shop: &str) -> String {
+    format!("no shop `{shop}` runs here")
+}
+
+/// What a 403 for a shop outside a principal's shops says.
+pub(crate) fn outside_shops(principal: &Principal, shop: &str) -> String {
+    let mine = match &principal.shops {
+        auth::Shops::All => "every shop".to_string(),
+        auth::Shops::Only(names) => names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    format!("`{}` acts on {mine}, not on shop `{shop}`", principal.name)
 }
 
 fn article(role: Permission) -> String {
@@ -492,7 +561,7 @@ pub struct Bound {
     local: SocketAddr,
     tokens: Option<tokens::Keys>,
     secret: Option<auth::Secret>,
-    connector: Option<(crate::connect::Config, crate::connect::map::Catalog)>,
+    connectors: Vec<(String, crate::connect::Config, crate::connect::map::Catalog)>,
 }
 
 /// Reads the tokens file, the webhook secret (`SAMPLEFLOW_WEBHOOK_SECRET_FILE`) and the
@@ -515,16 +584,27 @@ pub fn bind(config: ServeConfig) -> Result<Bound, ServeError> {
         ),
         None => None,
     };
-    let connector = match &config.connector {
-        Some(path) => Some(
-            crate::connect::config::load(path)
-                .and_then(|c| {
-                    crate::connect::map::Catalog::load(&c.catalog).map(|catalog| (c, catalog))
-                })
-                .map_err(|e| ServeError::Usage(e.to_string()))?,
-        ),
-        None => None,
-    };
+    let mut connectors = Vec::new();
+    for (shop, path) in &config.connectors {
+        let (c, catalog) = crate::connect::config::load(path)
+            .and_then(|c| {
+                crate::connect::map::Catalog::load(&c.catalog).map(|catalog| (c, catalog))
+            })
+            .map_err(|e| ServeError::Usage(e.to_string()))?;
+        connectors.push((shop.clone(), c, catalog));
+    }
+    // A webhook finds its shop by the body's `shop_id`: two configs naming the same one could
+    // not be told apart.
+    for (i, (shop, c, _)) in connectors.iter().enumerate() {
+        let twin = connectors[..i]
+            .iter()
+            .find(|(_, o, _)| o.shop_id.is_some() && o.shop_id == c.shop_id);
+        if let Some((other, _, _)) = twin {
+            return Err(ServeError::Usage(format!(
+                "the connectors of shops `{other}` and `{shop}` name the same `shop_id`; a webhook could not tell which shop it is for"
+            )));
+        }
+    }
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| ServeError::Failed(format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr()?;
@@ -535,7 +615,7 @@ pub fn bind(config: ServeConfig) -> Result<Bound, ServeError> {
         local,
         tokens,
         secret,
-        connector,
+        connectors,
     })
 }
 
@@ -554,7 +634,7 @@ impl Bound {
             local,
             tokens,
             secret,
-            connector,
+            connectors,
         } = self;
         let health = Arc::new(Health::default());
         for program in &live.programs {
@@ -577,14 +657,18 @@ impl Bound {
         let metrics = recorder()
             .map_err(|e| ServeError::Failed(format!("cannot start the metrics recorder: {e}")))?;
         let reloads = Arc::new(Mutex::new(VecDeque::new()));
-        let connector = connector.map(|(connector, catalog)| {
-            crate::connect::webhook::Connector::start(
-                config.db.clone(),
-                connector,
-                catalog,
-                live.channels.msgs.0.clone(),
-            )
-        });
+        let connectors = connectors
+            .into_iter()
+            .map(|(shop, connector, catalog)| {
+                crate::connect::webhook::Connector::start(
+                    config.db.clone(),
+                    shop,
+                    connector,
+                    catalog,
+                    live.channels.msgs.0.clone(),
+                )
+            })
+            .collect();
         let timeout = Duration::from_secs(config.request_timeout.max(1));
         let app = Arc::new(App {
             config,
@@ -597,7 +681,7 @@ impl Bound {
             health: health.clone(),
             metrics,
             reloads: reloads.clone(),
-            connector,
+            connectors,
         });
 
         // Signals: a stop is said to the handlers first (they answer 503 from then on), then to

@@ -29,8 +29,14 @@ pub(super) async fn readyz(State(app): State<Shared>) -> Response {
     if app.stopping.load(std::sync::atomic::Ordering::SeqCst) {
         check("serve", Err("the server is stopping".into()));
     }
-    if let Some(connector) = &app.connector {
-        check("connector", connector.ready());
+    // One connector is the check `connector`; several, one `connector:SHOP` each.
+    for connector in &app.connectors {
+        let name = if app.connectors.len() == 1 {
+            "connector".to_string()
+        } else {
+            format!("connector:{}", connector.shop())
+        };
+        check(&name, connector.ready());
     }
     let status = if ready { "ready" } else { "unready" };
     let code = if ready {
@@ -66,10 +72,10 @@ const OUTBOX: [&str; 5] = ["queued", "sending", "sent", "held", "failed"];
 /// review queue and the outbox are read from the store at each scrape.
 pub(super) async fn metrics(State(app): State<Shared>) -> Response {
     let scraped = app
-        .read(|app, store| {
+        .read(crate::model::DEFAULT_SHOP, |app, store| {
             let counts = store.state_counts().map_err(store_error)?;
             let mut states: Vec<(String, u64)> = Vec::new();
-            let graphs = app.graphs();
+            let graphs = app.graphs(store.shop());
             for g in graphs.iter() {
                 for s in &g.workflow().states {
                     if !states.iter().any(|(n, _)| *n == s.name.value) {

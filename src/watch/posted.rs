@@ -145,6 +145,20 @@ impl Posted {
         )
     }
 
+    /// The first line that names a shop `outside` says no to: its number and the shop (a
+    /// request on one shop, by a principal that may act on some shops only, is refused whole
+    /// for it, as for a line its role may not post).
+    pub fn first_shop_outside(&self, outside: impl Fn(&str) -> bool) -> Option<(u64, String)> {
+        self.spans.iter().find_map(|span| {
+            if span.shape == Shape::Other {
+                return None;
+            }
+            let text = &self.body[span.start as usize..span.end as usize];
+            let shop = role::head(text)?.shop?;
+            outside(&shop).then(|| (u64::from(span.line), shop.into_owned()))
+        })
+    }
+
     /// The non-blank lines it holds.
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -187,6 +201,21 @@ impl Posted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_line_naming_a_shop_outside_is_found() {
+        let body = "{\"id\":\"e1\",\"type\":\"tick\"}\n\n{\"shop\":\"a\",\"type\":\"tick\"}\nnot json\n{\"shop\":\"a\",\"shop\":\"b\"}\n";
+        let posted = Posted::read(Bytes::from(body), Poster::Ingest, Some("x")).expect("reads");
+        assert_eq!(
+            posted.first_shop_outside(|s| s != "a"),
+            Some((5, "b".into()))
+        );
+        assert_eq!(
+            posted.first_shop_outside(|s| s == "a"),
+            Some((3, "a".into()))
+        );
+        assert_eq!(posted.first_shop_outside(|_| false), None);
+    }
 
     fn stamped(body: &str, poster: Poster, by: Option<&str>) -> Vec<(u64, String)> {
         let posted = Posted::read(Bytes::from(body.to_string()), poster, by).expect("reads");

@@ -61,6 +61,8 @@ pub struct Head<'a> {
     pub kind: Option<Cow<'a, str>>,
     /// The object has at least one key (a field spliced in needs a comma before it).
     pub fields: bool,
+    /// The shop it names (the last top-level `shop`, as the runner reads it), when a string.
+    pub shop: Option<Cow<'a, str>>,
 }
 
 /// Reads a line's head: `None` when the line is not UTF-8 or not a JSON object (the runner
@@ -130,6 +132,7 @@ impl<'de> Deserialize<'de> for HeadOf<'de> {
                 let mut head = Head {
                     kind: None,
                     fields: false,
+                    shop: None,
                 };
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     head.fields = true;
@@ -137,6 +140,8 @@ impl<'de> Deserialize<'de> for HeadOf<'de> {
                         // The last `type` wins, as in the runner; one that is not a string
                         // makes the line malformed there.
                         head.kind = map.next_value::<MaybeText<'de>>()?.0;
+                    } else if key == "shop" {
+                        head.shop = map.next_value::<MaybeText<'de>>()?.0;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -234,7 +239,8 @@ mod tests {
             head(b"{}"),
             Some(Head {
                 kind: None,
-                fields: false
+                fields: false,
+                shop: None
             })
         );
     }

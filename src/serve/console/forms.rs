@@ -1,16 +1,17 @@
 //! The console's forms that act (review, ship, adjust): each checked against the session's CSRF
 //! token and the operator's role, then made into its event by [`OpsAction`].
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use super::sessions::{actor, Viewer};
+use super::sessions::{actor, base_of, Viewer};
 use crate::model::ops::OpsAction;
 use crate::serve::api::{self, Acted};
+use crate::serve::api::{At, Params};
 use crate::serve::{App, Shared};
 
 /// The outcome of a form's action: on to `next`, or the refusal on an error page.
@@ -43,15 +44,17 @@ pub(super) struct ReviewForm {
 pub(super) async fn review(
     State(app): State<Shared>,
     jar: CookieJar,
-    Path(id): Path<String>,
+    params: Params,
     Form(form): Form<ReviewForm>,
 ) -> Response {
-    let v = match actor(&app, jar, form.csrf.as_deref()) {
+    let At { shop, id } = At::of(params);
+    let v = match actor(&app, jar, form.csrf.as_deref(), &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let next = format!(
-        "/queue?done={}&decision={}",
+        "{}/queue?done={}&decision={}",
+        base_of(&shop),
         urlencoding(&id),
         urlencoding(&form.decision)
     );
@@ -60,7 +63,7 @@ pub(super) async fn review(
         decision: form.decision,
         note: text(form.note),
     };
-    let result = api::act(&app, &v.principal, action).await;
+    let result = api::act(&app, &v.principal, &shop, action).await;
     after(&app, &v, result, next)
 }
 
@@ -80,10 +83,11 @@ pub(super) struct ShipForm {
 pub(super) async fn ship(
     State(app): State<Shared>,
     jar: CookieJar,
-    Path(id): Path<String>,
+    params: Params,
     Form(form): Form<ShipForm>,
 ) -> Response {
-    let v = match actor(&app, jar, form.csrf.as_deref()) {
+    let At { shop, id } = At::of(params);
+    let v = match actor(&app, jar, form.csrf.as_deref(), &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -98,7 +102,7 @@ pub(super) async fn ship(
             )
         }
     };
-    let next = format!("/samples/{}", urlencoding(&id));
+    let next = format!("{}/samples/{}", base_of(&shop), urlencoding(&id));
     let action = OpsAction::Ship {
         sample: id,
         tracking_number: form.tracking_number.trim().to_string(),
@@ -106,7 +110,7 @@ pub(super) async fn ship(
         shipping_cost: cost,
         note: None,
     };
-    let result = api::act(&app, &v.principal, action).await;
+    let result = api::act(&app, &v.principal, &shop, action).await;
     after(&app, &v, result, next)
 }
 
@@ -121,10 +125,11 @@ pub(super) struct AdjustForm {
 pub(super) async fn adjust(
     State(app): State<Shared>,
     jar: CookieJar,
-    Path(id): Path<String>,
+    params: Params,
     Form(form): Form<AdjustForm>,
 ) -> Response {
-    let v = match actor(&app, jar, form.csrf.as_deref()) {
+    let At { shop, id } = At::of(params);
+    let v = match actor(&app, jar, form.csrf.as_deref(), &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -140,14 +145,14 @@ pub(super) async fn adjust(
         }
         (c, d) => (c.and_then(Result::ok), d.and_then(Result::ok)),
     };
-    let next = format!("/creators/{}", urlencoding(&id));
+    let next = format!("{}/creators/{}", base_of(&shop), urlencoding(&id));
     let action = OpsAction::Adjust {
         creator: id,
         credit,
         block_days: days,
         note: text(form.note),
     };
-    let result = api::act(&app, &v.principal, action).await;
+    let result = api::act(&app, &v.principal, &shop, action).await;
     after(&app, &v, result, next)
 }
 

@@ -72,20 +72,39 @@ impl Console {
     }
 }
 
+/// The console's routes: every page under `/shops/{shop}/`, and unscoped for shop `default`.
 pub(super) fn routes() -> Router<Shared> {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(|| async { Redirect::to("/queue") }))
+        .route(
+            "/shops/{shop}",
+            get(
+                |axum::extract::Path(shop): axum::extract::Path<String>| async move {
+                    Redirect::to(&format!("{}/queue", sessions::base_of(&shop)))
+                },
+            ),
+        )
         .route("/login", get(sessions::login_page).post(sessions::login))
-        .route("/logout", post(sessions::logout))
-        .route("/queue", get(pages::queue))
-        .route("/samples/{id}", get(pages::sample))
-        .route("/samples/{id}/review", post(forms::review))
-        .route("/samples/{id}/ship", post(forms::ship))
-        .route("/creators/{id}", get(pages::creator))
-        .route("/creators/{id}/adjust", post(forms::adjust))
-        .route("/report", get(pages::report))
-        .route("/versions", get(pages::versions))
-        .route("/shadow", get(pages::shadow))
+        .route("/logout", post(sessions::logout));
+    for base in ["", "/shops/{shop}"] {
+        router = router
+            .route(&format!("{base}/queue"), get(pages::queue))
+            .route(&format!("{base}/samples/{{id}}"), get(pages::sample))
+            .route(
+                &format!("{base}/samples/{{id}}/review"),
+                post(forms::review),
+            )
+            .route(&format!("{base}/samples/{{id}}/ship"), post(forms::ship))
+            .route(&format!("{base}/creators/{{id}}"), get(pages::creator))
+            .route(
+                &format!("{base}/creators/{{id}}/adjust"),
+                post(forms::adjust),
+            )
+            .route(&format!("{base}/report"), get(pages::report))
+            .route(&format!("{base}/versions"), get(pages::versions))
+            .route(&format!("{base}/shadow"), get(pages::shadow));
+    }
+    router
 }
 
 #[cfg(test)]

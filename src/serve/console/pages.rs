@@ -1,7 +1,7 @@
 //! The console's pages: the queue, a sample, a creator, the report, versions and reloads, and
 //! the shadow's report.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 
 use crate::analysis::dollars;
 
-use super::sessions::viewer;
+use super::sessions::viewer_in;
 use crate::model::vocab::EventKind;
+use crate::serve::api::{At, Params};
 use crate::serve::{api, Shared};
 
 #[derive(Deserialize, Default)]
@@ -23,13 +24,15 @@ pub(super) struct Done {
 pub(super) async fn queue(
     State(app): State<Shared>,
     jar: CookieJar,
+    params: Params,
     Query(done): Query<Done>,
 ) -> Response {
-    let v = match viewer(&app, jar) {
+    let At { shop, .. } = At::of(params);
+    let v = match viewer_in(&app, jar, &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let items = match app.read(api::queue_json).await {
+    let items = match app.read(&shop, api::queue_json).await {
         Ok(items) => items,
         Err(r) => return r,
     };
@@ -50,25 +53,22 @@ pub(super) async fn queue(
     )
 }
 
-pub(super) async fn sample(
-    State(app): State<Shared>,
-    jar: CookieJar,
-    Path(id): Path<String>,
-) -> Response {
-    let v = match viewer(&app, jar) {
+pub(super) async fn sample(State(app): State<Shared>, jar: CookieJar, params: Params) -> Response {
+    let At { shop, id } = At::of(params);
+    let v = match viewer_in(&app, jar, &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let shown = id.clone();
     let found = app
-        .read(move |app, store| {
+        .read(&shop, move |app, store| {
             let Some(found) = api::sample_json(store, &id)? else {
                 return Ok(None);
             };
             let state = found["sample"]["state"].as_str().unwrap_or_default();
             let workflow = found["sample"]["workflow"].as_str().unwrap_or_default();
             let can_ship = app
-                .graphs()
+                .graphs(store.shop())
                 .iter()
                 .find(|g| g.workflow().name.value == workflow)
                 .is_some_and(|g| g.move_for(state, EventKind::SampleShipped.name()).is_some());
@@ -97,18 +97,15 @@ pub(super) async fn sample(
     }
 }
 
-pub(super) async fn creator(
-    State(app): State<Shared>,
-    jar: CookieJar,
-    Path(id): Path<String>,
-) -> Response {
-    let v = match viewer(&app, jar) {
+pub(super) async fn creator(State(app): State<Shared>, jar: CookieJar, params: Params) -> Response {
+    let At { shop, id } = At::of(params);
+    let v = match viewer_in(&app, jar, &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let shown = id.clone();
     match app
-        .read(move |_, store| api::creator_json(store, &id))
+        .read(&shop, move |_, store| api::creator_json(store, &id))
         .await
     {
         Ok(Some(c)) => {
@@ -155,9 +152,11 @@ pub(super) struct WindowQuery {
 pub(super) async fn report(
     State(app): State<Shared>,
     jar: CookieJar,
+    params: Params,
     Query(q): Query<WindowQuery>,
 ) -> Response {
-    let v = match viewer(&app, jar) {
+    let At { shop, .. } = At::of(params);
+    let v = match viewer_in(&app, jar, &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -167,7 +166,9 @@ pub(super) async fn report(
         by: None,
     };
     match app
-        .read(move |app, store| api::report_built(app, store, &window).map(|b| b.body()))
+        .read(&shop, move |app, store| {
+            api::report_built(app, store, &window).map(|b| b.body())
+        })
         .await
     {
         Ok(body) => v.page(
@@ -183,13 +184,18 @@ pub(super) async fn report(
     }
 }
 
-pub(super) async fn versions(State(app): State<Shared>, jar: CookieJar) -> Response {
-    let v = match viewer(&app, jar) {
+pub(super) async fn versions(
+    State(app): State<Shared>,
+    jar: CookieJar,
+    params: Params,
+) -> Response {
+    let At { shop, .. } = At::of(params);
+    let v = match viewer_in(&app, jar, &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let versions = app
-        .read(|_, store| {
+        .read(&shop, |_, store| {
             store
                 .versions()
                 .map(|vs| {
@@ -225,15 +231,19 @@ pub(super) async fn versions(State(app): State<Shared>, jar: CookieJar) -> Respo
 pub(super) async fn shadow(
     State(app): State<Shared>,
     jar: CookieJar,
+    params: Params,
     Query(q): Query<api::Since>,
 ) -> Response {
-    let v = match viewer(&app, jar) {
+    let At { shop, .. } = At::of(params);
+    let v = match viewer_in(&app, jar, &shop) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let since = q.since.clone();
     let report = match app
-        .read(move |app, store| api::shadow_built(app, store, since.as_deref()))
+        .read(&shop, move |app, store| {
+            api::shadow_built(app, store, since.as_deref())
+        })
         .await
     {
         Ok(report) => report,

@@ -105,17 +105,35 @@ pub(super) fn cookie(name: &'static str, value: String) -> Cookie<'static> {
         .build()
 }
 
-/// Who is looking at the console.
+/// Who is looking at the console, and at which shop.
 pub(in crate::serve) struct Viewer {
     pub(super) principal: Principal,
     pub(super) csrf: String,
     pub(super) jar: CookieJar,
+    /// The shop the page is of.
+    pub(super) shop: String,
+}
+
+/// The start of every page URL of `shop`: `/shops/{shop}`.
+pub(super) fn base_of(shop: &str) -> String {
+    format!("/shops/{}", super::forms::urlencoding(shop))
 }
 
 impl Viewer {
     fn base(&self, app: &App) -> Vec<(&'static str, minijinja::Value)> {
         vec![
             ("style", crate::analysis::html::STYLE.into()),
+            ("shop", self.shop.clone().into()),
+            // Percent-encoded already (and a shop name is `[a-z0-9][a-z0-9_-]*`): printed as
+            // it is, so that its slashes stay slashes.
+            (
+                "base",
+                minijinja::Value::from_safe_string(base_of(&self.shop)),
+            ),
+            (
+                "shops",
+                minijinja::Value::from_serialize(app.shops_of(&self.principal)),
+            ),
             ("who", self.principal.name.clone().into()),
             ("role", self.principal.role.as_str().into()),
             ("csrf", self.csrf.clone().into()),
@@ -166,6 +184,7 @@ pub(in crate::serve) fn viewer(app: &App, jar: CookieJar) -> Result<Viewer, Resp
             principal,
             csrf,
             jar,
+            shop: crate::model::DEFAULT_SHOP.to_string(),
         });
     }
     if app.console.open {
@@ -174,6 +193,7 @@ pub(in crate::serve) fn viewer(app: &App, jar: CookieJar) -> Result<Viewer, Resp
                 principal: Principal::local(),
                 csrf,
                 jar: jar.add(cookie(SESSION, id)),
+                shop: crate::model::DEFAULT_SHOP.to_string(),
             });
         }
         return Err(crate::serve::error(
@@ -183,6 +203,45 @@ pub(in crate::serve) fn viewer(app: &App, jar: CookieJar) -> Result<Viewer, Resp
         ));
     }
     Err(Redirect::to("/login").into_response())
+}
+
+/// The session's viewer of a page of `shop`: a 404 page when the session does not run that shop,
+/// a 403 page when it is outside the viewer's shops (their links lead to a shop the viewer may
+/// see).
+pub(in crate::serve) fn viewer_in(
+    app: &App,
+    jar: CookieJar,
+    shop: &str,
+) -> Result<Viewer, Response> {
+    let mut v = viewer(app, jar)?;
+    let refused = if !app.runs(shop) {
+        Some((StatusCode::NOT_FOUND, crate::serve::unknown_shop(shop)))
+    } else if !v.principal.shops.allows(shop) {
+        Some((
+            StatusCode::FORBIDDEN,
+            crate::serve::outside_shops(&v.principal, shop),
+        ))
+    } else {
+        None
+    };
+    if let Some((status, message)) = refused {
+        v.shop = home(app, &v.principal);
+        return Err(v.fail(app, status, message));
+    }
+    v.shop = shop.to_string();
+    Ok(v)
+}
+
+/// The shop a viewer lands on: `default` when they may see it, else the first of theirs.
+fn home(app: &App, principal: &Principal) -> String {
+    let shops = app.shops_of(principal);
+    if shops.iter().any(|s| s == crate::model::DEFAULT_SHOP) {
+        return crate::model::DEFAULT_SHOP.to_string();
+    }
+    shops
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| crate::model::DEFAULT_SHOP.to_string())
 }
 
 /// A form's CSRF token must be the session's; and acting needs an operator.
@@ -208,9 +267,15 @@ fn may_act(app: &App, v: &Viewer, csrf: Option<&str>) -> Result<(), Response> {
     Ok(())
 }
 
-/// The viewer of a form that acts: signed in, the form's CSRF token the session's, an operator.
-pub(super) fn actor(app: &App, jar: CookieJar, csrf: Option<&str>) -> Result<Viewer, Response> {
-    let v = viewer(app, jar)?;
+/// The viewer of a form that acts in `shop`: signed in, the shop theirs, the form's CSRF token
+/// the session's, an operator.
+pub(super) fn actor(
+    app: &App,
+    jar: CookieJar,
+    csrf: Option<&str>,
+    shop: &str,
+) -> Result<Viewer, Response> {
+    let v = viewer_in(app, jar, shop)?;
     may_act(app, &v, csrf)?;
     Ok(v)
 }
@@ -278,9 +343,10 @@ pub(super) async fn login(
             "no session can be kept now; try again",
         );
     };
+    let landing = format!("{}/queue", base_of(&home(&app, &principal)));
     (
         jar.remove(Cookie::from(LOGIN)).add(cookie(SESSION, id)),
-        Redirect::to("/queue"),
+        Redirect::to(&landing),
     )
         .into_response()
 }
