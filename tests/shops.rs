@@ -406,3 +406,69 @@ fn a_bad_edit_in_one_shops_rules_refuses_that_shops_reload_only() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_run_that_mixes_shops_resumes_after_a_crash_as_a_run_of_one() {
+    let dir = deployment();
+    // Three more shops with no files of their own: the top-level rules and workflows are theirs.
+    for k in 0..3 {
+        std::fs::create_dir_all(dir.path().join(format!("shops/shop-{k}"))).unwrap();
+    }
+    let gen = bin(dir.path())
+        .args(["gen", "--samples", "40", "--shops", "3"])
+        .output()
+        .unwrap();
+    assert!(gen.status.success());
+    std::fs::write(dir.path().join("mixed.jsonl"), &gen.stdout).unwrap();
+    let states = |db: &str| {
+        (0..3)
+            .map(|k| {
+                let out = Command::new(env!("CARGO_BIN_EXE_sampleflow"))
+                    .current_dir(dir.path())
+                    .args(["--db", db, "show", "--all", "--shop", &format!("shop-{k}")])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", common::stderr(&out));
+                String::from_utf8(out.stdout).unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let run = |db: &str, crash: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sampleflow"));
+        cmd.current_dir(dir.path())
+            .args(["--db", db, "run", "mixed.jsonl"])
+            .env("SAMPLEFLOW_BATCH", "64");
+        if let Some(crash) = crash {
+            cmd.env("SAMPLEFLOW_CRASH", crash);
+        }
+        cmd.output().unwrap()
+    };
+    let whole = run("whole.db", None);
+    assert!(whole.status.success(), "{}", common::stderr(&whole));
+    let crashed = run("crashed.db", Some("commit:3"));
+    assert!(!crashed.status.success(), "the crash hook aborts");
+    let resumed = run("crashed.db", None);
+    assert!(resumed.status.success(), "{}", common::stderr(&resumed));
+    assert!(
+        common::stderr(&resumed).contains("resumed an interrupted run"),
+        "{}",
+        common::stderr(&resumed)
+    );
+    let expected = states("whole.db");
+    // Every shop has its 40 generated requests (and the generator's second samples of some).
+    assert!(expected.iter().all(|s| s.lines().count() >= 40));
+    assert_eq!(states("crashed.db"), expected);
+    // Nothing applied twice: the resumed run's output holds every record of the whole run.
+    let mut a: Vec<String> = String::from_utf8_lossy(&whole.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut b: Vec<String> = String::from_utf8_lossy(&resumed.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a, b);
+}

@@ -178,7 +178,6 @@ fn tokens_act_on_their_shops_only_and_an_unknown_shop_is_404() {
 }
 
 #[test]
-#[ignore = "needs the store half of issue 33 (rows per shop); passes against it (wt-s 39a7195): un-ignore once it is on main"]
 fn the_same_sample_id_in_two_shops_is_read_and_decided_apart() {
     let s = Server::start_in(deployment(), &["--tokens", "tokens.yaml"], NOW);
     let a = s.post(

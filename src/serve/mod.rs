@@ -764,6 +764,11 @@ impl Bound {
             .enable_all()
             .build()?;
         tokens::watch_file(&app);
+        // Said once the session took the store (every shop loaded), so that a caller who waits
+        // for it finds the service ready, not starting.
+        while !app.health.settled() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let served = runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             eprintln!("listening on http://{local}");

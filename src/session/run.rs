@@ -223,6 +223,7 @@ fn run_shops(
         path: name.to_string(),
         source,
     };
+    store.set_shop(home);
     let last = store.last_run()?;
     let resume = match (&last, &mut input) {
         (Some(run), Input::File(file)) if !run.finished && run.input == name => {
@@ -238,10 +239,20 @@ fn run_shops(
             ..RunState::default()
         },
     };
+    // A resumed run says again what its last commit kept: the command's shop's records, then
+    // each other shop's (kept under the same run, in their shops).
     if let Some(run) = &resume {
+        store.set_shop(home);
         for line in store.run_log(run.id)? {
             writeln!(out, "{line}").map_err(RunError::Output)?;
         }
+        for program in programs.iter().filter(|p| p.shop() != home) {
+            store.set_shop(program.shop());
+            for line in store.run_log(run.id)? {
+                writeln!(out, "{line}").map_err(RunError::Output)?;
+            }
+        }
+        store.set_shop(home);
     }
     // A runner per shop, each on its own state; ended samples leave memory once committed,
     // read back from the store if named again.

@@ -63,6 +63,14 @@ impl Health {
         }
     }
 
+    /// True once the session took the store (and applies what it is handed), or ended.
+    pub fn settled(&self) -> bool {
+        self.0
+            .lock()
+            .map(|s| s.running || s.stopped.is_some())
+            .unwrap_or(true)
+    }
+
     /// The session ended: nothing is applied any more.
     pub fn stopped(&self, why: &str) {
         if let Ok(mut s) = self.0.lock() {

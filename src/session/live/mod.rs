@@ -494,8 +494,7 @@ impl Session<'_> {
                 if let Some(health) = &self.health {
                     health.serving(batcher.runner.program());
                 }
-                self.writer
-                    .save_versions(crate::model::DEFAULT_SHOP, versions)?;
+                self.writer.save_versions(shop, versions)?;
                 self.summary.reloads += 1;
                 metrics::counter!("sampleflow_reloads_total", "result" => "applied").increment(1);
                 let mut dropped = String::new();

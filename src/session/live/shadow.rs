@@ -63,9 +63,10 @@ pub(super) fn start(
     notify: bool,
     tx: SyncSender<Msg>,
 ) -> Result<(), RunError> {
+    let home = session.shops.home().runner.program().shop().to_string();
     session
         .writer
-        .save_versions(crate::model::DEFAULT_SHOP, versions(&candidate.rules))?;
+        .save_versions(&home, versions(&candidate.rules))?;
     session
         .shops
         .home()
@@ -133,8 +134,8 @@ impl Session<'_> {
                 self.note(&format!("shadow reload: no change ({})", trigger.as_str()));
             }
             Ok(program) => {
-                self.writer
-                    .save_versions(crate::model::DEFAULT_SHOP, versions(&program.rules))?;
+                let home = self.shops.home().runner.program().shop().to_string();
+                self.writer.save_versions(&home, versions(&program.rules))?;
                 let new = program.rules.hash().to_string();
                 self.shops.home().runner.set_shadow(Some(program.rules));
                 metrics::counter!("sampleflow_shadow_reloads_total", "result" => "applied")
