@@ -16,6 +16,7 @@ mod postgres;
 mod sessions;
 mod shadow;
 mod sqlite;
+mod tables;
 
 pub use copy::{copy, Copied as CopiedRows, CopyError};
 pub use open::{exists, fallback, is_url, lock, open, open_read, shown};

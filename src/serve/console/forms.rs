@@ -8,7 +8,7 @@ use axum::Form;
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use super::sessions::{actor, base_of, Viewer};
+use super::sessions::{actor, base_of, urlencoding, Viewer};
 use crate::model::ops::OpsAction;
 use crate::serve::api::{self, Acted};
 use crate::serve::api::{At, Params};
@@ -65,11 +65,6 @@ pub(super) async fn review(
     };
     let result = api::act(&app, &v.principal, &shop, action).await;
     after(&app, &v, result, next)
-}
-
-/// A path or query part, percent-encoded.
-pub(super) fn urlencoding(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 #[derive(Deserialize)]

@@ -37,7 +37,7 @@ impl Console {
     pub fn new(open: bool, sessions: Sessions) -> Console {
         let mut env = Environment::new();
         // A path part: `/` too is encoded, so an id holding one stays one segment.
-        env.add_filter("urlencode", |text: String| forms::urlencoding(&text));
+        env.add_filter("urlencode", |text: String| sessions::urlencoding(&text));
         for (name, text) in [
             ("layout.html", include_str!("templates/layout.html")),
             ("login.html", include_str!("templates/login.html")),

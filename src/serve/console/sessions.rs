@@ -116,7 +116,7 @@ pub(in crate::serve) struct Viewer {
 
 /// The start of every page URL of `shop`: `/shops/{shop}`.
 pub(super) fn base_of(shop: &str) -> String {
-    format!("/shops/{}", super::forms::urlencoding(shop))
+    format!("/shops/{}", urlencoding(shop))
 }
 
 impl Viewer {
@@ -378,6 +378,11 @@ pub(super) async fn logout(
         }
     }
     (v.jar.remove(Cookie::from(SESSION)), Redirect::to("/login")).into_response()
+}
+
+/// A path or query part, percent-encoded.
+pub(super) fn urlencoding(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 #[cfg(test)]

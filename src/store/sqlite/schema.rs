@@ -298,7 +298,7 @@ pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
 /// keys and indexes, its rows copied as shop `default`'s (in the order they were written, so
 /// that versions keep theirs) and the old one dropped. Chunk seqs are kept as they were.
 fn with_shops() -> String {
-    let tables = crate::store::copy::TABLES;
+    let tables = crate::store::tables::TABLES;
     let mut sql = String::from(
         "DROP INDEX IF EXISTS samples_state; DROP INDEX IF EXISTS deadlines_due;
          DROP INDEX IF EXISTS console_sessions_used; DROP INDEX IF EXISTS shadow_at;",

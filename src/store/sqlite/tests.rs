@@ -197,7 +197,7 @@ fn not_led_by_shop(conn: &Connection, table: &str) -> Vec<String> {
 #[test]
 fn shop_leads_every_key_and_index_of_a_new_store() {
     let store = SqliteStore::open_in_memory().expect("store");
-    for t in crate::store::copy::TABLES {
+    for t in crate::store::tables::TABLES {
         assert_eq!(not_led_by_shop(&store.conn, t.name), Vec::<String>::new());
     }
 }
@@ -300,7 +300,7 @@ fn a_version_7_store_is_rebuilt_with_shops_its_rows_under_default() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
-    for t in crate::store::copy::TABLES {
+    for t in crate::store::tables::TABLES {
         let (all, default): (i64, i64) = store
             .conn
             .query_row(
