@@ -11,6 +11,10 @@ use super::*;
 /// After this many samples ended, they leave memory (see [`Runner::evict`]).
 pub const EVICT_AFTER: usize = 4_096;
 
+/// The least a runner sharing the threshold with others waits for ([`Runner::share_eviction`]):
+/// each eviction walks the runner's samples, so it is not done for a handful.
+const MIN_EVICT_AFTER: usize = 64;
+
 /// [`EVICT_AFTER`], or `SAMPLEFLOW_EVICT_AFTER` (tests evict often to prove it changes nothing).
 pub(super) fn evict_after() -> usize {
     std::env::var("SAMPLEFLOW_EVICT_AFTER")
@@ -35,6 +39,12 @@ impl Runner {
     /// How many times a sample left memory since this runner started.
     pub fn left_memory(&self) -> u64 {
         self.left_memory
+    }
+
+    /// Shares the eviction threshold among `runners` runners of one session (a runner per
+    /// shop): together they keep about as many ended samples in memory as one runner would.
+    pub fn share_eviction(&mut self, runners: usize) {
+        self.evict_after = (evict_after() / runners.max(1)).max(MIN_EVICT_AFTER);
     }
 
     /// True when enough samples ended since the last eviction for [`Runner::evict`] to drop them.

@@ -24,7 +24,13 @@ pub(crate) struct Shops {
 
 impl Shops {
     /// The session's shops: `home` names one of them.
-    pub(crate) fn new(batchers: Vec<Batcher>, home: &str) -> Shops {
+    pub(crate) fn new(mut batchers: Vec<Batcher>, home: &str) -> Shops {
+        let n = batchers.len();
+        if n > 1 {
+            for b in &mut batchers {
+                b.runner.share_eviction(n);
+            }
+        }
         let index: HashMap<String, usize, ahash::RandomState> = batchers
             .iter()
             .enumerate()
