@@ -79,30 +79,8 @@ pub fn run_file(
     out: &mut dyn Write,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
-    let name = input.display().to_string();
-    if name == STDIN {
-        let stdin = std::io::stdin().lock();
-        return run_stream(program, store, &name, Box::new(stdin), out, observer);
-    }
-    let read_err = |source| RunError::Input {
-        path: name.clone(),
-        source,
-    };
-    let file = File::open(input).map_err(read_err)?;
-    if file.metadata().map_err(read_err)?.is_file() {
-        run_input(
-            program,
-            store,
-            &name,
-            Input::File(file),
-            None,
-            out,
-            observer,
-        )
-    } else {
-        let reader = BufReader::with_capacity(1 << 16, file);
-        run_stream(program, store, &name, Box::new(reader), out, observer)
-    }
+    let home = program.shop().to_string();
+    run_file_shops(vec![program], &home, store, input, out, observer)
 }
 
 /// Runs a stream that cannot be read again (stdin, a pipe, one event of an ops command) under
@@ -272,12 +250,7 @@ fn run_shops(
             runner.set_fallback(reader);
             runner.evict(true);
         }
-        let state = if mine {
-            run.clone()
-        } else {
-            RunState::default()
-        };
-        batchers.push(Batcher::new(runner, state));
+        batchers.push(Batcher::new(runner, RunState::default()));
     }
     store.set_shop(home);
     let mut reader: LineReader<Box<dyn BufRead>> = match input {
@@ -292,7 +265,7 @@ fn run_shops(
         }
         Input::Stream(reader) => LineReader::new(reader),
     };
-    let mut session = Shops::new(batchers, home);
+    let mut session = Shops::new(batchers, home, run);
     let mut writer = Writer::spawn(store);
     let crash_after = crash_point("event");
     let batch_size = batch_events();

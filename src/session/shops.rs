@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::model::Stats;
 use crate::runtime::input::Line;
 use crate::runtime::Read;
-use crate::store::{Batch, Writer};
+use crate::store::{Batch, RunState, Writer};
 
 use super::Batcher;
 
@@ -23,8 +23,8 @@ pub(crate) struct Shops {
 }
 
 impl Shops {
-    /// The session's shops: `home` names one of them.
-    pub(crate) fn new(mut batchers: Vec<Batcher>, home: &str) -> Shops {
+    /// The session's shops: `home` names one of them, whose batch carries `run`.
+    pub(crate) fn new(mut batchers: Vec<Batcher>, home: &str, run: RunState) -> Shops {
         let n = batchers.len();
         if n > 1 {
             for b in &mut batchers {
@@ -37,6 +37,9 @@ impl Shops {
             .map(|(i, b)| (b.runner.program().shop().to_string(), i))
             .collect();
         let home = index.get(home).copied().unwrap_or(0);
+        if let Some(b) = batchers.get_mut(home) {
+            b.run = run;
+        }
         Shops {
             batchers,
             index,
@@ -47,18 +50,20 @@ impl Shops {
 
     /// Applies one line in its shop (the command's when it names none); gives the shop's index.
     pub(crate) fn apply(&mut self, line: u64, input: &Line<'_>) -> usize {
-        self.apply_default(line, input, None)
+        self.apply_default(line, input, None, None)
     }
 
     /// Applies one line in its shop, or in `default` when it names none (the command's shop
     /// when `default` is none, or not one of the session's). A line naming a shop the session
     /// does not have goes to the default shop's runner, which refuses it (`invalid_field`,
-    /// `shop`) in the contract's order of checks.
+    /// `shop`) in the contract's order of checks. `now`, the wall clock of a live session, is
+    /// told to that runner alone.
     pub(crate) fn apply_default(
         &mut self,
         line: u64,
         input: &Line<'_>,
         default: Option<&str>,
+        now: Option<chrono::DateTime<chrono::Utc>>,
     ) -> usize {
         let read = Read::of(input);
         let fallback = default
@@ -68,7 +73,11 @@ impl Shops {
             Some(shop) => self.index.get(shop).copied().unwrap_or(fallback),
             None => fallback,
         };
-        self.batchers[at].apply_read(line, read);
+        let batcher = &mut self.batchers[at];
+        if let Some(now) = now {
+            batcher.runner.set_wall_clock(now);
+        }
+        batcher.apply_read(line, read);
         self.pending += 1;
         at
     }

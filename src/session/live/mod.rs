@@ -202,11 +202,9 @@ impl Session<'_> {
 
     /// Applies one line in its shop (`shop` when it names none, else the session's home).
     fn apply(&mut self, line: u64, input: &Line<'_>, place: Option<&str>, shop: Option<&str>) {
-        let now = self.clock.now();
-        for batcher in self.shops.all() {
-            batcher.runner.set_wall_clock(now);
-        }
-        let at = self.shops.apply_default(line, input, shop);
+        let at = self
+            .shops
+            .apply_default(line, input, shop, Some(self.clock.now()));
         self.drain(at, place);
     }
 
@@ -646,10 +644,6 @@ pub fn watch(
         store.set_shop(program.shop());
         store.save_versions(&program.versions())?;
         let snapshot = store.load()?;
-        if let Some(health) = &options.health {
-            health.serving(&program);
-        }
-        let mine = program.shop() == home;
         let mut runner = Runner::new(program, snapshot);
         runner.set_horizon(options.max_future.clone().map(|(seconds, label)| {
             crate::runtime::Horizon {
@@ -662,16 +656,11 @@ pub fn watch(
             runner.set_fallback(crate::store::fallback(db, runner.program().shop())?);
             runner.evict(true);
         }
-        let state = if mine {
-            run.clone()
-        } else {
-            RunState::default()
-        };
-        batchers.push(Batcher::new(runner, state));
+        batchers.push(Batcher::new(runner, RunState::default()));
     }
     store.set_shop(home);
     let mut session = Session {
-        shops: Shops::new(batchers, home),
+        shops: Shops::new(batchers, home, run),
         writer: Writer::spawn(store),
         out,
         log,
