@@ -293,7 +293,15 @@ pub(super) fn report_built(
         until: window.until.clone().filter(|s| !s.is_empty()),
         by_creator,
     };
-    match crate::analysis::report::build(store, &query) {
+    answered(app, crate::analysis::report::build(store, &query))
+}
+
+/// A build of a read: what was asked for, a bad query said as 400, a store failure as 500.
+fn answered<T>(
+    app: &App,
+    built: Result<Result<T, String>, crate::store::StoreError>,
+) -> Result<T, Response> {
+    match built {
         Ok(Ok(built)) => Ok(built),
         Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
         Err(e) => Err(error(
@@ -348,15 +356,10 @@ pub(super) fn shadow_built(
         .rules(store.shop())
         .map_or(crate::rules::DEFAULT_TIMEZONE, |r| r.policy().timezone);
     let graphs = app.graphs(store.shop());
-    match crate::analysis::shadow::build(store, &graphs, tz, since) {
-        Ok(Ok(report)) => Ok(report),
-        Ok(Err(why)) => Err(error(StatusCode::BAD_REQUEST, "bad_request", why)),
-        Err(e) => Err(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store",
-            app.store_said(e),
-        )),
-    }
+    answered(
+        app,
+        crate::analysis::shadow::build(store, &graphs, tz, since),
+    )
 }
 
 /// `GET /v1/shadow`: the contract's `{"rules", "since", "compared", "agreeing", "changes",
