@@ -53,7 +53,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         .config
         .clone()
         .unwrap_or_else(|| files.connector.clone());
-    let config = match crate::connect::config::load(&path) {
+    let mut config = match crate::connect::config::load(&path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -66,6 +66,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             eprintln!("error: {e}");
             return Ok(EXIT_USAGE);
         }
+    };
+    // The shop's day (a quota's hold, a reminder's due time) is its policy's.
+    config.timezone = match load_program(cli)? {
+        Ok(program) => program.rules.policy().timezone,
+        Err(code) => return Ok(code),
     };
     let _lock = match lock_store(cli, &Holder::me("connect"))? {
         Ok(lock) => lock,

@@ -4,6 +4,7 @@ mod backup;
 mod catch_up;
 mod connect;
 mod copy;
+mod demo;
 mod diff;
 mod eval;
 mod gen;
@@ -124,8 +125,12 @@ pub enum Command {
     Adjust(ops::AdjustArgs),
     /// Keep the store in step with a shop: applications in, review decisions out.
     Connect(connect::Args),
-    /// The review calls for a connected shop (queued, sent, failed) and unmappable applications.
+    /// The calls for a connected shop (reviews, messages, collaborations) and unmappable
+    /// applications.
     Outbox(outbox::Args),
+    /// A fake TikTok Shop platform to try the connector on one machine.
+    #[command(name = "demo-platform")]
+    DemoPlatform(demo::Args),
     /// A consistent copy of the store, taken beside a running writer; `--db FILE` restores it.
     Backup(backup::Args),
     /// The whole store into an empty one of either kind (SQLite file or PostgreSQL URL).
@@ -202,6 +207,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Adjust(args) => ops::adjust(&cli, args),
         Command::Connect(args) => connect::run(&cli, args),
         Command::Outbox(args) => outbox::run(&cli, args),
+        Command::DemoPlatform(args) => demo::run(args),
         Command::Backup(args) => backup::run(&cli, args),
         Command::Copy(args) => copy::run(&cli, args),
     }

@@ -1,6 +1,7 @@
-//! `sampleflow outbox [--format table|json]`: the review calls for a connected shop, queued,
-//! in doubt, sent and failed (with the platform's last code and message), and the applications
-//! that could not be mapped, of the `--shop` shop. Reads only.
+//! `sampleflow outbox [--format table|json]`: the calls for a connected shop (reviews, messages,
+//! collaborations), queued, in doubt, sent, held and failed (with the platform's last code and
+//! message), and the applications that could not be mapped, of the `--shop` shop. JSON items
+//! carry `kind` and `status`. Reads only.
 
 use serde_json::json;
 
@@ -29,7 +30,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Format::Json => {
             let mut lines: Vec<String> = calls
                 .iter()
-                .map(|c| json!({"call": c}).to_string())
+                .map(|c| {
+                    let mut call = json!(c);
+                    call["kind"] = json!(c.kind());
+                    call["status"] = json!(c.state);
+                    json!({"call": call, "kind": c.kind(), "status": c.state}).to_string()
+                })
                 .collect();
             lines.extend(unmappable.iter().map(|(app, product, why, seen)| {
                 json!({"unmappable": {"application": app, "product": product, "reason": why, "seen_at": seen}})
@@ -43,8 +49,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
                 .map(|c| {
                     vec![
                         c.state.clone(),
+                        c.kind().to_string(),
                         c.sample.clone(),
-                        c.decision.clone(),
+                        match c.kind() {
+                            "review" => c.decision.clone(),
+                            _ => c.event.clone(),
+                        },
                         c.reason.clone().unwrap_or_else(|| "-".into()),
                         c.attempts.to_string(),
                         c.code.map_or("-".into(), |n| n.to_string()),
@@ -55,19 +65,36 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
                 .collect();
             let mut out = super::columns(
                 &[
-                    "STATE", "SAMPLE", "DECISION", "REASON", "TRIES", "CODE", "MESSAGE", "UPDATED",
+                    "STATE", "KIND", "SAMPLE", "DECISION", "REASON", "TRIES", "CODE", "MESSAGE",
+                    "UPDATED",
                 ],
                 rows,
             );
             let count = |s: &str| calls.iter().filter(|c| c.state == s).count();
             out.push(format!(
-                "{} calls: {} queued, {} in doubt, {} sent, {} failed",
+                "{} calls: {} queued, {} in doubt, {} sent, {} held, {} failed",
                 calls.len(),
                 count("queued"),
                 count("sending"),
                 count("sent"),
+                count("held"),
                 count("failed")
             ));
+            for kind in ["review", "message", "collaboration"] {
+                let of: Vec<&crate::store::OutboxCall> =
+                    calls.iter().filter(|c| c.kind() == kind).collect();
+                if !of.is_empty() {
+                    let n = |s: &str| of.iter().filter(|c| c.state == s).count();
+                    out.push(format!(
+                        "  {kind}: {} queued, {} in doubt, {} sent, {} held, {} failed",
+                        n("queued"),
+                        n("sending"),
+                        n("sent"),
+                        n("held"),
+                        n("failed")
+                    ));
+                }
+            }
             if !unmappable.is_empty() {
                 out.push(String::new());
                 out.extend(super::columns(

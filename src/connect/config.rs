@@ -30,6 +30,11 @@ impl Secret {
         &self.0
     }
 
+    /// A secret the platform gave (a refreshed token).
+    pub(crate) fn from_platform(text: String) -> Secret {
+        Secret(text)
+    }
+
     #[cfg(test)]
     pub fn new(text: &str) -> Secret {
         Secret(text.to_string())
@@ -88,7 +93,17 @@ struct Raw {
     app_key: String,
     app_secret_file: PathBuf,
     access_token_file: PathBuf,
-    shop_cipher: String,
+    /// The refresh token's file: with it, the access token is refreshed before it expires.
+    #[serde(default)]
+    refresh_token_file: Option<PathBuf>,
+    /// The platform's auth host (not the API's).
+    #[serde(default = "default_auth")]
+    auth_base_url: String,
+    #[serde(default = "default_refresh_before")]
+    refresh_before: String,
+    /// Left out: read from the authorised shops (the entry whose id is `shop_id`).
+    #[serde(default)]
+    shop_cipher: Option<String>,
     /// The platform's id of the shop: a webhook naming it is this config's.
     #[serde(default)]
     shop_id: Option<String>,
@@ -107,6 +122,91 @@ struct Raw {
     /// Platform codes that mean the application can no longer be approved or rejected.
     #[serde(default = "default_final_codes")]
     final_codes: Vec<i64>,
+    #[serde(default)]
+    messages: Messages,
+    #[serde(default)]
+    paid_collab: PaidCollab,
+    /// The seller's contact address a target collaboration names.
+    #[serde(default)]
+    seller_email: Option<String>,
+    /// How far back each orders poll reads again (refunds come late).
+    #[serde(default = "default_orders_overlap")]
+    orders_overlap: String,
+}
+
+/// Reminders sent to creators as messages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Messages {
+    /// The text: `{creator}`, `{product}` and `{due}` (the post deadline in the shop's
+    /// timezone) are filled in.
+    #[serde(default = "default_remind")]
+    pub remind: String,
+    /// A free-sample card for the application follows the text.
+    #[serde(default)]
+    pub attach_sample_card: bool,
+}
+
+impl Default for Messages {
+    fn default() -> Self {
+        Messages {
+            remind: default_remind(),
+            attach_sample_card: false,
+        }
+    }
+}
+
+fn default_remind() -> String {
+    "Hi {creator}, your sample of {product} has arrived. Please post your video by {due}. Thank you!"
+        .into()
+}
+
+/// The offer an `invite_paid_collab` makes: a target collaboration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaidCollab {
+    /// In 1/100 %: 1500 is 15 %; at least 1000.
+    #[serde(default = "default_commission")]
+    pub commission_rate: i64,
+    /// Days from the invitation to its `end_time`.
+    #[serde(default = "default_collab_days")]
+    pub days: i64,
+    #[serde(default = "default_collab_message")]
+    pub message: String,
+}
+
+impl Default for PaidCollab {
+    fn default() -> Self {
+        PaidCollab {
+            commission_rate: default_commission(),
+            days: default_collab_days(),
+            message: default_collab_message(),
+        }
+    }
+}
+
+fn default_commission() -> i64 {
+    1500
+}
+
+fn default_collab_days() -> i64 {
+    30
+}
+
+fn default_collab_message() -> String {
+    "Your content sells well: we would like to work with you on a paid partnership.".into()
+}
+
+fn default_auth() -> String {
+    "https://auth.tiktok-shops.com".into()
+}
+
+fn default_refresh_before() -> String {
+    "24h".into()
+}
+
+fn default_orders_overlap() -> String {
+    "7d".into()
 }
 
 fn default_poll() -> String {
@@ -118,7 +218,7 @@ fn default_page_size() -> u32 {
 }
 
 fn default_retry_codes() -> Vec<i64> {
-    vec![36009004, 36009003, 10000003]
+    vec![36009004, 36009003, 36009002, 10000003]
 }
 
 fn default_final_codes() -> Vec<i64> {
@@ -135,7 +235,16 @@ pub struct Config {
     pub app_key: String,
     pub app_secret: Secret,
     pub access_token: Secret,
-    pub shop_cipher: String,
+    /// Where the access token is written back after a refresh.
+    pub access_token_file: PathBuf,
+    /// The refresh token and its file, when the config names one.
+    pub refresh_token: Option<Secret>,
+    pub refresh_token_file: Option<PathBuf>,
+    pub auth_base_url: String,
+    /// Seconds before the access token's expiry at which it is refreshed.
+    pub refresh_before: i64,
+    /// `None`: read from the authorised shops.
+    pub shop_cipher: Option<String>,
     /// The platform's id of the shop, which its webhooks name (`shop_id`).
     pub shop_id: Option<String>,
     /// Seconds between polls.
@@ -147,6 +256,13 @@ pub struct Config {
     pub page_size: u32,
     pub retry_codes: Vec<i64>,
     pub final_codes: Vec<i64>,
+    pub messages: Messages,
+    pub paid_collab: PaidCollab,
+    pub seller_email: Option<String>,
+    /// Seconds each orders poll reads again.
+    pub orders_overlap: i64,
+    /// The shop's timezone (its policy's): a reminder's due time, a quota's day.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl Config {
@@ -158,9 +274,10 @@ impl Config {
 }
 
 /// Keys that would hold a secret inline.
-const INLINE_SECRETS: [(&str, &str); 4] = [
+const INLINE_SECRETS: [(&str, &str); 5] = [
     ("app_secret", "app_secret_file"),
     ("access_token", "access_token_file"),
+    ("refresh_token", "refresh_token_file"),
     ("secret", "app_secret_file"),
     ("token", "access_token_file"),
 ];
@@ -239,6 +356,43 @@ pub fn parse(text: &str, dir: &Path) -> Result<Config, String> {
             place(text, "base_url")
         ));
     }
+    let seconds = |key: &str, value: &str| match crate::Duration::parse(value) {
+        Ok(crate::Duration::Seconds(s)) if s > 0 => Ok(s),
+        _ => Err(format!(
+            "{}: `{key}` is `{value}`; it is a duration like `24h` or `7d`",
+            place(text, key)
+        )),
+    };
+    let refresh_before = seconds("refresh_before", &raw.refresh_before)?;
+    let orders_overlap = seconds("orders_overlap", &raw.orders_overlap)?;
+    if raw.paid_collab.commission_rate < 1000 {
+        return Err(format!(
+            "{}: `paid_collab.commission_rate` is {}; the platform takes at least 1000 (10 %, in 1/100 %)",
+            place(text, "commission_rate"),
+            raw.paid_collab.commission_rate
+        ));
+    }
+    if !(1..=365).contains(&raw.paid_collab.days) {
+        return Err(format!(
+            "{}: `paid_collab.days` is {}; it is from 1 to 365",
+            place(text, "days"),
+            raw.paid_collab.days
+        ));
+    }
+    if !(raw.auth_base_url.starts_with("http://") || raw.auth_base_url.starts_with("https://")) {
+        return Err(format!(
+            "{}: `auth_base_url` must start with http:// or https://",
+            place(text, "auth_base_url")
+        ));
+    }
+    let shop_id = raw.shop_id.filter(|s| !s.trim().is_empty());
+    let shop_cipher = raw.shop_cipher.filter(|s| !s.trim().is_empty());
+    if shop_cipher.is_none() && shop_id.is_none() {
+        return Err(format!(
+            "{}: `shop_cipher` is left out, so `shop_id` must name the shop whose cipher is read from the authorised shops",
+            place(text, "shop_cipher")
+        ));
+    }
     let at = |p: &Path| dir.join(p);
     let secret = |key: &str, p: &Path| {
         Secret::read(&at(p), key).map_err(|e| format!("{}: {e}", place(text, key)))
@@ -248,8 +402,16 @@ pub fn parse(text: &str, dir: &Path) -> Result<Config, String> {
         app_key: raw.app_key,
         app_secret: secret("app_secret_file", &raw.app_secret_file)?,
         access_token: secret("access_token_file", &raw.access_token_file)?,
-        shop_cipher: raw.shop_cipher,
-        shop_id: raw.shop_id.filter(|s| !s.trim().is_empty()),
+        access_token_file: at(&raw.access_token_file),
+        refresh_token: match &raw.refresh_token_file {
+            Some(p) => Some(secret("refresh_token_file", p)?),
+            None => None,
+        },
+        refresh_token_file: raw.refresh_token_file.as_deref().map(at),
+        auth_base_url: raw.auth_base_url.trim_end_matches('/').to_string(),
+        refresh_before,
+        shop_cipher,
+        shop_id,
         poll_every,
         catalog: at(&raw.catalog),
         defaults: raw.defaults,
@@ -257,6 +419,11 @@ pub fn parse(text: &str, dir: &Path) -> Result<Config, String> {
         page_size: raw.page_size.clamp(1, 100),
         retry_codes: raw.retry_codes,
         final_codes: raw.final_codes,
+        messages: raw.messages,
+        paid_collab: raw.paid_collab,
+        seller_email: raw.seller_email.filter(|s| !s.trim().is_empty()),
+        orders_overlap,
+        timezone: chrono_tz::Tz::America__Los_Angeles,
     })
 }
 
@@ -314,12 +481,20 @@ mod tests {
     fn the_shipped_example_is_a_valid_config() {
         let text = std::fs::read_to_string("connectors/tiktok.example.yaml").expect("example");
         let dir = folder();
-        let text = text
-            .replace("/etc/sampleflow/tiktok.app_secret", "app.secret")
-            .replace("/etc/sampleflow/tiktok.access_token", "token");
+        assert!(!text.contains("/etc/"), "relative files only");
+        let secrets = dir.path().join("secrets");
+        std::fs::create_dir_all(&secrets).expect("mkdir");
+        for name in ["app_secret", "access_token", "refresh_token"] {
+            std::fs::write(secrets.join(format!("tiktok.{name}")), "s").expect("write");
+        }
         let c = parse(&text, dir.path()).expect("the example loads");
         assert_eq!(c.reject_reason(Some("restricted_category")), "NOT_MATCH");
         assert_eq!(c.poll_every, 300);
+        assert_eq!(c.refresh_before, 86_400);
+        assert_eq!(c.shop_cipher, None);
+        assert_eq!(c.paid_collab.commission_rate, 1500);
+        assert!(c.messages.attach_sample_card);
+        assert!(c.refresh_token_file.is_some());
     }
 
     #[test]
@@ -330,6 +505,18 @@ mod tests {
         assert!(e.contains("did you mean `NOT_MATCH`?"), "{e}");
         let e = parse(&format!("{GOOD}poll_every: often\n"), dir.path()).expect_err("bad duration");
         assert!(e.starts_with("9:1: `poll_every`"), "{e}");
+        let e = parse(
+            &format!("{GOOD}paid_collab:\n  commission_rate: 500\n"),
+            dir.path(),
+        )
+        .expect_err("too low a rate");
+        assert!(
+            e.starts_with("10:3: `paid_collab.commission_rate` is 500"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("shop_cipher: ROW_1\n", ""), dir.path())
+            .expect_err("no cipher, no shop id");
+        assert!(e.contains("`shop_id` must name the shop"), "{e}");
         let e = parse(&format!("{GOOD}colour: red\n"), dir.path()).expect_err("unknown key");
         assert!(e.contains("unknown field `colour`"), "{e}");
         let e = parse(&GOOD.replace("app.secret", "missing"), dir.path()).expect_err("no file");

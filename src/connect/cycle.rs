@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use chrono::SecondsFormat;
 
+use super::deliver::{self, Crash, Outcome};
 use super::map::{self, Catalog};
 use super::platform::{Application, CallError, Client};
 use super::Config;
@@ -30,6 +31,39 @@ pub struct Cycle {
     reconciled: usize,
     failed: usize,
     queued: usize,
+    held: usize,
+    /// The outbox after delivery: kind, status, calls.
+    pub outbox: Vec<(String, String, u64)>,
+    /// When the access token expires, when known.
+    pub token_expiry: Option<i64>,
+}
+
+/// The outbox counted by kind and status (every kind and status listed, 0 where none is).
+pub fn outbox_counts(calls: &[OutboxCall]) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    for kind in ["review", "message", "collaboration"] {
+        for status in ["queued", "sending", "sent", "held", "failed"] {
+            let n = calls
+                .iter()
+                .filter(|c| c.kind() == kind && c.state == status)
+                .count() as u64;
+            out.push((kind.to_string(), status.to_string(), n));
+        }
+    }
+    out
+}
+
+/// The key of the access token's expiry (Unix seconds) in the store: the time only, never
+/// the token.
+pub const TOKEN_EXPIRY: &str = "token_expires_at";
+
+/// Keeps the expiry a refresh gave, if one happened.
+pub fn keep_expiry(client: &Client, side: &mut Box<dyn Store>) -> Result<(), String> {
+    if let Some(t) = client.take_refreshed() {
+        side.set_connector_value(TOKEN_EXPIRY, Some(&t.to_string()))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Platform statuses our own decisions and deadlines make; the platform's word on them is
@@ -42,7 +76,7 @@ const OURS: [(&str, &[&str]); 5] = [
     ("SELLER_NOT_SHIP_CANCELLED", &["seller_not_ship_cancelled"]),
 ];
 
-fn now_text() -> String {
+pub(crate) fn now_text() -> String {
     wall_clock()
         .map(|c| c.now())
         .unwrap_or_else(|_| chrono::Utc::now())
@@ -64,9 +98,16 @@ pub fn poll(
     catalog: &Catalog,
     side: &mut Box<dyn Store>,
 ) -> Result<Poll, String> {
-    let apps = client
-        .search_all()
-        .map_err(|e| format!("the search of sample applications failed: {e}"))?;
+    let expiry = side
+        .connector_value(TOKEN_EXPIRY)
+        .map_err(|e| e.to_string())?
+        .and_then(|t| t.parse::<i64>().ok());
+    let fresh = client.ensure_fresh(expiry);
+    keep_expiry(client, side)?;
+    fresh.map_err(|e| e.to_string())?;
+    let apps = client.search_all();
+    keep_expiry(client, side)?;
+    let apps = apps.map_err(|e| format!("the search of sample applications failed: {e}"))?;
     let known = side
         .events_with_prefix(crate::connect::map::EVENT_PREFIX)
         .map_err(|e| e.to_string())?;
@@ -103,6 +144,16 @@ pub fn poll(
             }
         }
     }
+    let sales = super::sales::poll(
+        client,
+        config,
+        side,
+        &known,
+        chrono::Utc::now().timestamp(),
+        at,
+    );
+    keep_expiry(client, side)?;
+    lines.extend(sales?);
     // The poll's time moves the clock, so deadlines due by then fire (as `watch` does on the
     // wall clock): the platform's view is compared with ours as of now.
     let tick = map::event_id("tick", &at.to_rfc3339_opts(SecondsFormat::Secs, true));
@@ -144,13 +195,20 @@ pub fn settle(
     for d in c.disagree.iter().take(10) {
         eprintln!("connect: {d}");
     }
-    deliver(client, config, side, apps, c)
+    let delivered = deliver(client, config, side, apps, c);
+    if let Some(t) = client.take_refreshed() {
+        side.set_connector_value(TOKEN_EXPIRY, Some(&t.to_string()))?;
+    }
+    delivered?;
+    c.outbox = outbox_counts(&side.outbox()?);
+    c.token_expiry = client.token_expiry();
+    Ok(())
 }
 
 /// The cycle's one line for the log.
 pub fn summary(c: &Cycle) -> String {
     format!(
-        "connect: {} applications seen, {} events applied, {} unmappable, {} differ from the platform; outbox: {} sent, {} found sent, {} failed, {} queued",
+        "connect: {} applications seen, {} events applied, {} unmappable, {} differ from the platform; outbox: {} sent, {} found sent, {} failed, {} queued, {} held",
         c.seen,
         c.applied,
         c.unmappable,
@@ -158,7 +216,8 @@ pub fn summary(c: &Cycle) -> String {
         c.sent,
         c.reconciled,
         c.failed,
-        c.queued
+        c.queued,
+        c.held
     )
 }
 
@@ -183,7 +242,9 @@ fn disagreements(apps: &[Application], store: &mut Box<dyn Store>) -> Vec<String
     out
 }
 
-/// Sends every queued call (and every call in doubt the poll does not show as taken).
+/// Sends every queued call (and every call in doubt the poll does not show as taken): review
+/// calls as before, messages and collaborations by [`super::deliver::creator_call`]; a kind
+/// held by a daily quota waits for its next day.
 fn deliver(
     client: &Client,
     config: &Config,
@@ -198,17 +259,29 @@ fn deliver(
     let pending: Vec<OutboxCall> = side
         .outbox()?
         .into_iter()
-        .filter(|call| call.state == "queued" || call.state == "sending")
+        .filter(|call| ["queued", "sending", "held"].contains(&call.state.as_str()))
         .collect();
-    // Test hooks: `SAMPLEFLOW_CRASH=call:N` dies as the Nth call goes (marked sending, not
-    // sent); `answered:N` dies after the Nth call's `code: 0`, before it is marked sent.
-    let (die_going, die_answered) = (
-        crate::store::crash_point("call"),
-        crate::store::crash_point("answered"),
-    );
-    let mut n = 0u64;
+    let mut crash = Crash::from_env();
+    let clock = wall_clock()
+        .map(|clock| clock.now())
+        .unwrap_or_else(|_| chrono::Utc::now());
     for call in pending {
         let now = now_text();
+        if call.kind() != "review" {
+            if deliver::held_until(side.as_ref(), call.kind(), clock)?.is_some() {
+                c.held += 1;
+                continue;
+            }
+            match deliver::creator_call(client, config, side, apps, &call, &mut crash, clock, &now)?
+            {
+                Outcome::Sent => c.sent += 1,
+                Outcome::Found => c.reconciled += 1,
+                Outcome::Held => c.held += 1,
+                Outcome::Failed => c.failed += 1,
+                Outcome::Queued => c.queued += 1,
+            }
+            continue;
+        }
         if call.state == "sending" {
             if let Some(s) = status
                 .get(call.sample.as_str())
@@ -226,10 +299,7 @@ fn deliver(
             }
         }
         side.set_call(&call, "sending", call.code, call.message.as_deref(), &now)?;
-        n += 1;
-        if die_going == Some(n) {
-            std::process::abort();
-        }
+        crash.going();
         let approve = call.decision == "approve";
         let result = client.review(
             &call.sample,
@@ -237,8 +307,8 @@ fn deliver(
             config.reject_reason(call.reason.as_deref()),
         );
         let now = now_text();
-        if result.is_ok() && die_answered == Some(n) {
-            std::process::abort();
+        if result.is_ok() {
+            crash.answered();
         }
         match result {
             Ok(()) => {

@@ -5,9 +5,13 @@
 
 pub(crate) mod config;
 pub(crate) mod cycle;
+pub(crate) mod deliver;
+pub(crate) mod demo;
 pub(crate) mod map;
 pub(crate) mod platform;
+pub(crate) mod sales;
 pub(crate) mod sign;
+pub(crate) mod token;
 pub(crate) mod webhook;
 
 pub use config::{load as load_config, Config, Secret};

@@ -46,6 +46,19 @@ pub struct Connector {
 struct Polls {
     last_success: Option<chrono::DateTime<chrono::Utc>>,
     last_error: Option<String>,
+    /// Polls that failed since the last that succeeded.
+    failures: u64,
+    /// The access token could not be refreshed: unready until a poll succeeds.
+    token_error: Option<String>,
+    token_expiry: Option<i64>,
+    /// The outbox after the last poll: kind, status, calls.
+    outbox: Vec<(String, String, u64)>,
+}
+
+/// True when a cycle's error is a refresh the platform refused (or could not make).
+fn is_token_error(e: &str) -> bool {
+    e.contains("the access token could not be refreshed")
+        || e.contains("no `refresh_token_file` is configured")
 }
 
 impl Connector {
@@ -66,6 +79,9 @@ impl Connector {
         let window = chrono::Duration::seconds(3 * self.poll_every.max(1));
         let at =
             |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if let Some(e) = &polls.token_error {
+            return Err(format!("{e}; {} polls failed in a row", polls.failures));
+        }
         match (polls.last_success, &polls.last_error) {
             (Some(t), _) if now - t <= window => Ok(format!("last poll succeeded at {}", at(t))),
             (last, error) => Err(format!(
@@ -80,6 +96,31 @@ impl Connector {
                     .unwrap_or_default()
             )),
         }
+    }
+
+    /// What `/readyz` shows of the connector beside its check: last success, failures in a row,
+    /// the access token's expiry, the outbox by kind and status.
+    pub fn details(&self) -> serde_json::Value {
+        let Ok(p) = self.polls.lock() else {
+            return serde_json::Value::Null;
+        };
+        let at =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut outbox = serde_json::Map::new();
+        for (kind, status, n) in &p.outbox {
+            let entry = outbox
+                .entry(kind.clone())
+                .or_insert_with(|| serde_json::json!({}));
+            entry[status] = serde_json::json!(n);
+        }
+        serde_json::json!({
+            "last_success": p.last_success.map(at),
+            "consecutive_failures": p.failures,
+            "token_expires_at": p.token_expiry
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map(at),
+            "outbox": outbox,
+        })
     }
 
     /// Starts the connector of `shop`, on a thread of its own.
@@ -116,11 +157,32 @@ impl Connector {
                     .unwrap_or_else(|_| chrono::Utc::now());
                 if let Ok(mut p) = polls.lock() {
                     match &result {
-                        Ok(_) => {
+                        Ok(c) => {
                             p.last_success = Some(now);
                             p.last_error = None;
+                            p.failures = 0;
+                            p.token_error = None;
+                            p.outbox = c.outbox.clone();
                         }
-                        Err(e) => p.last_error = Some(e.clone()),
+                        Err(e) => {
+                            p.last_error = Some(e.clone());
+                            p.failures += 1;
+                            if is_token_error(e) {
+                                p.token_error = Some(e.clone());
+                            }
+                        }
+                    }
+                    p.token_expiry = client.token_expiry().or(p.token_expiry);
+                    metrics::gauge!("sampleflow_connector_consecutive_failures", "shop" => shop.clone())
+                        .set(p.failures as f64);
+                    if let Some(t) = p.token_expiry {
+                        metrics::gauge!("sampleflow_connector_token_expiry_seconds", "shop" => shop.clone())
+                            .set(t as f64);
+                    }
+                    for (kind, status, n) in &p.outbox {
+                        metrics::gauge!("sampleflow_connector_outbox", "shop" => shop.clone(),
+                            "kind" => kind.clone(), "status" => status.clone())
+                        .set(*n as f64);
                     }
                 }
                 match result {

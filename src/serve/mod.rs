@@ -659,7 +659,11 @@ impl Bound {
         let reloads = Arc::new(Mutex::new(VecDeque::new()));
         let connectors = connectors
             .into_iter()
-            .map(|(shop, connector, catalog)| {
+            .map(|(shop, mut connector, catalog)| {
+                // The shop's day (a quota's hold, a reminder's due time) is its policy's.
+                if let Some(p) = live.programs.iter().find(|p| p.shop() == shop) {
+                    connector.timezone = p.rules.policy().timezone;
+                }
                 crate::connect::webhook::Connector::start(
                     config.db.clone(),
                     shop,

@@ -29,7 +29,9 @@ pub(super) async fn readyz(State(app): State<Shared>) -> Response {
     if app.stopping.load(std::sync::atomic::Ordering::SeqCst) {
         check("serve", Err("the server is stopping".into()));
     }
-    // One connector is the check `connector`; several, one `connector:SHOP` each.
+    // One connector is the check `connector`; several, one `connector:SHOP` each; beside
+    // each, its last success, failures in a row, token expiry and outbox.
+    let mut details = Vec::new();
     for connector in &app.connectors {
         let name = if app.connectors.len() == 1 {
             "connector".to_string()
@@ -37,6 +39,12 @@ pub(super) async fn readyz(State(app): State<Shared>) -> Response {
             format!("connector:{}", connector.shop())
         };
         check(&name, connector.ready());
+        details.push((name, connector.details()));
+    }
+    for (name, detail) in details {
+        if let (Some(Value::Object(c)), Value::Object(d)) = (checks.get_mut(&name), detail) {
+            c.extend(d);
+        }
     }
     let status = if ready { "ready" } else { "unready" };
     let code = if ready {

@@ -63,6 +63,7 @@ impl Batcher {
                     if let Some(call) = review_call(r) {
                         batch.calls.push(call);
                     }
+                    batch.calls.extend(action_calls(r));
                     0
                 }
                 Output::Error(e) => e.line,
@@ -120,6 +121,26 @@ fn review_call(r: &Record) -> Option<ReviewCall> {
         decision: decision.to_string(),
         reason: r.reason.clone(),
         at: Rfc3339::new(&r.at).as_str().to_string(),
+    })
+}
+
+/// The calls to creators a record's actions make for the platform's outbox: a message for
+/// each `remind_creator`, a target collaboration for each `invite_paid_collab`, each keyed by
+/// the action's id (stable on a replay), kept in the call's `event`; its kind in `decision`.
+fn action_calls(r: &Record) -> impl Iterator<Item = ReviewCall> + '_ {
+    r.actions.iter().filter_map(move |a| {
+        let kind = match a.kind.as_str() {
+            "remind_creator" => crate::store::MESSAGE,
+            "invite_paid_collab" => crate::store::COLLABORATION,
+            _ => return None,
+        };
+        Some(ReviewCall {
+            sample: r.sample.to_string(),
+            event: a.id.clone(),
+            decision: kind.to_string(),
+            reason: None,
+            at: Rfc3339::new(&r.at).as_str().to_string(),
+        })
     })
 }
 

@@ -32,6 +32,8 @@ struct Shop {
     platform: BTreeSet<String>,
     outbox: Vec<OutboxCall>,
     unmappable: BTreeMap<String, (String, String, String)>,
+    values: BTreeMap<String, String>,
+    orders: BTreeMap<(String, String, String), crate::store::OrderLine>,
 }
 
 /// A shop with nothing kept, for reads of a shop never written.
@@ -240,6 +242,45 @@ impl Store for MemoryStore {
             .iter()
             .filter(|(id, _)| id.starts_with(prefix))
             .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    fn connector_value(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.here().values.get(name).cloned())
+    }
+
+    fn set_connector_value(&mut self, name: &str, value: Option<&str>) -> Result<(), StoreError> {
+        let values = &mut self.here_mut().values;
+        match value {
+            Some(v) => values.insert(name.to_string(), v.to_string()),
+            None => values.remove(name),
+        };
+        Ok(())
+    }
+
+    fn put_order_lines(&mut self, lines: &[crate::store::OrderLine]) -> Result<(), StoreError> {
+        let orders = &mut self.here_mut().orders;
+        for l in lines {
+            let key = (l.order_id.clone(), l.sku_id.clone(), l.content_id.clone());
+            orders.insert(key, l.clone());
+        }
+        Ok(())
+    }
+
+    fn content_sales(&self) -> Result<Vec<crate::store::ContentSales>, StoreError> {
+        let mut by: BTreeMap<&str, (i64, f64)> = BTreeMap::new();
+        for l in self.here().orders.values() {
+            let t = by.entry(l.content_id.as_str()).or_default();
+            t.0 += i64::from(l.quantity > l.refunded_quantity);
+            t.1 += l.amount * (l.quantity - l.refunded_quantity) as f64;
+        }
+        Ok(by
+            .into_iter()
+            .map(|(c, (orders, gmv))| crate::store::ContentSales {
+                content_id: c.to_string(),
+                orders,
+                gmv,
+            })
             .collect())
     }
 

@@ -7,6 +7,7 @@
 //! the input position it reached, so a run killed at any moment resumes exactly there.
 
 mod backup;
+mod connector;
 mod copy;
 mod lock;
 mod memory;
@@ -25,9 +26,11 @@ pub use postgres::{PgLock, PgSessions, PgStore, DEFAULT_SHOP, PG_SCHEMA_VERSION}
 pub use backup::{backup, BackupError, Copied};
 pub use lock::{acquire, lock_path, Holder, LockError, WriterLock};
 
+pub use connector::{ContentSales, OrderLine};
 pub use memory::MemoryStore;
 pub use sessions::{SessionStore, Sessions};
 pub use sqlite::{OutboxCall, SqliteStore, SCHEMA_VERSION};
+pub use sqlite::{COLLABORATION, MESSAGE};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -321,6 +324,14 @@ pub trait Store: Send {
     ) -> Result<(), StoreError>;
     /// Applications that could not be mapped: application, product, why, when last seen.
     fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError>;
+    /// One of the connector's own values (never a token), committed at once.
+    fn connector_value(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Keeps (or, with `None`, forgets) one of the connector's values.
+    fn set_connector_value(&mut self, name: &str, value: Option<&str>) -> Result<(), StoreError>;
+    /// Keeps order lines (a line seen again replaces the one kept: its refunds may have grown).
+    fn put_order_lines(&mut self, lines: &[OrderLine]) -> Result<(), StoreError>;
+    /// Every content's sales to date, by content.
+    fn content_sales(&self) -> Result<Vec<ContentSales>, StoreError>;
 }
 
 /// Implements the platform's side of [`Store`] with the backend's own methods of the same names.
@@ -356,6 +367,22 @@ macro_rules! platform_side {
         }
         fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
             Self::unmappable(self)
+        }
+        fn connector_value(&self, name: &str) -> Result<Option<String>, StoreError> {
+            Self::connector_value(self, name)
+        }
+        fn set_connector_value(
+            &mut self,
+            name: &str,
+            value: Option<&str>,
+        ) -> Result<(), StoreError> {
+            Self::set_connector_value(self, name, value)
+        }
+        fn put_order_lines(&mut self, lines: &[crate::store::OrderLine]) -> Result<(), StoreError> {
+            Self::put_order_lines(self, lines)
+        }
+        fn content_sales(&self) -> Result<Vec<crate::store::ContentSales>, StoreError> {
+            Self::content_sales(self)
         }
     };
 }

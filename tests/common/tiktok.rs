@@ -3,6 +3,11 @@
 //! code), app key, shop cipher, timestamp and access token, and answers with the documented
 //! shapes: pages, a rate-limit code, a transport failure mid-page, an application that stops
 //! being approvable. Its clock is its own.
+//!
+//! For the lasting connector it also plays the auth host (refreshing tokens, which expire
+//! after a set number of calls), the authorised shops, conversations and messages (with a daily
+//! quota), target collaborations, and the affiliate orders search (windows of at most 90 days,
+//! paged).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +16,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use hmac::Mac;
 use serde_json::{json, Value};
@@ -25,6 +30,12 @@ pub const RATE_LIMITED: i64 = 36009004;
 /// The code of an application that can no longer be reviewed.
 pub const NOT_APPROVABLE: i64 = 16019014;
 pub const BAD_SIGN: i64 = 106001;
+pub const REFRESH: &str = "fake-refresh-token";
+pub const SHOP_ID: &str = "7495000000000000001";
+pub const TOKEN_EXPIRED: i64 = 105002;
+pub const MESSAGE_QUOTA: i64 = 45101004;
+/// The code the fake gives a refresh token it does not know.
+pub const REFRESH_REFUSED: i64 = 105003;
 
 #[derive(Default)]
 pub struct Inner {
@@ -43,6 +54,30 @@ pub struct Inner {
     pub now: i64,
     /// How the search pages: as documented, or a platform that pages forever.
     pub paging: Paging,
+    /// The access token the fake takes now (`TOKEN` until a refresh).
+    pub token: String,
+    /// The refresh token the fake takes now.
+    pub refresh_token: String,
+    /// The access token expires after this many calls made with it (`None`: never).
+    pub expire_after: Option<usize>,
+    /// Calls made with the current access token.
+    pub token_calls: usize,
+    /// Refreshes answered with new tokens; every token the fake ever gave.
+    pub refreshes: usize,
+    pub given: Vec<String>,
+    /// Every refresh refused.
+    pub refuse_refresh: bool,
+    /// Conversations by creator; messages by conversation (`message_body` objects).
+    pub conversations: HashMap<String, String>,
+    pub messages: HashMap<String, Vec<Value>>,
+    /// Messages the shop may still send today (`None`: no limit).
+    pub message_quota: Option<usize>,
+    /// Target collaborations made (the request bodies).
+    pub collaborations: Vec<Value>,
+    /// Orders (as the orders search shows them, with `create_time`).
+    pub orders: Vec<Value>,
+    /// Every orders search window asked for.
+    pub order_windows: Vec<(i64, i64)>,
 }
 
 /// How the fake's search gives its next page token.
@@ -97,6 +132,7 @@ fn check(
     body: &str,
 ) -> Result<(), Response> {
     inner.calls.push(path.to_string());
+    let expired = inner.expire_after.is_some_and(|n| inner.token_calls >= n);
     let token = headers
         .get("x-tts-access-token")
         .and_then(|v| v.to_str().ok());
@@ -105,9 +141,14 @@ fn check(
         .and_then(|t| t.parse::<i64>().ok())
         .is_some_and(|t| (t - inner.now).abs() <= 300);
     let signed = query.get("sign").map(String::as_str) == Some(&expected_sign(path, query, body));
+    let needs_cipher = path != "/authorization/202309/shops";
+    let current = inner.token.clone();
+    if token == Some(current.as_str()) && expired && fresh && signed {
+        return Err(answer(TOKEN_EXPIRED, "access token expired", Value::Null));
+    }
     if query.get("app_key").map(String::as_str) != Some(APP_KEY)
-        || query.get("shop_cipher").map(String::as_str) != Some(SHOP)
-        || token != Some(TOKEN)
+        || (needs_cipher && query.get("shop_cipher").map(String::as_str) != Some(SHOP))
+        || token != Some(current.as_str())
         || !fresh
         || !signed
         || headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/json")
@@ -119,6 +160,7 @@ fn check(
             Value::Null,
         ));
     }
+    inner.token_calls += 1;
     if inner.rate_limit_next > 0 {
         inner.rate_limit_next -= 1;
         return Err(answer(
@@ -248,14 +290,298 @@ async fn fulfillments(
     answer(0, "Success", json!({"fulfillments": list}))
 }
 
+type Shared = State<Arc<Mutex<Inner>>>;
+type Q = Query<HashMap<String, String>>;
+
+/// `GET /api/v2/token/refresh` on the auth host: no signature; the app secret and refresh
+/// token in the query.
+async fn refresh(State(fake): Shared, Query(query): Q) -> Response {
+    let mut inner = fake.lock().unwrap();
+    let ok = query.get("app_key").map(String::as_str) == Some(APP_KEY)
+        && query.get("app_secret").map(String::as_str) == Some(APP_SECRET)
+        && query.get("grant_type").map(String::as_str) == Some("refresh_token")
+        && query.get("refresh_token") == Some(&inner.refresh_token)
+        && !inner.refuse_refresh;
+    if !ok {
+        return answer(REFRESH_REFUSED, "invalid refresh token", Value::Null);
+    }
+    inner.refreshes += 1;
+    let n = inner.refreshes;
+    inner.token = format!("{TOKEN}-{n}");
+    inner.refresh_token = format!("{REFRESH}-{n}");
+    inner.token_calls = 0;
+    let (token, refresh) = (inner.token.clone(), inner.refresh_token.clone());
+    inner.given.push(token.clone());
+    inner.given.push(refresh.clone());
+    let real = chrono::Utc::now().timestamp();
+    answer(
+        0,
+        "success",
+        json!({"access_token": token, "access_token_expire_in": real + 7 * 86_400,
+            "refresh_token": refresh, "refresh_token_expire_in": real + 60 * 86_400,
+            "open_id": "fake-open-id", "seller_name": "Fake Shop",
+            "granted_scopes": ["seller.affiliate_collaboration.read", "seller.affiliate_collaboration.write"]}),
+    )
+}
+
+async fn shops(State(fake): Shared, Query(query): Q, headers: HeaderMap) -> Response {
+    let mut inner = fake.lock().unwrap();
+    if let Err(r) = check(
+        &mut inner,
+        "/authorization/202309/shops",
+        &query,
+        &headers,
+        "",
+    ) {
+        return r;
+    }
+    answer(
+        0,
+        "Success",
+        json!({"shops": [
+            {"id": "7495000000000000009", "name": "Other", "region": "US", "seller_type": "LOCAL",
+             "cipher": "ROW_other", "code": "USOTHER"},
+            {"id": SHOP_ID, "name": "Fake Shop", "region": "US", "seller_type": "LOCAL",
+             "cipher": SHOP, "code": "USFAKE"}]}),
+    )
+}
+
+async fn conversation(
+    State(fake): Shared,
+    Query(query): Q,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let mut inner = fake.lock().unwrap();
+    let path = "/affiliate_seller/202412/conversations";
+    if let Err(r) = check(&mut inner, path, &query, &headers, &text) {
+        return r;
+    }
+    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let creator = parsed["creator_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let n = inner.conversations.len();
+    let is_new = !inner.conversations.contains_key(&creator);
+    let id = inner
+        .conversations
+        .entry(creator)
+        .or_insert_with(|| format!("conv-{n}"))
+        .clone();
+    answer(
+        0,
+        "Success",
+        json!({"conversation_id": id, "is_new": is_new}),
+    )
+}
+
+async fn send_message(
+    State(fake): Shared,
+    Path(id): Path<String>,
+    Query(query): Q,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let mut inner = fake.lock().unwrap();
+    let path = format!("/affiliate_seller/202412/conversations/{id}/messages");
+    if let Err(r) = check(&mut inner, &path, &query, &headers, &text) {
+        return r;
+    }
+    if inner.message_quota == Some(0) {
+        return answer(MESSAGE_QUOTA, "daily message quota reached", Value::Null);
+    }
+    if let Some(q) = &mut inner.message_quota {
+        *q -= 1;
+    }
+    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let list = inner.messages.entry(id.clone()).or_default();
+    let message_id = format!("m-{id}-{}", list.len());
+    list.push(
+        json!({"id": message_id, "conversation_id": id, "type": parsed["msg_type"],
+        "content": parsed["content"], "sender_id": "seller", "create_time": 0}),
+    );
+    answer(0, "Success", json!({"message_id": message_id}))
+}
+
+async fn list_messages(
+    State(fake): Shared,
+    Path(id): Path<String>,
+    Query(query): Q,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = fake.lock().unwrap();
+    let path = format!("/affiliate_seller/202412/conversation/{id}/messages");
+    if let Err(r) = check(&mut inner, &path, &query, &headers, "") {
+        return r;
+    }
+    let from: usize = query
+        .get("page_token")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let all = inner.messages.get(&id).cloned().unwrap_or_default();
+    let page: Vec<Value> = all
+        .iter()
+        .enumerate()
+        .skip(from)
+        .take(2)
+        .map(|(i, m)| json!({"conversation_index": i, "message_body": m}))
+        .collect();
+    let more = from + 2 < all.len();
+    answer(
+        0,
+        "Success",
+        json!({"has_more": more, "next_page_token": if more { (from + 2).to_string() } else { String::new() },
+            "messages": page}),
+    )
+}
+
+async fn collaborate(
+    State(fake): Shared,
+    Query(query): Q,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let mut inner = fake.lock().unwrap();
+    let path = "/affiliate_seller/202405/target_collaborations";
+    if let Err(r) = check(&mut inner, path, &query, &headers, &text) {
+        return r;
+    }
+    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let rate = parsed["products"][0]["target_commission_rate"]
+        .as_i64()
+        .unwrap_or(0);
+    let complete = parsed["name"].is_string()
+        && parsed["end_time"].is_string()
+        && parsed["seller_contact_info"]["email"].is_string()
+        && parsed["free_sample_rule"]["has_free_sample"].is_boolean()
+        && parsed["free_sample_rule"]["is_sample_approval_exempt"].is_boolean()
+        && parsed["creator_user_ids"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+        && rate >= 1000;
+    if !complete {
+        return answer(40006, "invalid collaboration", Value::Null);
+    }
+    let id = format!("tc-{}", inner.collaborations.len());
+    inner.collaborations.push(parsed);
+    answer(
+        0,
+        "Success",
+        json!({"target_collaboration": {"id": id}, "target_collaboration_conflicts": []}),
+    )
+}
+
+async fn search_collaborations(
+    State(fake): Shared,
+    Query(query): Q,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let mut inner = fake.lock().unwrap();
+    let path = "/affiliate_seller/202409/target_collaborations/search";
+    if let Err(r) = check(&mut inner, path, &query, &headers, &text) {
+        return r;
+    }
+    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let keyword = parsed["search_param"]["keyword"]
+        .as_str()
+        .unwrap_or_default();
+    let ongoing = parsed["collaboration_status"] == "ONGOING";
+    let found: Vec<Value> = inner
+        .collaborations
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| ongoing && c["name"].as_str().is_some_and(|n| n.contains(keyword)))
+        .map(|(i, c)| json!({"id": format!("tc-{i}"), "name": c["name"], "end_time": c["end_time"], "product_count": 1}))
+        .collect();
+    answer(
+        0,
+        "Success",
+        json!({"total_count": found.len(), "next_page_token": "", "target_collaborations": found}),
+    )
+}
+
+async fn orders(State(fake): Shared, Query(query): Q, headers: HeaderMap, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let mut inner = fake.lock().unwrap();
+    let path = "/affiliate_seller/202410/orders/search";
+    if let Err(r) = check(&mut inner, path, &query, &headers, &text) {
+        return r;
+    }
+    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let (ge, lt) = (
+        parsed["create_time_ge"].as_i64().unwrap_or(0),
+        parsed["create_time_lt"].as_i64().unwrap_or(0),
+    );
+    if lt - ge > 90 * 86_400 || lt <= ge {
+        return answer(40002, "the time range is more than 3 months", Value::Null);
+    }
+    let size: usize = query
+        .get("page_size")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+        .min(2);
+    let from: usize = query
+        .get("page_token")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    if from == 0 {
+        inner.order_windows.push((ge, lt));
+    }
+    let all: Vec<Value> = inner
+        .orders
+        .iter()
+        .filter(|o| o["create_time"].as_i64().is_some_and(|t| t >= ge && t < lt))
+        .cloned()
+        .collect();
+    let page: Vec<Value> = all.iter().skip(from).take(size).cloned().collect();
+    let next = if from + size < all.len() {
+        (from + size).to_string()
+    } else {
+        String::new()
+    };
+    answer(
+        0,
+        "Success",
+        json!({"orders": page, "next_page_token": next, "total_count": all.len()}),
+    )
+}
+
 impl Fake {
     /// Starts the fake on a free port of loopback, its clock at `now`.
     pub fn start(now: i64) -> Fake {
         let inner = Arc::new(Mutex::new(Inner {
             now,
+            token: TOKEN.to_string(),
+            refresh_token: REFRESH.to_string(),
             ..Inner::default()
         }));
         let app = Router::new()
+            .route("/api/v2/token/refresh", get(refresh))
+            .route("/authorization/202309/shops", get(shops))
+            .route("/affiliate_seller/202412/conversations", post(conversation))
+            .route(
+                "/affiliate_seller/202412/conversations/{id}/messages",
+                post(send_message),
+            )
+            .route(
+                "/affiliate_seller/202412/conversation/{id}/messages",
+                get(list_messages),
+            )
+            .route(
+                "/affiliate_seller/202405/target_collaborations",
+                post(collaborate),
+            )
+            .route(
+                "/affiliate_seller/202409/target_collaborations/search",
+                post(search_collaborations),
+            )
+            .route("/affiliate_seller/202410/orders/search", post(orders))
             .route(
                 "/affiliate_seller/202409/sample_applications/search",
                 post(search),
@@ -316,4 +642,39 @@ pub fn config(dir: &std::path::Path, url: &str, secret: &str) -> std::path::Path
     )
     .unwrap();
     path
+}
+
+/// The connector config of a shop that lasts: [`config`] plus a refresh token (in a file), the
+/// fake as the auth host, no `shop_cipher` (looked up by `shop_id`), a seller email, reminders
+/// with the sample card, and paid collaborations.
+pub fn lasting_config(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
+    let path = config(dir, url, APP_SECRET);
+    std::fs::write(dir.join("refresh"), format!("{REFRESH}\n")).unwrap();
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(&format!("shop_cipher: {SHOP}\n"), "");
+    std::fs::write(
+        &path,
+        format!(
+            "{text}shop_id: \"{SHOP_ID}\"\nrefresh_token_file: refresh\nauth_base_url: {url}\nseller_email: shop@example.com\nmessages:\n  remind: \"Hi {{creator}}, please post about {{product}} by {{due}}\"\n  attach_sample_card: true\npaid_collab:\n  commission_rate: 2000\n  days: 30\n  message: Let us work together\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// An order of the affiliate orders search: one SKU line per `(content_id, price, quantity,
+/// refunded)`.
+pub fn order(id: &str, create_time: i64, lines: &[(&str, &str, i64, i64)]) -> Value {
+    let skus: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (content, price, quantity, refunded))| {
+            json!({"sku_id": format!("sku-{i}"), "product_id": "p-mug", "content_type": "VIDEO",
+                "content_id": content, "creator_username": "someone",
+                "price": {"amount": price, "currency": "USD"}, "quantity": quantity,
+                "refunded_quantity": refunded, "estimated_commission_base": {"amount": "0", "currency": "USD"}})
+        })
+        .collect();
+    json!({"id": id, "create_time": create_time, "status": "COMPLETED", "skus": skus})
 }

@@ -143,6 +143,10 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    pub(crate) fn pg(&self) -> &RefCell<Client> {
+        &self.client
+    }
+
     /// Opens the store of `db` for writing, creating or upgrading its schema; a schema that is
     /// not sampleflow's is refused and left as it was.
     pub fn open(db: &Path) -> Result<Self, StoreError> {

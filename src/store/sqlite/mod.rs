@@ -16,7 +16,7 @@ mod schema;
 mod store;
 mod write;
 
-pub use outbox::OutboxCall;
+pub use outbox::{OutboxCall, COLLABORATION, MESSAGE};
 pub use schema::SCHEMA_VERSION;
 use schema::*;
 use write::*;
@@ -124,6 +124,14 @@ impl SqliteStore {
             packer: RefCell::new(Packer::default()),
             deadlines: ShopPrints::default(),
         })
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     fn runner_meta(&self) -> Result<Meta, StoreError> {

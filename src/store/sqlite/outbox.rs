@@ -7,18 +7,24 @@ use crate::store::StoreError;
 
 use super::*;
 
-/// One review call for the platform, as the outbox keeps it.
+/// The `decision` of a call that is a message to the creator (a `remind_creator`).
+pub const MESSAGE: &str = "message";
+/// The `decision` of a call that is a target collaboration (an `invite_paid_collab`).
+pub const COLLABORATION: &str = "collaboration";
+
+/// One call for the platform, as the outbox keeps it: a review (its decision), a message or a
+/// collaboration (the kind in `decision`, the action's id in `event`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OutboxCall {
     /// The sample: the platform's application id.
     pub sample: String,
-    /// The event whose record made the decision.
+    /// The event whose record made the decision, or the action's id.
     pub event: String,
-    /// `approve` or `reject`.
+    /// `approve` or `reject` for a review; `message` or `collaboration`.
     pub decision: String,
     /// Our reason code (mapped to the platform's reject reason when sent).
     pub reason: Option<String>,
-    /// `queued`, `sending` (in doubt after a crash), `sent` or `failed`.
+    /// `queued`, `sending` (in doubt after a crash), `sent`, `held` (a daily quota) or `failed`.
     pub state: String,
     pub attempts: i64,
     /// The platform's last answer.
@@ -26,6 +32,17 @@ pub struct OutboxCall {
     pub message: Option<String>,
     pub queued_at: String,
     pub updated_at: String,
+}
+
+impl OutboxCall {
+    /// `review`, `message` or `collaboration`.
+    pub fn kind(&self) -> &str {
+        match self.decision.as_str() {
+            MESSAGE => MESSAGE,
+            COLLABORATION => COLLABORATION,
+            _ => "review",
+        }
+    }
 }
 
 impl SqliteStore {
