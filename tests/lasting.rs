@@ -259,6 +259,15 @@ fn a_refused_refresh_is_a_clear_error_and_readyz_says_503() {
         "{body}"
     );
     assert!(!ready.body.contains(tiktok::REFRESH));
+    let metrics = s.get("/metrics", None).body;
+    assert!(
+        metrics.contains("sampleflow_connector_consecutive_failures{shop=\"default\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sampleflow_connector_polls_total{result=\"error\"}"),
+        "{metrics}"
+    );
     let (_, lines) = s.stop();
     let log = lines.join("\n");
     assert!(!log.contains(tiktok::REFRESH) && !log.contains(tiktok::APP_SECRET));
@@ -570,4 +579,102 @@ fn the_demo_platform_runs_as_a_process_and_a_connector_keeps_a_store_in_step_wit
     assert!(!log.contains("refused"), "{log}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// PostgreSQL's schema 2 to 3: the first writer adds the order lines in place, keeping what the
+/// store held.
+#[test]
+fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::use_postgres(d);
+    let url = common::db_in(d).to_string_lossy().into_owned();
+    let events = d.join("e.jsonl");
+    std::fs::write(
+        &events,
+        "{\"id\":\"t1\",\"type\":\"tick\",\"at\":\"2026-06-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let first = common::bin(&common::db_in(d))
+        .arg("run")
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", common::stderr(&first));
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "DROP TABLE sampleflow.order_lines; UPDATE sampleflow.schema_version SET version = 2;",
+        )
+        .unwrap();
+    // A reader refuses the old schema; a writer upgrades it.
+    let report = common::bin(&common::db_in(d))
+        .arg("report")
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(1), "{}", common::stderr(&report));
+    let again = common::bin(&common::db_in(d))
+        .arg("run")
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", common::stderr(&again));
+    assert_eq!(
+        common::stdout_json(&again)[0]["error"],
+        "duplicate_id",
+        "kept"
+    );
+    let version: i32 = client
+        .query_one("SELECT version FROM sampleflow.schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 3);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM sampleflow.order_lines", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
+
+/// Inside serve, a healthy connector's check shows its last success, failures in a row, the
+/// token's expiry and the outbox by kind and status, and the metrics carry the same.
+#[test]
+fn readyz_and_metrics_show_the_connectors_health() {
+    let (fake, dir) = shop();
+    let folder = common::serve::folder();
+    for name in [
+        "tiktok.yaml",
+        "app.secret",
+        "token",
+        "refresh",
+        "catalog.csv",
+    ] {
+        std::fs::copy(dir.path().join(name), folder.path().join(name)).unwrap();
+    }
+    let s = common::serve::Server::start_in(folder, &["--connector", "tiktok.yaml"], DAY1);
+    s.err.wait(0, 1, "the first poll", |l| {
+        l.starts_with("connect: 2 applications seen")
+    });
+    let ready = s.get("/readyz", None);
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    let c = &ready.json()["checks"]["connector"];
+    assert_eq!(c["status"], "ok");
+    assert_eq!(c["consecutive_failures"], 0);
+    assert!(c["last_success"].is_string(), "{c}");
+    assert!(
+        c["token_expires_at"].is_string(),
+        "refreshed at the start: {c}"
+    );
+    assert_eq!(c["outbox"]["review"]["sent"], 2, "{c}");
+    assert_eq!(c["outbox"]["message"]["queued"], 0, "{c}");
+    let metrics = s.get("/metrics", None).body;
+    for line in [
+        "sampleflow_connector_outbox{shop=\"default\",kind=\"review\",status=\"sent\"} 2",
+        "sampleflow_connector_consecutive_failures{shop=\"default\"} 0",
+        "sampleflow_connector_token_expiry_seconds{shop=\"default\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    assert_eq!(fake.inner.lock().unwrap().reviews.len(), 2);
+    s.stop();
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use chrono::SecondsFormat;
 
-use super::deliver::{self, Crash, Outcome};
+use super::deliver::{self, now_text, Crash, Outcome};
 use super::map::{self, Catalog};
 use super::platform::{Application, CallError, Client};
 use super::Config;
@@ -75,13 +75,6 @@ const OURS: [(&str, &[&str]); 5] = [
     ("UNFULFILL_CANCELLED", &["unfulfill_cancelled"]),
     ("SELLER_NOT_SHIP_CANCELLED", &["seller_not_ship_cancelled"]),
 ];
-
-pub(crate) fn now_text() -> String {
-    wall_clock()
-        .map(|c| c.now())
-        .unwrap_or_else(|_| chrono::Utc::now())
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
 
 /// What a poll found: every application, and the lines of the events not applied yet.
 pub struct Poll {

@@ -9,12 +9,21 @@
 //! creator who cannot be messaged fails the call; anything else leaves it queued for the next
 //! cycle.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::{json, Value};
 
 use super::platform::{Application, CallError, Client};
 use super::Config;
+use crate::session::live::wall_clock;
 use crate::store::{OutboxCall, Store, StoreError, COLLABORATION, MESSAGE};
+
+/// The wall clock (`SAMPLEFLOW_NOW` in tests) as records write times.
+pub(crate) fn now_text() -> String {
+    wall_clock()
+        .map(|c| c.now())
+        .unwrap_or_else(|_| chrono::Utc::now())
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
 
 /// Codes of a daily quota: the call waits for the next day.
 pub const QUOTA_CODES: [i64; 2] = [45101004, 16030002];
@@ -234,7 +243,7 @@ pub fn creator_call(
         }
         _ => return Ok(Outcome::Queued),
     };
-    let stamp = &super::cycle::now_text();
+    let stamp = &now_text();
     Ok(match result {
         Ok(true) => {
             side.set_call(call, "sent", Some(0), Some("Success"), stamp)?;

@@ -159,3 +159,36 @@ pub(crate) const TABLES: &[Table] = &[
         order: "shop, sample, rules",
     },
 ];
+
+// The connector's order lines (`store/connector.rs`), a table of their own: not in [`TABLES`],
+// which schema 7's upgrade rebuilds.
+
+/// SQLite's table (schema 9).
+pub(crate) const SQLITE_ORDER_LINES: &str = "
+CREATE TABLE IF NOT EXISTS order_lines (
+    shop TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    sku_id TEXT NOT NULL,
+    content_id TEXT NOT NULL,
+    amount REAL NOT NULL,
+    quantity INTEGER NOT NULL,
+    refunded_quantity INTEGER NOT NULL,
+    PRIMARY KEY (shop, order_id, sku_id, content_id)
+);
+CREATE INDEX IF NOT EXISTS order_lines_content ON order_lines(shop, content_id);
+";
+
+/// PostgreSQL's table (schema 3).
+pub(crate) const PG_ORDER_LINES: &str = r#"
+CREATE TABLE sampleflow.order_lines (
+    shop text COLLATE "C" NOT NULL,
+    order_id text COLLATE "C" NOT NULL,
+    sku_id text COLLATE "C" NOT NULL,
+    content_id text COLLATE "C" NOT NULL,
+    amount double precision NOT NULL,
+    quantity bigint NOT NULL,
+    refunded_quantity bigint NOT NULL,
+    PRIMARY KEY (shop, order_id, sku_id, content_id)
+);
+CREATE INDEX order_lines_content ON sampleflow.order_lines (shop, content_id);
+"#;

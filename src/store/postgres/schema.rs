@@ -156,7 +156,7 @@ CREATE TABLE sampleflow.writers (
 const UPGRADES: &[(i32, &str)] = &[
     (1, V1),
     (2, crate::store::shadow::PG_TABLE),
-    (3, crate::store::connector::PG_ORDER_LINES),
+    (3, crate::store::tables::PG_ORDER_LINES),
 ];
 
 /// What the database holds under the schema `sampleflow`.

@@ -270,13 +270,13 @@ pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
     if stored_version(conn)? == 0 {
         sql.push_str(SCHEMA);
         sql.push_str(crate::store::shadow::SQLITE_TABLE);
-        sql.push_str(crate::store::connector::SQLITE_ORDER_LINES);
+        sql.push_str(crate::store::tables::SQLITE_ORDER_LINES);
         sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
         return Ok(sql);
     }
     // Schema 9 adds the order lines the connector reads (one step: a table of its own).
     if stored_version(conn)? == 8 {
-        sql.push_str(crate::store::connector::SQLITE_ORDER_LINES);
+        sql.push_str(crate::store::tables::SQLITE_ORDER_LINES);
         sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
         return Ok(sql);
     }
@@ -297,7 +297,7 @@ pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
         sql.push_str(UPGRADE_LOG);
     }
     sql.push_str(&with_shops());
-    sql.push_str(crate::store::connector::SQLITE_ORDER_LINES);
+    sql.push_str(crate::store::tables::SQLITE_ORDER_LINES);
     sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
     Ok(sql)
 }

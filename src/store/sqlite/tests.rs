@@ -370,3 +370,58 @@ fn a_version_7_store_is_rebuilt_with_shops_its_rows_under_default() {
         [r#"{"sample":"s1"}"#, r#"{"sample":"s1","n":2}"#]
     );
 }
+
+/// Schema 8 to 9: the connector's order lines come as a table of their own; what the store held
+/// stays, and the connector's values and sales read and write on the upgraded file.
+#[test]
+fn a_version_8_store_gains_order_lines_and_keeps_its_rows() {
+    use crate::store::{OrderLine, Store};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v8.db");
+    {
+        let mut store = SqliteStore::open(&path).expect("opens");
+        store.commit(&batch(1, 5.0)).expect("commits");
+        store
+            .conn
+            .execute_batch("DROP TABLE order_lines; PRAGMA user_version = 8;")
+            .expect("a version 8 store");
+    }
+    let mut store = SqliteStore::open(&path).expect("upgrades");
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 9);
+    assert_eq!(
+        store.ledger("c1").expect("reads").map(|l| l.credit),
+        Some(5.0)
+    );
+    let line = |order: &str, refunded| OrderLine {
+        order_id: order.into(),
+        sku_id: "s".into(),
+        content_id: "v1".into(),
+        amount: 12.5,
+        quantity: 4,
+        refunded_quantity: refunded,
+    };
+    store
+        .put_order_lines(&[line("o1", 0), line("o2", 4)])
+        .expect("keeps");
+    store.put_order_lines(&[line("o1", 1)]).expect("replaces");
+    let sales = store.content_sales().expect("sums");
+    assert_eq!(sales.len(), 1);
+    assert_eq!((sales[0].orders, sales[0].gmv), (1, 37.5));
+    store
+        .set_connector_value("token_expires_at", Some("1800000000"))
+        .expect("keeps");
+    assert_eq!(
+        store.connector_value("token_expires_at").expect("reads"),
+        Some("1800000000".into())
+    );
+    store.set_shop("other");
+    assert_eq!(
+        store.connector_value("token_expires_at").expect("reads"),
+        None
+    );
+    assert!(store.content_sales().expect("sums").is_empty(), "per shop");
+}
