@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use super::{
     load_program, lock_store, open_for, shop_files, Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
 };
-use crate::connect::cycle::{poll, settle, summary, Cycle};
+use crate::connect::cycle::{poll, sales, settle, summary, Cycle};
 use crate::connect::map::Catalog;
 use crate::connect::platform::Client;
 use crate::connect::Config;
@@ -124,28 +124,48 @@ fn cycle(
         }
     };
     let mut c = found.counts();
-    if !found.lines.is_empty() {
-        // The rules are loaded as they are now, for what this poll found.
-        let program = match load_program(cli)? {
-            Ok(p) => p,
-            Err(code) => return Ok(Err(code)),
-        };
-        let store = open_for(cli, &program)?;
-        let text = found.lines.join("\n") + "\n";
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        if let Err(e) = run_stream(
-            program,
-            store,
-            "<connect tiktok>",
-            Box::new(text.as_bytes()),
-            &mut out,
-            &mut Quiet,
-        ) {
-            eprintln!("error: {e}");
-            return Ok(Err(EXIT_FAILED));
+    if let Err(code) = apply(cli, &found.lines)? {
+        return Ok(Err(code));
+    }
+    // Sales once the poll's content is applied: a video posted in this poll counts at once.
+    match sales(client, config, &mut side, found.at) {
+        Ok(sold) => {
+            c.add_applied(sold.len());
+            if let Err(code) = apply(cli, &sold)? {
+                return Ok(Err(code));
+            }
         }
-        out.flush()?;
+        Err(e) => eprintln!("connect: {e}; read again at the next poll"),
     }
     settle(client, config, &mut side, &found.apps, &mut c).map_err(store_err)?;
     Ok(Ok(c))
+}
+
+/// Applies the connector's event lines as this process's own `run`, its records to stdout;
+/// `Err` is an exit code, its reason said.
+fn apply(cli: &Cli, lines: &[String]) -> Result<Result<(), u8>, CliError> {
+    if lines.is_empty() {
+        return Ok(Ok(()));
+    }
+    // The rules are loaded as they are now, for what this poll found.
+    let program = match load_program(cli)? {
+        Ok(p) => p,
+        Err(code) => return Ok(Err(code)),
+    };
+    let store = open_for(cli, &program)?;
+    let text = lines.join("\n") + "\n";
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if let Err(e) = run_stream(
+        program,
+        store,
+        "<connect tiktok>",
+        Box::new(text.as_bytes()),
+        &mut out,
+        &mut Quiet,
+    ) {
+        eprintln!("error: {e}");
+        return Ok(Err(EXIT_FAILED));
+    }
+    out.flush()?;
+    Ok(Ok(()))
 }

@@ -81,6 +81,8 @@ pub struct Poll {
     pub apps: Vec<Application>,
     pub lines: Vec<String>,
     pub unmappable: usize,
+    /// The poll's time (the wall clock's).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Searches every application and maps each to its events, keeping those whose ids the store
@@ -137,16 +139,6 @@ pub fn poll(
             }
         }
     }
-    let sales = super::sales::poll(
-        client,
-        config,
-        side,
-        &known,
-        chrono::Utc::now().timestamp(),
-        at,
-    );
-    keep_expiry(client, side)?;
-    lines.extend(sales?);
     // The poll's time moves the clock, so deadlines due by then fire (as `watch` does on the
     // wall clock): the platform's view is compared with ours as of now.
     let tick = map::event_id("tick", &at.to_rfc3339_opts(SecondsFormat::Secs, true));
@@ -160,7 +152,40 @@ pub fn poll(
         apps,
         lines,
         unmappable,
+        at,
     })
+}
+
+/// After the poll's events are committed (so content posted in this poll is known): the
+/// orders since the last cycle, and the `content_metrics` events of sampled content whose
+/// totals changed ([`super::sales`]). A failure is said and left for the next cycle: the rest
+/// of the cycle (the outbox) goes on.
+pub fn sales(
+    client: &Client,
+    config: &Config,
+    side: &mut Box<dyn Store>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>, String> {
+    let known = side
+        .events_with_prefix(crate::connect::map::EVENT_PREFIX)
+        .map_err(|e| e.to_string())?;
+    let sold = super::sales::poll(
+        client,
+        config,
+        side,
+        &known,
+        chrono::Utc::now().timestamp(),
+        at,
+    );
+    keep_expiry(client, side)?;
+    sold
+}
+
+impl Cycle {
+    /// Counts events applied after the poll's (the sales').
+    pub fn add_applied(&mut self, n: usize) {
+        self.applied += n;
+    }
 }
 
 impl Poll {

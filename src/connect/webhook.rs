@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::cycle::{poll, settle, summary, Cycle};
+use super::cycle::{poll, sales, settle, summary, Cycle};
 use super::map::Catalog;
 use super::platform::Client;
 use super::{sign, Config};
@@ -238,23 +238,40 @@ fn cycle(
     side.set_shop(shop);
     let found = poll(client, config, catalog, &mut side)?;
     let mut c = found.counts();
-    if !found.lines.is_empty() {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let posted =
-            Posted::made(&found.lines).map_err(|_| "the poll's events make no body".to_string())?;
-        runner
-            .send(Msg::Polled(Ingest {
-                posted,
-                reply,
-                shop: shop.to_string(),
-            }))
-            .map_err(|_| "the runner has stopped".to_string())?;
-        answer
-            .blocking_recv()
-            .map_err(|_| "the runner stopped before committing the poll".to_string())?;
+    hand(shop, &found.lines, runner)?;
+    // Sales once the poll's content is applied: a video posted in this poll counts at once.
+    match sales(client, config, &mut side, found.at) {
+        Ok(sold) => {
+            c.add_applied(sold.len());
+            hand(shop, &sold, runner)?;
+        }
+        Err(e) => eprintln!(
+            "{}connect: {e}; read again at the next poll",
+            shop_said(shop)
+        ),
     }
     settle(client, config, &mut side, &found.apps, &mut c).map_err(|e| e.to_string())?;
     Ok(c)
+}
+
+/// Hands event lines to the runner as `shop`'s, and waits until they are committed.
+fn hand(shop: &str, lines: &[String], runner: &SyncSender<Msg>) -> Result<(), String> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let posted = Posted::made(lines).map_err(|_| "the poll's events make no body".to_string())?;
+    runner
+        .send(Msg::Polled(Ingest {
+            posted,
+            reply,
+            shop: shop.to_string(),
+        }))
+        .map_err(|_| "the runner has stopped".to_string())?;
+    answer
+        .blocking_recv()
+        .map_err(|_| "the runner stopped before committing the poll".to_string())?;
+    Ok(())
 }
 
 /// What a webhook came to.
