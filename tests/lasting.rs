@@ -334,6 +334,26 @@ fn sales(postgres: bool) {
     assert!(windows.iter().all(|(a, b)| b - a <= 90 * 86_400));
     assert_eq!(sample(d, "a0")["gmv"], json!(500.0));
     assert_eq!(fake.inner.lock().unwrap().bad_signatures, 0);
+
+    // `copy` moves the order lines with the rest: the copy's sales are the same.
+    let target = d.join("copy.db");
+    let copied = common::bin(&common::db_in(d))
+        .arg("copy")
+        .arg("--to")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{}", common::stderr(&copied));
+    let conn = rusqlite::Connection::open(&target).unwrap();
+    let (lines, gmv): (i64, f64) = conn
+        .query_row(
+            "SELECT count(*), sum(amount * (quantity - refunded_quantity)) FROM order_lines
+             WHERE shop = 'default' AND content_id = 'v0'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((lines, gmv), (3, 500.0), "o1, o2 and o-old");
 }
 
 /// Moves the orders watermark (a test's shortcut to a store polled long ago).

@@ -9,6 +9,8 @@ pub(crate) enum Kind {
     Bool,
     /// A packed row: BYTEA; a text row of an old SQLite store is packed on the way.
     Packed,
+    /// A floating-point number (REAL, double precision).
+    Real,
 }
 
 /// A table as both stores have it: its columns (`shop` first: every shop's rows are copied) and
@@ -19,7 +21,7 @@ pub(crate) struct Table {
     pub order: &'static str,
 }
 
-use Kind::{Bool, Int, Packed, Text};
+use Kind::{Bool, Int, Packed, Real, Text};
 
 /// Every table a store keeps, in the order they are copied. `versions` is read in the order
 /// first seen (SQLite's rowid, PostgreSQL's `seen`), which the target keeps by inserting in it.
@@ -158,7 +160,24 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         order: "shop, sample, rules",
     },
+    Table {
+        name: "order_lines",
+        columns: &[
+            ("shop", Text),
+            ("order_id", Text),
+            ("sku_id", Text),
+            ("content_id", Text),
+            ("amount", Real),
+            ("quantity", Int),
+            ("refunded_quantity", Int),
+        ],
+        order: "shop, order_id, sku_id, content_id",
+    },
 ];
+
+/// Tables that came after schema 7: SQLite's rebuild of schema 7's tables leaves them out (they
+/// are made new).
+pub(crate) const AFTER_V7: &[&str] = &["order_lines"];
 
 // The connector's order lines (`store/connector.rs`), a table of their own: not in [`TABLES`],
 // which schema 7's upgrade rebuilds.

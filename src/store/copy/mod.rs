@@ -19,6 +19,7 @@ use super::{is_url, lock, shown, Holder, LockError, StoreError};
 pub(crate) enum Cell {
     Null,
     Int(i64),
+    Real(f64),
     Text(String),
     Blob(Vec<u8>),
 }
@@ -27,7 +28,7 @@ impl Cell {
     /// Its size, to cut a table's rows into batches of bounded memory.
     fn size(&self) -> usize {
         match self {
-            Cell::Null | Cell::Int(_) => 8,
+            Cell::Null | Cell::Int(_) | Cell::Real(_) => 8,
             Cell::Text(t) => t.len(),
             Cell::Blob(b) => b.len(),
         }

@@ -63,6 +63,7 @@ impl Source for Reader {
                         .try_get::<_, Option<bool>>(i)?
                         .map(|b| Cell::Int(i64::from(b))),
                     Kind::Packed => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Cell::Blob),
+                    Kind::Real => row.try_get::<_, Option<f64>>(i)?.map(Cell::Real),
                 };
                 cells.push(cell.unwrap_or(Cell::Null));
             }
@@ -127,6 +128,15 @@ fn column(kind: Kind, rows: &[Vec<Cell>], i: usize) -> Box<dyn ToSql + Sync> {
                 })
                 .collect::<Vec<_>>(),
         ),
+        Kind::Real => Box::new(
+            cells
+                .map(|c| match c {
+                    Cell::Real(x) => Some(*x),
+                    Cell::Int(n) => Some(*n as f64),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 
@@ -136,6 +146,7 @@ fn array_type(kind: Kind) -> &'static str {
         Kind::Int => "bigint[]",
         Kind::Bool => "boolean[]",
         Kind::Packed => "bytea[]",
+        Kind::Real => "float8[]",
     }
 }
 

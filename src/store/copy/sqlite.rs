@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{packed, Cell, Sink, Source, Table, TABLES};
+use super::{packed, Cell, Kind, Sink, Source, Table, TABLES};
 use crate::store::pack::Packer;
 use crate::store::{SqliteStore, StoreError};
 
@@ -75,6 +75,7 @@ impl Source for Reader {
                 let cell = match row.get_ref(i)? {
                     ValueRef::Null => Cell::Null,
                     ValueRef::Integer(n) => Cell::Int(n),
+                    ValueRef::Real(x) if *kind == Kind::Real => Cell::Real(x),
                     ValueRef::Real(x) => Cell::Text(x.to_string()),
                     ValueRef::Text(t) => {
                         Cell::Text(String::from_utf8(t.to_vec()).map_err(|_| {
@@ -134,6 +135,7 @@ impl Sink for Writer {
             let values = row.iter().map(|c| match c {
                 Cell::Null => Value::Null,
                 Cell::Int(n) => Value::Integer(*n),
+                Cell::Real(x) => Value::Real(*x),
                 Cell::Text(t) => Value::Text(t.clone()),
                 Cell::Blob(b) => Value::Blob(b.clone()),
             });

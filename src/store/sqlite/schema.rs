@@ -306,17 +306,20 @@ pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
 /// keys and indexes, its rows copied as shop `default`'s (in the order they were written, so
 /// that versions keep theirs) and the old one dropped. Chunk seqs are kept as they were.
 fn with_shops() -> String {
-    let tables = crate::store::tables::TABLES;
+    let tables: Vec<&crate::store::tables::Table> = crate::store::tables::TABLES
+        .iter()
+        .filter(|t| !crate::store::tables::AFTER_V7.contains(&t.name))
+        .collect();
     let mut sql = String::from(
         "DROP INDEX IF EXISTS samples_state; DROP INDEX IF EXISTS deadlines_due;
          DROP INDEX IF EXISTS console_sessions_used; DROP INDEX IF EXISTS shadow_at;",
     );
-    for t in tables {
+    for t in &tables {
         sql.push_str(&format!("ALTER TABLE {0} RENAME TO v7_{0};", t.name));
     }
     sql.push_str(SCHEMA);
     sql.push_str(crate::store::shadow::SQLITE_TABLE);
-    for t in tables {
+    for t in &tables {
         let columns: Vec<&str> = t
             .columns
             .iter()
