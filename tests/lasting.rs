@@ -699,3 +699,41 @@ fn readyz_and_metrics_show_the_connectors_health() {
     assert_eq!(fake.inner.lock().unwrap().reviews.len(), 2);
     s.stop();
 }
+
+/// HTTP 429 and code `36009002` are backed off and tried again: every call goes through, once.
+#[test]
+fn rate_limits_are_backed_off_and_every_call_goes_once() {
+    let (fake, dir) = shop();
+    let d = dir.path();
+    ok(&connect(d, DAY1, None));
+    deliver_both(&fake);
+    {
+        let mut f = fake.inner.lock().unwrap();
+        f.http_429_next = 2;
+        f.code_36009002_next = 2;
+    }
+    ok(&connect(d, DAY2, None));
+    ok(&first_days_done(&fake, d));
+    let f = fake.inner.lock().unwrap();
+    assert_eq!(
+        (f.http_429_next, f.code_36009002_next),
+        (0, 0),
+        "both limits were met"
+    );
+    assert_eq!(f.reviews.len(), 2);
+    assert_eq!(f.collaborations.len(), 1, "the invitation went once");
+    drop(f);
+    assert_eq!(
+        messages_to(&fake, "cr2").len(),
+        2,
+        "the reminder and its card, once"
+    );
+    let calls = outbox(d);
+    assert!(calls.iter().all(|c| c["status"] == "sent"), "{calls:?}");
+}
+
+/// The reminder's day, with the quota and rate limits of the moment.
+fn first_days_done(fake: &Fake, d: &Path) -> std::process::Output {
+    fake.inner.lock().unwrap().http_429_next = 1;
+    connect(d, DAY8, None)
+}

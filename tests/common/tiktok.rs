@@ -78,6 +78,9 @@ pub struct Inner {
     pub orders: Vec<Value>,
     /// Every orders search window asked for.
     pub order_windows: Vec<(i64, i64)>,
+    /// Answer the next this many calls with HTTP 429, then this many with code `36009002`.
+    pub http_429_next: usize,
+    pub code_36009002_next: usize,
 }
 
 /// How the fake's search gives its next page token.
@@ -161,6 +164,14 @@ fn check(
         ));
     }
     inner.token_calls += 1;
+    if inner.http_429_next > 0 {
+        inner.http_429_next -= 1;
+        return Err((axum::http::StatusCode::TOO_MANY_REQUESTS, "slow down").into_response());
+    }
+    if inner.code_36009002_next > 0 {
+        inner.code_36009002_next -= 1;
+        return Err(answer(36009002, "rate limited", Value::Null));
+    }
     if inner.rate_limit_next > 0 {
         inner.rate_limit_next -= 1;
         return Err(answer(
