@@ -374,7 +374,7 @@ fn searches(fake: &Fake) -> usize {
         .unwrap()
         .calls
         .iter()
-        .filter(|c| c.ends_with("/search") && !c.contains("fulfillments"))
+        .filter(|c| *c == "/affiliate_seller/202409/sample_applications/search")
         .count()
 }
 
