@@ -32,6 +32,7 @@ struct Shop {
     platform: BTreeSet<String>,
     outbox: Vec<OutboxCall>,
     unmappable: BTreeMap<String, (String, String, String)>,
+    creator_names: BTreeMap<String, String>,
 }
 
 /// A shop with nothing kept, for reads of a shop never written.
@@ -185,6 +186,16 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn samples_of(&mut self, creator: &str) -> Result<Vec<Instance>, StoreError> {
+        Ok(self
+            .here()
+            .samples
+            .values()
+            .filter(|i| *i.sample.creator == *creator)
+            .map(|i| (**i).clone())
+            .collect())
+    }
+
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
         Ok(self.here().samples.get(id).map(|i| (**i).clone()))
     }
@@ -287,6 +298,17 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError> {
+        self.here_mut()
+            .creator_names
+            .insert(creator.to_string(), username.to_string());
+        Ok(())
+    }
+
+    fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.here().creator_names.get(creator).cloned())
     }
 
     fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {

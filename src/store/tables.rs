@@ -21,6 +21,10 @@ pub(crate) struct Table {
 
 use Kind::{Bool, Int, Packed, Text};
 
+/// The tables made after schema 8 (SQLite) / 2 (PostgreSQL): a store of schema 7 has none of
+/// them to rebuild.
+pub(crate) const AFTER_V8: &[&str] = &["creator_names"];
+
 /// Every table a store keeps, in the order they are copied. `versions` is read in the order
 /// first seen (SQLite's rowid, PostgreSQL's `seen`), which the target keeps by inserting in it.
 /// SQLite's schema upgrade takes the same list (without `shop`) to rebuild schema 7's tables.
@@ -157,5 +161,10 @@ pub(crate) const TABLES: &[Table] = &[
             ("data", Text),
         ],
         order: "shop, sample, rules",
+    },
+    Table {
+        name: "creator_names",
+        columns: &[("shop", Text), ("creator", Text), ("username", Text)],
+        order: "shop, creator",
     },
 ];

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::store::StoreError;
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -113,6 +113,18 @@ CREATE TABLE IF NOT EXISTS console_sessions (
     PRIMARY KEY (shop, id_hash)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS console_sessions_used ON console_sessions(shop, used);
+";
+
+/// Schema 9's step: the creators' platform usernames (the connector's), and the index that
+/// finds a creator's samples.
+pub(crate) const STEP_9: &str = "
+CREATE TABLE IF NOT EXISTS creator_names (
+    shop TEXT NOT NULL,
+    creator TEXT NOT NULL,
+    username TEXT NOT NULL,
+    PRIMARY KEY (shop, creator)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_creator ON samples(shop, creator);
 ";
 
 /// Schema 7's tables: what an older file is first brought to, before it is rebuilt with shops.
@@ -267,9 +279,16 @@ pub(crate) fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreErro
 /// `shop` column leading its keys, its rows becoming shop `default`'s.
 pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
     let mut sql = String::from("BEGIN;");
-    if stored_version(conn)? == 0 {
+    let found = stored_version(conn)?;
+    if found == 0 {
         sql.push_str(SCHEMA);
         sql.push_str(crate::store::shadow::SQLITE_TABLE);
+        sql.push_str(STEP_9);
+        sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
+        return Ok(sql);
+    }
+    if found == 8 {
+        sql.push_str(STEP_9);
         sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
         return Ok(sql);
     }
@@ -290,6 +309,7 @@ pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
         sql.push_str(UPGRADE_LOG);
     }
     sql.push_str(&with_shops());
+    sql.push_str(STEP_9);
     sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
     Ok(sql)
 }
@@ -298,12 +318,15 @@ pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
 /// keys and indexes, its rows copied as shop `default`'s (in the order they were written, so
 /// that versions keep theirs) and the old one dropped. Chunk seqs are kept as they were.
 fn with_shops() -> String {
-    let tables = crate::store::tables::TABLES;
+    let tables: Vec<_> = crate::store::tables::TABLES
+        .iter()
+        .filter(|t| !crate::store::tables::AFTER_V8.contains(&t.name))
+        .collect();
     let mut sql = String::from(
         "DROP INDEX IF EXISTS samples_state; DROP INDEX IF EXISTS deadlines_due;
          DROP INDEX IF EXISTS console_sessions_used; DROP INDEX IF EXISTS shadow_at;",
     );
-    for t in tables {
+    for t in &tables {
         sql.push_str(&format!("ALTER TABLE {0} RENAME TO v7_{0};", t.name));
     }
     sql.push_str(SCHEMA);
