@@ -2,7 +2,7 @@
 //! fantoccini), against the real binary. `.ci/run` installs both; these tests fail, never
 //! skip, when they are missing.
 //!
-//! With `SAMPLEFLOW_DOCS_SCREENSHOTS=1` the queue and sample pages are also saved to `docs/`.
+//! Screenshots go to the test target folder (`docs/` takes those of tests/console_review.rs).
 
 // Tests, benches and examples fail loudly: a panic is their failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -163,7 +163,7 @@ async fn an_operator_signs_in_approves_from_the_queue_and_the_timeline_names_the
         "{table}"
     );
     assert!(table.contains("<b>c-bold</b>"), "{table}");
-    shot("console-queue.png", &c.screenshot().await.unwrap());
+    shot("console-queue-escaped.png", &c.screenshot().await.unwrap());
 
     // Approve s50 with a note.
     let row = c.find(Locator::Id("row-s50")).await.unwrap();
@@ -238,7 +238,7 @@ async fn an_operator_signs_in_approves_from_the_queue_and_the_timeline_names_the
         .await
         .unwrap();
     assert!(timeline.contains("1ZBROWSER"), "{timeline}");
-    shot("console-sample.png", &c.screenshot().await.unwrap());
+    shot("console-sample-shipped.png", &c.screenshot().await.unwrap());
 
     // The API agrees.
     let api = s.get("/v1/samples/s50", Some(VIEWER)).json();

@@ -261,8 +261,9 @@ pub(super) struct QueueParams {
 }
 
 impl QueueParams {
+    /// The query; a CSV without `limit` holds every request that matches.
     pub fn query(&self) -> Result<QueueQuery, String> {
-        QueueQuery::parse(
+        let mut query = QueueQuery::parse(
             self.q.as_deref(),
             self.category.as_deref(),
             self.reason.as_deref(),
@@ -270,7 +271,22 @@ impl QueueParams {
             self.sort.as_deref(),
             self.limit.as_deref(),
             self.cursor.as_deref(),
-        )
+        )?;
+        if self.csv()? && self.limit.as_deref().is_none_or(str::is_empty) {
+            query.limit = usize::MAX;
+        }
+        Ok(query)
+    }
+
+    /// True for `format=csv`; JSON without `format`.
+    pub fn csv(&self) -> Result<bool, String> {
+        match self.format.as_deref() {
+            None | Some("") | Some("json") => Ok(false),
+            Some("csv") => Ok(true),
+            Some(other) => Err(format!(
+                "`format={other}`: the queue comes as `json` or `csv`"
+            )),
+        }
     }
 }
 
@@ -367,16 +383,9 @@ async fn queue(
             "the queue takes `q`, `category`, `reason`, `tier`, `sort`, `limit`, `cursor` and `format=csv`",
         );
     };
-    let csv = match params.format.as_deref() {
-        None | Some("") | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                format!("`format={other}`: the queue comes as `json` or `csv`"),
-            )
-        }
+    let csv = match params.csv() {
+        Ok(csv) => csv,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "bad_request", why),
     };
     let query = match params.query() {
         Ok(q) => q,

@@ -76,6 +76,19 @@ impl Console {
     }
 }
 
+/// The queue's keys (j/k move, x select, o open, a approve, r reject), a file of the console's
+/// own: its pages run no inline script.
+async fn keys_js() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("keys.js"),
+    )
+        .into_response()
+}
+
 /// The console's routes: every page under `/shops/{shop}/`, and unscoped for shop `default`.
 pub(super) fn routes() -> Router<Shared> {
     let mut router = Router::new()
@@ -89,6 +102,7 @@ pub(super) fn routes() -> Router<Shared> {
             ),
         )
         .route("/login", get(sessions::login_page).post(sessions::login))
+        .route("/console/keys.js", get(keys_js))
         .route("/logout", post(sessions::logout));
     for base in ["", "/shops/{shop}"] {
         router = router

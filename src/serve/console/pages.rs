@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::analysis::dollars;
 
-use super::sessions::{urlencoding, viewer_in};
+use super::sessions::{query_part, urlencoding, viewer_in};
 use super::view;
 use crate::model::vocab::EventKind;
 use crate::serve::api::{At, Params};
@@ -27,6 +27,7 @@ pub(super) struct QueuePageQuery {
     sort: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    format: Option<String>,
     done: Option<String>,
     decision: Option<String>,
 }
@@ -41,7 +42,7 @@ impl QueuePageQuery {
             sort: self.sort.clone(),
             limit: self.limit.clone(),
             cursor: self.cursor.clone(),
-            format: None,
+            format: self.format.clone(),
         }
     }
 
@@ -57,7 +58,7 @@ impl QueuePageQuery {
             ("limit", &self.limit),
         ] {
             if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                parts.push(format!("{name}={}", urlencoding(v)));
+                parts.push(format!("{name}={}", query_part(v)));
             }
         }
         parts.join("&")
@@ -126,12 +127,7 @@ pub(super) async fn queue(
         )
     });
     let csv = format!(
-        "/v1{}/queue?{kept}{}format=csv",
-        if shop == crate::model::DEFAULT_SHOP {
-            String::new()
-        } else {
-            format!("/shops/{}", urlencoding(&shop))
-        },
+        "?{kept}{}format=csv",
         if kept.is_empty() { "" } else { "&" }
     );
     v.page(
@@ -323,7 +319,7 @@ pub(super) async fn sample_page(
             StatusCode::NOT_FOUND,
             format!("no sample `{shown}` in the store"),
         ),
-        Err(r) => r,
+        Err(r) => as_page(app, v, r).await,
     }
 }
 
@@ -452,7 +448,7 @@ pub(super) async fn creator_page(
             StatusCode::NOT_FOUND,
             format!("no creator `{shown}` in the store"),
         ),
-        Err(r) => r,
+        Err(r) => as_page(app, v, r).await,
     }
 }
 
@@ -615,7 +611,7 @@ pub(super) async fn to_ship(
     };
     let items = match app.read(&shop, api::to_ship_list).await {
         Ok(items) => items,
-        Err(r) => return r,
+        Err(r) => return as_page(&app, &v, r).await,
     };
     if f.format.as_deref() == Some("csv") {
         return match crate::analysis::ship::csv_of(&items) {

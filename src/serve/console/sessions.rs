@@ -474,6 +474,16 @@ fn form_page(path: &str) -> Option<String> {
     }
 }
 
+/// A query value, percent-encoded (`-`, `_`, `.` and `~` left as they are).
+pub(super) fn query_part(text: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, SET).to_string()
+}
+
 /// A path or query part, percent-encoded.
 pub(super) fn urlencoding(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
