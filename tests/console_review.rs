@@ -357,6 +357,8 @@ async fn at_a_phones_width_the_approve_button_is_inside_the_screen() {
     assert!(f("bulk") <= 412.0, "{sizes}");
     assert!(f("scroll") <= 412.0, "the page scrolls sideways: {sizes}");
     shot("console-queue-phone.png", &c.screenshot().await.unwrap());
+    let violations = axe_serious(&c).await;
+    assert!(violations.is_empty(), "at 412 px: {violations:#?}");
     // The Approve button works there too.
     c.find(Locator::Css("#row-s50 button.approve"))
         .await
@@ -407,6 +409,8 @@ async fn a_form_error_keeps_what_was_typed_and_an_ended_session_returns_to_its_p
         .unwrap();
     let err = c.wait().for_element(Locator::Id("err-cost")).await.unwrap();
     assert!(err.text().await.unwrap().contains("number of dollars"));
+    let violations = axe_serious(&c).await;
+    assert!(violations.is_empty(), "{violations:#?}");
     let typed = c.find(Locator::Id("tracking_number")).await.unwrap();
     assert_eq!(
         typed.prop("value").await.unwrap().as_deref(),
@@ -432,6 +436,18 @@ async fn a_form_error_keeps_what_was_typed_and_an_ended_session_returns_to_its_p
     let flash = c.wait().for_element(Locator::Id("flash")).await.unwrap();
     assert_eq!(flash.text().await.unwrap(), "shipped by ana");
     assert_eq!(text_of(&c, "#shipping-cost").await, "$4.50");
+
+    // Approve from a pending sample's own page: back on it, with the confirmation on top.
+    c.goto(&s.url("/samples/r3")).await.unwrap();
+    c.find(Locator::Css("#review button.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let flash = c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    assert_eq!(flash.text().await.unwrap(), "approved by ana");
+    assert_eq!(text_of(&c, "#state").await, "awaiting_shipment");
 
     // A bad date on the report page: the form again, with the message beside it, as HTML.
     c.goto(&s.url("/report?since=2026-13-01")).await.unwrap();

@@ -96,19 +96,23 @@ pub(super) async fn queue(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let query = match asked.params().query() {
+    let params = asked.params();
+    let (query, csv) = match params.query().and_then(|q| Ok((q, params.csv()?))) {
         Ok(q) => q,
         Err(why) => return v.fail(&app, StatusCode::BAD_REQUEST, why),
     };
     let page = match app
         .read(&shop, move |app, store| {
-            api::queue_page(app, store, &query, false)
+            api::queue_page(app, store, &query, csv)
         })
         .await
     {
         Ok(page) => page,
-        Err(r) => return r,
+        Err(r) => return as_page(&app, &v, r).await,
     };
+    if let Some(text) = page.csv {
+        return (v.jar.clone(), api::csv_answer(text, "queue.csv")).into_response();
+    }
     let (tz, now) = (view::zone(&app, &shop), view::now());
     let rows: Vec<Value> = page.items.iter().map(|i| queue_row(i, tz, now)).collect();
     let flash = asked.done.as_ref().map(|s| {
@@ -535,7 +539,7 @@ pub(super) async fn versions(
         .await;
     let versions = match versions {
         Ok(vs) => vs,
-        Err(r) => return r,
+        Err(r) => return as_page(&app, &v, r).await,
     };
     let reloads: Vec<String> = app
         .reloads
