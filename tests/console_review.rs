@@ -368,6 +368,21 @@ async fn at_a_phones_width_the_approve_button_is_inside_the_screen() {
         .unwrap();
     let flash = c.wait().for_element(Locator::Id("flash")).await.unwrap();
     assert_eq!(flash.text().await.unwrap(), "`s50` approved by ana");
+    // A desktop browser's window made 412 px wide shows it inside too.
+    let d2 = driver();
+    let wide = browser(&d2).await;
+    sign_in(&wide, &s, OPERATOR).await;
+    wide.set_window_size(412, 900).await.unwrap();
+    let inside = wide
+        .execute(
+            "var b = document.querySelector('#queue button.approve').getBoundingClientRect();
+             return b.left >= 0 && b.right <= document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inside, json!(true));
+    wide.close().await.unwrap();
     for (path, name) in [
         ("/samples/s50", "console-sample-phone.png"),
         ("/creators/c50", "console-creator-phone.png"),
