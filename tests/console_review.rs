@@ -73,6 +73,12 @@ async fn rows(c: &Client) -> Vec<String> {
     out
 }
 
+/// The path shown once `o` opened a sample's page.
+async fn rows_first_opened(c: &Client) -> String {
+    c.wait().for_element(Locator::Id("timeline")).await.unwrap();
+    c.current_url().await.unwrap().path().to_string()
+}
+
 async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -283,15 +289,36 @@ async fn a_reject_asks_for_confirmation_and_keys_move_and_act() {
     c.wait().for_element(Locator::Id("results")).await.unwrap();
     assert_eq!(reviews(&s, &second)[0]["decision"], "reject");
 
+    // x ticks the row, a approves it, o opens a sample.
+    c.goto(&s.url("/queue")).await.unwrap();
+    let body = c.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("jx").await.unwrap();
+    let first = rows(&c).await[0].clone();
+    let pick = c
+        .find(Locator::Css(&format!("#row-{first} input.pick")))
+        .await
+        .unwrap();
+    assert_eq!(pick.prop("checked").await.unwrap().as_deref(), Some("true"));
+    body.send_keys("a").await.unwrap();
+    let flash = c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    assert_eq!(
+        flash.text().await.unwrap(),
+        format!("`{first}` approved by ana")
+    );
+    let body = c.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("jo").await.unwrap();
+    let opened = rows_first_opened(&c).await;
+    assert!(opened.contains("/samples/"), "{opened}");
+
     // A key typed in a note is text: `a` there approves nothing.
     c.goto(&s.url("/queue")).await.unwrap();
     let note = c
-        .find(Locator::Css("#row-r1 input[name=note]"))
+        .find(Locator::Css("#row-r4 input[name=note]"))
         .await
         .unwrap();
     note.send_keys("a r j\u{E007}").await.unwrap();
     assert_eq!(note.prop("value").await.unwrap().as_deref(), Some("a r j"));
-    assert!(reviews(&s, "r1").is_empty());
+    assert!(reviews(&s, "r4").is_empty());
     c.close().await.unwrap();
 }
 
