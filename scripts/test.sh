@@ -46,6 +46,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# axe-core, the accessibility scan the console's browser tests inject into each page, from the
+# npm registry (not committed): fetched once into target/axe-core/, where the tests read it
+# (they fail, never skip, without it).
+axe_version=4.10.3
+axe=target/axe-core/axe.min.js
+if [ ! -s "$axe" ]; then
+  echo "== fetching axe-core $axe_version from the npm registry into target/axe-core/"
+  mkdir -p target/axe-core
+  (cd target/axe-core && npm pack --silent "axe-core@$axe_version" >/dev/null &&
+    tar -xzf "axe-core-$axe_version.tgz" package/axe.min.js &&
+    mv package/axe.min.js axe.min.js && rmdir package && rm -f "axe-core-$axe_version.tgz") || {
+    echo "test.sh: cannot fetch axe-core $axe_version with npm (needs Node.js and the npm registry)" >&2
+    exit 1
+  }
+fi
+
 echo "== cargo test --no-fail-fast $*"
 status=0
 cargo test --no-fail-fast "$@" || status=$?

@@ -342,6 +342,10 @@ fn a_shops_day(postgres: bool) {
     assert_eq!(a3["call"]["code"], tiktok::NOT_APPROVABLE);
     assert!(calls.iter().any(|c| c["unmappable"]["application"] == "a-x"
         && c["unmappable"]["reason"] == "product `p-unknown` is not in the catalogue"));
+    // The creators' platform usernames are kept for the console (mapped applications only).
+    let read = sampleflow::machinery::store::open_read(&common::db_in(d)).unwrap();
+    assert_eq!(read.creator_name("cr0").unwrap().as_deref(), Some("ucr0"));
+    assert_eq!(read.creator_name("crx").unwrap(), None, "unmappable");
     assert_eq!(state(&calls, "a1"), None, "pending: nothing to send yet");
 
     // Poll 2 of the same state: nothing applied, nothing sent.

@@ -2,135 +2,19 @@
 //! fantoccini), against the real binary. `.ci/run` installs both; these tests fail, never
 //! skip, when they are missing.
 //!
-//! With `SAMPLEFLOW_DOCS_SCREENSHOTS=1` the queue and sample pages are also saved to `docs/`.
+//! Screenshots go to the test target folder (`docs/` takes those of tests/console_review.rs).
 
 // Tests, benches and examples fail loudly: a panic is their failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use common::browser::{browser, driver, shot, sign_in, tamper_and_click, until};
 use common::serve::{Server, OPERATOR, VIEWER};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::json;
 
 const NOW: &str = "2026-03-27T04:58:11Z";
-
-/// A chromedriver on a free port of loopback, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian's chromium-driver; .ci/run installs it)");
-    let lines = common::live::Lines::follow(child.stdout.take().unwrap());
-    lines.wait(0, 1, "chromedriver to start", |l| {
-        l.contains("started successfully")
-    });
-    Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _profile: tempfile::tempdir().unwrap(),
-    }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let profile = driver._profile.path().display().to_string();
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1400,820",
-                format!("--user-data-dir={profile}"),
-            ]
-        }
-    });
-    let caps = caps.as_object().unwrap().clone().into_iter().collect();
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a Chromium session")
-}
-
-/// Waits until `f` holds, checking every 50 ms (an observable page state, never a bare sleep).
-async fn until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !f().await {
-        assert!(
-            started.elapsed() < common::live::TIMEOUT,
-            "timed out: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn sign_in(c: &Client, s: &Server, token: &str) {
-    c.goto(&s.url("/queue")).await.unwrap();
-    // Not signed in: the console sends the browser to its login page.
-    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
-    c.find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(token)
-        .await
-        .unwrap();
-    c.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait().for_element(Locator::Id("who")).await.unwrap();
-}
-
-/// Changes the page as a forger would (`script`), then presses `button`.
-async fn tamper_and_click(c: &Client, script: &str, button: &str) {
-    c.execute(script, vec![]).await.unwrap();
-    c.find(Locator::Css(button))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-fn shot(name: &str, png: &[u8]) {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), png).unwrap();
-    if std::env::var_os("SAMPLEFLOW_DOCS_SCREENSHOTS").is_some() {
-        std::fs::write(std::path::Path::new("docs").join(name), png).unwrap();
-    }
-}
 
 fn examples_and_a_hostile_one(s: &Server) {
     let mut body = std::fs::read_to_string("examples/events.jsonl").unwrap();
@@ -279,7 +163,7 @@ async fn an_operator_signs_in_approves_from_the_queue_and_the_timeline_names_the
         "{table}"
     );
     assert!(table.contains("<b>c-bold</b>"), "{table}");
-    shot("console-queue.png", &c.screenshot().await.unwrap());
+    shot("console-queue-escaped.png", &c.screenshot().await.unwrap());
 
     // Approve s50 with a note.
     let row = c.find(Locator::Id("row-s50")).await.unwrap();
@@ -354,7 +238,7 @@ async fn an_operator_signs_in_approves_from_the_queue_and_the_timeline_names_the
         .await
         .unwrap();
     assert!(timeline.contains("1ZBROWSER"), "{timeline}");
-    shot("console-sample.png", &c.screenshot().await.unwrap());
+    shot("console-sample-shipped.png", &c.screenshot().await.unwrap());
 
     // The API agrees.
     let api = s.get("/v1/samples/s50", Some(VIEWER)).json();

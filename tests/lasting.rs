@@ -602,8 +602,8 @@ fn the_demo_platform_runs_as_a_process_and_a_connector_keeps_a_store_in_step_wit
     child.wait().unwrap();
 }
 
-/// PostgreSQL's schema 2 to 3: the first writer adds the order lines in place, keeping what the
-/// store held.
+/// PostgreSQL's schema 2 to 4: the first writer adds the order lines (3) and the creators' names
+/// (4) in place, keeping what the store held.
 #[test]
 fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -625,7 +625,8 @@ fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     client
         .batch_execute(
-            "DROP TABLE sampleflow.order_lines; UPDATE sampleflow.schema_version SET version = 2;",
+            "DROP TABLE sampleflow.order_lines; DROP TABLE sampleflow.creator_names;
+             DROP INDEX sampleflow.samples_creator; UPDATE sampleflow.schema_version SET version = 2;",
         )
         .unwrap();
     // A reader refuses the old schema; a writer upgrades it.
@@ -649,7 +650,7 @@ fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
         .query_one("SELECT version FROM sampleflow.schema_version", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let n: i64 = client
         .query_one("SELECT count(*) FROM sampleflow.order_lines", &[])
         .unwrap()

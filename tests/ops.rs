@@ -546,3 +546,48 @@ fn an_ops_command_loading_one_sample_ends_as_a_run_of_the_same_event() {
     assert_eq!(stdout_json(&run), records);
     assert_eq!(state_tables(&db(&ops_store)), state_tables(&db(&run_store)));
 }
+
+/// `queue --format csv`: a header row and one row per pending request, the columns of
+/// `GET /v1/queue?format=csv`; the filters and the sort narrow and order it.
+#[test]
+fn queue_as_csv_has_a_header_and_one_row_per_pending_request() {
+    let dir = example_store();
+    let out = ops(&dir, &["queue", "--format", "csv"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!("queue_csv", text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("sample,expires,reason,category,product,price,"));
+    assert_eq!(lines.len(), 1 + 3, "{text}");
+
+    let json = ops(&dir, &["queue", "--format", "json"]);
+    let first: Vec<String> = stdout_json(&json)
+        .iter()
+        .map(|i| i["category"].as_str().unwrap().to_string())
+        .collect();
+    let category = &first[0];
+    let narrowed = ops(&dir, &["queue", "--format", "csv", "--category", category]);
+    let rows = String::from_utf8(narrowed.stdout).unwrap();
+    let want = first.iter().filter(|c| *c == category).count();
+    assert_eq!(rows.lines().count(), 1 + want, "{rows}");
+
+    let by_price = ops(&dir, &["queue", "--format", "json", "--sort", "-price"]);
+    let prices: Vec<f64> = stdout_json(&by_price)
+        .iter()
+        .map(|i| i["price"].as_f64().unwrap())
+        .collect();
+    let mut sorted = prices.clone();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    assert_eq!(prices, sorted);
+
+    let none = ops(
+        &dir,
+        &["queue", "--format", "csv", "--search", "no-such-thing"],
+    );
+    let rows = String::from_utf8(none.stdout).unwrap();
+    assert_eq!(rows.lines().collect::<Vec<_>>(), [lines[0]]);
+
+    let bad = ops(&dir, &["queue", "--sort", "age"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("`--sort age`"), "{}", stderr(&bad));
+}

@@ -754,3 +754,231 @@ fn reads_go_by_the_live_program_not_by_the_files_on_disk() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("s50"), "{}", page.body);
 }
+
+/// A request screening sends to review (`price_cap`: $75 is above the $50 cap).
+fn pending(sample: &str, category: &str, price: f64) -> String {
+    json!({
+        "id": format!("q-{sample}"), "type": "sample_requested", "at": NOW, "sample": sample,
+        "creator": {"id": format!("c-{sample}"), "followers": 20000, "engagement_rate": 0.05,
+            "posts_30d": 10, "fulfillment_rate_90d": 0.9, "top_categories": [category]},
+        "product": {"id": format!("p-{category}-{sample}"), "category": category, "price": price,
+            "unit_cost": 20.0},
+    })
+    .to_string()
+}
+
+fn samples_of(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sample"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `POST /v1/reviews`: one result per sample, in order, each reviewed as by
+/// `/v1/samples/{id}/review` (records, or the refusal of that sample alone), the shared note on
+/// every record; more than 500 samples, a bad decision or a viewer are refused whole.
+#[test]
+fn bulk_reviews_answer_one_result_per_sample_in_order() {
+    let s = Server::with_tokens(NOW);
+    s.events(Some(OPERATOR), &example());
+    let lines: Vec<String> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|id| pending(id, "home", 75.0))
+        .collect();
+    s.events(Some(INGEST), &lines.join("\n"));
+    let body = json!({"samples": ["r1", "r2", "nope", "r3", "r1"], "decision": "approve",
+        "note": "good fit"});
+    let a = s.post("/v1/reviews", Some(OPERATOR), &body.to_string());
+    assert_eq!(a.status, 200, "{}", a.body);
+    let results = a.json()["results"].as_array().unwrap().clone();
+    assert_eq!(
+        samples_of(&json!(results)),
+        ["r1", "r2", "nope", "r3", "r1"]
+    );
+    for i in [0, 1, 3] {
+        let records = results[i]["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{}", results[i]);
+        assert_eq!(records[0]["decision"], "approve", "{}", results[i]);
+        assert_eq!(records[0]["by"], "ana");
+        assert_eq!(records[0]["note"], "good fit");
+    }
+    // An unknown sample, and one decided already (earlier in the same body), are refused alone.
+    assert_eq!(results[2]["error"], "unknown_sample", "{}", results[2]);
+    assert!(results[4]["error"].is_string(), "{}", results[4]);
+    assert!(results[4].get("records").is_none());
+    for id in ["r1", "r2", "r3"] {
+        let one = s.get(&format!("/v1/samples/{id}"), Some(VIEWER)).json();
+        assert_eq!(one["sample"]["state"], "awaiting_shipment");
+        let reviewed: Vec<&Value> = one["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["trigger"] == "sample_reviewed")
+            .collect();
+        assert_eq!(reviewed.len(), 1, "{one}");
+    }
+    // Also under the shop's path.
+    let scoped = s.post(
+        "/v1/shops/default/reviews",
+        Some(OPERATOR),
+        &json!({"samples": ["s50"], "decision": "reject"}).to_string(),
+    );
+    assert_eq!(scoped.status, 200, "{}", scoped.body);
+    assert_eq!(
+        scoped.json()["results"][0]["records"][0]["decision"],
+        "reject"
+    );
+
+    let many: Vec<String> = (0..501).map(|i| format!("x{i}")).collect();
+    let too_many = s.post(
+        "/v1/reviews",
+        Some(OPERATOR),
+        &json!({"samples": many, "decision": "approve"}).to_string(),
+    );
+    assert_eq!(too_many.status, 400, "{}", too_many.body);
+    assert_eq!(too_many.json()["error"], "bad_request");
+    let bad = s.post(
+        "/v1/reviews",
+        Some(OPERATOR),
+        &json!({"samples": ["s51"], "decision": "maybe"}).to_string(),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let viewer = s.post(
+        "/v1/reviews",
+        Some(VIEWER),
+        &json!({"samples": ["s51"], "decision": "approve"}).to_string(),
+    );
+    assert_eq!(viewer.status, 403, "{}", viewer.body);
+    assert_eq!(
+        s.get("/v1/samples/s51", Some(VIEWER)).json()["sample"]["state"],
+        "pending"
+    );
+}
+
+/// `GET /v1/queue` takes `q`, `category`, `reason`, `tier`, `sort`, `limit` and `cursor`, and
+/// `format=csv`: a header row and one row per pending request.
+#[test]
+fn the_queue_filters_sorts_pages_and_answers_csv() {
+    let s = Server::with_tokens(NOW);
+    s.events(Some(OPERATOR), &example());
+    let lines = [
+        pending("r1", "home", 75.0),
+        pending("r2", "home", 90.0),
+        pending("r3", "beauty", 60.0),
+    ];
+    s.events(Some(INGEST), &lines.join("\n"));
+    let all = s.get("/v1/queue", Some(VIEWER)).json();
+    assert_eq!(all["total"], 6, "{all}");
+    assert_eq!(all["next_cursor"], Value::Null);
+
+    let home = s
+        .get("/v1/queue?category=home&sort=-price", Some(VIEWER))
+        .json();
+    assert_eq!(samples_of(&home["items"]), ["s50", "r2", "r1"]);
+    let found = s.get("/v1/queue?q=R3", Some(VIEWER)).json();
+    assert_eq!(samples_of(&found["items"]), ["r3"]);
+    let by_product = s.get("/v1/queue?q=p-beauty", Some(VIEWER)).json();
+    assert_eq!(samples_of(&by_product["items"]), ["r3"]);
+    let capped = s.get("/v1/queue?reason=price_cap", Some(VIEWER)).json();
+    assert!(samples_of(&capped["items"]).contains(&"r1".to_string()));
+    assert!(capped["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["reason"] == "price_cap"));
+
+    // Pages of 4: the cursor leads on to the rest, none twice, none lost.
+    let first = s.get("/v1/queue?limit=4&sort=price", Some(VIEWER)).json();
+    assert_eq!(first["items"].as_array().unwrap().len(), 4);
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let second = s
+        .get(
+            &format!("/v1/queue?limit=4&sort=price&cursor={cursor}"),
+            Some(VIEWER),
+        )
+        .json();
+    let mut seen = samples_of(&first["items"]);
+    seen.extend(samples_of(&second["items"]));
+    assert_eq!(second["next_cursor"], Value::Null);
+    let mut everything = samples_of(&all["items"]);
+    everything.sort();
+    let mut sorted_seen = seen.clone();
+    sorted_seen.sort();
+    assert_eq!(sorted_seen, everything);
+
+    let csv = s.get("/v1/queue?format=csv", Some(VIEWER));
+    assert_eq!(csv.status, 200);
+    let rows: Vec<&str> = csv.body.lines().collect();
+    assert!(
+        rows[0].starts_with("sample,expires,reason,"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(rows.len(), 1 + 6, "{}", csv.body);
+    let beauty = s.get(
+        "/v1/shops/default/queue?format=csv&category=beauty",
+        Some(VIEWER),
+    );
+    assert_eq!(beauty.body.lines().count(), 2, "{}", beauty.body);
+
+    for bad in [
+        "sort=age",
+        "limit=0",
+        "limit=501",
+        "cursor=zz",
+        "format=xml",
+        "colour=red",
+    ] {
+        let a = s.get(&format!("/v1/queue?{bad}"), Some(VIEWER));
+        assert_eq!(a.status, 400, "{bad}: {}", a.body);
+        assert_eq!(a.json()["error"], "bad_request");
+    }
+}
+
+/// `GET /v1/ship`: approved samples waiting for a tracking number, oldest approval first, as
+/// JSON or the warehouse's CSV; a shipped one leaves it.
+#[test]
+fn the_ship_list_holds_approved_samples_oldest_first() {
+    let s = Server::with_tokens(NOW);
+    s.events(Some(OPERATOR), &example());
+    let before = s.get("/v1/ship", Some(VIEWER)).json();
+    let n = before["items"].as_array().unwrap().len();
+    let a = s.post(
+        "/v1/reviews",
+        Some(OPERATOR),
+        &json!({"samples": ["s51"], "decision": "approve"}).to_string(),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let after = s.get("/v1/ship", Some(VIEWER)).json();
+    let items = after["items"].as_array().unwrap();
+    assert_eq!(items.len(), n + 1, "{after}");
+    let times: Vec<&str> = items
+        .iter()
+        .map(|i| i["approved_at"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted);
+    assert!(items
+        .iter()
+        .any(|i| i["sample"] == "s51" && i["quantity"] == 1));
+    let csv = s.get("/v1/ship?format=csv", Some(VIEWER));
+    assert!(csv
+        .body
+        .starts_with("sample,creator,username,product,category,quantity,approved_at,ship_by"));
+    assert_eq!(csv.body.lines().count(), 1 + n + 1, "{}", csv.body);
+    let shipped = s.post(
+        "/v1/samples/s51/ship",
+        Some(OPERATOR),
+        &json!({"tracking_number": "1Z9"}).to_string(),
+    );
+    assert_eq!(shipped.status, 200, "{}", shipped.body);
+    let left = s.get("/v1/ship", Some(VIEWER)).json();
+    assert!(!left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["sample"] == "s51"));
+}

@@ -79,6 +79,7 @@ on_both!(
     a_reader_sees_what_a_writer_committed_and_writes_nothing,
     decisions_on_platform_samples_are_queued_once_in_the_outbox,
     applications_that_could_not_be_mapped_are_kept_until_mapped,
+    a_creators_samples_and_platform_username_are_found_by_creator,
     console_sessions_are_kept_by_hash_and_bounded,
     a_store_that_is_not_ours_is_refused_and_left_as_it_was,
     a_second_writer_is_told_who_holds_the_store_until_it_lets_go,
@@ -861,4 +862,87 @@ fn a_copy_into_a_store_that_holds_rows_is_refused(db: Db) {
         store::copy(&db.path, &sqlite_target.path),
         Err(store::CopyError::NotEmpty(..))
     ));
+}
+
+fn a_creators_samples_and_platform_username_are_found_by_creator(db: Db) {
+    let mut store = db.open();
+    let mut other = (*instance("b2", 1, "pending", Vec::new())).clone();
+    other.sample.creator = "c2".into();
+    store
+        .commit(&Batch {
+            changes: Changes {
+                samples: vec![
+                    instance("b1", 1, "pending", Vec::new()),
+                    Arc::new(other),
+                    instance("a1", 1, "shipped", Vec::new()),
+                ],
+                ..Default::default()
+            },
+            ..Batch::default()
+        })
+        .unwrap();
+    store.set_creator_name("c1", "janedoe").unwrap();
+    store.set_creator_name("c1", "jane.doe").unwrap();
+    let mut read = db.read();
+    let ids = |list: Vec<Instance>| -> Vec<String> {
+        list.iter().map(|i| i.sample.id.to_string()).collect()
+    };
+    assert_eq!(
+        ids(read.samples_of("c1").unwrap()),
+        ["a1", "b1"],
+        "{}",
+        db.kind
+    );
+    assert_eq!(ids(read.samples_of("c2").unwrap()), ["b2"]);
+    assert!(read.samples_of("c3").unwrap().is_empty());
+    assert_eq!(
+        read.creator_name("c1").unwrap().as_deref(),
+        Some("jane.doe")
+    );
+    assert_eq!(read.creator_name("c2").unwrap(), None);
+    // Another shop has neither.
+    read.set_shop("uk");
+    assert!(read.samples_of("c1").unwrap().is_empty());
+    assert_eq!(read.creator_name("c1").unwrap(), None);
+}
+
+/// A PostgreSQL store of schema 3 (before `creator_names`) is upgraded in place by the next
+/// writer: its rows stay, the table and the index on a creator's samples are made.
+#[test]
+fn a_postgres_store_of_schema_3_gains_the_creators_names_in_place() {
+    let db = Db::postgres();
+    let mut store = db.open();
+    store
+        .commit(&Batch {
+            changes: Changes {
+                samples: vec![instance("s1", 1, "pending", Vec::new())],
+                ..Default::default()
+            },
+            ..Batch::default()
+        })
+        .unwrap();
+    drop(store);
+    let mut client = postgres::Client::connect(db.path.to_str().unwrap(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "DROP TABLE sampleflow.creator_names; DROP INDEX sampleflow.samples_creator;
+             UPDATE sampleflow.schema_version SET version = 3;",
+        )
+        .unwrap();
+    assert!(matches!(
+        store::open_read(&db.path).map(|_| ()),
+        Err(StoreError::Old { found: 3 })
+    ));
+    let mut store = db.open();
+    store.set_creator_name("c1", "janedoe").unwrap();
+    assert_eq!(
+        store.creator_name("c1").unwrap().as_deref(),
+        Some("janedoe")
+    );
+    assert_eq!(db.read().samples_of("c1").unwrap().len(), 1);
+    let version: i32 = client
+        .query_one("SELECT version FROM sampleflow.schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 4);
 }

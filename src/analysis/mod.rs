@@ -10,6 +10,7 @@ pub(crate) mod html;
 pub(crate) mod queue;
 pub(crate) mod report;
 pub(crate) mod shadow;
+pub(crate) mod ship;
 mod stream;
 pub(crate) mod tune;
 

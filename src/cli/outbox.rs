@@ -5,8 +5,13 @@
 
 use serde_json::json;
 
-use super::queue::Format;
 use super::{write_lines, Cli, CliError, EXIT_OK};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

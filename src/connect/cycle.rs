@@ -133,6 +133,11 @@ pub fn poll(
         unmappable += usize::from(why.is_some());
         side.set_unmappable(&app.id, &app.product.id, why.as_deref(), &now)
             .map_err(|e| e.to_string())?;
+        // The creator's platform username, for the console (mapped applications only).
+        if let (Ok(_), Some(name)) = (&mapped, app.creator.username.as_deref()) {
+            side.set_creator_name(&app.creator.user_id, name)
+                .map_err(|e| e.to_string())?;
+        }
         for e in mapped.unwrap_or_default() {
             if e["id"].as_str().is_some_and(|id| !known.contains(id)) {
                 lines.push(e.to_string());

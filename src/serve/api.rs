@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::auth::viewer;
 use super::{body_bytes, error, store_error, App, Permission, Principal, Shared};
+use crate::analysis::queue::QueueQuery;
 use crate::analysis::shadow::ShadowReport;
 use crate::connect::webhook::Webhook;
 use crate::model::ops::{OpsAction, OpsEvent};
@@ -37,6 +38,8 @@ pub(super) fn routes() -> Router<Shared> {
             .route(&format!("{base}/report"), get(report))
             .route(&format!("{base}/shadow"), get(shadow))
             .route(&format!("{base}/samples/{{id}}/review"), post(review))
+            .route(&format!("{base}/reviews"), post(reviews))
+            .route(&format!("{base}/ship"), get(ship_list))
             .route(&format!("{base}/samples/{{id}}/ship"), post(ship))
             .route(&format!("{base}/creators/{{id}}/adjust"), post(adjust));
     }
@@ -243,18 +246,211 @@ async fn creator(State(app): State<Shared>, headers: HeaderMap, params: Params) 
     }
 }
 
-/// The queue, as `queue --format json`.
-pub(super) fn queue_json(app: &App, store: &mut dyn Store) -> Result<Vec<Value>, Response> {
-    let graphs = app.graphs(store.shop());
-    crate::analysis::queue::items_json(&graphs, store).map_err(store_error)
+/// `GET /v1/queue`'s query: the filters, sort and page of [`QueueQuery`], and `format=csv`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct QueueParams {
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub reason: Option<String>,
+    pub tier: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub format: Option<String>,
 }
 
-async fn queue(State(app): State<Shared>, headers: HeaderMap, params: Params) -> Response {
+impl QueueParams {
+    /// The query; a CSV without `limit` holds every request that matches.
+    pub fn query(&self) -> Result<QueueQuery, String> {
+        let mut query = QueueQuery::parse(
+            self.q.as_deref(),
+            self.category.as_deref(),
+            self.reason.as_deref(),
+            self.tier.as_deref(),
+            self.sort.as_deref(),
+            self.limit.as_deref(),
+            self.cursor.as_deref(),
+        )?;
+        if self.csv()? && self.limit.as_deref().is_none_or(str::is_empty) {
+            query.limit = usize::MAX;
+        }
+        Ok(query)
+    }
+
+    /// True for `format=csv`; JSON without `format`.
+    pub fn csv(&self) -> Result<bool, String> {
+        match self.format.as_deref() {
+            None | Some("") | Some("json") => Ok(false),
+            Some("csv") => Ok(true),
+            Some(other) => Err(format!(
+                "`format={other}`: the queue comes as `json` or `csv`"
+            )),
+        }
+    }
+}
+
+/// One page of the queue: its items as JSON, the next page's cursor, and how many match.
+pub(super) struct QueueAnswer {
+    pub items: Vec<Value>,
+    pub next: Option<String>,
+    pub total: usize,
+    pub start: usize,
+    pub csv: Option<String>,
+    /// The categories, reasons and tiers of the whole queue (for the console's filters).
+    pub choices: Value,
+}
+
+/// A page of the queue by `query` (with its CSV when `csv`).
+pub(super) fn queue_page(
+    app: &App,
+    store: &mut dyn Store,
+    query: &QueueQuery,
+    csv: bool,
+) -> Result<QueueAnswer, Response> {
+    let graphs = app.graphs(store.shop());
+    let built = crate::analysis::queue::with_items(&graphs, store, |items, _| {
+        let page = query.page(items);
+        let csv = if csv {
+            Some(crate::analysis::queue::csv_of(&page.items)?)
+        } else {
+            None
+        };
+        let values = page
+            .items
+            .iter()
+            .map(|i| serde_json::to_value(i).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let set = |f: &dyn Fn(&crate::analysis::queue::QueueItem) -> Option<String>| {
+            let mut v: Vec<String> = items.iter().filter_map(f).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let choices = json!({
+            "categories": set(&|i| Some(i.category.to_string())),
+            "reasons": set(&|i| i.reason.map(str::to_string)),
+            "tiers": set(&|i| i.tier.map(str::to_string)),
+        });
+        Ok::<_, String>(QueueAnswer {
+            items: values,
+            next: page.next,
+            total: page.total,
+            start: page.start,
+            csv,
+            choices,
+        })
+    });
+    match built {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(why)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", why)),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// A CSV answer.
+pub(super) fn csv_answer(text: String, name: &str) -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+async fn queue(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    params: Params,
+    query: Result<Query<QueueParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let At { shop, .. } = At::of(params);
     if let Err(r) = viewer(&app, &headers, &shop) {
         return r;
     }
-    match app.read(&shop, queue_json).await {
+    let Ok(Query(params)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the queue takes `q`, `category`, `reason`, `tier`, `sort`, `limit`, `cursor` and `format=csv`",
+        );
+    };
+    let csv = match params.csv() {
+        Ok(csv) => csv,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "bad_request", why),
+    };
+    let query = match params.query() {
+        Ok(q) => q,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "bad_request", why),
+    };
+    match app
+        .read(&shop, move |app, store| queue_page(app, store, &query, csv))
+        .await
+    {
+        Ok(QueueAnswer {
+            csv: Some(text), ..
+        }) => csv_answer(text, "queue.csv"),
+        Ok(answer) => Json(json!({
+            "items": answer.items,
+            "next_cursor": answer.next,
+            "total": answer.total,
+        }))
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The samples to ship, oldest approval first.
+pub(super) fn to_ship_list(
+    app: &App,
+    store: &mut dyn Store,
+) -> Result<Vec<crate::analysis::ship::ToShip>, Response> {
+    let graphs = app.graphs(store.shop());
+    crate::analysis::ship::to_ship(&graphs, store).map_err(store_error)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormatParam {
+    format: Option<String>,
+}
+
+/// `GET /v1/ship`: `{"items": [...]}`, or with `format=csv` the warehouse's CSV.
+async fn ship_list(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    params: Params,
+    query: Result<Query<FormatParam>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let At { shop, .. } = At::of(params);
+    if let Err(r) = viewer(&app, &headers, &shop) {
+        return r;
+    }
+    let csv = match query.map(|Query(q)| q.format) {
+        Ok(None) => false,
+        Ok(Some(f)) if f == "json" => false,
+        Ok(Some(f)) if f == "csv" => true,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the list takes `format=json` or `format=csv` only",
+            )
+        }
+    };
+    match app.read(&shop, to_ship_list).await {
+        Ok(items) if csv => match crate::analysis::ship::csv_of(&items) {
+            Ok(text) => csv_answer(text, "to-ship.csv"),
+            Err(why) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", why),
+        },
         Ok(items) => Json(json!({"items": items})).into_response(),
         Err(r) => r,
     }
@@ -408,14 +604,36 @@ pub(super) async fn act(
     shop: &str,
     action: OpsAction,
 ) -> Result<Acted, Response> {
-    if let Some(problem) = action.problem() {
-        return Ok(Acted::Invalid(problem));
-    }
+    let mut done = act_many(app, principal, shop, vec![action]).await?;
+    Ok(done.pop().unwrap_or(Acted::Records(Vec::new())))
+}
+
+/// Makes the events of ops actions, in order, and applies them in `shop` in one batch (one
+/// commit); one outcome per action, in order.
+pub(super) async fn act_many(
+    app: &App,
+    principal: &Principal,
+    shop: &str,
+    actions: Vec<OpsAction>,
+) -> Result<Vec<Acted>, Response> {
     let at = crate::session::live::wall_clock()
         .map(|c| c.now())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "clock", e))?;
-    let OpsEvent { event, .. } = action.event(&principal.name, at);
-    let posted = Posted::made(&[event.to_string()]).map_err(|_| {
+    let mut outcomes: Vec<Option<Acted>> = Vec::with_capacity(actions.len());
+    let mut lines = Vec::new();
+    for action in actions {
+        if let Some(problem) = action.problem() {
+            outcomes.push(Some(Acted::Invalid(problem)));
+            continue;
+        }
+        let OpsEvent { event, .. } = action.event(&principal.name, at);
+        lines.push(event.to_string());
+        outcomes.push(None);
+    }
+    if lines.is_empty() {
+        return Ok(outcomes.into_iter().flatten().collect());
+    }
+    let posted = Posted::made(&lines).map_err(|_| {
         error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -426,15 +644,27 @@ pub(super) async fn act(
         return Err(unavailable());
     };
     let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
-    let first = &answer["results"][0];
-    Ok(match first.get("records").and_then(Value::as_array) {
-        Some(records) => Acted::Records(records.clone()),
-        None if first.is_null() => Acted::Records(Vec::new()),
-        None => Acted::Refused {
-            kind: first["error"].as_str().unwrap_or("refused").to_string(),
-            message: first["message"].as_str().unwrap_or_default().to_string(),
-        },
-    })
+    let mut results = answer["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter();
+    Ok(outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                let result = results.next().unwrap_or(Value::Null);
+                match result.get("records").and_then(Value::as_array) {
+                    Some(records) => Acted::Records(records.clone()),
+                    None if result.is_null() => Acted::Records(Vec::new()),
+                    None => Acted::Refused {
+                        kind: result["error"].as_str().unwrap_or("refused").to_string(),
+                        message: result["message"].as_str().unwrap_or_default().to_string(),
+                    },
+                }
+            })
+        })
+        .collect())
 }
 
 fn acted(result: Result<Acted, Response>) -> Response {
@@ -490,6 +720,101 @@ async fn review(
         note: body.note,
     };
     acted(act(&app, &principal, &shop, action).await)
+}
+
+/// The most samples one `POST /v1/reviews` decides.
+pub(super) const MAX_REVIEWS: usize = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewsBody {
+    samples: Vec<String>,
+    decision: String,
+    note: Option<String>,
+}
+
+/// Why a bulk review cannot be made at all (before any event), or `None`.
+pub(super) fn bulk_problem(samples: &[String], decision: &str) -> Option<String> {
+    if samples.is_empty() {
+        return Some("`samples` is empty: name at least one sample".into());
+    }
+    if samples.len() > MAX_REVIEWS {
+        return Some(format!(
+            "{} samples: one bulk review decides at most {MAX_REVIEWS}; nothing was applied",
+            samples.len()
+        ));
+    }
+    if !matches!(decision, "approve" | "reject") {
+        return Some(format!(
+            "the decision is `{decision}`; it is `approve` or `reject`"
+        ));
+    }
+    None
+}
+
+/// Reviews `samples` in order with one decision and note, in one commit; one result per sample
+/// (`{"sample", "records"}` or `{"sample", "error", "message"}`).
+pub(super) async fn review_many(
+    app: &App,
+    principal: &Principal,
+    shop: &str,
+    samples: &[String],
+    decision: &str,
+    note: Option<String>,
+) -> Result<Vec<Value>, Response> {
+    let actions = samples
+        .iter()
+        .map(|sample| OpsAction::Review {
+            sample: sample.clone(),
+            decision: decision.to_string(),
+            note: note.clone(),
+        })
+        .collect();
+    let done = act_many(app, principal, shop, actions).await?;
+    Ok(samples
+        .iter()
+        .zip(done)
+        .map(|(sample, acted)| match acted {
+            Acted::Records(records) => json!({"sample": sample, "records": records}),
+            Acted::Refused { kind, message } => {
+                json!({"sample": sample, "error": kind, "message": message})
+            }
+            Acted::Invalid(message) => {
+                json!({"sample": sample, "error": "bad_request", "message": message})
+            }
+        })
+        .collect())
+}
+
+/// `POST /v1/reviews`: many samples, one decision and note, in one commit.
+async fn reviews(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    params: Params,
+    req: Request,
+) -> Response {
+    let At { shop, .. } = At::of(params);
+    let (principal, body) =
+        match operator_body::<ReviewsBody>(&app, &headers, &shop, req.into_body()).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+    if let Some(problem) = bulk_problem(&body.samples, &body.decision) {
+        return error(StatusCode::BAD_REQUEST, "bad_request", problem);
+    }
+    match review_many(
+        &app,
+        &principal,
+        &shop,
+        &body.samples,
+        &body.decision,
+        body.note,
+    )
+    .await
+    {
+        Ok(results) => Json(json!({"results": results})).into_response(),
+        Err(r) => r,
+    }
 }
 
 #[derive(Deserialize)]

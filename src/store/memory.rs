@@ -34,6 +34,7 @@ struct Shop {
     unmappable: BTreeMap<String, (String, String, String)>,
     values: BTreeMap<String, String>,
     orders: BTreeMap<(String, String, String), crate::store::OrderLine>,
+    creator_names: BTreeMap<String, String>,
 }
 
 /// A shop with nothing kept, for reads of a shop never written.
@@ -187,6 +188,16 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn samples_of(&mut self, creator: &str) -> Result<Vec<Instance>, StoreError> {
+        Ok(self
+            .here()
+            .samples
+            .values()
+            .filter(|i| *i.sample.creator == *creator)
+            .map(|i| (**i).clone())
+            .collect())
+    }
+
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
         Ok(self.here().samples.get(id).map(|i| (**i).clone()))
     }
@@ -328,6 +339,17 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError> {
+        self.here_mut()
+            .creator_names
+            .insert(creator.to_string(), username.to_string());
+        Ok(())
+    }
+
+    fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.here().creator_names.get(creator).cloned())
     }
 
     fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {

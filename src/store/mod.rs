@@ -266,6 +266,8 @@ pub trait Store: Send {
     fn samples(&mut self) -> Result<Vec<Instance>, StoreError>;
     /// One sample, by id.
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError>;
+    /// One creator's samples, by id.
+    fn samples_of(&mut self, creator: &str) -> Result<Vec<Instance>, StoreError>;
     /// One creator's ledger.
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError>;
     /// The raw events applied, in the order applied.
@@ -332,6 +334,10 @@ pub trait Store: Send {
     fn put_order_lines(&mut self, lines: &[OrderLine]) -> Result<(), StoreError>;
     /// Every content's sales to date, by content.
     fn content_sales(&self) -> Result<Vec<ContentSales>, StoreError>;
+    /// Keeps a creator's platform username (the connector's, from an application it mapped).
+    fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError>;
+    /// A creator's platform username, where the connector knows it.
+    fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// Implements the platform's side of [`Store`] with the backend's own methods of the same names.
@@ -383,6 +389,12 @@ macro_rules! platform_side {
         }
         fn content_sales(&self) -> Result<Vec<crate::store::ContentSales>, StoreError> {
             Self::content_sales(self)
+        }
+        fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError> {
+            Self::set_creator_name(self, creator, username)
+        }
+        fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError> {
+            Self::creator_name(self, creator)
         }
     };
 }

@@ -173,14 +173,19 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         order: "shop, order_id, sku_id, content_id",
     },
+    Table {
+        name: "creator_names",
+        columns: &[("shop", Text), ("creator", Text), ("username", Text)],
+        order: "shop, creator",
+    },
 ];
 
 /// Tables that came after schema 7: SQLite's rebuild of schema 7's tables leaves them out (they
 /// are made new).
-pub(crate) const AFTER_V7: &[&str] = &["order_lines"];
+pub(crate) const AFTER_V7: &[&str] = &["order_lines", "creator_names"];
 
-// The connector's order lines (`store/connector.rs`), a table of their own: not in [`TABLES`],
-// which schema 7's upgrade rebuilds.
+// The connector's order lines (`store/connector.rs`): in [`TABLES`], so that `copy` moves them,
+// and in [`AFTER_V7`], so that schema 7's rebuild makes them new.
 
 /// SQLite's table (schema 9).
 pub(crate) const SQLITE_ORDER_LINES: &str = "

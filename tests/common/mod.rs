@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod corpus;
 pub mod live;
 pub mod pg;

@@ -15,6 +15,7 @@
 mod forms;
 mod pages;
 mod sessions;
+mod view;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -48,6 +49,9 @@ impl Console {
             ("versions.html", include_str!("templates/versions.html")),
             ("shadow.html", include_str!("templates/shadow.html")),
             ("error.html", include_str!("templates/error.html")),
+            ("confirm.html", include_str!("templates/confirm.html")),
+            ("reviewed.html", include_str!("templates/reviewed.html")),
+            ("ship.html", include_str!("templates/ship.html")),
         ] {
             if let Err(e) = env.add_template(name, text) {
                 eprintln!("error: console template `{name}`: {e}");
@@ -72,6 +76,19 @@ impl Console {
     }
 }
 
+/// The queue's keys (j/k move, x select, o open, a approve, r reject), a file of the console's
+/// own: its pages run no inline script.
+async fn keys_js() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("keys.js"),
+    )
+        .into_response()
+}
+
 /// The console's routes: every page under `/shops/{shop}/`, and unscoped for shop `default`.
 pub(super) fn routes() -> Router<Shared> {
     let mut router = Router::new()
@@ -85,6 +102,7 @@ pub(super) fn routes() -> Router<Shared> {
             ),
         )
         .route("/login", get(sessions::login_page).post(sessions::login))
+        .route("/console/keys.js", get(keys_js))
         .route("/logout", post(sessions::logout));
     for base in ["", "/shops/{shop}"] {
         router = router
@@ -95,16 +113,22 @@ pub(super) fn routes() -> Router<Shared> {
                 post(forms::review),
             )
             .route(&format!("{base}/samples/{{id}}/ship"), post(forms::ship))
+            .route(
+                &format!("{base}/reviews/confirm"),
+                post(forms::confirm_reviews),
+            )
+            .route(&format!("{base}/reviews"), post(forms::reviews))
             .route(&format!("{base}/creators/{{id}}"), get(pages::creator))
             .route(
                 &format!("{base}/creators/{{id}}/adjust"),
                 post(forms::adjust),
             )
             .route(&format!("{base}/report"), get(pages::report))
+            .route(&format!("{base}/ship"), get(pages::to_ship))
             .route(&format!("{base}/versions"), get(pages::versions))
             .route(&format!("{base}/shadow"), get(pages::shadow));
     }
-    router
+    router.layer(axum::middleware::from_fn(sessions::back_after_login))
 }
 
 #[cfg(test)]
@@ -120,7 +144,9 @@ mod tests {
             style => "", who => "<b>x</b>", role => "operator", csrf => "t", operator => true,
             items => vec![json!({"sample": "<script>alert(1)</script>", "creator": "c\"1",
                 "expires": "2026-01-01T00:00:00Z", "category": "beauty", "price": 1.0,
-                "followers": 1, "engagement_rate": 0.1, "credit": 0})],
+                "followers": 1, "engagement_rate": 0.1, "credit": 0, "reason": "<i>r</i>"})],
+            asked => json!({"q": "<q>", "sort": "expiry"}), total => 1, first => 1,
+            choices => json!({"categories": ["<c>"], "reasons": [], "tiers": []}),
         };
         let html = console
             .env
@@ -137,6 +163,7 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<b>x</b>"));
+        assert!(!html.contains("<q>") && !html.contains("<c>") && !html.contains("<i>r</i>"));
         assert!(html.contains("name=\"csrf\" value=\"t\""));
 
         // The sample's timeline and the creator's ledger, with markup in every field a client
@@ -147,7 +174,10 @@ mod tests {
                 "sample.html",
                 context! {
                     style => "", who => "ana", role => "operator", csrf => "t", operator => true,
-                    can_ship => true,
+                    can_ship => true, can_review => true, facts => json!({"reason_text": bad}),
+                    creator => json!({"username": bad, "tier": bad}),
+                    deadlines => vec![json!({"name": bad, "due": bad, "left": bad})],
+                    typed => json!({"tracking_number": bad}), errors => json!({"shipping_cost": bad}),
                     s => json!({"sample": bad, "state": "shipped", "creator": bad, "product": bad,
                         "category": bad, "tracking_number": bad, "reviewed_by": bad}),
                     records => vec![json!({"at": "2026-01-01T00:00:00Z", "to": "shipped",
@@ -158,7 +188,34 @@ mod tests {
                 "creator.html",
                 context! {
                     style => "", who => "ana", role => "operator", csrf => "t", operator => true,
-                    c => json!({"creator": bad}), fields => vec![(bad, bad)],
+                    c => json!({"creator": bad, "username": bad, "tier_why": bad,
+                        "breaches": [bad], "approvals": [{"quarter": bad, "category": bad, "count": 1}],
+                        "adjustments": [{"at": bad, "by": bad, "note": bad}]}),
+                    samples => vec![json!({"sample": bad, "state": bad, "product": bad})],
+                    typed => json!({"note": bad}), errors => json!({"credit": bad}),
+                },
+            ),
+            (
+                "confirm.html",
+                context! {
+                    style => "", who => "ana", role => "operator", csrf => "t", operator => true,
+                    samples => vec![bad], decision => "reject", note => bad,
+                },
+            ),
+            (
+                "reviewed.html",
+                context! {
+                    style => "", who => "ana", role => "operator", csrf => "t", operator => true,
+                    results => vec![json!({"sample": bad, "error": bad, "message": bad})],
+                    decision => "approve", done => 0,
+                },
+            ),
+            (
+                "ship.html",
+                context! {
+                    style => "", who => "ana", role => "operator", csrf => "t", operator => true,
+                    items => vec![json!({"sample": bad, "creator": bad, "username": bad,
+                        "product": bad, "approved": bad})],
                 },
             ),
         ];

@@ -280,22 +280,51 @@ pub(super) fn actor(
     Ok(v)
 }
 
-pub(super) async fn login_page(State(app): State<Shared>, jar: CookieJar) -> Response {
+/// `?next=` (the page to return to after signing in) and `?expired=1` (a session had ended).
+#[derive(Deserialize, Default)]
+pub(super) struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+}
+
+/// A page of this console to return to: a path of this site (never another's: `//host` or
+/// `/\host` are refused), else none.
+fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.starts_with("/login")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then(|| next.to_string())
+}
+
+pub(super) async fn login_page(
+    State(app): State<Shared>,
+    jar: CookieJar,
+    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+) -> Response {
     if app.console.open {
         return Redirect::to("/queue").into_response();
     }
     let csrf = random();
+    let expired = q.expired.as_deref() == Some("1");
     let page = app.console.render(
         "login.html",
-        context! { style => crate::analysis::html::STYLE, csrf => csrf.clone() },
+        context! {
+            style => crate::analysis::html::STYLE, csrf => csrf.clone(),
+            next => safe_next(q.next.as_deref()), expired => expired,
+        },
     );
     (jar.add(cookie(LOGIN, csrf)), page).into_response()
 }
 
 #[derive(Deserialize)]
 pub(super) struct LoginForm {
+    #[serde(default)]
     token: String,
     csrf: Option<String>,
+    next: Option<String>,
 }
 
 pub(super) async fn login(
@@ -303,12 +332,14 @@ pub(super) async fn login(
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let next = safe_next(form.next.as_deref());
     let refuse = |status: StatusCode, message: &str| {
         let csrf = random();
         let mut page = app.console.render(
             "login.html",
             context! {
                 style => crate::analysis::html::STYLE, csrf => csrf.clone(), refused => message,
+                next => next.clone(),
             },
         );
         *page.status_mut() = status;
@@ -343,7 +374,9 @@ pub(super) async fn login(
             "no session can be kept now; try again",
         );
     };
-    let landing = format!("{}/queue", base_of(&home(&app, &principal)));
+    let landing = next
+        .clone()
+        .unwrap_or_else(|| format!("{}/queue", base_of(&home(&app, &principal))));
     (
         jar.remove(Cookie::from(LOGIN)).add(cookie(SESSION, id)),
         Redirect::to(&landing),
@@ -380,6 +413,77 @@ pub(super) async fn logout(
     (v.jar.remove(Cookie::from(SESSION)), Redirect::to("/login")).into_response()
 }
 
+/// Sends a visitor whose session is missing or ended to the login page with the page to come
+/// back to (`?next=`): the page itself for a GET, the page the form was on for a POST (its
+/// action is not replayed), and `expired=1` when the browser still held a session cookie.
+pub(super) async fn back_after_login(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let had_session = CookieJar::from_headers(req.headers())
+        .get(SESSION)
+        .is_some();
+    let get = req.method() == axum::http::Method::GET;
+    let here = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let referer = req
+        .headers()
+        .get(axum::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.parse::<axum::http::Uri>().ok())
+        .and_then(|u| u.path_and_query().map(|p| p.as_str().to_string()));
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let to_login = response
+        .headers()
+        .get(axum::http::header::LOCATION)
+        .is_some_and(|l| l.as_bytes() == b"/login");
+    if !response.status().is_redirection() || !to_login {
+        return response;
+    }
+    let back = if get {
+        Some(here)
+    } else {
+        referer.or_else(|| form_page(&path))
+    };
+    let mut to = String::from("/login");
+    let mut sep = '?';
+    if let Some(back) = safe_next(back.as_deref()) {
+        to.push_str(&format!("?next={}", urlencoding(&back)));
+        sep = '&';
+    }
+    if had_session {
+        to.push(sep);
+        to.push_str("expired=1");
+    }
+    Redirect::to(&to).into_response()
+}
+
+/// The page a form's action path belongs to: `/samples/s1/review` is on `/samples/s1`, bulk
+/// reviews on the queue.
+fn form_page(path: &str) -> Option<String> {
+    let (page, last) = path.rsplit_once('/')?;
+    match last {
+        "review" | "ship" | "adjust" => Some(page.to_string()),
+        "reviews" => Some(format!("{page}/queue")),
+        "confirm" => page.strip_suffix("/reviews").map(|p| format!("{p}/queue")),
+        _ => None,
+    }
+}
+
+/// A query value, percent-encoded (`-`, `_`, `.` and `~` left as they are).
+pub(super) fn query_part(text: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, SET).to_string()
+}
+
 /// A path or query part, percent-encoded.
 pub(super) fn urlencoding(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -395,6 +499,27 @@ mod tests {
         assert_ne!(csrf_of("a"), csrf_of("b"));
         assert_ne!(csrf_of("a"), "a");
         assert_eq!(csrf_of("a").len(), 64);
+    }
+
+    #[test]
+    fn only_a_page_of_this_site_is_returned_to() {
+        assert_eq!(
+            safe_next(Some("/shops/a/queue?q=x")).as_deref(),
+            Some("/shops/a/queue?q=x")
+        );
+        assert_eq!(safe_next(Some("//evil.example/")), None);
+        assert_eq!(safe_next(Some("/\\evil.example/")), None);
+        assert_eq!(safe_next(Some("https://evil.example/")), None);
+        assert_eq!(safe_next(Some("/login")), None);
+        assert_eq!(
+            form_page("/shops/a/samples/s1/review").as_deref(),
+            Some("/shops/a/samples/s1")
+        );
+        assert_eq!(
+            form_page("/shops/a/reviews/confirm").as_deref(),
+            Some("/shops/a/queue")
+        );
+        assert_eq!(form_page("/reviews").as_deref(), Some("/queue"));
     }
 
     #[test]

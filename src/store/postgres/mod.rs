@@ -239,6 +239,10 @@ impl Store for PgStore {
         self.read_sample(id)
     }
 
+    fn samples_of(&mut self, creator: &str) -> Result<Vec<Instance>, StoreError> {
+        self.read_samples_of(creator)
+    }
+
     fn ledger(&mut self, creator: &str) -> Result<Option<Ledger>, StoreError> {
         self.read_ledger(creator)
     }

@@ -227,6 +227,21 @@ impl PgStore {
         Ok(out)
     }
 
+    pub(super) fn read_samples_of(&self, creator: &str) -> Result<Vec<Instance>, StoreError> {
+        let mut out = Vec::new();
+        let mut packer = self.packer.borrow_mut();
+        self.each_row(
+            "SELECT data FROM sampleflow.samples WHERE shop = $1 AND creator = $2 ORDER BY id",
+            &[&self.shop, &creator],
+            &mut |row| {
+                let text = packer.unpack(ValueRef::Blob(row.try_get(0)?))?;
+                out.push(serde_json::from_str(&text)?);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
     pub(super) fn read_sample(&self, id: &str) -> Result<Option<Instance>, StoreError> {
         let text = self.one(
             "SELECT data FROM sampleflow.samples WHERE shop = $1 AND id = $2",

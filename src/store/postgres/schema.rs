@@ -15,7 +15,7 @@ use postgres::GenericClient;
 use crate::store::StoreError;
 
 /// The schema version this build writes; an older one is upgraded, a newer one refused.
-pub const PG_SCHEMA_VERSION: i32 = 3;
+pub const PG_SCHEMA_VERSION: i32 = 4;
 
 /// The advisory-lock class of sampleflow's locks (the other half names what is locked).
 pub(super) const LOCK_CLASS: i32 = 0x5346_4c57; // "SFLW"
@@ -149,14 +149,27 @@ CREATE TABLE sampleflow.writers (
 );
 "#;
 
+/// Version 4 adds the creators' platform usernames (the connector's) and the index that finds a
+/// creator's samples.
+const V4: &str = r#"
+CREATE TABLE sampleflow.creator_names (
+    shop text COLLATE "C" NOT NULL,
+    creator text COLLATE "C" NOT NULL,
+    username text NOT NULL,
+    PRIMARY KEY (shop, creator)
+);
+CREATE INDEX samples_creator ON sampleflow.samples (shop, creator);
+"#;
+
 /// Version 2 adds the shadow decisions (`store/shadow.rs`), version 3 the order lines the
-/// connector reads (`store/connector.rs`).
+/// connector reads (`store/connector.rs`), version 4 the creators' names.
 ///
 /// Each version's script, in order: a store at version N runs the scripts after N.
 const UPGRADES: &[(i32, &str)] = &[
     (1, V1),
     (2, crate::store::shadow::PG_TABLE),
     (3, crate::store::tables::PG_ORDER_LINES),
+    (4, V4),
 ];
 
 /// What the database holds under the schema `sampleflow`.

@@ -110,6 +110,25 @@ impl PgStore {
         Ok(())
     }
 
+    /// Keeps a creator's platform username (the latest the connector saw).
+    pub fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError> {
+        self.client.get_mut().execute(
+            "INSERT INTO sampleflow.creator_names (shop, creator, username) VALUES ($1, $2, $3)
+             ON CONFLICT (shop, creator) DO UPDATE SET username = EXCLUDED.username",
+            &[&self.shop, &creator, &username],
+        )?;
+        Ok(())
+    }
+
+    /// A creator's platform username, where the connector knows it.
+    pub fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError> {
+        let row = self.client.borrow_mut().query_opt(
+            "SELECT username FROM sampleflow.creator_names WHERE shop = $1 AND creator = $2",
+            &[&self.shop, &creator],
+        )?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     /// Applications that could not be mapped: application, product, why, when last seen.
     pub fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
         let rows = self.client.borrow_mut().query(

@@ -1,7 +1,7 @@
 //! The platform's side of the SQLite store: the outbox of review calls, the connector's
 //! applications and the ones it could not map.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use crate::store::StoreError;
 
@@ -134,6 +134,28 @@ impl SqliteStore {
             )?,
         };
         Ok(())
+    }
+
+    /// Keeps a creator's platform username (the latest the connector saw).
+    pub fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO creator_names (shop, creator, username) VALUES (?1, ?2, ?3)
+             ON CONFLICT(shop, creator) DO UPDATE SET username = ?3",
+            params![self.shop, creator, username],
+        )?;
+        Ok(())
+    }
+
+    /// A creator's platform username, where the connector knows it.
+    pub fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT username FROM creator_names WHERE shop = ?1 AND creator = ?2",
+                [self.shop.as_str(), creator],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Applications that could not be mapped: application, product, why, when last seen.

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::store::StoreError;
 
 /// The schema this build writes; an older one is upgraded, a newer one refused.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS samples (
@@ -113,6 +113,18 @@ CREATE TABLE IF NOT EXISTS console_sessions (
     PRIMARY KEY (shop, id_hash)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS console_sessions_used ON console_sessions(shop, used);
+";
+
+/// Schema 9's step: the creators' platform usernames (the connector's), and the index that
+/// finds a creator's samples.
+pub(crate) const STEP_10: &str = "
+CREATE TABLE IF NOT EXISTS creator_names (
+    shop TEXT NOT NULL,
+    creator TEXT NOT NULL,
+    username TEXT NOT NULL,
+    PRIMARY KEY (shop, creator)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_creator ON samples(shop, creator);
 ";
 
 /// Schema 7's tables: what an older file is first brought to, before it is rebuilt with shops.
@@ -267,16 +279,22 @@ pub(crate) fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreErro
 /// `shop` column leading its keys, its rows becoming shop `default`'s.
 pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
     let mut sql = String::from("BEGIN;");
-    if stored_version(conn)? == 0 {
+    let found = stored_version(conn)?;
+    if found == 0 {
         sql.push_str(SCHEMA);
         sql.push_str(crate::store::shadow::SQLITE_TABLE);
         sql.push_str(crate::store::tables::SQLITE_ORDER_LINES);
+        sql.push_str(STEP_10);
         sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
         return Ok(sql);
     }
-    // Schema 9 adds the order lines the connector reads (one step: a table of its own).
-    if stored_version(conn)? == 8 {
+    // Schema 9 adds the order lines the connector reads (one step: a table of its own), 10 the
+    // creators' platform usernames and the index that finds a creator's samples.
+    if found == 8 {
         sql.push_str(crate::store::tables::SQLITE_ORDER_LINES);
+    }
+    if found == 8 || found == 9 {
+        sql.push_str(STEP_10);
         sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
         return Ok(sql);
     }
@@ -298,6 +316,7 @@ pub(crate) fn upgrade(conn: &Connection) -> Result<String, StoreError> {
     }
     sql.push_str(&with_shops());
     sql.push_str(crate::store::tables::SQLITE_ORDER_LINES);
+    sql.push_str(STEP_10);
     sql.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"));
     Ok(sql)
 }

@@ -219,6 +219,16 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    fn samples_of(&mut self, creator: &str) -> Result<Vec<Instance>, StoreError> {
+        self.strings(
+            "SELECT data FROM samples WHERE shop = ?1 AND creator = ?2 ORDER BY id",
+            Some(&creator),
+        )?
+        .iter()
+        .map(|t| Ok(serde_json::from_str(t)?))
+        .collect()
+    }
+
     fn sample(&mut self, id: &str) -> Result<Option<Instance>, StoreError> {
         let text = self.one("SELECT data FROM samples WHERE shop = ?1 AND id = ?2", id)?;
         Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)

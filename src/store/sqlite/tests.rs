@@ -376,7 +376,7 @@ fn a_version_7_store_is_rebuilt_with_shops_its_rows_under_default() {
     );
 }
 
-/// Schema 8 to 9: the connector's order lines come as a table of their own; what the store held
+/// Schema 8 to 10: the connector's order lines come as a table of their own; what the store held
 /// stays, and the connector's values and sales read and write on the upgraded file.
 #[test]
 fn a_version_8_store_gains_order_lines_and_keeps_its_rows() {
@@ -388,7 +388,9 @@ fn a_version_8_store_gains_order_lines_and_keeps_its_rows() {
         store.commit(&batch(1, 5.0)).expect("commits");
         store
             .conn
-            .execute_batch("DROP TABLE order_lines; PRAGMA user_version = 8;")
+            .execute_batch(
+                "DROP TABLE order_lines; DROP TABLE creator_names; DROP INDEX samples_creator; PRAGMA user_version = 8;",
+            )
             .expect("a version 8 store");
     }
     let mut store = SqliteStore::open(&path).expect("upgrades");
@@ -396,7 +398,7 @@ fn a_version_8_store_gains_order_lines_and_keeps_its_rows() {
         .conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 9);
+    assert_eq!(version, SCHEMA_VERSION);
     assert_eq!(
         store.ledger("c1").expect("reads").map(|l| l.credit),
         Some(5.0)
@@ -429,4 +431,50 @@ fn a_version_8_store_gains_order_lines_and_keeps_its_rows() {
         None
     );
     assert!(store.content_sales().expect("sums").is_empty(), "per shop");
+}
+
+#[test]
+fn a_version_8_store_gains_the_creators_names_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v8.db");
+    {
+        let conn = Connection::open(&path).expect("opens");
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA} {} PRAGMA user_version = 8; COMMIT;",
+            crate::store::shadow::SQLITE_TABLE
+        ))
+        .expect("a version 8 store");
+        conn.execute("INSERT INTO meta VALUES ('default', 'kept', 'yes')", [])
+            .expect("a row");
+    }
+    let mut store = SqliteStore::open(&path).expect("upgrades");
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION);
+    let kept: String = store
+        .conn
+        .query_row("SELECT value FROM meta WHERE key = 'kept'", [], |r| {
+            r.get(0)
+        })
+        .expect("the old row stays");
+    assert_eq!(kept, "yes");
+    assert_eq!(store.creator_name("c1").expect("reads"), None);
+    store.set_creator_name("c1", "janedoe").expect("writes");
+    store
+        .set_creator_name("c1", "jane.doe")
+        .expect("writes again");
+    assert_eq!(
+        store.creator_name("c1").expect("reads").as_deref(),
+        Some("jane.doe")
+    );
+    store.set_shop("other");
+    assert_eq!(store.creator_name("c1").expect("reads"), None);
+    assert_eq!(
+        not_led_by_shop(&store.conn, "creator_names"),
+        Vec::<String>::new()
+    );
+    // A creator's samples, by the index that leads with the shop.
+    assert!(store.samples_of("c1").expect("reads").is_empty());
 }

@@ -1,0 +1,112 @@
+//! The console's pages as HTML, through the real binary in open mode (the local operator, no
+//! sign-in): what each page shows a reviewer, the CSVs, and errors as pages.
+
+// Tests, benches and examples fail loudly: a panic is their failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::serve::Server;
+use serde_json::json;
+
+const NOW: &str = "2026-03-27T04:58:11Z";
+
+fn server() -> Server {
+    let s = Server::open(NOW);
+    s.events(
+        None,
+        &std::fs::read_to_string("examples/events.jsonl").unwrap(),
+    );
+    s
+}
+
+#[test]
+fn the_sample_and_creator_pages_show_what_a_reviewer_needs() {
+    let s = server();
+    // As the connector keeps it.
+    rusqlite::Connection::open(s.db())
+        .unwrap()
+        .execute(
+            "INSERT INTO creator_names (shop, creator, username) VALUES ('default', 'c50', 'janedoe')",
+            [],
+        )
+        .unwrap();
+    let page = s.get("/samples/s50", None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    for shown in [
+        "p-home-espresso",
+        "<dd id=\"price\">$129.00</dd>",
+        "<dd id=\"quantity\">1</dd>",
+        "Apr 2, 21:58 PDT",
+        "@janedoe",
+        "price above the auto-approve cap",
+        "name=\"decision\" value=\"approve\"",
+    ] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    // A pending sample takes a review, not a ship.
+    assert!(!page.body.contains("id=\"ship\""), "{}", page.body);
+
+    let creator = s.get("/creators/c50", None);
+    assert_eq!(creator.status, 200, "{}", creator.body);
+    for shown in [
+        "@janedoe",
+        "/samples/s50",
+        "pending",
+        "id=\"adjust\"",
+        "no completed sample yet",
+    ] {
+        assert!(creator.body.contains(shown), "{shown}: {}", creator.body);
+    }
+    assert!(!creator.body.contains("{\""), "raw JSON: {}", creator.body);
+    assert_eq!(s.get("/creators/nobody", None).status, 404);
+}
+
+#[test]
+fn the_queue_and_ship_lists_come_as_csv_and_bad_input_as_pages() {
+    let s = server();
+    let csv = s.get("/queue?format=csv", None);
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert!(
+        lines[0].starts_with("sample,expires,reason,"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(lines.len(), 4, "{}", csv.body);
+    let narrowed = s.get("/queue?format=csv&category=home", None);
+    assert_eq!(narrowed.body.lines().count(), 2, "{}", narrowed.body);
+
+    let approved = s.post(
+        "/v1/reviews",
+        None,
+        &json!({"samples": ["s50", "s51"], "decision": "approve"}).to_string(),
+    );
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let ship = s.get("/ship", None);
+    assert!(ship.body.contains("/samples/s50") && ship.body.contains("/samples/s51"));
+    let ship_csv = s.get("/ship?format=csv", None);
+    assert!(ship_csv
+        .body
+        .starts_with("sample,creator,username,product,"));
+    assert!(ship_csv.body.lines().any(|l| l.starts_with("s51,c51,")));
+
+    // Bad input: an HTML page saying why, never raw JSON.
+    for (path, why) in [
+        ("/queue?sort=age", "`sort=age`"),
+        ("/queue?limit=9999", "1 to 500"),
+        ("/report?since=2026-13-01", "2026-13-01"),
+    ] {
+        let a = s.get(path, None);
+        assert_eq!(a.status, 400, "{path}: {}", a.body);
+        assert!(a.body.starts_with("<!DOCTYPE html>"), "{path}: {}", a.body);
+        assert!(a.body.contains(why), "{path}: {}", a.body);
+    }
+    let report = s.get("/report?since=2026-13-01", None);
+    assert!(report.body.contains("id=\"err-dates\""), "{}", report.body);
+    assert!(
+        report.body.contains("value=\"2026-13-01\""),
+        "{}",
+        report.body
+    );
+}
