@@ -738,3 +738,35 @@ fn first_days_done(fake: &Fake, d: &Path) -> std::process::Output {
     fake.inner.lock().unwrap().http_429_next = 1;
     connect(d, DAY8, None)
 }
+
+/// A reminder in doubt is looked for by the text first sent, even when the post deadline moved
+/// before the restart (an extension): the creator still gets one text.
+#[test]
+fn a_reminder_in_doubt_is_found_by_its_first_text_after_the_deadline_moved() {
+    let (fake, dir) = shop();
+    let d = dir.path();
+    ok(&first_days(&fake, d, None));
+    let died = connect(d, DAY8, Some("answered:1"));
+    assert!(!died.status.success(), "died after the text went");
+    let events = d.join("ext.jsonl");
+    std::fs::write(
+        &events,
+        "{\"id\":\"ext-1\",\"type\":\"extension_requested\",\"at\":\"2026-06-08T12:30:00Z\",\"sample\":\"a2\"}\n",
+    )
+    .unwrap();
+    let ext = common::bin(&common::db_in(d))
+        .arg("run")
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::stdout_json(&ext)[0]["trigger"],
+        "extension_requested"
+    );
+    ok(&connect(d, "2026-06-08T13:00:00Z", None));
+    let got = messages_to(&fake, "cr2");
+    let kinds: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["TEXT", "FREE_SAMPLE_CARD"], "{got:?}");
+    assert!(got[0].1.contains("2026-06-16 05:00 PDT"), "{got:?}");
+    assert_eq!(calls_of(&outbox(d), "message")[0]["status"], "sent");
+}

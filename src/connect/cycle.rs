@@ -1,13 +1,16 @@
-//! The connector's cycle: poll every sample application, map each to the events its changes
-//! stand for (ids derived from the application and the change, so the same state applies
-//! nothing), and once they are committed (by whoever is the store's writer), compare the
-//! platform's end statuses with ours and deliver the outbox: each decision on a platform sample,
-//! queued in the same transaction as its record, becomes one review call.
+//! The connector's cycle: make sure the access token is fresh, poll every sample application,
+//! map each to the events its changes stand for (ids derived from the application and the
+//! change, so the same state applies nothing); once they are committed (by whoever is the
+//! store's writer), read the orders since the last cycle ([`sales`]) and have their events
+//! committed too; then compare the platform's end statuses with ours and deliver the outbox:
+//! each decision on a platform sample becomes one review call, each reminder a message, each
+//! invitation a target collaboration ([`super::deliver`]).
 //!
 //! Exactly once: a call is marked `sending` (committed) before it goes and `sent` once the
-//! platform says `code: 0`. A call found `sending` after a crash is in doubt; the poll that
-//! starts every cycle shows whether the platform took it (the application is no longer
-//! `PENDING`): then it is marked sent without a second call, else it is sent.
+//! platform says `code: 0`. A review call found `sending` after a crash is in doubt; the poll
+//! that starts every cycle shows whether the platform took it (the application is no longer
+//! `PENDING`): then it is marked sent without a second call, else it is sent. Messages and
+//! collaborations are settled by a read of their own.
 
 use std::collections::HashMap;
 

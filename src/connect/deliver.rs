@@ -180,7 +180,17 @@ pub fn creator_call(
     side.set_call(call, "sending", call.code, call.message.as_deref(), stamp)?;
     let result: Result<bool, CallError> = match call.kind() {
         MESSAGE => {
-            let text = reminder_text(config, &inst, app);
+            // The text as first rendered is kept until the call is settled: a restart looks for
+            // that text, even if the post deadline moved in between.
+            let key = format!("message_text:{}", call.event);
+            let text = match side.connector_value(&key)? {
+                Some(kept) => kept,
+                None => {
+                    let text = reminder_text(config, &inst, app);
+                    side.set_connector_value(&key, Some(&text))?;
+                    text
+                }
+            };
             (|| {
                 let conversation = client.conversation(&inst.creator.id)?;
                 let (mut has_text, mut has_card) = (false, false);
@@ -244,7 +254,10 @@ pub fn creator_call(
         _ => return Ok(Outcome::Queued),
     };
     let stamp = &now_text();
-    Ok(match result {
+    let settled = result.is_ok()
+        || matches!(&result, Err(CallError::Platform { code, .. })
+            if *code == -1 || UNREACHABLE_CODES.contains(code) || config.final_codes.contains(code));
+    let outcome = match result {
         Ok(true) => {
             side.set_call(call, "sent", Some(0), Some("Success"), stamp)?;
             Outcome::Sent
@@ -290,7 +303,12 @@ pub fn creator_call(
             side.set_call(call, "queued", e.code(), Some(&e.to_string()), stamp)?;
             Outcome::Queued
         }
-    })
+    };
+    // Once the row says how it ended, its kept text goes.
+    if settled && call.kind() == MESSAGE {
+        side.set_connector_value(&format!("message_text:{}", call.event), None)?;
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! The TikTok Shop connector: its config (secrets from files), the platform's signatures, a
-//! client for the sample-application calls, the poll/settle/deliver cycle that keeps the store
-//! in step with the shop exactly once ([`cycle`]), and the connector that runs it beside a live
-//! session and takes the platform's webhooks ([`webhook`]).
+//! The TikTok Shop connector: its config (secrets from files), the platform's signatures, its
+//! tokens (refreshed and written back, [`token`]), a client for the platform's calls, the
+//! poll/settle/deliver cycle that keeps the store in step with the shop exactly once
+//! ([`cycle`], [`deliver`], [`sales`]), the connector that runs it beside a live session and
+//! takes the platform's webhooks ([`webhook`]), and a fake platform to try it on ([`demo`]).
 
 pub(crate) mod config;
 pub(crate) mod cycle;

@@ -84,6 +84,8 @@ pub struct Creator {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Money {
+    /// A string, as documented; a number is taken too.
+    #[serde(deserialize_with = "text")]
     pub amount: String,
     pub currency: Option<String>,
 }
@@ -633,10 +635,14 @@ impl Client {
             let data = self.get(&list_messages_path(conversation), &extra)?;
             for m in data["messages"].as_array().into_iter().flatten() {
                 let body = &m["message_body"];
-                out.push((
-                    body["type"].as_str().unwrap_or_default().to_string(),
-                    body["content"].as_str().unwrap_or_default().to_string(),
-                ));
+                let kind = body["type"].as_str().or(body["msg_type"].as_str());
+                // The content is a JSON text as sent; an object is taken as its text.
+                let content = match &body["content"] {
+                    Value::String(c) => c.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                out.push((kind.unwrap_or_default().to_string(), content));
             }
             let next = data["next_page_token"].as_str().unwrap_or_default();
             if !data["has_more"].as_bool().unwrap_or(false)
@@ -739,6 +745,15 @@ pub struct OrderSku {
     pub refunded_quantity: i64,
 }
 
+/// A text the platform may give as a string or as a number.
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    })
+}
+
 /// A count the platform may give as a number or as a string.
 fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     let v = Value::deserialize(d)?;
@@ -753,4 +768,45 @@ fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 struct OrderPage {
     next_page_token: Option<String>,
     orders: Vec<Order>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_counts_are_read_as_strings_or_numbers() {
+        let m: Money =
+            serde_json::from_value(json!({"amount": 12.5, "currency": "USD"})).expect("a number");
+        assert_eq!(m.amount, "12.5");
+        let m: Money = serde_json::from_value(json!({"amount": "7.00"})).expect("a string");
+        assert_eq!(m.amount, "7.00");
+        let sku: OrderSku = serde_json::from_value(json!({"sku_id": "s", "content_id": "v",
+            "price": {"amount": "3.00"}, "quantity": "4", "refunded_quantity": 1}))
+        .expect("a line");
+        assert_eq!((sku.quantity, sku.refunded_quantity), (4, 1));
+    }
+
+    #[test]
+    fn an_answer_is_its_data_or_its_code_with_secrets_blotted_out() {
+        assert_eq!(
+            answered(200, r#"{"code":0,"data":{"a":1}}"#, &[]),
+            Ok(json!({"a": 1}))
+        );
+        assert_eq!(
+            answered(
+                200,
+                r#"{"code":105003,"message":"bad token RT-9"}"#,
+                &["RT-9"]
+            ),
+            Err(CallError::Platform {
+                code: 105003,
+                message: "bad token [redacted]".into()
+            })
+        );
+        assert!(matches!(
+            answered(502, "<html>", &[]),
+            Err(CallError::Transport(_))
+        ));
+    }
 }

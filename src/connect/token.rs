@@ -76,6 +76,12 @@ pub fn parse_refresh(data: &Value) -> Result<Refreshed, String> {
         .as_i64()
         .or_else(|| data["access_token_expire_in"].as_str()?.parse().ok())
         .ok_or("the refresh answer has no `access_token_expire_in`")?;
+    // A Unix time, as documented; a small number can only be a duration (seconds from now).
+    let access_expires = if access_expires < 1_000_000_000 {
+        chrono::Utc::now().timestamp() + access_expires.max(0)
+    } else {
+        access_expires
+    };
     Ok(Refreshed {
         access: text("access_token")?,
         refresh: text("refresh_token")?,
@@ -128,6 +134,15 @@ mod tests {
         assert_eq!((r.access.expose(), r.refresh.expose()), ("AT-1", "RT-1"));
         assert_eq!(r.access_expires, 1_800_000_000);
         assert!(!format!("{r:?}").contains("AT-1"));
+        let lasting = serde_json::json!({"access_token": "AT", "refresh_token": "RT",
+            "access_token_expire_in": 604_800});
+        let r = parse_refresh(&lasting).expect("a duration");
+        let week = chrono::Utc::now().timestamp() + 604_800;
+        assert!(
+            (week - 5..=week).contains(&r.access_expires),
+            "{}",
+            r.access_expires
+        );
         let e = parse_refresh(&serde_json::json!({"access_token": "AT"})).expect_err("partial");
         assert!(e.contains("access_token_expire_in"), "{e}");
         assert_eq!(
