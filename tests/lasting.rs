@@ -603,7 +603,7 @@ fn the_demo_platform_runs_as_a_process_and_a_connector_keeps_a_store_in_step_wit
 }
 
 /// PostgreSQL's schema 2 to 4: the first writer adds the order lines (3) and the creators' names
-/// (4) in place, keeping what the store held.
+/// and products' titles (4) in place, keeping what the store held.
 #[test]
 fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -626,7 +626,7 @@ fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
     client
         .batch_execute(
             "DROP TABLE sampleflow.order_lines; DROP TABLE sampleflow.creator_names;
-             DROP INDEX sampleflow.samples_creator; UPDATE sampleflow.schema_version SET version = 2;",
+             DROP TABLE sampleflow.product_titles; DROP INDEX sampleflow.samples_creator; UPDATE sampleflow.schema_version SET version = 2;",
         )
         .unwrap();
     // A reader refuses the old schema; a writer upgrades it.
@@ -656,6 +656,11 @@ fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
         .unwrap()
         .get(0);
     assert_eq!(n, 0);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM sampleflow.product_titles", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "made anew");
 }
 
 /// Inside serve, a healthy connector's check shows its last success, failures in a row, the

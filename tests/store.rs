@@ -883,6 +883,9 @@ fn a_creators_samples_and_platform_username_are_found_by_creator(db: Db) {
         .unwrap();
     store.set_creator_name("c1", "janedoe").unwrap();
     store.set_creator_name("c1", "jane.doe").unwrap();
+    store.set_product_title("p1", "Mug").unwrap();
+    store.set_product_title("p1", "Blue <mug>").unwrap();
+    store.set_product_title("p2", "Lamp").unwrap();
     let mut read = db.read();
     let ids = |list: Vec<Instance>| -> Vec<String> {
         list.iter().map(|i| i.sample.id.to_string()).collect()
@@ -900,14 +903,25 @@ fn a_creators_samples_and_platform_username_are_found_by_creator(db: Db) {
         Some("jane.doe")
     );
     assert_eq!(read.creator_name("c2").unwrap(), None);
-    // Another shop has neither.
+    let titles = read.product_titles().unwrap();
+    assert_eq!(
+        titles.into_iter().collect::<Vec<_>>(),
+        [
+            ("p1".to_string(), "Blue <mug>".to_string()),
+            ("p2".to_string(), "Lamp".to_string())
+        ],
+        "{}",
+        db.kind
+    );
+    // Another shop has none of them.
     read.set_shop("uk");
     assert!(read.samples_of("c1").unwrap().is_empty());
     assert_eq!(read.creator_name("c1").unwrap(), None);
+    assert!(read.product_titles().unwrap().is_empty());
 }
 
-/// A PostgreSQL store of schema 3 (before `creator_names`) is upgraded in place by the next
-/// writer: its rows stay, the table and the index on a creator's samples are made.
+/// A PostgreSQL store of schema 3 (before `creator_names` and `product_titles`) is upgraded in place by the next
+/// writer: its rows stay, the tables and the index on a creator's samples are made.
 #[test]
 fn a_postgres_store_of_schema_3_gains_the_creators_names_in_place() {
     let db = Db::postgres();
@@ -925,8 +939,8 @@ fn a_postgres_store_of_schema_3_gains_the_creators_names_in_place() {
     let mut client = postgres::Client::connect(db.path.to_str().unwrap(), postgres::NoTls).unwrap();
     client
         .batch_execute(
-            "DROP TABLE sampleflow.creator_names; DROP INDEX sampleflow.samples_creator;
-             UPDATE sampleflow.schema_version SET version = 3;",
+            "DROP TABLE sampleflow.creator_names; DROP TABLE sampleflow.product_titles;
+             DROP INDEX sampleflow.samples_creator; UPDATE sampleflow.schema_version SET version = 3;",
         )
         .unwrap();
     assert!(matches!(
@@ -938,6 +952,15 @@ fn a_postgres_store_of_schema_3_gains_the_creators_names_in_place() {
     assert_eq!(
         store.creator_name("c1").unwrap().as_deref(),
         Some("janedoe")
+    );
+    store.set_product_title("p1", "Mug").unwrap();
+    assert_eq!(
+        store
+            .product_titles()
+            .unwrap()
+            .get("p1")
+            .map(String::as_str),
+        Some("Mug")
     );
     assert_eq!(db.read().samples_of("c1").unwrap().len(), 1);
     let version: i32 = client

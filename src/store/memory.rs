@@ -35,6 +35,7 @@ struct Shop {
     values: BTreeMap<String, String>,
     orders: BTreeMap<(String, String, String), crate::store::OrderLine>,
     creator_names: BTreeMap<String, String>,
+    product_titles: BTreeMap<String, String>,
 }
 
 /// A shop with nothing kept, for reads of a shop never written.
@@ -350,6 +351,17 @@ impl Store for MemoryStore {
 
     fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError> {
         Ok(self.here().creator_names.get(creator).cloned())
+    }
+
+    fn set_product_title(&mut self, product: &str, title: &str) -> Result<(), StoreError> {
+        self.here_mut()
+            .product_titles
+            .insert(product.to_string(), title.to_string());
+        Ok(())
+    }
+
+    fn product_titles(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        Ok(self.here().product_titles.clone())
     }
 
     fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {

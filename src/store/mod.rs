@@ -338,6 +338,10 @@ pub trait Store: Send {
     fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError>;
     /// A creator's platform username, where the connector knows it.
     fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError>;
+    /// Keeps a product's title (the connector's, from an application it mapped).
+    fn set_product_title(&mut self, product: &str, title: &str) -> Result<(), StoreError>;
+    /// Every product title the connector knows, by product (one read for a page of rows).
+    fn product_titles(&self) -> Result<std::collections::BTreeMap<String, String>, StoreError>;
 }
 
 /// Implements the platform's side of [`Store`] with the backend's own methods of the same names.
@@ -395,6 +399,12 @@ macro_rules! platform_side {
         }
         fn creator_name(&self, creator: &str) -> Result<Option<String>, StoreError> {
             Self::creator_name(self, creator)
+        }
+        fn set_product_title(&mut self, product: &str, title: &str) -> Result<(), StoreError> {
+            Self::set_product_title(self, product, title)
+        }
+        fn product_titles(&self) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+            Self::product_titles(self)
         }
     };
 }

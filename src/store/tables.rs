@@ -178,11 +178,16 @@ pub(crate) const TABLES: &[Table] = &[
         columns: &[("shop", Text), ("creator", Text), ("username", Text)],
         order: "shop, creator",
     },
+    Table {
+        name: "product_titles",
+        columns: &[("shop", Text), ("product", Text), ("title", Text)],
+        order: "shop, product",
+    },
 ];
 
 /// Tables that came after schema 7: SQLite's rebuild of schema 7's tables leaves them out (they
 /// are made new).
-pub(crate) const AFTER_V7: &[&str] = &["order_lines", "creator_names"];
+pub(crate) const AFTER_V7: &[&str] = &["order_lines", "creator_names", "product_titles"];
 
 // The connector's order lines (`store/connector.rs`): in [`TABLES`], so that `copy` moves them,
 // and in [`AFTER_V7`], so that schema 7's rebuild makes them new.

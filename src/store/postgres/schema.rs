@@ -149,8 +149,8 @@ CREATE TABLE sampleflow.writers (
 );
 "#;
 
-/// Version 4 adds the creators' platform usernames (the connector's) and the index that finds a
-/// creator's samples.
+/// Version 4 adds the creators' platform usernames and the products' titles (the connector's)
+/// and the index that finds a creator's samples.
 const V4: &str = r#"
 CREATE TABLE sampleflow.creator_names (
     shop text COLLATE "C" NOT NULL,
@@ -158,11 +158,17 @@ CREATE TABLE sampleflow.creator_names (
     username text NOT NULL,
     PRIMARY KEY (shop, creator)
 );
+CREATE TABLE sampleflow.product_titles (
+    shop text COLLATE "C" NOT NULL,
+    product text COLLATE "C" NOT NULL,
+    title text NOT NULL,
+    PRIMARY KEY (shop, product)
+);
 CREATE INDEX samples_creator ON sampleflow.samples (shop, creator);
 "#;
 
 /// Version 2 adds the shadow decisions (`store/shadow.rs`), version 3 the order lines the
-/// connector reads (`store/connector.rs`), version 4 the creators' names.
+/// connector reads (`store/connector.rs`), version 4 the creators' names and the products' titles.
 ///
 /// Each version's script, in order: a store at version N runs the scripts after N.
 const UPGRADES: &[(i32, &str)] = &[

@@ -129,6 +129,29 @@ impl PgStore {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
+    /// Keeps a product's title (the latest the connector saw).
+    pub fn set_product_title(&mut self, product: &str, title: &str) -> Result<(), StoreError> {
+        self.client.get_mut().execute(
+            "INSERT INTO sampleflow.product_titles (shop, product, title) VALUES ($1, $2, $3)
+             ON CONFLICT (shop, product) DO UPDATE SET title = EXCLUDED.title",
+            &[&self.shop, &product, &title],
+        )?;
+        Ok(())
+    }
+
+    /// Every product title the connector knows, by product.
+    pub fn product_titles(&self) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+        let rows = self.client.borrow_mut().query(
+            "SELECT product, title FROM sampleflow.product_titles WHERE shop = $1",
+            &[&self.shop],
+        )?;
+        let mut titles = std::collections::BTreeMap::new();
+        for row in rows {
+            titles.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        Ok(titles)
+    }
+
     /// Applications that could not be mapped: application, product, why, when last seen.
     pub fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
         let rows = self.client.borrow_mut().query(

@@ -158,6 +158,25 @@ impl SqliteStore {
             .optional()?)
     }
 
+    /// Keeps a product's title (the latest the connector saw).
+    pub fn set_product_title(&mut self, product: &str, title: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO product_titles (shop, product, title) VALUES (?1, ?2, ?3)
+             ON CONFLICT(shop, product) DO UPDATE SET title = ?3",
+            params![self.shop, product, title],
+        )?;
+        Ok(())
+    }
+
+    /// Every product title the connector knows, by product.
+    pub fn product_titles(&self) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT product, title FROM product_titles WHERE shop = ?1")?;
+        let rows = stmt.query_map([self.shop.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Applications that could not be mapped: application, product, why, when last seen.
     pub fn unmappable(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
         let mut stmt = self.conn.prepare(

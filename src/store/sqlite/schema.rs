@@ -115,14 +115,20 @@ CREATE TABLE IF NOT EXISTS console_sessions (
 CREATE INDEX IF NOT EXISTS console_sessions_used ON console_sessions(shop, used);
 ";
 
-/// Schema 9's step: the creators' platform usernames (the connector's), and the index that
-/// finds a creator's samples.
+/// Schema 10's step: the creators' platform usernames and the products' titles (the
+/// connector's), and the index that finds a creator's samples.
 pub(crate) const STEP_10: &str = "
 CREATE TABLE IF NOT EXISTS creator_names (
     shop TEXT NOT NULL,
     creator TEXT NOT NULL,
     username TEXT NOT NULL,
     PRIMARY KEY (shop, creator)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS product_titles (
+    shop TEXT NOT NULL,
+    product TEXT NOT NULL,
+    title TEXT NOT NULL,
+    PRIMARY KEY (shop, product)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS samples_creator ON samples(shop, creator);
 ";

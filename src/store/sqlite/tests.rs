@@ -389,7 +389,7 @@ fn a_version_8_store_gains_order_lines_and_keeps_its_rows() {
         store
             .conn
             .execute_batch(
-                "DROP TABLE order_lines; DROP TABLE creator_names; DROP INDEX samples_creator; PRAGMA user_version = 8;",
+                "DROP TABLE order_lines; DROP TABLE creator_names; DROP TABLE product_titles; DROP INDEX samples_creator; PRAGMA user_version = 8;",
             )
             .expect("a version 8 store");
     }
@@ -469,10 +469,28 @@ fn a_version_8_store_gains_the_creators_names_in_place() {
         store.creator_name("c1").expect("reads").as_deref(),
         Some("jane.doe")
     );
+    assert!(store.product_titles().expect("reads").is_empty());
+    store.set_product_title("p1", "Mug").expect("writes");
+    store
+        .set_product_title("p1", "Blue mug")
+        .expect("writes again");
+    assert_eq!(
+        store
+            .product_titles()
+            .expect("reads")
+            .get("p1")
+            .map(String::as_str),
+        Some("Blue mug")
+    );
     store.set_shop("other");
     assert_eq!(store.creator_name("c1").expect("reads"), None);
+    assert!(store.product_titles().expect("reads").is_empty());
     assert_eq!(
         not_led_by_shop(&store.conn, "creator_names"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        not_led_by_shop(&store.conn, "product_titles"),
         Vec::<String>::new()
     );
     // A creator's samples, by the index that leads with the shop.
