@@ -346,6 +346,11 @@ fn a_shops_day(postgres: bool) {
     let read = sampleflow::machinery::store::open_read(&common::db_in(d)).unwrap();
     assert_eq!(read.creator_name("cr0").unwrap().as_deref(), Some("ucr0"));
     assert_eq!(read.creator_name("crx").unwrap(), None, "unmappable");
+    // So are the products' titles, by product (mapped applications only).
+    let titles = read.product_titles().unwrap();
+    assert_eq!(titles.get("p-mug").map(String::as_str), Some("tp-mug"));
+    assert_eq!(titles.get("p-cream").map(String::as_str), Some("tp-cream"));
+    assert_eq!(titles.get("p-unknown"), None, "unmappable");
     assert_eq!(state(&calls, "a1"), None, "pending: nothing to send yet");
 
     // Poll 2 of the same state: nothing applied, nothing sent.

@@ -141,6 +141,14 @@ pub fn poll(
             side.set_creator_name(&app.creator.user_id, name)
                 .map_err(|e| e.to_string())?;
         }
+        // The product's title, for the console (mapped applications only).
+        if let (Ok(_), Some(title)) = (
+            &mapped,
+            app.product.title.as_deref().filter(|t| !t.is_empty()),
+        ) {
+            side.set_product_title(&app.product.id, title)
+                .map_err(|e| e.to_string())?;
+        }
         for e in mapped.unwrap_or_default() {
             if e["id"].as_str().is_some_and(|id| !known.contains(id)) {
                 lines.push(e.to_string());

@@ -631,7 +631,7 @@ impl Fake {
             "creator": {"user_id": creator, "username": format!("u{creator}"), "nickname": "N",
                 "follower_count": 48210, "gmv": {"amount": "1520.40", "currency": "USD"},
                 "content_count": 14, "fulfillment_percentage": "0.82", "ec_video_view": 30412},
-            "product": {"id": product, "title": "T", "sku_id": product, "sku_name": "S"}})
+            "product": {"id": product, "title": format!("t{product}"), "sku_id": product, "sku_name": "S"}})
     }
 }
 
