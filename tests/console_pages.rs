@@ -62,6 +62,54 @@ fn the_sample_and_creator_pages_show_what_a_reviewer_needs() {
     assert_eq!(s.get("/creators/nobody", None).status, 404);
 }
 
+/// A product's title the connector kept shows beside its id, escaped, on the queue, sample and
+/// creator pages, and in the queue's CSV; a product without one shows its id alone.
+#[test]
+fn a_products_title_shows_beside_its_id() {
+    let s = server();
+    let before = s.get("/queue", None);
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert!(!before.body.contains("class=\"title\""), "{}", before.body);
+    // As the connector keeps it.
+    rusqlite::Connection::open(s.db())
+        .unwrap()
+        .execute(
+            "INSERT INTO product_titles (shop, product, title)
+             VALUES ('default', 'p-home-espresso', 'Espresso <maker> & co')",
+            [],
+        )
+        .unwrap();
+    let escaped = "<span class=\"title\">Espresso &lt;maker&gt; &amp; co</span>";
+    for path in ["/queue", "/samples/s50", "/creators/c50"] {
+        let page = s.get(path, None);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(page.body.contains(escaped), "{path}: {}", page.body);
+        assert!(!page.body.contains("<maker>"), "{path}: unescaped");
+    }
+    let csv = s.get("/queue?format=csv", None);
+    let mut rows = csv::Reader::from_reader(csv.body.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    assert_eq!(&header[4], "product");
+    assert_eq!(&header[5], "product_title");
+    let titles: Vec<(String, String)> = rows
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[4].to_string(), r[5].to_string())
+        })
+        .collect();
+    assert!(
+        titles.contains(&("p-home-espresso".into(), "Espresso <maker> & co".into())),
+        "{titles:?}"
+    );
+    assert!(
+        titles
+            .iter()
+            .any(|(p, t)| p != "p-home-espresso" && t.is_empty()),
+        "another product has no title: {titles:?}"
+    );
+}
+
 #[test]
 fn the_queue_and_ship_lists_come_as_csv_and_bad_input_as_pages() {
     let s = server();

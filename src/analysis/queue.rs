@@ -19,6 +19,9 @@ pub struct QueueItem<'a> {
     pub reason: Option<&'a str>,
     pub category: &'a str,
     pub product: &'a str,
+    /// The product's title, where the connector knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_title: Option<&'a str>,
     pub price: f64,
     pub quantity: i64,
     pub creator: &'a str,
@@ -81,6 +84,7 @@ pub fn with_items<R>(
         })
         .collect();
     queue.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.id().cmp(b.0.id())));
+    let titles = store.product_titles()?;
     let mut items = Vec::new();
     for (inst, expires) in &queue {
         let ledger = store.ledger(&inst.sample.creator)?.unwrap_or_default();
@@ -90,6 +94,7 @@ pub fn with_items<R>(
             reason: inst.reason.as_deref(),
             category: &inst.sample.category,
             product: &inst.sample.product,
+            product_title: titles.get(inst.sample.product.as_str()).map(String::as_str),
             price: inst.product.price,
             quantity: inst.sample.quantity,
             creator: &inst.sample.creator,
@@ -308,23 +313,30 @@ fn decode_cursor(cursor: &str) -> Option<(f64, String)> {
 /// The queue as CSV: a header row, then one row per item (the JSON's fields, in its order).
 pub fn csv_of(items: &[&QueueItem]) -> Result<String, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    if items.is_empty() {
-        w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
-    }
+    w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
     for item in items {
-        w.serialize(item).map_err(|e| e.to_string())?;
+        // The JSON's fields by the header's names: `product_title` is left out of the JSON when
+        // unknown, an empty cell here.
+        let value = serde_json::to_value(item).map_err(|e| e.to_string())?;
+        let cells = CSV_HEADER.iter().map(|k| match &value[*k] {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        w.write_record(cells).map_err(|e| e.to_string())?;
     }
     let bytes = w.into_inner().map_err(|e| e.error().to_string())?;
     String::from_utf8(bytes).map_err(|e| e.to_string())
 }
 
 /// The CSV's columns (the header a CSV of no item still has).
-pub const CSV_HEADER: [&str; 17] = [
+pub const CSV_HEADER: [&str; 18] = [
     "sample",
     "expires",
     "reason",
     "category",
     "product",
+    "product_title",
     "price",
     "quantity",
     "creator",
@@ -352,6 +364,7 @@ mod tests {
             reason: Some("price_cap"),
             category,
             product: "p-1",
+            product_title: None,
             price,
             quantity: 1,
             creator: "c-1",

@@ -16,6 +16,8 @@ pub struct ToShip {
     pub creator: String,
     pub username: Option<String>,
     pub product: String,
+    /// The product's title, where the connector knows it.
+    pub product_title: Option<String>,
     pub category: String,
     pub quantity: i64,
     /// When it was approved (by screening or a reviewer).
@@ -29,6 +31,7 @@ pub struct ToShip {
 
 /// The samples in a state that takes `sample_shipped`, oldest approval first.
 pub fn to_ship(graphs: &[WorkflowGraph], store: &mut dyn Store) -> Result<Vec<ToShip>, StoreError> {
+    let titles = store.product_titles()?;
     let mut out = Vec::new();
     for inst in store.samples()? {
         let ships = graphs
@@ -68,6 +71,7 @@ pub fn to_ship(graphs: &[WorkflowGraph], store: &mut dyn Store) -> Result<Vec<To
             creator: inst.sample.creator.to_string(),
             username,
             product: inst.sample.product.to_string(),
+            product_title: titles.get(inst.sample.product.as_str()).cloned(),
             category: inst.sample.category.to_string(),
             quantity: inst.sample.quantity,
             approved_at,
@@ -97,11 +101,12 @@ pub fn csv_of(items: &[ToShip]) -> Result<String, String> {
 }
 
 /// The CSV's columns.
-pub const CSV_HEADER: [&str; 9] = [
+pub const CSV_HEADER: [&str; 10] = [
     "sample",
     "creator",
     "username",
     "product",
+    "product_title",
     "category",
     "quantity",
     "approved_at",
@@ -122,6 +127,7 @@ mod tests {
             creator: "c1".into(),
             username: Some("ana".into()),
             product: "p1".into(),
+            product_title: Some("Mug".into()),
             category: "beauty".into(),
             quantity: 1,
             approved_at: at,
@@ -133,7 +139,7 @@ mod tests {
         assert_eq!(one.lines().next(), none.lines().next());
         assert_eq!(
             one.lines().nth(1),
-            Some("s1,c1,ana,p1,beauty,1,2026-03-27T09:00:00Z,,")
+            Some("s1,c1,ana,p1,Mug,beauty,1,2026-03-27T09:00:00Z,,")
         );
     }
 }

@@ -270,7 +270,12 @@ pub(super) async fn sample_page(
                            "left": if d.held { "held".to_string() } else { view::left(d.due, now) }})
                 })
                 .collect();
+            let product_title = store
+                .product_titles()
+                .map_err(crate::serve::store_error)?
+                .remove(inst.sample.product.as_str());
             let facts = json!({
+                "product_title": product_title,
                 "price": view::money(inst.product.price),
                 "unit_cost": view::money(inst.product.unit_cost),
                 "cost": view::money(inst.sample.cost),
@@ -374,6 +379,7 @@ pub(super) async fn creator_page(
                 return Ok(None);
             };
             let username = store.creator_name(&id).map_err(crate::serve::store_error)?;
+            let titles = store.product_titles().map_err(crate::serve::store_error)?;
             let mut samples: Vec<_> = store
                 .samples_of(&id)
                 .map_err(crate::serve::store_error)?;
@@ -382,6 +388,7 @@ pub(super) async fn creator_page(
                 .iter()
                 .map(|i| {
                     json!({"sample": i.id(), "state": i.state(), "product": i.sample.product.to_string(),
+                           "product_title": titles.get(i.sample.product.as_str()),
                            "category": i.sample.category.to_string(), "price": view::money(i.product.price),
                            "requested": view::local(i.requested_at, tz),
                            "decision": i.review.as_deref().or(i.decision.as_deref())})
@@ -628,7 +635,8 @@ pub(super) async fn to_ship(
         .iter()
         .map(|i| {
             json!({"sample": i.sample, "creator": i.creator, "username": i.username,
-                   "product": i.product, "category": i.category, "quantity": i.quantity,
+                   "product": i.product, "product_title": i.product_title,
+                   "category": i.category, "quantity": i.quantity,
                    "approved": view::local(i.approved_at, tz), "approved_by": i.approved_by,
                    "ship_by": i.ship_by.map(|t| view::local(t, tz)),
                    "left": i.ship_by.map(|t| view::left(t, now))})
