@@ -108,6 +108,14 @@ fn a_products_title_shows_beside_its_id() {
             .any(|(p, t)| p != "p-home-espresso" && t.is_empty()),
         "another product has no title: {titles:?}"
     );
+    // The API's items carry the title where it is known.
+    let q = s.get("/v1/queue", None);
+    assert_eq!(q.status, 200, "{}", q.body);
+    let items = q.json()["items"].as_array().unwrap().clone();
+    let s50 = items.iter().find(|i| i["sample"] == "s50").unwrap();
+    assert_eq!(s50["product_title"], "Espresso <maker> & co");
+    let s51 = items.iter().find(|i| i["sample"] == "s51").unwrap();
+    assert!(s51.get("product_title").is_none(), "{s51}");
 }
 
 #[test]

@@ -557,7 +557,7 @@ fn queue_as_csv_has_a_header_and_one_row_per_pending_request() {
     let text = String::from_utf8(out.stdout).unwrap();
     insta::assert_snapshot!("queue_csv", text);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("sample,expires,reason,category,product,price,"));
+    assert!(lines[0].starts_with("sample,expires,reason,category,product,product_title,price,"));
     assert_eq!(lines.len(), 1 + 3, "{text}");
 
     let json = ops(&dir, &["queue", "--format", "json"]);

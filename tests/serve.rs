@@ -965,9 +965,9 @@ fn the_ship_list_holds_approved_samples_oldest_first() {
         .iter()
         .any(|i| i["sample"] == "s51" && i["quantity"] == 1));
     let csv = s.get("/v1/ship?format=csv", Some(VIEWER));
-    assert!(csv
-        .body
-        .starts_with("sample,creator,username,product,category,quantity,approved_at,ship_by"));
+    assert!(csv.body.starts_with(
+        "sample,creator,username,product,product_title,category,quantity,approved_at,ship_by"
+    ));
     assert_eq!(csv.body.lines().count(), 1 + n + 1, "{}", csv.body);
     let shipped = s.post(
         "/v1/samples/s51/ship",
