@@ -453,7 +453,7 @@ fn a_reminder_is_one_message_and_one_card_across_kill_9_at_every_point() {
         let text: Value = serde_json::from_str(&got[0].1).unwrap();
         // The post deadline (delivery on June 2nd + 14 days) in the shop's timezone.
         assert_eq!(
-            text["content"], "Hi ucr2, please post about T by 2026-06-16 05:00 PDT",
+            text["content"], "Hi ucr2, please post about tp-cream by 2026-06-16 05:00 PDT",
             "{crash:?}"
         );
         assert_eq!(got[1].0, "FREE_SAMPLE_CARD");
