@@ -62,8 +62,9 @@ fn the_sample_and_creator_pages_show_what_a_reviewer_needs() {
     assert_eq!(s.get("/creators/nobody", None).status, 404);
 }
 
-/// A product's title the connector kept shows beside its id, escaped, on the queue, sample and
-/// creator pages, and in the queue's CSV; a product without one shows its id alone.
+/// A product's title the connector kept shows beside its id, escaped, on the queue, sample,
+/// creator and to-ship pages, in the queue and ship CSVs and in `/v1/queue`; a product without
+/// one shows its id alone.
 #[test]
 fn a_products_title_shows_beside_its_id() {
     let s = server();
@@ -116,6 +117,25 @@ fn a_products_title_shows_beside_its_id() {
     assert_eq!(s50["product_title"], "Espresso <maker> & co");
     let s51 = items.iter().find(|i| i["sample"] == "s51").unwrap();
     assert!(s51.get("product_title").is_none(), "{s51}");
+
+    // Approved, it is on the to-ship page and CSV with its title.
+    let approved = s.post(
+        "/v1/reviews",
+        None,
+        &json!({"samples": ["s50"], "decision": "approve"}).to_string(),
+    );
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let ship = s.get("/ship", None);
+    assert!(ship.body.contains(escaped), "{}", ship.body);
+    let ship_csv = s.get("/ship?format=csv", None);
+    let mut rows = csv::Reader::from_reader(ship_csv.body.as_bytes());
+    assert_eq!(&rows.headers().unwrap()[4], "product_title");
+    let s50 = rows
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[0] == "s50")
+        .unwrap();
+    assert_eq!(&s50[4], "Espresso <maker> & co");
 }
 
 #[test]
