@@ -110,11 +110,13 @@ impl PgStore {
         Ok(())
     }
 
-    /// Keeps a creator's platform username (the latest the connector saw).
+    /// Keeps a creator's platform username (the latest the connector saw), written only when it
+    /// changed: every poll sees every application again.
     pub fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError> {
         self.client.get_mut().execute(
             "INSERT INTO sampleflow.creator_names (shop, creator, username) VALUES ($1, $2, $3)
-             ON CONFLICT (shop, creator) DO UPDATE SET username = EXCLUDED.username",
+             ON CONFLICT (shop, creator) DO UPDATE SET username = EXCLUDED.username
+             WHERE sampleflow.creator_names.username <> EXCLUDED.username",
             &[&self.shop, &creator, &username],
         )?;
         Ok(())
@@ -129,11 +131,12 @@ impl PgStore {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
-    /// Keeps a product's title (the latest the connector saw).
+    /// Keeps a product's title (the latest the connector saw), written only when it changed.
     pub fn set_product_title(&mut self, product: &str, title: &str) -> Result<(), StoreError> {
         self.client.get_mut().execute(
             "INSERT INTO sampleflow.product_titles (shop, product, title) VALUES ($1, $2, $3)
-             ON CONFLICT (shop, product) DO UPDATE SET title = EXCLUDED.title",
+             ON CONFLICT (shop, product) DO UPDATE SET title = EXCLUDED.title
+             WHERE sampleflow.product_titles.title <> EXCLUDED.title",
             &[&self.shop, &product, &title],
         )?;
         Ok(())

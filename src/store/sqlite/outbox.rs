@@ -137,10 +137,11 @@ impl SqliteStore {
     }
 
     /// Keeps a creator's platform username (the latest the connector saw).
+    /// Written only when it changed: every poll sees every application again.
     pub fn set_creator_name(&mut self, creator: &str, username: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO creator_names (shop, creator, username) VALUES (?1, ?2, ?3)
-             ON CONFLICT(shop, creator) DO UPDATE SET username = ?3",
+             ON CONFLICT(shop, creator) DO UPDATE SET username = ?3 WHERE username <> ?3",
             params![self.shop, creator, username],
         )?;
         Ok(())
@@ -158,11 +159,11 @@ impl SqliteStore {
             .optional()?)
     }
 
-    /// Keeps a product's title (the latest the connector saw).
+    /// Keeps a product's title (the latest the connector saw), written only when it changed.
     pub fn set_product_title(&mut self, product: &str, title: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO product_titles (shop, product, title) VALUES (?1, ?2, ?3)
-             ON CONFLICT(shop, product) DO UPDATE SET title = ?3",
+             ON CONFLICT(shop, product) DO UPDATE SET title = ?3 WHERE title <> ?3",
             params![self.shop, product, title],
         )?;
         Ok(())
