@@ -60,6 +60,21 @@ fn the_sample_and_creator_pages_show_what_a_reviewer_needs() {
     }
     assert!(!creator.body.contains("{\""), "raw JSON: {}", creator.body);
     assert_eq!(s.get("/creators/nobody", None).status, 404);
+
+    // A block in force shows on the sample page in the shop's zone, as on the creator page.
+    let blocked = s.post(
+        "/v1/creators/c50/adjust",
+        None,
+        &json!({"block_days": 3, "note": "late twice"}).to_string(),
+    );
+    assert_eq!(blocked.status, 200, "{}", blocked.body);
+    let page = s.get("/samples/s50", None);
+    let shown = page
+        .body
+        .split("Blocked until</dt><dd>")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(shown.starts_with("Mar 29, 21:58 PDT"), "{}", page.body);
 }
 
 /// A product's title the connector kept shows beside its id, escaped, on the queue, sample,
@@ -76,7 +91,8 @@ fn a_products_title_shows_beside_its_id() {
         .unwrap()
         .execute(
             "INSERT INTO product_titles (shop, product, title)
-             VALUES ('default', 'p-home-espresso', 'Espresso <maker> & co')",
+             VALUES ('default', 'p-home-espresso', 'Espresso <maker> & co'),
+                    ('default', 'p-apparel-hoodie', '=HYPERLINK(\"http://x\",\"open\")')",
             [],
         )
         .unwrap();
@@ -108,6 +124,14 @@ fn a_products_title_shows_beside_its_id() {
             .iter()
             .any(|(p, t)| p != "p-home-espresso" && t.is_empty()),
         "another product has no title: {titles:?}"
+    );
+    // A title a spreadsheet would run as a formula stays text.
+    assert!(
+        titles.contains(&(
+            "p-apparel-hoodie".into(),
+            "'=HYPERLINK(\"http://x\",\"open\")".into()
+        )),
+        "{titles:?}"
     );
     // The API's items carry the title where it is known.
     let q = s.get("/v1/queue", None);

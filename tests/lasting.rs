@@ -470,6 +470,109 @@ fn a_reminder_is_one_message_and_one_card_across_kill_9_at_every_point() {
     }
 }
 
+/// A write whose answer is lost (the platform took it; a proxy answered 504) is not sent again
+/// at once: the next delivery reads the conversation and the collaborations first, so the
+/// creator still gets one text, one card and one invitation.
+#[test]
+fn a_write_whose_answer_is_lost_is_settled_by_a_read_not_sent_again() {
+    let (fake, dir) = shop();
+    let d = dir.path();
+    ok(&connect(d, DAY1, None));
+    deliver_both(&fake);
+    // Day 2 earns `a0`'s invitation: its answer is lost.
+    fake.inner.lock().unwrap().lose_answer_next = 1;
+    ok(&connect(d, DAY2, None));
+    ok(&connect(d, DAY3, None));
+    assert_eq!(fake.inner.lock().unwrap().collaborations.len(), 1);
+    assert_eq!(calls_of(&outbox(d), "collaboration")[0]["status"], "sent");
+    // Day 8's reminder: the text's answer and then the card's are lost.
+    fake.inner.lock().unwrap().lose_answer_next = 2;
+    for _ in 0..3 {
+        ok(&connect(d, DAY8, None));
+    }
+    let kinds: Vec<String> = messages_to(&fake, "cr2")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(kinds, ["TEXT", "FREE_SAMPLE_CARD"]);
+    let calls = outbox(d);
+    assert_eq!(
+        calls_of(&calls, "message")[0]["status"],
+        "sent",
+        "{calls:?}"
+    );
+}
+
+/// Reminders of the same words for one sample (three actions) are three messages: the second,
+/// in doubt after the quota held it, is not taken for the first; the third, waiting while its
+/// kind is held, says `held`.
+#[test]
+fn a_second_reminder_in_doubt_is_not_taken_for_the_first() {
+    let (fake, dir) = shop();
+    let d = dir.path();
+    ok(&first_days(&fake, d, None));
+    ok(&connect(d, DAY8, None));
+    assert_eq!(messages_to(&fake, "cr2").len(), 2, "the first reminder");
+    // The same words again, by another action: as a rule that reminds twice would.
+    let first = calls_of(&outbox(d), "message")[0]["call"].clone();
+    let again = d.join("again.sql");
+    std::fs::write(
+        &again,
+        format!(
+            "INSERT INTO outbox (shop, sample, event, decision, reason, state, queued_at, updated_at)
+             SELECT shop, sample, event || suffix, decision, reason, 'queued', queued_at, updated_at
+             FROM outbox, (SELECT '-again' AS suffix UNION ALL SELECT '-again-2')
+             WHERE event = '{}';",
+            first["event"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let sql = std::process::Command::new("sqlite3")
+        .arg(common::db_in(d))
+        .arg(format!(".read {}", again.display()))
+        .output()
+        .unwrap();
+    assert!(
+        sql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sql.stderr)
+    );
+    // The first of them meets the daily quota, so the next day's try is in doubt; the other
+    // waits, held too, without a call.
+    fake.inner.lock().unwrap().message_quota = Some(0);
+    ok(&connect(d, DAY8, None));
+    let calls = outbox(d);
+    let states: Vec<&str> = calls_of(&calls, "message")
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["sent", "held", "held"], "{calls:?}");
+    fake.inner.lock().unwrap().message_quota = None;
+    ok(&connect(d, "2026-06-09T08:00:00Z", None));
+    let kinds: Vec<String> = messages_to(&fake, "cr2")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "TEXT",
+            "FREE_SAMPLE_CARD",
+            "TEXT",
+            "FREE_SAMPLE_CARD",
+            "TEXT",
+            "FREE_SAMPLE_CARD"
+        ]
+    );
+    let calls = outbox(d);
+    assert!(
+        calls_of(&calls, "message")
+            .iter()
+            .all(|c| c["status"] == "sent"),
+        "{calls:?}"
+    );
+}
+
 #[test]
 fn a_daily_message_quota_holds_reminders_until_the_next_day() {
     let (fake, dir) = shop();

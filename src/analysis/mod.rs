@@ -283,8 +283,49 @@ pub fn round(x: f64, places: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// A CSV of JSON items: a header row, then one row per item, each cell the item's field of that
+/// name (null an empty cell). A text cell that a spreadsheet would run as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return: a product title or a username from the
+/// platform may) is written with a leading `'`, so it stays text; numbers are written as they are.
+pub(crate) fn csv_of_json(header: &[&str], items: &[serde_json::Value]) -> Result<String, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(|e| e.to_string())?;
+    for value in items {
+        let cells = header.iter().map(|k| match &value[*k] {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => csv_text(s),
+            other => other.to_string(),
+        });
+        w.write_record(cells).map_err(|e| e.to_string())?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.error().to_string())?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+/// A text cell as [`csv_of_json`] writes it.
+fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_csv_text_cell_that_a_spreadsheet_would_run_stays_text() {
+        let items = [
+            serde_json::json!({"a": "=HYPERLINK(\"x\")", "b": -1.5, "c": "plain"}),
+            serde_json::json!({"a": "@SUM(1)", "b": null, "c": "-50% Serum"}),
+        ];
+        let csv = super::csv_of_json(&["a", "b", "c"], &items).expect("csv");
+        assert_eq!(
+            csv,
+            "a,b,c\n\"'=HYPERLINK(\"\"x\"\")\",-1.5,plain\n'@SUM(1),,'-50% Serum\n"
+        );
+    }
+
     use super::*;
 
     #[test]

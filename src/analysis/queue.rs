@@ -272,7 +272,7 @@ impl QueueQuery {
                 })
                 .unwrap_or(total),
         };
-        let end = (start + self.limit).min(total);
+        let end = start.saturating_add(self.limit).min(total);
         let next = (end < total && end > start).then(|| {
             let last = all[end - 1];
             encode_cursor(self.key(last), last.sample)
@@ -312,21 +312,13 @@ fn decode_cursor(cursor: &str) -> Option<(f64, String)> {
 
 /// The queue as CSV: a header row, then one row per item (the JSON's fields, in its order).
 pub fn csv_of(items: &[&QueueItem]) -> Result<String, String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
-    for item in items {
-        // The JSON's fields by the header's names: `product_title` is left out of the JSON when
-        // unknown, an empty cell here.
-        let value = serde_json::to_value(item).map_err(|e| e.to_string())?;
-        let cells = CSV_HEADER.iter().map(|k| match &value[*k] {
-            serde_json::Value::Null => String::new(),
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        });
-        w.write_record(cells).map_err(|e| e.to_string())?;
-    }
-    let bytes = w.into_inner().map_err(|e| e.error().to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    // The JSON's fields by the header's names: `product_title` is left out of the JSON when
+    // unknown, an empty cell here.
+    let values = items
+        .iter()
+        .map(|item| serde_json::to_value(item).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    super::csv_of_json(&CSV_HEADER, &values)
 }
 
 /// The CSV's columns (the header a CSV of no item still has).
@@ -417,6 +409,11 @@ mod tests {
         let ids: Vec<_> = page2.items.iter().map(|i| i.sample).collect();
         assert_eq!(ids, ["s4"]);
         assert_eq!(page2.next, None);
+        // A CSV takes every match after the cursor (no limit): no overflow.
+        let mut q3 = q2.clone();
+        q3.limit = usize::MAX;
+        let ids: Vec<_> = q3.page(&items).items.iter().map(|i| i.sample).collect();
+        assert_eq!(ids, ["s4"]);
         // Soonest expiry first by default; `q` finds text in the sample id.
         let q = QueueQuery::parse(Some("S2"), None, None, None, None, None, None).unwrap();
         assert_eq!(q.page(&items).items[0].sample, "s2");

@@ -89,15 +89,11 @@ pub fn to_ship(graphs: &[WorkflowGraph], store: &mut dyn Store) -> Result<Vec<To
 
 /// The list as CSV, with a header row.
 pub fn csv_of(items: &[ToShip]) -> Result<String, String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    if items.is_empty() {
-        w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
-    }
-    for item in items {
-        w.serialize(item).map_err(|e| e.to_string())?;
-    }
-    let bytes = w.into_inner().map_err(|e| e.error().to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    let values = items
+        .iter()
+        .map(|item| serde_json::to_value(item).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    super::csv_of_json(&CSV_HEADER, &values)
 }
 
 /// The CSV's columns.

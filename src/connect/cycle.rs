@@ -302,7 +302,18 @@ fn deliver(
     for call in pending {
         let now = now_text();
         if call.kind() != "review" {
-            if deliver::held_until(side.as_ref(), call.kind(), clock)?.is_some() {
+            if let Some(until) = deliver::held_until(side.as_ref(), call.kind(), clock)? {
+                // Its kind is held: the row says so (one in doubt keeps `sending`, to be
+                // settled by a read once the hold lapses).
+                if call.state == "queued" {
+                    side.set_call(
+                        &call,
+                        "held",
+                        call.code,
+                        Some(&format!("held until {until}: the platform's daily quota")),
+                        &now,
+                    )?;
+                }
                 c.held += 1;
                 continue;
             }

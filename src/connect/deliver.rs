@@ -146,6 +146,12 @@ fn says(content: &str, text: &str) -> bool {
         || serde_json::from_str::<Value>(content).is_ok_and(|v| v["content"].as_str() == Some(text))
 }
 
+/// The counts kept as `message_before:<action>`: our text's and our card's, before our first write.
+fn counts(kept: &str) -> Option<(usize, usize)> {
+    let (texts, cards) = kept.split_once(' ')?;
+    Some((texts.parse().ok()?, cards.parse().ok()?))
+}
+
 fn is_card_for(content: &str, application: &str) -> bool {
     serde_json::from_str::<Value>(content)
         .is_ok_and(|v| v["apply_id"].as_str() == Some(application))
@@ -191,16 +197,37 @@ pub fn creator_call(
                     text
                 }
             };
-            (|| {
+            // What the conversation held before our first write, kept until the call is
+            // settled: a call in doubt counts as sent only what is there beyond it, so an earlier
+            // reminder of the same words (another action) is never taken for this one.
+            let before_key = format!("message_before:{}", call.event);
+            let before = side.connector_value(&before_key)?;
+            let mut keep_before = None;
+            let result = (|| {
                 let conversation = client.conversation(&inst.creator.id)?;
-                let (mut has_text, mut has_card) = (false, false);
-                if in_doubt {
-                    for (kind, content) in client.messages(&conversation)? {
-                        has_text |= kind == "TEXT" && says(&content, &text);
-                        has_card |=
-                            kind == "FREE_SAMPLE_CARD" && is_card_for(&content, &call.sample);
-                    }
+                let (mut texts, mut cards) = (0usize, 0usize);
+                for (kind, content) in client.messages(&conversation)? {
+                    texts += usize::from(kind == "TEXT" && says(&content, &text));
+                    cards += usize::from(
+                        kind == "FREE_SAMPLE_CARD" && is_card_for(&content, &call.sample),
+                    );
                 }
+                let (has_text, has_card) = match before.as_deref().and_then(counts) {
+                    Some((texts_before, cards_before)) => {
+                        (texts > texts_before, cards > cards_before)
+                    }
+                    None => {
+                        keep_before = Some(format!("{texts} {cards}"));
+                        (false, false)
+                    }
+                };
+                Ok((conversation, has_text, has_card))
+            })();
+            // Kept (committed) before any write goes.
+            if let Some(kept) = &keep_before {
+                side.set_connector_value(&before_key, Some(kept))?;
+            }
+            result.and_then(|(conversation, has_text, has_card)| {
                 let card = config.messages.attach_sample_card;
                 let mut wrote = false;
                 if !has_text {
@@ -220,7 +247,7 @@ pub fn creator_call(
                     wrote = true;
                 }
                 Ok(wrote)
-            })()
+            })
         }
         COLLABORATION => {
             let name = collaboration_name(call);
@@ -304,9 +331,10 @@ pub fn creator_call(
             Outcome::Queued
         }
     };
-    // Once the row says how it ended, its kept text goes.
+    // Once the row says how it ended, its kept text and counts go.
     if settled && call.kind() == MESSAGE {
         side.set_connector_value(&format!("message_text:{}", call.event), None)?;
+        side.set_connector_value(&format!("message_before:{}", call.event), None)?;
     }
     Ok(outcome)
 }
@@ -333,5 +361,7 @@ mod tests {
         assert!(says("Hi there", "Hi there"));
         assert!(!says(r#"{"content":"Hi"}"#, "Hi there"));
         assert!(is_card_for(r#"{"apply_id":"a1"}"#, "a1"));
+        assert_eq!(counts("1 0"), Some((1, 0)));
+        assert_eq!(counts("x"), None);
     }
 }

@@ -57,13 +57,19 @@ pub enum CallError {
     /// The access token could not be refreshed (the message holds no token).
     #[error("{0}")]
     Token(String),
+    /// HTTP 429 or 503: the platform did not take the call (a rate limit, or overloaded).
+    #[error("transport: {0}")]
+    Busy(String),
 }
 
 impl CallError {
     pub fn code(&self) -> Option<i64> {
         match self {
             CallError::Platform { code, .. } => Some(*code),
-            CallError::Transport(_) | CallError::Paging(_) | CallError::Token(_) => None,
+            CallError::Transport(_)
+            | CallError::Paging(_)
+            | CallError::Token(_)
+            | CallError::Busy(_) => None,
         }
     }
 }
@@ -359,7 +365,7 @@ impl Client {
         let mut answer = answer.map_err(|e| CallError::Transport(transport(&e)))?;
         let status = answer.status().as_u16();
         if status == 429 || status == 503 {
-            return Err(CallError::Transport(format!(
+            return Err(CallError::Busy(format!(
                 "HTTP {status}: the platform is busy (rate limit)"
             )));
         }
@@ -384,9 +390,21 @@ impl Client {
     /// retryable.
     pub fn retryable(&self, e: &CallError) -> bool {
         match e {
-            CallError::Transport(_) => true,
+            CallError::Transport(_) | CallError::Busy(_) => true,
             CallError::Platform { code, .. } => self.config.retry_codes.contains(code),
             CallError::Paging(_) | CallError::Token(_) => false,
+        }
+    }
+
+    /// True when a failed write was surely not taken, so that sending it again cannot double
+    /// it: the platform said so (a busy answer, or a code the config calls retryable). A
+    /// transport failure is not: the write may have reached the platform before the answer
+    /// was lost, and only a read (the next delivery's) can tell.
+    fn not_taken(&self, e: &CallError) -> bool {
+        match e {
+            CallError::Busy(_) => true,
+            CallError::Platform { code, .. } => self.config.retry_codes.contains(code),
+            CallError::Transport(_) | CallError::Paging(_) | CallError::Token(_) => false,
         }
     }
 
@@ -394,6 +412,15 @@ impl Client {
     fn retried(
         &self,
         attempt: impl FnMut() -> Result<Value, CallError>,
+    ) -> Result<Value, CallError> {
+        self.retried_when(attempt, |e| self.retryable(e))
+    }
+
+    /// `attempt`, tried again while `when` says so, with exponential backoff and jitter.
+    fn retried_when(
+        &self,
+        attempt: impl FnMut() -> Result<Value, CallError>,
+        when: impl FnMut(&CallError) -> bool,
     ) -> Result<Value, CallError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.min)
@@ -403,7 +430,7 @@ impl Client {
         attempt
             .retry(backoff)
             .sleep(std::thread::sleep)
-            .when(|e| self.retryable(e))
+            .when(when)
             .call()
     }
 
@@ -432,6 +459,16 @@ impl Client {
         body: &Value,
     ) -> Result<Value, CallError> {
         self.with_refresh(|| self.retried(|| self.call_once(path, extra, body)))
+    }
+
+    /// A signed POST that creates something on the platform (a message, a collaboration): tried
+    /// again only when the platform said it did not take it ([`Client::not_taken`]), the token
+    /// refreshed once if it expired. Any other failure comes back at once, and the outbox
+    /// settles the call by a read before it is sent again.
+    pub fn write(&self, path: &str, body: &Value) -> Result<Value, CallError> {
+        self.with_refresh(|| {
+            self.retried_when(|| self.call_once(path, &[], body), |e| self.not_taken(e))
+        })
     }
 
     /// A signed GET with the shop's cipher, as [`Client::call`].
@@ -519,6 +556,9 @@ impl Client {
         // Both files first: a crash after this leaves tokens that work on disk.
         super::token::write_secret(&file, new.refresh.expose(), "refresh_token_file")
             .map_err(refused)?;
+        // The old refresh token may be spent: the next refresh sends the new one, even if the
+        // access token's file cannot be written now.
+        self.live().refresh = Some(new.refresh.clone());
         super::token::write_secret(
             &self.config.access_token_file,
             new.access.expose(),
@@ -614,9 +654,8 @@ impl Client {
         kind: &str,
         content: &Value,
     ) -> Result<(), CallError> {
-        self.call(
+        self.write(
             &send_message_path(conversation),
-            &[],
             &json!({"msg_type": kind, "content": content.to_string()}),
         )
         .map(|_| ())
@@ -658,7 +697,7 @@ impl Client {
 
     /// Creates a target collaboration; its id.
     pub fn create_collaboration(&self, body: &Value) -> Result<String, CallError> {
-        let data = self.call(COLLABORATIONS, &[], body)?;
+        let data = self.write(COLLABORATIONS, body)?;
         Ok(data["target_collaboration"]["id"]
             .as_str()
             .unwrap_or_default()

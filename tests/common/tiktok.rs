@@ -81,6 +81,25 @@ pub struct Inner {
     /// Answer the next this many calls with HTTP 429, then this many with code `36009002`.
     pub http_429_next: usize,
     pub code_36009002_next: usize,
+    /// Take the next this many message sends and collaborations, then answer them as a proxy
+    /// whose upstream timed out would (HTTP 504, not the platform's JSON): the write went, its
+    /// answer is lost.
+    pub lose_answer_next: usize,
+}
+
+/// A taken write's lost answer, when the fake is told to lose one.
+fn lost_answer(inner: &mut Inner) -> Option<Response> {
+    if inner.lose_answer_next == 0 {
+        return None;
+    }
+    inner.lose_answer_next -= 1;
+    Some(
+        (
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            "<html>504 Gateway Time-out</html>",
+        )
+            .into_response(),
+    )
 }
 
 /// How the fake's search gives its next page token.
@@ -414,6 +433,9 @@ async fn send_message(
         json!({"id": message_id, "conversation_id": id, "type": parsed["msg_type"],
         "content": parsed["content"], "sender_id": "seller", "create_time": 0}),
     );
+    if let Some(lost) = lost_answer(&mut inner) {
+        return lost;
+    }
     answer(0, "Success", json!({"message_id": message_id}))
 }
 
@@ -479,6 +501,9 @@ async fn collaborate(
     }
     let id = format!("tc-{}", inner.collaborations.len());
     inner.collaborations.push(parsed);
+    if let Some(lost) = lost_answer(&mut inner) {
+        return lost;
+    }
     answer(
         0,
         "Success",

@@ -167,7 +167,12 @@ pub(super) struct Done {
 }
 
 /// A creator's key figures, for the sample page and the creator page's head.
-fn creator_summary(store: &mut dyn crate::store::Store, creator: &str) -> Result<Value, Response> {
+fn creator_summary(
+    store: &mut dyn crate::store::Store,
+    creator: &str,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, Response> {
     let ledger = store
         .ledger(creator)
         .map_err(crate::serve::store_error)?
@@ -183,7 +188,8 @@ fn creator_summary(store: &mut dyn crate::store::Store, creator: &str) -> Result
         "credit": view::money(ledger.credit),
         "gmv": view::money(ledger.gmv),
         "tier": ledger.tier,
-        "blocked_until": ledger.blocked_until.map(|t| t.to_rfc3339()),
+        // A block still running, in the shop's zone (as on the creator page).
+        "blocked_until": ledger.blocked_until.filter(|b| *b > now).map(|b| view::local(b, tz)),
     }))
 }
 
@@ -260,7 +266,7 @@ pub(super) async fn sample_page(
                 graph.is_some_and(|g| g.move_for(inst.state(), kind.name()).is_some())
             };
             let (can_ship, can_review) = (takes(EventKind::SampleShipped), takes(EventKind::SampleReviewed));
-            let creator = creator_summary(store, &inst.sample.creator)?;
+            let creator = creator_summary(store, &inst.sample.creator, tz, now)?;
             let mut armed: Vec<_> = inst.deadlines.iter().collect();
             armed.sort_by_key(|d| d.due);
             let deadlines: Vec<Value> = armed
