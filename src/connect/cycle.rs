@@ -20,7 +20,7 @@ use super::deliver::{self, now_text, Crash, Outcome};
 use super::map::{self, Catalog};
 use super::platform::{Application, CallError, Client};
 use super::Config;
-use crate::session::live::wall_clock;
+use crate::session::live::wall_now;
 use crate::store::{OutboxCall, Store};
 
 /// What one cycle did.
@@ -61,12 +61,11 @@ pub fn outbox_counts(calls: &[OutboxCall]) -> Vec<(String, String, u64)> {
 pub const TOKEN_EXPIRY: &str = "token_expires_at";
 
 /// Keeps the expiry a refresh gave, if one happened.
-pub fn keep_expiry(client: &Client, side: &mut Box<dyn Store>) -> Result<(), String> {
-    if let Some(t) = client.take_refreshed() {
-        side.set_connector_value(TOKEN_EXPIRY, Some(&t.to_string()))
-            .map_err(|e| e.to_string())?;
+fn keep_expiry(client: &Client, side: &mut Box<dyn Store>) -> Result<(), crate::store::StoreError> {
+    match client.take_refreshed() {
+        Some(t) => side.set_connector_value(TOKEN_EXPIRY, Some(&t.to_string())),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Platform statuses our own decisions and deadlines make; the platform's word on them is
@@ -101,17 +100,15 @@ pub fn poll(
         .map_err(|e| e.to_string())?
         .and_then(|t| t.parse::<i64>().ok());
     let fresh = client.ensure_fresh(expiry);
-    keep_expiry(client, side)?;
+    keep_expiry(client, side).map_err(|e| e.to_string())?;
     fresh.map_err(|e| e.to_string())?;
     let apps = client.search_all();
-    keep_expiry(client, side)?;
+    keep_expiry(client, side).map_err(|e| e.to_string())?;
     let apps = apps.map_err(|e| format!("the search of sample applications failed: {e}"))?;
     let known = side
         .events_with_prefix(crate::connect::map::EVENT_PREFIX)
         .map_err(|e| e.to_string())?;
-    let at = wall_clock()
-        .map(|clock| clock.now())
-        .unwrap_or_else(|_| chrono::Utc::now());
+    let at = wall_now();
     let now = now_text();
     let mut lines = Vec::new();
     let mut unmappable = 0;
@@ -193,7 +190,7 @@ pub fn sales(
         chrono::Utc::now().timestamp(),
         at,
     );
-    keep_expiry(client, side)?;
+    keep_expiry(client, side).map_err(|e| e.to_string())?;
     sold
 }
 
@@ -230,9 +227,7 @@ pub fn settle(
         eprintln!("connect: {d}");
     }
     let delivered = deliver(client, config, side, apps, c);
-    if let Some(t) = client.take_refreshed() {
-        side.set_connector_value(TOKEN_EXPIRY, Some(&t.to_string()))?;
-    }
+    keep_expiry(client, side)?;
     delivered?;
     c.outbox = outbox_counts(&side.outbox()?);
     c.token_expiry = client.token_expiry();
@@ -296,9 +291,7 @@ fn deliver(
         .filter(|call| ["queued", "sending", "held"].contains(&call.state.as_str()))
         .collect();
     let mut crash = Crash::from_env();
-    let clock = wall_clock()
-        .map(|clock| clock.now())
-        .unwrap_or_else(|_| chrono::Utc::now());
+    let clock = wall_now();
     for call in pending {
         let now = now_text();
         if call.kind() != "review" {

@@ -14,15 +14,12 @@ use serde_json::{json, Value};
 
 use super::platform::{Application, CallError, Client};
 use super::Config;
-use crate::session::live::wall_clock;
+use crate::session::live::wall_now;
 use crate::store::{OutboxCall, Store, StoreError, COLLABORATION, MESSAGE};
 
 /// The wall clock (`SAMPLEFLOW_NOW` in tests) as records write times.
 pub(crate) fn now_text() -> String {
-    wall_clock()
-        .map(|c| c.now())
-        .unwrap_or_else(|_| chrono::Utc::now())
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
+    wall_now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Codes of a daily quota: the call waits for the next day.

@@ -29,34 +29,17 @@ impl std::fmt::Debug for Refreshed {
 /// file or the new one, never half of either. An error names the key, not the file's text.
 pub fn write_secret(path: &Path, text: &str, what: &str) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "token".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let fail = |e: std::io::Error| format!("cannot write the file `{what}` names: {}", io_kind(&e));
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp).map_err(fail)?;
-    let written = file
-        .write_all(text.as_bytes())
+    // tempfile makes the file with mode 0600 and removes it if anything below fails.
+    let mut file = tempfile::Builder::new()
+        .prefix(".secret.")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    file.write_all(text.as_bytes())
         .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all());
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    drop(file);
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(fail)?;
+    file.persist(path).map_err(|e| fail(e.error))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }

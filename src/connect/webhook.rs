@@ -20,7 +20,7 @@ use super::cycle::{poll, sales, settle, summary, Cycle};
 use super::map::Catalog;
 use super::platform::Client;
 use super::{sign, Config};
-use crate::session::live::{wall_clock, Ingest, Msg};
+use crate::session::live::{wall_now, Ingest, Msg};
 use crate::watch::Posted;
 
 /// Notification ids remembered for deduplication.
@@ -73,9 +73,7 @@ impl Connector {
             .polls
             .lock()
             .map_err(|_| "the connector's state is unreadable".to_string())?;
-        let now = wall_clock()
-            .map(|c| c.now())
-            .unwrap_or_else(|_| chrono::Utc::now());
+        let now = wall_now();
         let window = chrono::Duration::seconds(3 * self.poll_every.max(1));
         let at =
             |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -152,9 +150,7 @@ impl Connector {
             let client = Client::new(config.clone());
             loop {
                 let result = cycle(&db, &shop, &config, &catalog, &client, &runner);
-                let now = wall_clock()
-                    .map(|c| c.now())
-                    .unwrap_or_else(|_| chrono::Utc::now());
+                let now = wall_now();
                 if let Ok(mut p) = polls.lock() {
                     match &result {
                         Ok(c) => {

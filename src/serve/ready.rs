@@ -127,9 +127,7 @@ pub(super) async fn metrics(State(app): State<Shared>) -> Response {
             metrics::gauge!("sampleflow_samples", "state" => state).set(n as f64);
         }
         metrics::gauge!("sampleflow_queue_pending").set(scrape.pending as f64);
-        let now = crate::session::live::wall_clock()
-            .map(|c| c.now())
-            .unwrap_or_else(|_| chrono::Utc::now());
+        let now = crate::session::live::wall_now();
         let age = scrape
             .oldest
             .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1e3);

@@ -31,10 +31,7 @@ pub(super) fn csrf_of(id: &str) -> String {
 
 /// Now, in Unix seconds, on the wall clock every command uses (`SAMPLEFLOW_NOW` in tests).
 pub(super) fn now() -> i64 {
-    crate::session::live::wall_clock()
-        .map(|c| c.now())
-        .unwrap_or_else(|_| chrono::Utc::now())
-        .timestamp()
+    crate::session::live::wall_now().timestamp()
 }
 
 /// 32 random bytes from the OS, as hex: session ids and CSRF tokens.

@@ -50,6 +50,12 @@ pub fn wall_clock() -> Result<Arc<dyn Clock>, String> {
     }
 }
 
+/// The wall clock's time now; the system's when `SAMPLEFLOW_NOW` is not a time (the commands
+/// that take it refuse a bad one at start).
+pub fn wall_now() -> chrono::DateTime<chrono::Utc> {
+    wall_clock().map_or_else(|_| chrono::Utc::now(), |c| c.now())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

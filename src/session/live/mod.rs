@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use answer::Answer;
 pub use answer::Ingest;
-pub use clock::{wall_clock, Clock};
+pub use clock::{wall_clock, wall_now, Clock};
 pub use shadow::Candidate;
 
 use crate::watch::health::Health;
