@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::browser::{axe_serious, browser, driver, phone, shot, sign_in, until};
+use common::browser::{axe_serious, browser, driver, phone, shot, sign_in, submit_token, until};
 use common::serve::{Server, INGEST, OPERATOR, VIEWER};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
@@ -426,15 +426,20 @@ async fn at_a_phones_width_the_approve_button_is_inside_the_screen() {
     c.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_form_error_keeps_what_was_typed_and_an_ended_session_returns_to_its_page() {
-    let s = server();
+/// `r1` approved through the API, so that its page takes a ship.
+fn approve_r1(s: &Server) {
     let approve = s.post(
         "/v1/reviews",
         Some(OPERATOR),
         &json!({"samples": ["r1"], "decision": "approve"}).to_string(),
     );
     assert_eq!(approve.status, 200, "{}", approve.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_error_keeps_what_was_typed_and_an_ended_session_returns_to_its_page() {
+    let s = server();
+    approve_r1(&s);
     let d = driver();
     let c = browser(&d).await;
     sign_in(&c, &s, OPERATOR).await;
@@ -521,18 +526,7 @@ async fn a_form_error_keeps_what_was_typed_and_an_ended_session_returns_to_its_p
         .unwrap();
     c.wait().for_element(Locator::Id("expired")).await.unwrap();
     assert_eq!(state(&s, "r2"), "pending");
-    c.find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(OPERATOR)
-        .await
-        .unwrap();
-    c.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit_token(&c, OPERATOR).await;
     c.wait().for_element(Locator::Id("row-r2")).await.unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with("/queue"));
     assert_eq!(state(&s, "r2"), "pending");
@@ -543,12 +537,7 @@ async fn a_form_error_keeps_what_was_typed_and_an_ended_session_returns_to_its_p
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axe_core_finds_no_serious_violation_on_any_page() {
     let s = server();
-    let approve = s.post(
-        "/v1/reviews",
-        Some(OPERATOR),
-        &json!({"samples": ["r1"], "decision": "approve"}).to_string(),
-    );
-    assert_eq!(approve.status, 200, "{}", approve.body);
+    approve_r1(&s);
     let d = driver();
     let c = browser(&d).await;
     c.goto(&s.url("/login")).await.unwrap();

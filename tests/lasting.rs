@@ -54,6 +54,21 @@ fn calls_of<'a>(calls: &'a [Value], kind: &str) -> Vec<&'a Value> {
     calls.iter().filter(|c| c["kind"] == kind).collect()
 }
 
+/// `serve` on DAY1 with the shop's connector (its config, secrets and catalogue copied over).
+fn serve_connected(shop: &Path) -> common::serve::Server {
+    let folder = common::serve::folder();
+    for name in [
+        "tiktok.yaml",
+        "app.secret",
+        "token",
+        "refresh",
+        "catalog.csv",
+    ] {
+        std::fs::copy(shop.join(name), folder.path().join(name)).unwrap();
+    }
+    common::serve::Server::start_in(folder, &["--connector", "tiktok.yaml"], DAY1)
+}
+
 fn real_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -226,17 +241,7 @@ fn a_refused_refresh_is_a_clear_error_and_readyz_says_503() {
     assert!(fake.inner.lock().unwrap().reviews.is_empty());
 
     // Inside serve: the connector's check fails with the reason, and /readyz is 503.
-    let folder = common::serve::folder();
-    for name in [
-        "tiktok.yaml",
-        "app.secret",
-        "token",
-        "refresh",
-        "catalog.csv",
-    ] {
-        std::fs::copy(dir.path().join(name), folder.path().join(name)).unwrap();
-    }
-    let s = common::serve::Server::start_in(folder, &["--connector", "tiktok.yaml"], DAY1);
+    let s = serve_connected(dir.path());
     s.err.wait(0, 1, "the failed poll", |l| {
         l.contains("connect: the access token could not be refreshed")
     });
@@ -771,17 +776,7 @@ fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
 #[test]
 fn readyz_and_metrics_show_the_connectors_health() {
     let (fake, dir) = shop();
-    let folder = common::serve::folder();
-    for name in [
-        "tiktok.yaml",
-        "app.secret",
-        "token",
-        "refresh",
-        "catalog.csv",
-    ] {
-        std::fs::copy(dir.path().join(name), folder.path().join(name)).unwrap();
-    }
-    let s = common::serve::Server::start_in(folder, &["--connector", "tiktok.yaml"], DAY1);
+    let s = serve_connected(dir.path());
     s.err.wait(0, 1, "the first poll", |l| {
         l.starts_with("connect: 2 applications seen")
     });

@@ -104,6 +104,12 @@ pub async fn sign_in(c: &Client, s: &Server, token: &str) {
     c.goto(&s.url("/queue")).await.unwrap();
     // Not signed in: the console sends the browser to its login page.
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    submit_token(c, token).await;
+    c.wait().for_element(Locator::Id("who")).await.unwrap();
+}
+
+/// On the login page: types `token` and signs in.
+pub async fn submit_token(c: &Client, token: &str) {
     c.find(Locator::Id("token"))
         .await
         .unwrap()
@@ -116,7 +122,6 @@ pub async fn sign_in(c: &Client, s: &Server, token: &str) {
         .click()
         .await
         .unwrap();
-    c.wait().for_element(Locator::Id("who")).await.unwrap();
 }
 
 /// Changes the page as a forger would (`script`), then presses `button`.
