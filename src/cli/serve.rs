@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use super::{Cli, CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::serve::{Live, ServeConfig, ServeError};
+use crate::serve::{ClusterConfig, Live, ServeConfig, ServeError};
 use crate::store::Holder;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -36,6 +36,19 @@ pub struct Args {
     /// `POST /v1/tiktok/webhook`.
     #[arg(long, value_name = "FILE")]
     pub connector: Option<std::path::PathBuf>,
+    /// Run as one instance of a cluster on the `--db` PostgreSQL database: shops are leased to
+    /// the live instances, every instance answers every route for every shop, and a write for a
+    /// shop owned elsewhere is forwarded to its owner.
+    #[arg(long)]
+    pub cluster: bool,
+    /// With `--cluster`: the URL the other instances reach this one at (default: `http://`
+    /// and the address it listens on).
+    #[arg(long, value_name = "URL", requires = "cluster")]
+    pub advertise: Option<String>,
+    /// With `--cluster`: how long a shop's lease lasts unrenewed (renewed at a third of it); a
+    /// dead instance's shops move after about this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub lease_ttl: String,
     #[command(flatten)]
     pub watch: super::watch::Args,
 }
@@ -51,6 +64,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
             return Ok(EXIT_USAGE);
         }
     };
+    let cluster = match cluster_config(cli, args) {
+        Ok(cluster) => cluster,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     let connectors = connectors(cli, args.connector.as_deref());
     let config = ServeConfig {
         listen,
@@ -59,6 +79,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         max_connections: args.max_connections,
         connectors,
         db: cli.db.clone(),
+        cluster,
     };
     let bound = match crate::serve::bind(config) {
         Ok(bound) => bound,
@@ -66,7 +87,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
     };
     let mut holder = Holder::me("serve");
     holder.listen = Some(bound.local().to_string());
-    let live = match super::watch::open_live(cli, &args.watch, holder)? {
+    // In a cluster, leases stand for the store's writer lock, shop by shop.
+    let live = match super::watch::open_live(cli, &args.watch, holder, !args.cluster)? {
         Ok(live) => live,
         Err(code) => return Ok(code),
     };
@@ -83,6 +105,44 @@ pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
         Ok(()) => Ok(EXIT_OK),
         Err(failure) => said(failure),
     }
+}
+
+/// `--cluster`'s settings, checked: a PostgreSQL store, no spool, out file or shadow (each is
+/// one process's), an advertised `http://` URL, a TTL in range.
+fn cluster_config(cli: &Cli, args: &Args) -> Result<Option<ClusterConfig>, String> {
+    let lease_ttl =
+        crate::serve::parse_ttl(&args.lease_ttl).map_err(|e| format!("`--lease-ttl`: {e}"))?;
+    if !args.cluster {
+        return Ok(None);
+    }
+    if !crate::store::is_url(&cli.db) {
+        return Err(format!(
+            "`--cluster` needs a PostgreSQL store (`--db postgres://...`), not `{}`: the instances share its database",
+            crate::store::shown(&cli.db)
+        ));
+    }
+    for (given, flag) in [
+        (args.watch.spool.is_some(), "--spool"),
+        (args.watch.out.is_some(), "--out"),
+        (args.watch.shadow.is_some(), "--shadow"),
+    ] {
+        if given {
+            return Err(format!(
+                "`{flag}` is one process's and cannot go with `--cluster`; run it on a single `serve`"
+            ));
+        }
+    }
+    if let Some(url) = &args.advertise {
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(format!(
+                "`--advertise {url}` is not a URL like http://10.0.0.5:8080"
+            ));
+        }
+    }
+    Ok(Some(ClusterConfig {
+        advertise: args.advertise.clone(),
+        lease_ttl,
+    }))
 }
 
 /// The connectors to run, by shop: `--connector FILE` (a file that must exist) for the `--shop`

@@ -62,7 +62,7 @@ fn max_future(text: &str) -> Result<(i64, String), String> {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<u8, CliError> {
-    let mut live = match open_live(cli, args, Holder::me("watch"))? {
+    let mut live = match open_live(cli, args, Holder::me("watch"), true)? {
         Ok(live) => live,
         Err(code) => return Ok(code),
     };
@@ -112,7 +112,7 @@ pub(super) struct Live {
     pub options: WatchOptions,
     pub out: Box<dyn Write + Send>,
     pub channels: Channels,
-    pub _lock: crate::store::WriterLock,
+    pub _lock: Option<crate::store::WriterLock>,
 }
 
 /// Loads the program, takes the store for `holder` and opens `--out`: everything a live session
@@ -121,6 +121,7 @@ pub(super) fn open_live(
     cli: &Cli,
     args: &Args,
     mut holder: Holder,
+    lock: bool,
 ) -> Result<Result<Live, u8>, CliError> {
     if let Some(code) = args
         .out
@@ -190,9 +191,13 @@ pub(super) fn open_live(
             source,
         })?);
     }
-    let _lock = match lock_store(cli, &holder)? {
-        Ok(lock) => lock,
-        Err(code) => return Ok(Err(code)),
+    let _lock = if lock {
+        match lock_store(cli, &holder)? {
+            Ok(lock) => Some(lock),
+            Err(code) => return Ok(Err(code)),
+        }
+    } else {
+        None
     };
     let mut store = open_store(cli)?;
     let mut out_state = None;

@@ -36,6 +36,8 @@ pub struct Connector {
     /// How the polls go, for `/readyz`.
     polls: std::sync::Arc<Mutex<Polls>>,
     poll_every: i64,
+    /// In a cluster: set while the shop is owned here (none: always).
+    gate: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     seen: Mutex<(HashSet<String>, VecDeque<String>)>,
     app_key: String,
     secret: crate::connect::Secret,
@@ -69,6 +71,13 @@ impl Connector {
 
     /// Ready when the last poll succeeded within three `poll_every` (on the wall clock).
     pub fn ready(&self) -> Result<String, String> {
+        if self
+            .gate
+            .as_ref()
+            .is_some_and(|g| !g.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Ok("the shop is owned by another instance of the cluster, which polls".into());
+        }
         let polls = self
             .polls
             .lock()
@@ -128,6 +137,7 @@ impl Connector {
         config: Config,
         catalog: Catalog,
         runner: SyncSender<Msg>,
+        gate: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ) -> Connector {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let polls = std::sync::Arc::new(Mutex::new(Polls::default()));
@@ -141,6 +151,7 @@ impl Connector {
             poll_now: Mutex::new(tx),
             polls: polls.clone(),
             poll_every: config.poll_every,
+            gate: gate.clone(),
             seen: Mutex::new((HashSet::new(), VecDeque::new())),
             app_key: config.app_key.clone(),
             secret: config.app_secret.clone(),
@@ -149,6 +160,17 @@ impl Connector {
         std::thread::spawn(move || {
             let client = Client::new(config.clone());
             loop {
+                // In a cluster, only the shop's owner polls and delivers its outbox.
+                let open = || {
+                    gate.as_ref()
+                        .is_none_or(|g| g.load(std::sync::atomic::Ordering::SeqCst))
+                };
+                if !open() {
+                    match rx.recv_timeout(Duration::from_millis(200)) {
+                        Err(RecvTimeoutError::Disconnected) => return,
+                        _ => continue,
+                    }
+                }
                 let result = cycle(&db, &shop, &config, &catalog, &client, &runner);
                 let now = wall_now();
                 if let Ok(mut p) = polls.lock() {

@@ -16,6 +16,7 @@
 mod api;
 mod auth;
 pub(crate) mod client;
+mod cluster;
 mod console;
 mod layers;
 mod ready;
@@ -42,11 +43,12 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::PathBuf;
 
 use crate::graph::WorkflowGraph;
-use crate::session::live::{watch, Ingest, Msg};
+use crate::session::live::{watch, Channels, Ingest, Msg};
 use crate::store::Store;
 use crate::watch::{Health, Posted, ReloadRequest as Reload};
 
 pub use auth::{Permission, Principal};
+pub use cluster::{parse_ttl, ClusterConfig};
 
 /// What the service is asked to do: where it listens and what it reads beside the live session.
 #[derive(Debug, Clone)]
@@ -64,6 +66,8 @@ pub struct ServeConfig {
     pub connectors: Vec<(String, PathBuf)>,
     /// The store (read-only connections for reads, console sessions, the connector's side).
     pub db: PathBuf,
+    /// `--cluster`: this is one instance of a cluster on `db` (PostgreSQL).
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// A live session ready to run: the program, the store (its writer lock held), the output and
@@ -81,8 +85,9 @@ pub struct Live {
     pub out: Box<dyn Write + Send>,
     /// The session's queues.
     pub channels: crate::session::live::Channels,
-    /// The store's writer lock, held while the session runs.
-    pub lock: crate::store::WriterLock,
+    /// The store's writer lock, held while the session runs (none in a cluster: leases stand
+    /// for it, shop by shop).
+    pub lock: Option<crate::store::WriterLock>,
 }
 
 /// Why the service did not start or ended badly; each said after `error: `.
@@ -123,6 +128,8 @@ pub(crate) struct App {
     pub console: console::Console,
     /// The TikTok connectors that run here, one per shop that has one.
     pub connectors: Vec<crate::connect::webhook::Connector>,
+    /// In a cluster: who owns which shop, where writes go.
+    pub cluster: Option<Arc<cluster::Cluster>>,
 }
 
 type Shared = Arc<App>;
@@ -260,25 +267,10 @@ impl App {
     /// of them was acknowledged.
     /// Lines that name no shop belong to `shop`.
     pub async fn apply(&self, posted: Posted, shop: &str) -> Option<Vec<u8>> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let msg = Msg::Posted(Ingest {
-            posted,
-            reply,
-            shop: shop.to_string(),
-        });
-        match self.tx.try_send(msg) {
-            Ok(()) => {}
-            Err(std::sync::mpsc::TrySendError::Full(msg)) => {
-                // The runner is behind: wait for room off the async threads.
-                let tx = self.tx.clone();
-                let sent = tokio::task::spawn_blocking(move || tx.send(msg).is_ok()).await;
-                if !matches!(sent, Ok(true)) {
-                    return None;
-                }
-            }
-            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return None,
+        if let Some(cluster) = &self.cluster {
+            return cluster.apply_split(posted, shop, |s| self.runs(s)).await;
         }
-        answer.await.ok()
+        hand(&self.tx, posted, shop).await
     }
 
     /// A read-only connection to the store, its reads on `shop`, on a blocking thread.
@@ -330,6 +322,34 @@ impl App {
     pub fn store_said(&self, e: crate::store::StoreError) -> String {
         format!("`{}`: {e}", crate::store::shown(&self.config.db))
     }
+}
+
+/// Hands lines to a session's runner and waits until they are committed (`None`: the session
+/// ended before it committed them).
+pub(crate) async fn hand(
+    tx: &std::sync::mpsc::SyncSender<Msg>,
+    posted: Posted,
+    shop: &str,
+) -> Option<Vec<u8>> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let msg = Msg::Posted(Ingest {
+        posted,
+        reply,
+        shop: shop.to_string(),
+    });
+    match tx.try_send(msg) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::TrySendError::Full(msg)) => {
+            // The runner is behind: wait for room off the async threads.
+            let tx = tx.clone();
+            let sent = tokio::task::spawn_blocking(move || tx.send(msg).is_ok()).await;
+            if !matches!(sent, Ok(true)) {
+                return None;
+            }
+        }
+        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return None,
+    }
+    answer.await.ok()
 }
 
 /// What a 404 for a shop the session does not run says.
@@ -657,6 +677,50 @@ impl Bound {
         let metrics = recorder()
             .map_err(|e| ServeError::Failed(format!("cannot start the metrics recorder: {e}")))?;
         let reloads = Arc::new(Mutex::new(VecDeque::new()));
+        // In a cluster each shop's connector polls while its shop is owned here.
+        let active: std::collections::HashMap<String, Arc<AtomicBool>> = match &config.cluster {
+            Some(_) => connectors
+                .iter()
+                .map(|(shop, _, _)| (shop.clone(), Arc::new(AtomicBool::new(false))))
+                .collect(),
+            None => std::collections::HashMap::new(),
+        };
+        let cluster = match &config.cluster {
+            None => None,
+            Some(c) => {
+                let url = match &c.advertise {
+                    Some(url) => url.trim_end_matches('/').to_string(),
+                    None if local.ip().is_unspecified() => {
+                        return Err(ServeError::Usage(format!(
+                            "`--listen {local}` does not say where the other instances reach this one; give `--advertise http://HOST:{}`",
+                            local.port()
+                        )))
+                    }
+                    None => format!("http://{local}"),
+                };
+                let mut shops: Vec<crate::watch::reload::Folders> =
+                    live.options.shops.iter().map(|(f, _)| f.clone()).collect();
+                if shops.is_empty() {
+                    shops.push(live.options.folders.clone());
+                }
+                let template = cluster::Template {
+                    options: live.options.clone(),
+                    shops,
+                    reloads: reloads.clone(),
+                };
+                Some(Arc::new(
+                    cluster::Cluster::join(
+                        config.db.clone(),
+                        url,
+                        c.lease_ttl,
+                        template,
+                        health.clone(),
+                        active.clone(),
+                    )
+                    .map_err(ServeError::Failed)?,
+                ))
+            }
+        };
         let connectors = connectors
             .into_iter()
             .map(|(shop, mut connector, catalog)| {
@@ -664,12 +728,14 @@ impl Bound {
                 if let Some(p) = live.programs.iter().find(|p| p.shop() == shop) {
                     connector.timezone = p.rules.policy().timezone;
                 }
+                let gate = active.get(&shop).cloned();
                 crate::connect::webhook::Connector::start(
                     config.db.clone(),
                     shop,
                     connector,
                     catalog,
                     live.channels.msgs.0.clone(),
+                    gate,
                 )
             })
             .collect();
@@ -686,6 +752,7 @@ impl Bound {
             metrics,
             reloads: reloads.clone(),
             connectors,
+            cluster: cluster.clone(),
         });
 
         // Signals: a stop is said to the handlers first (they answer 503 from then on), then to
@@ -718,7 +785,51 @@ impl Bound {
 
         let stop_tx = live.channels.msgs.0.clone();
         let stopped = Arc::new(tokio::sync::Notify::new());
-        let session = {
+        let session = if let Some(cluster) = cluster {
+            // A cluster's instance: the coordinator runs each owned shop's session; this
+            // thread passes the connectors' polls to them and waits for the stop.
+            let stopped = stopped.clone();
+            let health = health.clone();
+            let Live { channels, lock, .. } = live;
+            std::thread::spawn(move || {
+                let _lock = lock;
+                let Channels {
+                    msgs: (_, rx),
+                    requests: (_, requests),
+                } = channels;
+                let coordinator = {
+                    let c = cluster.clone();
+                    std::thread::spawn(move || c.run())
+                };
+                {
+                    let c = cluster.clone();
+                    std::thread::spawn(move || {
+                        while let Ok(request) = requests.recv() {
+                            c.reload(request);
+                        }
+                    });
+                }
+                health.started();
+                while let Ok(msg) = rx.recv() {
+                    match msg {
+                        Msg::Stop(_) => break,
+                        Msg::Posted(ingest) | Msg::Polled(ingest) => {
+                            // A poll of a shop no longer here is dropped unanswered: its
+                            // connector polls again where the shop went.
+                            if let Some(tx) = cluster.local(&ingest.shop) {
+                                let _ = tx.send(Msg::Polled(ingest));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                cluster.stop();
+                let _ = coordinator.join();
+                health.stopped("stopped");
+                stopped.notify_one();
+                Ok(crate::session::live::WatchSummary::default())
+            })
+        } else {
             let stopped = stopped.clone();
             let Live {
                 programs,

@@ -26,6 +26,9 @@ pub(super) async fn readyz(State(app): State<Shared>) -> Response {
         checks.insert(name.into(), json!({"status": status, "message": message}));
     };
     check("store", app.health.store());
+    if let Some(cluster) = &app.cluster {
+        check("cluster", cluster.ready());
+    }
     if app.stopping.load(std::sync::atomic::Ordering::SeqCst) {
         check("serve", Err("the server is stopping".into()));
     }

@@ -21,6 +21,7 @@ mod tables;
 
 pub use copy::{copy, Copied as CopiedRows, CopyError};
 pub use open::{exists, fallback, is_url, lock, open, open_read, shown};
+pub use postgres::{cluster as leases, cluster_client};
 pub use postgres::{PgLock, PgSessions, PgStore, DEFAULT_SHOP, PG_SCHEMA_VERSION};
 
 pub use backup::{backup, BackupError, Copied};
@@ -70,6 +71,8 @@ pub enum StoreError {
     Pack(std::io::Error),
     #[error("database holds a damaged row: {0}")]
     Damaged(String),
+    #[error("shop `{shop}` is no longer this instance's (its lease of epoch {epoch} was taken by another instance); nothing of this commit was kept")]
+    Fenced { shop: String, epoch: i64 },
 }
 
 /// Refuses a batch that holds a number JSON cannot carry (infinite, NaN): it would be written

@@ -40,9 +40,10 @@ impl std::fmt::Debug for Serving {
     }
 }
 
-/// A session's health, shared with whoever asks.
+/// A session's health, shared with whoever asks; a cluster's shop session has one of its own,
+/// whose programs its instance's reads go by too (its parent).
 #[derive(Debug, Default)]
-pub struct Health(Mutex<State>);
+pub struct Health(Mutex<State>, Option<Arc<Health>>);
 
 #[derive(Debug, Default)]
 struct State {
@@ -56,6 +57,12 @@ struct State {
 }
 
 impl Health {
+    /// The health of one shop's session in a cluster's instance: the programs it runs are
+    /// also what `parent`'s reads go by.
+    pub fn child(parent: Arc<Health>) -> Health {
+        Health(Mutex::default(), Some(parent))
+    }
+
     /// The session took the store and applies what it is handed.
     pub fn started(&self) {
         if let Ok(mut s) = self.0.lock() {
@@ -95,6 +102,9 @@ impl Health {
     /// `program` runs from now on in its shop (at the start, and after each reload applied).
     pub fn serving(&self, program: &Program) {
         let serving = Serving::of(program);
+        if let Some(parent) = &self.1 {
+            parent.serving(program);
+        }
         if let Ok(mut s) = self.0.lock() {
             s.serving.insert(program.shop().to_string(), serving);
         }

@@ -54,6 +54,9 @@ pub struct Posted {
     spans: Vec<Span>,
     /// `"by":"NAME"` as JSON, spliced into every object line.
     by: Option<String>,
+    /// Who posted it and the name stamped, as given: what a forward to a cluster's owner says.
+    poster: Poster,
+    by_name: Option<String>,
 }
 
 impl Posted {
@@ -127,11 +130,29 @@ impl Posted {
         if spans.is_empty() {
             return Err(Refused::Empty);
         }
+        let by_name = by.map(str::to_string);
         let by = by.map(|name| {
             let quoted = serde_json::to_string(name).unwrap_or_else(|_| "null".into());
             format!("\"by\":{quoted}")
         });
-        Ok(Posted { body, spans, by })
+        Ok(Posted {
+            body,
+            spans,
+            by,
+            poster,
+            by_name,
+        })
+    }
+
+    /// A body another instance of the cluster checked and forwards (its poster and name as it
+    /// read them): read as that instance read it, with no cap of lines (it kept to the cap).
+    pub fn forwarded(body: Bytes, poster: Poster, by: Option<&str>) -> Result<Posted, Refused> {
+        Posted::read_capped(body, poster, by, usize::MAX)
+    }
+
+    /// The body as posted, its poster and the name stamped on its events: what a forward says.
+    pub fn parts(&self) -> (&Bytes, Poster, Option<&str>) {
+        (&self.body, self.poster, self.by_name.as_deref())
     }
 
     /// Lines a part of this process made itself (an ops action, a connector poll, however many
@@ -157,6 +178,75 @@ impl Posted {
             let shop = role::head(text)?.shop?;
             outside(&shop).then(|| (u64::from(span.line), shop.into_owned()))
         })
+    }
+
+    /// The body split by the shop each line is applied in: a line naming a shop `runs` says
+    /// the deployment has goes to that shop, any other to `shop`. Each part keeps its lines at
+    /// their numbers (the others left blank), so that what the runner says of a line names the
+    /// line of the body as posted. Gives each part's shop and body, in the order each shop first
+    /// comes, and for each line of the body the part it is in.
+    pub fn by_shop(
+        &self,
+        shop: &str,
+        runs: impl Fn(&str) -> bool,
+    ) -> (Vec<(String, Posted)>, Vec<usize>) {
+        let mut shops: Vec<String> = Vec::new();
+        let mut of_line = Vec::with_capacity(self.spans.len());
+        for span in &self.spans {
+            let named = match span.shape {
+                Shape::Other => None,
+                _ => role::head(&self.body[span.start as usize..span.end as usize])
+                    .and_then(|h| h.shop.map(|s| s.into_owned()))
+                    .filter(|s| runs(s)),
+            };
+            let named = named.unwrap_or_else(|| shop.to_string());
+            let at = match shops.iter().position(|s| *s == named) {
+                Some(at) => at,
+                None => {
+                    shops.push(named);
+                    shops.len() - 1
+                }
+            };
+            of_line.push(at);
+        }
+        if shops.len() <= 1 {
+            let only = shops.pop().unwrap_or_else(|| shop.to_string());
+            return (vec![(only, self.clone())], of_line);
+        }
+        let parts = shops
+            .into_iter()
+            .enumerate()
+            .map(|(part, name)| {
+                let mut body = Vec::with_capacity(self.body.len() / 2);
+                let mut number = 1u32;
+                for (span, at) in self.spans.iter().zip(&of_line) {
+                    if *at != part {
+                        continue;
+                    }
+                    while number < span.line {
+                        body.push(b'\n');
+                        number += 1;
+                    }
+                    body.extend_from_slice(&self.body[span.start as usize..span.end as usize]);
+                }
+                let posted = Posted {
+                    spans: Vec::new(),
+                    body: Bytes::new(),
+                    by: self.by.clone(),
+                    poster: self.poster,
+                    by_name: self.by_name.clone(),
+                };
+                let read = Posted::read_capped(
+                    Bytes::from(body),
+                    self.poster,
+                    self.by_name.as_deref(),
+                    usize::MAX,
+                )
+                .unwrap_or(posted);
+                (name, read)
+            })
+            .collect();
+        (parts, of_line)
     }
 
     /// The non-blank lines it holds.
@@ -201,6 +291,45 @@ impl Posted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_splits_by_shop_with_each_line_at_its_number() {
+        let body = "{\"id\":\"a\",\"shop\":\"s2\"}\n\n{\"id\":\"b\"}\n{\"id\":\"c\",\"shop\":\"nope\"}\n{\"id\":\"d\",\"shop\":\"s2\"}";
+        let posted = Posted::read(Bytes::from(body), Poster::Ingest, Some("ana")).expect("reads");
+        let (parts, of_line) = posted.by_shop("s1", |s| s == "s1" || s == "s2");
+        assert_eq!(of_line, [0, 1, 1, 0]);
+        let names: Vec<&str> = parts.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(names, ["s2", "s1"]);
+        let lines = |p: &Posted| {
+            let mut seen = Vec::new();
+            p.each(&mut Vec::new(), |n, l| {
+                seen.push((n, String::from_utf8_lossy(l.raw).into_owned()))
+            });
+            seen
+        };
+        assert_eq!(
+            lines(&parts[0].1),
+            [
+                (
+                    1,
+                    "{\"id\":\"a\",\"shop\":\"s2\",\"by\":\"ana\"}".to_string()
+                ),
+                (
+                    5,
+                    "{\"id\":\"d\",\"shop\":\"s2\",\"by\":\"ana\"}".to_string()
+                )
+            ]
+        );
+        assert_eq!(
+            lines(&parts[1].1)
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>(),
+            [3, 4]
+        );
+        let (one, _) = posted.by_shop("s2", |s| s == "s2");
+        assert_eq!(one.len(), 1);
+    }
 
     #[test]
     fn the_first_line_naming_a_shop_outside_is_found() {

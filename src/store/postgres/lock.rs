@@ -33,6 +33,12 @@ fn shop_key(shop: &str) -> i32 {
     (xxhash_rust::xxh3::xxh3_64(shop.as_bytes()) & 0x7fff_ffff) as i32
 }
 
+/// The second half of the writer lock of the whole database (a writer outside a cluster holds
+/// it; a cluster's instance takes a lease only while nobody does).
+pub(super) fn store_key() -> i32 {
+    shop_key(DEFAULT_SHOP)
+}
+
 /// Takes the writer lock of `db`'s shop for `holder`, at once or not at all. The first writer
 /// of a database creates (or upgrades) the schema here, under the lock; a schema that is not
 /// sampleflow's is left alone, and the store's open refuses it.
@@ -73,6 +79,13 @@ pub fn acquire(db: &Path, holder: &Holder) -> Result<PgLock, LockError> {
             return Ok(PgLock { _client: client })
         }
         Err(e) => return Err(failed(e)),
+    }
+    // A cluster on this database (`serve --cluster`) writes without this lock, shop by shop
+    // under leases; a writer outside it must not write beside it. An instance takes a lease only
+    // while nobody holds this lock, so one of the two always sees the other.
+    let cluster = super::cluster::live_instances(&mut client).map_err(failed)?;
+    if let Some(first) = cluster.first() {
+        return Err(LockError::Held(Some(reachable(instance_holder(first)))));
     }
     let text = serde_json::to_string(holder).map_err(|e| failed(e.into()))?;
     client
@@ -150,4 +163,25 @@ fn reachable(mut holder: Holder) -> Holder {
         }
     }
     holder
+}
+
+/// A cluster's instance as the holder a refused writer names: its id is `HOST-PID-TAG`, its URL
+/// where an ops command hands its event.
+fn instance_holder(i: &super::cluster::InstanceRow) -> Holder {
+    let mut parts = i.id.rsplitn(3, '-');
+    let _tag = parts.next();
+    let pid = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let host = parts.next().map(str::to_string);
+    let listen = i
+        .url
+        .strip_prefix("http://")
+        .map(|rest| rest.trim_end_matches('/').to_string());
+    Holder {
+        command: format!("serve --cluster (instance {})", i.id),
+        pid,
+        host,
+        started: i.renewed_at.clone(),
+        spool: None,
+        listen,
+    }
 }

@@ -9,6 +9,7 @@
 //! arrays, `INSERT … ON CONFLICT`), prepared once per connection, so a commit is a dozen round
 //! trips whatever its size. Readers connect read-only (`default_transaction_read_only`).
 
+pub mod cluster;
 mod lock;
 mod read;
 pub(crate) mod schema;
@@ -140,9 +141,26 @@ pub struct PgStore {
     platform: bool,
     /// Per shop and sample, a fingerprint of the deadlines this store's commits last wrote.
     deadlines: ShopPrints,
+    /// In a cluster: the lease every commit checks it still holds (none: one writer per
+    /// database, its writer lock held).
+    fence: Option<cluster::Fence>,
+}
+
+/// A connection of a cluster's instance to `db`, for its leases.
+pub fn cluster_client(db: &Path) -> Result<Client, StoreError> {
+    let mut client = connect(db, ConnectionRole::Write)?;
+    schema::ensure(&mut client)?;
+    Ok(client)
 }
 
 impl PgStore {
+    /// From now on every commit first checks, in its transaction, that `fence` still holds the
+    /// lease of the commit's shops; a commit that finds it taken is refused whole
+    /// ([`StoreError::Fenced`]).
+    pub fn set_fence(&mut self, fence: cluster::Fence) {
+        self.fence = Some(fence);
+    }
+
     pub(crate) fn pg(&self) -> &RefCell<Client> {
         &self.client
     }
@@ -175,6 +193,7 @@ impl PgStore {
             crash_at,
             platform: false,
             deadlines: ShopPrints::default(),
+            fence: None,
         };
         store.platform = store.has_platform()?;
         Ok(store)

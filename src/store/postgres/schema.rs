@@ -15,10 +15,10 @@ use postgres::GenericClient;
 use crate::store::StoreError;
 
 /// The schema version this build writes; an older one is upgraded, a newer one refused.
-pub const PG_SCHEMA_VERSION: i32 = 4;
+pub const PG_SCHEMA_VERSION: i32 = 5;
 
 /// The advisory-lock class of sampleflow's locks (the other half names what is locked).
-pub(super) const LOCK_CLASS: i32 = 0x5346_4c57; // "SFLW"
+pub(crate) const LOCK_CLASS: i32 = 0x5346_4c57; // "SFLW"
 
 /// The second half of the advisory lock that guards creating and upgrading the schema.
 const SCHEMA_LOCK: i32 = 0;
@@ -167,8 +167,28 @@ CREATE TABLE sampleflow.product_titles (
 CREATE INDEX samples_creator ON sampleflow.samples (shop, creator);
 "#;
 
+/// Version 5: a cluster's instances and its shops' leases (`store/postgres/cluster.rs`). These
+/// two tables say who runs what, not what was decided: `copy` and `backup` leave them out, and
+/// `instances` is the one table besides the version's not led by a shop.
+const V5: &str = r#"
+CREATE TABLE sampleflow.instances (
+    id text COLLATE "C" PRIMARY KEY,
+    url text NOT NULL,
+    key_sha256 text NOT NULL,
+    since timestamptz NOT NULL DEFAULT now(),
+    renewed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE sampleflow.leases (
+    shop text COLLATE "C" PRIMARY KEY,
+    owner text COLLATE "C" NOT NULL,
+    epoch bigint NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+"#;
+
 /// Version 2 adds the shadow decisions (`store/shadow.rs`), version 3 the order lines the
-/// connector reads (`store/connector.rs`), version 4 the creators' names and the products' titles.
+/// connector reads (`store/connector.rs`), version 4 the creators' names and the products'
+/// titles, version 5 the cluster's instances and leases.
 ///
 /// Each version's script, in order: a store at version N runs the scripts after N.
 const UPGRADES: &[(i32, &str)] = &[
@@ -176,6 +196,7 @@ const UPGRADES: &[(i32, &str)] = &[
     (2, crate::store::shadow::PG_TABLE),
     (3, crate::store::tables::PG_ORDER_LINES),
     (4, V4),
+    (5, V5),
 ];
 
 /// What the database holds under the schema `sampleflow`.

@@ -234,6 +234,7 @@ impl PgStore {
             crash_at,
             platform,
             deadlines,
+            fence,
             ..
         } = self;
         let client = client.get_mut();
@@ -287,7 +288,12 @@ impl PgStore {
         // one packs the next statement's rows: the server's work overlaps the packing.
         let prints = std::thread::scope(|scope| {
             let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(4);
-            let sender = scope.spawn(move || send_jobs(client, queue));
+            let fenced: Vec<String> = match fence.as_ref() {
+                Some(_) => gathered.iter().map(|(shop, _, _)| shop.clone()).collect(),
+                None => Vec::new(),
+            };
+            let fence = fence.as_ref();
+            let sender = scope.spawn(move || send_jobs(client, queue, fence, &fenced));
             let pipe = Pipe(jobs);
             let empty = super::Fingerprints::default();
             let written = gathered
@@ -330,6 +336,9 @@ impl PgStore {
     pub(super) fn write_versions(&mut self, versions: &[Version]) -> Result<(), StoreError> {
         let client = self.client.get_mut();
         let mut tx = client.transaction()?;
+        if let Some(fence) = &self.fence {
+            super::cluster::check_fence(&mut tx, &self.shop, fence)?;
+        }
         let insert = tx.prepare(
             "INSERT INTO sampleflow.versions (shop, kind, hash, name, files, first_seen, seen)
              SELECT $1, $2, $3, $4, $5, $6,
@@ -385,8 +394,19 @@ impl Pipe {
 fn send_jobs(
     client: &mut postgres::Client,
     queue: std::sync::mpsc::Receiver<Job>,
+    fence: Option<&super::cluster::Fence>,
+    shops: &[String],
 ) -> Result<(), StoreError> {
     let mut tx = client.transaction()?;
+    // The fence first: a commit of a shop this instance no longer holds keeps nothing.
+    if let Some(fence) = fence {
+        for shop in shops {
+            if let Err(e) = super::cluster::check_fence(&mut tx, shop, fence) {
+                for _ in queue {}
+                return Err(e);
+            }
+        }
+    }
     let mut failed = None;
     for job in queue {
         match job {
