@@ -184,7 +184,7 @@ fn act(cli: &Cli, action: OpsAction, who: &Who) -> Result<u8, CliError> {
             holder @ Holder {
                 listen: Some(_), ..
             },
-        ))) => match post_over(&holder, &line) {
+        ))) => match post_over(&holder, &cli.shop, &line) {
             Ok(lines) => lines,
             Err(code) => return Ok(code),
         },
@@ -296,7 +296,7 @@ fn hand_over(
 /// Hands the line to the live `serve` that holds the store, through its API, and returns the
 /// line's outcome once the server has committed it. The request is authenticated with
 /// `SAMPLEFLOW_TOKEN` when it is set; `by` is then the token's name.
-fn post_over(holder: &Holder, line: &str) -> Result<Vec<String>, u8> {
+fn post_over(holder: &Holder, shop: &str, line: &str) -> Result<Vec<String>, u8> {
     let Some(addr) = holder.listen.as_deref() else {
         return Err(EXIT_FAILED);
     };
@@ -309,8 +309,14 @@ fn post_over(holder: &Holder, line: &str) -> Result<Vec<String>, u8> {
         EXIT_FAILED
     };
     let crate::serve::client::PostAnswer { status, said, text } =
-        crate::serve::client::post_events(addr, format!("{line}\n"), token.as_deref(), REPLY_WAIT)
-            .map_err(failed)?;
+        crate::serve::client::post_events(
+            addr,
+            shop,
+            format!("{line}\n"),
+            token.as_deref(),
+            REPLY_WAIT,
+        )
+        .map_err(failed)?;
     if status != 200 {
         let hint = if status == 401 || status == 403 {
             "; set SAMPLEFLOW_TOKEN to an operator token of the server's tokens file (reviews, shipments and adjustments need an operator)"

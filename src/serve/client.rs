@@ -1,5 +1,5 @@
 //! The service's client side: how a command hands an event line to the live `serve` that holds
-//! the store (`review`, `ship` and `adjust` do), through `POST /v1/events`.
+//! the store (`review`, `ship` and `adjust` do), through `POST /v1/shops/{shop}/events` (a cluster's instance forwards it to the shop's owner).
 
 use std::time::Duration;
 
@@ -14,10 +14,11 @@ pub struct PostAnswer {
     pub text: String,
 }
 
-/// Posts `body` (JSON Lines) to `POST /v1/events` of the server at `addr`, as the bearer of
-/// `token` when one is given, waiting at most `wait`; `Err` is why no answer came.
+/// Posts `body` (JSON Lines) to `POST /v1/shops/{shop}/events` of the server at `addr`, as the
+/// bearer of `token` when one is given, waiting at most `wait`; `Err` is why no answer came.
 pub fn post_events(
     addr: &str,
+    shop: &str,
     body: String,
     token: Option<&str>,
     wait: Duration,
@@ -28,7 +29,7 @@ pub fn post_events(
         .build()
         .into();
     let mut request = agent
-        .post(format!("http://{addr}/v1/events"))
+        .post(format!("http://{addr}/v1/shops/{shop}/events"))
         .header("content-type", "application/x-ndjson");
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {}", token.trim()));

@@ -100,6 +100,9 @@ pub(crate) struct Template {
     pub options: WatchOptions,
     /// Every shop of the deployment, with its folders.
     pub shops: Vec<Folders>,
+    /// Each shop's program as loaded at the start, and the fingerprint of its files then: a
+    /// shop taken while its files are unchanged starts at once with it.
+    pub programs: HashMap<String, (Program, u64)>,
     pub reloads: Arc<Mutex<std::collections::VecDeque<String>>>,
 }
 
@@ -305,6 +308,7 @@ impl Cluster {
             self.hand_over_one();
         }
         let mut mine = mine;
+        let mut taken = false;
         // Start at a place of this instance's own, so that instances joining together do not
         // all reach for the same shops first.
         let start = (xxhash_rust::xxh3::xxh3_64(self.id.as_bytes()) as usize) % total.max(1);
@@ -325,6 +329,7 @@ impl Cluster {
                 match self.start_shop(folders, epoch) {
                     Ok(()) => {
                         mine += 1;
+                        taken = true;
                         self.note(&format!("took shop {} (epoch {epoch})", folders.shop));
                     }
                     Err(e) => {
@@ -335,6 +340,12 @@ impl Cluster {
                         leases::release(client, &self.id, &folders.shop, epoch)?;
                     }
                 }
+            }
+        }
+        if taken {
+            let view = leases::view(client, self.ttl)?;
+            if let Ok(mut s) = self.state.lock() {
+                s.view = view;
             }
         }
         self.count();
@@ -442,8 +453,26 @@ impl Cluster {
     /// Starts the live session of a shop just taken at `epoch`: its program from its files, its
     /// state from the database, every commit fenced by the lease.
     fn start_shop(&self, folders: &Folders, epoch: i64) -> Result<(), String> {
-        let loaded = reload::fingerprint(folders);
-        let program: Program = reload::build(folders)?;
+        let now = reload::fingerprint(folders);
+        let (program, loaded) = match self.template.programs.get(&folders.shop) {
+            Some((program, loaded)) if *loaded == now => (program.clone(), now),
+            kept => match reload::build(folders) {
+                Ok(program) => (program, now),
+                // The files changed since the start and do not make a program: the last good
+                // one runs, and the session's reloader says what is wrong with them.
+                Err(e) => match kept {
+                    Some((program, loaded)) => {
+                        self.note(&format!(
+                            "shop {}: its files changed and do not load ({}); it runs the program loaded at the start",
+                            folders.shop,
+                            e.lines().next().unwrap_or("")
+                        ));
+                        (program.clone(), *loaded)
+                    }
+                    None => return Err(e),
+                },
+            },
+        };
         let mut store = crate::store::PgStore::open(&self.db).map_err(|e| e.to_string())?;
         store.set_shop(&folders.shop);
         store.set_fence(Fence {
@@ -469,6 +498,7 @@ impl Cluster {
             let mut log = super::Tee {
                 reloads,
                 partial: Vec::new(),
+                prefix: format!("shop {shop}: "),
             };
             watch(
                 vec![program],

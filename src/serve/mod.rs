@@ -543,6 +543,8 @@ fn recorder() -> Result<PrometheusHandle, String> {
 struct Tee {
     reloads: Arc<Mutex<VecDeque<String>>>,
     partial: Vec<u8>,
+    /// Said before each line (`shop NAME: ` for a cluster's shop session).
+    prefix: String,
 }
 
 /// Reload lines the console shows.
@@ -550,10 +552,19 @@ const RELOADS_KEPT: usize = 50;
 
 impl Write for Tee {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        std::io::stderr().write_all(buf)?;
+        if self.prefix.is_empty() {
+            std::io::stderr().write_all(buf)?;
+        }
         self.partial.extend_from_slice(buf);
         while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=end).collect();
+            if !self.prefix.is_empty() {
+                // Whole lines, each in one write: several shops' sessions share stderr.
+                let mut said = Vec::with_capacity(self.prefix.len() + line.len());
+                said.extend_from_slice(self.prefix.as_bytes());
+                said.extend_from_slice(&line);
+                std::io::stderr().write_all(&said)?;
+            }
             let text = String::from_utf8_lossy(&line).trim_end().to_string();
             if text.starts_with("reload") {
                 if let Ok(mut kept) = self.reloads.lock() {
@@ -703,9 +714,25 @@ impl Bound {
                 if shops.is_empty() {
                     shops.push(live.options.folders.clone());
                 }
+                let programs = live
+                    .programs
+                    .iter()
+                    .filter_map(|p| {
+                        let loaded =
+                            match live.options.shops.iter().find(|(f, _)| f.shop == p.shop()) {
+                                Some((_, loaded)) => *loaded,
+                                None if live.options.folders.shop == p.shop() => {
+                                    live.options.loaded
+                                }
+                                None => return None,
+                            };
+                        Some((p.shop().to_string(), (p.clone(), loaded)))
+                    })
+                    .collect();
                 let template = cluster::Template {
                     options: live.options.clone(),
                     shops,
+                    programs,
                     reloads: reloads.clone(),
                 };
                 Some(Arc::new(
@@ -846,6 +873,7 @@ impl Bound {
                 let mut log = Tee {
                     reloads,
                     partial: Vec::new(),
+                    prefix: String::new(),
                 };
                 let result = watch(
                     programs, &home, store, options, None, &mut out, &mut log, channels,
