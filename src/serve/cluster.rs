@@ -141,6 +141,15 @@ enum Forwarded {
     Retry,
 }
 
+/// Sends `msg` to a session without waiting for room in its queue: a session behind with its
+/// work still gets it, after what it was handed before.
+fn tell(tx: &SyncSender<Msg>, msg: Msg) {
+    if let Err(std::sync::mpsc::TrySendError::Full(msg)) = tx.try_send(msg) {
+        let tx = tx.clone();
+        std::thread::spawn(move || tx.send(msg));
+    }
+}
+
 /// The header naming the instance that forwards.
 pub const INSTANCE: &str = "x-sampleflow-instance";
 /// The header with the caller's name (percent-encoded) and role, on a forward.
@@ -242,7 +251,7 @@ impl Cluster {
         if let Ok(mut s) = self.state.lock() {
             for owned in s.owned.values_mut() {
                 owned.leaving.get_or_insert(Leaving::Stop);
-                let _ = owned.tx.send(Msg::Stop("the instance stops"));
+                tell(&owned.tx, Msg::Stop("the instance stops"));
             }
         }
         loop {
@@ -371,7 +380,7 @@ impl Cluster {
             return;
         }
         owned.leaving = Some(Leaving::Lost);
-        let _ = owned.tx.try_send(Msg::Stop("its lease was lost"));
+        tell(&owned.tx, Msg::Stop("its lease was lost"));
         drop(s);
         self.lost.fetch_add(1, Ordering::SeqCst);
         metrics::counter!("sampleflow_cluster_lease_lost_total").increment(1);
@@ -390,9 +399,7 @@ impl Cluster {
             return;
         };
         owned.leaving = Some(Leaving::HandOver);
-        let _ = owned
-            .tx
-            .try_send(Msg::Stop("handed over to another instance"));
+        tell(&owned.tx, Msg::Stop("handed over to another instance"));
         let shop = shop.clone();
         drop(s);
         self.set_active(&shop, false);
