@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sampleflow::machinery::model::{Changes, Ledger};
@@ -53,13 +53,13 @@ fn batch(shop: &str, id: &str, credit: f64) -> Batch {
     }
 }
 
-fn credit(db: &PathBuf, shop: &str) -> Option<f64> {
+fn credit(db: &Path, shop: &str) -> Option<f64> {
     let mut reader = store::open_read(db).unwrap();
     reader.set_shop(shop);
     reader.ledger("c1").unwrap().map(|l| l.credit)
 }
 
-fn events(db: &PathBuf, shop: &str) -> Vec<String> {
+fn events(db: &Path, shop: &str) -> Vec<String> {
     let mut reader = store::open_read(db).unwrap();
     reader.set_shop(shop);
     reader.events().unwrap()
