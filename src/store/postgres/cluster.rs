@@ -158,7 +158,7 @@ pub fn take(
     let free: bool = tx
         .query_one(
             "SELECT pg_try_advisory_xact_lock($1, $2)",
-            &[&LOCK_CLASS, &super::lock::store_key()],
+            &[&LOCK_CLASS, &super::schema::store_key()],
         )?
         .get(0);
     if !free {

@@ -27,18 +27,6 @@ impl std::fmt::Debug for PgLock {
     }
 }
 
-/// The second half of a shop's advisory lock: a stable, non-negative hash of its name (`pg_locks`
-/// shows the halves as OIDs).
-fn shop_key(shop: &str) -> i32 {
-    (xxhash_rust::xxh3::xxh3_64(shop.as_bytes()) & 0x7fff_ffff) as i32
-}
-
-/// The second half of the writer lock of the whole database (a writer outside a cluster holds
-/// it; a cluster's instance takes a lease only while nobody does).
-pub(super) fn store_key() -> i32 {
-    shop_key(DEFAULT_SHOP)
-}
-
 /// Takes the writer lock of `db`'s shop for `holder`, at once or not at all. The first writer
 /// of a database creates (or upgrades) the schema here, under the lock; a schema that is not
 /// sampleflow's is left alone, and the store's open refuses it.
@@ -49,7 +37,7 @@ pub fn acquire(db: &Path, holder: &Holder) -> Result<PgLock, LockError> {
         source: std::io::Error::other(e.to_string()),
     };
     let mut client = connect(db, ConnectionRole::Lock).map_err(failed)?;
-    let key = shop_key(DEFAULT_SHOP);
+    let key = schema::store_key();
     // A holder that died on this host a moment ago may still hold the lock until the server has
     // seen its connection close: its lock is waited for, a live holder's is not.
     let wait_until = std::time::Instant::now() + DEAD_WAIT;

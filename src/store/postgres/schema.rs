@@ -20,6 +20,14 @@ pub const PG_SCHEMA_VERSION: i32 = 5;
 /// The advisory-lock class of sampleflow's locks (the other half names what is locked).
 pub(crate) const LOCK_CLASS: i32 = 0x5346_4c57; // "SFLW"
 
+/// The second half of the writer lock of the whole database: a stable, non-negative hash of
+/// the shop `default`'s name (`pg_locks` shows the halves as OIDs). A writer outside a cluster
+/// holds it (`lock.rs`); a cluster's instance takes a lease only while nobody does
+/// (`cluster.rs`).
+pub(super) fn store_key() -> i32 {
+    (xxhash_rust::xxh3::xxh3_64(crate::model::DEFAULT_SHOP.as_bytes()) & 0x7fff_ffff) as i32
+}
+
 /// The second half of the advisory lock that guards creating and upgrading the schema.
 const SCHEMA_LOCK: i32 = 0;
 
