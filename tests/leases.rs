@@ -68,8 +68,8 @@ fn events(db: &Path, shop: &str) -> Vec<String> {
 #[test]
 fn a_lease_is_taken_by_one_instance_at_a_time_and_each_take_raises_its_epoch() {
     let db = db();
-    let mut a = cluster_client(&db).unwrap();
-    let mut b = cluster_client(&db).unwrap();
+    let mut a = cluster_client(&db, TTL).unwrap();
+    let mut b = cluster_client(&db, TTL).unwrap();
     leases::heartbeat(&mut a, "host-1-aaaaaa", "http://a", "ka").unwrap();
     leases::heartbeat(&mut b, "host-2-bbbbbb", "http://b", "kb").unwrap();
 
@@ -129,8 +129,8 @@ fn a_lease_is_taken_by_one_instance_at_a_time_and_each_take_raises_its_epoch() {
 #[test]
 fn a_lease_not_renewed_within_its_ttl_is_free_to_take() {
     let db = db();
-    let mut a = cluster_client(&db).unwrap();
-    let mut b = cluster_client(&db).unwrap();
+    let mut a = cluster_client(&db, TTL).unwrap();
+    let mut b = cluster_client(&db, TTL).unwrap();
     let short = Duration::from_millis(300);
     assert_eq!(leases::take(&mut a, "a-1-x", "s1", short).unwrap(), Some(1));
     assert_eq!(leases::take(&mut b, "b-2-y", "s1", TTL).unwrap(), None);
@@ -153,8 +153,8 @@ fn a_lease_not_renewed_within_its_ttl_is_free_to_take() {
 #[test]
 fn a_commit_of_an_owner_whose_lease_was_taken_keeps_nothing() {
     let db = db();
-    let mut a = cluster_client(&db).unwrap();
-    let mut b = cluster_client(&db).unwrap();
+    let mut a = cluster_client(&db, TTL).unwrap();
+    let mut b = cluster_client(&db, TTL).unwrap();
     assert_eq!(leases::take(&mut a, "a-1-x", "s1", TTL).unwrap(), Some(1));
 
     let mut owner = PgStore::open(&db).unwrap();
@@ -204,7 +204,7 @@ fn a_writer_outside_the_cluster_is_refused_while_an_instance_lives_and_blocks_ta
     let db = db();
     // A single writer first: no instance may take a lease while it holds the store.
     let lock = store::lock(&db, &Holder::me("watch")).unwrap();
-    let mut a = cluster_client(&db).unwrap();
+    let mut a = cluster_client(&db, TTL).unwrap();
     assert_eq!(leases::take(&mut a, "a-1-x", "s1", TTL).unwrap(), None);
     drop(lock);
     assert_eq!(leases::take(&mut a, "a-1-x", "s1", TTL).unwrap(), Some(1));
@@ -222,4 +222,42 @@ fn a_writer_outside_the_cluster_is_refused_while_an_instance_lives_and_blocks_ta
     }
     leases::leave(&mut a, "vm-4242-abcdef").unwrap();
     drop(store::lock(&db, &Holder::me("run")).expect("free once the instance left"));
+}
+
+#[test]
+fn a_take_blocked_by_a_transaction_that_never_ends_finds_the_shop_not_free_and_does_not_hang() {
+    let db = db();
+    let short = Duration::from_millis(400);
+    let mut a = cluster_client(&db, short).unwrap();
+    let mut b = cluster_client(&db, short).unwrap();
+    assert_eq!(leases::take(&mut a, "a-1-x", "s1", short).unwrap(), Some(1));
+    // An owner paused in the middle of a commit: its fence holds the lease row `FOR SHARE`.
+    let mut paused = postgres::Client::connect(db.to_str().unwrap(), postgres::NoTls).unwrap();
+    let mut tx = paused.transaction().unwrap();
+    tx.query(
+        "SELECT epoch FROM sampleflow.leases WHERE shop = 's1' FOR SHARE",
+        &[],
+    )
+    .unwrap();
+    // Past the lease: another instance's take waits a quarter of its TTL, then finds the shop
+    // not free, instead of hanging for as long as the pause lasts.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let started = Instant::now();
+        assert_eq!(leases::take(&mut b, "b-2-y", "s1", short).unwrap(), None);
+        assert!(started.elapsed() < Duration::from_secs(3), "the take hung");
+        if leases::view(&mut b, short)
+            .unwrap()
+            .leases
+            .iter()
+            .all(|l| !l.live)
+        {
+            break;
+        }
+        assert!(Instant::now() < until, "the lease never lapsed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(tx);
+    drop(paused);
+    assert_eq!(leases::take(&mut b, "b-2-y", "s1", short).unwrap(), Some(2));
 }

@@ -179,7 +179,7 @@ impl Cluster {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "host".into());
         let id = format!("{host}-{}-{}", std::process::id(), &key[..6]);
-        let mut client = crate::store::cluster_client(&db)
+        let mut client = crate::store::cluster_client(&db, ttl)
             .map_err(|e| format!("`{}`: {e}", crate::store::shown(&db)))?;
         leases::heartbeat(&mut client, &id, &url, &hash(&key))
             .map_err(|e| format!("cannot join the cluster: {e}"))?;
@@ -233,7 +233,7 @@ impl Cluster {
         let mut beat = Instant::now() - renew_every;
         while !self.stopping.load(Ordering::SeqCst) {
             if client.is_none() {
-                client = crate::store::cluster_client(&self.db)
+                client = crate::store::cluster_client(&self.db, self.ttl)
                     .map_err(|e| self.note(&format!("cannot reach the database: {e}")))
                     .ok();
             }
@@ -480,12 +480,13 @@ impl Cluster {
                 },
             },
         };
-        let mut store = crate::store::PgStore::open(&self.db).map_err(|e| e.to_string())?;
-        store.set_shop(&folders.shop);
-        store.set_fence(Fence {
+        let fence = Fence {
             owner: self.id.clone(),
             epoch,
-        });
+        };
+        let mut store = crate::store::PgStore::open_fenced(&self.db, fence, self.ttl)
+            .map_err(|e| e.to_string())?;
+        store.set_shop(&folders.shop);
         let mut options = self.template.options.clone();
         options.folders = folders.clone();
         options.shops = Vec::new();
@@ -698,7 +699,7 @@ impl Cluster {
             return false;
         };
         if side.is_none() {
-            *side = crate::store::cluster_client(&self.db).ok();
+            *side = crate::store::cluster_client(&self.db, self.ttl).ok();
         }
         let Some(client) = side.as_mut() else {
             return false;

@@ -172,7 +172,16 @@ pub fn take(
          WHERE l.expires_at <= now()
          RETURNING epoch",
         &[&shop, &id, &millis(ttl)],
-    )?;
+    );
+    let row = match row {
+        Ok(row) => row,
+        // The row is locked by a transaction that does not end (an instance paused in the
+        // middle of a commit or a take): not free now; the server ends that transaction.
+        Err(e) if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e.into()),
+    };
     tx.commit()?;
     Ok(row.map(|r| r.get(0)))
 }

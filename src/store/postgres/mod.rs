@@ -92,6 +92,11 @@ pub(crate) enum ConnectionRole {
 /// A connection to the database of `db` for `role`. TLS is not spoken: a URL asking for it
 /// (`sslmode=require`) is refused by the client; use a Unix socket or a local TLS proxy.
 pub(crate) fn connect(db: &Path, role: ConnectionRole) -> Result<Client, StoreError> {
+    connect_with(db, role, "")
+}
+
+/// [`connect`], with more server settings (`-c name=value ...`).
+fn connect_with(db: &Path, role: ConnectionRole, more: &str) -> Result<Client, StoreError> {
     let mut config =
         postgres::Config::from_str(url_text(db)?).map_err(|e| StoreError::Url(e.to_string()))?;
     if config.get_application_name().is_none() {
@@ -108,6 +113,10 @@ pub(crate) fn connect(db: &Path, role: ConnectionRole) -> Result<Client, StoreEr
         }
     };
     options.push_str(extra);
+    if !more.is_empty() {
+        options.push(' ');
+        options.push_str(more);
+    }
     config.options(options.trim());
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(10));
@@ -146,14 +155,44 @@ pub struct PgStore {
     fence: Option<cluster::Fence>,
 }
 
-/// A connection of a cluster's instance to `db`, for its leases.
-pub fn cluster_client(db: &Path) -> Result<Client, StoreError> {
-    let mut client = connect(db, ConnectionRole::Write)?;
+/// A connection of a cluster's instance to `db`, for its leases (`ttl` their TTL). A lease row
+/// may be locked by a transaction of an instance that was paused in the middle of it: a
+/// statement waits for such a lock a quarter of the TTL at most (a take then finds the shop not
+/// free), and the server ends a transaction left idle for the TTL, letting its locks go.
+pub fn cluster_client(db: &Path, ttl: std::time::Duration) -> Result<Client, StoreError> {
+    let mut client = connect_with(db, ConnectionRole::Write, &paused_limits(ttl, true))?;
     schema::ensure(&mut client)?;
     Ok(client)
 }
 
+/// The server settings that keep a paused instance's open transaction from holding a lease row
+/// (and a commit's locks) for longer than the TTL.
+fn paused_limits(ttl: std::time::Duration, wait: bool) -> String {
+    let ms = ttl.as_millis().max(100);
+    let mut text = format!("-c idle_in_transaction_session_timeout={ms}");
+    if wait {
+        text.push_str(&format!(" -c lock_timeout={}", (ms / 4).max(50)));
+    }
+    text
+}
+
 impl PgStore {
+    /// Opens the store of `db` for writing as a cluster's instance that owns one shop under a
+    /// lease of `ttl`, every commit fenced by `fence` ([`PgStore::set_fence`]). A transaction
+    /// this instance leaves idle for the TTL (it was paused in the middle of a commit) is ended by
+    /// the server, so that its locks do not keep the lease from the next owner.
+    pub fn open_fenced(
+        db: &Path,
+        fence: cluster::Fence,
+        ttl: std::time::Duration,
+    ) -> Result<Self, StoreError> {
+        let mut client = connect_with(db, ConnectionRole::Write, &paused_limits(ttl, false))?;
+        schema::ensure(&mut client)?;
+        let mut store = Self::with(client, db, crash_point("commit"))?;
+        store.set_fence(fence);
+        Ok(store)
+    }
+
     /// From now on every commit first checks, in its transaction, that `fence` still holds the
     /// lease of the commit's shops; a commit that finds it taken is refused whole
     /// ([`StoreError::Fenced`]).
