@@ -5,8 +5,10 @@
 //! owner under load, an owner paused (SIGSTOP) past its lease and woken, a third instance joining
 //! and a rolling restart. In every case each shop's end state equals one `sampleflow run` of the
 //! same events, every sample's records are the run's (nothing lost, nothing applied twice), and
-//! every event posted again is `duplicate_id`. The helpers are in tests/common/cluster.rs; a
-//! failing test prints every instance's stderr.
+//! every event posted again is `duplicate_id`. Also: a console session signed in on one instance
+//! works on the other, whose console review reaches the owner; `--cluster`'s refusals (exit 2);
+//! and the harness itself on one plain `serve`, its control. The helpers are in
+//! tests/common/cluster.rs; a failing test prints every instance's stderr and PostgreSQL's log.
 
 // Tests fail loudly: a panic is their failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
