@@ -86,8 +86,15 @@ async fn cluster(State(app): State<Shared>, headers: HeaderMap) -> Response {
     if !principal.role.allows(Permission::Viewer) {
         return error(StatusCode::FORBIDDEN, "forbidden", "this needs a `viewer`");
     }
-    match &app.cluster {
-        Some(c) => Json(c.describe()).into_response(),
+    match app.cluster.clone() {
+        Some(c) => match tokio::task::spawn_blocking(move || c.describe()).await {
+            Ok(view) => Json(view).into_response(),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the cluster's view failed: {e}"),
+            ),
+        },
         None => error(
             StatusCode::NOT_FOUND,
             "not_found",

@@ -131,7 +131,8 @@ pub(crate) struct Cluster {
 /// Where a write for a shop goes now.
 enum Route {
     Local(SyncSender<Msg>),
-    Remote(String),
+    /// The owner's URL, id and lease epoch.
+    Remote(String, String, i64),
     Nobody,
 }
 
@@ -567,10 +568,28 @@ impl Cluster {
         let Ok(s) = self.state.lock() else {
             return Route::Nobody;
         };
+        let epoch = s
+            .view
+            .leases
+            .iter()
+            .find(|l| l.shop == shop)
+            .map_or(0, |l| l.epoch);
         match s.view.owner(shop) {
-            Some(owner) if owner.id != self.id => Route::Remote(owner.url.clone()),
+            Some(owner) if owner.id != self.id => {
+                Route::Remote(owner.url.clone(), owner.id.clone(), epoch)
+            }
             _ => Route::Nobody,
         }
+    }
+
+    /// True while the database says `owner` holds `shop`'s lease at `epoch`, unexpired.
+    fn still_owns(&self, shop: &str, owner: &str, epoch: i64) -> bool {
+        self.state.lock().is_ok_and(|s| {
+            s.view
+                .leases
+                .iter()
+                .any(|l| l.shop == shop && l.live && l.owner == owner && l.epoch == epoch)
+        })
     }
 
     /// Applies `posted` in `shop` wherever its owner is: here, or forwarded; waits for the lease
@@ -585,9 +604,24 @@ impl Cluster {
                         return Some(answer);
                     }
                 }
-                Route::Remote(url) => {
-                    if let Forwarded::Answer(a) = self.forward(&url, shop, &posted).await {
-                        return Some(a);
+                Route::Remote(url, owner, epoch) => {
+                    // An owner that stops answering (paused, its machine gone) is given up once
+                    // its lease lapses or moves, and the same events go to the next owner: what
+                    // the old one committed before comes back `duplicate_id` there, and what it
+                    // tries after the lease moved is refused by the fence.
+                    let forward = self.forward(&url, shop, &posted);
+                    let moved = async {
+                        while self.still_owns(shop, &owner, epoch) {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    };
+                    tokio::select! {
+                        forwarded = forward => {
+                            if let Forwarded::Answer(a) = forwarded {
+                                return Some(a);
+                            }
+                        }
+                        () = moved => {}
                     }
                 }
                 Route::Nobody => {}
@@ -720,13 +754,28 @@ impl Cluster {
         }
     }
 
-    /// `GET /v1/cluster`: the live instances and the shops each owns, as the database says.
+    /// `GET /v1/cluster`: the live instances and the shops each owns, as the database says now
+    /// (the coordinator's last view when the database cannot be read). Waits on the database:
+    /// called off the async threads.
     pub(crate) fn describe(&self) -> serde_json::Value {
-        let view = self
-            .state
-            .lock()
-            .map(|s| s.view.clone())
-            .unwrap_or_default();
+        let fresh = self.side.lock().ok().and_then(|mut side| {
+            if side.is_none() {
+                *side = crate::store::cluster_client(&self.db, self.ttl).ok();
+            }
+            let read = leases::view(side.as_mut()?, self.ttl);
+            if read.is_err() {
+                *side = None;
+            }
+            read.ok()
+        });
+        let view = match fresh {
+            Some(view) => view,
+            None => self
+                .state
+                .lock()
+                .map(|s| s.view.clone())
+                .unwrap_or_default(),
+        };
         let instances: Vec<serde_json::Value> = view
             .instances
             .iter()

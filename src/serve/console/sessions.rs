@@ -44,6 +44,18 @@ pub(super) fn random() -> String {
     hex::encode(bytes)
 }
 
+/// Runs `f`, which may wait on the store (PostgreSQL's client is synchronous and would start a
+/// runtime of its own), off the async threads: the handler's worker hands its other tasks to
+/// the others while it waits.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 pub(super) fn same(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
@@ -56,7 +68,7 @@ impl Console {
         if id.is_empty() {
             return None;
         }
-        match self.sessions.start(&id, key, now()) {
+        match blocking(|| self.sessions.start(&id, key, now())) {
             Ok(()) => {
                 let csrf = csrf_of(&id);
                 Some((id, csrf))
@@ -70,7 +82,7 @@ impl Console {
 
     /// The principal and CSRF token of session `id`, while it lives and its token is in force.
     pub(super) fn find(&self, app: &App, id: &str) -> Option<(Principal, String)> {
-        let found = match self.sessions.find(id, now()) {
+        let found = match blocking(|| self.sessions.find(id, now())) {
             Ok(found) => found?,
             Err(e) => {
                 eprintln!("console: cannot read a session: {e}");
@@ -87,7 +99,7 @@ impl Console {
 
     /// Ends the sessions of tokens whose fingerprints are not in `keys`; how many ended.
     pub fn keep_sessions_of(&self, keys: &[String]) -> usize {
-        self.sessions.keep_only(keys).unwrap_or_else(|e| {
+        blocking(|| self.sessions.keep_only(keys)).unwrap_or_else(|e| {
             eprintln!("console: cannot end the sessions of removed tokens: {e}");
             0
         })
@@ -403,7 +415,7 @@ pub(super) async fn logout(
         );
     }
     if let Some(id) = v.jar.get(SESSION).map(|c| c.value().to_string()) {
-        if let Err(e) = app.console.sessions.end(&id) {
+        if let Err(e) = blocking(|| app.console.sessions.end(&id)) {
             eprintln!("console: cannot end a session: {e}");
         }
     }
