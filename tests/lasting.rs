@@ -734,7 +734,9 @@ fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
     client
         .batch_execute(
             "DROP TABLE sampleflow.order_lines; DROP TABLE sampleflow.creator_names;
-             DROP TABLE sampleflow.product_titles; DROP INDEX sampleflow.samples_creator; UPDATE sampleflow.schema_version SET version = 2;",
+             DROP TABLE sampleflow.product_titles; DROP INDEX sampleflow.samples_creator;
+             DROP TABLE sampleflow.instances; DROP TABLE sampleflow.leases;
+             UPDATE sampleflow.schema_version SET version = 2;",
         )
         .unwrap();
     // A reader refuses the old schema; a writer upgrades it.
@@ -758,7 +760,7 @@ fn a_postgres_store_of_schema_2_is_upgraded_in_place() {
         .query_one("SELECT version FROM sampleflow.schema_version", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 4);
+    assert_eq!(version, sampleflow::machinery::store::PG_SCHEMA_VERSION);
     let n: i64 = client
         .query_one("SELECT count(*) FROM sampleflow.order_lines", &[])
         .unwrap()

@@ -940,7 +940,9 @@ fn a_postgres_store_of_schema_3_gains_the_creators_names_in_place() {
     client
         .batch_execute(
             "DROP TABLE sampleflow.creator_names; DROP TABLE sampleflow.product_titles;
-             DROP INDEX sampleflow.samples_creator; UPDATE sampleflow.schema_version SET version = 3;",
+             DROP INDEX sampleflow.samples_creator;
+             DROP TABLE sampleflow.instances; DROP TABLE sampleflow.leases;
+             UPDATE sampleflow.schema_version SET version = 3;",
         )
         .unwrap();
     assert!(matches!(
@@ -967,5 +969,5 @@ fn a_postgres_store_of_schema_3_gains_the_creators_names_in_place() {
         .query_one("SELECT version FROM sampleflow.schema_version", &[])
         .unwrap()
         .get(0);
-    assert_eq!(version, 4);
+    assert_eq!(version, store::PG_SCHEMA_VERSION);
 }

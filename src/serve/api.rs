@@ -29,8 +29,11 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(super::ready::readyz))
         .route("/metrics", get(super::ready::metrics))
-        .route("/v1/cluster", get(cluster))
-        .route("/v1/cluster/forward/{shop}", post(forwarded));
+        .route("/v1/cluster", get(super::cluster::view))
+        .route(
+            "/v1/cluster/forward/{shop}",
+            post(super::cluster::forwarded),
+        );
     for base in ["/v1", "/v1/shops/{shop}"] {
         router = router
             .route(&format!("{base}/events"), post(events))
@@ -69,111 +72,12 @@ impl At {
     }
 }
 
-fn unavailable() -> Response {
+pub(super) fn unavailable() -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
         "the server stopped before these events were committed; nothing of them was acknowledged",
     )
-}
-
-/// `GET /v1/cluster` (viewer): the live instances and the shops each owns.
-async fn cluster(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let principal = match app.authenticate(&headers, Permission::Viewer, None) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if !principal.role.allows(Permission::Viewer) {
-        return error(StatusCode::FORBIDDEN, "forbidden", "this needs a `viewer`");
-    }
-    match app.cluster.clone() {
-        Some(c) => match tokio::task::spawn_blocking(move || c.describe()).await {
-            Ok(view) => Json(view).into_response(),
-            Err(e) => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("the cluster's view failed: {e}"),
-            ),
-        },
-        None => error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "this serve runs alone, not as an instance of a cluster (`serve --cluster`)",
-        ),
-    }
-}
-
-/// `POST /v1/cluster/forward/{shop}`: a write another instance of the cluster forwards to this
-/// one, the shop's owner. The forwarder is known by its key (whose hash it keeps in the
-/// database), and it says the caller's name and role, which it checked: the events are stamped
-/// with that name as if the caller had come here. 421 when this instance does not own the shop
-/// (the forwarder looks again), 503 when its session ended before committing.
-async fn forwarded(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    params: Params,
-    body: Body,
-) -> Response {
-    let At { shop, .. } = At::of(params);
-    let Some(cluster) = app.cluster.clone() else {
-        return error(StatusCode::NOT_FOUND, "not_found", "no cluster here");
-    };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let id = header(super::cluster::INSTANCE).unwrap_or("").to_string();
-    let key = header("authorization")
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    let verified = {
-        let cluster = cluster.clone();
-        tokio::task::spawn_blocking(move || !id.is_empty() && cluster.verifies(&id, &key))
-            .await
-            .unwrap_or(false)
-    };
-    if !verified {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "not a live instance of this cluster: nothing was applied",
-        );
-    }
-    let poster = match header(super::cluster::POSTER).map(crate::watch::Poster::parse) {
-        Some(Ok(p)) => p,
-        _ => return error(StatusCode::BAD_REQUEST, "bad_request", "no poster said"),
-    };
-    let by = header(super::cluster::BY).map(|v| {
-        percent_encoding::percent_decode_str(v)
-            .decode_utf8_lossy()
-            .into_owned()
-    });
-    let body = match body_bytes(body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let Ok(posted) = Posted::forwarded(body, poster, by.as_deref()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the body holds no event",
-        );
-    };
-    match cluster.apply_here(posted, &shop).await {
-        Ok(answer) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            answer,
-        )
-            .into_response(),
-        Err(421) => error(
-            StatusCode::MISDIRECTED_REQUEST,
-            "not_owner",
-            format!("shop `{shop}` is not owned by this instance"),
-        ),
-        Err(_) => unavailable(),
-    }
 }
 
 /// `POST /v1/events`: JSON Lines in, one result per line out, every applied line committed.

@@ -35,7 +35,10 @@ use crate::session::live::{watch, Channels, Msg, WatchOptions};
 use crate::store::leases::{self, Fence, View};
 use crate::store::Store;
 use crate::watch::reload::{self, Folders};
-use crate::watch::{Health, Posted};
+use crate::watch::Health;
+
+mod route;
+pub(in crate::serve) use route::{forwarded, view};
 
 /// `--cluster`'s settings.
 #[derive(Debug, Clone)]
@@ -128,20 +131,6 @@ pub(crate) struct Cluster {
     agent: ureq::Agent,
 }
 
-/// Where a write for a shop goes now.
-enum Route {
-    Local(SyncSender<Msg>),
-    /// The owner's URL, id and lease epoch.
-    Remote(String, String, i64),
-    Nobody,
-}
-
-/// What a forward came to.
-enum Forwarded {
-    Answer(Vec<u8>),
-    Retry,
-}
-
 /// Sends `msg` to a session without waiting for room in its queue: a session behind with its
 /// work still gets it, after what it was handed before.
 fn tell(tx: &SyncSender<Msg>, msg: Msg) {
@@ -150,12 +139,6 @@ fn tell(tx: &SyncSender<Msg>, msg: Msg) {
         std::thread::spawn(move || tx.send(msg));
     }
 }
-
-/// The header naming the instance that forwards.
-pub const INSTANCE: &str = "x-sampleflow-instance";
-/// The header with the caller's name (percent-encoded) and role, on a forward.
-pub const BY: &str = "x-sampleflow-by";
-pub const POSTER: &str = "x-sampleflow-poster";
 
 fn hash(key: &str) -> String {
     hex::encode(sha2::Sha256::digest(key.as_bytes()))
@@ -559,236 +542,6 @@ impl Cluster {
             .get(shop)
             .filter(|o| o.leaving.is_none())
             .map(|o| o.tx.clone())
-    }
-
-    fn route(&self, shop: &str) -> Route {
-        if let Some(tx) = self.local(shop) {
-            return Route::Local(tx);
-        }
-        let Ok(s) = self.state.lock() else {
-            return Route::Nobody;
-        };
-        let epoch = s
-            .view
-            .leases
-            .iter()
-            .find(|l| l.shop == shop)
-            .map_or(0, |l| l.epoch);
-        match s.view.owner(shop) {
-            Some(owner) if owner.id != self.id => {
-                Route::Remote(owner.url.clone(), owner.id.clone(), epoch)
-            }
-            _ => Route::Nobody,
-        }
-    }
-
-    /// True while the database says `owner` holds `shop`'s lease at `epoch`, unexpired.
-    fn still_owns(&self, shop: &str, owner: &str, epoch: i64) -> bool {
-        self.state.lock().is_ok_and(|s| {
-            s.view
-                .leases
-                .iter()
-                .any(|l| l.shop == shop && l.live && l.owner == owner && l.epoch == epoch)
-        })
-    }
-
-    /// Applies `posted` in `shop` wherever its owner is: here, or forwarded; waits for the lease
-    /// to move when the owner is gone. `None`: no owner committed it in time (nothing of it is
-    /// acknowledged).
-    pub(crate) async fn apply(&self, posted: Posted, shop: &str) -> Option<Vec<u8>> {
-        let until = Instant::now() + self.ttl * 2 + Duration::from_secs(5);
-        loop {
-            match self.route(shop) {
-                Route::Local(tx) => {
-                    if let Some(answer) = super::hand(&tx, posted.clone(), shop).await {
-                        return Some(answer);
-                    }
-                }
-                Route::Remote(url, owner, epoch) => {
-                    // An owner that stops answering (paused, its machine gone) is given up once
-                    // its lease lapses or moves, and the same events go to the next owner: what
-                    // the old one committed before comes back `duplicate_id` there, and what it
-                    // tries after the lease moved is refused by the fence.
-                    let forward = self.forward(&url, shop, &posted);
-                    let moved = async {
-                        while self.still_owns(shop, &owner, epoch) {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    };
-                    tokio::select! {
-                        forwarded = forward => {
-                            if let Forwarded::Answer(a) = forwarded {
-                                return Some(a);
-                            }
-                        }
-                        () = moved => {}
-                    }
-                }
-                Route::Nobody => {}
-            }
-            if Instant::now() >= until || self.stopping.load(Ordering::SeqCst) {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Applies a body whose lines may name several shops: each shop's lines go to its owner
-    /// (lines naming no shop, or one the deployment lacks, are `shop`'s), and the
-    /// answers are put back together in the body's order. `None` when any part found no owner
-    /// in time (the parts that did are applied: a retry finds them `duplicate_id`).
-    pub(crate) async fn apply_split(
-        &self,
-        posted: Posted,
-        shop: &str,
-        runs: impl Fn(&str) -> bool,
-    ) -> Option<Vec<u8>> {
-        let (mut parts, of_line) = posted.by_shop(shop, runs);
-        if parts.len() == 1 {
-            let (only, posted) = parts.pop()?;
-            return self.apply(posted, &only).await;
-        }
-        // One part after the other: shops share nothing, so the order between them is free,
-        // and a body that mixes shops is the rare one.
-        let mut answers = Vec::with_capacity(parts.len());
-        for (name, part) in parts {
-            answers.push(self.apply(part, &name).await);
-        }
-        #[derive(serde::Deserialize)]
-        struct Results {
-            results: Vec<Box<serde_json::value::RawValue>>,
-        }
-        let mut each = Vec::with_capacity(answers.len());
-        for answer in answers {
-            let results: Results = serde_json::from_slice(&answer?).ok()?;
-            each.push(results.results.into_iter());
-        }
-        let mut out = Vec::with_capacity(of_line.len() * 64);
-        out.extend_from_slice(b"{\"results\":[");
-        for (i, part) in of_line.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            let result = each.get_mut(*part)?.next()?;
-            out.extend_from_slice(result.get().as_bytes());
-        }
-        out.extend_from_slice(b"]}");
-        Some(out)
-    }
-
-    /// Applies `posted` here when this instance owns `shop`: `Err(421)` when it does not (the
-    /// forwarder looks again), `Err(503)` when its session ended before committing it.
-    pub(crate) async fn apply_here(&self, posted: Posted, shop: &str) -> Result<Vec<u8>, u16> {
-        let tx = self.local(shop).ok_or(421u16)?;
-        super::hand(&tx, posted, shop).await.ok_or(503)
-    }
-
-    /// Forwards to the owner at `url`, as this instance, with the caller's name and role.
-    async fn forward(&self, url: &str, shop: &str, posted: &Posted) -> Forwarded {
-        let (body, poster, by) = posted.parts();
-        let body = body.clone();
-        let by = by.map(|n| {
-            percent_encoding::utf8_percent_encode(n, percent_encoding::NON_ALPHANUMERIC).to_string()
-        });
-        let target = format!("{}/v1/cluster/forward/{shop}", url.trim_end_matches('/'));
-        let agent = self.agent.clone();
-        let (id, key) = (self.id.clone(), self.key.clone());
-        let wait = self.ttl * 2 + Duration::from_secs(25);
-        let sent = tokio::task::spawn_blocking(move || {
-            let mut request = agent
-                .post(&target)
-                .config()
-                .timeout_global(Some(wait))
-                .build()
-                .header("content-type", "application/x-ndjson")
-                .header(INSTANCE, id)
-                .header("authorization", format!("Bearer {key}"))
-                .header(POSTER, poster.as_str());
-            if let Some(by) = by {
-                request = request.header(BY, by);
-            }
-            let mut response = request.send(&body[..]).ok()?;
-            let status = response.status().as_u16();
-            let bytes = response.body_mut().read_to_vec().ok()?;
-            Some((status, bytes))
-        })
-        .await;
-        match sent {
-            Ok(Some((200, bytes))) => Forwarded::Answer(bytes),
-            _ => Forwarded::Retry,
-        }
-    }
-
-    /// True when `key` is the forwarding key of the live instance `id`.
-    pub(crate) fn verifies(&self, id: &str, key: &str) -> bool {
-        use subtle::ConstantTimeEq;
-        let given = hash(key);
-        let same = |known: &str| bool::from(known.as_bytes().ct_eq(given.as_bytes()));
-        if let Ok(peers) = self.peers.lock() {
-            if peers.get(id).is_some_and(|k| same(k)) {
-                return true;
-            }
-        }
-        let Ok(mut side) = self.side.lock() else {
-            return false;
-        };
-        if side.is_none() {
-            *side = crate::store::cluster_client(&self.db, self.ttl).ok();
-        }
-        let Some(client) = side.as_mut() else {
-            return false;
-        };
-        match leases::key_of(client, id, self.ttl * 3) {
-            Ok(Some(known)) => {
-                let ok = same(&known);
-                if let Ok(mut peers) = self.peers.lock() {
-                    peers.insert(id.to_string(), known);
-                }
-                ok
-            }
-            Ok(None) => false,
-            Err(_) => {
-                *side = None;
-                false
-            }
-        }
-    }
-
-    /// `GET /v1/cluster`: the live instances and the shops each owns, as the database says now
-    /// (the coordinator's last view when the database cannot be read). Waits on the database:
-    /// called off the async threads.
-    pub(crate) fn describe(&self) -> serde_json::Value {
-        let fresh = self.side.lock().ok().and_then(|mut side| {
-            if side.is_none() {
-                *side = crate::store::cluster_client(&self.db, self.ttl).ok();
-            }
-            let read = leases::view(side.as_mut()?, self.ttl);
-            if read.is_err() {
-                *side = None;
-            }
-            read.ok()
-        });
-        let view = match fresh {
-            Some(view) => view,
-            None => self
-                .state
-                .lock()
-                .map(|s| s.view.clone())
-                .unwrap_or_default(),
-        };
-        let instances: Vec<serde_json::Value> = view
-            .instances
-            .iter()
-            .map(|i| {
-                serde_json::json!({
-                    "id": i.id,
-                    "url": i.url,
-                    "renewed_at": i.renewed_at,
-                    "shops": view.owned_by(&i.id),
-                })
-            })
-            .collect();
-        serde_json::json!({ "instances": instances })
     }
 
     /// Whether the instance takes part: `/readyz`'s `cluster` check.
