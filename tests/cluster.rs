@@ -134,12 +134,13 @@ fn check_logs_against(view: &View, instances: &[&Instance]) {
             .member(&i.url())
             .unwrap_or_else(|| panic!("{} not in the view:\n{}", i.label, view.describe()));
         assert_eq!(member.id, id, "{}: the view's id against its log", i.label);
-        let took = i.took(0);
         for shop in &member.shops {
-            assert!(
-                took.contains(shop),
-                "{} owns {shop} but never logged `cluster: took shop {shop} (epoch N)`",
-                i.label
+            // The line follows the take's commit, which the view reads: waited for.
+            let prefix = format!("cluster: took shop {shop} (epoch ");
+            i.wait_line(
+                0,
+                &format!("`{prefix}N)` for a shop the view gives it"),
+                |l| l.starts_with(&prefix),
             );
         }
     }

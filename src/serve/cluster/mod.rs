@@ -319,11 +319,11 @@ impl Cluster {
                 continue;
             }
             if let Some(epoch) = leases::take(client, &self.id, &folders.shop, self.ttl)? {
+                self.note(&format!("took shop {} (epoch {epoch})", folders.shop));
                 match self.start_shop(folders, epoch) {
                     Ok(()) => {
                         mine += 1;
                         taken = true;
-                        self.note(&format!("took shop {} (epoch {epoch})", folders.shop));
                     }
                     Err(e) => {
                         self.note(&format!(
