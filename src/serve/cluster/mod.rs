@@ -167,9 +167,14 @@ impl Cluster {
             .map_err(|e| format!("`{}`: {e}", crate::store::shown(&db)))?;
         leases::heartbeat(&mut client, &id, &url, &hash(&key))
             .map_err(|e| format!("cannot join the cluster: {e}"))?;
+        // Forwards reuse their connections: as many kept open per instance as writes are
+        // forwarded at once (ureq keeps 3 by default, and each further forward would open a
+        // connection of its own).
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(2)))
+            .max_idle_connections(256)
+            .max_idle_connections_per_host(64)
             .build()
             .into();
         metrics::describe_gauge!(
