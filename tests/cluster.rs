@@ -23,7 +23,7 @@ use common::live::Lines;
 
 use common::cluster::{
     pending_request, review_line, Baseline, Cluster, Events, Instance, Load, View, OPERATOR,
-    OPERATOR_NAME, SERVE, SETTLE, SHOPS, TAKEOVER_MARGIN, TTL, VIEWER,
+    OPERATOR_NAME, SERVE, SETTLE, SHOPS, TAKEOVER_MARGIN, TTL, VIEWER, VIEWER_OF_ONE,
 };
 
 /// Through `post_via`, a request for `sample` of shop `shop` that the policy sends to review;
@@ -177,8 +177,16 @@ fn two_instances_split_six_shops_and_forward_writes() {
         let age = (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).num_seconds();
         assert!(age.abs() < 60, "renewed_at {} of {}", m.renewed_at, m.url);
     }
-    // The route is a viewer's: no token, no view.
+    // The route is a viewer's: no token, no view; a viewer of one shop sees that shop only.
     assert_eq!(a.get("/v1/cluster", None).status, 401);
+    let one = View::parse(&a.get("/v1/cluster", Some(VIEWER_OF_ONE)).json()).unwrap();
+    let listed: Vec<&String> = one.members.iter().flat_map(|m| &m.shops).collect();
+    assert_eq!(listed, [SHOPS[1]], "{}", one.describe());
+    assert_eq!(
+        one.members.len(),
+        view.members.len(),
+        "every instance is listed"
+    );
     // Both read the same ownership from the database.
     let owners = view.owners();
     c.wait_view(&b, "the same owners as a's view", SETTLE, |v| {

@@ -49,6 +49,8 @@ pub const OPERATOR_NAME: &str = "ops-ana";
 pub const OPERATOR: &str = "cluster-operator-secret";
 /// A viewer on every shop: enough for `GET /v1/cluster`.
 pub const VIEWER: &str = "cluster-viewer-secret";
+/// A viewer of `shop-1` only: `/v1/cluster` shows it that shop alone.
+pub const VIEWER_OF_ONE: &str = "cluster-viewer-of-shop-1";
 
 /// How long a client waits for an answer before it calls the request unanswered: more than
 /// a forwarder's wait for a lease to move (the TTL and a margin of a few seconds).
@@ -86,14 +88,15 @@ impl Deployment {
             );
         }
         let tokens = [
-            (OPERATOR_NAME, "operator", OPERATOR),
-            ("vic", "viewer", VIEWER),
+            (OPERATOR_NAME, "operator", OPERATOR, "\"*\""),
+            ("vic", "viewer", VIEWER, "\"*\""),
+            ("una", "viewer", VIEWER_OF_ONE, SHOPS[1]),
         ];
         let text: String = tokens
             .iter()
-            .map(|(name, role, secret)| {
+            .map(|(name, role, secret, shops)| {
                 let sha = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
-                format!("- name: {name}\n  role: {role}\n  sha256: {sha}\n  shops: [\"*\"]\n")
+                format!("- name: {name}\n  role: {role}\n  sha256: {sha}\n  shops: [{shops}]\n")
             })
             .collect();
         std::fs::write(dir.path().join("tokens.yaml"), text).unwrap();

@@ -235,7 +235,8 @@ impl Cluster {
     /// `GET /v1/cluster`: the live instances and the shops each owns, as the database says now
     /// (the coordinator's last view when the database cannot be read). Waits on the database:
     /// called off the async threads.
-    pub(crate) fn describe(&self) -> serde_json::Value {
+    /// Only the shops `shown` allows are listed (a viewer's own shops).
+    pub(crate) fn describe(&self, shown: impl Fn(&str) -> bool) -> serde_json::Value {
         let fresh = self.side.lock().ok().and_then(|mut side| {
             if side.is_none() {
                 *side = crate::store::cluster_client(&self.db, self.ttl).ok();
@@ -262,7 +263,11 @@ impl Cluster {
                     "id": i.id,
                     "url": i.url,
                     "renewed_at": i.renewed_at,
-                    "shops": view.owned_by(&i.id),
+                    "shops": view
+                        .owned_by(&i.id)
+                        .into_iter()
+                        .filter(|s| shown(s))
+                        .collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -280,7 +285,11 @@ pub(in crate::serve) async fn view(State(app): State<Shared>, headers: HeaderMap
         return error(StatusCode::FORBIDDEN, "forbidden", "this needs a `viewer`");
     }
     match app.cluster.clone() {
-        Some(c) => match tokio::task::spawn_blocking(move || c.describe()).await {
+        Some(c) => match tokio::task::spawn_blocking(move || {
+            c.describe(|shop| principal.shops.allows(shop))
+        })
+        .await
+        {
             Ok(view) => Json(view).into_response(),
             Err(e) => error(
                 StatusCode::INTERNAL_SERVER_ERROR,
