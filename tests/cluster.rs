@@ -20,6 +20,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::live::Lines;
+use common::raw::{csrf, raw, sign_in};
 
 use common::cluster::{
     pending_request, review_line, Baseline, Cluster, Events, Instance, Load, View, OPERATOR,
@@ -499,62 +500,6 @@ fn cluster_refuses_sqlite_and_the_single_writer_options() {
     assert!(!c.dep.dir.path().join("s.db").exists());
 }
 
-/// One raw HTTP/1.1 exchange: status line, headers (names lower-cased), body.
-fn raw(addr: &str, head: &str, body: &[u8]) -> (String, Vec<(String, String)>, String) {
-    use std::io::{Read, Write};
-    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(common::live::TIMEOUT)).unwrap();
-    write!(tcp, "{head}\r\nhost: 127.0.0.1\r\nconnection: close\r\n").unwrap();
-    if !body.is_empty() {
-        write!(tcp, "content-length: {}\r\n", body.len()).unwrap();
-    }
-    tcp.write_all(b"\r\n").unwrap();
-    tcp.write_all(body).unwrap();
-    let mut text = String::new();
-    tcp.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or("").to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
-}
-
-/// The `name=value` of the cookie `name` a response sets.
-fn cookie(headers: &[(String, String)], name: &str) -> String {
-    headers
-        .iter()
-        .find(|(k, v)| k == "set-cookie" && v.starts_with(&format!("{name}=")))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .unwrap_or_else(|| panic!("no cookie {name} in {headers:?}"))
-}
-
-/// The CSRF token of a console page's forms.
-fn csrf(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap_or_else(|| panic!("no csrf field in {page}"))
-        .to_string()
-}
-
-/// Signs in through `i`'s login form: the session cookie.
-fn sign_in(i: &Instance, token: &str) -> String {
-    let (_, headers, page) = raw(&i.addr, "GET /login HTTP/1.1", b"");
-    let login = cookie(&headers, "sampleflow_login");
-    let (status, headers, body) = raw(
-        &i.addr,
-        &format!(
-            "POST /login HTTP/1.1\r\ncookie: {login}\r\ncontent-type: application/x-www-form-urlencoded"
-        ),
-        format!("token={token}&csrf={}", csrf(&page)).as_bytes(),
-    );
-    assert!(status.contains(" 303 "), "{}: {status}\n{body}", i.label);
-    cookie(&headers, "sampleflow_session")
-}
-
 /// Console sessions are kept in the database: signed in on one instance, the operator is signed
 /// in on the other, and a review from the console of the instance that does not own the shop
 /// is applied by the owner under the operator's name.
@@ -579,10 +524,10 @@ fn a_console_session_works_on_every_instance_and_its_review_reaches_the_owner() 
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.json()["results"][0]["records"][0]["to"], "pending");
 
-    let session = sign_in(owner, OPERATOR);
+    let (session, _) = sign_in(&owner.addr, OPERATOR);
     let (status, _, page) = raw(
         &other.addr,
-        &format!("GET /shops/{shop}/queue HTTP/1.1\r\ncookie: {session}"),
+        &format!("GET /shops/{shop}/queue HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: {session}"),
         b"",
     );
     assert!(
@@ -601,7 +546,7 @@ fn a_console_session_works_on_every_instance_and_its_review_reaches_the_owner() 
     let (status, _, body) = raw(
         &other.addr,
         &format!(
-            "POST /shops/{shop}/samples/cv-1/review HTTP/1.1\r\ncookie: {session}\r\ncontent-type: application/x-www-form-urlencoded"
+            "POST /shops/{shop}/samples/cv-1/review HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: {session}\r\ncontent-type: application/x-www-form-urlencoded"
         ),
         form.as_bytes(),
     );

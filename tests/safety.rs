@@ -9,6 +9,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use common::raw::{header, raw, sign_in};
 use common::serve::{signature, Server, INGEST, OPERATOR, VIEWER, WEBHOOK};
 use serde_json::{json, Value};
 
@@ -34,36 +35,6 @@ fn adjust(id: &str) -> String {
     json!({"id": id, "type": "creator_adjusted", "at": NOW, "creator": {"id": "c-v1"},
         "block_days": 36500})
     .to_string()
-}
-
-/// One request on a fresh connection, `Connection: close`: the status line, the headers
-/// (lowercase names) and the body.
-fn raw(addr: &str, head: &str, body: &[u8]) -> (String, Vec<(String, String)>, String) {
-    let mut tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(common::live::TIMEOUT)).unwrap();
-    write!(tcp, "{head}\r\nconnection: close\r\n").unwrap();
-    if !body.is_empty() {
-        write!(tcp, "content-length: {}\r\n", body.len()).unwrap();
-    }
-    tcp.write_all(b"\r\n").unwrap();
-    tcp.write_all(body).unwrap();
-    let mut text = String::new();
-    tcp.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or("").to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 fn json_error(body: &str) -> Value {
@@ -285,39 +256,6 @@ fn half_sent_and_idle_connections_are_closed_and_never_starve_healthz() {
     drop(held);
 }
 
-/// Signs in through the login form; the session cookie.
-fn sign_in(s: &Server, token: &str) -> String {
-    let (_, headers, page) = raw(&s.addr, "GET /login HTTP/1.1\r\nhost: 127.0.0.1", b"");
-    let login_cookie = headers
-        .iter()
-        .find(|(k, v)| k == "set-cookie" && v.starts_with("sampleflow_login="))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
-    let form = format!("token={token}&csrf={csrf}");
-    let (status, headers, _) = raw(
-        &s.addr,
-        &format!(
-            "POST /login HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: {login_cookie}\r\ncontent-type: application/x-www-form-urlencoded"
-        ),
-        form.as_bytes(),
-    );
-    assert!(
-        status.contains(" 303 ") || status.contains(" 302 "),
-        "{status}"
-    );
-    headers
-        .iter()
-        .find(|(k, v)| k == "set-cookie" && v.starts_with("sampleflow_session="))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .unwrap()
-}
-
 /// The queue page with `cookie`: signed in (200 naming the user) or sent to the login page.
 fn queue_page(s: &Server, cookie: &str) -> (String, String) {
     let (status, _, body) = raw(
@@ -331,7 +269,7 @@ fn queue_page(s: &Server, cookie: &str) -> (String, String) {
 #[test]
 fn console_sessions_survive_a_restart_and_end_with_their_token() {
     let s = Server::with_tokens(NOW);
-    let cookie = sign_in(&s, OPERATOR);
+    let cookie = sign_in(&s.addr, OPERATOR).0;
     let (status, body) = queue_page(&s, &cookie);
     assert!(
         status.contains(" 200 ") && body.contains("id=\"who\">ana<"),

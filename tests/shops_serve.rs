@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 
+use common::raw::{raw, sign_in};
 use common::serve::Server;
 use common::tiktok::{self, Fake};
 use serde_json::{json, Value};
@@ -215,65 +214,6 @@ fn the_same_sample_id_in_two_shops_is_read_and_decided_apart() {
     let _ = s.stop();
 }
 
-/// One raw HTTP/1.1 exchange: status line, headers (names lower-cased), body.
-fn raw(addr: &str, head: &str, body: &[u8]) -> (String, Vec<(String, String)>, String) {
-    let mut tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(common::live::TIMEOUT)).unwrap();
-    write!(tcp, "{head}\r\nconnection: close\r\n").unwrap();
-    if !body.is_empty() {
-        write!(tcp, "content-length: {}\r\n", body.len()).unwrap();
-    }
-    tcp.write_all(b"\r\n").unwrap();
-    tcp.write_all(body).unwrap();
-    let mut text = String::new();
-    tcp.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or("").to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// Signs in through the login form: the session cookie and where the login sent us.
-fn sign_in(s: &Server, token: &str) -> (String, String) {
-    let (_, headers, page) = raw(&s.addr, "GET /login HTTP/1.1\r\nhost: 127.0.0.1", b"");
-    let login_cookie = headers
-        .iter()
-        .find(|(k, v)| k == "set-cookie" && v.starts_with("sampleflow_login="))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
-    let (status, headers, _) = raw(
-        &s.addr,
-        &format!(
-            "POST /login HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: {login_cookie}\r\ncontent-type: application/x-www-form-urlencoded"
-        ),
-        format!("token={token}&csrf={csrf}").as_bytes(),
-    );
-    assert!(status.contains(" 303 "), "{status}");
-    let session = headers
-        .iter()
-        .find(|(k, v)| k == "set-cookie" && v.starts_with("sampleflow_session="))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .unwrap();
-    (session, header(&headers, "location").unwrap().to_string())
-}
-
 fn page(s: &Server, cookie: &str, path: &str) -> (String, String) {
     let (status, _, body) = raw(
         &s.addr,
@@ -289,7 +229,7 @@ fn the_console_names_its_shop_and_refuses_a_scoped_token_elsewhere() {
     let d = s.post("/v1/events", Some(ROOT), &request("s1", "e-d1", None));
     assert_eq!(d.status, 200, "{}", d.body);
 
-    let (cookie, landing) = sign_in(&s, ANA_A);
+    let (cookie, landing) = sign_in(&s.addr, ANA_A);
     assert_eq!(
         landing, "/shops/a/queue",
         "a token without `default` lands on its shop"
@@ -323,7 +263,7 @@ fn the_console_names_its_shop_and_refuses_a_scoped_token_elsewhere() {
     assert!(status.contains(" 404 "), "{status}");
 
     // A token on every shop picks among all three; one without `shops` sees `default`.
-    let (cookie, landing) = sign_in(&s, ROOT);
+    let (cookie, landing) = sign_in(&s.addr, ROOT);
     assert_eq!(landing, "/shops/default/queue");
     // Every link and form of a page names its shop, `default` too.
     let (status, body) = page(&s, &cookie, "/queue");
@@ -352,7 +292,7 @@ fn the_console_names_its_shop_and_refuses_a_scoped_token_elsewhere() {
             "{picker}"
         );
     }
-    let (cookie, _) = sign_in(&s, OLD);
+    let (cookie, _) = sign_in(&s.addr, OLD);
     let (status, _) = page(&s, &cookie, "/queue");
     assert!(status.contains(" 200 "), "{status}");
     let (status, _) = page(&s, &cookie, "/shops/a/queue");

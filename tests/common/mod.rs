@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod corpus;
 pub mod live;
 pub mod pg;
+pub mod raw;
 pub mod serve;
 pub mod tiktok;
 
