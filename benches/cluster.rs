@@ -17,7 +17,6 @@
 // Tests, benches and examples fail loudly: a panic is their failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -25,7 +24,7 @@ use std::time::{Duration, Instant};
 
 #[allow(dead_code)] // the single-server helpers are the other benches'
 mod common;
-use common::{agent, median, requests_at, AT, BIN};
+use common::{agent, copy_dir, listening, median, requests_at, AT, BIN};
 
 #[path = "../tests/common/pg.rs"]
 #[allow(dead_code)]
@@ -57,21 +56,8 @@ fn start(root: &Path, url: &str, ttl: &str) -> Instance {
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve --cluster");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    let mut addr = None;
-    while err.read_line(&mut line).expect("stderr") > 0 {
-        if let Some(a) = line.trim().strip_prefix("listening on http://") {
-            addr = Some(a.to_string());
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    Instance {
-        child,
-        addr: addr.expect("the instance said where it listens"),
-    }
+    let addr = listening(&mut child);
+    Instance { child, addr }
 }
 
 /// Each live instance's advertised URL and the shops it owns, as `/v1/cluster` of `addr` says.
@@ -267,17 +253,4 @@ fn main() {
         "failover median: {m:.2} s after the kill -9, against a lease TTL of {ttl} (target: under {:.0} s)",
         ttl_secs + 2.0
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
-        }
-    }
 }

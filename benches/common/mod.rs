@@ -48,6 +48,13 @@ pub fn serve<S: AsRef<OsStr>>(root: &Path, db: &Path, extra: &[S]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve");
+    let addr = listening(&mut child);
+    Server { child, addr }
+}
+
+/// Where a `serve` started with its stderr piped listens (`host:port`), once it says so; the
+/// rest of its stderr (the request log) is read and dropped: writing it is part of its work.
+pub fn listening(child: &mut Child) -> String {
     let mut err = BufReader::new(child.stderr.take().expect("stderr"));
     let mut addr = None;
     let mut line = String::new();
@@ -59,9 +66,21 @@ pub fn serve<S: AsRef<OsStr>>(root: &Path, db: &Path, extra: &[S]) -> Server {
         line.clear();
     }
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    Server {
-        child,
-        addr: addr.expect("serve said where it listens"),
+    addr.expect("serve said where it listens")
+}
+
+/// Copies the folder `from` (with its subfolders) to `to`.
+#[allow(dead_code)] // not every bench copies folders
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
+        }
     }
 }
 
