@@ -169,16 +169,21 @@ async fn ingest(app: &App, principal: &Principal, body: bytes::Bytes, shop: &str
         }
     }
     match app.apply(posted, shop).await {
-        Some(answer) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            answer,
-        )
-            .into_response(),
+        Some(answer) => results(answer),
         None => unavailable(),
     }
+}
+
+/// The runner's `{"results":[...]}`, written as the lines were applied, as the answer.
+pub(super) fn results(answer: Vec<u8>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        answer,
+    )
+        .into_response()
 }
 
 fn not_found(what: &str, id: &str) -> Response {

@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -123,7 +123,6 @@ pub(crate) struct Cluster {
     health: Arc<Health>,
     /// Each shop's connector runs while its shop is owned here.
     active: HashMap<String, Arc<AtomicBool>>,
-    lost: AtomicU64,
     stopping: AtomicBool,
     /// Keys of other instances checked against the database, by id.
     peers: Mutex<HashMap<String, String>>,
@@ -197,7 +196,6 @@ impl Cluster {
             template,
             health,
             active,
-            lost: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             peers: Mutex::new(HashMap::new()),
             side: Mutex::new(Some(client)),
@@ -371,9 +369,13 @@ impl Cluster {
         owned.leaving = Some(Leaving::Lost);
         tell(&owned.tx, Msg::Stop("its lease was lost"));
         drop(s);
-        self.lost.fetch_add(1, Ordering::SeqCst);
-        metrics::counter!("sampleflow_cluster_lease_lost_total").increment(1);
         self.set_active(shop, false);
+        self.lost(shop, epoch, why);
+    }
+
+    /// Says a shop was lost, and counts it.
+    fn lost(&self, shop: &str, epoch: i64, why: &str) {
+        metrics::counter!("sampleflow_cluster_lease_lost_total").increment(1);
         self.note(&format!("lost shop {shop} (epoch {epoch}): {why}"));
     }
 
@@ -428,9 +430,7 @@ impl Cluster {
                 (Some(Leaving::Lost), _) => {}
                 (_, result) => {
                     let why = result.err().unwrap_or_else(|| "its session ended".into());
-                    self.lost.fetch_add(1, Ordering::SeqCst);
-                    metrics::counter!("sampleflow_cluster_lease_lost_total").increment(1);
-                    self.note(&format!("lost shop {shop} (epoch {}): {why}", owned.epoch));
+                    self.lost(&shop, owned.epoch, &why);
                     if let Some(c) = client.as_deref_mut() {
                         let _ = leases::release(c, &self.id, &shop, owned.epoch);
                     }
@@ -533,6 +533,23 @@ impl Cluster {
                 let _ = owned.reload.send(request);
             }
         }
+    }
+
+    /// Runs `f` on the instance's connection for requests (made at first use, and made again
+    /// after a failure); `None` when the database cannot be reached or `f` failed.
+    fn on_side<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, crate::store::StoreError>,
+    ) -> Option<T> {
+        let mut side = self.side.lock().ok()?;
+        if side.is_none() {
+            *side = crate::store::cluster_client(&self.db, self.ttl).ok();
+        }
+        let done = f(side.as_mut()?);
+        if done.is_err() {
+            *side = None;
+        }
+        done.ok()
     }
 
     /// Asks the coordinator to hand every shop over and leave.

@@ -13,7 +13,7 @@ use axum::Json;
 use std::sync::mpsc::SyncSender;
 
 use super::{hash, leases, Cluster};
-use crate::serve::api::{unavailable, At, Params};
+use crate::serve::api::{results, unavailable, At, Params};
 use crate::serve::{body_bytes, error, Permission, Shared};
 use crate::session::live::Msg;
 use crate::watch::Posted;
@@ -207,46 +207,23 @@ impl Cluster {
                 return true;
             }
         }
-        let Ok(mut side) = self.side.lock() else {
-            return false;
-        };
-        if side.is_none() {
-            *side = crate::store::cluster_client(&self.db, self.ttl).ok();
-        }
-        let Some(client) = side.as_mut() else {
-            return false;
-        };
-        match leases::key_of(client, id, self.ttl * 3) {
-            Ok(Some(known)) => {
+        match self.on_side(|client| leases::key_of(client, id, self.ttl * 3)) {
+            Some(Some(known)) => {
                 let ok = same(&known);
                 if let Ok(mut peers) = self.peers.lock() {
                     peers.insert(id.to_string(), known);
                 }
                 ok
             }
-            Ok(None) => false,
-            Err(_) => {
-                *side = None;
-                false
-            }
+            _ => false,
         }
     }
 
     /// `GET /v1/cluster`: the live instances and the shops each owns, as the database says now
-    /// (the coordinator's last view when the database cannot be read). Waits on the database:
-    /// called off the async threads.
-    /// Only the shops `shown` allows are listed (a viewer's own shops).
+    /// (the coordinator's last view when the database cannot be read), only the shops `shown`
+    /// allows listed (a viewer's own). Waits on the database: called off the async threads.
     pub(crate) fn describe(&self, shown: impl Fn(&str) -> bool) -> serde_json::Value {
-        let fresh = self.side.lock().ok().and_then(|mut side| {
-            if side.is_none() {
-                *side = crate::store::cluster_client(&self.db, self.ttl).ok();
-            }
-            let read = leases::view(side.as_mut()?, self.ttl);
-            if read.is_err() {
-                *side = None;
-            }
-            read.ok()
-        });
+        let fresh = self.on_side(|client| leases::view(client, self.ttl));
         let view = match fresh {
             Some(view) => view,
             None => self
@@ -361,14 +338,7 @@ pub(in crate::serve) async fn forwarded(
         );
     };
     match cluster.apply_here(posted, &shop).await {
-        Ok(answer) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            answer,
-        )
-            .into_response(),
+        Ok(answer) => results(answer),
         Err(421) => error(
             StatusCode::MISDIRECTED_REQUEST,
             "not_owner",
