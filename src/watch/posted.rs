@@ -24,6 +24,9 @@ struct Span {
     end: u32,
     /// What `by` is spliced into.
     shape: Shape,
+    /// It names a shop (read once here, so that what looks for shops skips the lines that
+    /// name none without reading them again).
+    shop: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,12 +99,14 @@ impl Posted {
                 if spans.len() == cap {
                     return Err(Refused::TooManyLines);
                 }
+                let mut names_shop = false;
                 let shape = if text.len() > MAX_LINE {
                     Shape::Other
                 } else {
                     match role::head(text) {
                         None => Shape::Other,
                         Some(head) => {
+                            names_shop = head.shop.is_some();
                             if let Some(kind) = head.kind.as_deref() {
                                 if !poster.may_post(kind) {
                                     return Err(Refused::Forbidden {
@@ -123,6 +128,7 @@ impl Posted {
                     start: start as u32,
                     end: text_end as u32,
                     shape,
+                    shop: names_shop,
                 });
             }
             start = end + 1;
@@ -171,7 +177,7 @@ impl Posted {
     /// for it, as for a line its role may not post).
     pub fn first_shop_outside(&self, outside: impl Fn(&str) -> bool) -> Option<(u64, String)> {
         self.spans.iter().find_map(|span| {
-            if span.shape == Shape::Other {
+            if !span.shop {
                 return None;
             }
             let text = &self.body[span.start as usize..span.end as usize];
@@ -190,20 +196,26 @@ impl Posted {
         shop: &str,
         runs: impl Fn(&str) -> bool,
     ) -> (Vec<(String, Posted)>, Vec<usize>) {
+        if !self.spans.iter().any(|span| span.shop) {
+            return (
+                vec![(shop.to_string(), self.clone())],
+                vec![0; self.spans.len()],
+            );
+        }
         let mut shops: Vec<String> = Vec::new();
         let mut of_line = Vec::with_capacity(self.spans.len());
         for span in &self.spans {
-            let named = match span.shape {
-                Shape::Other => None,
-                _ => role::head(&self.body[span.start as usize..span.end as usize])
-                    .and_then(|h| h.shop.map(|s| s.into_owned()))
-                    .filter(|s| runs(s)),
-            };
-            let named = named.unwrap_or_else(|| shop.to_string());
-            let at = match shops.iter().position(|s| *s == named) {
+            let named = span
+                .shop
+                .then(|| role::head(&self.body[span.start as usize..span.end as usize]))
+                .flatten()
+                .and_then(|h| h.shop)
+                .filter(|s| runs(s));
+            let named = named.as_deref().unwrap_or(shop);
+            let at = match shops.iter().position(|s| s == named) {
                 Some(at) => at,
                 None => {
-                    shops.push(named);
+                    shops.push(named.to_string());
                     shops.len() - 1
                 }
             };
