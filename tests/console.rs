@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::browser::{browser, driver, shot, sign_in, tamper_and_click, until};
+use common::browser::{browser, click, driver, shot, sign_in, tamper_and_click, type_into, until};
 use common::serve::{Server, OPERATOR, VIEWER};
 use fantoccini::Locator;
 use serde_json::json;
@@ -85,12 +85,7 @@ async fn enter_in_the_adjust_form_blocks_nobody() {
     let before = s.get("/v1/creators/c50", Some(OPERATOR)).json();
     assert!(before["blocked_until"].is_null(), "{before}");
     c.goto(&s.url("/creators/c50")).await.unwrap();
-    c.find(Locator::Css("input[name=block_days]"))
-        .await
-        .unwrap()
-        .send_keys("36500\u{E007}")
-        .await
-        .unwrap();
+    type_into(&c, Locator::Css("input[name=block_days]"), "36500\u{E007}").await;
     // Had Enter posted the form, the page would have moved on before this click is handled.
     c.find(Locator::Css("input[name=block_days]"))
         .await
@@ -98,18 +93,8 @@ async fn enter_in_the_adjust_form_blocks_nobody() {
         .clear()
         .await
         .unwrap();
-    c.find(Locator::Css("input[name=credit]"))
-        .await
-        .unwrap()
-        .send_keys("2")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button.adjust"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, Locator::Css("input[name=credit]"), "2").await;
+    click(&c, Locator::Css("button.adjust")).await;
     let credit = |v: &serde_json::Value| v["credit"].as_f64().unwrap();
     until("the Adjust click to apply", || async {
         credit(&s.get("/v1/creators/c50", Some(OPERATOR)).json()) != credit(&before)
@@ -331,12 +316,7 @@ async fn the_shadow_page_shows_the_totals_and_changes_of_v1_shadow() {
     let d = driver();
     let c = browser(&d).await;
     sign_in(&c, &s, VIEWER).await;
-    c.find(Locator::LinkText("Shadow"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::LinkText("Shadow")).await;
     let compared = c.wait().for_element(Locator::Id("compared")).await.unwrap();
     assert_eq!(compared.text().await.unwrap(), api["compared"].to_string());
     let agreeing = c.find(Locator::Id("agreeing")).await.unwrap();

@@ -13,7 +13,9 @@
 
 mod common;
 
-use common::browser::{axe_serious, browser, driver, phone, shot, sign_in, submit_token, until};
+use common::browser::{
+    axe_serious, browser, click, driver, phone, shot, sign_in, submit_token, type_into, until,
+};
 use common::serve::{Server, INGEST, OPERATOR, VIEWER};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
@@ -106,18 +108,8 @@ async fn a_search_and_a_category_filter_narrow_the_queue_and_stay_in_the_url() {
     sign_in(&c, &s, OPERATOR).await;
     assert_eq!(rows(&c).await.len(), 7);
 
-    c.find(Locator::Id("q"))
-        .await
-        .unwrap()
-        .send_keys("r2")
-        .await
-        .unwrap();
-    c.find(Locator::Id("apply-filters"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, Locator::Id("q"), "r2").await;
+    click(&c, Locator::Id("apply-filters")).await;
     on(&c, "the search in the URL", |q| q.contains("q=r2")).await;
     assert_eq!(rows(&c).await, ["r2"]);
 
@@ -134,12 +126,7 @@ async fn a_search_and_a_category_filter_narrow_the_queue_and_stay_in_the_url() {
         selected.attr("value").await.unwrap().as_deref(),
         Some("home")
     );
-    c.find(Locator::Id("next-page"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("next-page")).await;
     on(&c, "the next page", |q| q.contains("cursor=")).await;
     let url = c.current_url().await.unwrap();
     let query = url.query().unwrap();
@@ -151,18 +138,8 @@ async fn a_search_and_a_category_filter_narrow_the_queue_and_stay_in_the_url() {
 
     // The category picked from the form narrows it too.
     c.goto(&s.url("/queue")).await.unwrap();
-    c.find(Locator::Css("#category option[value=beauty]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Id("apply-filters"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#category option[value=beauty]")).await;
+    click(&c, Locator::Id("apply-filters")).await;
     on(&c, "the category in the URL", |q| {
         q.contains("category=beauty")
     })
@@ -178,26 +155,11 @@ async fn three_requests_approved_in_one_bulk_action_after_its_confirmation_page(
     let c = browser(&d).await;
     sign_in(&c, &s, OPERATOR).await;
     for id in ["r1", "r2", "r3"] {
-        c.find(Locator::Css(&format!("#row-{id} input.pick")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&c, Locator::Css(&format!("#row-{id} input.pick"))).await;
     }
     // Enter in the shared note decides nothing.
-    c.find(Locator::Id("bulk-note"))
-        .await
-        .unwrap()
-        .send_keys("summer push\u{E007}")
-        .await
-        .unwrap();
-    c.find(Locator::Id("approve-selected"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, Locator::Id("bulk-note"), "summer push\u{E007}").await;
+    click(&c, Locator::Id("approve-selected")).await;
     let list = c
         .wait()
         .for_element(Locator::Id("confirm-list"))
@@ -215,12 +177,7 @@ async fn three_requests_approved_in_one_bulk_action_after_its_confirmation_page(
         assert_eq!(state(&s, id), "pending");
     }
     shot("console-confirm.png", &c.screenshot().await.unwrap());
-    c.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("confirm")).await;
     let results = c.wait().for_element(Locator::Id("results")).await.unwrap();
     let text = results.text().await.unwrap();
     assert_eq!(text.matches("approved by ana").count(), 3, "{text}");
@@ -258,12 +215,7 @@ async fn a_reject_asks_for_confirmation_and_keys_move_and_act() {
     assert_eq!(state(&s, "r1"), "pending");
     assert!(text_of(&c, "#what").await.contains("not our audience"));
     // Cancel: back to the queue, nothing done.
-    c.find(Locator::Id("cancel"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("cancel")).await;
     c.wait().for_element(Locator::Id("queue")).await.unwrap();
     assert_eq!(state(&s, "r1"), "pending");
     assert!(reviews(&s, "r1").is_empty());
@@ -280,12 +232,7 @@ async fn a_reject_asks_for_confirmation_and_keys_move_and_act() {
     body.send_keys("r").await.unwrap();
     c.wait().for_element(Locator::Id("confirm")).await.unwrap();
     assert!(text_of(&c, "#confirm-list").await.contains(&second));
-    c.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("confirm")).await;
     c.wait().for_element(Locator::Id("results")).await.unwrap();
     assert_eq!(reviews(&s, &second)[0]["decision"], "reject");
 
@@ -387,12 +334,7 @@ async fn at_a_phones_width_the_approve_button_is_inside_the_screen() {
     let violations = axe_serious(&c).await;
     assert!(violations.is_empty(), "at 412 px: {violations:#?}");
     // The Approve button works there too.
-    c.find(Locator::Css("#row-s50 button.approve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#row-s50 button.approve")).await;
     let flash = c.wait().for_element(Locator::Id("flash")).await.unwrap();
     assert_eq!(flash.text().await.unwrap(), "`s50` approved by ana");
     // A desktop browser's window made 412 px wide shows it inside too.
@@ -486,12 +428,7 @@ async fn a_form_error_keeps_what_was_typed_and_an_ended_session_returns_to_its_p
 
     // Approve from a pending sample's own page: back on it, with the confirmation on top.
     c.goto(&s.url("/samples/r3")).await.unwrap();
-    c.find(Locator::Css("#review button.approve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#review button.approve")).await;
     let flash = c.wait().for_element(Locator::Id("flash")).await.unwrap();
     assert_eq!(flash.text().await.unwrap(), "approved by ana");
     assert_eq!(text_of(&c, "#state").await, "awaiting_shipment");
@@ -518,12 +455,7 @@ async fn a_form_error_keeps_what_was_typed_and_an_ended_session_returns_to_its_p
         .unwrap()
         .execute("DELETE FROM console_sessions", [])
         .unwrap();
-    c.find(Locator::Css("#row-r2 button.approve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#row-r2 button.approve")).await;
     c.wait().for_element(Locator::Id("expired")).await.unwrap();
     assert_eq!(state(&s, "r2"), "pending");
     submit_token(&c, OPERATOR).await;
@@ -562,12 +494,7 @@ async fn axe_core_finds_no_serious_violation_on_any_page() {
     }
     // The confirmation page.
     c.goto(&s.url("/queue")).await.unwrap();
-    c.find(Locator::Css("#row-r2 button.reject"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#row-r2 button.reject")).await;
     c.wait().for_element(Locator::Id("confirm")).await.unwrap();
     found.push(("confirm", axe_serious(&c).await));
     let bad: Vec<_> = found.iter().filter(|(_, v)| !v.is_empty()).collect();

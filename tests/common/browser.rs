@@ -110,29 +110,24 @@ pub async fn sign_in(c: &Client, s: &Server, token: &str) {
 
 /// On the login page: types `token` and signs in.
 pub async fn submit_token(c: &Client, token: &str) {
-    c.find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(token)
-        .await
-        .unwrap();
-    c.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, Locator::Id("token"), token).await;
+    click(c, Locator::Id("sign-in")).await;
+}
+
+/// Clicks the element `at` finds on the page.
+pub async fn click(c: &Client, at: Locator<'_>) {
+    c.find(at).await.unwrap().click().await.unwrap();
+}
+
+/// Types `text` into the element `at` finds on the page.
+pub async fn type_into(c: &Client, at: Locator<'_>, text: &str) {
+    c.find(at).await.unwrap().send_keys(text).await.unwrap();
 }
 
 /// Changes the page as a forger would (`script`), then presses `button`.
 pub async fn tamper_and_click(c: &Client, script: &str, button: &str) {
     c.execute(script, vec![]).await.unwrap();
-    c.find(Locator::Css(button))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Css(button)).await;
 }
 
 pub fn shot(name: &str, png: &[u8]) {
